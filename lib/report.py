@@ -1,0 +1,177 @@
+"""The reproduction report: the papers' claims beside our numbers, generated.
+
+    python -m lib.report      # writes report/REPORT.md and report/claims_vs_ours.csv
+
+Inputs: ``claims.yaml`` (the papers' numbers, typed once, with their source)
+and every ``metrics/<run>/<notebook>.json`` present. Nothing in the output is
+typed by hand: each "ours" cell is read from a metrics file by the claim's
+dotted ``metric`` key, and each verdict follows from the rule in ``verdict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from lib import paths
+from lib.fileio import atomic_write_text, read_json, to_markdown
+
+REQUIRED = ("id", "notebook", "claim", "paper_value", "source", "metric")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    notebook: str
+    claim: str
+    paper_value: Any
+    source: str
+    metric: str
+    tolerance: float | None = None
+    higher_is_better: bool | None = None
+    note: str = ""
+
+
+def load_claims(path: Path = paths.CLAIMS) -> list[Claim]:
+    """Parse and validate ``claims.yaml`` (a ``claims:`` list)."""
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    items = doc.get("claims") or []
+    claims, seen = [], set()
+    for i, item in enumerate(items):
+        missing = [k for k in REQUIRED if k not in item]
+        if missing:
+            raise ValueError(f"{path}: claim #{i} lacks {missing}")
+        unknown = set(item) - set(Claim.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: claim {item['id']!r} has unknown fields {sorted(unknown)}")
+        if item["id"] in seen:
+            raise ValueError(f"{path}: duplicate claim id {item['id']!r}")
+        if item["notebook"] not in paths.NOTEBOOK_IDS.values():
+            raise ValueError(f"{path}: claim {item['id']!r}: notebook must be one of {sorted(paths.NOTEBOOK_IDS.values())}")
+        seen.add(item["id"])
+        claims.append(Claim(**item))
+    return claims
+
+
+def lookup(metrics: dict, dotted: str) -> Any:
+    """``lookup({'a': {'b': 1}}, 'a.b') == 1``; raises KeyError naming the missing part."""
+    node: Any = metrics
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"metric key {dotted!r}: no {part!r}")
+        node = node[part]
+    return node
+
+
+def verdict(claim: Claim, ours: Any, data_kind: str) -> str:
+    """The plain verdict for one claim and one run.
+
+    - no value: "not measured"
+    - synthetic data: "not comparable (synthetic data)"
+    - boolean claims: "reproduced" if equal, else "not reproduced"
+    - numbers: "reproduced" if |ours - paper| <= tolerance, or if ``higher_is_better``
+      and ours exceeds the paper; else "not reproduced". No tolerance: "not comparable".
+    """
+    if ours is None:
+        return "not measured"
+    if data_kind == "synthetic":
+        return "not comparable (synthetic data)"
+    if isinstance(claim.paper_value, bool) or isinstance(ours, bool):
+        return "reproduced" if bool(ours) == bool(claim.paper_value) else "not reproduced"
+    if claim.tolerance is None:
+        return "not comparable"
+    diff = float(ours) - float(claim.paper_value)
+    if abs(diff) <= claim.tolerance or (claim.higher_is_better and diff > 0):
+        return f"reproduced (within ±{claim.tolerance:g})"
+    return f"not reproduced (off by {diff:+.3g})"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _describe(meta: dict) -> tuple[str, str]:
+    """(data kind, one-line description of data/config/seeds/split) from a metrics ``meta`` block."""
+    data = str(meta.get("data", "unknown"))
+    kind = "synthetic" if "synthetic" in data.lower() else "real"
+    bits = [data, f"config {meta.get('config', '?')}"]
+    if "seeds" in meta:
+        bits.append(f"seeds {meta['seeds']}")
+    if "split" in meta:
+        bits.append(f"split: {meta['split']}")
+    return kind, "; ".join(bits)
+
+
+def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.DataFrame:
+    """One row per (claim, run with a metrics file for the claim's notebook)."""
+    rows = []
+    for claim in claims:
+        for run in paths.RUNS:
+            mfile = metrics_root / run / f"{claim.notebook}.json"
+            if not mfile.exists():
+                continue
+            metrics = read_json(mfile)
+            kind, described = _describe(metrics.get("meta", {}))
+            try:
+                ours = lookup(metrics, claim.metric)
+            except KeyError:
+                ours = None
+            if isinstance(ours, dict):
+                raise ValueError(f"{mfile}: metric {claim.metric!r} is a mapping, not a value")
+            rows.append({
+                "claim": claim.id, "notebook": claim.notebook, "what": claim.claim,
+                "paper": _fmt(claim.paper_value), "source": claim.source,
+                "ours": _fmt(ours), "run": run, "data / configuration": described,
+                "verdict": verdict(claim, ours, kind), "note": claim.note,
+            })
+    return pd.DataFrame(rows, columns=["claim", "notebook", "what", "paper", "source", "ours", "run",
+                                       "data / configuration", "verdict", "note"])
+
+
+def render(df: pd.DataFrame) -> str:
+    lines = [
+        "# Reproduction report: the papers' claims and our numbers",
+        "",
+        "Generated by `python -m lib.report` (the `report` stage of `dvc repro`) from `claims.yaml` and",
+        "`metrics/<run>/*.json`. Do not edit by hand. Runs: `default` = embedded synthetic data (never",
+        "comparable with the papers; it checks that the pipeline works), `real` = the real-data",
+        "configuration (`python -m lib.runner <nb> --run real`).",
+        "",
+    ]
+    if df.empty:
+        lines.append("No metrics files found yet.")
+        return "\n".join(lines) + "\n"
+    counts = df[df.run == "real"].verdict.str.split(" ").str[0:2].str.join(" ").value_counts()
+    if len(counts):
+        lines += ["Real-data verdicts: " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".", ""]
+    for nb, part in df.groupby("notebook", sort=True):
+        lines += [f"## {nb}", "", to_markdown(part.drop(columns=["notebook"])), ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=paths.REPORT)
+    args = parser.parse_args(argv)
+    df = build_table(load_claims())
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "claims_vs_ours.csv", df.to_csv(index=False))
+    atomic_write_text(args.out / "REPORT.md", render(df))
+    print(f"[report] {len(df)} rows -> {(args.out / 'REPORT.md').relative_to(paths.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
