@@ -74,7 +74,7 @@ def test_notebook_stage(key):
 def test_every_stage_narrows_params():
     for name, stage in DVC.items():
         for p in stage.get("params", []):
-            assert isinstance(p, str) and re.fullmatch(r"[a-z0-9_]+", p), f"{name}: params entry {p!r} is not a section"
+            assert isinstance(p, str) and re.fullmatch(r"[a-z0-9_]+(\.[a-z0-9_]+)*", p), f"{name}: params entry {p!r} is not a section or key of one"
 
 
 def test_lock_committed_and_matches_stages():
