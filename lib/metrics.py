@@ -7,7 +7,7 @@ needed, class probabilities ``proba: (n, n_classes)`` whose columns follow
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -25,6 +25,7 @@ def test_verdict_rules():
     assert report.verdict(_claim(higher_is_better=True), 0.99, "real").startswith("reproduced")
     assert report.verdict(_claim(paper_value=True), False, "real") == "not reproduced"
     assert report.verdict(_claim(paper_value=True), True, "real") == "reproduced"
+    assert report.verdict(_claim(not_comparable="random weights"), 0.86, "real") == "not comparable: random weights"
 
 
 def test_lookup_dotted():
