@@ -6,8 +6,8 @@ Reports, in one run:
 - the cached path: first call of ``cached_embeddings`` (computes and stores) vs a rerun (reads the
   cache), and their ratio.
 
-    python benchmarks/bench_encoder.py [--n-texts 64] [--batch-sizes 8 32 64] [--max-lengths 64 128 256]
-                                       [--encoder all-MiniLM-L6-v2] [--out benchmarks/results/bench_encoder.json]
+    python benchmarks/bench_encoder.py [--n-texts 48] [--batch-sizes 8 32 64] [--max-lengths 64 128 256]
+                                       [--encoder all-MiniLM-L6-v2] [--out benchmarks/results/bench_encoder.json]  (+ .md)
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from lib import arxiv_data, text_encoder
-from lib.fileio import write_json
+from lib.fileio import atomic_write_text, to_markdown, write_json
 from lib.text_clean import model_input
 
 
@@ -36,7 +37,7 @@ def long_texts(n: int, seed: int = 0) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n-texts", type=int, default=64)
+    parser.add_argument("--n-texts", type=int, default=48)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32, 64])
     parser.add_argument("--max-lengths", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--encoder", default=text_encoder.PACKAGED)
@@ -74,7 +75,17 @@ def main(argv=None) -> int:
         "note": "wall-clock on a shared machine; compare ratios within one run, not across machines",
     }
     write_json(args.out, result)
-    print(f"-> {args.out}")
+    table = pd.DataFrame(rows)[["batch_size", "max_length", "n_texts", "texts_per_second", "seconds"]]
+    table = table.astype({"batch_size": str, "max_length": str, "n_texts": str})  # ints stay ints in Markdown
+    md = (f"# Encoder throughput ({args.encoder}, {result['device']}, {result['torch_threads']} torch threads)\n\n"
+          f"{to_markdown(table, floatfmt='.2f')}\n\n"
+          f"Cached path (n={cache['n_texts']}, max_length 128): first call {cache['first_seconds']:.2f} s "
+          f"(encode + store), rerun {cache['cached_seconds']:.3f} s (hash check + read): "
+          f"speed-up {cache['speedup']:.0f}x.\n\n"
+          f"Load average at the end: {', '.join(f'{x:.1f}' for x in result['load_average_at_end'])} "
+          f"({result['cpu_count']} CPUs; a shared machine: compare within one run).\n")
+    atomic_write_text(args.out.with_suffix(".md"), md)
+    print(f"-> {args.out} and {args.out.with_suffix('.md')}")
     return 0
 
 

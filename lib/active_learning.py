@@ -146,7 +146,11 @@ def run_active_learning(model_factory, X_pool, F_pool, annotator: Annotator, val
     ``val``/``test``: tuples (X, F, y). ``positive_classes``: class ids pooled as "positive"
     (e.g. all non-sinus rhythms) for the binary ``*_pos_f1`` columns.
     Columns: round, n_labels, val_loss, val_macro_f1, test_macro_f1[, val_pos_f1, test_pos_f1],
-    loss_trend, pool_uncertainty, threshold, batch_size, lr, dropout, fit_seconds.
+    loss_trend, pool_uncertainty, threshold, batch_size, lr, dropout, lr_multiplier, fit_seconds.
+    The metrics are those of the model trained on ``n_labels`` labels; the controller columns describe the query
+    made AFTER that evaluation (last row: no query), except lr/dropout = the settings this round's
+    model was trained with (the controller's new values show in the next row; ``lr_multiplier`` is
+    the controller's raw output, NaN without the controller).
     """
     from tqdm.auto import tqdm
 
@@ -198,7 +202,7 @@ def run_active_learning(model_factory, X_pool, F_pool, annotator: Annotator, val
         trend = relative_trend(prev_loss, val_loss)
         prev_loss = val_loss
         row.update(loss_trend=trend, pool_uncertainty=np.nan, threshold=np.nan, batch_size=0,
-                   lr=lr, dropout=dropout, fit_seconds=fit_s)
+                   lr=lr, dropout=dropout, lr_multiplier=np.nan, fit_seconds=fit_s)
         if room <= 0:
             rows.append(row)
             break
@@ -208,6 +212,7 @@ def run_active_learning(model_factory, X_pool, F_pool, annotator: Annotator, val
         if use_fuzzy:
             out = ctl(trend, u)
             threshold, mult = out["threshold"], out["batch_multiplier"]
+            row["lr_multiplier"] = out["lr_multiplier"]
             if tunable:
                 lr = float(np.clip(lr * out["lr_multiplier"], lr0 * cfg.lr_bounds[0], lr0 * cfg.lr_bounds[1]))
                 dropout = float(out["dropout"])

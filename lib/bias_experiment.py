@@ -51,8 +51,9 @@ def run_grid(data: dict, objectives, seeds, config: TrainConfig, *, width: float
     """Train and evaluate every (dataset, objective, seed); CKA for seed ``cka_seed`` (default: seeds[0]).
 
     train_size: a seeded random subset of the training split (None: all of it), the same subset for
-    every objective and seed of a dataset; valid_size likewise for the validation split. CKA uses the first ``cka_samples`` test images in batches
-    of ``cka_batch_size`` (the test set is in file order, so this is a fixed, unbiased sample).
+    every objective and seed of a dataset; valid_size likewise for the validation split. CKA uses
+    ``cka_samples`` test images drawn by a seeded permutation (the same for every model; files are
+    stored by class, so a prefix would not do) in batches of ``cka_batch_size``.
     """
     cka_seed = seeds[0] if cka_seed is None else cka_seed
     runs, hist, mats, names = [], [], {}, []
@@ -75,7 +76,8 @@ def run_grid(data: dict, objectives, seeds, config: TrainConfig, *, width: float
                      "n_train_conflicting": int((~sp["train"].aligned[idx]).sum()), "seconds": info["seconds"]})
         hist += [{"dataset": dataset, "objective": objective, "seed": seed, **h} for h in info["history"]]
         if seed == cka_seed:
-            batches = [x_te[i:i + cka_batch_size] for i in range(0, min(cka_samples, len(x_te)), cka_batch_size)]
+            x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[:cka_samples]]
+            batches = [x_cka[i:i + cka_batch_size] for i in range(0, len(x_cka), cka_batch_size)]
             batches = [b for b in batches if len(b) >= 4]
             names, mats[(dataset, objective)] = cka.cka_matrix(model, batches, device=pick_device(config.device),
                                                                precision=cka_precision)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from lib.objectives import LABELS
 
@@ -70,7 +71,7 @@ def plot_group_accuracy(runs: pd.DataFrame):
         ax.set_title(d)
         ax.set_ylim(0, 1.05)
     axes[0][0].set_ylabel("test accuracy")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 
@@ -85,6 +86,7 @@ def plot_valid_curves(history: pd.DataFrame):
             ax.plot(curve.index, curve.values, marker="o", ms=3, label=LABELS.get(o, o))
         ax.set_title(d)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0][0].set_ylabel("validation accuracy (unbiased)")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig

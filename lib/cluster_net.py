@@ -41,6 +41,39 @@ def nearest_centroid(centroids: np.ndarray, X: np.ndarray) -> np.ndarray:
     return np.argmin(d2, axis=1)
 
 
+_NETWORKS: dict[tuple, tuple] = {}
+
+
+def _compiled_network(n_in: int, hidden: tuple[int, ...], n_classes: int, loss: str, learning_rate: float,
+                      steps_per_execution: int, seed: int):
+    """A compiled Keras network in its seeded initial state.
+
+    Built (and its training graph traced) once per configuration, then reset to the same initial
+    weights and a zeroed optimizer for every later fit: the same result as a fresh build, without
+    paying model construction and tracing again for every fold (seconds each on a shared CPU).
+    """
+    import keras
+
+    key = (n_in, hidden, n_classes, loss, learning_rate, steps_per_execution, seed)
+    if key not in _NETWORKS:
+        keras.utils.set_random_seed(seed)
+        layers = [keras.Input((n_in,))]
+        layers += [keras.layers.Dense(h, activation="relu") for h in hidden]
+        layers += [keras.layers.Dense(n_classes, activation="softmax")]
+        model = keras.Sequential(layers)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss="mean_squared_error" if loss == "mse" else "categorical_crossentropy",
+                      steps_per_execution=steps_per_execution)
+        _NETWORKS[key] = (model, [w.copy() for w in model.get_weights()])
+        return model
+    model, initial = _NETWORKS[key]
+    model.set_weights(initial)
+    for var in model.optimizer.variables:
+        if "learning_rate" not in var.path:
+            var.assign(np.zeros(var.shape, dtype=var.dtype))
+    return model
+
+
 @dataclass
 class ClusterNetwork:
     """CBNN on already standardized features. Fit with ``fit(Xs, y, centroids=...)``."""
@@ -74,7 +107,6 @@ class ClusterNetwork:
     def fit(self, Xs: np.ndarray, y: np.ndarray, centroids: np.ndarray | None = None,
             n_classes: int | None = None) -> ClusterNetwork:
         """centroids (m, d): required for clusters='som' (the SOM codebook, flattened)."""
-        import keras
         import tensorflow as tf
 
         from lib.som import map_side
@@ -92,16 +124,9 @@ class ClusterNetwork:
             km = KMeans(n_clusters=min(m, len(Xs)), n_init=3, random_state=self.seed).fit(Xs)
             self.centroids_ = km.cluster_centers_
         Z = self.design(Xs)
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(self.seed)
-        layers = [keras.Input((Z.shape[1],))]
-        layers += [keras.layers.Dense(h, activation="relu") for h in self.hidden]
-        layers += [keras.layers.Dense(self.n_classes_, activation="softmax")]
-        model = keras.Sequential(layers)
-        loss = "mean_squared_error" if self.loss == "mse" else "categorical_crossentropy"
         steps = -(-len(Z) // self.batch_size)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss=loss,
-                      steps_per_execution=min(200, steps * self.epochs))
+        model = _compiled_network(Z.shape[1], tuple(self.hidden), self.n_classes_, self.loss, self.learning_rate,
+                                  min(200, steps * self.epochs), self.seed)
         ds = (tf.data.Dataset.from_tensor_slices((Z, one_hot(y, self.n_classes_)))
               .shuffle(len(Z), seed=self.seed, reshuffle_each_iteration=True)
               .batch(self.batch_size).repeat(self.epochs))

@@ -207,20 +207,15 @@ def confusion(y_true, proba, class_names) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ active learning glue
-class ModelFactory:
-    """``factory(seed) -> classifier`` for lib.active_learning; remembers the last model built (``last``)."""
+def ModelFactory(kind: str, window_shape, n_features: int, n_classes: int, **model_kw):  # noqa: N802
+    """``factory(seed) -> classifier`` for lib.active_learning (``.last``: the model returned last).
 
-    def __init__(self, kind: str, window_shape, n_features: int, n_classes: int, **model_kw):
-        self.kind, self.window_shape, self.n_features, self.n_classes = kind, tuple(window_shape), n_features, n_classes
-        self.model_kw = model_kw
-        self.last = None
+    One Keras model is built once and re-initialised per call (identical to a fresh build with that
+    seed, without re-tracing: lib.ecg_models.ClassifierFactory), which saves seconds per AL run.
+    """
+    from lib.ecg_models import ClassifierFactory
 
-    def __call__(self, seed: int):
-        from lib.ecg_models import make_classifier
-
-        self.last = make_classifier(self.kind, self.window_shape, self.n_features, self.n_classes, seed=int(seed),
-                                    **self.model_kw)
-        return self.last
+    return ClassifierFactory(kind, window_shape, n_features, n_classes, reuse=True, **model_kw)
 
 
 def al_sets(data: EcgInputs, split: dict, *, pool_max: int | None = None, val_max: int | None = None,
@@ -241,7 +236,7 @@ def al_sets(data: EcgInputs, split: dict, *, pool_max: int | None = None, val_ma
             "y_pool": data.y[pool], "val": tup(val), "test": tup(test)}
 
 
-def run_odal(data: EcgInputs, split: dict, al_config, factory: ModelFactory, *, sets: dict | None = None,
+def run_odal(data: EcgInputs, split: dict, al_config, factory, *, sets: dict | None = None,
              fit_kw: dict | None = None, evaluate_test: bool = True,
              progress: bool = True) -> tuple[pd.DataFrame, dict | None, np.ndarray | None]:
     """One AL run (any strategy) on a split; the final model is evaluated on the split's whole test part.
@@ -276,7 +271,7 @@ def full_supervision_score(data: EcgInputs, split: dict, proba_full: np.ndarray,
     return float(res[metric])
 
 
-def run_al_curves(data: EcgInputs, split: dict, configs: dict, seeds, factory: ModelFactory, sets: dict, *,
+def run_al_curves(data: EcgInputs, split: dict, configs: dict, seeds, factory, sets: dict, *,
                   keep: tuple[str, int] | None = None, fit_kw: dict | None = None,
                   progress: bool = True) -> tuple[pd.DataFrame, dict | None, np.ndarray | None]:
     """Every (method -> ALConfig) x seed on the same pool/val/test ``sets``; long table with method, seed.

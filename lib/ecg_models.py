@@ -88,7 +88,7 @@ def _beat_encoder(length, kind, filters, kernel_size, pool, downsample):
 
 
 def build_keras_model(kind: str, window_shape, n_features: int, n_classes: int, *, dropout: float = 0.3,
-                      lr: float = 1e-3, filters=(8, 16, 32), kernel_size: int = 5, pool: int = 2,
+                      lr: float = 5e-3, filters=(8, 16, 32), kernel_size: int = 5, pool: int = 2,
                       lstm_units: int = 32, feature_units: int = 16, downsample: int = 4,
                       seed: int = 0) -> keras.Model:
     """Build and compile one of KERAS_KINDS; inputs ``[window, features]`` (or ``window`` if n_features=0).
@@ -185,7 +185,7 @@ class KerasECGClassifier:
     n_features: int
     n_classes: int
     dropout: float = 0.3
-    lr: float = 1e-3
+    lr: float = 5e-3
     epochs: int = 20
     batch_size: int = 64
     patience: int = 3

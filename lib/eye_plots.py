@@ -58,8 +58,8 @@ def u_matrix(umat: np.ndarray, bmu: np.ndarray, labels: np.ndarray, classes: lis
     ax.set_xlabel("map row")
     ax.set_ylabel("map column")
     ax.grid(False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4, fontsize=6, handletextpad=0.2)
-    ax.set_title("SOM U-matrix with samples at their BMU")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=4, fontsize=6, handletextpad=0.2)
+    ax.set_title("SOM U-matrix with samples at their BMU", pad=22)
     fig.tight_layout()
     return fig
 

@@ -25,6 +25,8 @@ Rules (``DEFAULT_RULES``, shown by ``rule_table()``):
   candidate set, more exploration) and larger batches; low -> higher threshold (focus on the few
   hardest samples) and smaller batches.
 Each output depends on one input, so each output is monotone in its input (tested). Deterministic.
+Not done: the paper's fuzzy adjustment of the CLASSIFICATION threshold (undescribed); predictions
+stay arg-max.
 """
 
 from __future__ import annotations

@@ -72,10 +72,11 @@ def lookup(metrics: dict, dotted: str) -> Any:
     return node
 
 
-def verdict(claim: Claim, ours: Any, data_kind: str) -> str:
+def verdict(claim: Claim, ours: Any, data_kind: str, *, missing: bool = True) -> str:
     """The plain verdict for one claim and one run.
 
-    - no value: "not measured"
+    - no value: "not measured" (metric absent) or "no value (see note)" (metric written as null,
+      e.g. a target that a learning curve never reached)
     - synthetic data: "not comparable (synthetic data)"
     - a claim with ``not_comparable`` set: "not comparable: <reason>"
     - boolean claims: "reproduced" if equal, else "not reproduced"
@@ -83,7 +84,7 @@ def verdict(claim: Claim, ours: Any, data_kind: str) -> str:
       and ours exceeds the paper; else "not reproduced". No tolerance: "not comparable".
     """
     if ours is None:
-        return "not measured"
+        return "not measured" if missing else "no value (null in metrics; see note)"
     if data_kind == "synthetic":
         return "not comparable (synthetic data)"
     if claim.not_comparable:
@@ -130,17 +131,18 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
                 continue
             metrics = read_json(mfile)
             kind, described = _describe(metrics.get("meta", {}))
+            missing = False
             try:
                 ours = lookup(metrics, claim.metric)
             except KeyError:
-                ours = None
+                ours, missing = None, True
             if isinstance(ours, dict):
                 raise ValueError(f"{mfile}: metric {claim.metric!r} is a mapping, not a value")
             rows.append({
                 "claim": claim.id, "notebook": claim.notebook, "what": claim.claim,
                 "paper": _fmt(claim.paper_value), "source": claim.source,
                 "ours": _fmt(ours), "run": run, "data / configuration": described,
-                "verdict": verdict(claim, ours, kind), "note": claim.note,
+                "verdict": verdict(claim, ours, kind, missing=missing), "note": claim.note,
             })
     return pd.DataFrame(rows, columns=["claim", "notebook", "what", "paper", "source", "ours", "run",
                                        "data / configuration", "verdict", "note"])
@@ -163,7 +165,7 @@ def render(df: pd.DataFrame) -> str:
         return "\n".join(lines) + "\n"
     real = df[df.run == "real"]
     if len(real):
-        counts = real.verdict.str.extract(r"^(reproduced|not reproduced|not comparable|not measured)")[0].value_counts()
+        counts = real.verdict.str.extract(r"^(reproduced|not reproduced|not comparable|not measured|no value)")[0].value_counts()
         lines += ["Real-data verdicts over all claims: " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".", ""]
     for nb, part in df.groupby("notebook", sort=True):
         rows = []

@@ -147,7 +147,7 @@ def finetune(enc, texts_train, y_train, n_classes: int, *, pooling: str = "cls",
             loss = loss_fn(model(**batch), y_all[idx.to(dev)])
             loss.backward()
             opt.step()
-            losses.append(loss.item())
+            losses.append(loss.detach().item())
         rows.append({"epoch": epoch, "train_loss": float(np.mean(losses))})
     model.eval()
     return model, pd.DataFrame(rows)

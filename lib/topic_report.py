@@ -71,6 +71,7 @@ def plot_category_distribution(categories, min_count: int, title: str = "Primary
     ax.set_ylabel("records (log scale)")
     ax.set_title(f"{title}: {len(counts)} categories, {int(counts.sum())} records")
     ax.legend(loc="upper right")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
@@ -84,6 +85,7 @@ def plot_training_curves(history: pd.DataFrame, title: str = "Head training (fro
         ax.set_ylabel(label)
         ax.legend()
     fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -101,6 +103,7 @@ def plot_confusion(cm: pd.DataFrame, title: str = "Confusion matrix (20 largest 
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
@@ -114,4 +117,5 @@ def plot_f1_vs_support(table: pd.DataFrame, models: list[str]):
     ax.set_ylabel("test F1")
     ax.set_title("Per-class F1 vs class size")
     ax.legend()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

@@ -150,6 +150,7 @@ def test_curve_columns_and_fuzzy_ablation():
         assert col in fz.columns
     assert fixed["threshold"].dropna().eq(0.7).all() and fixed["batch_size"].iloc[:-1].eq(10).all()
     assert fz["threshold"].dropna().between(0.5, 0.9).all() and not fz["threshold"].dropna().eq(0.7).all()
+    assert fz["lr_multiplier"].iloc[:-1].notna().all() and fixed["lr_multiplier"].isna().all()
     assert fz["test_macro_f1"].iloc[-1] > 0.7  # well-separated features: far above chance (1/3)
 
 

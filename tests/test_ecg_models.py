@@ -113,6 +113,7 @@ def test_bad_options_raise_naming_allowed_values():
         m.predict_proba(_bumps(3)[0], None)
 
 
+@pytest.mark.slow
 def test_keras_active_learning_same_seed_same_curve_fresh_or_reused_model():
     """Same seed -> same curve, whether the factory builds fresh models or re-initialises a used one."""
     X, F, y = _bumps(200)

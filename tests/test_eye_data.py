@@ -137,3 +137,17 @@ def test_real_sample_layout():
     for p in files[::150]:  # one per class: decodes, 400x400 RGB
         assert eye_data.read_image(p).shape == (400, 400, 3)
     assert eye_data.source_label(root).startswith("Kaggle")
+
+
+def test_prepare_real_imports_once(gen, tmp_path, monkeypatch, capsys):
+    shared = tmp_path / "shared"
+    shutil.copytree(gen, shared / "eye")
+    monkeypatch.setattr(paths, "SHARED_DATA", shared)
+    monkeypatch.setattr(paths, "DATA_RAW", tmp_path / "raw")
+    out = eye_data.prepare_real()
+    assert out == tmp_path / "raw" / eye_data.REAL_NAME and len(eye_data.list_images(out)[0]) == 16
+    assert eye_data.prepare_real() == out
+    assert "verified copy already" in capsys.readouterr().out
+    victim = sorted((out / "normal").iterdir())[0]
+    victim.write_bytes(b"tampered")
+    assert not eye_data.is_verified_copy(shared / "eye", out)

@@ -21,6 +21,7 @@ def test_verdict_rules():
     assert report.verdict(c, 0.80, "real") == "not reproduced (off by -0.06)"
     assert report.verdict(c, 0.86, "synthetic") == "not comparable (synthetic data)"
     assert report.verdict(c, None, "real") == "not measured"
+    assert report.verdict(c, None, "real", missing=False).startswith("no value")
     assert report.verdict(_claim(tolerance=None), 0.5, "real") == "not comparable"
     assert report.verdict(_claim(higher_is_better=True), 0.99, "real").startswith("reproduced")
     assert report.verdict(_claim(paper_value=True), False, "real") == "not reproduced"
