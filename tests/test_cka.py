@@ -306,3 +306,15 @@ def test_accumulator_errors():
         acc.update(np.zeros((3, 5, 5)))
     with pytest.raises(ValueError, match="square"):
         acc.update(np.zeros((2, 5, 5)), np.zeros((2, 5, 5)))
+
+
+def test_gram_linear_column_blocks_are_exact(rng):
+    X = rng.normal(size=(7, 3, 5, 2)).astype(np.float32) + 10.0  # d = 30, not a multiple of the blocks
+    flat = X.reshape(7, -1).astype(np.float64)
+    centred = flat - flat.mean(axis=0)
+    for block in (1, 4, 7, 30, 31, None, -1):
+        np.testing.assert_allclose(cka.gram_linear(X, center=True, block=block), centred @ centred.T,
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(cka.gram_linear(X, block=block), flat @ flat.T, rtol=1e-12)
+    with pytest.raises(ValueError, match="block"):
+        cka.gram_linear(X, block=0)
