@@ -12,7 +12,10 @@ Weights:
 
 Cache: ``data/processed/<dataset>_features/mobilenetv2_<weights>_<size>[_seed<k>].npz`` holding
 ``features (n, 1280) float32``, ``labels (n,)``, ``files (n,)`` and a JSON ``meta`` whose dataset
-fingerprint (sha256 of the dataset's SHA256SUMS) must match for the cache to be reused.
+fingerprint (sha256 of the dataset's SHA256SUMS) must match for the cache to be reused. The file is
+byte-identical for identical features (fixed zip timestamps, no timings inside), so the notebook stage that
+depends on it does not rerun needlessly; the extraction timing goes to a side file
+(``<dataset>_features.<stem>.timing.json`` beside the folder).
 
 CLI (the DVC feature stage): ``python -m lib.image_features <dataset>`` with the nb03 params.
 """
@@ -110,6 +113,36 @@ def cache_path(dataset: str, weights: str, image_size: int, seed: int) -> Path:
     return paths.DATA_PROCESSED / f"{dataset}_features" / f"{stem}.npz"
 
 
+def timing_path(path: Path) -> Path:
+    """Side file with the extraction timing, outside the cached folder: timings differ run to run, and the
+    cache (a pipeline output that the notebook stage depends on) must be byte-identical for the same input."""
+    return path.parent.parent / f"{path.parent.name}.{path.stem}.timing.json"
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An uncompressed ``.npz`` (readable by ``np.load``) with fixed member timestamps: same arrays, same bytes.
+
+    (``np.savez`` stamps each member with the current time, so its output changes from run to run.)
+    """
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _read_timing(path: Path) -> dict:
+    try:
+        return json.loads(timing_path(path).read_text())
+    except (OSError, ValueError):
+        return {"extract_seconds": None, "images_per_second": None}
+
+
 def _read_cache(path: Path, fingerprint: str) -> dict | None:
     if not path.is_file():
         return None
@@ -118,7 +151,7 @@ def _read_cache(path: Path, fingerprint: str) -> dict | None:
         if meta.get("dataset_fingerprint") != fingerprint:
             return None
         return {"features": z["features"], "labels": z["labels"], "files": [str(f) for f in z["files"]],
-                "meta": meta}
+                "meta": {**meta, **_read_timing(path)}}
 
 
 def features_for(dataset: str = "eye", weights: str = "none", image_size: int = 160, batch_size: int = 32,
@@ -146,14 +179,13 @@ def features_for(dataset: str = "eye", weights: str = "none", image_size: int = 
         "dataset": dataset, "dataset_fingerprint": fingerprint, "weights": weights,
         "weights_note": describe_weights(weights), "image_size": image_size, "seed": seed,
         "n": len(files), "dim": int(feats.shape[1]), "classes": list(data.classes),
-        "keras_version": keras.__version__, "extract_seconds": round(seconds, 2),
-        "images_per_second": round(len(files) / max(seconds, 1e-9), 2),
+        "keras_version": keras.__version__,
     }
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, features=feats, labels=data.labels, files=np.asarray(files), meta=np.asarray(json.dumps(meta)))
-    atomic_write_bytes(path, buf.getvalue())
+    timing = {"extract_seconds": round(seconds, 2), "images_per_second": round(len(files) / max(seconds, 1e-9), 2)}
+    atomic_write_bytes(path, npz_bytes({"features": feats, "labels": data.labels, "files": np.asarray(files),
+                                        "meta": np.asarray(json.dumps(meta, sort_keys=True))}))
+    atomic_write_bytes(timing_path(path), json.dumps(timing).encode())
+    meta = {**meta, **timing}
     return {"features": feats, "labels": data.labels, "files": files, "classes": list(data.classes),
             "meta": meta, "cached": False}
 

@@ -53,3 +53,30 @@ def test_features_for_caches_by_fingerprint(tmp_path, monkeypatch):
     assert image_features._read_cache(path, "another dataset version") is None  # stale -> recomputed
     eye_data.generate(tmp_path / "raw" / "eye", seed=1, n_per_class=1, size=48, progress=False)
     assert eye_data.dataset_fingerprint(tmp_path / "raw" / "eye") != a["meta"]["dataset_fingerprint"]
+
+
+def test_cache_file_bytes_are_reproducible(tmp_path, monkeypatch):
+    """Same images, same seed -> the same cache bytes (the pipeline hashes this file); timing kept aside."""
+    monkeypatch.setattr(paths, "DATA_RAW", tmp_path / "raw")
+    monkeypatch.setattr(paths, "DATA_PROCESSED", tmp_path / "processed")
+    eye_data.generate(tmp_path / "raw" / "eye", seed=0, n_per_class=1, size=48, progress=False)
+    path = image_features.cache_path("eye", "none", 96, 0)
+    first = image_features.features_for("eye", image_size=96, batch_size=4, progress=False)
+    before = path.read_bytes()
+    again = image_features.features_for("eye", image_size=96, batch_size=4, progress=False, recompute=True)
+    assert path.read_bytes() == before
+    assert first["meta"]["extract_seconds"] >= 0 and again["meta"]["images_per_second"] > 0
+    cached = image_features.features_for("eye", image_size=96, batch_size=4, progress=False)
+    assert cached["cached"] and cached["meta"]["extract_seconds"] == again["meta"]["extract_seconds"]
+    assert list(path.parent.iterdir()) == [path]  # nothing but the cache inside the pipeline output
+
+
+def test_npz_bytes_round_trip():
+    arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "s": np.asarray(["x", "yz"])}
+    blob = image_features.npz_bytes(arrays)
+    assert blob == image_features.npz_bytes(arrays)
+    import io
+
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["a"], arrays["a"])
+        np.testing.assert_array_equal(z["s"], arrays["s"])
