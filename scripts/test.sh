@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
 t() { local name=$1; shift; local s=$SECONDS; "$@"; echo "[time] $name: $((SECONDS - s)) s"; }
-t ruff ruff check lib tests benchmarks scripts
+t ruff ruff check lib tests benchmarks scripts notebooks
 t unit-tests python -m pytest tests -q -p no:cacheprovider
 t dvc-repro dvc repro
 # nbval runs the source notebooks with their literal defaults on the data `dvc repro` generated;
