@@ -58,6 +58,25 @@ def test_tiny_cnn_bilstm_learns_separable_data():
     assert (m.predict(X[te], F[te]) == y[te]).mean() >= 0.9  # chance is 0.5
 
 
+def test_fit_early_stopping_restores_the_best_epoch_and_is_reproducible():
+    X, F, y = _bumps(120, seed=3)
+    noisy = np.where(np.random.default_rng(0).random(120) < 0.3, 1 - y, y)  # 30% flipped: it overfits
+    tr, va = slice(0, 40), slice(40, 120)
+    kw = dict(seed=2, epochs=12, batch_size=8, patience=2, lr=3e-2, arch=TINY)
+    m = make_classifier("cnn", (32,), 3, 2, **kw).fit(X[tr], F[tr], noisy[tr], X[va], F[va], y[va])
+    h = m.history_[-1]
+    best = int(np.argmin(h["val_loss"]))
+    # stops `patience` epochs after the best one, before the epoch limit, and keeps the best weights
+    assert len(h["val_loss"]) == best + 1 + 2 < 12 and len(h["loss"]) == len(h["val_loss"])
+    p = m.predict_proba(X[va], F[va])
+    restored = -np.log(np.clip(p[np.arange(80), y[va]], 1e-7, 1)).mean()
+    assert restored == pytest.approx(h["val_loss"][best], rel=1e-5)
+    assert (p.argmax(1) == y[va]).mean() == pytest.approx(h["val_accuracy"][best])
+    again = make_classifier("cnn", (32,), 3, 2, **kw).fit(X[tr], F[tr], noisy[tr], X[va], F[va], y[va])
+    assert again.history_[-1] == h
+    np.testing.assert_array_equal(again.predict_proba(X[va], F[va]), p)
+
+
 def test_seed_controls_initial_weights_and_feature_free_input():
     a = make_classifier("cnn", (32, 1), 0, 3, seed=0, arch=TINY)
     b = make_classifier("cnn", (32, 1), 0, 3, seed=0, arch=TINY)
