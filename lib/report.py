@@ -80,8 +80,9 @@ def verdict(claim: Claim, ours: Any, data_kind: str, *, missing: bool = True) ->
     - synthetic data: "not comparable (synthetic data)"
     - a claim with ``not_comparable`` set: "not comparable: <reason>"
     - boolean claims: "reproduced" if equal, else "not reproduced"
-    - numbers: "reproduced" if |ours - paper| <= tolerance, or if ``higher_is_better``
-      and ours exceeds the paper; else "not reproduced". No tolerance: "not comparable".
+    - numbers: "reproduced (within ±tol)" if |ours - paper| <= tolerance; "reproduced (ours higher
+      by +d)" if ``higher_is_better`` and ours exceeds the paper by more than the tolerance (the gap
+      stays visible); else "not reproduced (off by d)". No tolerance: "not comparable".
     """
     if ours is None:
         return "not measured" if missing else "no value (null in metrics; see note)"
@@ -94,8 +95,10 @@ def verdict(claim: Claim, ours: Any, data_kind: str, *, missing: bool = True) ->
     if claim.tolerance is None:
         return "not comparable"
     diff = float(ours) - float(claim.paper_value)
-    if abs(diff) <= claim.tolerance or (claim.higher_is_better and diff > 0):
+    if abs(diff) <= claim.tolerance:
         return f"reproduced (within ±{claim.tolerance:g})"
+    if claim.higher_is_better and diff > 0:
+        return f"reproduced (ours higher by {diff:+.3g})"
     return f"not reproduced (off by {diff:+.3g})"
 
 

@@ -23,7 +23,8 @@ def test_verdict_rules():
     assert report.verdict(c, None, "real") == "not measured"
     assert report.verdict(c, None, "real", missing=False).startswith("no value")
     assert report.verdict(_claim(tolerance=None), 0.5, "real") == "not comparable"
-    assert report.verdict(_claim(higher_is_better=True), 0.99, "real").startswith("reproduced")
+    assert report.verdict(_claim(higher_is_better=True), 0.99, "real") == "reproduced (ours higher by +0.13)"
+    assert report.verdict(_claim(higher_is_better=True), 0.70, "real") == "not reproduced (off by -0.16)"
     assert report.verdict(_claim(paper_value=True), False, "real") == "not reproduced"
     assert report.verdict(_claim(paper_value=True), True, "real") == "reproduced"
     assert report.verdict(_claim(not_comparable="random weights"), 0.86, "real") == "not comparable: random weights"
