@@ -162,6 +162,12 @@ def balanced_sample_weights(y, n_classes: int) -> np.ndarray:
     return (len(y) / (present * counts[y])).astype("float32")
 
 
+def _rows(inputs: list[np.ndarray], idx):
+    """The model input for rows ``idx`` of each input array (a bare array for a single-input model)."""
+    rows = [a[idx] for a in inputs]
+    return rows if len(rows) > 1 else rows[0]
+
+
 def _check_fit_inputs(X, F, y, n_classes):
     if len(X) != len(y) or (F is not None and len(F) != len(y)):
         raise ValueError(f"X, F, y lengths differ: {len(X)}, {None if F is None else len(F)}, {len(y)}")
@@ -192,7 +198,6 @@ class KerasECGClassifier:
     patience: int = 3
     class_weight: str | None = None
     seed: int = 0
-    verbose: int = 0
     arch: dict = field(default_factory=dict)
     tunable = True  # the fuzzy controller may call set_learning_rate / set_dropout
 
@@ -214,10 +219,11 @@ class KerasECGClassifier:
         F = np.asarray(F, dtype="float64")
         self._f_mean, self._f_std = F.mean(0), np.where(F.std(0) > 1e-12, F.std(0), 1.0)
 
-    def _inputs(self, X, F):
+    def _inputs(self, X, F) -> list[np.ndarray]:
+        """The model's input arrays: ``[window]`` or ``[window, standardised features]``."""
         X = np.asarray(X, dtype="float32").reshape((len(X),) + self.window_shape)
         if self.n_features == 0:
-            return X
+            return [X]
         if F is None or np.shape(F)[1] != self.n_features:
             raise ValueError(f"F must have shape (n, {self.n_features})")
         if self._f_mean is None:
@@ -248,7 +254,6 @@ class KerasECGClassifier:
         y = np.asarray(y, dtype="int32")
         sw = balanced_sample_weights(y, self.n_classes) if self.class_weight == "balanced" else None
         inputs = self._inputs(X, F)
-        inputs = inputs if isinstance(inputs, list) else [inputs]
         has_val = y_val is not None
         if has_val:
             val_inputs, y_val = self._inputs(X_val, F_val), np.asarray(y_val, dtype="int64")
@@ -258,8 +263,7 @@ class KerasECGClassifier:
             order, total = rng.permutation(n), 0.0
             for start in range(0, n, self.batch_size):
                 idx = order[start:start + self.batch_size]
-                xb = [a[idx] for a in inputs]
-                loss = self.model.train_on_batch(xb if len(xb) > 1 else xb[0], y[idx],
+                loss = self.model.train_on_batch(_rows(inputs, idx), y[idx],
                                                  sample_weight=None if sw is None else sw[idx])
                 total += float(np.ravel(loss)[0]) * len(idx)
             hist["loss"].append(total / max(n, 1))
@@ -282,12 +286,8 @@ class KerasECGClassifier:
 
     def _predict_inputs(self, inputs, chunk: int = 1024) -> np.ndarray:
         """Softmax outputs ``(n, n_classes)`` float64 for model-ready inputs (inference mode, in chunks)."""
-        inputs = inputs if isinstance(inputs, list) else [inputs]
-        n = len(inputs[0])
-        out = []
-        for start in range(0, n, chunk):
-            xb = [a[start:start + chunk] for a in inputs]
-            out.append(np.asarray(self.model.predict_on_batch(xb if len(xb) > 1 else xb[0]), dtype="float64"))
+        out = [np.asarray(self.model.predict_on_batch(_rows(inputs, slice(start, start + chunk))), dtype="float64")
+               for start in range(0, len(inputs[0]), chunk)]
         return np.concatenate(out) if out else np.zeros((0, self.n_classes))
 
     def predict_proba(self, X, F=None) -> np.ndarray:

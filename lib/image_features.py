@@ -23,10 +23,12 @@ CLI (the DVC feature stage): ``python -m lib.image_features <dataset>`` with the
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -124,9 +126,6 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
     (``np.savez`` stamps each member with the current time, so its output changes from run to run.)
     """
-    import io
-    import zipfile
-
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name, arr in arrays.items():

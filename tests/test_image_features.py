@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -75,8 +77,6 @@ def test_npz_bytes_round_trip():
     arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "s": np.asarray(["x", "yz"])}
     blob = image_features.npz_bytes(arrays)
     assert blob == image_features.npz_bytes(arrays)
-    import io
-
     with np.load(io.BytesIO(blob), allow_pickle=False) as z:
         np.testing.assert_array_equal(z["a"], arrays["a"])
         np.testing.assert_array_equal(z["s"], arrays["s"])
