@@ -23,11 +23,11 @@ import numpy as np
 
 
 def bench_features(batch_sizes, n_images: int, repeats: int) -> list[dict]:
-    from lib import eye_data, image_features
+    from lib.eye import data as eye_data
+    from lib.eye import features as image_features
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = eye_data.generate(Path(tmp) / "eye", seed=0, n_per_class=max(1, n_images // 4), size=192,
-                                 progress=False)
+        root = eye_data.generate(Path(tmp) / "eye", seed=0, n_per_class=max(1, n_images // 4), size=192, progress=False)
         images = eye_data.load(root, size=160, progress=False).images
     model = image_features.build_extractor(160, "none", seed=0)
     rows = []
@@ -48,7 +48,7 @@ def bench_som(sides, sample_counts, epochs: int, dim: int = 1280) -> list[dict]:
     from minisom import MiniSom
     from threadpoolctl import threadpool_limits
 
-    from lib.som import SOMClassifier
+    from lib.eye.som import SOMClassifier
 
     rng = np.random.default_rng(0)
     rows = []
@@ -60,20 +60,30 @@ def bench_som(sides, sample_counts, epochs: int, dim: int = 1280) -> list[dict]:
                 t = time.perf_counter()
                 SOMClassifier(side=side, epochs=epochs, seed=0).fit(X, y)
                 sec = time.perf_counter() - t
-                rows.append({"n_samples": n, "side": side, "neurons": side * side, "epochs": epochs, "seconds": sec,
-                             "steps_per_second": epochs * n / sec})
+                rows.append(
+                    {
+                        "n_samples": n,
+                        "side": side,
+                        "neurons": side * side,
+                        "epochs": epochs,
+                        "seconds": sec,
+                        "steps_per_second": epochs * n / sec,
+                    }
+                )
                 print(f"SOM  n={n:>5} side={side:>2}: {sec:6.2f} s ({epochs * n / sec:8.0f} steps/s)")
         Xs = rng.normal(size=(sample_counts[0], dim))
         t = time.perf_counter()
         MiniSom(sides[0], sides[0], dim, random_seed=0).pca_weights_init(Xs)
         minisom_pca = time.perf_counter() - t
-        from lib.som import pca_codebook
+        from lib.eye.som import pca_codebook
 
         t = time.perf_counter()
         pca_codebook(Xs, sides[0], sides[0])
         ours_pca = time.perf_counter() - t
-    print(f"PCA init (n={sample_counts[0]}, d={dim}): MiniSom {minisom_pca:.2f} s, ours {ours_pca:.3f} s "
-          f"(ratio {minisom_pca / max(ours_pca, 1e-9):.0f}x)")
+    print(
+        f"PCA init (n={sample_counts[0]}, d={dim}): MiniSom {minisom_pca:.2f} s, ours {ours_pca:.3f} s "
+        f"(ratio {minisom_pca / max(ours_pca, 1e-9):.0f}x)"
+    )
     rows.append({"pca_init_minisom_seconds": minisom_pca, "pca_init_ours_seconds": ours_pca})
     return rows
 
@@ -94,7 +104,7 @@ def main(argv=None) -> int:
         "features": bench_features(batch_sizes, n_images, repeats),
         "som": bench_som(sides, counts, epochs),
     }
-    from lib.fileio import write_json
+    from lib.core.io import write_json
 
     write_json(args.out, result)
     print(f"-> {args.out}")

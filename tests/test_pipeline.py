@@ -7,33 +7,32 @@ import nbformat
 import pytest
 import yaml
 
-from lib import paths
+from lib.core import paths
 
 DVC = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())["stages"]
 
 
-def _lib_imports(source: str) -> set[str]:
-    """Names of lib modules imported by a piece of Python source."""
-    mods = set()
+def _lib_packages(source: str) -> set[str]:
+    """Packages of lib (``core``, ``ecg``, ...) imported by a piece of Python source."""
+    pkgs = set()
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "lib":
-                mods.update(a.name for a in node.names)
-            elif node.module.startswith("lib."):
-                mods.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lib."):
+            pkgs.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
-            mods.update(a.name.split(".")[1] for a in node.names if a.name.startswith("lib."))
-    return {m for m in mods if (paths.ROOT / "lib" / f"{m}.py").exists()}
+            pkgs.update(a.name.split(".")[1] for a in node.names if a.name.startswith("lib."))
+    return {p for p in pkgs if (paths.ROOT / "lib" / p / "__init__.py").exists()}
 
 
 def lib_closure(source: str) -> set[str]:
-    todo, seen = _lib_imports(source), set()
+    """Every lib package the source needs, following the packages' own imports."""
+    todo, seen = _lib_packages(source), set()
     while todo:
-        m = todo.pop()
-        if m in seen:
+        p = todo.pop()
+        if p in seen:
             continue
-        seen.add(m)
-        todo |= _lib_imports((paths.ROOT / "lib" / f"{m}.py").read_text()) - seen
+        seen.add(p)
+        for f in (paths.ROOT / "lib" / p).glob("*.py"):
+            todo |= _lib_packages(f.read_text()) - seen
     return seen
 
 
@@ -57,13 +56,12 @@ def _paths(items):
 def test_notebook_stage(key):
     nb_id = paths.NOTEBOOK_IDS[key]
     stage = DVC[key]
-    assert stage["cmd"] == f"python -m lib.runner {key}"
+    assert stage["cmd"] == f"python -m lib.core.runner {key}"
     assert stage["params"] == [key], "params narrowed to the notebook's own section"
     deps = set(stage["deps"])
     assert f"notebooks/{nb_id}.ipynb" in deps
-    needed = {f"lib/{m}.py" for m in lib_closure(_code(paths.ROOT / f"notebooks/{nb_id}.ipynb")) | {"runner"}}
-    needed |= {f"lib/{m}.py" for m in lib_closure((paths.ROOT / "lib" / "runner.py").read_text())}
-    assert needed <= deps, f"{key}: lib modules used but not declared as deps: {sorted(needed - deps)}"
+    needed = {f"lib/{p}" for p in lib_closure(_code(paths.ROOT / f"notebooks/{nb_id}.ipynb")) | {"core"}}
+    assert needed <= deps, f"{key}: lib packages used but not declared as deps: {sorted(needed - deps)}"
     assert any(d.startswith("data/") for d in deps), "the stage depends on its data"
     outs = _paths(stage["outs"])
     assert f"results/default/{nb_id}.ipynb" in outs
@@ -74,9 +72,29 @@ def test_notebook_stage(key):
 def test_every_stage_narrows_params():
     for name, stage in DVC.items():
         for p in stage.get("params", []):
-            assert isinstance(p, str) and re.fullmatch(r"[a-z0-9_]+(\.[a-z0-9_]+)*", p), f"{name}: params entry {p!r} is not a section or key of one"
+            assert isinstance(p, str) and re.fullmatch(r"[a-z0-9_]+(\.[a-z0-9_]+)*", p), (
+                f"{name}: params entry {p!r} is not a section or key of one"
+            )
 
 
 def test_lock_committed_and_matches_stages():
     lock = yaml.safe_load((paths.ROOT / "dvc.lock").read_text())
     assert set(lock["stages"]) == set(DVC)
+
+
+def test_core_imports_no_paper_package():
+    """The shared core stays general: no module of lib/core imports a paper package."""
+    for f in (paths.ROOT / "lib" / "core").glob("*.py"):
+        assert _lib_packages(f.read_text()) <= {"core"}, f"{f.name} imports a paper package"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in DVC if n.startswith(("data_", "nb02_", "eye_"))))
+def test_data_stages_depend_on_what_they_import(name):
+    stage = DVC[name]
+    module = stage["cmd"].split()[2]  # python -m lib.<pkg>.<module> ...
+    pkg = module.split(".")[1]
+    src = (paths.ROOT / "lib" / pkg / f"{module.split('.')[2]}.py").read_text()
+    needed = {f"lib/{p}" for p in lib_closure(src) | {pkg}}
+    assert needed <= set(stage["deps"]), (
+        f"{name}: lib packages used but not declared: {sorted(needed - set(stage['deps']))}"
+    )

@@ -1,0 +1,208 @@
+"""The paper's classifier head on frozen embeddings, its training loop, and end-to-end fine-tuning.
+
+Head (paper Sec. 4.2): ``Linear(hidden, 1024) -> activation -> Linear(1024, n_classes) ->
+log-softmax``, trained with NLLLoss and Adam for 6 epochs. The paper names no activation
+between the two linear layers; without one the head collapses to a single linear map, so
+we use ReLU by default (``activation`` in ACTIVATIONS; "identity" reproduces a literal
+reading with no non-linearity). No dropout (none in the paper).
+
+Fine-tuning (beyond the paper): the encoder and the same head trained end to end with
+AdamW (encoder lr and head lr separate), pooling as for the frozen path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "identity": nn.Identity}
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class TopicHead(nn.Module):
+    """(b, hidden) float -> (b, n_classes) log-probabilities."""
+
+    def __init__(self, hidden: int, n_classes: int, width: int = 1024, activation: str = "relu"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.net = nn.Sequential(
+            nn.Linear(hidden, width), ACTIVATIONS[activation](), nn.Linear(width, n_classes), nn.LogSoftmax(dim=-1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _batches(n: int, batch_size: int, gen: torch.Generator | None):
+    order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
+    return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> tuple[float, float]:
+    """(mean NLL, accuracy) of a log-prob model on x: (n, hidden), y: (n,)."""
+    model.eval()
+    logp = torch.cat([model(x[i]) for i in _batches(len(x), batch_size, None)])
+    return float(nn.functional.nll_loss(logp, y)), float((logp.argmax(1) == y).float().mean())
+
+
+def train_head(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    n_classes: int,
+    *,
+    width: int = 1024,
+    activation: str = "relu",
+    epochs: int = 6,
+    lr: float = 1e-3,
+    batch_size: int = 32,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[TopicHead, pd.DataFrame]:
+    """Train :class:`TopicHead` on embeddings x_*: (n, hidden) with labels y_*: (n,) ints.
+
+    Returns the model (after the last epoch, as in the paper: no early stopping) and a
+    history DataFrame with one row per epoch: epoch, train_loss, train_acc, val_loss, val_acc
+    (train metrics are re-evaluated on the full training set after each epoch).
+    """
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    dev = device()
+    xt, yt = torch.as_tensor(np.asarray(x_train), dtype=torch.float32, device=dev), torch.as_tensor(y_train, device=dev)
+    xv, yv = torch.as_tensor(np.asarray(x_val), dtype=torch.float32, device=dev), torch.as_tensor(y_val, device=dev)
+    model = TopicHead(xt.shape[1], n_classes, width, activation).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.NLLLoss()
+    rows = []
+    for epoch in tqdm(range(1, epochs + 1), desc="head epochs", disable=not progress):
+        model.train()
+        for idx in _batches(len(xt), batch_size, gen):
+            opt.zero_grad()
+            loss = loss_fn(model(xt[idx.to(dev)]), yt[idx.to(dev)])
+            loss.backward()
+            opt.step()
+        tl, ta = evaluate(model, xt, yt)
+        vl, va = evaluate(model, xv, yv)
+        rows.append({"epoch": epoch, "train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va})
+    return model, pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x, batch_size: int = 512) -> np.ndarray:
+    """x: (n, hidden) -> class probabilities (n, n_classes), rows sum to 1."""
+    model.eval()
+    dev = next(model.parameters()).device
+    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)
+    return torch.cat([model(xt[i]).exp() for i in _batches(len(xt), batch_size, None)]).cpu().numpy()
+
+
+def top_k_accuracy(y_true, proba, k: int = 5) -> float:
+    """Fraction of rows whose true label is among the k most probable. proba: (n, C)."""
+    proba = np.asarray(proba)
+    k = min(k, proba.shape[1])
+    top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    return float(np.mean((top == np.asarray(y_true)[:, None]).any(axis=1)))
+
+
+# ---------------------------------------------------------------- end-to-end fine-tuning
+class FineTuneModel(nn.Module):
+    """Encoder (trainable) + pooling + :class:`TopicHead`: tokenised batch -> (b, n_classes) log-probs."""
+
+    def __init__(
+        self,
+        encoder_model: nn.Module,
+        n_classes: int,
+        pooling: str = "cls",
+        width: int = 1024,
+        activation: str = "relu",
+    ):
+        super().__init__()
+        self.encoder = encoder_model
+        self.pooling = pooling
+        self.head = TopicHead(encoder_model.config.hidden_size, n_classes, width, activation)
+
+    def forward(self, input_ids, attention_mask, **extra):
+        from lib.arxiv.encoder import pool
+
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
+        return self.head(pool(hidden, attention_mask, self.pooling))
+
+
+def finetune(
+    enc,
+    texts_train,
+    y_train,
+    n_classes: int,
+    *,
+    pooling: str = "cls",
+    max_length: int = 128,
+    epochs: int = 2,
+    lr_encoder: float = 2e-5,
+    lr_head: float = 1e-3,
+    batch_size: int = 16,
+    width: int = 1024,
+    activation: str = "relu",
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[FineTuneModel, pd.DataFrame]:
+    """Fine-tune ``enc.model`` (a :class:`lib.arxiv.encoder.Encoder`, modified in place) with a fresh head.
+
+    Returns (model, history[epoch, train_loss]) where train_loss is the running mean over the epoch.
+    """
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    dev = next(enc.model.parameters()).device
+    model = FineTuneModel(enc.model, n_classes, pooling, width, activation).to(dev)
+    opt = torch.optim.AdamW(
+        [{"params": model.encoder.parameters(), "lr": lr_encoder}, {"params": model.head.parameters(), "lr": lr_head}]
+    )
+    loss_fn = nn.NLLLoss()
+    y_all = torch.as_tensor(np.asarray(y_train), device=dev)
+    texts_train = list(texts_train)
+    rows = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        losses = []
+        batches = _batches(len(texts_train), batch_size, gen)
+        for idx in tqdm(batches, desc=f"fine-tune epoch {epoch}/{epochs}", disable=not progress):
+            batch = enc.tokenizer(
+                [texts_train[i] for i in idx.tolist()],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(dev)
+            opt.zero_grad()
+            loss = loss_fn(model(**batch), y_all[idx.to(dev)])
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach().item())
+        rows.append({"epoch": epoch, "train_loss": float(np.mean(losses))})
+    model.eval()
+    return model, pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def finetune_predict_proba(
+    model: FineTuneModel, tokenizer, texts, max_length: int = 128, batch_size: int = 64, progress: bool = True
+) -> np.ndarray:
+    """Texts (n) -> probabilities (n, n_classes) from a fine-tuned model."""
+    model.eval()
+    dev = next(model.parameters()).device
+    texts = list(texts)
+    out = []
+    for s in tqdm(range(0, len(texts), batch_size), desc="fine-tuned predict", disable=not progress):
+        batch = tokenizer(
+            texts[s : s + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ).to(dev)
+        out.append(model(**batch).exp().cpu().numpy())
+    return np.concatenate(out)

@@ -1,0 +1,107 @@
+"""Labels, the rare-category policy and the stratified train/validation/test split (notebook 02).
+
+Rare categories: a stratified three-way split needs at least one sample of a class in
+each part, so a class needs ``min_count >= 3`` records. Classes with fewer than
+``min_count`` records are either dropped (``rare_policy="drop"``, the default) or
+merged into one class ``"other"`` (``rare_policy="other"``; the merged class must
+itself reach ``min_count``, else it is dropped too).
+
+Label encoding: classes sorted by decreasing count, ties broken by name, so the
+encoding depends only on the data, never on row order or hash seeds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+RARE_POLICIES = ("drop", "other")
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Encoded targets. keep: (n,) bool rows kept; y: (n_kept,) int64; names: class names (len C)."""
+
+    keep: np.ndarray
+    y: np.ndarray
+    names: list[str]
+    counts: list[int]
+    n_rare_classes: int
+    n_rare_records: int
+
+
+def encode_labels(categories, min_count: int = 5, rare_policy: str = "drop") -> Labels:
+    """Apply the rare-category policy to ``categories: (n,)`` strings and encode the rest.
+
+    Returns :class:`Labels`; ``names[y[i]]`` is the (possibly merged) category of kept row i.
+    """
+    if rare_policy not in RARE_POLICIES:
+        raise ValueError(f"rare_policy must be one of {RARE_POLICIES}, got {rare_policy!r}")
+    if int(min_count) < 3:
+        raise ValueError(f"min_count must be >= 3 (one sample per split part), got {min_count}")
+    cats = np.asarray([str(c) for c in categories], dtype=object)
+    counts = Counter(cats.tolist())
+    rare = {c for c, n in counts.items() if n < min_count}
+    n_rare_records = int(sum(counts[c] for c in rare))
+    mapped = cats.copy()
+    if rare_policy == "other" and rare:
+        if OTHER in counts and OTHER not in rare:
+            raise ValueError(f"a real category is named {OTHER!r}; cannot merge rare classes into it")
+        mapped = np.where(np.isin(cats, list(rare)), OTHER, cats)
+    new_counts = Counter(mapped.tolist())
+    keep = np.array([new_counts[m] >= min_count for m in mapped], dtype=bool)
+    kept_counts = Counter(mapped[keep].tolist())
+    if len(kept_counts) < 2:
+        raise ValueError(f"fewer than two classes have >= {min_count} records")
+    names = sorted(kept_counts, key=lambda c: (-kept_counts[c], c))
+    index = {c: i for i, c in enumerate(names)}
+    y = np.array([index[m] for m in mapped[keep]], dtype=np.int64)
+    return Labels(
+        keep=keep,
+        y=y,
+        names=names,
+        counts=[kept_counts[c] for c in names],
+        n_rare_classes=len(rare),
+        n_rare_records=n_rare_records,
+    )
+
+
+def stratified_split(y, test_frac: float = 0.2, val_frac: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
+    """Per-class shuffled split of ``y: (n,)`` -> {"train", "val", "test"}: sorted index arrays.
+
+    Each class of size m gives ``max(1, round(m * test_frac))`` to test and
+    ``max(1, round(m * val_frac))`` to validation, the rest (at least 1) to train.
+    """
+    if not (0 < test_frac < 1 and 0 < val_frac < 1 and test_frac + val_frac < 1):
+        raise ValueError(f"need 0 < test_frac, val_frac and test_frac + val_frac < 1, got {test_frac}, {val_frac}")
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        m = len(idx)
+        n_test = max(1, int(round(m * test_frac)))
+        n_val = max(1, int(round(m * val_frac)))
+        if m - n_test - n_val < 1:
+            raise ValueError(f"class {c} has {m} samples: too few for a three-way split")
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(idx[n_test : n_test + n_val])
+        parts["train"].append(idx[n_test + n_val :])
+    return {k: np.sort(np.concatenate(v)) for k, v in parts.items()}
+
+
+def subsample_stratified(y, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of about ``n`` rows of ``y: (m,)``, proportional per class, >= 1 per class."""
+    y = np.asarray(y)
+    if n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        k = max(1, int(round(len(idx) * n / len(y))))
+        out.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
+    return np.sort(np.concatenate(out))

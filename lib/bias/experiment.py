@@ -1,0 +1,206 @@
+"""Notebook 04's experiment grid: datasets x objectives x seeds -> accuracies and CKA matrices.
+
+``run_grid`` trains one ResNet18 per (dataset, objective, seed) with ``lib.bias.training``,
+evaluates it on the unbiased test set (overall, bias-aligned, bias-conflicting) and, for
+the seed ``cka_seed``, computes the layer x layer mini-batch CKA matrix (``lib.bias.cka``) on
+test images. ``accuracy_table`` turns the per-run rows into the paper's Table 3 layout
+(mean +- std, best in bold, second best underlined).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from lib.bias import cka
+from lib.bias import data as biased_data
+from lib.bias.objectives import LABELS, MARGIN, PROBABILISTIC
+from lib.bias.resnet import ResNet18
+from lib.bias.training import TrainConfig, evaluate, fit, pick_device, subset_indices, to_tensor
+from lib.core.seeding import seed_everything
+
+
+@dataclass
+class GridResult:
+    """runs: one row per trained model; history: one row per epoch; cka: (dataset, objective) -> (m, m)."""
+
+    runs: pd.DataFrame
+    history: pd.DataFrame
+    cka: dict = field(default_factory=dict)
+    layer_names: list = field(default_factory=list)
+
+
+def load_splits(root, datasets, pct: str = "5pct") -> dict:
+    """``{dataset: {'train'|'valid'|'test': BiasedSplit}}`` read with ``lib.bias.data.load``."""
+    return {d: {s: biased_data.load(root, d, pct, s) for s in ("train", "valid", "test")} for d in datasets}
+
+
+def split_counts(data: dict) -> pd.DataFrame:
+    """Rows (dataset, split) with n, aligned and conflicting counts."""
+    rows = [
+        {
+            "dataset": d,
+            "split": s,
+            "n": len(sp),
+            "aligned": int(sp.aligned.sum()),
+            "conflicting": int((~sp.aligned).sum()),
+        }
+        for d, splits in data.items()
+        for s, sp in splits.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def run_grid(
+    data: dict,
+    objectives,
+    seeds,
+    config: TrainConfig,
+    *,
+    width: float = 1.0,
+    dropout: float = 0.4,
+    train_size: int | None = None,
+    valid_size: int | None = None,
+    cka_seed: int | None = None,
+    cka_samples: int = 512,
+    cka_batch_size: int = 128,
+    cka_precision: str = "float32",
+    progress: bool = True,
+) -> GridResult:
+    """Train and evaluate every (dataset, objective, seed); CKA for seed ``cka_seed`` (default: seeds[0]).
+
+    train_size: a seeded random subset of the training split (None: all of it), the same subset for
+    every objective and seed of a dataset; valid_size likewise for the validation split. CKA uses
+    ``cka_samples`` test images drawn by a seeded permutation (the same for every model; files are
+    stored by class, so a prefix would not do) in batches of ``cka_batch_size``.
+    """
+    cka_seed = seeds[0] if cka_seed is None else cka_seed
+    runs, hist, mats, names = [], [], {}, []
+    jobs = [(d, o, s) for d in data for o in objectives for s in seeds]
+    for dataset, objective, seed in tqdm(jobs, desc="models", disable=not progress):
+        sp = data[dataset]
+        idx = subset_indices(len(sp["train"]), train_size, seed=0)
+        x_tr, y_tr = to_tensor(sp["train"].images[idx]), torch.from_numpy(sp["train"].target[idx])
+        vdx = subset_indices(len(sp["valid"]), valid_size, seed=0)
+        x_va, y_va = to_tensor(sp["valid"].images[vdx]), torch.from_numpy(sp["valid"].target[vdx])
+        x_te = to_tensor(sp["test"].images)
+        seed_everything(seed, torch=True)
+        model = ResNet18(num_classes=10, width=width, dropout=dropout)
+        info = fit(
+            model,
+            objective,
+            x_tr,
+            y_tr,
+            x_va,
+            y_va,
+            config,
+            seed=seed,
+            progress=progress,
+            desc=f"{dataset}/{objective}/s{seed}",
+        )
+        acc = evaluate(model, x_te, sp["test"].target, sp["test"].bias, config.eval_batch_size)
+        runs.append(
+            {
+                "dataset": dataset,
+                "objective": objective,
+                "seed": seed,
+                **acc,
+                "best_epoch": info["best_epoch"],
+                "epochs": info["epochs"],
+                "valid_accuracy": info["best_valid_acc"],
+                "n_train": len(idx),
+                "n_train_conflicting": int((~sp["train"].aligned[idx]).sum()),
+                "seconds": info["seconds"],
+            }
+        )
+        hist += [{"dataset": dataset, "objective": objective, "seed": seed, **h} for h in info["history"]]
+        if seed == cka_seed:
+            x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[:cka_samples]]
+            batches = [x_cka[i : i + cka_batch_size] for i in range(0, len(x_cka), cka_batch_size)]
+            batches = [b for b in batches if len(b) >= 4]
+            names, mats[(dataset, objective)] = cka.cka_matrix(
+                model, batches, device=pick_device(config.device), precision=cka_precision
+            )
+    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), mats, names)
+
+
+def _mark(text: str, rank: int) -> str:
+    """Bold for rank 0 (best), underline for rank 1 (second best)."""
+    return f"**{text}**" if rank == 0 else (f"<u>{text}</u>" if rank == 1 else text)
+
+
+def accuracy_table(runs: pd.DataFrame, metric: str = "accuracy") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3 layout from per-run rows.
+
+    Returns (display, numeric): display has one row per objective (group, objective, one
+    "mean ± std" column per dataset in %, and Mean), best per column in **bold**, second
+    <u>underlined</u>; numeric holds the means and sample stds (ddof=1; 0 for one seed) as fractions.
+    """
+    g = runs.groupby(["objective", "dataset"])[metric]
+    numeric = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1).fillna(0.0), "n_seeds": g.count()}).reset_index()
+    datasets = list(dict.fromkeys(runs["dataset"]))
+    objectives = list(dict.fromkeys(runs["objective"]))
+    means = numeric.pivot(index="objective", columns="dataset", values="mean").loc[objectives, datasets]
+    stds = numeric.pivot(index="objective", columns="dataset", values="std").loc[objectives, datasets]
+    means["Mean"] = means[datasets].mean(axis=1)
+    stds["Mean"] = np.nan
+    display = pd.DataFrame(
+        {
+            "group": ["Probabilistic" if o in PROBABILISTIC else "Margin-based" for o in objectives],
+            "objective": [LABELS.get(o, o) for o in objectives],
+        }
+    )
+    for col in [*datasets, "Mean"]:
+        ranks = means[col].rank(ascending=False, method="first").astype(int).to_numpy() - 1
+        display[col] = [
+            _mark(f"{100 * m:.2f}" if col == "Mean" else f"{100 * m:.2f} ± {100 * sd:.2f}", r)
+            for m, sd, r in zip(means[col], stds[col], ranks)
+        ]
+    return display, numeric
+
+
+def cka_summary(cka_mats: dict) -> pd.DataFrame:
+    """Per (dataset, objective): mean off-diagonal CKA, mean CKA of neighbouring layers, and CKA between
+    the first and the last layer (a low value = representations change progressively with depth)."""
+    rows = []
+    for (d, o), m in cka_mats.items():
+        off = m[~np.eye(len(m), dtype=bool)]
+        rows.append(
+            {
+                "dataset": d,
+                "objective": o,
+                "mean_offdiag": float(np.nanmean(off)),
+                "mean_adjacent": float(np.nanmean(np.diag(m, 1))),
+                "first_last": float(m[0, -1]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary(runs: pd.DataFrame) -> dict:
+    """Nested metrics: ``{dataset: {objective: {accuracy, accuracy_std, aligned, conflicting}}}`` plus the
+    mean over datasets per objective and the paper's qualitative claim (probabilistic best on average)."""
+    out: dict = {}
+    for (d, o), grp in runs.groupby(["dataset", "objective"], sort=False):
+        out.setdefault(d, {})[o] = {
+            "accuracy": float(grp["accuracy"].mean()),
+            "accuracy_std": float(grp["accuracy"].std(ddof=1)) if len(grp) > 1 else 0.0,
+            "aligned": float(grp["aligned"].mean()),
+            "conflicting": float(grp["conflicting"].mean()),
+            "seeds": int(len(grp)),
+        }
+    per_obj = runs.groupby(["objective", "dataset"])["accuracy"].mean().groupby("objective").mean()
+    prob = [o for o in per_obj.index if o in PROBABILISTIC]
+    marg = [o for o in per_obj.index if o in MARGIN]
+    out["mean_over_datasets"] = {o: float(v) for o, v in per_obj.items()}
+    out["best_objective"] = str(per_obj.idxmax())
+    out["best_objective_is_probabilistic"] = bool(per_obj.idxmax() in PROBABILISTIC)
+    if prob and marg:
+        out["probabilistic_mean"] = float(per_obj[prob].mean())
+        out["margin_mean"] = float(per_obj[marg].mean())
+        out["probabilistic_best_on_average"] = bool(per_obj[prob].mean() > per_obj[marg].mean())
+    return out

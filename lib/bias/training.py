@@ -1,0 +1,158 @@
+"""Training loop of paper 04: Adam (lr 1e-3, weight decay 1e-5), batch 512, early stopping.
+
+Images are held in memory as ``(n, 3, H, W) float32`` in [0, 1] (``to_tensor``:
+the DisEnt ``ToTensor`` transform, no augmentation). Early stopping watches the
+validation accuracy (comparable across objectives, unlike their losses) with the
+paper's patience of 12 epochs and restores the best epoch's weights. Runs on
+CUDA when available, else CPU; seeded (same seed, same CPU result).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lib.bias.objectives import get_objective, predict
+from lib.core.seeding import seed_everything
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters (paper defaults). max_epochs bounds the run; patience is the early-stopping patience."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    batch_size: int = 512
+    max_epochs: int = 100
+    patience: int = 12
+    eval_batch_size: int = 1024
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
+            raise ValueError("batch_size, max_epochs and patience must be >= 1")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be one of ('auto', 'cpu', 'cuda'), got {self.device!r}")
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """CUDA when available (device='auto'), else CPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """``(n, H, W, 3) uint8`` -> ``(n, 3, H, W) float32`` in [0, 1]."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must be (n, H, W, 3), got {images.shape}")
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255.0)
+
+
+def subset_indices(n: int, size: int | None, seed: int) -> np.ndarray:
+    """A seeded random subset of ``range(n)`` of ``size`` (all, in order, when size is None or >= n)."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Logits ``(n, C)`` on CPU, in eval mode, computed batch by batch on the model's device."""
+    model.eval()
+    device = next(model.parameters()).device
+    return torch.cat([model(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)])
+
+
+def accuracy_split(pred, target, bias) -> dict:
+    """Accuracy overall and on bias-aligned (target == bias) / bias-conflicting samples.
+
+    pred, target, bias: ``(n,)`` int. Returns fractions (None where a group is empty) and group sizes.
+    """
+    pred, target, bias = (np.asarray(a) for a in (pred, target, bias))
+    correct = pred == target
+    aligned = target == bias
+
+    def frac(mask):
+        return float(correct[mask].mean()) if mask.any() else None
+
+    return {
+        "accuracy": frac(np.ones_like(correct)),
+        "aligned": frac(aligned),
+        "conflicting": frac(~aligned),
+        "n": int(len(correct)),
+        "n_aligned": int(aligned.sum()),
+        "n_conflicting": int((~aligned).sum()),
+    }
+
+
+def fit(
+    model: torch.nn.Module,
+    objective: str,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_valid: torch.Tensor,
+    y_valid: torch.Tensor,
+    config: TrainConfig,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "",
+) -> dict:
+    """Train ``model`` in place with ``objective`` and early stopping on validation accuracy.
+
+    x_*: ``(n, 3, H, W) float32``, y_*: ``(n,) int64``. Restores the best epoch's weights.
+    Returns ``{"history": [{"epoch", "train_loss", "valid_acc"}...], "best_epoch", "best_valid_acc",
+    "epochs", "seconds", "config"}``.
+    """
+    loss_fn = get_objective(objective)
+    seed_everything(seed, torch=True)
+    device = pick_device(config.device)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    best = {"acc": -1.0, "epoch": 0, "state": None}
+    history, start = [], time.perf_counter()
+    bar = tqdm(range(1, config.max_epochs + 1), desc=desc or objective, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(x_train), generator=gen)
+        total, count = 0.0, 0
+        for i in range(0, len(perm), config.batch_size):
+            idx = perm[i : i + config.batch_size]
+            xb, yb = x_train[idx].to(device), y_train[idx].to(device)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{objective}: non-finite loss at epoch {epoch}")
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            count += len(idx)
+        valid_acc = float((predict(predict_logits(model, x_valid, config.eval_batch_size)) == y_valid).float().mean())
+        history.append({"epoch": epoch, "train_loss": total / count, "valid_acc": valid_acc})
+        bar.set_postfix(loss=f"{total / count:.4f}", valid_acc=f"{valid_acc:.3f}")
+        if valid_acc > best["acc"]:
+            best = {"acc": valid_acc, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+        elif epoch - best["epoch"] >= config.patience:
+            break
+    model.load_state_dict(best["state"])
+    return {
+        "history": history,
+        "best_epoch": best["epoch"],
+        "best_valid_acc": best["acc"],
+        "epochs": len(history),
+        "seconds": time.perf_counter() - start,
+        "config": asdict(config),
+    }
+
+
+def evaluate(model: torch.nn.Module, x: torch.Tensor, target, bias, batch_size: int = 1024) -> dict:
+    """``accuracy_split`` of the model's predictions on ``x (n, 3, H, W)``."""
+    pred = predict(predict_logits(model, x, batch_size)).numpy()
+    return accuracy_split(pred, target, bias)

@@ -1,0 +1,60 @@
+"""One figure style for every notebook and one helper to save figures (Agg)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)  # headless by default; Jupyter's inline backend still works
+
+import matplotlib.pyplot as plt
+
+from lib.core import paths
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 130,
+    "savefig.bbox": "tight",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+    "svg.hashsalt": "repro",  # deterministic SVG ids
+}
+
+SYNTHETIC_NOTE = "synthetic data"
+
+
+def use_style() -> None:
+    """Apply the project style (seaborn's colour palette + STYLE)."""
+    import seaborn as sns
+
+    sns.set_palette("colorblind")
+    plt.rcParams.update(STYLE)
+
+
+def label_source(fig, source: str) -> None:
+    """Stamp the data source (e.g. 'synthetic data', 'MIT-BIH (real)') in the figure corner."""
+    fig.text(0.995, 0.005, source, ha="right", va="bottom", fontsize=7, color="0.4", style="italic")
+
+
+def save_figure(fig, name: str, notebook: str, run: str, *, source: str | None = None, fmt: str = "png"):
+    """Save ``fig`` as ``figures/<run>/<notebook>/<name>.<fmt>`` and return the path.
+
+    source: stamped on the figure (always pass it for results from synthetic data).
+    PNGs carry no timestamp, so the same figure gives the same bytes.
+    """
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"fmt must be one of ('png', 'svg'), got {fmt!r}")
+    if not name or "/" in name:
+        raise ValueError(f"figure name must be a plain file stem, got {name!r}")
+    if source:
+        label_source(fig, source)
+    out = paths.figure_dir(notebook, run) / f"{name}.{fmt}"
+    metadata = {"Software": None} if fmt == "png" else {"Date": None}
+    fig.savefig(out, format=fmt, metadata=metadata)
+    return out

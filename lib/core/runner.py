@@ -1,0 +1,95 @@
+"""Execute a notebook with papermill, parameters from params.yaml, into an executed copy.
+
+    python -m lib.core.runner nb01               # default configuration (what dvc repro runs)
+    python -m lib.core.runner nb01 --run real    # real-data configuration (params_real.yaml overrides)
+    python -m lib.core.runner nb02 --run paper   # the paper's configuration (params_paper.yaml), where one exists
+
+The source notebook is never executed in place: the executed copy goes to
+``results/<run>/NN_slug.ipynb``. For ``--run real`` the dataset is first imported
+from the local real copy (sha256-verified) by the data module's ``prepare_real()``; for
+``--run paper``, by its ``prepare_paper()`` (a clear error names what is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+
+from lib.core import paths
+from lib.core.params import load_params, overrides
+
+#: notebook key -> data module whose ``prepare_real()`` imports the real copy.
+REAL_DATA_MODULES = {
+    "nb01": "lib.ecg.data",
+    "nb02": "lib.arxiv.data",
+    "nb03": "lib.eye.data",
+    "nb04": "lib.bias.data",
+}
+
+#: environment of an executed (papermill) run: tqdm bars off (TQDM_DISABLE), TensorFlow's C++ and
+#: Python log lines off; JupyterLab sessions do not set these, so progress stays on there.
+EXECUTED_ENV = {"TQDM_DISABLE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+
+
+def notebook_parameters(key: str, run: str) -> dict:
+    """The parameters papermill injects: the notebook's params section plus ``run``."""
+    if key not in paths.NOTEBOOK_IDS:
+        raise ValueError(f"notebook key must be one of {sorted(paths.NOTEBOOK_IDS)}, got {key!r}")
+    if run == "paper" and key not in overrides("paper"):
+        raise ValueError(f"{key} has no paper configuration (no {key!r} section in {paths.PARAMS_PAPER.name})")
+    params = dict(load_params(key, run=run))
+    params["run"] = run
+    return params
+
+
+def run_notebook(key: str, run: str = "default", *, kernel_name: str = "python3", log_output: bool = True):
+    """Execute ``notebooks/<key>.ipynb`` into ``results/<run>/`` and return the output path."""
+    import papermill as pm
+
+    params = notebook_parameters(key, run)
+    if run != "default":
+        module = importlib.import_module(REAL_DATA_MODULES[key])
+        getattr(module, f"prepare_{run}")()
+    src = paths.notebook_path(key)
+    dst = paths.executed_notebook(key, run)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.stem}.running.ipynb")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    # executed copies read like a paper: no progress bars, no framework log lines (interactive use keeps them)
+    os.environ.update(EXECUTED_ENV)
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(src),
+            str(tmp),
+            parameters=params,
+            kernel_name=kernel_name,
+            cwd=str(paths.NOTEBOOKS),
+            log_output=log_output,
+            progress_bar=False,
+        )
+    except BaseException:
+        # keep the failed copy for inspection, but never at the output path
+        if tmp.exists():
+            os.replace(tmp, dst.with_name(f"{dst.stem}.FAILED.ipynb"))
+        raise
+    os.replace(tmp, dst)
+    print(f"[runner] {key} ({run}) executed in {time.perf_counter() - start:.1f} s -> {dst.relative_to(paths.ROOT)}")
+    return dst
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebook", choices=sorted(paths.NOTEBOOK_IDS))
+    parser.add_argument("--run", choices=paths.RUNS, default="default")
+    parser.add_argument("--kernel", default="python3")
+    args = parser.parse_args(argv)
+    run_notebook(args.notebook, args.run, kernel_name=args.kernel)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

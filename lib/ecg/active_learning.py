@@ -1,0 +1,418 @@
+"""Pool-based active learning with a simulated annotator; ODAL = uncertainty sampling + fuzzy control.
+
+Arrays: pool windows ``X_pool: (n, *window)``, features ``F_pool: (n, f) | None``; labelled
+validation/test sets ``(X, F, y)``; class probabilities ``proba: (n, c)``.
+
+The loop never holds the pool labels: they live privately in an ``Annotator`` that reveals a label
+only when it is queried (a second query of the same index raises) and logs every query. Per round:
+1. fit the model on the labelled set (early stopping on the validation set; ``warm_start`` keeps the
+   weights of the previous round, otherwise a fresh model per round);
+2. record labels used, validation loss, val/test macro-F1 (+ positive-class F1) and controller state;
+3. stop when the budget is spent or the pool is empty; otherwise score the pool and query a batch.
+
+Strategies (scores: higher = more informative; ties -> lower index first):
+``random``, ``least_confidence`` (1 - max p), ``margin`` (1 - (p1 - p2)), ``entropy`` (natural log),
+and ``odal``: candidates = pool samples whose normalised entropy is >= the ``threshold`` quantile of
+the pool's; ``batch`` of them drawn uniformly (seeded), topped up by highest entropy if too few.
+With ``fuzzy=True`` the FuzzyController sets threshold, batch multiplier, LR multiplier and dropout
+each round from the validation-loss trend and the pool's mean normalised entropy; ``fuzzy=False``
+(ablation) keeps ``fixed_threshold``, multiplier 1 and the model's initial LR and dropout.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score, log_loss
+
+from lib.ecg.fuzzy_control import FuzzyController, relative_trend
+
+STRATEGIES = ("random", "least_confidence", "margin", "entropy", "odal")
+
+
+class Annotator:
+    """Simulated expert: holds labels ``(n,)`` privately; ``query(idx)`` reveals them once each."""
+
+    def __init__(self, labels):
+        self.__labels = np.asarray(labels).copy()
+        self._revealed = np.zeros(len(self.__labels), dtype=bool)
+        self.log: list[tuple[int, int]] = []  # (round, pool index) in query order
+
+    def __len__(self) -> int:
+        return len(self._revealed)
+
+    def query(self, indices, round_: int = -1) -> np.ndarray:
+        """Labels of ``indices`` (1-d ints); ValueError if any was queried before or is out of range."""
+        idx = np.asarray(indices, dtype=int).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise ValueError(f"pool indices must be in [0, {len(self)})")
+        if len(np.unique(idx)) != idx.size or self._revealed[idx].any():
+            raise ValueError("an index was queried twice")
+        self._revealed[idx] = True
+        self.log.extend((int(round_), int(i)) for i in idx)
+        return self.__labels[idx].copy()
+
+    @property
+    def n_queried(self) -> int:
+        return int(self._revealed.sum())
+
+    def queried(self) -> np.ndarray:
+        """Pool indices in query order."""
+        return np.array([i for _, i in self.log], dtype=int)
+
+
+def least_confidence(proba) -> np.ndarray:
+    """``(n,)`` 1 - max_c p."""
+    return 1.0 - np.asarray(proba, dtype=float).max(axis=1)
+
+
+def margin(proba) -> np.ndarray:
+    """``(n,)`` 1 - (p_top1 - p_top2): small margin = high score."""
+    p = np.sort(np.asarray(proba, dtype=float), axis=1)
+    return 1.0 - (p[:, -1] - p[:, -2])
+
+
+def entropy(proba) -> np.ndarray:
+    """``(n,)`` -sum p log p (natural log, 0 log 0 = 0)."""
+    p = np.asarray(proba, dtype=float)
+    return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
+
+
+def normalized_entropy(proba) -> np.ndarray:
+    """``(n,)`` entropy / log(c), in [0, 1]."""
+    return entropy(proba) / np.log(np.shape(proba)[1])
+
+
+def random_scores(proba, rng: np.random.Generator) -> np.ndarray:
+    """``(n,)`` uniform random scores (proba only gives n)."""
+    return rng.random(len(proba))
+
+
+def top_k(scores, k: int) -> np.ndarray:
+    """Indices of the k largest scores, ties broken by lower index."""
+    return np.argsort(-np.asarray(scores, dtype=float), kind="stable")[:k]
+
+
+def odal_select(proba, k: int, threshold: float, rng: np.random.Generator) -> np.ndarray:
+    """k indices drawn without replacement among normalised entropy >= its ``threshold`` quantile."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a quantile in [0, 1], got {threshold}")
+    h = normalized_entropy(proba)
+    cand = np.flatnonzero(h >= np.quantile(h, threshold))
+    if cand.size <= k:
+        rest = top_k(np.where(np.isin(np.arange(len(h)), cand), -np.inf, h), k - cand.size)
+        return np.concatenate([cand, rest]).astype(int)
+    return np.sort(rng.choice(cand, size=k, replace=False))
+
+
+@dataclass
+class ALConfig:
+    """Loop settings. ``budget`` counts all pool labels (seed set included)."""
+
+    strategy: str = "odal"
+    seed_size: int = 50
+    batch_size: int = 50
+    budget: int = 500
+    fuzzy: bool = True
+    fixed_threshold: float = 0.7
+    warm_start: bool = True
+    lr_bounds: tuple = (0.1, 2.0)  # learning rate kept within these factors of the initial one
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; allowed: {STRATEGIES}")
+        if not 0 < self.seed_size <= self.budget or self.batch_size < 1:
+            raise ValueError("need 0 < seed_size <= budget and batch_size >= 1")
+
+
+def _macro_f1(y, pred, n_classes):
+    return float(f1_score(y, pred, labels=list(range(n_classes)), average="macro", zero_division=0))
+
+
+def _positive_f1(y, pred, positive):
+    return float(f1_score(np.isin(y, positive), np.isin(pred, positive), zero_division=0))
+
+
+def run_active_learning(
+    model_factory,
+    X_pool,
+    F_pool,
+    annotator: Annotator,
+    val,
+    test,
+    config: ALConfig,
+    *,
+    n_classes: int,
+    positive_classes=None,
+    controller: FuzzyController | None = None,
+    fit_kw: dict | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run one AL experiment; returns one row per round (learning curve + controller state).
+
+    model_factory(seed) -> object with fit(X, F, y, X_val, F_val, y_val) / predict_proba(X, F);
+    ``val``/``test``: tuples (X, F, y). ``positive_classes``: class ids pooled as "positive"
+    (e.g. all non-sinus rhythms) for the binary ``*_pos_f1`` columns.
+    Columns: round, n_labels, val_loss, val_macro_f1, test_macro_f1[, val_pos_f1, test_pos_f1],
+    loss_trend, pool_uncertainty, threshold, batch_size, lr, dropout, lr_multiplier, fit_seconds.
+    The metrics are those of the model trained on ``n_labels`` labels; the controller columns describe the query
+    made AFTER that evaluation (last row: no query), except lr/dropout = the settings this round's
+    model was trained with (the controller's new values show in the next row; ``lr_multiplier`` is
+    the controller's raw output, NaN without the controller).
+    """
+    from tqdm.auto import tqdm
+
+    cfg = config
+    n_pool = len(annotator)
+    if len(X_pool) != n_pool or (F_pool is not None and len(F_pool) != n_pool):
+        raise ValueError(f"X_pool/F_pool length must equal the annotator's pool size {n_pool}")
+    rng = np.random.default_rng(cfg.seed)
+    use_fuzzy = cfg.strategy == "odal" and cfg.fuzzy
+    ctl = (controller or FuzzyController()) if use_fuzzy else None
+    model = model_factory(cfg.seed)
+    tunable = getattr(model, "tunable", False)
+    if tunable and F_pool is not None and hasattr(model, "set_feature_scaler"):
+        model.set_feature_scaler(F_pool)  # unsupervised: pool features are visible in pool-based AL
+    lr0 = getattr(model, "lr", None)
+    lr, dropout = lr0, getattr(model, "dropout", None)
+    Xv, Fv, yv = val
+    Xt, Ft, yt = test
+    sub = lambda A, i: None if A is None else A[i]  # noqa: E731
+
+    labelled = rng.choice(n_pool, size=cfg.seed_size, replace=False)
+    y_lab = annotator.query(labelled, 0)
+    rows, prev_loss, rnd = [], None, 0
+    bar = tqdm(
+        total=cfg.budget,
+        desc=f"AL {cfg.strategy}{'' if cfg.fuzzy else ' (no fuzzy)'}",
+        unit="label",
+        disable=not progress,
+    )
+    bar.update(len(labelled))
+    while True:
+        if rnd > 0 and not cfg.warm_start:
+            model = model_factory(cfg.seed)
+            if tunable:
+                if F_pool is not None and hasattr(model, "set_feature_scaler"):
+                    model.set_feature_scaler(F_pool)
+                model.set_learning_rate(lr)
+                model.set_dropout(dropout)
+        t0 = time.perf_counter()
+        model.fit(X_pool[labelled], sub(F_pool, labelled), y_lab, Xv, Fv, yv, **(fit_kw or {}))
+        fit_s = time.perf_counter() - t0
+        pv, pt = model.predict_proba(Xv, Fv), model.predict_proba(Xt, Ft)
+        pc = np.clip(pv, 1e-7, 1.0)
+        val_loss = float(log_loss(yv, pc / pc.sum(1, keepdims=True), labels=list(range(n_classes))))
+        row = {
+            "round": rnd,
+            "n_labels": len(labelled),
+            "val_loss": val_loss,
+            "val_macro_f1": _macro_f1(yv, pv.argmax(1), n_classes),
+            "test_macro_f1": _macro_f1(yt, pt.argmax(1), n_classes),
+        }
+        if positive_classes is not None:
+            row["val_pos_f1"] = _positive_f1(yv, pv.argmax(1), positive_classes)
+            row["test_pos_f1"] = _positive_f1(yt, pt.argmax(1), positive_classes)
+        remaining = np.setdiff1d(np.arange(n_pool), labelled)
+        room = min(cfg.budget - len(labelled), remaining.size)
+        trend = relative_trend(prev_loss, val_loss)
+        prev_loss = val_loss
+        row.update(
+            loss_trend=trend,
+            pool_uncertainty=np.nan,
+            threshold=np.nan,
+            batch_size=0,
+            lr=lr,
+            dropout=dropout,
+            lr_multiplier=np.nan,
+            fit_seconds=fit_s,
+        )
+        if room <= 0:
+            rows.append(row)
+            break
+        proba = model.predict_proba(X_pool[remaining], sub(F_pool, remaining))
+        u = float(normalized_entropy(proba).mean())
+        threshold, mult = cfg.fixed_threshold, 1.0
+        if use_fuzzy:
+            out = ctl(trend, u)
+            threshold, mult = out["threshold"], out["batch_multiplier"]
+            row["lr_multiplier"] = out["lr_multiplier"]
+            if tunable:
+                lr = float(np.clip(lr * out["lr_multiplier"], lr0 * cfg.lr_bounds[0], lr0 * cfg.lr_bounds[1]))
+                dropout = float(out["dropout"])
+                model.set_learning_rate(lr)
+                model.set_dropout(dropout)
+        k = int(min(room, max(1, round(cfg.batch_size * mult))))
+        row.update(pool_uncertainty=u, threshold=threshold if cfg.strategy == "odal" else np.nan, batch_size=k)
+        rows.append(row)
+        if cfg.strategy == "odal":
+            pick = odal_select(proba, k, threshold, rng)
+        elif cfg.strategy == "random":
+            pick = top_k(random_scores(proba, rng), k)
+        else:
+            pick = top_k(
+                {"least_confidence": least_confidence, "margin": margin, "entropy": entropy}[cfg.strategy](proba), k
+            )
+        new = remaining[pick]
+        rnd += 1
+        y_lab = np.concatenate([y_lab, annotator.query(new, rnd)])
+        labelled = np.concatenate([labelled, new])
+        bar.update(len(new))
+    bar.close()
+    out = pd.DataFrame(rows)
+    out.attrs["queried"] = annotator.queried().tolist()
+    return out
+
+
+def full_supervision(
+    model_factory,
+    X_pool,
+    F_pool,
+    y_pool,
+    val,
+    test,
+    *,
+    n_classes: int,
+    seed: int = 0,
+    positive_classes=None,
+    fit_kw: dict | None = None,
+) -> dict:
+    """Reference score: the same model trained on ALL pool labels (n_labels = pool size), same columns."""
+    model = model_factory(seed)
+    if getattr(model, "tunable", False) and F_pool is not None and hasattr(model, "set_feature_scaler"):
+        model.set_feature_scaler(F_pool)
+    model.fit(X_pool, F_pool, np.asarray(y_pool), *val, **(fit_kw or {}))
+    pv, pt = model.predict_proba(val[0], val[1]).argmax(1), model.predict_proba(test[0], test[1]).argmax(1)
+    out = {
+        "n_labels": len(y_pool),
+        "val_macro_f1": _macro_f1(val[2], pv, n_classes),
+        "test_macro_f1": _macro_f1(test[2], pt, n_classes),
+    }
+    if positive_classes is not None:
+        out["val_pos_f1"] = _positive_f1(val[2], pv, positive_classes)
+        out["test_pos_f1"] = _positive_f1(test[2], pt, positive_classes)
+    return out
+
+
+def mean_curve(curves, metric: str = "test_macro_f1", grid=None) -> pd.DataFrame:
+    """Mean and std over seeds of ``metric`` vs n_labels, each curve linearly interpolated on ``grid``.
+
+    ``curves``: list of per-seed DataFrames (run_active_learning output). Default grid: the sorted
+    union of their n_labels restricted to the range every curve covers (no extrapolation).
+    Returns columns n_labels, mean, std, n_seeds.
+    """
+    if not curves:
+        raise ValueError("mean_curve needs at least one curve")
+    lo = max(c["n_labels"].min() for c in curves)
+    hi = min(c["n_labels"].max() for c in curves)
+    if grid is None:
+        grid = np.unique(np.concatenate([c["n_labels"].to_numpy() for c in curves]))
+        grid = grid[(grid >= lo) & (grid <= hi)]
+    grid = np.asarray(grid, dtype=float)
+    if grid.size == 0 or grid.min() < lo or grid.max() > hi:
+        raise ValueError(f"grid must lie within the range covered by every curve [{lo}, {hi}]")
+    vals = np.stack([np.interp(grid, c["n_labels"], c[metric]) for c in curves])
+    return pd.DataFrame(
+        {
+            "n_labels": grid,
+            "mean": vals.mean(0),
+            "std": vals.std(0, ddof=1) if len(curves) > 1 else np.zeros(grid.size),
+            "n_seeds": len(curves),
+        }
+    )
+
+
+def labels_to_reach(n_labels, score, target: float) -> float | None:
+    """First label count at which ``score`` reaches ``target``, linear between the bracketing points.
+
+    ``n_labels``, ``score``: (m,) increasing label counts and the (mean) metric. Returns the first
+    n_labels if the curve starts at/above target, None if it never reaches it (no extrapolation).
+    """
+    n = np.asarray(n_labels, dtype=float)
+    s = np.asarray(score, dtype=float)
+    hit = np.flatnonzero(s >= target)
+    if hit.size == 0:
+        return None
+    j = int(hit[0])
+    if j == 0:
+        return float(n[0])
+    return float(n[j - 1] + (target - s[j - 1]) / (s[j] - s[j - 1]) * (n[j] - n[j - 1]))
+
+
+def annotation_saving(
+    curves_method, curves_random, full_score: float, fraction: float = 0.95, metric: str = "test_macro_f1"
+) -> dict:
+    """Labels needed to reach ``fraction * full_score`` on the mean curves, method vs random.
+
+    Returns {target, labels_method, labels_random, saving}: saving = 1 - labels_method / labels_random.
+    A curve that never reaches the target gives None for its label count; the saving is then None
+    with ``note`` saying which curve did not reach it (never an extrapolated number).
+    """
+    target = fraction * float(full_score)
+    res = {"target": target, "fraction": fraction, "full_score": float(full_score)}
+    for name, curves in (("method", curves_method), ("random", curves_random)):
+        mc = mean_curve(curves, metric)
+        res[f"labels_{name}"] = labels_to_reach(mc["n_labels"], mc["mean"], target)
+    missing = [k for k in ("method", "random") if res[f"labels_{k}"] is None]
+    res["saving"] = None if missing else 1.0 - res["labels_method"] / res["labels_random"]
+    res["note"] = f"target not reached by: {', '.join(missing)}" if missing else "both reached the target"
+    # only random missing: random needs more than its largest common label count -> a lower bound
+    res["saving_lower_bound"] = None
+    if missing == ["random"]:
+        res["saving_lower_bound"] = 1.0 - res["labels_method"] / float(
+            mean_curve(curves_random, metric)["n_labels"].max()
+        )
+    return res
+
+
+def run_strategies(
+    model_factory,
+    X_pool,
+    F_pool,
+    y_pool,
+    val,
+    test,
+    configs: dict,
+    seeds,
+    *,
+    n_classes: int,
+    positive_classes=None,
+    fit_kw: dict | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Every (method name -> ALConfig) x seed with a fresh Annotator(y_pool); long table with method, seed.
+
+    Each config's ``seed`` is replaced by the loop seed (same seed -> same seed set across methods).
+    """
+    from dataclasses import replace
+
+    frames = []
+    for name, cfg in configs.items():
+        for s in seeds:
+            df = run_active_learning(
+                model_factory,
+                X_pool,
+                F_pool,
+                Annotator(y_pool),
+                val,
+                test,
+                replace(cfg, seed=int(s)),
+                n_classes=n_classes,
+                positive_classes=positive_classes,
+                fit_kw=fit_kw,
+                progress=progress,
+            )
+            frames.append(df.assign(method=name, seed=int(s)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def curves_by_seed(long: pd.DataFrame, method: str) -> list[pd.DataFrame]:
+    """The per-seed curves of one method from a run_strategies table (input for mean_curve)."""
+    sel = long[long["method"] == method]
+    if sel.empty:
+        raise ValueError(f"unknown method {method!r}; allowed: {sorted(long['method'].unique())}")
+    return [g.sort_values("n_labels") for _, g in sel.groupby("seed")]

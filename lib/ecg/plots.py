@@ -1,0 +1,98 @@
+"""Figures of notebook 01 (each returns a matplotlib Figure; saving is lib.core.plotting.save_figure's job)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def example_windows(
+    X: np.ndarray,
+    y: np.ndarray,
+    class_names: list,
+    fs: float,
+    before: int,
+    *,
+    per_class: int = 6,
+    seed: int = 0,
+    title: str = "",
+):
+    """Grid: one panel per class with up to ``per_class`` random windows X: (n, L) (time in s, R at 0)."""
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(1, len(class_names), figsize=(2.6 * len(class_names), 2.4), sharey=True)
+    t = (np.arange(X.shape[1]) - before) / fs
+    for c, (ax, name) in enumerate(zip(np.atleast_1d(axes), class_names)):
+        idx = np.flatnonzero(y == c)
+        for i in rng.choice(idx, size=min(per_class, idx.size), replace=False) if idx.size else []:
+            ax.plot(t, X[i], lw=0.8, alpha=0.8)
+        ax.set_title(f"{name} (n={idx.size})")
+        ax.set_xlabel("time from R (s)")
+    np.atleast_1d(axes)[0].set_ylabel("normalised amplitude")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(frames: dict, normalise: bool = True):
+    """Side-by-side heatmaps of {title: confusion DataFrame (rows true)}; row-normalised if asked."""
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, len(frames), figsize=(3.6 * len(frames), 3.2))
+    for ax, (title, cm) in zip(np.atleast_1d(axes), frames.items()):
+        data = cm.div(cm.sum(axis=1).replace(0, 1), axis=0) if normalise else cm
+        sns.heatmap(
+            data,
+            annot=True,
+            fmt=".2f" if normalise else "d",
+            cmap="Blues",
+            cbar=False,
+            ax=ax,
+            vmin=0,
+            vmax=1 if normalise else None,
+        )
+        ax.set_title(title)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(curves: dict, metric_label: str, full_score: float | None = None, target: float | None = None):
+    """curves: {method: mean_curve DataFrame (n_labels, mean, std)}; mean line and +-1 std band."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for name, mc in curves.items():
+        ax.plot(mc["n_labels"], mc["mean"], marker="o", ms=3, label=name)
+        ax.fill_between(mc["n_labels"], mc["mean"] - mc["std"], mc["mean"] + mc["std"], alpha=0.15)
+    if full_score is not None:
+        ax.axhline(full_score, color="k", ls="--", lw=0.8, label="full supervision")
+    if target is not None:
+        ax.axhline(target, color="0.5", ls=":", lw=0.8, label="95% of full")
+    ax.set_xlabel("labels used")
+    ax.set_ylabel(metric_label)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def feature_importance(importances: np.ndarray, names: list, top: int = 20):
+    """Horizontal bar chart of the ``top`` largest impurity importances."""
+    order = np.argsort(importances)[::-1][:top][::-1]
+    fig, ax = plt.subplots(figsize=(4.5, 0.22 * len(order) + 0.8))
+    ax.barh(np.asarray(names)[order], np.asarray(importances)[order])
+    ax.set_xlabel("mean decrease in impurity")
+    fig.tight_layout()
+    return fig
+
+
+def controller_trace(curve: pd.DataFrame):
+    """ODAL controller state per round: threshold, batch size, learning rate, dropout."""
+    cols = [c for c in ("threshold", "batch_size", "lr", "dropout", "pool_uncertainty", "val_loss") if c in curve]
+    fig, axes = plt.subplots(1, len(cols), figsize=(2.3 * len(cols), 2.3))
+    for ax, c in zip(np.atleast_1d(axes), cols):
+        ax.plot(curve["round"], curve[c], marker="o", ms=3)
+        ax.set_title(c)
+        ax.set_xlabel("round")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,82 @@
+"""Train/validation/test splits of ECG beats.
+
+- ``random_split``: the paper's random 70/15/15 split of beats (stratified by label):
+  beats of one patient land in train and test alike (intra-patient, optimistic).
+- ``interpatient_split``: de Chazal et al. (2004) DS1 (train, validation carved out
+  of DS1 at random) / DS2 (test); paced records are not in either list.
+- ``patient_kfold``: K folds with whole patients held out (sklearn GroupKFold on
+  records, stratified by the patients' label mix where possible).
+- ``subsample``: cap the number of beats drawn from a split (stratified, seeded).
+
+Every function returns index arrays into the beat arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+from lib.ecg.data import DS1, DS2
+
+
+def _safe_stratify(y: np.ndarray) -> np.ndarray | None:
+    _, counts = np.unique(y, return_counts=True)
+    return y if counts.min() >= 2 else None
+
+
+def random_split(y: np.ndarray, fractions=(0.70, 0.15, 0.15), seed: int = 0) -> dict[str, np.ndarray]:
+    """Random beat split stratified by y. Returns {'train', 'val', 'test'} index arrays."""
+    if len(fractions) != 3 or not np.isclose(sum(fractions), 1.0) or min(fractions) <= 0:
+        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+    y = np.asarray(y)
+    idx = np.arange(y.size)
+    train, rest = train_test_split(idx, train_size=fractions[0], random_state=seed, stratify=_safe_stratify(y))
+    val_share = fractions[1] / (fractions[1] + fractions[2])
+    val, test = train_test_split(rest, train_size=val_share, random_state=seed, stratify=_safe_stratify(y[rest]))
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def interpatient_split(
+    record: np.ndarray,
+    y: np.ndarray,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    ds1: list[str] | None = None,
+    ds2: list[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """DS1 -> train (+ a random, label-stratified validation share), DS2 -> test.
+
+    Records in neither list (e.g. paced ones) are ignored. Raises ValueError if
+    DS1 or DS2 has no beats.
+    """
+    record = np.asarray(record).astype(str)
+    ds1, ds2 = ds1 or DS1, ds2 or DS2
+    tr = np.flatnonzero(np.isin(record, ds1))
+    te = np.flatnonzero(np.isin(record, ds2))
+    if tr.size == 0 or te.size == 0:
+        raise ValueError(f"inter-patient split needs beats in DS1 and DS2, got {tr.size} and {te.size}")
+    train, val = train_test_split(
+        tr, test_size=val_fraction, random_state=seed, stratify=_safe_stratify(np.asarray(y)[tr])
+    )
+    return {"train": np.sort(train), "val": np.sort(val), "test": te}
+
+
+def patient_kfold(record: np.ndarray, y: np.ndarray, k: int = 5, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """K patient-grouped folds: [{'train', 'test'}]; no record in both of a fold's parts."""
+    record = np.asarray(record).astype(str)
+    n_rec = np.unique(record).size
+    if not 2 <= k <= n_rec:
+        raise ValueError(f"k must be in [2, {n_rec}] (number of records), got {k}")
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [{"train": tr, "test": te} for tr, te in cv.split(np.zeros(record.size), np.asarray(y), groups=record)]
+
+
+def subsample(idx: np.ndarray, y: np.ndarray, max_n: int | None, seed: int = 0) -> np.ndarray:
+    """At most ``max_n`` of ``idx`` (stratified by y[idx]; sorted). None or 0 keeps all."""
+    idx = np.asarray(idx)
+    if not max_n or idx.size <= max_n:
+        return idx
+    keep, _ = train_test_split(
+        idx, train_size=int(max_n), random_state=seed, stratify=_safe_stratify(np.asarray(y)[idx])
+    )
+    return np.sort(keep)

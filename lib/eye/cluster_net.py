@@ -1,0 +1,168 @@
+"""The paper's clustered-based neural network (CBNN): cluster assignment -> dense network (Keras).
+
+Paper eq. 5: F_c(x) = argmin_i |x - c_i| (nearest of m centroids); eq. 6-8: dense layers over the
+cluster assignment; eq. 9: squared-error loss, trained by back-propagation (gradient descent).
+Algorithm 2 finds the centroids by k-means; Sec. 2.4 says the clusters are a SOM's neurons.
+
+Here (shapes: X (n, d) standardized features, y (n,) int labels):
+- ``clusters="som"``: the centroids are the codebook (rows*cols, d) of a trained SOM (passed in);
+  ``clusters="kmeans"``: k-means with m centroids (seeded).
+- ``inputs="onehot"``: the literal eq. 6 input, the one-hot assignment F_c(x) (n, m);
+  ``inputs="features+onehot"``: the feature vector concatenated with it (n, d + m), reading
+  Algorithm 2 step 3 ("integrate feature vectors into a neural network ... as input layers").
+- network: Dense(hidden, relu) x len(hidden) -> Dense(n_classes, softmax), Adam, loss "mse" on
+  one-hot targets (paper eq. 9) or "crossentropy"; all epochs run as one Keras fit over a seeded,
+  reshuffled tf.data stream (fast on CPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CLUSTERS = ("som", "kmeans")
+INPUTS = ("onehot", "features+onehot")
+LOSSES = ("mse", "crossentropy")
+
+
+def one_hot(index: np.ndarray, m: int) -> np.ndarray:
+    """(n,) ints in [0, m) -> (n, m) float32 one-hot."""
+    out = np.zeros((len(index), m), dtype=np.float32)
+    out[np.arange(len(index)), np.asarray(index)] = 1.0
+    return out
+
+
+def nearest_centroid(centroids: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Paper eq. 5, F_c(x) = argmin_i |x - c_i|. centroids (m, d), X (n, d) -> (n,)."""
+    C = np.asarray(centroids, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    d2 = (X**2).sum(1)[:, None] - 2.0 * X @ C.T + (C**2).sum(1)[None, :]
+    return np.argmin(d2, axis=1)
+
+
+_NETWORKS: dict[tuple, tuple] = {}
+
+
+def _compiled_network(
+    n_in: int,
+    hidden: tuple[int, ...],
+    n_classes: int,
+    loss: str,
+    learning_rate: float,
+    steps_per_execution: int,
+    seed: int,
+):
+    """A compiled Keras network in its seeded initial state.
+
+    Built (and its training graph traced) once per configuration, then reset to the same initial
+    weights and a zeroed optimizer for every later fit: the same result as a fresh build, without
+    paying model construction and tracing again for every fold (seconds each on a shared CPU).
+    """
+    import keras
+
+    key = (n_in, hidden, n_classes, loss, learning_rate, steps_per_execution, seed)
+    if key not in _NETWORKS:
+        keras.utils.set_random_seed(seed)
+        layers = [keras.Input((n_in,))]
+        layers += [keras.layers.Dense(h, activation="relu") for h in hidden]
+        layers += [keras.layers.Dense(n_classes, activation="softmax")]
+        model = keras.Sequential(layers)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="mean_squared_error" if loss == "mse" else "categorical_crossentropy",
+            steps_per_execution=steps_per_execution,
+        )
+        _NETWORKS[key] = (model, [w.copy() for w in model.get_weights()])
+        return model
+    model, initial = _NETWORKS[key]
+    model.set_weights(initial)
+    for var in model.optimizer.variables:
+        if "learning_rate" not in var.path:
+            var.assign(np.zeros(var.shape, dtype=var.dtype))
+    return model
+
+
+@dataclass
+class ClusterNetwork:
+    """CBNN on already standardized features. Fit with ``fit(Xs, y, centroids=...)``."""
+
+    clusters: str = "som"
+    n_clusters: int | None = None  # k-means only; None: as many as the SOM's neurons / 5*sqrt(n) rule
+    inputs: str = "features+onehot"
+    hidden: tuple[int, ...] = (64,)
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    loss: str = "mse"
+    seed: int = 0
+    centroids_: np.ndarray | None = field(default=None, repr=False)
+    model_: object = field(default=None, repr=False)
+    n_classes_: int = 0
+
+    def __post_init__(self):
+        for name, value, allowed in (
+            ("clusters", self.clusters, CLUSTERS),
+            ("inputs", self.inputs, INPUTS),
+            ("loss", self.loss, LOSSES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+    def design(self, Xs: np.ndarray) -> np.ndarray:
+        """Network input for standardized X (n, d): (n, m) or (n, d + m) float32."""
+        onehot = one_hot(nearest_centroid(self.centroids_, Xs), len(self.centroids_))
+        if self.inputs == "onehot":
+            return onehot
+        return np.concatenate([np.asarray(Xs, dtype=np.float32), onehot], axis=1)
+
+    def fit(
+        self, Xs: np.ndarray, y: np.ndarray, centroids: np.ndarray | None = None, n_classes: int | None = None
+    ) -> ClusterNetwork:
+        """centroids (m, d): required for clusters='som' (the SOM codebook, flattened)."""
+        import tensorflow as tf
+
+        from lib.eye.som import map_side
+
+        y = np.asarray(y, dtype=np.int64)
+        self.n_classes_ = int(n_classes if n_classes is not None else y.max() + 1)
+        if self.clusters == "som":
+            if centroids is None:
+                raise ValueError("clusters='som' needs centroids (the SOM codebook, (m, d))")
+            self.centroids_ = np.asarray(centroids, dtype=np.float64).reshape(-1, np.shape(Xs)[1])
+        else:
+            from sklearn.cluster import KMeans
+
+            m = self.n_clusters or map_side(len(Xs)) ** 2
+            km = KMeans(n_clusters=min(m, len(Xs)), n_init=3, random_state=self.seed).fit(Xs)
+            self.centroids_ = km.cluster_centers_
+        Z = self.design(Xs)
+        steps = -(-len(Z) // self.batch_size)
+        model = _compiled_network(
+            Z.shape[1],
+            tuple(self.hidden),
+            self.n_classes_,
+            self.loss,
+            self.learning_rate,
+            min(200, steps * self.epochs),
+            self.seed,
+        )
+        ds = (
+            tf.data.Dataset.from_tensor_slices((Z, one_hot(y, self.n_classes_)))
+            .shuffle(len(Z), seed=self.seed, reshuffle_each_iteration=True)
+            .batch(self.batch_size)
+            .repeat(self.epochs)
+        )
+        model.fit(ds, epochs=1, steps_per_epoch=steps * self.epochs, verbose=0, shuffle=False)
+        self.model_ = model
+        return self
+
+    def predict_proba(self, Xs: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, n_classes)."""
+        if self.model_ is None:
+            raise RuntimeError("ClusterNetwork is not fitted: call fit first")
+        # a direct call: Keras' predict() would trace a new function for every fitted model
+        return np.asarray(self.model_(self.design(Xs), training=False))
+
+    def predict(self, Xs: np.ndarray) -> np.ndarray:
+        return np.argmax(self.predict_proba(Xs), axis=1)

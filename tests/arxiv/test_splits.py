@@ -1,0 +1,71 @@
+"""Tests of lib.arxiv.splits: label encoding, rare-category policy, stratified split."""
+
+import numpy as np
+import pytest
+
+from lib.arxiv.splits import encode_labels, stratified_split, subsample_stratified
+
+CATS = ["a"] * 6 + ["b"] * 4 + ["c"] * 6 + ["d"] * 2 + ["e"] * 1 + ["f"] * 1
+
+
+def test_encode_labels_exact_and_order_by_count_then_name():
+    lab = encode_labels(CATS, min_count=3, rare_policy="drop")
+    assert lab.names == ["a", "c", "b"]
+    assert lab.counts == [6, 6, 4]
+    assert lab.keep.tolist() == [True] * 16 + [False] * 4
+    assert lab.y.tolist() == [0] * 6 + [2] * 4 + [1] * 6
+    assert (lab.n_rare_classes, lab.n_rare_records) == (3, 4)
+
+
+def test_label_encoding_stable_under_row_order():
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(CATS))
+    shuffled = [CATS[i] for i in perm]
+    a = encode_labels(CATS, min_count=3)
+    b = encode_labels(shuffled, min_count=3)
+    assert a.names == b.names
+    mapping_a = dict(zip(np.asarray(CATS)[a.keep], a.y))
+    mapping_b = dict(zip(np.asarray(shuffled)[b.keep], b.y))
+    assert mapping_a == mapping_b
+
+
+def test_rare_policy_other_merges():
+    lab = encode_labels(CATS, min_count=3, rare_policy="other")
+    assert lab.names == ["a", "c", "b", "other"]
+    assert lab.counts == [6, 6, 4, 4]
+    assert lab.keep.all()
+
+
+def test_rare_policy_validation():
+    with pytest.raises(ValueError, match="rare_policy"):
+        encode_labels(CATS, rare_policy="merge")
+    with pytest.raises(ValueError, match="min_count"):
+        encode_labels(CATS, min_count=2)
+
+
+def test_stratified_split_exact_sizes_disjoint_and_seeded():
+    y = np.repeat([0, 1, 2], [10, 5, 3])
+    s = stratified_split(y, test_frac=0.2, val_frac=0.1, seed=1)
+    allidx = np.concatenate([s["train"], s["val"], s["test"]])
+    assert sorted(allidx.tolist()) == list(range(len(y)))
+    # per class: test max(1, round(m*0.2)), val max(1, round(m*0.1))
+    assert np.bincount(y[s["test"]]).tolist() == [2, 1, 1]
+    assert np.bincount(y[s["val"]]).tolist() == [1, 1, 1]
+    assert np.bincount(y[s["train"]]).tolist() == [7, 3, 1]
+    s2 = stratified_split(y, test_frac=0.2, val_frac=0.1, seed=1)
+    assert all(np.array_equal(s[k], s2[k]) for k in s)
+    s3 = stratified_split(y, test_frac=0.2, val_frac=0.1, seed=2)
+    assert not np.array_equal(s["test"], s3["test"])
+
+
+def test_stratified_split_rejects_tiny_class():
+    with pytest.raises(ValueError, match="too few"):
+        stratified_split(np.array([0, 0, 0, 1, 1]), 0.2, 0.1)
+
+
+def test_subsample_stratified_keeps_every_class():
+    y = np.repeat([0, 1, 2], [50, 20, 2])
+    idx = subsample_stratified(y, 20, seed=0)
+    assert set(y[idx]) == {0, 1, 2}
+    assert np.bincount(y[idx]).tolist() == [14, 6, 1]
+    assert np.array_equal(idx, subsample_stratified(y, 20, seed=0))

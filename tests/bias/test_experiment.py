@@ -1,0 +1,69 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib.bias import data as biased_data
+from lib.bias import experiment as be
+from lib.bias.training import TrainConfig
+
+
+def _runs():
+    rows = []
+    acc = {
+        ("a", "sce"): [0.9, 0.8],
+        ("a", "l1"): [0.7, 0.7],
+        ("a", "nll"): [0.6, 0.8],
+        ("b", "sce"): [0.5, 0.5],
+        ("b", "l1"): [0.6, 0.8],
+        ("b", "nll"): [0.1, 0.1],
+    }
+    for (d, o), vals in acc.items():
+        for s, v in enumerate(vals):
+            rows.append(
+                {"dataset": d, "objective": o, "seed": s, "accuracy": v, "aligned": 1.0, "conflicting": v - 0.05}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_accuracy_table_marks_and_values():
+    display, numeric = be.accuracy_table(_runs())
+    assert display["objective"].tolist() == ["L_SCE", "L_1", "L_NLL"]
+    assert display["group"].tolist() == ["Probabilistic", "Margin-based", "Probabilistic"]
+    assert display.loc[0, "a"] == "**85.00 ± 7.07**"  # best on a
+    assert display.loc[1, "a"] == "<u>70.00 ± 0.00</u>"  # second (ties broken by order: sce 85 > l1 70 = nll 70)
+    assert display.loc[2, "a"] == "70.00 ± 14.14"
+    assert display.loc[1, "b"] == "**70.00 ± 14.14**" and display.loc[0, "b"] == "<u>50.00 ± 0.00</u>"
+    # Mean column: sce (85+50)/2 = 67.5, l1 70, nll 40
+    assert display["Mean"].tolist() == ["<u>67.50</u>", "**70.00**", "40.00"]
+    row = numeric[(numeric.objective == "nll") & (numeric.dataset == "a")].iloc[0]
+    assert row["mean"] == pytest.approx(0.7) and row["std"] == pytest.approx(np.std([0.6, 0.8], ddof=1))
+
+
+def test_summary_claims():
+    s = be.summary(_runs())
+    assert s["a"]["sce"]["accuracy"] == pytest.approx(0.85)
+    assert s["best_objective"] == "l1" and s["best_objective_is_probabilistic"] is False
+    assert s["probabilistic_mean"] == pytest.approx((0.675 + 0.4) / 2)
+    assert s["probabilistic_best_on_average"] is False
+
+
+def test_cka_summary():
+    m = np.array([[1.0, 0.8, 0.2], [0.8, 1.0, 0.5], [0.2, 0.5, 1.0]])
+    t = be.cka_summary({("a", "sce"): m})
+    assert t.loc[0, "mean_offdiag"] == pytest.approx(0.5)
+    assert t.loc[0, "mean_adjacent"] == pytest.approx(0.65)
+    assert t.loc[0, "first_last"] == pytest.approx(0.2)
+
+
+def test_run_grid_end_to_end(tmp_path):
+    biased_data.generate(tmp_path / "b", seed=0, n_train=40, n_valid=12, n_test=16, datasets=("cmnist",))
+    data = be.load_splits(tmp_path / "b", ["cmnist"])
+    cfg = TrainConfig(batch_size=16, max_epochs=1, device="cpu")
+    res = be.run_grid(data, ["sce", "nll"], [0], cfg, width=0.0625, cka_samples=16, cka_batch_size=8, progress=False)
+    assert len(res.runs) == 2 and set(res.runs["n_train_conflicting"]) == {2}
+    # NLL (log-softmax + NLL) is the same function of the logits as SCE: identical training
+    assert res.runs.loc[0, "accuracy"] == res.runs.loc[1, "accuracy"]
+    assert res.history.loc[0, "train_loss"] == pytest.approx(res.history.loc[1, "train_loss"], abs=1e-6)
+    m = res.cka[("cmnist", "sce")]
+    assert m.shape == (len(res.layer_names),) * 2 and np.allclose(np.diag(m), 1.0)
+    assert res.layer_names[0] == "conv1" and res.layer_names[-1] == "fc"

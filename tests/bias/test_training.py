@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import torch
+
+from lib.bias.resnet import ResNet18
+from lib.bias.training import TrainConfig, accuracy_split, evaluate, fit, subset_indices, to_tensor
+
+
+def test_accuracy_split_exact():
+    pred = [0, 1, 2, 3, 0, 0]
+    target = [0, 1, 2, 0, 0, 1]
+    bias = [0, 1, 5, 0, 3, 1]  # aligned: idx 0, 1, 3, 5 ; conflicting: 2, 4
+    out = accuracy_split(pred, target, bias)
+    assert out["accuracy"] == pytest.approx(4 / 6)
+    assert out["aligned"] == pytest.approx(2 / 4) and out["conflicting"] == 1.0
+    assert (out["n_aligned"], out["n_conflicting"]) == (4, 2)
+    assert accuracy_split([1], [1], [1])["conflicting"] is None
+
+
+def test_to_tensor_and_subset():
+    img = np.zeros((2, 4, 5, 3), np.uint8)
+    img[1, 2, 3] = [255, 0, 51]
+    t = to_tensor(img)
+    assert t.shape == (2, 3, 4, 5) and t.dtype == torch.float32
+    assert t[1, :, 2, 3].tolist() == pytest.approx([1.0, 0.0, 0.2])
+    with pytest.raises(ValueError):
+        to_tensor(np.zeros((2, 4, 5)))
+    assert subset_indices(5, None, 0).tolist() == [0, 1, 2, 3, 4]
+    s = subset_indices(100, 10, 3)
+    assert len(s) == 10 and len(set(s)) == 10 and s.tolist() == subset_indices(100, 10, 3).tolist()
+
+
+def _toy(n=64, seed=0):
+    """Class = which half of the image is bright; learnable in a few steps."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.rand(n, 3, 8, 8, generator=g) * 0.2
+    x[y == 0, :, :4] += 0.8
+    x[y == 1, :, 4:] += 0.8
+    return x, y
+
+
+def test_fit_learns_is_deterministic_and_stops_early():
+    x, y = _toy(128)
+    xv, yv = _toy(64, seed=1)
+    cfg = TrainConfig(batch_size=16, max_epochs=30, patience=4, device="cpu")
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = ResNet18(num_classes=2, width=0.0625)
+        info = fit(model, "sce", x, y, xv, yv, cfg, seed=5, progress=False)
+        runs.append((info, model))
+    (info, model), (info2, _) = runs
+    assert [h["train_loss"] for h in info["history"]] == [h["train_loss"] for h in info2["history"]]
+    assert info["best_valid_acc"] >= 0.9
+    assert info["epochs"] <= info["best_epoch"] + cfg.patience
+    assert info["epochs"] < cfg.max_epochs  # early stopping fired
+    # the best epoch's weights are restored
+    res = evaluate(model, xv, yv.numpy(), yv.numpy())
+    assert res["accuracy"] == pytest.approx(info["best_valid_acc"])
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="device must be one of"):
+        TrainConfig(device="tpu")
+    with pytest.raises(ValueError):
+        TrainConfig(patience=0)

@@ -1,0 +1,75 @@
+"""lib.core.report: claims file validation, metric lookup and verdict rules."""
+
+import json
+
+import pytest
+
+from lib.core import report
+from lib.core.report import Claim
+
+
+def _claim(**kw):
+    base = dict(
+        id="c1",
+        notebook="01_odal_ecg",
+        claim="acc",
+        paper_value=0.86,
+        source="Abstract",
+        metric="claims.accuracy",
+        tolerance=0.03,
+    )
+    base.update(kw)
+    return Claim(**base)
+
+
+def test_verdict_rules():
+    c = _claim()
+    assert report.verdict(c, 0.88, "real").startswith("reproduced")
+    assert report.verdict(c, 0.80, "real") == "not reproduced (off by -0.06)"
+    assert report.verdict(c, 0.86, "synthetic") == "not comparable (synthetic data)"
+    assert report.verdict(c, None, "real") == "not measured"
+    assert report.verdict(c, None, "real", missing=False).startswith("no value")
+    assert report.verdict(_claim(tolerance=None), 0.5, "real") == "not comparable"
+    assert report.verdict(_claim(higher_is_better=True), 0.99, "real") == "reproduced (ours higher by +0.13)"
+    assert report.verdict(_claim(higher_is_better=True), 0.70, "real") == "not reproduced (off by -0.16)"
+    assert report.verdict(_claim(paper_value=True), False, "real") == "not reproduced"
+    assert report.verdict(_claim(paper_value=True), True, "real") == "reproduced"
+    assert report.verdict(_claim(not_comparable="random weights"), 0.86, "real") == "not comparable: random weights"
+
+
+def test_lookup_dotted():
+    assert report.lookup({"a": {"b": {"c": 2}}}, "a.b.c") == 2
+    with pytest.raises(KeyError, match="no 'x'"):
+        report.lookup({"a": {}}, "a.x")
+
+
+def test_build_table_reads_metrics_per_run(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "default").mkdir()
+    meta = {"data": "MIT-BIH (real)", "config": "real", "seeds": [0, 1, 2], "split": "DS1/DS2"}
+    (tmp_path / "real" / "01_odal_ecg.json").write_text(json.dumps({"meta": meta, "claims": {"accuracy": 0.7}}))
+    (tmp_path / "default" / "01_odal_ecg.json").write_text(
+        json.dumps({"meta": {"data": "synthetic", "config": "default"}, "claims": {"accuracy": 0.99}})
+    )
+    df = report.build_table([_claim()], metrics_root=tmp_path)
+    assert list(df.run) == ["default", "real"]
+    assert list(df.ours) == ["0.99", "0.7"]
+    assert df.verdict.tolist() == ["not comparable (synthetic data)", "not reproduced (off by -0.16)"]
+    assert "seeds [0, 1, 2]" in df["data / configuration"].iloc[1]
+    md = report.render(df)
+    assert "## 01_odal_ecg" in md and "not reproduced" in md
+
+
+def test_load_claims_validates(tmp_path):
+    f = tmp_path / "claims.yaml"
+    f.write_text("claims:\n- {id: a, notebook: 01_odal_ecg, claim: x, paper_value: 1, source: s}\n")
+    with pytest.raises(ValueError, match="lacks"):
+        report.load_claims(f)
+    f.write_text("claims:\n- {id: a, notebook: 09_x, claim: x, paper_value: 1, source: s, metric: m}\n")
+    with pytest.raises(ValueError, match="notebook must be one of"):
+        report.load_claims(f)
+
+
+def test_project_claims_file_is_valid():
+    claims = report.load_claims()
+    assert len({c.id for c in claims}) == len(claims)

@@ -1,0 +1,58 @@
+"""lib.core.runner: papermill into an executed copy, never in place; a failure leaves no output behind."""
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from lib.core import paths, runner
+
+
+@pytest.fixture
+def tiny_project(tmp_path, monkeypatch):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# tiny"),
+            new_code_cell("run = 'default'\nn = 1", metadata={"tags": ["parameters"]}),
+            new_code_cell("assert n > 0, 'n must be positive'\nresult = n * 2\nprint(json.dumps({'result': result}))"),
+        ]
+    )
+    nb.cells.insert(2, new_code_cell("import json"))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, nbdir / "01_odal_ecg.ipynb")
+    (tmp_path / "params.yaml").write_text("nb01:\n  n: 21\n")
+    (tmp_path / "params_real.yaml").write_text("nb01:\n  n: -1\n")
+    for name, value in {
+        "NOTEBOOKS": nbdir,
+        "RESULTS": tmp_path / "results",
+        "PARAMS": tmp_path / "params.yaml",
+        "PARAMS_REAL": tmp_path / "params_real.yaml",
+        "ROOT": tmp_path,
+    }.items():
+        monkeypatch.setattr(paths, name, value)
+    monkeypatch.setitem(runner.REAL_DATA_MODULES, "nb01", "lib.core.paths")  # no real data to prepare here
+    monkeypatch.setattr(paths, "prepare_real", lambda: None, raising=False)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_runner_injects_params_into_executed_copy(tiny_project):
+    src = tiny_project / "notebooks" / "01_odal_ecg.ipynb"
+    before = src.read_bytes()
+    out = runner.run_notebook("nb01", "default", log_output=False)
+    assert out == tiny_project / "results" / "default" / "01_odal_ecg.ipynb"
+    assert src.read_bytes() == before, "the source notebook is never executed in place"
+    nb = nbformat.read(out, as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert json.loads(printed.strip()) == {"result": 42}
+
+
+@pytest.mark.slow
+def test_runner_failure_leaves_no_executed_copy(tiny_project):
+    with pytest.raises(Exception, match="n must be positive"):
+        runner.run_notebook("nb01", "real", log_output=False)
+    assert not (tiny_project / "results" / "real" / "01_odal_ecg.ipynb").exists()
+    assert (tiny_project / "results" / "real" / "01_odal_ecg.FAILED.ipynb").exists()

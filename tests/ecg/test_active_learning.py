@@ -1,0 +1,259 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from lib.ecg.active_learning import (
+    STRATEGIES,
+    ALConfig,
+    Annotator,
+    annotation_saving,
+    curves_by_seed,
+    entropy,
+    full_supervision,
+    labels_to_reach,
+    least_confidence,
+    margin,
+    mean_curve,
+    normalized_entropy,
+    odal_select,
+    run_active_learning,
+    run_strategies,
+    top_k,
+)
+
+P = np.array([[0.7, 0.2, 0.1], [0.4, 0.4, 0.2], [1.0, 0.0, 0.0], [0.5, 0.3, 0.2]])
+
+
+def _entropy_loop(p):
+    return np.array([-sum(v * np.log(v) for v in row if v > 0) for row in p])
+
+
+def test_scores_exact_values():
+    np.testing.assert_allclose(least_confidence(P), [0.3, 0.6, 0.0, 0.5])
+    np.testing.assert_allclose(margin(P), [0.5, 1.0, 0.0, 0.8])
+    np.testing.assert_allclose(entropy(P), _entropy_loop(P))
+    np.testing.assert_allclose(entropy([[1 / 3] * 3]), [np.log(3)])
+    np.testing.assert_allclose(normalized_entropy([[0.5, 0.5], [1.0, 0.0]]), [1.0, 0.0])
+
+
+def test_strategies_give_expected_orderings():
+    q = np.array([[0.5, 0.5, 0.0], [0.4, 0.3, 0.3], [0.9, 0.05, 0.05]])
+    assert top_k(least_confidence(q), 3).tolist() == [1, 0, 2]
+    assert top_k(margin(q), 3).tolist() == [0, 1, 2]
+    assert top_k(entropy(q), 3).tolist() == [1, 0, 2]
+    assert top_k([1.0, 2.0, 2.0, 0.0], 4).tolist() == [1, 2, 0, 3]  # ties -> lower index first
+
+
+def test_odal_select_threshold_and_top_up():
+    rng = np.random.default_rng(0)
+    # normalised entropies: row1 > row3 > row0 > row2; the 0.5-quantile keeps rows 1 and 3
+    assert odal_select(P, 2, 0.5, rng).tolist() == [1, 3]
+    assert odal_select(P, 3, 0.5, rng).tolist() == [1, 3, 0]  # topped up by entropy
+    many = np.random.default_rng(1).dirichlet([1, 1, 1], size=200)
+    h = normalized_entropy(many)
+    a = odal_select(many, 10, 0.8, np.random.default_rng(5))
+    b = odal_select(many, 10, 0.8, np.random.default_rng(5))
+    assert a.tolist() == b.tolist() and len(set(a.tolist())) == 10
+    assert np.all(h[a] >= np.quantile(h, 0.8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        odal_select(P, 1, 1.5, rng)
+
+
+def test_annotator_reveals_once_and_logs():
+    ann = Annotator([5, 6, 7, 8])
+    assert ann.query([2, 0], 0).tolist() == [7, 5]
+    with pytest.raises(ValueError, match="twice"):
+        ann.query([1, 2])
+    with pytest.raises(ValueError, match="twice"):
+        ann.query([1, 1])
+    with pytest.raises(ValueError, match="range|must be in"):
+        ann.query([4])
+    assert ann.n_queried == 2 and ann.queried().tolist() == [2, 0] and ann.log == [(0, 2), (0, 0)]
+
+
+class CountingAnnotator(Annotator):
+    def __init__(self, labels):
+        super().__init__(labels)
+        self.calls = 0
+
+    def query(self, indices, round_=-1):
+        self.calls += 1
+        return super().query(indices, round_)
+
+
+class SpyModel:
+    """Logistic regression on F[:, 1:]; F[:, 0] carries the pool id so every fit can be audited."""
+
+    tunable = False
+
+    def __init__(self, seed, annotator=None):
+        self.seed, self.annotator, self.fits = seed, annotator, []
+        self.clf = LogisticRegression(max_iter=200)
+
+    def fit(self, X, F, y, X_val=None, F_val=None, y_val=None):
+        ids = F[:, 0].astype(int)
+        seen = set() if self.annotator is None else set(self.annotator.queried().tolist())
+        self.fits.append((ids, np.asarray(y).copy(), seen))
+        self.clf.fit(F[:, 1:], y)
+        return self
+
+    def predict_proba(self, X, F):
+        out = np.zeros((len(F), 3))
+        out[:, self.clf.classes_] = self.clf.predict_proba(F[:, 1:])
+        return out
+
+
+def _data(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    F = np.concatenate([np.arange(n)[:, None], rng.standard_normal((n, 2)) + 2.5 * np.eye(3)[y][:, :2]], axis=1)
+    X = rng.standard_normal((n, 8)).astype("float32")
+    return X, F, y
+
+
+def _run(strategy="odal", fuzzy=True, seed=0, budget=60, model_holder=None, annotator=None, y=None):
+    X, F, yy = _data()
+    pool, val, test = np.arange(200), np.arange(200, 250), np.arange(250, 300)
+    ann = annotator or Annotator(yy[pool])
+
+    def factory(s):
+        m = SpyModel(s, ann)
+        if model_holder is not None:
+            model_holder.append(m)
+        return m
+
+    cfg = ALConfig(strategy=strategy, seed_size=20, batch_size=10, budget=budget, fuzzy=fuzzy, seed=seed)
+    return (
+        run_active_learning(
+            factory,
+            X[pool],
+            F[pool],
+            ann,
+            (X[val], F[val], yy[val]),
+            (X[test], F[test], yy[test]),
+            cfg,
+            n_classes=3,
+            positive_classes=[1, 2],
+            progress=False,
+        ),
+        ann,
+        yy[pool],
+    )
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_loop_sees_only_revealed_labels_and_never_queries_twice(strategy):
+    models = []
+    ann = CountingAnnotator(_data()[2][:200])
+    curve, ann, y_pool = _run(strategy, model_holder=models, annotator=ann)
+    q = ann.queried()
+    assert len(q) == len(set(q.tolist())) == 60 == curve["n_labels"].iloc[-1]
+    assert ann.calls == len(curve)  # seed set + one query per later round
+    for ids, y_fit, seen_before in models[0].fits:
+        assert set(ids.tolist()) <= seen_before  # trained only on rows already queried
+        np.testing.assert_array_equal(y_fit, y_pool[ids])  # with exactly the revealed labels
+    assert curve["n_labels"].is_monotonic_increasing and curve.attrs["queried"] == q.tolist()
+
+
+def test_curve_columns_and_fuzzy_ablation():
+    fz, _, _ = _run("odal", fuzzy=True, budget=80)
+    fixed, _, _ = _run("odal", fuzzy=False, budget=80)
+    for col in ("val_macro_f1", "test_macro_f1", "val_pos_f1", "test_pos_f1", "pool_uncertainty", "threshold"):
+        assert col in fz.columns
+    assert fixed["threshold"].dropna().eq(0.7).all() and fixed["batch_size"].iloc[:-1].eq(10).all()
+    assert fz["threshold"].dropna().between(0.5, 0.9).all() and not fz["threshold"].dropna().eq(0.7).all()
+    assert fz["lr_multiplier"].iloc[:-1].notna().all() and fixed["lr_multiplier"].isna().all()
+    assert fz["test_macro_f1"].iloc[-1] > 0.7  # well-separated features: far above chance (1/3)
+
+
+def test_same_seed_same_curve_different_seed_different_queries():
+    a, ann_a, _ = _run("random", seed=3)
+    b, ann_b, _ = _run("random", seed=3)
+    c, ann_c, _ = _run("random", seed=4)
+    pd.testing.assert_frame_equal(a.drop(columns="fit_seconds"), b.drop(columns="fit_seconds"))
+    assert ann_a.queried().tolist() == ann_b.queried().tolist() != ann_c.queried().tolist()
+
+
+def test_run_strategies_long_table():
+    X, F, y = _data()
+    cfgs = {
+        "random": ALConfig("random", seed_size=20, batch_size=20, budget=60),
+        "odal": ALConfig("odal", seed_size=20, batch_size=20, budget=60),
+    }
+    long = run_strategies(
+        lambda s: SpyModel(s),
+        X[:200],
+        F[:200],
+        y[:200],
+        (X[200:250], F[200:250], y[200:250]),
+        (X[250:], F[250:], y[250:]),
+        cfgs,
+        seeds=[0, 1],
+        n_classes=3,
+        progress=False,
+    )
+    assert set(long["method"]) == {"random", "odal"} and set(long["seed"]) == {0, 1}
+    assert len(curves_by_seed(long, "random")) == 2
+    with pytest.raises(ValueError, match="allowed"):
+        curves_by_seed(long, "margin")
+
+
+def test_full_supervision_uses_every_pool_label():
+    X, F, y = _data()
+    models = []
+    res = full_supervision(
+        lambda s: models.append(SpyModel(s)) or models[-1],
+        X[:200],
+        F[:200],
+        y[:200],
+        (X[200:250], F[200:250], y[200:250]),
+        (X[250:], F[250:], y[250:]),
+        n_classes=3,
+        positive_classes=[1, 2],
+    )
+    ids, y_fit, _ = models[0].fits[0]
+    assert ids.tolist() == list(range(200)) and y_fit.tolist() == y[:200].tolist()
+    assert res["n_labels"] == 200 and res["test_macro_f1"] > 0.7 and 0 <= res["test_pos_f1"] <= 1
+
+
+def _curve(n, f1):
+    return pd.DataFrame({"n_labels": n, "test_macro_f1": f1})
+
+
+def test_mean_curve_interpolates_on_common_grid():
+    mc = mean_curve([_curve([10, 30], [0.2, 0.6]), _curve([10, 20, 30, 40], [0.4, 0.5, 0.6, 0.9])])
+    assert mc["n_labels"].tolist() == [10, 20, 30]
+    np.testing.assert_allclose(mc["mean"], [0.3, 0.45, 0.6])
+    with pytest.raises(ValueError, match="range"):
+        mean_curve([_curve([10, 30], [0.2, 0.6])], grid=[5, 10])
+
+
+def test_labels_to_reach_exact():
+    assert labels_to_reach([10, 20, 30], [0.5, 0.7, 0.9], 0.8) == pytest.approx(25.0)
+    assert labels_to_reach([10, 20], [0.9, 0.95], 0.8) == 10.0
+    assert labels_to_reach([10, 20], [0.5, 0.6], 0.8) is None
+
+
+def test_annotation_saving_exact_and_not_reached():
+    n = [10, 20, 30, 40]
+    rand = [_curve(n, [0.5, 0.6, 0.7, 0.8]), _curve(n, [0.5, 0.6, 0.8, 0.9])]  # mean .5 .6 .75 .85
+    odal = [_curve(n, [0.5, 0.8, 0.85, 0.9])]
+    res = annotation_saving(odal, rand, full_score=0.8, fraction=0.95)  # target 0.76
+    assert res["target"] == pytest.approx(0.76)
+    assert res["labels_random"] == pytest.approx(31.0)
+    assert res["labels_method"] == pytest.approx(10 + 0.26 / 0.3 * 10)
+    assert res["saving"] == pytest.approx(1 - (10 + 0.26 / 0.3 * 10) / 31.0)
+    low = [_curve(n, [0.5, 0.6, 0.65, 0.7])]
+    res2 = annotation_saving(odal, low, full_score=0.8)
+    assert res2["labels_random"] is None and res2["saving"] is None and "random" in res2["note"]
+    assert res2["saving_lower_bound"] == pytest.approx(1 - (10 + 0.26 / 0.3 * 10) / 40)
+    res3 = annotation_saving(low, odal, full_score=0.8)
+    assert res3["saving"] is None and res3["saving_lower_bound"] is None and "method" in res3["note"]
+
+
+def test_bad_options_raise_naming_allowed_values():
+    with pytest.raises(ValueError, match="least_confidence"):
+        ALConfig(strategy="uncertainty")
+    with pytest.raises(ValueError, match="seed_size"):
+        ALConfig(seed_size=0)

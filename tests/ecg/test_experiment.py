@@ -1,0 +1,93 @@
+"""lib.ecg.experiment: context windows, rhythm/non-sinus evaluation (incl. a missing class), split tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib.ecg import data as ecg_data
+from lib.ecg import experiment as ex
+
+
+def test_context_index_within_records():
+    record = np.array(["a", "a", "a", "b", "b"])
+    sample = np.array([10, 20, 30, 5, 9])
+    idx = ex.context_index(record, sample, 3)
+    np.testing.assert_array_equal(idx, [[0, 0, 0], [0, 0, 1], [0, 1, 2], [3, 3, 3], [3, 3, 4]])
+    np.testing.assert_array_equal(ex.context_index(record, sample, 1)[:, 0], np.arange(5))
+    with pytest.raises(ValueError, match="sorted"):
+        ex.context_index(record, np.array([10, 5, 30, 5, 9]), 2)
+
+
+def test_evaluate_nonsinus_exact():
+    names = ecg_data.RHYTHM_CLASSES
+    y = np.array([0, 0, 1, 2, 3, 1])
+    proba = np.array(
+        [
+            [0.9, 0.1, 0, 0],
+            [0.2, 0.7, 0.1, 0],
+            [0.1, 0.8, 0.1, 0],
+            [0.6, 0, 0.4, 0],
+            [0.1, 0, 0, 0.9],
+            [0.3, 0.3, 0.4, 0],
+        ]
+    )
+    res = ex.evaluate(y, proba, names)
+    # non-sinus: true [0,0,1,1,1,1], pred [0,1,1,0,1,1] -> tp 3, fp 1, fn 1
+    assert res["nonsinus_precision"] == pytest.approx(0.75)
+    assert res["nonsinus_recall"] == pytest.approx(0.75)
+    assert res["nonsinus_f1"] == pytest.approx(0.75)
+    assert res["accuracy"] == pytest.approx(3 / 6)
+    # binary AUC of 1 - P(sinus): scores [0.1, 0.8, 0.9, 0.4, 0.9, 0.7]
+    from sklearn.metrics import roc_auc_score
+
+    assert res["roc_auc_nonsinus"] == pytest.approx(roc_auc_score([0, 0, 1, 1, 1, 1], 1 - proba[:, 0]))
+
+
+def test_evaluate_test_set_lacking_a_class():
+    """A class absent from the test set: support 0, F1 0, AUC over the classes present (no crash, no guess)."""
+    names = ecg_data.RHYTHM_CLASSES
+    y = np.array([0, 0, 1, 1])
+    proba = np.array([[0.8, 0.2, 0, 0], [0.6, 0.4, 0, 0], [0.3, 0.7, 0, 0], [0.4, 0.6, 0, 0]])
+    res = ex.evaluate(y, proba, names)
+    assert res["per_class"]["ventricular"]["support"] == 0
+    assert res["accuracy"] == 1.0 and res["roc_auc_nonsinus"] == 1.0
+    only_sinus = ex.evaluate(np.array([0, 0]), proba[:2], names)
+    assert only_sinus["roc_auc_nonsinus"] is None
+
+
+def test_full_supervision_score_subset_check():
+    data = ex.EcgInputs(
+        X=np.zeros((6, 4)),
+        F=np.zeros((6, 2)),
+        y=np.array([0, 1, 0, 1, 0, 1]),
+        record=np.array(["100"] * 6),
+        beats=None,
+        task="rhythm",
+        class_names=ecg_data.RHYTHM_CLASSES,
+        feature_names=["a", "b"],
+    )
+    split = {"test": np.array([1, 3, 4, 5])}
+    proba = np.eye(4)[[1, 1, 0, 0]]  # predictions for test beats 1, 3, 4, 5
+    assert ex.full_supervision_score(data, split, proba, np.array([1, 3]), "accuracy") == 1.0
+    assert ex.full_supervision_score(data, split, proba, np.array([4, 5]), "accuracy") == 0.5
+    with pytest.raises(ValueError, match="subset"):
+        ex.full_supervision_score(data, split, proba, np.array([0, 1]))
+
+
+def test_prepare_inputs_and_splits_on_synthetic(tmp_path):
+    folder = ecg_data.generate(tmp_path / "syn", seed=1, n_patients=12, duration_s=30.0)
+    data = ex.prepare_inputs(folder, decimate=4, progress=False)
+    assert data.X.shape[1:] == (64,) and data.F.shape == (len(data), 25)
+    assert set(np.unique(data.y)) <= {0, 1, 2, 3}
+    splits = ex.make_splits(data, seed=0, max_train=100)
+    assert splits["random"]["train"].size == 100
+    inter = splits["interpatient"]
+    assert set(data.record[inter["test"]]) == set(ecg_data.DS2[:6])
+    assert set(data.record[inter["train"]]) <= set(ecg_data.DS1[:6])
+    counts = ex.split_counts(data, splits)
+    row = counts[(counts.split == "interpatient") & (counts.part == "test")].iloc[0]
+    assert row["total"] == inter["test"].size and row["n_records"] == 6
+    ctx = ex.prepare_inputs(folder, decimate=4, context_beats=3, progress=False)
+    assert ctx.X.shape[1:] == (3, 64)
+    np.testing.assert_array_equal(ctx.X[:, -1], data.X)

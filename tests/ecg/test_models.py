@@ -1,0 +1,164 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from lib.ecg.active_learning import ALConfig, Annotator, run_active_learning
+from lib.ecg.models import (
+    KERAS_KINDS,
+    ClassifierFactory,
+    balanced_sample_weights,
+    build_random_forest,
+    make_classifier,
+    signal_layout,
+    window_summary,
+)
+
+TINY = {"filters": (4, 8), "kernel_size": 3, "lstm_units": 8, "feature_units": 4, "downsample": 2}
+
+
+def _bumps(n, L=32, k=None, seed=0):
+    """Separable 2-class windows: a positive (class 0) or negative (class 1) bump plus noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    bump = np.exp(-0.5 * ((np.arange(L) - L / 2) / 3) ** 2)
+    X = (np.where(y[:, None] == 0, 1.0, -1.0) * bump + 0.3 * rng.standard_normal((n, L))).astype("float32")
+    if k is not None:
+        X = np.repeat(X[:, None, :], k, axis=1)
+    F = rng.standard_normal((n, 3)).astype("float32")  # uninformative features
+    return X, F, y
+
+
+def test_signal_layout():
+    assert signal_layout((256,)) == (1, 256)
+    assert signal_layout((256, 1)) == (1, 256)
+    assert signal_layout((3, 256)) == (3, 256)
+    assert signal_layout((3, 256, 1)) == (3, 256)
+    with pytest.raises(ValueError, match=r"\(k, L\)"):
+        signal_layout((2, 3, 4))
+
+
+@pytest.mark.parametrize("kind", KERAS_KINDS)
+@pytest.mark.parametrize("shape", [(32,), (3, 32)])
+def test_every_kind_and_input_layout_gives_probabilities(kind, shape):
+    X, F, _ = _bumps(5, k=None if len(shape) == 1 else 3)
+    m = make_classifier(kind, shape, 3, 4, seed=0, arch=TINY)
+    p = m.predict_proba(X, F)
+    assert p.shape == (5, 4)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
+
+
+def test_tiny_cnn_bilstm_learns_separable_data():
+    X, F, y = _bumps(240)
+    tr, va, te = slice(0, 160), slice(160, 200), slice(200, 240)
+    m = make_classifier("cnn_bilstm", (32,), 3, 2, seed=1, epochs=8, batch_size=32, patience=3, lr=1e-2, arch=TINY)
+    m.fit(X[tr], F[tr], y[tr], X[va], F[va], y[va])
+    assert (m.predict(X[te], F[te]) == y[te]).mean() >= 0.9  # chance is 0.5
+
+
+def test_fit_early_stopping_restores_the_best_epoch_and_is_reproducible():
+    X, F, y = _bumps(120, seed=3)
+    noisy = np.where(np.random.default_rng(0).random(120) < 0.3, 1 - y, y)  # 30% flipped: it overfits
+    tr, va = slice(0, 40), slice(40, 120)
+    kw = dict(seed=2, epochs=12, batch_size=8, patience=2, lr=3e-2, arch=TINY)
+    m = make_classifier("cnn", (32,), 3, 2, **kw).fit(X[tr], F[tr], noisy[tr], X[va], F[va], y[va])
+    h = m.history_[-1]
+    best = int(np.argmin(h["val_loss"]))
+    # stops `patience` epochs after the best one, before the epoch limit, and keeps the best weights
+    assert len(h["val_loss"]) == best + 1 + 2 < 12 and len(h["loss"]) == len(h["val_loss"])
+    p = m.predict_proba(X[va], F[va])
+    restored = -np.log(np.clip(p[np.arange(80), y[va]], 1e-7, 1)).mean()
+    assert restored == pytest.approx(h["val_loss"][best], rel=1e-5)
+    assert (p.argmax(1) == y[va]).mean() == pytest.approx(h["val_accuracy"][best])
+    again = make_classifier("cnn", (32,), 3, 2, **kw).fit(X[tr], F[tr], noisy[tr], X[va], F[va], y[va])
+    assert again.history_[-1] == h
+    np.testing.assert_array_equal(again.predict_proba(X[va], F[va]), p)
+
+
+def test_seed_controls_initial_weights_and_feature_free_input():
+    a = make_classifier("cnn", (32, 1), 0, 3, seed=0, arch=TINY)
+    b = make_classifier("cnn", (32, 1), 0, 3, seed=0, arch=TINY)
+    c = make_classifier("cnn", (32, 1), 0, 3, seed=1, arch=TINY)
+    wa, wb, wc = (np.concatenate([w.ravel() for w in m.model.get_weights()]) for m in (a, b, c))
+    np.testing.assert_array_equal(wa, wb)
+    assert not np.allclose(wa, wc)
+    assert a.predict_proba(_bumps(4)[0]).shape == (4, 3)
+
+
+def test_hooks_change_lr_and_dropout_inside_the_compiled_train_step():
+    X, F, y = _bumps(64)
+    m = make_classifier("lstm", (32,), 3, 2, seed=0, epochs=1, dropout=0.0, lr=1e-9, batch_size=64, arch=TINY)
+    m.fit(X, F, y)
+    base = m.history_[-1]["loss"][0]
+    m.set_dropout(0.9)  # lr ~ 0: weights stay put, only the dropout mask changes the training loss
+    m.fit(X, F, y)
+    assert m.history_[-1]["loss"][0] > base + 0.01
+    m.set_dropout(0.0)
+    m.fit(X, F, y)
+    assert m.history_[-1]["loss"][0] == pytest.approx(base, abs=1e-5)
+    m.set_learning_rate(3e-3)
+    assert float(m.model.optimizer.learning_rate.numpy()) == pytest.approx(3e-3)
+    with pytest.raises(ValueError, match="> 0"):
+        m.set_learning_rate(0.0)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        m.set_dropout(1.0)
+
+
+def test_balanced_weights_and_window_summary_exact():
+    np.testing.assert_allclose(balanced_sample_weights([0, 0, 0, 1], 3), [2 / 3, 2 / 3, 2 / 3, 2.0], rtol=1e-6)
+    s = window_summary(np.array([[0.0, 1.0, 2.0, 3.0]]), n_bins=2)
+    np.testing.assert_allclose(s[0], [0.5, 2.5, 1.5, np.sqrt(1.25), 0.0, 3.0, 0.75, 0.0, 1.0, 1.0])
+    loop = np.array([window_summary(x[None], 4)[0] for x in _bumps(5, k=2)[0]])
+    np.testing.assert_allclose(window_summary(_bumps(5, k=2)[0], 4), loop)
+
+
+def test_random_forest_interface_with_unseen_classes():
+    X, F, y = _bumps(60)
+    rf = build_random_forest(4, n_estimators=20, seed=0).fit(X, F, 2 * y)  # classes {0, 2} only
+    p = rf.predict_proba(X, F)
+    assert p.shape == (60, 4) and np.all(p[:, [1, 3]] == 0)
+    assert (rf.predict(X, F) == 2 * y).mean() > 0.9
+
+
+def test_bad_options_raise_naming_allowed_values():
+    with pytest.raises(ValueError, match="cnn_bilstm"):
+        make_classifier("transformer", (32,), 3, 2)
+    with pytest.raises(ValueError, match="balanced"):
+        make_classifier("cnn", (32,), 3, 2, class_weight="inverse")
+    m = make_classifier("cnn", (32,), 3, 2, arch=TINY)
+    with pytest.raises(ValueError, match=r"F must have shape"):
+        m.predict_proba(_bumps(3)[0], None)
+
+
+@pytest.mark.slow
+def test_keras_active_learning_same_seed_same_curve_fresh_or_reused_model():
+    """Same seed -> same curve, whether the factory builds fresh models or re-initialises a used one."""
+    X, F, y = _bumps(200)
+    pool, val, test = slice(0, 120), slice(120, 160), slice(160, 200)
+    kw = {"epochs": 1, "batch_size": 32, "arch": TINY}
+    reused = ClassifierFactory("cnn_bilstm", (32,), 3, 2, reuse=True, **kw)
+    used = reused(99)
+    used.set_dropout(0.5)
+    used.fit(X[pool], F[pool], y[pool])  # advance weights, optimizer, BN stats and RNG states
+    curves = []
+    for factory in (ClassifierFactory("cnn_bilstm", (32,), 3, 2, reuse=False, **kw), reused):
+        cfg = ALConfig("odal", seed_size=20, batch_size=20, budget=40, seed=7)
+        curves.append(
+            run_active_learning(
+                factory,
+                X[pool],
+                F[pool],
+                Annotator(y[pool]),
+                (X[val], F[val], y[val]),
+                (X[test], F[test], y[test]),
+                cfg,
+                n_classes=2,
+                progress=False,
+            )
+        )
+    a, b = (c.drop(columns="fit_seconds") for c in curves)
+    assert a.attrs["queried"] == b.attrs["queried"]
+    np.testing.assert_allclose(a.to_numpy(dtype=float), b.to_numpy(dtype=float), atol=1e-6)
+    assert a["lr"].notna().all() and a["dropout"].notna().all() and len(a) == 2
