@@ -2,10 +2,12 @@
 
     python -m lib.<paper>.data generate [--out DIR]            # embedded synthetic data (params.yaml data_<paper>)
     python -m lib.<paper>.data import   [--src DIR] [--out DIR] # a local copy, sha256-verified
-    python -m lib.<paper>.data fetch    [--out DIR]            # the canonical source (network; opt-in)
+    python -m lib.<paper>.data fetch    [--out DIR] [--allow-unverified]  # the canonical source (network; opt-in)
 
 A data module calls :func:`main` with its three actions; each takes the optional output
-folder (None: the module's default) and returns the folder it wrote.
+folder (None: the module's default) and returns the folder it wrote. ``fetch`` refuses data it cannot
+verify (no checksum list reachable) unless called with ``allow_unverified=True``, which it must
+record as "unverified" in the data's metadata.
 """
 
 from __future__ import annotations
@@ -30,23 +32,31 @@ def main(
 ) -> int:
     """Parse ``generate|import|fetch [--src DIR] [--out DIR]`` and run the action.
 
-    ``generate(out)``, ``import_local(src, out)``, ``fetch(out)``; ``out`` is None unless given.
+    ``generate(out)``, ``import_local(src, out)``, ``fetch(out, allow_unverified=...)``; ``out`` is None
+    unless given.
     A :class:`DataError` prints one line naming the file and the problem and exits with status 2.
     """
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("generate", "import", "fetch"))
     parser.add_argument("--src", type=Path, default=None, help=f"import: source folder (default {default_src})")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the dataset's data/raw folder)")
+    parser.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="fetch: accept data whose checksum list cannot be downloaded (recorded as unverified)",
+    )
     args = parser.parse_args(argv)
     if args.src is not None and args.command != "import":
         parser.error("--src goes with import")
+    if args.allow_unverified and args.command != "fetch":
+        parser.error("--allow-unverified goes with fetch")
     try:
         if args.command == "generate":
             out = generate(args.out)
         elif args.command == "import":
             out = import_local(args.src or default_src, args.out)
         else:
-            out = fetch(args.out)
+            out = fetch(args.out, allow_unverified=args.allow_unverified)
     except DataError as err:
         print(f"error: {err}")
         return 2

@@ -31,7 +31,12 @@ REAL_DATA_MODULES = {
 
 #: environment of an executed (papermill) run: tqdm bars off (TQDM_DISABLE), TensorFlow's C++ and
 #: Python log lines off; JupyterLab sessions do not set these, so progress stays on there.
-EXECUTED_ENV = {"TQDM_DISABLE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+EXECUTED_ENV = {
+    "TQDM_DISABLE": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "ABSL_MIN_LOG_LEVEL": "3",
+    "KERAS_BACKEND": "tensorflow",
+}
 
 
 def notebook_parameters(key: str, run: str) -> dict:
