@@ -40,6 +40,11 @@ class Claim:
     #: set when our real-data setting cannot test the claim (e.g. random instead of ImageNet
     #: weights): the verdict then says "not comparable: <reason>" whatever the numbers.
     not_comparable: str = ""
+    #: the protocol ``metric`` is measured under (e.g. "random 70/15/15 beat split (the paper's, optimistic)")
+    paper_protocol: str = ""
+    #: the same quantity under the field's honest protocol (dotted key), and that protocol's name
+    honest_metric: str = ""
+    honest_protocol: str = ""
 
 
 def load_claims(path: Path = paths.CLAIMS) -> list[Claim]:
@@ -71,6 +76,17 @@ def paper_values(notebook: str, path: Path = paths.CLAIMS) -> dict[str, Any]:
     if notebook not in paths.NOTEBOOK_IDS.values():
         raise ValueError(f"notebook must be one of {sorted(paths.NOTEBOOK_IDS.values())}, got {notebook!r}")
     return {c.id: c.paper_value for c in load_claims(path) if c.notebook == notebook}
+
+
+def lookup_ci(metrics: dict, dotted: str) -> tuple[float, float] | None:
+    """The 95% CI of a metric, stored beside it as ``<key>_ci: [low, high]``; None when absent."""
+    try:
+        ci = lookup(metrics, dotted + "_ci")
+    except KeyError:
+        return None
+    if not (isinstance(ci, (list, tuple)) and len(ci) == 2):
+        raise ValueError(f"metric {dotted + '_ci'!r} must be [low, high], got {ci!r}")
+    return float(ci[0]), float(ci[1])
 
 
 def lookup(metrics: dict, dotted: str) -> Any:
@@ -113,6 +129,25 @@ def verdict(claim: Claim, ours: Any, kind: str, *, missing: bool = True) -> str:
     return f"not reproduced (off by {diff:+.3g})"
 
 
+def combined_verdict(claim: Claim, paper_protocol: str, honest: str | None) -> str:
+    """The verdict under the paper's protocol, qualified by the honest protocol's when there is one.
+
+    "reproduced only under the paper's protocol (...)" when the paper-protocol verdict reproduces
+    the claim and the honest one does not; otherwise both verdicts, the paper's first.
+    """
+    if honest is None:
+        return paper_protocol
+    name = claim.honest_protocol or "the honest protocol"
+    where = f" ({claim.paper_protocol})" if claim.paper_protocol else ""
+    if paper_protocol.startswith("reproduced") and honest.startswith("not reproduced"):
+        return f"reproduced only under the paper's protocol{where}; {name}: {honest}"
+    return f"paper's protocol{where}: {paper_protocol}; {name}: {honest}"
+
+
+def _fmt_ci(value: Any, ci: tuple[float, float] | None) -> str:
+    return _fmt(value) if ci is None or value is None else f"{_fmt(value)} [{ci[0]:.3g}, {ci[1]:.3g}]"
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
@@ -143,13 +178,19 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
                 continue
             metrics = read_json(mfile)
             kind, described = data_kind(run), _describe(metrics.get("meta", {}))
-            missing = False
-            try:
-                ours = lookup(metrics, claim.metric)
-            except KeyError:
-                ours, missing = None, True
-            if isinstance(ours, dict):
-                raise ValueError(f"{mfile}: metric {claim.metric!r} is a mapping, not a value")
+            values = {}
+            for which, key in (("paper", claim.metric), ("honest", claim.honest_metric)):
+                if not key:
+                    continue
+                try:
+                    value, missing = lookup(metrics, key), False
+                except KeyError:
+                    value, missing = None, True
+                if isinstance(value, dict):
+                    raise ValueError(f"{mfile}: metric {key!r} is a mapping, not a value")
+                values[which] = (value, lookup_ci(metrics, key), verdict(claim, value, kind, missing=missing))
+            ours, ci, paper_verdict = values["paper"]
+            honest = values.get("honest")
             rows.append(
                 {
                     "claim": claim.id,
@@ -157,10 +198,11 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
                     "what": claim.claim,
                     "paper": _fmt(claim.paper_value),
                     "source": claim.source,
-                    "ours": _fmt(ours),
+                    "ours": _fmt_ci(ours, ci),
+                    "ours (honest protocol)": _fmt_ci(honest[0], honest[1]) if honest else "",
                     "run": run,
                     "data / configuration": described,
-                    "verdict": verdict(claim, ours, kind, missing=missing),
+                    "verdict": combined_verdict(claim, paper_verdict, honest[2] if honest else None),
                     "note": claim.note,
                 }
             )
@@ -173,6 +215,7 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
             "paper",
             "source",
             "ours",
+            "ours (honest protocol)",
             "run",
             "data / configuration",
             "verdict",
@@ -190,7 +233,10 @@ def render(df: pd.DataFrame) -> str:
         "Generated by `python -m lib.core.report` (the `report` stage of `dvc repro`) from `claims.yaml` and",
         "`metrics/<run>/*.json`. Do not edit by hand. Runs: `default` = embedded synthetic data (never",
         "comparable with the papers; it checks that the pipeline works), `real` = the real-data",
-        "configuration (`python -m lib.core.runner <nb> --run real`). The verdict is for the real run.",
+        "configuration (`python -m lib.core.runner <nb> --run real`), `paper` = the paper's own configuration",
+        "(`--run paper`, where run). Numbers in brackets are 95% confidence intervals. Where a claim has an",
+        "honest protocol beside the paper's (e.g. patients unseen in training), both are shown and the verdict",
+        "says under which one the claim holds. The verdict is for the real run.",
         "",
     ]
     if df.empty:
@@ -205,19 +251,24 @@ def render(df: pd.DataFrame) -> str:
     for nb, part in df.groupby("notebook", sort=True):
         rows = []
         for claim_id, c in part.groupby("claim", sort=False):
-            by_run = {r.run: r for r in c.itertuples()}
+            by_run = {r["run"]: r for _, r in c.iterrows()}
             first = c.iloc[0]
-            rows.append(
-                {
-                    "claim": claim_id,
-                    "what": first["what"],
-                    "paper": first["paper"],
-                    "source": first["source"],
-                    "ours (synthetic)": by_run["default"].ours if "default" in by_run else "-",
-                    "ours (real)": by_run["real"].ours if "real" in by_run else "-",
-                    "verdict (real)": by_run["real"].verdict if "real" in by_run else "no real run yet",
-                }
-            )
+            row = {
+                "claim": claim_id,
+                "what": first["what"],
+                "paper": first["paper"],
+                "source": first["source"],
+                "ours (synthetic)": by_run["default"]["ours"] if "default" in by_run else "-",
+                "ours (real, paper's protocol)": by_run["real"]["ours"] if "real" in by_run else "-",
+            }
+            if part["ours (honest protocol)"].astype(bool).any():
+                row["ours (real, honest protocol)"] = (
+                    by_run["real"]["ours (honest protocol)"] or "-" if "real" in by_run else "-"
+                )
+            if "paper" in by_run:
+                row["ours (paper configuration)"] = by_run["paper"]["ours"]
+            row["verdict (real)"] = by_run["real"]["verdict"] if "real" in by_run else "no real run yet"
+            rows.append(row)
         lines += [f"## {nb}", "", to_markdown(pd.DataFrame(rows)), "", "Data and configuration:", ""]
         for run, desc in part.drop_duplicates("run")[["run", "data / configuration"]].itertuples(index=False):
             lines.append(f"- `{run}`: {desc}")

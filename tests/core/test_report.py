@@ -73,3 +73,48 @@ def test_load_claims_validates(tmp_path):
 def test_project_claims_file_is_valid():
     claims = report.load_claims()
     assert len({c.id for c in claims}) == len(claims)
+
+
+def test_honest_protocol_and_confidence_intervals(tmp_path):
+    claim = _claim(
+        metric="random.accuracy",
+        honest_metric="interpatient.accuracy",
+        paper_protocol="random beat split",
+        honest_protocol="inter-patient DS1->DS2",
+        higher_is_better=True,
+    )
+    (tmp_path / "real").mkdir()
+    metrics = {
+        "meta": {"data": "MIT-BIH"},
+        "random": {"accuracy": 0.88, "accuracy_ci": [0.87, 0.89]},
+        "interpatient": {"accuracy": 0.70, "accuracy_ci": [0.61, 0.78]},
+    }
+    (tmp_path / "real" / "01_odal_ecg.json").write_text(json.dumps(metrics))
+    df = report.build_table([claim], metrics_root=tmp_path)
+    assert df.ours.tolist() == ["0.88 [0.87, 0.89]"]
+    assert df["ours (honest protocol)"].tolist() == ["0.7 [0.61, 0.78]"]
+    assert df.verdict.tolist() == [
+        "reproduced only under the paper's protocol (random beat split); "
+        "inter-patient DS1->DS2: not reproduced (off by -0.16)"
+    ]
+    md = report.render(df)
+    assert "ours (real, honest protocol)" in md and "0.7 [0.61, 0.78]" in md
+    assert report.combined_verdict(claim, "not reproduced (off by -0.1)", "not reproduced (off by -0.2)") == (
+        "paper's protocol (random beat split): not reproduced (off by -0.1); "
+        "inter-patient DS1->DS2: not reproduced (off by -0.2)"
+    )
+    metrics["random"]["accuracy_ci"] = [0.1]
+    (tmp_path / "real" / "01_odal_ecg.json").write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match=r"must be \[low, high\]"):
+        report.build_table([claim], metrics_root=tmp_path)
+
+
+def test_paper_values_reads_claims(tmp_path):
+    f = tmp_path / "claims.yaml"
+    f.write_text(
+        "claims:\n- {id: a, notebook: 03_eye_mobilenet_som, claim: x, paper_value: 0.97, source: T2, metric: m}\n"
+        "- {id: b, notebook: 01_odal_ecg, claim: y, paper_value: 0.86, source: A, metric: n}\n"
+    )
+    assert report.paper_values("03_eye_mobilenet_som", f) == {"a": 0.97}
+    with pytest.raises(ValueError, match="notebook must be one of"):
+        report.paper_values("05_x", f)
