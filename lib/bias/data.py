@@ -7,50 +7,68 @@ Layout (Lee et al. 2021, github.com/kakaoenterprise/Learning-Debiased-Disentangl
     <root>/<dataset>/<pct>/valid/[<target>/]<idx>_<target>_<bias>.png  (bffhq: <root>/bffhq/valid/)
     <root>/<dataset>/test/[<target>/]<idx>_<target>_<bias>.png
 
-Labels are parsed from the file name's last two ``_``-separated fields, exactly as
-DisEnt does; ``load`` therefore reads the released ``cmnist``, ``cifar10c`` and
-``bffhq`` folders as well as what ``build`` writes here:
+Labels are parsed from the file name's last two ``_``-separated fields, exactly as DisEnt does, and must
+lie in the dataset's class range (``N_CLASSES``); a ``<target>`` folder must agree with the file name.
+``load`` therefore reads the released ``cmnist``, ``cifar10c`` and ``bffhq`` folders as well as what
+the builders here write:
 
 - ``cmnist``: Colored MNIST (LfF protocol, ``lib.bias.synth.colorize``);
-- ``cdigits``: corrupted digits, one corruption type per class (the Corrupted
-  CIFAR-10 analogue, ``lib.bias.synth.corrupt``).
+- ``cdigits``: corrupted digits, one corruption type per class (the Corrupted CIFAR-10 analogue of the
+  synthetic default run, ``lib.bias.synth.corrupt``).
 
-The digit source is either the real MNIST test images (``build_from_mnist``;
-only t10k exists in ``../shared/data/mnist``) or the embedded glyph generator
-(``generate``, synthetic). Training sets have ``conflict_pct`` % bias-conflicting
-samples (bias = a random other class); valid and test are unbiased (bias uniform).
+Folders under ``data/raw``: ``biased`` (SYNTHETIC digits, ``generate``, the DVC stage ``data_biased``),
+``mnist`` (the sha256-verified MNIST import) and ``biased_real`` (Colored MNIST built from it by
+``prepare_real``). Training sets have ``conflict_pct`` % bias-conflicting samples (bias = a random other
+class); valid and test are unbiased (bias uniform). Every build and import ends with a SHA256SUMS and a
+verified marker, and ``load`` / ``load_mnist`` check the marker (cheap: checksum-list digest and sizes).
+
+Command line (``lib.core.datacli``): ``python -m lib.bias.data generate|import|fetch [--src DIR] [--out DIR]``;
+the sizes of ``generate`` come from params.yaml ``data_biased``, those of the real build from the same section
+with params_real.yaml's overrides.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
+import hashlib
 import json
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+import urllib.request
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from lib.bias import synth as digits
-from lib.core import paths
-from lib.core.checksums import DataError, read_sha256sums, verify_sha256sums, write_sha256sums
+from lib.bias import synth
+from lib.core import datacli, paths
+from lib.core.checksums import (
+    DataError,
+    check_verified,
+    read_sha256sums,
+    require_listed,
+    verify_sha256sums,
+    write_sha256sums,
+    write_verified_marker,
+)
 from lib.core.io import atomic_dir, atomic_write_text
 from lib.core.params import load_params
 
 DATASETS = ("cmnist", "cdigits")
+#: classes of each dataset name the reader knows (DisEnt's released sets included)
+N_CLASSES = {"cmnist": 10, "cdigits": 10, "cifar10c": 10, "bffhq": 2}
 SPLITS = ("train", "align", "conflict", "valid", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-MNIST_FILES = (
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-)
-#: published MD5s (torchvision) used by ``fetch``
+SYNTHETIC_NAME = "biased"  # data/raw/biased: the DVC stage's synthetic build
+REAL_NAME = "biased_real"  # data/raw/biased_real: built from the imported MNIST
+MNIST_NAME = "mnist"  # data/raw/mnist: the verified MNIST import
+#: the data folder of each run (notebook 04's ``data_source`` names one of them)
+FOLDERS = {"default": SYNTHETIC_NAME, "real": REAL_NAME, "paper": "biased_paper"}
+#: the only files an MNIST SHA256SUMS may list
+MNIST_ENTRY = r"(t10k|train)-(images-idx3|labels-idx1)-ubyte\.gz"
+#: published MD5s of the original gzip files (``fetch`` verifies downloads against them)
 MNIST_MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -64,6 +82,31 @@ MNIST_MIRRORS = (
 DISENT_URL = "https://drive.google.com/drive/folders/1JEOqxrhU_IhkdcRohdbuEtFETUxfNmNT"
 _NAME = re.compile(r"_(\d+)_(\d+)$")
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """The ``data_biased`` params section (one to one): split sizes, datasets, bias strength, seed."""
+
+    seed: int
+    n_train: int
+    n_valid: int
+    n_test: int
+    datasets: list
+    conflict_pct: float
+    colour_std: float  # LfF colour noise std (their "severity 4")
+
+    def __post_init__(self):
+        unknown = [d for d in self.datasets if d not in DATASETS]
+        if unknown or not self.datasets:
+            raise ValueError(f"datasets must be among {DATASETS}, got {list(self.datasets)!r}")
+        if not 0 <= self.conflict_pct <= 100:
+            raise ValueError(f"conflict_pct must be in [0, 100], got {self.conflict_pct!r}")
+
+
+def build_config(run: str = "default", **overrides) -> BuildConfig:
+    """``BuildConfig`` of ``run`` (params.yaml ``data_biased`` + the run's overrides), then ``overrides``."""
+    return BuildConfig(**{**load_params("data_biased", run), **overrides})
 
 
 # ---------------------------------------------------------------- MNIST IDX
@@ -92,18 +135,24 @@ def read_idx(path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+def _read_mnist_pair(folder: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    images = read_idx(folder / f"{kind}-images-idx3-ubyte.gz")
+    labels_file = folder / f"{kind}-labels-idx1-ubyte.gz"
+    labels = read_idx(labels_file).astype(np.int64)
+    if images.ndim != 3 or labels.shape != (images.shape[0],):
+        raise DataError(labels_file, f"{labels.shape[0]} labels for images of shape {images.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise DataError(labels_file, f"labels outside 0..9 (min {labels.min()}, max {labels.max()})")
+    return images, labels
+
+
 def load_mnist(folder, kind: str = "t10k") -> tuple[np.ndarray, np.ndarray]:
-    """MNIST images ``(n, 28, 28) uint8`` and labels ``(n,) int64``; kind in ('t10k', 'train')."""
+    """MNIST images ``(n, 28, 28) uint8`` and labels ``(n,) int64`` of a verified import; kind 't10k' | 'train'."""
     if kind not in ("t10k", "train"):
         raise ValueError(f"kind must be one of ('t10k', 'train'), got {kind!r}")
     folder = Path(folder)
-    images = read_idx(folder / f"{kind}-images-idx3-ubyte.gz")
-    labels = read_idx(folder / f"{kind}-labels-idx1-ubyte.gz").astype(np.int64)
-    if images.ndim != 3 or labels.shape != (images.shape[0],):
-        raise DataError(
-            folder / f"{kind}-labels-idx1-ubyte.gz", f"{labels.shape[0]} labels for images of shape {images.shape}"
-        )
-    return images, labels
+    check_verified(folder)
+    return _read_mnist_pair(folder, kind)
 
 
 # ---------------------------------------------------------------- DisEnt layout reader
@@ -125,12 +174,22 @@ class BiasedSplit:
         return len(self.target)
 
 
-def parse_labels(path) -> tuple[int, int]:
-    """``(target, bias)`` from a DisEnt file name ``..._{target}_{bias}.png``; DataError otherwise."""
-    m = _NAME.search(Path(path).stem)
+def parse_labels(path, n_classes: int | None = None) -> tuple[int, int]:
+    """``(target, bias)`` from a DisEnt file name ``..._{target}_{bias}.png``; DataError otherwise.
+
+    n_classes: both labels must lie in ``0..n_classes-1``; a parent folder named by a number (the
+    ``<target>`` folder of the layout) must equal the target.
+    """
+    path = Path(path)
+    m = _NAME.search(path.stem)
     if m is None:
         raise DataError(path, "file name has no '_<target>_<bias>' labels (DisEnt layout: <idx>_<target>_<bias>.png)")
-    return int(m.group(1)), int(m.group(2))
+    target, bias = int(m.group(1)), int(m.group(2))
+    if n_classes is not None and not (target < n_classes and bias < n_classes):
+        raise DataError(path, f"label outside the class range 0..{n_classes - 1} (target {target}, bias {bias})")
+    if path.parent.name.isdigit() and int(path.parent.name) != target:
+        raise DataError(path, f"target {target} in the file name differs from its class folder {path.parent.name!r}")
+    return target, bias
 
 
 def split_folders(root, dataset: str, pct: str, split: str) -> list[Path]:
@@ -172,12 +231,18 @@ def read_image(path: Path) -> np.ndarray:
         raise DataError(path, f"not a readable image ({type(exc).__name__}: {exc})") from exc
 
 
-def load(root, dataset: str = "cmnist", pct: str = "5pct", split: str = "train") -> BiasedSplit:
-    """Read one split of a DisEnt-layout dataset (see module docstring) into memory."""
+def load(root, dataset: str = "cmnist", pct: str = "5pct", split: str = "train", verify: bool = True) -> BiasedSplit:
+    """Read one split of a DisEnt-layout dataset (see module docstring) into memory.
+
+    verify: check the verified marker of ``root`` first (every build here writes one); pass False only
+    for a released DisEnt folder downloaded by hand, which has no checksum list.
+    """
+    if verify:
+        check_verified(root)
     files = [f for folder in split_folders(root, dataset, pct, split) for f in list_images(folder)]
     if not files:
         raise DataError(split_folders(root, dataset, pct, split)[0], f"no images for split {split!r}")
-    labels = np.array([parse_labels(f) for f in files], dtype=np.int64)
+    labels = np.array([parse_labels(f, N_CLASSES.get(dataset)) for f in files], dtype=np.int64)
     images = [read_image(f) for f in files]
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
@@ -204,14 +269,12 @@ def assign_bias(
     return bias
 
 
-def bias_images(
-    gray: np.ndarray, bias: np.ndarray, dataset: str, rng: np.random.Generator, colour_std: float = 0.005
-) -> np.ndarray:
+def bias_images(gray: np.ndarray, bias: np.ndarray, dataset: str, rng: np.random.Generator, colour_std: float):
     """Apply the dataset's bias attribute: grey ``(n, H, W)`` -> RGB ``(n, H, W, 3) uint8``."""
     if dataset == "cmnist":
-        return digits.colorize(gray, bias, rng, std=colour_std)
+        return synth.colorize(gray, bias, rng, std=colour_std)
     if dataset == "cdigits":
-        return digits.corrupt(gray, bias, rng)
+        return synth.corrupt(gray, bias, rng)
     raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
 
 
@@ -246,135 +309,118 @@ def write_dataset(
     return counts
 
 
-def _build(out_dir, splits: dict, datasets, conflict_pct: float, seed: int, colour_std: float, source: str) -> Path:
-    """Write every dataset of ``datasets`` from the same grey ``splits`` atomically, with build.json and SHA256SUMS."""
-    for d in datasets:
-        if d not in DATASETS:
-            raise ValueError(f"datasets must be among {DATASETS}, got {d!r}")
+def _build(out_dir, splits: dict, cfg: BuildConfig, source: str) -> Path:
+    """Write every dataset of ``cfg.datasets`` from the same grey ``splits`` atomically, with build.json,
+    SHA256SUMS and the verified marker."""
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        sizes = {f"n_{k}": len(v[1]) for k, v in splits.items()}
         info = {
             "source": source,
-            "conflict_pct": conflict_pct,
-            "seed": seed,
-            "colour_std": colour_std,
-            "sizes": sizes,
+            "conflict_pct": cfg.conflict_pct,
+            "seed": cfg.seed,
+            "colour_std": cfg.colour_std,
+            "sizes": {f"n_{k}": len(v[1]) for k, v in splits.items()},
             "counts": {},
         }
-        for k, d in enumerate(datasets):
-            rng = np.random.default_rng([seed, k])
-            info["counts"][d] = write_dataset(tmp, d, splits, conflict_pct, rng, colour_std)
+        for k, d in enumerate(cfg.datasets):
+            rng = np.random.default_rng([cfg.seed, k])
+            info["counts"][d] = write_dataset(tmp, d, splits, cfg.conflict_pct, rng, cfg.colour_std)
         atomic_write_text(tmp / "build.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
         atomic_write_text(
             tmp / "SOURCE.md",
             f"# Biased digit datasets (DisEnt layout)\n\nSource: {source}.\n"
-            f"Built by `lib.bias.data` (seed {seed}, {conflict_pct:g}% bias-conflicting "
+            f"Built by `lib.bias.data` (seed {cfg.seed}, {cfg.conflict_pct:g}% bias-conflicting "
             f"training samples; valid and test unbiased).\n",
         )
         write_sha256sums(tmp)
+        write_verified_marker(tmp)
     return out_dir
 
 
-def generate(
-    out_dir,
-    seed: int = 0,
-    n_train: int = 2000,
-    n_valid: int = 500,
-    n_test: int = 1000,
-    datasets=DATASETS,
-    conflict_pct: float = 5.0,
-    colour_std: float = 0.005,
-) -> Path:
-    """Synthetic biased digits from the embedded glyph generator (deterministic), in the DisEnt layout."""
+def generate(out_dir=None, **overrides) -> Path:
+    """SYNTHETIC biased digits from the embedded glyph generator (deterministic), in the DisEnt layout.
+
+    Sizes, datasets, bias strength and seed: params.yaml ``data_biased`` (``overrides`` replace single
+    entries, e.g. for tests). out_dir: default ``data/raw/biased``.
+    """
+    cfg = build_config(**overrides)
     splits = {}
-    for k, (name, n) in enumerate((("train", n_train), ("valid", n_valid), ("test", n_test))):
+    for k, (name, n) in enumerate((("train", cfg.n_train), ("valid", cfg.n_valid), ("test", cfg.n_test))):
         y = np.arange(n) % 10
-        np.random.default_rng([seed, 100 + k]).shuffle(y)
-        splits[name] = (digits.render_digits(y, seed=seed * 1000 + k), y)
-    return _build(
-        out_dir,
-        splits,
-        datasets,
-        conflict_pct,
-        seed,
-        colour_std,
-        "SYNTHETIC digits (lib.bias.synth glyph generator), not MNIST",
-    )
+        np.random.default_rng([cfg.seed, 100 + k]).shuffle(y)
+        splits[name] = (synth.render_digits(y, seed=cfg.seed * 1000 + k), y)
+    out = paths.raw_dir(SYNTHETIC_NAME) if out_dir is None else out_dir
+    return _build(out, splits, cfg, "SYNTHETIC digits (lib.bias.synth glyph generator), not MNIST")
 
 
-def build_from_mnist(
-    mnist_dir,
-    out_dir,
-    seed: int = 0,
-    n_train: int = 7000,
-    n_valid: int = 1000,
-    n_test: int = 2000,
-    datasets=("cmnist",),
-    conflict_pct: float = 5.0,
-    colour_std: float = 0.005,
-) -> Path:
-    """Biased datasets from the real MNIST *test* images (t10k: 10,000), split by a seeded permutation
-    into disjoint train / valid / test parts of the given sizes."""
-    images, labels = load_mnist(mnist_dir, "t10k")
-    if n_train + n_valid + n_test > len(labels):
-        raise ValueError(f"n_train + n_valid + n_test must be <= {len(labels)}")
-    perm = np.random.default_rng(seed).permutation(len(labels))
-    cuts = np.cumsum([0, n_train, n_valid, n_test])
+def build_from_mnist(mnist_dir, out_dir, cfg: BuildConfig) -> Path:
+    """Biased datasets from a verified MNIST import: train and valid are disjoint parts of the 60,000
+    training images (one seeded permutation, LfF/DisEnt's 55,000 / 5,000), test is the first ``n_test``
+    of a seeded permutation of the 10,000 test images (all of them at n_test = 10,000)."""
+    images, labels = load_mnist(mnist_dir, "train")
+    t_images, t_labels = load_mnist(mnist_dir, "t10k")
+    if cfg.n_train + cfg.n_valid > len(labels) or cfg.n_test > len(t_labels):
+        raise ValueError(f"need n_train + n_valid <= {len(labels)} and n_test <= {len(t_labels)}")
+    perm = np.random.default_rng(cfg.seed).permutation(len(labels))
+    tr, va = perm[: cfg.n_train], perm[cfg.n_train : cfg.n_train + cfg.n_valid]
+    te = np.random.default_rng([cfg.seed, 1]).permutation(len(t_labels))[: cfg.n_test]
     splits = {
-        name: (images[perm[a:b]], labels[perm[a:b]])
-        for name, a, b in zip(("train", "valid", "test"), cuts[:-1], cuts[1:])
+        "train": (images[tr], labels[tr]),
+        "valid": (images[va], labels[va]),
+        "test": (t_images[te], t_labels[te]),
     }
-    return _build(
-        out_dir,
-        splits,
-        datasets,
-        conflict_pct,
-        seed,
-        colour_std,
-        f"real MNIST t10k images (split {n_train}/{n_valid}/{n_test} of 10,000 by seed {seed})",
+    source = (
+        f"real MNIST: train/valid {cfg.n_train}/{cfg.n_valid} of the 60,000 training images, "
+        f"test {cfg.n_test} of the 10,000 test images (seed {cfg.seed})"
     )
+    return _build(out_dir, splits, cfg, source)
+
+
+def source_description(root) -> str:
+    """The one-line data description recorded by the build (``build.json`` ``source``)."""
+    info = Path(root) / "build.json"
+    if not info.is_file():
+        raise DataError(info, "missing: not a dataset built by lib.bias.data (no build record)")
+    return json.loads(info.read_text())["source"]
 
 
 # ---------------------------------------------------------------- import / fetch / prepare
-def import_local(src, out_dir) -> Path:
-    """Copy the MNIST IDX files listed in ``src/SHA256SUMS`` after sha256 and IDX checks.
+def import_local(src, out_dir=None) -> Path:
+    """Import the MNIST IDX files listed in ``src/SHA256SUMS`` (default out: ``data/raw/mnist``).
 
-    A DataError leaves nothing written."""
-    src, out_dir = Path(src), Path(out_dir)
-    sums = read_sha256sums(src / "SHA256SUMS")
+    Every entry is validated (only the four MNIST file names), each images file needs its labels file,
+    every file is sha256-verified and IDX-checked in ``src`` before anything is written; the copy gets
+    its own SHA256SUMS and a verified marker. A DataError (naming the source file) leaves nothing written.
+    """
+    src = Path(src)
+    out_dir = paths.raw_dir(MNIST_NAME) if out_dir is None else Path(out_dir)
+    sums_file = src / "SHA256SUMS"
+    sums = read_sha256sums(sums_file, pattern=MNIST_ENTRY)
+    kinds = sorted({name.split("-")[0] for name in sums})
+    if not kinds:
+        raise DataError(sums_file, "lists no MNIST file")
+    require_listed(sums, [f"{k}-{part}-ubyte.gz" for k in kinds for part in ("images-idx3", "labels-idx1")], sums_file)
     verify_sha256sums(src, sums)
-    for name in sums:
-        read_idx(src / name)
+    for kind in kinds:
+        _read_mnist_pair(src, kind)
     with atomic_dir(out_dir) as tmp:
         for name in sums:
             shutil.copyfile(src / name, tmp / name)
-        for extra in ("SHA256SUMS", "SOURCE.md"):
-            if (src / extra).is_file():
-                shutil.copyfile(src / extra, tmp / extra)
+        if (src / "SOURCE.md").is_file():
+            shutil.copyfile(src / "SOURCE.md", tmp / "SOURCE.md")
+        write_sha256sums(tmp)
+        write_verified_marker(tmp)
     return out_dir
 
 
-def fetch(out_dir, what: str = "mnist") -> Path:
-    """Download (opt-in, needs internet). 'mnist': the four IDX files from a mirror, MD5-verified.
-    'disent': the released DisEnt datasets (Google Drive folder; needs the ``gdown`` package)."""
-    import hashlib
-    import urllib.request
+def fetch(out_dir=None, allow_unverified: bool = False) -> Path:
+    """Download the four MNIST IDX files (network, opt-in) to ``out_dir`` (default ``data/raw/mnist``).
 
-    out_dir = Path(out_dir)
-    if what == "disent":
-        try:
-            import gdown
-        except ImportError as exc:
-            raise RuntimeError(
-                f"fetch('disent') needs `pip install gdown`; or download {DISENT_URL} by hand, "
-                f"unzip, and pass that folder as root to load()"
-            ) from exc
-        with atomic_dir(out_dir) as tmp:
-            gdown.download_folder(DISENT_URL, output=str(tmp), quiet=False)
-        return out_dir
-    if what != "mnist":
-        raise ValueError(f"what must be one of ('mnist', 'disent'), got {what!r}")
+    Every file is verified against its published MD5 (``MNIST_MD5``, in this module), so nothing is ever
+    unverified: ``allow_unverified`` is accepted for the common command line and changes nothing.
+    """
+    del allow_unverified  # MNIST is always verifiable here
+    out_dir = paths.raw_dir(MNIST_NAME) if out_dir is None else Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         for name, md5 in MNIST_MD5.items():
             for mirror in MNIST_MIRRORS:
@@ -388,51 +434,81 @@ def fetch(out_dir, what: str = "mnist") -> Path:
             else:
                 raise DataError(out_dir / name, "no mirror gave a copy with the published MD5")
         write_sha256sums(tmp)
+        write_verified_marker(tmp)
     return out_dir
 
 
-def prepare_real() -> Path:
-    """Import ``../shared/data/mnist`` (verified) to data/raw/mnist and build the real biased datasets
-    (``data_biased.real`` in params.yaml) under data/raw/<name>, unless an identical build is there."""
-    cfg = dict(load_params("data_biased")["real"])
-    src, mnist = paths.shared_data("mnist"), paths.raw_dir("mnist")
+def fetch_disent(out_dir, allow_unverified: bool = False) -> Path:
+    """The released DisEnt datasets (Google Drive folder; needs ``gdown``). No checksum list is published,
+    so this refuses unless ``allow_unverified=True``, which is recorded in ``FETCH.json`` (``verified: false``)."""
+    out_dir = Path(out_dir)
+    if not allow_unverified:
+        raise DataError(
+            out_dir,
+            f"the DisEnt release ({DISENT_URL}) publishes no checksums: refusing unverifiable data "
+            "(pass allow_unverified=True to accept it; it is recorded as unverified)",
+        )
     try:
-        verify_sha256sums(mnist, read_sha256sums(src / "SHA256SUMS"))
-    except (DataError, FileNotFoundError):
+        import gdown
+    except ImportError as exc:
+        raise RuntimeError(f"fetch_disent needs `pip install gdown`; or download {DISENT_URL} by hand") from exc
+    with atomic_dir(out_dir) as tmp:
+        gdown.download_folder(DISENT_URL, output=str(tmp), quiet=True)
+        atomic_write_text(tmp / "FETCH.json", json.dumps({"url": DISENT_URL, "verified": False}, indent=1) + "\n")
+        write_sha256sums(tmp)
+        write_verified_marker(tmp)
+    return out_dir
+
+
+def _is_verified_import(src: Path, copy: Path) -> bool:
+    """``copy`` is a verified import holding exactly the files ``src/SHA256SUMS`` lists, with those sums."""
+    try:
+        check_verified(copy)
+        theirs = read_sha256sums(src / "SHA256SUMS", pattern=MNIST_ENTRY)
+        ours = read_sha256sums(copy / "SHA256SUMS")
+    except DataError:
+        return False
+    return all(ours.get(k) == v for k, v in theirs.items())
+
+
+def _prepare(run: str) -> Path:
+    """Import ``../shared/data/mnist`` (verified) to data/raw/mnist unless a verified identical copy is there,
+    then build ``run``'s datasets (``data_biased`` with the run's overrides) into data/raw/<FOLDERS[run]>,
+    unless the same build is there already."""
+    src, mnist = paths.shared_data("mnist"), paths.raw_dir(MNIST_NAME)
+    if not _is_verified_import(src, mnist):
         import_local(src, mnist)
-    out = paths.raw_dir(cfg.pop("name"))
-    wanted = {"seed": cfg["seed"], "conflict_pct": cfg["conflict_pct"], "colour_std": cfg["colour_std"]}
+    cfg = build_config(run)
+    out = paths.raw_dir(FOLDERS[run])
     info = json.loads((out / "build.json").read_text()) if (out / "build.json").is_file() else {}
-    sizes = {k: cfg[k] for k in ("n_train", "n_valid", "n_test")}
-    if (
-        all(info.get(k) == v for k, v in wanted.items())
-        and info.get("sizes") == sizes
-        and sorted(info.get("counts", {})) == sorted(cfg["datasets"])
-    ):
-        verify_sha256sums(out, out / "SHA256SUMS")
+    wanted = {k: v for k, v in asdict(cfg).items() if k in ("seed", "conflict_pct", "colour_std")}
+    sizes = {"n_train": cfg.n_train, "n_valid": cfg.n_valid, "n_test": cfg.n_test}
+    same = all(info.get(k) == v for k, v in wanted.items()) and info.get("sizes") == sizes
+    if same and sorted(info.get("counts", {})) == sorted(cfg.datasets) and "60,000" in info.get("source", ""):
+        check_verified(out)
         return out
-    return build_from_mnist(mnist, out, **cfg)
+    return build_from_mnist(mnist, out, cfg)
+
+
+def prepare_real() -> Path:
+    """The real run's data (called by ``python -m lib.core.runner nb04 --run real``): see ``_prepare``."""
+    return _prepare("real")
+
+
+def prepare_paper() -> Path:
+    """The paper run's data (params_paper.yaml sizes, the paper's 55,000 / 5,000 / 10,000): see ``_prepare``."""
+    return _prepare("paper")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Build / import / fetch the biased digit datasets.")
-    parser.add_argument("command", choices=("build", "generate", "import", "fetch", "real"))
-    parser.add_argument("--out", help="output folder (default: data/raw/<data_biased.name>)")
-    parser.add_argument("--src", help="import: source folder with SHA256SUMS")
-    parser.add_argument("--what", default="mnist", help="fetch: mnist | disent")
-    args = parser.parse_args(argv)
-    cfg = dict(load_params("data_biased"))
-    cfg.pop("real", None)
-    name = cfg.pop("name", "biased")
-    if args.command in ("build", "generate"):
-        print(generate(args.out or paths.raw_dir(name), **cfg))
-    elif args.command == "import":
-        print(import_local(args.src or paths.shared_data("mnist"), args.out or paths.raw_dir("mnist")))
-    elif args.command == "fetch":
-        print(fetch(args.out or paths.raw_dir("mnist" if args.what == "mnist" else "disent"), args.what))
-    else:
-        print(prepare_real())
-    return 0
+    return datacli.main(
+        argv,
+        description="Biased datasets: generate (synthetic digits), import / fetch (MNIST).",
+        generate=generate,
+        import_local=import_local,
+        fetch=fetch,
+        default_src=paths.shared_data("mnist"),
+    )
 
 
 if __name__ == "__main__":

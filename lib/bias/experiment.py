@@ -19,9 +19,77 @@ from tqdm.auto import tqdm
 from lib.bias import cka
 from lib.bias import data as biased_data
 from lib.bias.objectives import LABELS, MARGIN, PROBABILISTIC
-from lib.bias.resnet import ResNet18
-from lib.bias.training import TrainConfig, evaluate, fit, pick_device, subset_indices, to_tensor
+from lib.bias.resnet import ResNet18, count_parameters
+from lib.bias.training import TrainConfig, evaluate_groups, fit, to_tensor
+from lib.core import paths
+from lib.core.device import pick_device
+from lib.core.sampling import subsample
 from lib.core.seeding import seed_everything
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """The ``nb04`` params section, one to one (no defaults here: params.yaml is their one home).
+
+    data_source: the data folder under data/raw (``biased``: synthetic digits; ``biased_real``: Colored MNIST
+    from real MNIST); pct: the DisEnt ratio folder; width: channel multiplier of ResNet18; stem: ``cifar`` |
+    ``standard`` (see lib.bias.resnet); train_size / valid_size: a seeded subset of the split (None: all of it);
+    cka_samples test images in batches of cka_batch_size for the CKA matrices; torch_threads: CPU threads.
+    """
+
+    data_source: str
+    datasets: list
+    pct: str
+    objectives: list
+    seeds: list
+    width: float
+    stem: str
+    dropout: float
+    learning_rate: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    train_size: int | None
+    valid_size: int | None
+    cka_samples: int
+    cka_batch_size: int
+    torch_threads: int
+    device: str
+
+    @classmethod
+    def from_namespace(cls, namespace: dict) -> ExperimentConfig:
+        """The config from a notebook's parameter variables (``globals()``): one entry per field."""
+        return cls(**{f: namespace[f] for f in cls.__dataclass_fields__})
+
+    @property
+    def root(self):
+        """The dataset folder ``data/raw/<data_source>``."""
+        return paths.raw_dir(self.data_source)
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            device=self.device,
+        )
+
+    def model(self) -> ResNet18:
+        """A fresh ResNet18 of this configuration (10 classes)."""
+        return ResNet18(num_classes=10, width=self.width, dropout=self.dropout, stem=self.stem)
+
+    def n_parameters(self) -> int:
+        return count_parameters(self.model())
+
+    def describe(self) -> str:
+        """One line: data folder, device, network size."""
+        return (
+            f"data: {self.root}; device: {pick_device(self.device)}; ResNet18 ({self.stem} stem) width "
+            f"{self.width}: {self.n_parameters():,} parameters"
+        )
 
 
 @dataclass
@@ -34,9 +102,14 @@ class GridResult:
     layer_names: list = field(default_factory=list)
 
 
-def load_splits(root, datasets, pct: str = "5pct") -> dict:
+def load_splits(root, datasets, pct: str) -> dict:
     """``{dataset: {'train'|'valid'|'test': BiasedSplit}}`` read with ``lib.bias.data.load``."""
     return {d: {s: biased_data.load(root, d, pct, s) for s in ("train", "valid", "test")} for d in datasets}
+
+
+def split_description(counts: pd.DataFrame) -> str:
+    """One line from ``split_counts``: '<dataset>/<split>: n (k bias-conflicting); ...'."""
+    return "; ".join(f"{r.dataset}/{r.split}: {r.n} ({r.conflicting} bias-conflicting)" for r in counts.itertuples())
 
 
 def split_counts(data: dict) -> pd.DataFrame:
@@ -55,41 +128,37 @@ def split_counts(data: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_grid(
-    data: dict,
-    objectives,
-    seeds,
-    config: TrainConfig,
-    *,
-    width: float = 1.0,
-    dropout: float = 0.4,
-    train_size: int | None = None,
-    valid_size: int | None = None,
-    cka_seed: int | None = None,
-    cka_samples: int = 512,
-    cka_batch_size: int = 128,
-    cka_precision: str = "float32",
-    progress: bool = True,
-) -> GridResult:
-    """Train and evaluate every (dataset, objective, seed); CKA for seed ``cka_seed`` (default: seeds[0]).
+#: dtype of the Gram products of the CKA matrices (float32: about twice as fast; see lib.bias.cka)
+CKA_PRECISION = "float32"
 
-    train_size: a seeded random subset of the training split (None: all of it), the same subset for
-    every objective and seed of a dataset; valid_size likewise for the validation split. CKA uses
-    ``cka_samples`` test images drawn by a seeded permutation (the same for every model; files are
-    stored by class, so a prefix would not do) in batches of ``cka_batch_size``.
+
+def split_subset(split: biased_data.BiasedSplit, size: int | None) -> np.ndarray:
+    """Indices of a seeded subset of ``split`` (None: all), stratified by (target, aligned), so the
+    subset keeps the class balance and the bias-conflicting share; the same subset for every model."""
+    return subsample(np.arange(len(split)), size, seed=0, strata=split.target * 2 + split.aligned)
+
+
+def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, progress: bool = True) -> GridResult:
+    """Train and evaluate every (dataset, objective, seed) of ``cfg``; CKA for seed ``cka_seed`` (default:
+    the first seed).
+
+    cfg.train_size / cfg.valid_size: ``split_subset`` of the training / validation split. CKA uses
+    ``cfg.cka_samples`` test images drawn by a seeded permutation (the same for every model; files are
+    stored by class, so a prefix would not do) in batches of ``cfg.cka_batch_size``.
     """
-    cka_seed = seeds[0] if cka_seed is None else cka_seed
+    cka_seed = cfg.seeds[0] if cka_seed is None else cka_seed
+    config = cfg.train_config()
     runs, hist, mats, names = [], [], {}, []
-    jobs = [(d, o, s) for d in data for o in objectives for s in seeds]
+    jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
     for dataset, objective, seed in tqdm(jobs, desc="models", disable=not progress):
         sp = data[dataset]
-        idx = subset_indices(len(sp["train"]), train_size, seed=0)
+        idx = split_subset(sp["train"], cfg.train_size)
         x_tr, y_tr = to_tensor(sp["train"].images[idx]), torch.from_numpy(sp["train"].target[idx])
-        vdx = subset_indices(len(sp["valid"]), valid_size, seed=0)
+        vdx = split_subset(sp["valid"], cfg.valid_size)
         x_va, y_va = to_tensor(sp["valid"].images[vdx]), torch.from_numpy(sp["valid"].target[vdx])
         x_te = to_tensor(sp["test"].images)
         seed_everything(seed, torch=True)
-        model = ResNet18(num_classes=10, width=width, dropout=dropout)
+        model = cfg.model()
         info = fit(
             model,
             objective,
@@ -102,7 +171,7 @@ def run_grid(
             progress=progress,
             desc=f"{dataset}/{objective}/s{seed}",
         )
-        acc = evaluate(model, x_te, sp["test"].target, sp["test"].bias, config.eval_batch_size)
+        acc = evaluate_groups(model, x_te, sp["test"].target, sp["test"].bias)
         runs.append(
             {
                 "dataset": dataset,
@@ -119,11 +188,12 @@ def run_grid(
         )
         hist += [{"dataset": dataset, "objective": objective, "seed": seed, **h} for h in info["history"]]
         if seed == cka_seed:
-            x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[:cka_samples]]
-            batches = [x_cka[i : i + cka_batch_size] for i in range(0, len(x_cka), cka_batch_size)]
+            x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[: cfg.cka_samples]]
+            step = cfg.cka_batch_size
+            batches = [x_cka[i : i + step] for i in range(0, len(x_cka), step)]
             batches = [b for b in batches if len(b) >= 4]
             names, mats[(dataset, objective)] = cka.cka_matrix(
-                model, batches, device=pick_device(config.device), precision=cka_precision
+                model, batches, device=pick_device(cfg.device), precision=CKA_PRECISION
             )
     return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), mats, names)
 
@@ -204,3 +274,42 @@ def summary(runs: pd.DataFrame) -> dict:
         out["margin_mean"] = float(per_obj[marg].mean())
         out["probabilistic_best_on_average"] = bool(per_obj[prob].mean() > per_obj[marg].mean())
     return out
+
+
+def cka_metrics(cka_table: pd.DataFrame) -> dict:
+    """``{"<dataset>.<objective>": {mean_offdiag, first_last}}`` from ``cka_summary``."""
+    return {
+        f"{r.dataset}.{r.objective}": {"mean_offdiag": r.mean_offdiag, "first_last": r.first_last}
+        for r in cka_table.itertuples()
+    }
+
+
+def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, result: GridResult) -> dict:
+    """The metrics ``meta`` block: data source (lib.core.provenance), configuration, timing."""
+    return {
+        **source.meta(),
+        "config": run,
+        "seeds": list(cfg.seeds),
+        "datasets": list(cfg.datasets),
+        "objectives": list(cfg.objectives),
+        "split": split_description(counts),
+        "width": cfg.width,
+        "stem": cfg.stem,
+        "n_parameters": cfg.n_parameters(),
+        "max_epochs": cfg.max_epochs,
+        "patience": cfg.patience,
+        "batch_size": cfg.batch_size,
+        "learning_rate": cfg.learning_rate,
+        "weight_decay": cfg.weight_decay,
+        "train_size": cfg.train_size,
+        "valid_size": cfg.valid_size,
+        "cka_samples": cfg.cka_samples,
+        "n_cka_layers": len(result.layer_names),
+        "device": str(pick_device(cfg.device)),
+        "total_train_seconds": float(result.runs["seconds"].sum()),
+    }
+
+
+def cka_grid_title(result: GridResult) -> str:
+    """Title of the CKA grid: how many leaf layers each matrix covers."""
+    return f"CKA between all {len(result.layer_names)} leaf layers of ResNet18 (conv, norm, ReLU, pool, dropout, FC)"

@@ -27,8 +27,9 @@ Notes on the paper's definitions (where Table 2 is ambiguous or mistyped):
   softmax output layer (``log_softmax`` + ``nll_loss``). That is the *same
   function of the logits* as SCE: with the same seed the two train identically
   on CPU; the paper's SCE/NLL differences can only come from run-to-run noise.
-  ``nll_prob`` (``-S(fv)_y``, i.e. ``torch.nn.NLLLoss`` fed probabilities, a
-  common slip) is offered as an alternative reading; it is not run by default.
+  ``nll_raw`` (``-fv_y``: ``torch.nn.NLLLoss`` fed the raw outputs, Table 2
+  read literally without the log) is unbounded below; it is offered only as a
+  negative control, not as one of the six objectives.
 - SoS is Hui & Belkin's (2021) rescaled square loss
   ``(1/C)[k (f_y - M)^2 + sum_{c != y} f_c^2]`` with ``a = k``, ``b = M``; with
   ``a = b = 1`` (the paper's choice) it is the mean squared error of the logits
@@ -44,7 +45,6 @@ import torch.nn.functional as F
 
 PROBABILISTIC = ("sce", "bce", "nll")
 MARGIN = ("l1", "l2", "sos")
-OBJECTIVES = PROBABILISTIC + MARGIN
 LABELS = {
     "sce": "L_SCE",
     "bce": "L_BCE",
@@ -52,7 +52,7 @@ LABELS = {
     "l1": "L_1",
     "l2": "L_2",
     "sos": "L_SoS",
-    "nll_prob": "L_NLL(prob)",
+    "nll_raw": "L_NLL(raw)",
 }
 
 
@@ -79,10 +79,10 @@ def nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.nll_loss(F.log_softmax(logits, dim=1), y.long())
 
 
-def nll_prob(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``torch.nn.NLLLoss`` applied to softmax probabilities: ``-S(fv)_y`` (alternative reading)."""
+def nll_raw(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``torch.nn.NLLLoss`` applied to the raw outputs: ``-fv_y`` (unbounded below; a negative control)."""
     _onehot(logits, y)
-    return F.nll_loss(F.softmax(logits, dim=1), y.long())
+    return F.nll_loss(logits, y.long())
 
 
 def l1(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -109,12 +109,12 @@ _REGISTRY: dict[str, Callable] = {
     "l1": l1,
     "l2": l2,
     "sos": sos,
-    "nll_prob": nll_prob,
+    "nll_raw": nll_raw,
 }
 
 
 def get_objective(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The loss function called ``name`` (one of ``sce, bce, nll, l1, l2, sos, nll_prob``)."""
+    """The loss function called ``name`` (one of ``sce, bce, nll, l1, l2, sos, nll_raw``)."""
     if name not in _REGISTRY:
         raise ValueError(f"objective must be one of {sorted(_REGISTRY)}, got {name!r}")
     return _REGISTRY[name]

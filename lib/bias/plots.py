@@ -1,6 +1,9 @@
-"""Figures of notebook 04: sample grid, CKA heatmap grid (paper Figure 1), aligned/conflicting accuracy."""
+"""Figures of notebook 04: sample grid, CKA heatmap grid (paper Figure 1), aligned/conflicting accuracy,
+validation curves."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -32,32 +35,58 @@ def plot_samples(data: dict, n: int = 10, seed: int = 0):
     return fig
 
 
-def plot_cka_grid(cka: dict, datasets, objectives, layer_names=None):
-    """Grid of layer x layer CKA heatmaps: rows datasets, columns objectives (paper Figure 1)."""
+def plot_cka_grid(
+    matrices: Mapping[tuple[str, str], np.ndarray],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    cmap: str = "magma",
+    cell_size: float = 2.2,
+    title: str | None = None,
+):
+    """Heatmap grid: rows x columns of (m, m) CKA matrices -> matplotlib Figure.
+
+    matrices[(row, col)]: (m, m) array (layer index on both axes, origin lower-left, as in the paper);
+    a missing (row, col) pair leaves an empty panel. One shared colour scale [vmin, vmax] and colorbar.
+    """
+    row_labels, col_labels = list(row_labels), list(col_labels)
+    if not row_labels or not col_labels:
+        raise ValueError("row_labels and col_labels must be non-empty")
+    unknown = [k for k in matrices if k[0] not in row_labels or k[1] not in col_labels]
+    if unknown:
+        raise ValueError(f"matrices has keys outside the labels: {unknown[:3]}")
+    for key, mat in matrices.items():
+        a = np.asarray(mat)
+        if a.ndim != 2:
+            raise ValueError(f"matrix {key} must be 2-D, got shape {a.shape}")
+    nr, nc = len(row_labels), len(col_labels)
     fig, axes = plt.subplots(
-        len(datasets),
-        len(objectives),
-        figsize=(2.2 * len(objectives), 2.2 * len(datasets)),
-        squeeze=False,
-        constrained_layout=True,
+        nr, nc, figsize=(cell_size * nc + 0.8, cell_size * nr), squeeze=False, constrained_layout=True
     )
-    im = None
-    for r, d in enumerate(datasets):
-        for c, o in enumerate(objectives):
-            ax = axes[r][c]
+    image = None
+    for i, r in enumerate(row_labels):
+        for j, c in enumerate(col_labels):
+            ax = axes[i, j]
             ax.grid(False)
-            if (d, o) in cka:
-                im = ax.imshow(cka[(d, o)], origin="lower", vmin=0.0, vmax=1.0, cmap="magma")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(LABELS.get(o, o))
-            if c == 0:
-                ax.set_ylabel(f"{d}\nlayer index")
-    if im is not None:
-        fig.colorbar(im, ax=axes, shrink=0.8, label="mini-batch linear CKA")
-    n_layers = len(layer_names) if layer_names is not None else "?"
-    fig.suptitle(f"CKA between all {n_layers} leaf layers of ResNet18 (conv, norm, ReLU, pool, dropout, FC)")
+            if (r, c) in matrices:
+                a = np.asarray(matrices[(r, c)], dtype=float)
+                image = ax.imshow(a, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+                ax.set_xticks([0, a.shape[1] - 1])
+                ax.set_yticks([0, a.shape[0] - 1])
+            else:
+                ax.set_axis_off()
+            if i == 0:
+                ax.set_title(str(c))
+            if j == 0:
+                ax.set_ylabel(f"{r}\nlayer")
+            if i == nr - 1:
+                ax.set_xlabel("layer")
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.8, label="CKA")
+    if title:
+        fig.suptitle(title)
     return fig
 
 

@@ -18,33 +18,32 @@ import torch
 from tqdm.auto import tqdm
 
 from lib.bias.objectives import get_objective, predict
+from lib.core.device import DEVICES, pick_device
 from lib.core.seeding import seed_everything
 
+#: evaluation batch (inference only: it changes speed and memory, not results)
+EVAL_BATCH_SIZE = 1024
 
-@dataclass
+
+@dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters (paper defaults). max_epochs bounds the run; patience is the early-stopping patience."""
+    """Optimiser and stopping settings (values from params.yaml ``nb04``; no defaults here).
 
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    batch_size: int = 512
-    max_epochs: int = 100
-    patience: int = 12
-    eval_batch_size: int = 1024
-    device: str = "auto"
+    max_epochs bounds the run; patience is the early-stopping patience in epochs; device one of DEVICES.
+    """
+
+    learning_rate: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    device: str
 
     def __post_init__(self):
         if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
             raise ValueError("batch_size, max_epochs and patience must be >= 1")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be one of ('auto', 'cpu', 'cuda'), got {self.device!r}")
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """CUDA when available (device='auto'), else CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -55,15 +54,8 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255.0)
 
 
-def subset_indices(n: int, size: int | None, seed: int) -> np.ndarray:
-    """A seeded random subset of ``range(n)`` of ``size`` (all, in order, when size is None or >= n)."""
-    if size is None or size >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
-
-
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
     """Logits ``(n, C)`` on CPU, in eval mode, computed batch by batch on the model's device."""
     model.eval()
     device = next(model.parameters()).device
@@ -114,7 +106,7 @@ def fit(
     seed_everything(seed, torch=True)
     device = pick_device(config.device)
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     best = {"acc": -1.0, "epoch": 0, "state": None}
     history, start = [], time.perf_counter()
@@ -134,7 +126,7 @@ def fit(
             opt.step()
             total += loss.item() * len(idx)
             count += len(idx)
-        valid_acc = float((predict(predict_logits(model, x_valid, config.eval_batch_size)) == y_valid).float().mean())
+        valid_acc = float((predict(predict_logits(model, x_valid)) == y_valid).float().mean())
         history.append({"epoch": epoch, "train_loss": total / count, "valid_acc": valid_acc})
         bar.set_postfix(loss=f"{total / count:.4f}", valid_acc=f"{valid_acc:.3f}")
         if valid_acc > best["acc"]:
@@ -152,7 +144,7 @@ def fit(
     }
 
 
-def evaluate(model: torch.nn.Module, x: torch.Tensor, target, bias, batch_size: int = 1024) -> dict:
-    """``accuracy_split`` of the model's predictions on ``x (n, 3, H, W)``."""
-    pred = predict(predict_logits(model, x, batch_size)).numpy()
+def evaluate_groups(model: torch.nn.Module, x: torch.Tensor, target, bias) -> dict:
+    """``accuracy_split`` of the model's predictions on ``x (n, 3, H, W)``; target, bias ``(n,)``."""
+    pred = predict(predict_logits(model, x)).numpy()
     return accuracy_split(pred, target, bias)

@@ -249,7 +249,26 @@ def test_cka_between_two_models_and_itself():
     torch.manual_seed(5)
     c = nn.Sequential(nn.Linear(5, 3), nn.ReLU())
     na, nc, M2 = cka.cka_between(a, c, data, layers_a=["0", "6"], device="cpu")
-    assert nc == ["0", "1"] and M2.shape == (2, 2)
+    assert na == ["0", "6"] and nc == ["0", "1"] and M2.shape == (2, 2)
+    # exact values: the plain float64 loop of the published formula on the captured activations
+    acts_a, acts_c = _activations(a, ["0", "6"], data), _activations(c, ["0", "1"], data)
+    expected = np.array([[ref_minibatch_cka(acts_a[p], acts_c[q]) for q in nc] for p in na])
+    np.testing.assert_allclose(M2, expected, atol=1e-10)
+    assert not np.allclose(M2, M2[0, 0])  # the four pairs differ: a wrong pairing would show
+
+
+def _activations(model: nn.Module, layers: list[str], data: list[torch.Tensor]) -> dict[str, list[np.ndarray]]:
+    """Each named layer's float64 output per batch, from a plain forward pass (eval mode) with hooks."""
+    model.eval()
+    out = {n: [] for n in layers}
+    mods = dict(model.named_modules())
+    handles = [mods[n].register_forward_hook(lambda _m, _i, o, n=n: out[n].append(o.double().numpy())) for n in layers]
+    with torch.no_grad():
+        for x in data:
+            model(x)
+    for h in handles:
+        h.remove()
+    return out
 
 
 def test_reused_module_is_a_clear_error():
@@ -263,7 +282,7 @@ def test_reused_module_is_a_clear_error():
 def test_plot_cka_grid_panels():
     import matplotlib.pyplot as plt
 
-    from lib.bias.cka_plots import plot_cka_grid
+    from lib.bias.plots import plot_cka_grid
 
     mats = {("SCE", "C-MNIST"): np.eye(4), ("NLL", "C-MNIST"): np.full((4, 4), 0.5)}
     fig = plot_cka_grid(mats, ["SCE", "NLL"], ["C-MNIST", "BFFHQ"])

@@ -106,13 +106,13 @@ def test_bad_files_in_layout(tmp_path, tiny):
 
 
 def test_bffhq_style_valid_folder(tmp_path):
-    for folder in ("bffhq/0.5pct/align/0", "bffhq/valid", "bffhq/test"):
+    for folder in ("bffhq/0.5pct/align/0", "bffhq/valid", "bffhq/test"):  # a hand download: no checksum list
         (tmp_path / folder).mkdir(parents=True)
     img = Image.fromarray(np.full((8, 8, 3), 200, np.uint8))
     img.save(tmp_path / "bffhq/0.5pct/align/0/1_0_0.png")
     img.save(tmp_path / "bffhq/valid/2_1_0.png")
     img.save(tmp_path / "bffhq/test/3_0_1.png")
-    v = bd.load(tmp_path, "bffhq", "0.5pct", "valid")
+    v = bd.load(tmp_path, "bffhq", "0.5pct", "valid", verify=False)
     assert v.target.tolist() == [1] and v.bias.tolist() == [0] and v.images.shape == (1, 8, 8, 3)
 
 
@@ -136,6 +136,8 @@ def test_import_local_verifies_and_writes_nothing_on_mismatch(tmp_path):
 def test_failed_build_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match="datasets must be among"):
         bd.generate(tmp_path / "x", n_train=10, n_valid=4, n_test=4, datasets=("cmnist", "svhn"))
+    with pytest.raises(TypeError):
+        bd.generate(tmp_path / "x", n_train=10, n_valid=4, n_test=4, sizes=3)  # not a data_biased key
     assert list(tmp_path.iterdir()) == []
 
 
@@ -159,6 +161,8 @@ def test_real_mnist(tmp_path):
     assert train_images.shape == (60000, 28, 28) and train_labels.shape == (60000,)
     assert np.bincount(train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert round(float(train_images.mean()) / 255, 5) == 0.13066
-    bd.build_from_mnist(out, tmp_path / "b", seed=1, n_train=100, n_valid=20, n_test=40)
+    bd.build_from_mnist(
+        out, tmp_path / "b", bd.build_config(seed=1, n_train=100, n_valid=20, n_test=40, datasets=["cmnist"])
+    )
     tr = bd.load(tmp_path / "b", "cmnist", "5pct", "train")
     assert len(tr) == 100 and (~tr.aligned).sum() == 5

@@ -4,7 +4,7 @@ import pytest
 
 from lib.bias import data as biased_data
 from lib.bias import experiment as be
-from lib.bias.training import TrainConfig
+from lib.core.params import load_params
 
 
 def _runs():
@@ -55,11 +55,41 @@ def test_cka_summary():
     assert t.loc[0, "first_last"] == pytest.approx(0.2)
 
 
+def experiment_config(**kw) -> be.ExperimentConfig:
+    """The default nb04 section (params.yaml) with test-sized overrides."""
+    return be.ExperimentConfig(**{**load_params("nb04"), **kw})
+
+
+def test_config_maps_the_params_section_one_to_one():
+    assert set(be.ExperimentConfig.__dataclass_fields__) == set(load_params("nb04"))
+    cfg = be.ExperimentConfig.from_namespace({**load_params("nb04"), "run": "default", "other": 1})
+    assert cfg.train_config().learning_rate == load_params("nb04")["learning_rate"]
+
+
+def test_split_subset_keeps_the_conflicting_share():
+    y = np.arange(200) % 10
+    b = biased_data.assign_bias(y, np.random.default_rng(0), 5.0)
+    sp = biased_data.BiasedSplit(np.zeros((200, 1, 1, 3), np.uint8), y, b, [])
+    idx = be.split_subset(sp, 100)
+    assert len(idx) == 100 and (~sp.aligned[idx]).sum() == 5
+    assert idx.tolist() == be.split_subset(sp, 100).tolist()
+    assert be.split_subset(sp, None).tolist() == list(range(200))
+
+
 def test_run_grid_end_to_end(tmp_path):
     biased_data.generate(tmp_path / "b", seed=0, n_train=40, n_valid=12, n_test=16, datasets=("cmnist",))
-    data = be.load_splits(tmp_path / "b", ["cmnist"])
-    cfg = TrainConfig(batch_size=16, max_epochs=1, device="cpu")
-    res = be.run_grid(data, ["sce", "nll"], [0], cfg, width=0.0625, cka_samples=16, cka_batch_size=8, progress=False)
+    data = be.load_splits(tmp_path / "b", ["cmnist"], "5pct")
+    cfg = experiment_config(
+        objectives=["sce", "nll"],
+        seeds=[0],
+        width=0.0625,
+        batch_size=16,
+        max_epochs=1,
+        cka_samples=16,
+        cka_batch_size=8,
+        device="cpu",
+    )
+    res = be.run_grid(data, cfg, progress=False)
     assert len(res.runs) == 2 and set(res.runs["n_train_conflicting"]) == {2}
     # NLL (log-softmax + NLL) is the same function of the logits as SCE: identical training
     assert res.runs.loc[0, "accuracy"] == res.runs.loc[1, "accuracy"]

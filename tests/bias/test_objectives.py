@@ -18,7 +18,7 @@ EXPECTED = {
     "l1": (1.0 + 4 / 3) / 2,
     "l2": 25 / 48,
     "sos": ((LN2 - 1) ** 2 / 3 + 1 / 3) / 2,
-    "nll_prob": -(0.5 + 1 / 3) / 2,
+    "nll_raw": -(LN2 + 0.0) / 2,  # -fv_y: sample 0 fv_0 = ln 2, sample 1 fv_2 = 0
 }
 
 
