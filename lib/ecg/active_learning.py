@@ -110,12 +110,16 @@ def odal_select(proba, k: int, threshold: float, rng: np.random.Generator) -> np
 
 @dataclass
 class ALConfig:
-    """Loop settings. ``budget`` counts all pool labels (seed set included)."""
+    """Loop settings (built from the notebook's parameters; no second default for the budget).
 
-    strategy: str = "odal"
-    seed_size: int = 50
-    batch_size: int = 50
-    budget: int = 500
+    ``budget`` counts all pool labels (seed set included); ``seed_size`` labels are drawn at random
+    first, then ``batch_size`` per round (times the controller's multiplier for fuzzy ODAL).
+    """
+
+    strategy: str
+    seed_size: int
+    batch_size: int
+    budget: int
     fuzzy: bool = True
     fixed_threshold: float = 0.7
     warm_start: bool = True
@@ -135,6 +139,94 @@ def _macro_f1(y, pred, n_classes):
 
 def _positive_f1(y, pred, positive):
     return float(f1_score(np.isin(y, positive), np.isin(pred, positive), zero_division=0))
+
+
+def _rows(A, idx):
+    return None if A is None else A[idx]
+
+
+def score_round(model, val, test, *, n_classes: int, positive_classes=None) -> dict:
+    """Round metrics of a fitted model: val_loss (clipped log loss), val/test macro-F1 (+ positive-class F1).
+
+    ``val``/``test``: tuples (X, F, y).
+    """
+    (Xv, Fv, yv), (Xt, Ft, yt) = val, test
+    pv, pt = model.predict_proba(Xv, Fv), model.predict_proba(Xt, Ft)
+    pc = np.clip(pv, 1e-7, 1.0)
+    row = {
+        "val_loss": float(log_loss(yv, pc / pc.sum(1, keepdims=True), labels=list(range(n_classes)))),
+        "val_macro_f1": _macro_f1(yv, pv.argmax(1), n_classes),
+        "test_macro_f1": _macro_f1(yt, pt.argmax(1), n_classes),
+    }
+    if positive_classes is not None:
+        row["val_pos_f1"] = _positive_f1(yv, pv.argmax(1), positive_classes)
+        row["test_pos_f1"] = _positive_f1(yt, pt.argmax(1), positive_classes)
+    return row
+
+
+def select_batch(strategy: str, proba, k: int, threshold: float, rng: np.random.Generator) -> np.ndarray:
+    """``k`` positions into ``proba: (n, c)`` (the unlabelled pool) chosen by ``strategy``."""
+    if strategy == "odal":
+        return odal_select(proba, k, threshold, rng)
+    if strategy == "random":
+        return top_k(random_scores(proba, rng), k)
+    return top_k({"least_confidence": least_confidence, "margin": margin, "entropy": entropy}[strategy](proba), k)
+
+
+class _Loop:
+    """State of one active-learning run: the model, the labelled set, the controller and its settings."""
+
+    def __init__(self, model_factory, X_pool, F_pool, annotator, config: ALConfig, controller):
+        self.factory, self.X, self.F, self.annotator, self.cfg = model_factory, X_pool, F_pool, annotator, config
+        self.rng = np.random.default_rng(config.seed)
+        self.ctl = (controller or FuzzyController()) if config.strategy == "odal" and config.fuzzy else None
+        self.model = self._new_model()
+        self.lr0 = getattr(self.model, "lr", None)
+        self.lr, self.dropout = self.lr0, getattr(self.model, "dropout", None)
+        self.labelled = self.rng.choice(len(annotator), size=config.seed_size, replace=False)
+        self.y_lab = annotator.query(self.labelled, 0)
+        self.round, self.prev_loss = 0, None
+
+    def _new_model(self):
+        model = self.factory(self.cfg.seed)
+        self.tunable = getattr(model, "tunable", False)
+        if self.tunable and self.F is not None and hasattr(model, "set_feature_scaler"):
+            model.set_feature_scaler(self.F)  # unsupervised: pool features are visible in pool-based AL
+        return model
+
+    def fit(self, val, fit_kw) -> float:
+        """Fit this round's model on the labelled set (fresh model unless warm_start); returns seconds."""
+        if self.round > 0 and not self.cfg.warm_start:
+            self.model = self._new_model()
+            if self.tunable:
+                self.model.set_learning_rate(self.lr)
+                self.model.set_dropout(self.dropout)
+        t0 = time.perf_counter()
+        self.model.fit(self.X[self.labelled], _rows(self.F, self.labelled), self.y_lab, *val, **(fit_kw or {}))
+        return time.perf_counter() - t0
+
+    def control(self, trend: float, proba) -> dict:
+        """Query settings for the next batch (threshold, multiplier; fuzzy ODAL also retunes lr/dropout)."""
+        u = float(normalized_entropy(proba).mean())
+        out = {"pool_uncertainty": u, "threshold": self.cfg.fixed_threshold, "mult": 1.0, "lr_multiplier": np.nan}
+        if self.ctl is not None:
+            c = self.ctl(trend, u)
+            out.update(threshold=c["threshold"], mult=c["batch_multiplier"], lr_multiplier=c["lr_multiplier"])
+            if self.tunable:
+                lo, hi = self.cfg.lr_bounds
+                self.lr = float(np.clip(self.lr * c["lr_multiplier"], self.lr0 * lo, self.lr0 * hi))
+                self.dropout = float(c["dropout"])
+                self.model.set_learning_rate(self.lr)
+                self.model.set_dropout(self.dropout)
+        return out
+
+    def query(self, pick: np.ndarray, remaining: np.ndarray) -> int:
+        """Reveal the labels of ``remaining[pick]`` and add them to the labelled set; returns their number."""
+        new = remaining[pick]
+        self.round += 1
+        self.y_lab = np.concatenate([self.y_lab, self.annotator.query(new, self.round)])
+        self.labelled = np.concatenate([self.labelled, new])
+        return len(new)
 
 
 def run_active_learning(
@@ -162,7 +254,9 @@ def run_active_learning(
     The metrics are those of the model trained on ``n_labels`` labels; the controller columns describe the query
     made AFTER that evaluation (last row: no query), except lr/dropout = the settings this round's
     model was trained with (the controller's new values show in the next row; ``lr_multiplier`` is
-    the controller's raw output, NaN without the controller).
+    the controller's raw output, NaN without the controller). The final model is ``curve.attrs["model"]``.
+    Each round: fit (:meth:`_Loop.fit`), score (:func:`score_round`), control and select
+    (:meth:`_Loop.control`, :func:`select_batch`), query (:meth:`_Loop.query`).
     """
     from tqdm.auto import tqdm
 
@@ -170,131 +264,36 @@ def run_active_learning(
     n_pool = len(annotator)
     if len(X_pool) != n_pool or (F_pool is not None and len(F_pool) != n_pool):
         raise ValueError(f"X_pool/F_pool length must equal the annotator's pool size {n_pool}")
-    rng = np.random.default_rng(cfg.seed)
-    use_fuzzy = cfg.strategy == "odal" and cfg.fuzzy
-    ctl = (controller or FuzzyController()) if use_fuzzy else None
-    model = model_factory(cfg.seed)
-    tunable = getattr(model, "tunable", False)
-    if tunable and F_pool is not None and hasattr(model, "set_feature_scaler"):
-        model.set_feature_scaler(F_pool)  # unsupervised: pool features are visible in pool-based AL
-    lr0 = getattr(model, "lr", None)
-    lr, dropout = lr0, getattr(model, "dropout", None)
-    Xv, Fv, yv = val
-    Xt, Ft, yt = test
-    sub = lambda A, i: None if A is None else A[i]  # noqa: E731
-
-    labelled = rng.choice(n_pool, size=cfg.seed_size, replace=False)
-    y_lab = annotator.query(labelled, 0)
-    rows, prev_loss, rnd = [], None, 0
-    bar = tqdm(
-        total=cfg.budget,
-        desc=f"AL {cfg.strategy}{'' if cfg.fuzzy else ' (no fuzzy)'}",
-        unit="label",
-        disable=not progress,
-    )
-    bar.update(len(labelled))
+    loop = _Loop(model_factory, X_pool, F_pool, annotator, cfg, controller)
+    desc = f"AL {cfg.strategy}{'' if cfg.fuzzy else ' (no fuzzy)'}"
+    bar = tqdm(total=cfg.budget, desc=desc, unit="label", disable=not progress)
+    bar.update(len(loop.labelled))
+    rows = []
     while True:
-        if rnd > 0 and not cfg.warm_start:
-            model = model_factory(cfg.seed)
-            if tunable:
-                if F_pool is not None and hasattr(model, "set_feature_scaler"):
-                    model.set_feature_scaler(F_pool)
-                model.set_learning_rate(lr)
-                model.set_dropout(dropout)
-        t0 = time.perf_counter()
-        model.fit(X_pool[labelled], sub(F_pool, labelled), y_lab, Xv, Fv, yv, **(fit_kw or {}))
-        fit_s = time.perf_counter() - t0
-        pv, pt = model.predict_proba(Xv, Fv), model.predict_proba(Xt, Ft)
-        pc = np.clip(pv, 1e-7, 1.0)
-        val_loss = float(log_loss(yv, pc / pc.sum(1, keepdims=True), labels=list(range(n_classes))))
-        row = {
-            "round": rnd,
-            "n_labels": len(labelled),
-            "val_loss": val_loss,
-            "val_macro_f1": _macro_f1(yv, pv.argmax(1), n_classes),
-            "test_macro_f1": _macro_f1(yt, pt.argmax(1), n_classes),
-        }
-        if positive_classes is not None:
-            row["val_pos_f1"] = _positive_f1(yv, pv.argmax(1), positive_classes)
-            row["test_pos_f1"] = _positive_f1(yt, pt.argmax(1), positive_classes)
-        remaining = np.setdiff1d(np.arange(n_pool), labelled)
-        room = min(cfg.budget - len(labelled), remaining.size)
-        trend = relative_trend(prev_loss, val_loss)
-        prev_loss = val_loss
-        row.update(
-            loss_trend=trend,
-            pool_uncertainty=np.nan,
-            threshold=np.nan,
-            batch_size=0,
-            lr=lr,
-            dropout=dropout,
-            lr_multiplier=np.nan,
-            fit_seconds=fit_s,
-        )
+        lr, dropout = loop.lr, loop.dropout
+        fit_s = loop.fit(val, fit_kw)
+        row = {"round": loop.round, "n_labels": len(loop.labelled)}
+        row.update(score_round(loop.model, val, test, n_classes=n_classes, positive_classes=positive_classes))
+        trend = relative_trend(loop.prev_loss, row["val_loss"])
+        loop.prev_loss = row["val_loss"]
+        row.update(loss_trend=trend, pool_uncertainty=np.nan, threshold=np.nan, batch_size=0, lr=lr, dropout=dropout)
+        row.update(lr_multiplier=np.nan, fit_seconds=fit_s)
+        remaining = np.setdiff1d(np.arange(n_pool), loop.labelled)
+        room = min(cfg.budget - len(loop.labelled), remaining.size)
         if room <= 0:
             rows.append(row)
             break
-        proba = model.predict_proba(X_pool[remaining], sub(F_pool, remaining))
-        u = float(normalized_entropy(proba).mean())
-        threshold, mult = cfg.fixed_threshold, 1.0
-        if use_fuzzy:
-            out = ctl(trend, u)
-            threshold, mult = out["threshold"], out["batch_multiplier"]
-            row["lr_multiplier"] = out["lr_multiplier"]
-            if tunable:
-                lr = float(np.clip(lr * out["lr_multiplier"], lr0 * cfg.lr_bounds[0], lr0 * cfg.lr_bounds[1]))
-                dropout = float(out["dropout"])
-                model.set_learning_rate(lr)
-                model.set_dropout(dropout)
-        k = int(min(room, max(1, round(cfg.batch_size * mult))))
-        row.update(pool_uncertainty=u, threshold=threshold if cfg.strategy == "odal" else np.nan, batch_size=k)
+        proba = loop.model.predict_proba(X_pool[remaining], _rows(F_pool, remaining))
+        ctl = loop.control(trend, proba)
+        k = int(min(room, max(1, round(cfg.batch_size * ctl["mult"]))))
+        row.update(pool_uncertainty=ctl["pool_uncertainty"], lr_multiplier=ctl["lr_multiplier"], batch_size=k)
+        row["threshold"] = ctl["threshold"] if cfg.strategy == "odal" else np.nan
         rows.append(row)
-        if cfg.strategy == "odal":
-            pick = odal_select(proba, k, threshold, rng)
-        elif cfg.strategy == "random":
-            pick = top_k(random_scores(proba, rng), k)
-        else:
-            pick = top_k(
-                {"least_confidence": least_confidence, "margin": margin, "entropy": entropy}[cfg.strategy](proba), k
-            )
-        new = remaining[pick]
-        rnd += 1
-        y_lab = np.concatenate([y_lab, annotator.query(new, rnd)])
-        labelled = np.concatenate([labelled, new])
-        bar.update(len(new))
+        bar.update(loop.query(select_batch(cfg.strategy, proba, k, ctl["threshold"], loop.rng), remaining))
     bar.close()
     out = pd.DataFrame(rows)
     out.attrs["queried"] = annotator.queried().tolist()
-    return out
-
-
-def full_supervision(
-    model_factory,
-    X_pool,
-    F_pool,
-    y_pool,
-    val,
-    test,
-    *,
-    n_classes: int,
-    seed: int = 0,
-    positive_classes=None,
-    fit_kw: dict | None = None,
-) -> dict:
-    """Reference score: the same model trained on ALL pool labels (n_labels = pool size), same columns."""
-    model = model_factory(seed)
-    if getattr(model, "tunable", False) and F_pool is not None and hasattr(model, "set_feature_scaler"):
-        model.set_feature_scaler(F_pool)
-    model.fit(X_pool, F_pool, np.asarray(y_pool), *val, **(fit_kw or {}))
-    pv, pt = model.predict_proba(val[0], val[1]).argmax(1), model.predict_proba(test[0], test[1]).argmax(1)
-    out = {
-        "n_labels": len(y_pool),
-        "val_macro_f1": _macro_f1(val[2], pv, n_classes),
-        "test_macro_f1": _macro_f1(test[2], pt, n_classes),
-    }
-    if positive_classes is not None:
-        out["val_pos_f1"] = _positive_f1(val[2], pv, positive_classes)
-        out["test_pos_f1"] = _positive_f1(test[2], pt, positive_classes)
+    out.attrs["model"] = loop.model
     return out
 
 
@@ -382,11 +381,15 @@ def run_strategies(
     n_classes: int,
     positive_classes=None,
     fit_kw: dict | None = None,
+    after_run=None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Every (method name -> ALConfig) x seed with a fresh Annotator(y_pool); long table with method, seed.
+    """The one runner: every (method name -> ALConfig) x seed with a fresh Annotator(y_pool); long table.
 
-    Each config's ``seed`` is replaced by the loop seed (same seed -> same seed set across methods).
+    Columns of :func:`run_active_learning` plus ``method`` and ``seed``. Each config's ``seed`` is
+    replaced by the loop seed (same seed -> same seed set across methods). ``after_run(method, seed,
+    model, curve)`` (optional) is called right after each run with its final model and curve (before the factory is
+    called again, which may reset a reused model).
     """
     from dataclasses import replace
 
@@ -406,6 +409,9 @@ def run_strategies(
                 fit_kw=fit_kw,
                 progress=progress,
             )
+            model = df.attrs.pop("model")
+            if after_run is not None:
+                after_run(name, int(s), model, df)
             frames.append(df.assign(method=name, seed=int(s)))
     return pd.concat(frames, ignore_index=True)
 

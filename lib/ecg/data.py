@@ -14,23 +14,26 @@ records (written with ``wfdb.wrsamp`` / ``wfdb.wrann`` in the same format).
 - ``skipped``: counts of annotations that are not beats of an AAMI class
   (e.g. ``'+'``, ``'~'``, ``'|'``, ``'x'``, ``'!'``): documented, logged, skipped.
 
-Bad input (SPEC §9) raises :class:`lib.core.io.DataError` naming the file and the
-problem: a header that does not parse, a truncated ``.dat``, a missing ``.atr``,
-an annotation symbol outside the WFDB standard table, an unknown rhythm string,
-a checksum mismatch on import. Nothing is ever half-written under ``data/``.
+Bad input raises :class:`lib.core.checksums.DataError` naming the file the user gave and the
+problem: a header that does not parse, a truncated ``.dat``, a missing ``.atr`` or one cut short
+(no 0x0000 end-of-file annotation), a record at another sampling rate than 360 Hz (refused, not
+resampled), a record without the MLII lead (leads are selected by name), an annotation symbol outside
+the WFDB standard table, an unknown rhythm string; on import a SHA256SUMS entry that is not a
+``NNN.hea|dat|atr`` file inside the folder, a record whose three files are not all listed, a checksum
+mismatch; on load a folder without a valid verification marker. Nothing is ever half-written under ``data/``.
 
-CLI::
+CLI (lib.core.datacli)::
 
-    python -m lib.ecg.data generate [--out data/raw/synthetic_mitdb]   # params.yaml data_ecg
-    python -m lib.ecg.data import   [--src ../shared/data/mitdb]
-    python -m lib.ecg.data fetch                                         # PhysioNet, opt-in
+    python -m lib.ecg.data generate [--out DIR]   # params.yaml data_ecg -> data/raw/synthetic_mitdb
+    python -m lib.ecg.data import   [--src ../shared/data/mitdb] [--out DIR]
+    python -m lib.ecg.data fetch    [--out DIR] [--allow-unverified]   # PhysioNet, opt-in
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
+import re
 import shutil
 import sys
 from collections import Counter
@@ -40,7 +43,18 @@ from pathlib import Path
 import numpy as np
 
 from lib.core import paths
-from lib.core.checksums import DataError, read_sha256sums, verify_sha256sums, write_sha256sums
+from lib.core.checksums import (
+    MARKER,
+    DataError,
+    check_entry,
+    check_verified,
+    read_sha256sums,
+    require_listed,
+    sha256_file,
+    verify_sha256sums,
+    write_sha256sums,
+    write_verified_marker,
+)
 from lib.core.io import atomic_dir, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -257,19 +271,51 @@ def _check_dat_sizes(stem: Path, header) -> None:
             )
 
 
-def load_record(stem: os.PathLike | str, *, channels: list[int] | None = None) -> EcgRecord:
+def _check_atr_end(atr: Path) -> None:
+    """A MIT-format ``.atr`` ends with the 0x0000 end-of-file annotation; a file cut at an annotation boundary
+    parses but lacks it (and would silently lose the beats after the cut)."""
+    size = atr.stat().st_size
+    with open(atr, "rb") as fh:
+        fh.seek(max(0, size - 2))
+        tail = fh.read()
+    if size < 2 or size % 2 or tail != b"\x00\x00":
+        raise DataError(
+            atr, f"truncated: no end-of-file annotation (0x0000) at its end ({size} bytes, last bytes {tail.hex()})"
+        )
+
+
+def _lead_indices(hea: Path, sig_name: list[str], leads) -> list[int] | None:
+    """Indices of the named ``leads`` in the header's signal names (None = every signal)."""
+    if leads is None:
+        return None
+    missing = [lead for lead in leads if lead not in sig_name]
+    if missing:
+        raise DataError(hea, f"no {', '.join(missing)} lead (signals: {', '.join(sig_name)})")
+    return [sig_name.index(lead) for lead in leads]
+
+
+def load_record(stem: os.PathLike | str, *, leads=None, fs: float | None = None) -> EcgRecord:
     """Read ``<stem>.hea/.dat/.atr`` (stem = path without extension).
 
-    channels: lead indices to keep (default: all). Raises DataError on bad input.
+    leads: signal names to keep, in that order (e.g. ``("MLII",)``; selected by the header's ``sig_name``, so
+    record 114, whose MLII is its second signal, gives MLII too); None keeps every signal. A named lead
+    the record lacks is a DataError. fs: the sampling rate the caller expects (Hz); a record at another
+    rate is refused (DataError naming the header) rather than mixed with records at ``fs``; None accepts any.
+    Raises DataError on bad input.
     """
     import wfdb
 
     stem = Path(stem)
+    hea = stem.with_suffix(".hea")
     header = _read_header(stem)
+    if fs is not None and float(header.fs) != float(fs):
+        raise DataError(hea, f"sampling rate {header.fs:g} Hz, expected {fs:g} Hz (records are not resampled)")
+    channels = _lead_indices(hea, list(header.sig_name or []), leads)
     _check_dat_sizes(stem, header)
     atr = stem.with_suffix(".atr")
     if not atr.is_file():
         raise DataError(atr, "annotation file missing (reference beat annotations .atr are required)")
+    _check_atr_end(atr)
     try:
         rec = wfdb.rdrecord(str(stem), channels=channels)
     except Exception as exc:
@@ -326,13 +372,18 @@ def load(
     records: list[str] | None = None,
     *,
     exclude: list[str] | None = None,
-    channels: list[int] | None = (0,),
+    leads=("MLII",),
+    fs: float | None = FS,
+    require_verified: bool = True,
     progress: bool = True,
 ) -> list[EcgRecord]:
     """Load several records of a folder. exclude: names left out (e.g. PACED_RECORDS).
 
-    channels: leads kept (default: the first, MLII in MIT-BIH). Raises DataError
-    if the folder holds no records or a record is bad.
+    leads / fs: see :func:`load_record` (default: the MLII lead of 360 Hz records). ``require_verified``:
+    the folder must carry the verification marker that :func:`import_local`, :func:`fetch` and
+    :func:`generate` write atomically after checking every file against SHA256SUMS; its digest and file
+    sizes are compared (cheap) so a changed, truncated or swapped file is caught (False for a hand-made folder).
+    Raises DataError if the folder holds no records, fails the check, or a record is bad.
     """
     from tqdm.auto import tqdm
 
@@ -341,71 +392,139 @@ def load(
     names = [n for n in names if n not in set(exclude or [])]
     if not names:
         raise DataError(folder, "no WFDB records (*.hea) found")
-    chans = list(channels) if channels is not None else None
-    return [load_record(folder / n, channels=chans) for n in tqdm(names, desc="load WFDB", disable=not progress)]
+    if require_verified:
+        check_verified(folder)
+    return [load_record(folder / n, leads=leads, fs=fs) for n in tqdm(names, desc="load WFDB", disable=not progress)]
 
 
 # ------------------------------------------------------------------ import / fetch / prepare
-def import_local(src: os.PathLike | str, out_dir: os.PathLike | str) -> Path:
+#: the form of a SHA256SUMS entry of an MIT-BIH copy: a record's header, signal or annotation file
+RECORD_FILE = r"\d{3}\.(hea|dat|atr)"
+#: ... or the folder's record list / provenance note
+ENTRY_PATTERN = RECORD_FILE + r"|RECORDS|SOURCE\.md"
+RECORD_FILES = ("hea", "dat", "atr")
+PHYSIONET_SUMS_URL = "https://physionet.org/files/mitdb/1.0.0/SHA256SUMS.txt"
+
+
+def _needed_files(sums) -> list[str]:
+    """Every file the records named in ``sums`` need: each record's .hea, .dat and .atr."""
+    stems = sorted({rel.split(".")[0] for rel in sums if re.fullmatch(RECORD_FILE, rel)})
+    return [f"{stem}.{ext}" for stem in stems for ext in RECORD_FILES]
+
+
+def import_local(src: os.PathLike | str, out_dir: os.PathLike | str | None = None) -> Path:
     """Copy a local WFDB folder after verifying every file against ``src/SHA256SUMS``.
 
-    A missing SHA256SUMS, a missing file or a mismatch is a DataError; nothing is
-    written to ``out_dir`` then. Returns ``out_dir``.
+    Every entry is validated before anything is read (relative, normalised, no ``..``, not absolute, of
+    the form ``NNN.hea|dat|atr``; no symlink leading outside ``src``); every record named there must have
+    its .hea, .dat and .atr listed; every listed file is checked. A missing SHA256SUMS, a bad entry, a
+    missing file or a mismatch is a DataError naming the file in ``src``; nothing is written to
+    ``out_dir`` then. The copy gets the SHA256SUMS and, atomically with it, the verification marker
+    that :func:`load` checks. Returns ``out_dir`` (default ``data/raw/mitdb``).
     """
-    src, out_dir = Path(src), Path(out_dir)
+    src = Path(src)
+    out_dir = Path(out_dir or paths.raw_dir(REAL_NAME))
     sums_file = src / "SHA256SUMS"
     if not sums_file.is_file():
         raise DataError(sums_file, "checksum file missing; refusing to import unverified data")
-    sums = read_sha256sums(sums_file)
+    sums = read_sha256sums(sums_file, pattern=ENTRY_PATTERN)
+    if not _needed_files(sums):
+        raise DataError(sums_file, "lists no record files (NNN.hea, NNN.dat, NNN.atr)")
+    require_listed(sums, _needed_files(sums), sums_file)
     verify_sha256sums(src, sums)
     with atomic_dir(out_dir) as tmp:
         for rel in sums:
-            dst = tmp / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src / rel, dst)
-        shutil.copy2(sums_file, tmp / "SHA256SUMS")
-        if (src / "SOURCE.md").is_file():
-            shutil.copy2(src / "SOURCE.md", tmp / "SOURCE.md")
-        verify_sha256sums(tmp, sums)
+            shutil.copyfile(src / rel, tmp / rel)
+            if sha256_file(tmp / rel) != sums[rel]:
+                raise DataError(src / rel, "changed while it was being copied; import again")
+        shutil.copyfile(sums_file, tmp / "SHA256SUMS")
+        if "SOURCE.md" not in sums and (src / "SOURCE.md").is_file():
+            shutil.copyfile(src / "SOURCE.md", tmp / "SOURCE.md")  # documentation only (not checked)
+        write_verified_marker(tmp)
     return out_dir
 
 
-def fetch(out_dir: os.PathLike | str | None = None, records: list[str] | None = None) -> Path:
+def _physionet_sums(url: str) -> dict[str, str]:
+    """PhysioNet's checksum list (``<sha256> <path>`` lines), record files only, every entry validated."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        text = resp.read().decode("utf-8", errors="replace")
+    out = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise DataError(url.replace("://", ":"), f"line {lineno} is not '<sha256> <path>': {line!r}")
+        entry = check_entry(parts[1], url.replace("://", ":"))
+        if re.fullmatch(RECORD_FILE, entry):
+            out[entry] = parts[0].lower()
+    return out
+
+
+def fetch(
+    out_dir: os.PathLike | str | None = None, *, allow_unverified: bool = False, records: list[str] | None = None
+) -> Path:
     """Download PhysioNet ``mitdb`` (opt-in; needs internet) via ``wfdb.dl_database``.
 
-    PhysioNet publishes ``SHA256SUMS.txt``; if it can be downloaded the files are
-    verified against it. Writes ``SHA256SUMS`` for later verification.
+    PhysioNet's ``SHA256SUMS.txt`` is downloaded first and every downloaded file is verified against
+    it. If it cannot be downloaded the fetch is refused (DataError naming the URL) unless
+    ``allow_unverified``: then the data lands with ``UNVERIFIED`` written in its SOURCE.md and in the
+    verification marker's ``origin``. Writes ``SHA256SUMS`` (+ marker) for :func:`load`.
     """
-    import urllib.request
+    import json
 
     import wfdb
 
     out_dir = Path(out_dir or paths.raw_dir(REAL_NAME))
+    try:
+        official = _physionet_sums(PHYSIONET_SUMS_URL)
+    except OSError as exc:
+        if not allow_unverified:
+            raise DataError(
+                out_dir,
+                f"checksum list {PHYSIONET_SUMS_URL} could not be downloaded ({exc}); refusing unverified data "
+                "(fetch --allow-unverified accepts it and records it as unverified)",
+            ) from exc
+        log.warning("fetching UNVERIFIED data: %s could not be downloaded (%s)", PHYSIONET_SUMS_URL, exc)
+        official = None
     with atomic_dir(out_dir) as tmp:
         wfdb.dl_database("mitdb", dl_dir=str(tmp), records=records or "all", annotators=["atr"])
-        try:
-            url = "https://physionet.org/files/mitdb/1.0.0/SHA256SUMS.txt"
-            with urllib.request.urlopen(url, timeout=30) as resp:
-                text = resp.read().decode()
-            official = {ln.split()[1]: ln.split()[0] for ln in text.splitlines() if len(ln.split()) == 2}
-            present = {k: v for k, v in official.items() if (tmp / k).is_file()}
-            verify_sha256sums(tmp, present)
-        except OSError as exc:
-            log.warning("could not verify against PhysioNet SHA256SUMS.txt: %s", exc)
+        got = {p.name for p in tmp.iterdir() if re.fullmatch(RECORD_FILE, p.name)}
+        if official is not None:
+            require_listed(official, _needed_files(dict.fromkeys(got)), PHYSIONET_SUMS_URL.replace("://", ":"))
+            for rel in sorted(got):
+                if sha256_file(tmp / rel) != official[rel]:
+                    raise DataError(out_dir / rel, f"downloaded file does not match {PHYSIONET_SUMS_URL}")
+        status = "verified against " + PHYSIONET_SUMS_URL if official is not None else "UNVERIFIED (no checksum list)"
+        atomic_write_text(tmp / "SOURCE.md", f"# PhysioNet mitdb 1.0.0 (wfdb.dl_database)\n\nChecksums: {status}.\n")
         write_sha256sums(tmp)
+        marker = write_verified_marker(tmp)
+        info = json.loads(marker.read_text())
+        atomic_write_text(marker, json.dumps({**info, "origin": status}, indent=1, sort_keys=True) + "\n")
     return out_dir
 
 
 def prepare_real() -> Path:
     """Import ``../shared/data/mitdb`` into ``data/raw/mitdb`` unless a verified copy is there."""
     out = paths.raw_dir(REAL_NAME)
-    if (out / "SHA256SUMS").is_file():
+    if (out / MARKER).is_file():
         try:
-            verify_sha256sums(out, out / "SHA256SUMS")
+            check_verified(out)
             return out
         except DataError as exc:
             log.warning("existing copy fails verification (%s); re-importing", exc)
     return import_local(paths.shared_data(REAL_NAME), out)
+
+
+def describe_source(source: str) -> str:
+    """One line naming the data behind ``source`` in {'synthetic', 'mitdb'} (for figures and metrics)."""
+    names = {
+        "synthetic": "embedded MIT-BIH-like WFDB records (lib.ecg.synth)",
+        "mitdb": "MIT-BIH Arrhythmia Database (mitdb, 44 non-paced records)",
+    }
+    if source not in names:
+        raise ValueError(f"source must be one of {tuple(names)}, got {source!r}")
+    return names[source]
 
 
 def dataset_dir(source: str) -> Path:
@@ -417,20 +536,18 @@ def dataset_dir(source: str) -> Path:
     """
     if source == "synthetic":
         out = paths.raw_dir(SYNTHETIC_NAME)
-        if not (out / "SHA256SUMS").is_file():
+        if not (out / MARKER).is_file():
             from lib.core.params import load_params
 
             generate(out, **load_params("data_ecg"))
-        verify_sha256sums(out, out / "SHA256SUMS")
+        check_verified(out)
         return out
     if source == "mitdb":
         return prepare_real()
     raise ValueError(f"source must be one of ('synthetic', 'mitdb'), got {source!r}")
 
 
-def generate(
-    out_dir: os.PathLike | str, seed: int = 0, n_patients: int = 16, duration_s: float = 180.0, **kwargs
-) -> Path:
+def generate(out_dir: os.PathLike | str, *, seed: int, n_patients: int, duration_s: float, **kwargs) -> Path:
     """Write ``n_patients`` (>= 12) synthetic 2-lead 360 Hz WFDB records to ``out_dir`` (atomic).
 
     Records are named after MIT-BIH record numbers (half from DS1, half from DS2)
@@ -461,32 +578,24 @@ def generate(
             ),
         )
         write_sha256sums(tmp)
+        write_verified_marker(tmp)
     return out_dir
 
 
 # ------------------------------------------------------------------ CLI
 def main(argv=None) -> int:
+    """``python -m lib.ecg.data generate|import|fetch [--src DIR] [--out DIR] [--allow-unverified]``."""
+    from lib.core import datacli
     from lib.core.params import load_params
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    g = sub.add_parser("generate", help="write the synthetic records (params.yaml data_ecg)")
-    g.add_argument("--out", default=str(paths.raw_dir(SYNTHETIC_NAME)))
-    i = sub.add_parser("import", help="import a local copy after sha256 verification")
-    i.add_argument("--src", default=str(paths.shared_data(REAL_NAME)))
-    i.add_argument("--out", default=str(paths.raw_dir(REAL_NAME)))
-    f = sub.add_parser("fetch", help="download PhysioNet mitdb (internet)")
-    f.add_argument("--out", default=str(paths.raw_dir(REAL_NAME)))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    if args.cmd == "generate":
-        out = generate(args.out, **load_params("data_ecg"))
-    elif args.cmd == "import":
-        out = import_local(args.src, args.out)
-    else:
-        out = fetch(args.out)
-    print(f"[ecg_data] {args.cmd} -> {out}")
-    return 0
+    return datacli.main(
+        argv,
+        description=__doc__,
+        generate=lambda out: generate(out or paths.raw_dir(SYNTHETIC_NAME), **load_params("data_ecg")),
+        import_local=import_local,
+        fetch=fetch,
+        default_src=paths.shared_data(REAL_NAME),
+    )
 
 
 if __name__ == "__main__":

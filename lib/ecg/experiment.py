@@ -13,17 +13,20 @@ class is not sinus.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from lib.core.metrics import classification_summary, confusion_frame
+from lib.core.io import write_table
+from lib.core.metrics import classification_summary, confusion_frame, mean_std
+from lib.core.sampling import subsample
 from lib.ecg import data as ecg_data
 from lib.ecg import features as ecg_features
 from lib.ecg import preprocess as ecg_preprocess
 from lib.ecg import splits as ecg_splits
+from lib.ecg.active_learning import ALConfig, annotation_saving, curves_by_seed, mean_curve, run_strategies
 
 
 @dataclass
@@ -36,6 +39,7 @@ class EcgInputs:
     task: str
     class_names: list
     feature_names: list
+    settings: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -68,15 +72,15 @@ def context_index(record: np.ndarray, sample: np.ndarray, k: int) -> np.ndarray:
 def prepare_inputs(
     folder,
     *,
-    task: str = "rhythm",
-    exclude=None,
-    before: int = 96,
-    after: int = 160,
-    decimate: int = 2,
-    context_beats: int = 1,
-    peaks: str = "reference",
-    order: int = 4,
-    normalisation: str = "zscore",
+    task: str,
+    exclude,
+    before: int,
+    after: int,
+    decimate: int,
+    context_beats: int,
+    peaks: str,
+    order: int,
+    normalisation: str,
     progress: bool = True,
 ) -> EcgInputs:
     """Load every record of ``folder`` (minus ``exclude``), window, label and featurise."""
@@ -97,7 +101,21 @@ def prepare_inputs(
         task=task,
         class_names=ecg_preprocess.class_names(task),
         feature_names=names,
+        settings={
+            "before": before,
+            "after": after,
+            "decimate": decimate,
+            "context_beats": context_beats,
+            "peaks": peaks,
+            "filter_order": order,
+            "normalisation": normalisation,
+        },
     )
+
+
+def _cap(idx: np.ndarray, y: np.ndarray, max_n: int | None, seed: int) -> np.ndarray:
+    """At most ``max_n`` of ``idx`` (stratified by ``y[idx]``, seeded; None or 0 keeps all)."""
+    return subsample(idx, max_n, seed, strata=np.asarray(y)[np.asarray(idx)])
 
 
 def make_splits(
@@ -118,10 +136,10 @@ def make_splits(
         "interpatient": ecg_splits.interpatient_split(data.record, data.y, seed=seed),
     }
     for name, sp in out.items():
-        sp["train"] = ecg_splits.subsample(sp["train"], data.y, max_train, seed)
-        sp["val"] = ecg_splits.subsample(sp["val"], data.y, max_val, seed)
+        sp["train"] = _cap(sp["train"], data.y, max_train, seed)
+        sp["val"] = _cap(sp["val"], data.y, max_val, seed)
         if name == "random":
-            sp["test"] = ecg_splits.subsample(sp["test"], data.y, max_test, seed)
+            sp["test"] = _cap(sp["test"], data.y, max_test, seed)
     return out
 
 
@@ -143,7 +161,7 @@ def split_counts(data: EcgInputs, splits: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evaluate(y_true: np.ndarray, proba: np.ndarray, class_names: list, task: str = "rhythm") -> dict:
+def score_predictions(y_true: np.ndarray, proba: np.ndarray, class_names: list, task: str = "rhythm") -> dict:
     """classification_summary + (rhythm task) non-sinus F1/precision/recall and binary ROC-AUC."""
     y_true = np.asarray(y_true)
     proba = np.asarray(proba, dtype=float)
@@ -199,7 +217,10 @@ def compare_models(
     jobs = [(s, k) for s in splits for k in kinds]
     for s, k in tqdm(jobs, desc="models", disable=not progress):
         model, proba, secs = fit_predict(k, data, splits[s], seed=seed, model_kw=(model_kw or {}).get(k))
-        results[s][k] = {**evaluate(data.y[splits[s]["test"]], proba, data.class_names, data.task), "fit_seconds": secs}
+        results[s][k] = {
+            **score_predictions(data.y[splits[s]["test"]], proba, data.class_names, data.task),
+            "fit_seconds": secs,
+        }
         probas[s][k] = proba
     return results, probas
 
@@ -259,10 +280,10 @@ def patient_cv(
         split = {
             "val": np.sort(tr[:n_val]),
             "test": fold["test"],
-            "train": ecg_splits.subsample(np.sort(tr[n_val:]), data.y, max_train, seed),
+            "train": _cap(np.sort(tr[n_val:]), data.y, max_train, seed),
         }
         _, proba, secs = fit_predict(kind, data, split, seed=seed, model_kw=model_kw)
-        res = evaluate(data.y[fold["test"]], proba, data.class_names, data.task)
+        res = score_predictions(data.y[fold["test"]], proba, data.class_names, data.task)
         res.update(fold=i, test_records=sorted(np.unique(data.record[fold["test"]]).tolist()), fit_seconds=secs)
         out.append(res)
     return out
@@ -274,17 +295,6 @@ def confusion(y_true, proba, class_names) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ active learning glue
-def ModelFactory(kind: str, window_shape, n_features: int, n_classes: int, **model_kw):
-    """``factory(seed) -> classifier`` for lib.ecg.active_learning (``.last``: the model returned last).
-
-    One Keras model is built once and re-initialised per call (identical to a fresh build with that
-    seed, without re-tracing: lib.ecg.models.ClassifierFactory), which saves seconds per AL run.
-    """
-    from lib.ecg.models import ClassifierFactory
-
-    return ClassifierFactory(kind, window_shape, n_features, n_classes, reuse=True, **model_kw)
-
-
 def al_sets(
     data: EcgInputs,
     split: dict,
@@ -299,9 +309,9 @@ def al_sets(
     Returns {'pool_idx', 'val_idx', 'test_idx', 'X_pool', 'F_pool', 'y_pool', 'val', 'test'}; subsampling
     is stratified over beats (every test patient keeps beats).
     """
-    pool = ecg_splits.subsample(split["train"], data.y, pool_max, seed)
-    val = ecg_splits.subsample(split["val"], data.y, val_max, seed)
-    test = ecg_splits.subsample(split["test"], data.y, test_max, seed)
+    pool = _cap(split["train"], data.y, pool_max, seed)
+    val = _cap(split["val"], data.y, val_max, seed)
+    test = _cap(split["test"], data.y, test_max, seed)
 
     def tup(i):
         return data.X[i], data.F[i], data.y[i]
@@ -318,51 +328,6 @@ def al_sets(
     }
 
 
-def run_odal(
-    data: EcgInputs,
-    split: dict,
-    al_config,
-    factory,
-    *,
-    sets: dict | None = None,
-    fit_kw: dict | None = None,
-    evaluate_test: bool = True,
-    progress: bool = True,
-) -> tuple[pd.DataFrame, dict | None, np.ndarray | None]:
-    """One AL run (any strategy) on a split; the final model is evaluated on the split's whole test part.
-
-    Returns (learning curve, metrics on split['test'], test proba); the last two are None when
-    ``evaluate_test`` is False.
-    """
-    from lib.ecg.active_learning import Annotator, run_active_learning
-
-    sets = sets or al_sets(data, split)
-    t0 = time.perf_counter()
-    curve = run_active_learning(
-        factory,
-        sets["X_pool"],
-        sets["F_pool"],
-        Annotator(sets["y_pool"]),
-        sets["val"],
-        sets["test"],
-        al_config,
-        n_classes=len(data.class_names),
-        positive_classes=list(range(1, len(data.class_names))),
-        fit_kw=fit_kw,
-        progress=progress,
-    )
-    if not evaluate_test:
-        return curve, None, None
-    te = split["test"]
-    proba = factory.last.predict_proba(data.X[te], data.F[te])
-    res = {
-        **evaluate(data.y[te], proba, data.class_names, data.task),
-        "fit_seconds": time.perf_counter() - t0,
-        "labels_used": int(curve["n_labels"].iloc[-1]),
-    }
-    return curve, res, proba
-
-
 def full_supervision_score(
     data: EcgInputs, split: dict, proba_full: np.ndarray, test_idx: np.ndarray, metric: str = "macro_f1"
 ) -> float:
@@ -370,45 +335,461 @@ def full_supervision_score(
     pos = np.searchsorted(split["test"], test_idx)
     if not np.array_equal(split["test"][pos], test_idx):
         raise ValueError("test_idx must be a subset of split['test']")
-    res = evaluate(data.y[test_idx], proba_full[pos], data.class_names, data.task)
+    res = score_predictions(data.y[test_idx], proba_full[pos], data.class_names, data.task)
     return float(res[metric])
 
 
-def run_al_curves(
+# ------------------------------------------------------------------ notebook steps (tables, studies, metrics)
+MODEL_KINDS = ("cnn_bilstm", "cnn", "lstm", "cnn_lstm", "random_forest")
+BASELINES = ("cnn", "lstm", "cnn_lstm", "random_forest")
+#: the strategies compared by the AL study (name -> ALConfig fields besides the budget)
+STRATEGY_SETTINGS = {
+    "random": {"strategy": "random"},
+    "least_confidence": {"strategy": "least_confidence"},
+    "margin": {"strategy": "margin"},
+    "entropy": {"strategy": "entropy"},
+    "odal": {"strategy": "odal", "fuzzy": True},
+    "odal_no_fuzzy": {"strategy": "odal", "fuzzy": False},
+}
+
+
+def model_kwargs(
+    *,
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    dropout: float,
+    learning_rate: float,
+    class_weight: str | None,
+    filters,
+    lstm_units: int,
+    feature_units: int,
+    rf_trees: int,
+) -> dict:
+    """{kind: make_classifier kwargs} for every MODEL_KINDS entry (the Keras kinds share one setting)."""
+    arch = {"filters": list(filters), "lstm_units": lstm_units, "feature_units": feature_units}
+    keras_kw = dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        patience=patience,
+        dropout=dropout,
+        lr=learning_rate,
+        class_weight=class_weight,
+        arch=arch,
+    )
+    out = {k: keras_kw for k in MODEL_KINDS if k != "random_forest"}
+    out["random_forest"] = {"n_estimators": rf_trees, "class_weight": class_weight}
+    return out
+
+
+def strategy_configs(seed_size: int, batch_size: int, budget: int) -> dict[str, ALConfig]:
+    """{method: ALConfig} of STRATEGY_SETTINGS with the notebook's seed set, batch and budget."""
+    return {
+        name: ALConfig(seed_size=seed_size, batch_size=batch_size, budget=budget, **kw)
+        for name, kw in STRATEGY_SETTINGS.items()
+    }
+
+
+@dataclass
+class ALStudy:
+    """Outputs of :func:`run_al_study`.
+
+    long: learning curves of every strategy x seed on ``split``; sets: {split: al_sets(...)};
+    results / probas: {split: metrics / (n_test, c) proba of the headline ODAL model on the split's whole test part}.
+    """
+
+    split: str
+    long: pd.DataFrame
+    sets: dict
+    results: dict
+    probas: dict
+    configs: dict
+    seeds: list
+    caps: dict
+    epochs_per_round: int | None
+
+    def curve(self, method: str, seed: int) -> pd.DataFrame:
+        """One run's learning curve (with the controller columns)."""
+        return self.long[(self.long["method"] == method) & (self.long["seed"] == seed)]
+
+
+def run_al_study(
     data: EcgInputs,
-    split: dict,
+    splits: dict,
     configs: dict,
     seeds,
-    factory,
-    sets: dict,
+    keras_kw: dict,
     *,
-    keep: tuple[str, int] | None = None,
+    al_split: str,
+    seed: int,
+    pool_max: int | None,
+    val_max: int | None,
+    test_max: int | None,
     fit_kw: dict | None = None,
     progress: bool = True,
-) -> tuple[pd.DataFrame, dict | None, np.ndarray | None]:
-    """Every (method -> ALConfig) x seed on the same pool/val/test ``sets``; long table with method, seed.
+) -> ALStudy:
+    """Every strategy x seed on ``al_split`` (one CNN-BiLSTM factory, reused across runs), and one ODAL run on
+    every other split; the ODAL run with seed ``seed`` is the headline ODAL model of its split.
 
-    Each run uses a fresh annotator and the loop seed (same seed -> same seed set across methods).
-    keep=(method, seed): that run's final model is also evaluated on the split's whole test part and
-    returned as (metrics, proba) - so the headline ODAL model is one of the learning-curve runs.
+    Pool = the split's training part, validation = its validation part, curves scored on its test part
+    (each optionally subsampled: ``*_max``); the headline models are scored on the whole test part.
     """
+    from lib.ecg.models import ClassifierFactory
+
+    factory = ClassifierFactory("cnn_bilstm", data.window_shape, data.F.shape[1], len(data.class_names), **keras_kw)
+    sets = {
+        s: al_sets(data, splits[s], pool_max=pool_max, val_max=val_max, test_max=test_max, seed=seed) for s in splits
+    }
+    results, probas, long = {}, {}, None
+    for name in [al_split] + [s for s in splits if s != al_split]:
+        st, te = sets[name], splits[name]["test"]
+        t0 = [time.perf_counter()]
+
+        def keep(method, s, model, curve, name=name, te=te, t0=t0):
+            if (method, s) == ("odal", int(seed)):
+                probas[name] = model.predict_proba(data.X[te], data.F[te])
+                res = score_predictions(data.y[te], probas[name], data.class_names, data.task)
+                results[name] = {**res, "fit_seconds": time.perf_counter() - t0[0]}
+                results[name]["labels_used"] = int(curve["n_labels"].iloc[-1])
+            t0[0] = time.perf_counter()
+
+        run_configs, run_seeds = (configs, seeds) if name == al_split else ({"odal": configs["odal"]}, [seed])
+        table = run_strategies(
+            factory,
+            st["X_pool"],
+            st["F_pool"],
+            st["y_pool"],
+            st["val"],
+            st["test"],
+            run_configs,
+            run_seeds,
+            n_classes=len(data.class_names),
+            positive_classes=list(range(1, len(data.class_names))),
+            fit_kw=fit_kw,
+            after_run=keep,
+            progress=progress,
+        )
+        long = table if long is None else long
+    caps = {"al_pool_max": pool_max, "al_val_max": val_max, "al_test_max": test_max}
+    return ALStudy(al_split, long, sets, results, probas, configs, list(seeds), caps, (fit_kw or {}).get("epochs"))
+
+
+def per_class_table(results: dict) -> pd.DataFrame:
+    """One row per (split, model, class) with that class's precision / recall / F1 / support."""
+    return pd.DataFrame(
+        [
+            {"split": s, "model": m, "class": c, **v}
+            for s, by in results.items()
+            for m, r in by.items()
+            for c, v in r["per_class"].items()
+        ]
+    )
+
+
+def evaluation_tables(results: dict) -> dict[str, pd.DataFrame]:
+    """{table name: DataFrame}: model_comparison, random_vs_interpatient, per_class_metrics."""
+    return {
+        "model_comparison": comparison_table(results),
+        "random_vs_interpatient": inflation_table(results),
+        "per_class_metrics": per_class_table(results),
+    }
+
+
+@dataclass
+class Outputs:
+    """Where a run's tables and figures go, and the data source stamped on figures (lib.core.provenance)."""
+
+    notebook: str
+    run: str
+    source: object
+
+    @classmethod
+    def for_run(cls, notebook: str, run: str, data_source: str) -> Outputs:
+        """Outputs of ``run``; synthetic vs real is decided by lib.core.provenance from the run alone."""
+        from lib.core import provenance
+
+        return cls(notebook, run, provenance.data_source(run, ecg_data.describe_source(data_source)))
+
+    def table(self, df: pd.DataFrame, name: str) -> pd.DataFrame:
+        """Write ``df`` (CSV + Markdown) and return it for display."""
+        write_table(df, name, self.notebook, self.run)
+        return df
+
+    def tables(self, tables: dict) -> dict:
+        """Write every {name: DataFrame}; returns ``tables``."""
+        for name, df in tables.items():
+            self.table(df, name)
+        return tables
+
+    def metrics(self, metrics: dict) -> None:
+        """Write the run's metrics file."""
+        from lib.core.io import write_metrics
+
+        write_metrics(self.notebook, self.run, metrics)
+
+    def figure(self, fig, name: str) -> None:
+        """Save ``fig`` stamped with the data source."""
+        from lib.core.plotting import save_figure
+
+        save_figure(fig, name, self.notebook, self.run, source=self.source.stamp)
+
+
+def confusion_tables(data: EcgInputs, splits: dict, probas: dict) -> dict[str, pd.DataFrame]:
+    """{title: confusion DataFrame} of ODAL and the fully supervised CNN-BiLSTM on each split's test part."""
+    out = {}
+    for model, label in (("odal", "ODAL, {s} split"), ("cnn_bilstm", "CNN-BiLSTM full, {s}")):
+        for s in splits:
+            out[label.format(s=s)] = confusion(data.y[splits[s]["test"]], probas[s][model], data.class_names)
+    return out
+
+
+def confusion_file_name(title: str) -> str:
+    """Table name of a confusion matrix title ("ODAL, random split" -> "confusion_ODAL_random_split")."""
+    return "confusion_" + title.replace(", ", "_").replace(" ", "_").replace("-", "")
+
+
+def write_confusions(cms: dict, out: Outputs) -> None:
+    """Every confusion matrix as a table named by :func:`confusion_file_name`, and the heatmap figure."""
+    from lib.ecg import plots
+
+    out.tables({confusion_file_name(t): cm.reset_index() for t, cm in cms.items()})
+    out.figure(plots.confusion_matrices(cms), "confusion_matrices")
+
+
+def rf_feature_names(data: EcgInputs, n_bins: int = 16) -> list[str]:
+    """Names of the Random Forest's design columns: window summary (lib.ecg.models.window_summary) + features."""
+    stats = ["win_mean", "win_std", "win_min", "win_max", "win_argmax", "win_argmin", "win_mad", "win_maxad"]
+    return [f"win_bin{i}" for i in range(n_bins)] + stats + list(data.feature_names)
+
+
+def rf_importance(data: EcgInputs, split: dict, seed: int, rf_kw: dict, out: Outputs) -> None:
+    """Impurity importances of the Random Forest trained on ``split['train']`` (figure)."""
+    from lib.ecg import plots
+
+    rf = fit_predict("random_forest", data, split, seed=seed, model_kw=rf_kw)[0]
+    out.figure(plots.feature_importance(rf.model.feature_importances_, rf_feature_names(data)), "rf_feature_importance")
+
+
+@dataclass
+class ALAnalysis:
+    """Learning curves (mean over seeds), annotation saving and the final-round (fuzzy ablation) table."""
+
+    full_f1: float
+    full_ns: float
+    curves_f1: dict
+    curves_ns: dict
+    saving: dict
+    saving_table: pd.DataFrame
+    ablation: pd.DataFrame
+
+
+def analyse_al(data: EcgInputs, splits: dict, probas: dict, study: ALStudy, fraction: float) -> ALAnalysis:
+    """Reference = the fully supervised CNN-BiLSTM scored on the AL test beats; savings at ``fraction`` of it."""
+    split, long = study.split, study.long
+    test_idx = study.sets[split]["test_idx"]
+    full_f1 = full_supervision_score(data, splits[split], probas[split]["cnn_bilstm"], test_idx, "macro_f1")
+    full_ns = full_supervision_score(data, splits[split], probas[split]["cnn_bilstm"], test_idx, "nonsinus_f1")
+    curves_f1 = {m: mean_curve(curves_by_seed(long, m), "test_macro_f1") for m in study.configs}
+    curves_ns = {m: mean_curve(curves_by_seed(long, m), "test_pos_f1") for m in study.configs}
+    random = curves_by_seed(long, "random")
+    saving = {
+        m: annotation_saving(curves_by_seed(long, m), random, full_f1, fraction) for m in study.configs if m != "random"
+    }
+    saving_table = pd.DataFrame([{"method": m, **v} for m, v in saving.items()])
+    final = long.sort_values("n_labels").groupby(["method", "seed"]).tail(1)
+    ablation = pd.DataFrame(
+        [
+            {
+                "method": m,
+                "labels": int(g["n_labels"].max()),
+                "macro_f1_mean": g["test_macro_f1"].mean(),
+                "macro_f1_std": g["test_macro_f1"].std(ddof=1),
+                "nonsinus_f1_mean": g["test_pos_f1"].mean(),
+                "nonsinus_f1_std": g["test_pos_f1"].std(ddof=1),
+            }
+            for m, g in final.groupby("method")
+        ]
+    )
+    return ALAnalysis(full_f1, full_ns, curves_f1, curves_ns, saving, saving_table, ablation)
+
+
+def write_al(al: ALAnalysis, fraction: float, out: Outputs) -> None:
+    """Mean learning curves (one table per strategy, two figures), the annotation saving and ablation tables."""
+    from lib.ecg import plots
+
+    out.tables({f"al_curve_macro_f1_{m}": mc.assign(method=m) for m, mc in al.curves_f1.items()})
+    fig = plots.learning_curves(al.curves_f1, "test macro-F1 (rhythm)", al.full_f1, fraction * al.full_f1)
+    out.figure(fig, "al_learning_curves_macro_f1")
+    out.figure(plots.learning_curves(al.curves_ns, "test non-sinus F1", al.full_ns), "al_learning_curves_nonsinus_f1")
+    out.tables({"annotation_saving": al.saving_table, "al_final_and_fuzzy_ablation": al.ablation})
+
+
+def write_study(study: ALStudy, seed: int, out: Outputs) -> None:
+    """The long learning-curve table, and the controller trace (table + figure) of the ODAL run ``seed``."""
+    from lib.ecg import plots
+
+    odal_curve = study.curve("odal", seed)
+    out.tables({"al_learning_curves_long": study.long, "odal_controller_trace": odal_curve})
+    out.figure(plots.controller_trace(odal_curve), "odal_controller_trace")
+
+
+def example_figures(data: EcgInputs, seed: int, out: Outputs) -> None:
+    """Example windows per rhythm class and per AAMI beat class."""
+    from lib.ecg import plots
+
+    b = data.beats
+    for labels, names, kind, title in (
+        (b.rhythm, ecg_data.RHYTHM_CLASSES, "rhythm", "rhythm class"),
+        (b.aami, ecg_data.AAMI_CLASSES, "aami", "AAMI beat class"),
+    ):
+        fig = plots.example_windows(b.X, labels, names, b.fs, b.before, seed=seed, title=f"Example windows per {title}")
+        out.figure(fig, f"example_windows_{kind}")
+
+
+CV_METRICS = ("accuracy", "macro_f1", "nonsinus_f1", "roc_auc_nonsinus")
+
+
+def cv_tables(cv: list[dict]) -> tuple[pd.DataFrame, dict]:
+    """(per-fold table, {metric: mean_std over folds}) of :func:`patient_cv` results."""
+    table = pd.DataFrame(
+        [{k: r[k] for k in ("fold",) + CV_METRICS} | {"test_records": " ".join(r["test_records"])} for r in cv]
+    )
+    summary = {k: mean_std([r[k] for r in cv if r[k] is not None]) for k in CV_METRICS}
+    return table, summary
+
+
+def claims_block(results: dict, saving: dict, paper_split: str = "random") -> dict:
+    """The values the claims of claims.yaml read (``claims.*``): ODAL on ``paper_split`` plus inter-patient."""
+    odal = results[paper_split]["odal"]
+    baseline_acc = {k: results[paper_split][k]["accuracy"] for k in BASELINES}
+    inter = results["interpatient"]["odal"]
+    return {
+        "accuracy": odal["accuracy"],
+        "nonsinus_f1": odal["nonsinus_f1"],
+        "roc_auc": odal["roc_auc_nonsinus"],
+        "roc_auc_ovr_macro": odal["roc_auc_ovr_macro"],
+        "annotation_saving": saving["odal"]["saving"],
+        "odal_above_baselines": bool(odal["accuracy"] > max(baseline_acc.values())),
+        "interpatient_accuracy": inter["accuracy"],
+        "interpatient_nonsinus_f1": inter["nonsinus_f1"],
+        "interpatient_roc_auc": inter["roc_auc_nonsinus"],
+    }
+
+
+def claims_table(claims: dict, paper: dict) -> pd.DataFrame:
+    """Paper value (claims.yaml, via lib.core.report.paper_values) beside ours, one row per claim id."""
+    return pd.DataFrame(
+        [{"claim": cid, "paper": value, "ours": claims.get(cid.removeprefix("nb01_"))} for cid, value in paper.items()]
+    )
+
+
+def run_meta(
+    source,
+    run: str,
+    data: EcgInputs,
+    study: ALStudy,
+    t_start: float,
+    *,
+    model_seed: int,
+    max_train: int,
+    max_val: int,
+    max_test: int,
+    cv_max_train: int,
+    saving_fraction: float,
+) -> dict:
+    """The metrics ``meta`` block: data provenance (lib.core.provenance), configuration, counts, runtime.
+
+    Window/filter settings come from ``data.settings``, the AL settings from ``study``; caps of 0 mean none.
+    """
+    cfg = study.configs["odal"]
+    st = data.settings
+    return {
+        **source.meta(),
+        "config": run,
+        "seeds": list(study.seeds),
+        "model_seed": model_seed,
+        "split": "random 70/15/15 beats (claims) and inter-patient DS1/DS2; patient-grouped CV",
+        "task": data.task,
+        "n_windows": len(data),
+        "n_records": int(np.unique(data.record).size),
+        "skipped_beats": dict(data.beats.skipped),
+        "subsampling": {
+            "max_train": max_train,
+            "max_val": max_val,
+            "max_test_random_split": max_test,
+            **study.caps,
+            "cv_max_train": cv_max_train,
+            "interpatient_test": "all DS2 beats (never subsampled)",
+        },
+        "filter": f"Butterworth band-pass 0.5-40 Hz, design order {st['filter_order']}, zero-phase sosfiltfilt",
+        "window": {k: st[k] for k in ("before", "after", "decimate", "context_beats", "peaks")},
+        "al": {
+            "seed_size": cfg.seed_size,
+            "batch": cfg.batch_size,
+            "budget": cfg.budget,
+            "epochs_per_round": study.epochs_per_round,
+            "split": study.split,
+            "saving_metric": "test macro-F1",
+            "saving_fraction": saving_fraction,
+        },
+        "runtime_s": time.perf_counter() - t_start,
+    }
+
+
+def metrics_block(
+    meta: dict, claims: dict, results: dict, tables: dict, cv: list, cv_summary: dict, cv_model: str, analysis, counts
+) -> dict:
+    """The notebook's metrics file: meta, claims, per-model results, split inflation, CV, AL, class counts."""
+    return {
+        "meta": meta,
+        "claims": claims,
+        "models": results,
+        "split_inflation": tables["random_vs_interpatient"].to_dict("records"),
+        "cv": {"model": cv_model, "folds": len(cv), "summary": cv_summary, "per_fold": cv},
+        "active_learning": {
+            "full_supervision_macro_f1": analysis.full_f1,
+            "full_supervision_nonsinus_f1": analysis.full_ns,
+            "saving": analysis.saving,
+            "final": analysis.ablation.to_dict("records"),
+        },
+        "class_counts": counts.to_dict("records"),
+    }
+
+
+def class_counts_table(data: EcgInputs, splits: dict) -> pd.DataFrame:
+    """Per split part: task-class counts, total, n_records and the AAMI class counts (``*_aami`` on clashes)."""
     from dataclasses import replace
 
-    frames, kept, kept_proba = [], None, None
-    for name, cfg in configs.items():
-        for s in seeds:
-            is_kept = keep is not None and (name, int(s)) == (keep[0], int(keep[1]))
-            curve, res, proba = run_odal(
-                data,
-                split,
-                replace(cfg, seed=int(s)),
-                factory,
-                sets=sets,
-                fit_kw=fit_kw,
-                evaluate_test=is_kept,
-                progress=progress,
-            )
-            frames.append(curve.assign(method=name, seed=int(s)))
-            if is_kept:
-                kept, kept_proba = res, proba
-    return pd.concat(frames, ignore_index=True), kept, kept_proba
+    counts = split_counts(data, splits)
+    aami = split_counts(replace(data, y=data.beats.aami, class_names=ecg_data.AAMI_CLASSES), splits)
+    return counts.merge(aami.drop(columns=["total", "n_records"]), on=["split", "part"], suffixes=("", "_aami"))
+
+
+def describe_inputs(data: EcgInputs) -> str:
+    """A few lines: windows, records, input shape, skipped beats, rhythm and AAMI class counts."""
+    n_rhythm = np.bincount(data.beats.rhythm, minlength=len(ecg_data.RHYTHM_CLASSES)).tolist()
+    n_aami = np.bincount(data.beats.aami, minlength=len(ecg_data.AAMI_CLASSES)).tolist()
+    return "\n".join(
+        [
+            f"{len(data)} windows from {len(np.unique(data.record))} records; model input shape {data.window_shape}, "
+            f"{data.F.shape[1]} hand-crafted features",
+            f"skipped beats by reason: {dict(data.beats.skipped)}",
+            f"rhythm classes: {dict(zip(ecg_data.RHYTHM_CLASSES, n_rhythm))}",
+            f"AAMI classes: {dict(zip(ecg_data.AAMI_CLASSES, n_aami))}",
+        ]
+    )
+
+
+def add_headline_odal(results: dict, probas: dict, study: ALStudy) -> None:
+    """Put the study's headline ODAL models beside the fully supervised ones (``results[split]["odal"]``)."""
+    for split, res in study.results.items():
+        results[split]["odal"] = res
+        probas[split]["odal"] = study.probas[split]
+
+
+def describe_al_runs(study: ALStudy) -> str:
+    """One line per split: labels the headline ODAL model used, out of its pool."""
+    return "\n".join(
+        f"{s}: ODAL used {res['labels_used']} labels of a pool of {len(study.sets[s]['y_pool'])}"
+        for s, res in study.results.items()
+    )

@@ -150,26 +150,6 @@ def build_keras_model(
     return model
 
 
-def build_cnn_bilstm(window_shape, n_features, n_classes, **kw) -> keras.Model:
-    """ODAL backbone: Conv1D(+BN, pooling) blocks -> BiLSTM, fused with the feature branch."""
-    return build_keras_model("cnn_bilstm", window_shape, n_features, n_classes, **kw)
-
-
-def build_cnn(window_shape, n_features, n_classes, **kw) -> keras.Model:
-    """Baseline: Conv1D blocks -> global average pooling, same head."""
-    return build_keras_model("cnn", window_shape, n_features, n_classes, **kw)
-
-
-def build_lstm(window_shape, n_features, n_classes, **kw) -> keras.Model:
-    """Baseline: LSTM over the ``downsample``-averaged raw signal, same head."""
-    return build_keras_model("lstm", window_shape, n_features, n_classes, **kw)
-
-
-def build_cnn_lstm(window_shape, n_features, n_classes, **kw) -> keras.Model:
-    """Baseline: Conv1D blocks -> unidirectional LSTM, same head."""
-    return build_keras_model("cnn_lstm", window_shape, n_features, n_classes, **kw)
-
-
 def balanced_sample_weights(y, n_classes: int) -> np.ndarray:
     """(n,) weights n / (n_present * count[y]) (sklearn 'balanced' over the classes present)."""
     y = np.asarray(y, dtype=int)

@@ -6,7 +6,6 @@
   of DS1 at random) / DS2 (test); paced records are not in either list.
 - ``patient_kfold``: K folds with whole patients held out (sklearn GroupKFold on
   records, stratified by the patients' label mix where possible).
-- ``subsample``: cap the number of beats drawn from a split (stratified, seeded).
 
 Every function returns index arrays into the beat arrays.
 """
@@ -69,14 +68,3 @@ def patient_kfold(record: np.ndarray, y: np.ndarray, k: int = 5, seed: int = 0) 
         raise ValueError(f"k must be in [2, {n_rec}] (number of records), got {k}")
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     return [{"train": tr, "test": te} for tr, te in cv.split(np.zeros(record.size), np.asarray(y), groups=record)]
-
-
-def subsample(idx: np.ndarray, y: np.ndarray, max_n: int | None, seed: int = 0) -> np.ndarray:
-    """At most ``max_n`` of ``idx`` (stratified by y[idx]; sorted). None or 0 keeps all."""
-    idx = np.asarray(idx)
-    if not max_n or idx.size <= max_n:
-        return idx
-    keep, _ = train_test_split(
-        idx, train_size=int(max_n), random_state=seed, stratify=_safe_stratify(np.asarray(y)[idx])
-    )
-    return np.sort(keep)

@@ -137,7 +137,7 @@ def _episode_beats(
 def synth_patient(
     index: int,
     seed: int,
-    duration_s: float = 180.0,
+    duration_s: float,
     noise_mv: float = 0.03,
     wander_mv: float = 0.2,
     mains_mv: float = 0.02,
@@ -240,9 +240,7 @@ def write_record(
     )
 
 
-def write_synthetic_records(
-    out_dir: Path, names: list[str], seed: int = 0, duration_s: float = 180.0, **kwargs
-) -> None:
+def write_synthetic_records(out_dir: Path, names: list[str], *, seed: int, duration_s: float, **kwargs) -> None:
     """Generate and write one record per name (patient index = position in names)."""
     for i, name in enumerate(names):
         p = synth_patient(i, seed, duration_s=duration_s, **kwargs)

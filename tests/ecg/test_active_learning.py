@@ -10,7 +10,6 @@ from lib.ecg.active_learning import (
     annotation_saving,
     curves_by_seed,
     entropy,
-    full_supervision,
     labels_to_reach,
     least_confidence,
     margin,
@@ -199,24 +198,6 @@ def test_run_strategies_long_table():
         curves_by_seed(long, "margin")
 
 
-def test_full_supervision_uses_every_pool_label():
-    X, F, y = _data()
-    models = []
-    res = full_supervision(
-        lambda s: models.append(SpyModel(s)) or models[-1],
-        X[:200],
-        F[:200],
-        y[:200],
-        (X[200:250], F[200:250], y[200:250]),
-        (X[250:], F[250:], y[250:]),
-        n_classes=3,
-        positive_classes=[1, 2],
-    )
-    ids, y_fit, _ = models[0].fits[0]
-    assert ids.tolist() == list(range(200)) and y_fit.tolist() == y[:200].tolist()
-    assert res["n_labels"] == 200 and res["test_macro_f1"] > 0.7 and 0 <= res["test_pos_f1"] <= 1
-
-
 def _curve(n, f1):
     return pd.DataFrame({"n_labels": n, "test_macro_f1": f1})
 
@@ -254,6 +235,8 @@ def test_annotation_saving_exact_and_not_reached():
 
 def test_bad_options_raise_naming_allowed_values():
     with pytest.raises(ValueError, match="least_confidence"):
-        ALConfig(strategy="uncertainty")
+        ALConfig(strategy="uncertainty", seed_size=10, batch_size=10, budget=50)
     with pytest.raises(ValueError, match="seed_size"):
-        ALConfig(seed_size=0)
+        ALConfig(strategy="random", seed_size=0, batch_size=10, budget=50)
+    with pytest.raises(TypeError, match="budget"):
+        ALConfig(strategy="random", seed_size=10, batch_size=10)  # no second default for the budget

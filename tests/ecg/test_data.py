@@ -37,7 +37,7 @@ def test_generate_round_trip(synth_dir):
     names = ecg_data.record_names(synth_dir)
     assert len(names) == 12
     assert (synth_dir / "SHA256SUMS").is_file() and "synthetic" in (synth_dir / "SOURCE.md").read_text().lower()
-    recs = ecg_data.load(synth_dir, channels=None, progress=False)
+    recs = ecg_data.load(synth_dir, leads=None, progress=False)
     rhythms, symbols = Counter(), Counter()
     for r in recs:
         assert r.fs == 360 and r.leads == ["MLII", "V1"] and r.signal.shape == (40 * 360, 2)
@@ -67,7 +67,7 @@ def test_generate_deterministic_and_validates(tmp_path, synth_dir):
     other = ecg_data.generate(tmp_path / "other", seed=4, n_patients=12, duration_s=40.0)
     assert (other / "SHA256SUMS").read_text() != (synth_dir / "SHA256SUMS").read_text()
     with pytest.raises(ValueError, match="n_patients"):
-        ecg_data.generate(tmp_path / "few", n_patients=11)
+        ecg_data.generate(tmp_path / "few", seed=0, n_patients=11, duration_s=10.0)
     assert not (tmp_path / "few").exists()
 
 
@@ -199,6 +199,7 @@ def test_nan_samples_kept_as_nan(tmp_path):
 def test_empty_folder(tmp_path):
     with pytest.raises(DataError, match="no WFDB records"):
         ecg_data.load(tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())
 
 
 def test_aami_mapping_complete():

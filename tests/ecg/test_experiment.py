@@ -7,6 +7,17 @@ import pytest
 
 from lib.ecg import data as ecg_data
 from lib.ecg import experiment as ex
+from lib.ecg.models import window_summary
+
+PREP = {
+    "task": "rhythm",
+    "exclude": None,
+    "before": 96,
+    "after": 160,
+    "peaks": "reference",
+    "order": 4,
+    "normalisation": "zscore",
+}
 
 
 def test_context_index_within_records():
@@ -19,7 +30,7 @@ def test_context_index_within_records():
         ex.context_index(record, np.array([10, 5, 30, 5, 9]), 2)
 
 
-def test_evaluate_nonsinus_exact():
+def test_score_predictions_nonsinus_exact():
     names = ecg_data.RHYTHM_CLASSES
     y = np.array([0, 0, 1, 2, 3, 1])
     proba = np.array(
@@ -32,7 +43,7 @@ def test_evaluate_nonsinus_exact():
             [0.3, 0.3, 0.4, 0],
         ]
     )
-    res = ex.evaluate(y, proba, names)
+    res = ex.score_predictions(y, proba, names)
     # non-sinus: true [0,0,1,1,1,1], pred [0,1,1,0,1,1] -> tp 3, fp 1, fn 1
     assert res["nonsinus_precision"] == pytest.approx(0.75)
     assert res["nonsinus_recall"] == pytest.approx(0.75)
@@ -44,15 +55,15 @@ def test_evaluate_nonsinus_exact():
     assert res["roc_auc_nonsinus"] == pytest.approx(roc_auc_score([0, 0, 1, 1, 1, 1], 1 - proba[:, 0]))
 
 
-def test_evaluate_test_set_lacking_a_class():
+def test_score_predictions_test_set_lacking_a_class():
     """A class absent from the test set: support 0, F1 0, AUC over the classes present (no crash, no guess)."""
     names = ecg_data.RHYTHM_CLASSES
     y = np.array([0, 0, 1, 1])
     proba = np.array([[0.8, 0.2, 0, 0], [0.6, 0.4, 0, 0], [0.3, 0.7, 0, 0], [0.4, 0.6, 0, 0]])
-    res = ex.evaluate(y, proba, names)
+    res = ex.score_predictions(y, proba, names)
     assert res["per_class"]["ventricular"]["support"] == 0
     assert res["accuracy"] == 1.0 and res["roc_auc_nonsinus"] == 1.0
-    only_sinus = ex.evaluate(np.array([0, 0]), proba[:2], names)
+    only_sinus = ex.score_predictions(np.array([0, 0]), proba[:2], names)
     assert only_sinus["roc_auc_nonsinus"] is None
 
 
@@ -77,7 +88,7 @@ def test_full_supervision_score_subset_check():
 
 def test_prepare_inputs_and_splits_on_synthetic(tmp_path):
     folder = ecg_data.generate(tmp_path / "syn", seed=1, n_patients=12, duration_s=30.0)
-    data = ex.prepare_inputs(folder, decimate=4, progress=False)
+    data = ex.prepare_inputs(folder, decimate=4, context_beats=1, progress=False, **PREP)
     assert data.X.shape[1:] == (64,) and data.F.shape == (len(data), 25)
     assert set(np.unique(data.y)) <= {0, 1, 2, 3}
     splits = ex.make_splits(data, seed=0, max_train=100)
@@ -88,6 +99,64 @@ def test_prepare_inputs_and_splits_on_synthetic(tmp_path):
     counts = ex.split_counts(data, splits)
     row = counts[(counts.split == "interpatient") & (counts.part == "test")].iloc[0]
     assert row["total"] == inter["test"].size and row["n_records"] == 6
-    ctx = ex.prepare_inputs(folder, decimate=4, context_beats=3, progress=False)
+    ctx = ex.prepare_inputs(folder, decimate=4, context_beats=3, progress=False, **PREP)
     assert ctx.X.shape[1:] == (3, 64)
     np.testing.assert_array_equal(ctx.X[:, -1], data.X)
+
+
+def test_strategy_configs_share_the_budget_and_differ_in_strategy():
+    cfgs = ex.strategy_configs(40, 20, 120)
+    assert list(cfgs) == ["random", "least_confidence", "margin", "entropy", "odal", "odal_no_fuzzy"]
+    assert {(c.seed_size, c.batch_size, c.budget) for c in cfgs.values()} == {(40, 20, 120)}
+    assert (cfgs["odal"].strategy, cfgs["odal"].fuzzy) == ("odal", True)
+    assert (cfgs["odal_no_fuzzy"].strategy, cfgs["odal_no_fuzzy"].fuzzy) == ("odal", False)
+
+
+def test_rf_feature_names_match_the_design_columns():
+    data = ex.EcgInputs(
+        X=np.zeros((2, 40)),
+        F=np.zeros((2, 3)),
+        y=np.zeros(2, dtype=int),
+        record=np.array(["100", "100"]),
+        beats=None,
+        task="rhythm",
+        class_names=ecg_data.RHYTHM_CLASSES,
+        feature_names=["a", "b", "c"],
+    )
+    names = ex.rf_feature_names(data)
+    assert len(names) == window_summary(data.X).shape[1] + 3 and names[-3:] == ["a", "b", "c"]
+    assert names[:2] == ["win_bin0", "win_bin1"] and names[16] == "win_mean"
+
+
+def test_claims_table_and_confusion_file_names():
+    t = ex.claims_table({"accuracy": 0.5, "roc_auc": 0.7}, {"nb01_accuracy": 0.86, "nb01_roc_auc": 0.93})
+    assert t.to_dict("records") == [
+        {"claim": "nb01_accuracy", "paper": 0.86, "ours": 0.5},
+        {"claim": "nb01_roc_auc", "paper": 0.93, "ours": 0.7},
+    ]
+    assert ex.confusion_file_name("ODAL, random split") == "confusion_ODAL_random_split"
+    assert ex.confusion_file_name("CNN-BiLSTM full, interpatient") == "confusion_CNNBiLSTM_full_interpatient"
+
+
+def test_cv_tables_exact():
+    cv = [
+        {
+            "fold": 0,
+            "accuracy": 0.5,
+            "macro_f1": 0.4,
+            "nonsinus_f1": 0.2,
+            "roc_auc_nonsinus": None,
+            "test_records": ["1"],
+        },
+        {
+            "fold": 1,
+            "accuracy": 0.7,
+            "macro_f1": 0.6,
+            "nonsinus_f1": 0.4,
+            "roc_auc_nonsinus": 0.8,
+            "test_records": ["2", "3"],
+        },
+    ]
+    table, summary = ex.cv_tables(cv)
+    assert table["test_records"].tolist() == ["1", "2 3"]
+    assert summary["accuracy"]["mean"] == pytest.approx(0.6) and summary["roc_auc_nonsinus"]["mean"] == 0.8

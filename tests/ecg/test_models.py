@@ -58,6 +58,41 @@ def test_tiny_cnn_bilstm_learns_separable_data():
     assert (m.predict(X[te], F[te]) == y[te]).mean() >= 0.9  # chance is 0.5
 
 
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        # conv0 3*1*4 + BN 2*4 + conv1 3*4*8 + BN 2*8 = 132 trainable in the conv blocks; feature Dense 3*4+4 = 16
+        ("cnn", 132 + 16 + (8 + 4) * 2 + 2),  # head: softmax over [8 pooled, 4 feature] units
+        ("cnn_bilstm", 132 + 16 + 2 * 4 * (8 * (8 + 8) + 8) + (16 + 4) * 2 + 2),  # BiLSTM(8) on 8 channels
+        ("cnn_lstm", 132 + 16 + 4 * (8 * (8 + 8) + 8) + (8 + 4) * 2 + 2),
+        ("lstm", 16 + 4 * (8 * (1 + 8) + 8) + (8 + 4) * 2 + 2),  # LSTM(8) on the 2x-averaged raw signal
+    ],
+)
+def test_trainable_parameter_count_of_known_configurations(kind, expected):
+    m = make_classifier(kind, (32,), 3, 2, seed=0, arch=TINY)
+    assert sum(int(np.prod(w.shape)) for w in m.model.trainable_weights) == expected
+    # k beats: the conv encoder's weights are shared over beats; the LSTM then runs across beats on the encoded
+    # beat (for ``lstm``: the 16 averaged samples of each beat, hence 4 * (8 * (16 + 8) + 8) recurrent weights)
+    ctx = make_classifier(kind, (3, 32), 3, 2, seed=0, arch=TINY)
+    ctx_expected = expected if kind != "lstm" else 16 + 4 * (8 * (16 + 8) + 8) + (8 + 4) * 2 + 2
+    assert sum(int(np.prod(w.shape)) for w in ctx.model.trainable_weights) == ctx_expected
+
+
+def test_trivially_separable_features_learnt_to_100_percent_with_the_same_probabilities_per_seed():
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 60)
+    F = np.stack([np.where(y == 1, 3.0, -3.0), rng.standard_normal(120), rng.standard_normal(120)], 1)
+    X = rng.standard_normal((120, 32)).astype("float32")  # the signal carries nothing
+    kw = dict(seed=4, epochs=15, batch_size=16, patience=15, lr=2e-2, arch=TINY)
+    a = make_classifier("cnn", (32,), 3, 2, **kw).fit(X[:80], F[:80], y[:80], X[80:100], F[80:100], y[80:100])
+    assert (a.predict(X[100:], F[100:]) == y[100:]).all()  # 20 of 20 unseen beats
+    b = make_classifier("cnn", (32,), 3, 2, **kw).fit(X[:80], F[:80], y[:80], X[80:100], F[80:100], y[80:100])
+    np.testing.assert_array_equal(a.predict_proba(X[100:], F[100:]), b.predict_proba(X[100:], F[100:]))
+    c = make_classifier("cnn", (32,), 3, 2, **{**kw, "seed": 5})
+    c.fit(X[:80], F[:80], y[:80], X[80:100], F[80:100], y[80:100])
+    assert not np.allclose(a.predict_proba(X[100:], F[100:]), c.predict_proba(X[100:], F[100:]))
+
+
 def test_fit_early_stopping_restores_the_best_epoch_and_is_reproducible():
     X, F, y = _bumps(120, seed=3)
     noisy = np.where(np.random.default_rng(0).random(120) < 0.3, 1 - y, y)  # 30% flipped: it overfits

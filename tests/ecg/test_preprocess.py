@@ -214,13 +214,6 @@ def test_patient_kfold_groups_disjoint():
         ecg_splits.patient_kfold(record, y, k=11)
 
 
-def test_subsample_caps_and_keeps_classes():
-    y = np.repeat([0, 1], [90, 10])
-    idx = ecg_splits.subsample(np.arange(100), y, 20, seed=0)
-    assert idx.size == 20 and set(y[idx]) == {0, 1} and np.all(np.diff(idx) > 0)
-    assert ecg_splits.subsample(np.arange(100), y, None).size == 100
-
-
 def test_xqrs_option_matches_reference_beats(tmp_path):
     folder = ecg_data.generate(tmp_path / "syn", seed=2, n_patients=12, duration_s=30.0)
     rec = ecg_data.load_record(folder / ecg_data.DS1[2])  # patient 2: no bundle-branch block
