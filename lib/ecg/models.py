@@ -366,7 +366,7 @@ def window_summary(X, n_bins: int = 16) -> np.ndarray:
 
 @dataclass
 class RandomForestECGClassifier:
-    """Random Forest on ``[window_summary(X), F]`` with the same fit/predict_proba interface.
+    """Random Forest on ``[window_summary(X), F]`` (or ``F`` alone: ``use_window=False``), same interface.
 
     Validation data is accepted and ignored (no early stopping); not tunable by the controller.
     """
@@ -378,6 +378,7 @@ class RandomForestECGClassifier:
     seed: int = 0
     n_jobs: int = 2
     n_bins: int = 16
+    use_window: bool = True
     tunable = False
 
     def __post_init__(self):
@@ -392,6 +393,8 @@ class RandomForestECGClassifier:
         )
 
     def _design(self, X, F):
+        if not self.use_window:  # features only (e.g. the RR-interval floor)
+            return np.asarray(F, dtype="float64")
         S = window_summary(X, self.n_bins)
         return S if F is None else np.concatenate([S, np.asarray(F, dtype="float64")], axis=1)
 

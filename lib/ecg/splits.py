@@ -35,6 +35,23 @@ def random_split(y: np.ndarray, fractions=(0.70, 0.15, 0.15), seed: int = 0) -> 
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
+def record_holdout(record: np.ndarray, idx: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split beat indices ``idx`` by whole records: (kept, held out), held out = seeded records until >= fraction.
+
+    Records are taken in a seeded random order until their beats reach ``fraction`` of ``idx``
+    (at least one record, never all). Both parts sorted.
+    """
+    record = np.asarray(record).astype(str)
+    names = np.unique(record[idx])
+    if names.size < 2:
+        raise ValueError(f"a record hold-out needs at least 2 records, got {names.size}")
+    order = np.random.default_rng(seed).permutation(names)
+    sizes = np.array([np.sum(record[idx] == n) for n in order])
+    n_out = int(np.clip(np.searchsorted(np.cumsum(sizes), fraction * idx.size) + 1, 1, names.size - 1))
+    out = np.isin(record[idx], order[:n_out])
+    return np.sort(idx[~out]), np.sort(idx[out])
+
+
 def interpatient_split(
     record: np.ndarray,
     y: np.ndarray,
@@ -42,11 +59,14 @@ def interpatient_split(
     seed: int = 0,
     ds1: list[str] | None = None,
     ds2: list[str] | None = None,
+    grouped_val: bool = False,
 ) -> dict[str, np.ndarray]:
-    """DS1 -> train (+ a random, label-stratified validation share), DS2 -> test.
+    """DS1 -> train (+ a validation share), DS2 -> test.
 
-    Records in neither list (e.g. paced ones) are ignored. Raises ValueError if
-    DS1 or DS2 has no beats.
+    ``grouped_val``: the validation part is whole DS1 records (:func:`record_holdout`), so early
+    stopping never sees beats of the training patients; otherwise a random, label-stratified share of
+    DS1 beats. Records in neither list (e.g. paced ones) are ignored. Raises ValueError if DS1 or DS2
+    has no beats.
     """
     record = np.asarray(record).astype(str)
     ds1, ds2 = ds1 or DS1, ds2 or DS2
@@ -54,9 +74,12 @@ def interpatient_split(
     te = np.flatnonzero(np.isin(record, ds2))
     if tr.size == 0 or te.size == 0:
         raise ValueError(f"inter-patient split needs beats in DS1 and DS2, got {tr.size} and {te.size}")
-    train, val = train_test_split(
-        tr, test_size=val_fraction, random_state=seed, stratify=_safe_stratify(np.asarray(y)[tr])
-    )
+    if grouped_val:
+        train, val = record_holdout(record, tr, val_fraction, seed)
+    else:
+        train, val = train_test_split(
+            tr, test_size=val_fraction, random_state=seed, stratify=_safe_stratify(np.asarray(y)[tr])
+        )
     return {"train": np.sort(train), "val": np.sort(val), "test": te}
 
 

@@ -156,7 +156,11 @@ CASES = {
     "no_mlii_lead": (no_mlii_lead, DataError, r"no MLII lead \(signals: V1, V5\)"),
     "load_without_verification_marker": (load_unverified_folder, DataError, r"not a verified import"),
     "load_file_changed_after_import": (load_changed_after_import, DataError, r"changed since the folder was verified"),
-    "fetch_without_checksum_list": (fetch_without_checksum_list, DataError, r"checksum list https://\S+ could not be downloaded.*refusing unverified"),
+    "fetch_without_checksum_list": (
+        fetch_without_checksum_list,
+        DataError,
+        r"checksum list https://\S+ could not be downloaded.*refusing unverified",
+    ),
 }
 
 

@@ -160,3 +160,44 @@ def test_cv_tables_exact():
     table, summary = ex.cv_tables(cv)
     assert table["test_records"].tolist() == ["1", "2 3"]
     assert summary["accuracy"]["mean"] == pytest.approx(0.6) and summary["roc_auc_nonsinus"]["mean"] == 0.8
+
+
+def test_rr_forest_sees_only_the_rr_features():
+    rng = np.random.default_rng(0)
+    names = ex.ecg_features.FEATURE_NAMES
+    F = rng.standard_normal((80, len(names))).astype("float32")
+    y = (F[:, names.index("rr_prev")] > 0).astype(int)  # decided by an RR feature
+    F[:, names.index("qrs_width")] = np.where(y == 1, 5.0, -5.0) + 0.1 * rng.standard_normal(80)  # and a leak
+    data = ex.EcgInputs(
+        X=rng.standard_normal((80, 16)),
+        F=F,
+        y=y,
+        record=np.repeat(["101", "100"], 40),
+        beats=None,
+        task="rhythm",
+        class_names=ecg_data.RHYTHM_CLASSES,
+        feature_names=list(names),
+    )
+    assert ex.rr_columns(data) == list(range(9))
+    split = {"train": np.arange(60), "val": np.arange(60, 70), "test": np.arange(60, 80)}
+    model, proba, _ = ex.fit_predict("rr_forest", data, split, seed=0, model_kw={"n_estimators": 10})
+    assert model.model.n_features_in_ == 9 and proba.shape == (20, 4)
+    full, _, _ = ex.fit_predict("random_forest", data, split, seed=0, model_kw={"n_estimators": 10})
+    assert full.model.n_features_in_ == 16 + 8 + len(names)
+
+
+def test_interpretation_reads_every_number_from_the_results():
+    from lib.core.provenance import data_source
+
+    def res(f1, auc):
+        return {"nonsinus_f1": f1, "roc_auc_nonsinus": auc, "pr_auc_nonsinus": 0.5, "nonsinus_f1_ci": [f1 - 0.1, f1]}
+
+    results = {
+        "interpatient": {"odal": res(0.6, 0.9), "cnn_bilstm": res(0.7, 0.7), "rr_forest": res(0.5, 0.8)},
+        "random": {"odal": res(0.95, 0.99)},
+    }
+    text = ex.interpretation(results, data_source("real", "MIT-BIH"))
+    assert "ODAL: non-sinus F1 0.600 [95% CI 0.500-0.600], ROC-AUC 0.900" in text
+    assert "ODAL beats the RR-only floor" in text
+    assert "the full CNN-BiLSTM beats only on nonsinus_f1 the RR-only floor" in text
+    assert "intra-patient, optimistic) ODAL reaches non-sinus F1 0.950" in text

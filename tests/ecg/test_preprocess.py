@@ -200,6 +200,29 @@ def test_interpatient_split_uses_ds_lists():
     assert set(ecg_data.DS1).isdisjoint(ecg_data.DS2)
 
 
+def test_record_holdout_takes_whole_records_up_to_the_fraction():
+    record = np.repeat(["a", "b", "c", "d"], [40, 30, 20, 10])
+    idx = np.arange(100)
+    kept, held = ecg_splits.record_holdout(record, idx, 0.15, seed=0)
+    order = np.random.default_rng(0).permutation(["a", "b", "c", "d"])  # the seeded record order
+    sizes = {"a": 40, "b": 30, "c": 20, "d": 10}
+    n_out = int(np.searchsorted(np.cumsum([sizes[r] for r in order]), 15) + 1)  # records until >= 15 beats
+    assert set(record[held]) == set(order[:n_out]) and set(record[kept]).isdisjoint(record[held])
+    assert np.array_equal(np.sort(np.concatenate([kept, held])), idx)
+    _, held_all = ecg_splits.record_holdout(record, idx, 1.0, seed=0)
+    assert np.unique(record[held_all]).size == 3  # never every record
+    with pytest.raises(ValueError, match="at least 2 records"):
+        ecg_splits.record_holdout(record, np.arange(40), 0.2, seed=0)
+
+
+def test_grouped_interpatient_validation_never_holds_training_patients():
+    record = np.repeat(["101", "106", "108", "109", "100"], 20)
+    y = np.tile([0, 1], 50)
+    sp = ecg_splits.interpatient_split(record, y, val_fraction=0.2, seed=1, grouped_val=True)
+    assert set(record[sp["train"]]).isdisjoint(record[sp["val"]]) and len(set(record[sp["val"]])) == 1
+    assert set(record[sp["test"]]) == {"100"}
+
+
 def test_patient_kfold_groups_disjoint():
     record = np.repeat([f"r{i}" for i in range(10)], 7)
     y = np.tile([0, 0, 1, 0, 2, 0, 3], 10)
