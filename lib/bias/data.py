@@ -350,7 +350,7 @@ def generate(out_dir=None, **overrides) -> Path:
         np.random.default_rng([cfg.seed, 100 + k]).shuffle(y)
         splits[name] = (synth.render_digits(y, seed=cfg.seed * 1000 + k), y)
     out = paths.raw_dir(SYNTHETIC_NAME) if out_dir is None else out_dir
-    return _build(out, splits, cfg, "SYNTHETIC digits (lib.bias.synth glyph generator), not MNIST")
+    return _build(out, splits, cfg, "digits drawn by the embedded glyph generator (lib.bias.synth), not MNIST")
 
 
 def build_from_mnist(mnist_dir, out_dir, cfg: BuildConfig) -> Path:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lib.bias import cka
 from lib.bias import data as biased_data
-from lib.bias.objectives import LABELS, MARGIN, PROBABILISTIC
+from lib.bias import statistics as st
+from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
 from lib.bias.training import TrainConfig, evaluate_groups, fit, to_tensor
 from lib.core import paths
@@ -94,12 +95,14 @@ class ExperimentConfig:
 
 @dataclass
 class GridResult:
-    """runs: one row per trained model; history: one row per epoch; cka: (dataset, objective) -> (m, m)."""
+    """runs: one row per (dataset, objective, seed); history: one row per epoch; cka: (dataset, objective) ->
+    (m, m) for the CKA seed; cka_seeds: (dataset, objective, seed) -> (m, m) for every seed."""
 
     runs: pd.DataFrame
     history: pd.DataFrame
     cka: dict = field(default_factory=dict)
     layer_names: list = field(default_factory=list)
+    cka_seeds: dict = field(default_factory=dict)
 
 
 def load_splits(root, datasets, pct: str) -> dict:
@@ -130,6 +133,26 @@ def split_counts(data: dict) -> pd.DataFrame:
 
 #: dtype of the Gram products of the CKA matrices (float32: about twice as fast; see lib.bias.cka)
 CKA_PRECISION = "float32"
+#: leaf layers left out of the CKA matrices: in eval mode ``flatten`` and ``dropout`` pass the average-pooled
+#: features through unchanged, so their rows would repeat the ``avgpool`` row (CKA 1.0 with each other)
+CKA_SKIP = ("flatten", "dropout")
+#: the paper's Figure 1 discussion: representations change "after the 50th layer" (counted from 1)
+PAPER_LAYER = 50
+
+
+def cka_layer_names(model) -> list[str]:
+    """The layers of the CKA matrices: every leaf layer (convs, norms, ReLUs, shortcut convs/norms, pooling,
+    FC) in forward order except ``CKA_SKIP``."""
+    return [n for n in cka.leaf_layer_names(model) if n not in CKA_SKIP]
+
+
+def stage_starts(layer_names) -> dict:
+    """``{stage: index of its first layer}`` for stem, layer1..layer4 and head (pooling + FC)."""
+    starts = {}
+    for i, name in enumerate(layer_names):
+        stage = name.split(".")[0] if name.startswith("layer") else ("stem" if i < 5 else "head")
+        starts.setdefault(stage, i)
+    return starts
 
 
 def split_subset(split: biased_data.BiasedSplit, size: int | None) -> np.ndarray:
@@ -139,8 +162,11 @@ def split_subset(split: biased_data.BiasedSplit, size: int | None) -> np.ndarray
 
 
 def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, progress: bool = True) -> GridResult:
-    """Train and evaluate every (dataset, objective, seed) of ``cfg``; CKA for seed ``cka_seed`` (default:
-    the first seed).
+    """Train and evaluate every (dataset, objective, seed) of ``cfg``; the CKA matrix of every model
+    (``cka_seeds``), those of seed ``cka_seed`` (default: the first seed) also as the grid ``cka``.
+
+    An objective in ``ALIASES`` whose twin is in the run (NLL of a softmax output = SCE) is not trained again:
+    its rows repeat the twin's, with ``trained_as`` naming it.
 
     cfg.train_size / cfg.valid_size: ``split_subset`` of the training / validation split. CKA uses
     ``cfg.cka_samples`` test images drawn by a seeded permutation (the same for every model; files are
@@ -150,7 +176,15 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
     config = cfg.train_config()
     runs, hist, mats, names = [], [], {}, []
     jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
+    done = {}
     for dataset, objective, seed in tqdm(jobs, desc="models", disable=not progress):
+        trained_as = ALIASES.get(objective, objective) if ALIASES.get(objective) in cfg.objectives else objective
+        if (dataset, trained_as, seed) in done:  # an alias of an objective trained already: reuse that model's rows
+            run_row, hist_rows = done[(dataset, trained_as, seed)]
+            runs.append({**run_row, "objective": objective, "trained_as": trained_as})
+            hist += [{**h, "objective": objective} for h in hist_rows]
+            mats[(dataset, objective, seed)] = mats[(dataset, trained_as, seed)]
+            continue
         sp = data[dataset]
         idx = split_subset(sp["train"], cfg.train_size)
         x_tr, y_tr = to_tensor(sp["train"].images[idx]), torch.from_numpy(sp["train"].target[idx])
@@ -172,34 +206,36 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
             desc=f"{dataset}/{objective}/s{seed}",
         )
         acc = evaluate_groups(model, x_te, sp["test"].target, sp["test"].bias)
-        runs.append(
-            {
-                "dataset": dataset,
-                "objective": objective,
-                "seed": seed,
-                **acc,
-                "best_epoch": info["best_epoch"],
-                "epochs": info["epochs"],
-                "valid_accuracy": info["best_valid_acc"],
-                "n_train": len(idx),
-                "n_train_conflicting": int((~sp["train"].aligned[idx]).sum()),
-                "seconds": info["seconds"],
-            }
+        run_row = {
+            "dataset": dataset,
+            "objective": objective,
+            "seed": seed,
+            **acc,
+            "best_epoch": info["best_epoch"],
+            "epochs": info["epochs"],
+            "valid_accuracy": info["best_valid_acc"],
+            "n_train": len(idx),
+            "n_train_conflicting": int((~sp["train"].aligned[idx]).sum()),
+            "seconds": info["seconds"],
+            "trained_as": objective,
+        }
+        hist_rows = [{"dataset": dataset, "objective": objective, "seed": seed, **h} for h in info["history"]]
+        done[(dataset, objective, seed)] = (run_row, hist_rows)
+        runs.append(run_row)
+        hist += hist_rows
+        x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[: cfg.cka_samples]]
+        step = cfg.cka_batch_size
+        batches = [x_cka[i : i + step] for i in range(0, len(x_cka), step)]
+        batches = [b for b in batches if len(b) >= 4]
+        names, mats[(dataset, objective, seed)] = cka.cka_matrix(
+            model, batches, layers=cka_layer_names(model), device=pick_device(cfg.device), precision=CKA_PRECISION
         )
-        hist += [{"dataset": dataset, "objective": objective, "seed": seed, **h} for h in info["history"]]
-        if seed == cka_seed:
-            x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[: cfg.cka_samples]]
-            step = cfg.cka_batch_size
-            batches = [x_cka[i : i + step] for i in range(0, len(x_cka), step)]
-            batches = [b for b in batches if len(b) >= 4]
-            names, mats[(dataset, objective)] = cka.cka_matrix(
-                model, batches, device=pick_device(cfg.device), precision=CKA_PRECISION
-            )
-    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), mats, names)
+    grid = {(d, o): m for (d, o, s), m in mats.items() if s == cka_seed}
+    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats)
 
 
 def _mark(text: str, rank: int) -> str:
-    """Bold for rank 0 (best), underline for rank 1 (second best)."""
+    """Bold for rank 0 (best), underline for rank 1 (second best); ties share a rank (joint ranks)."""
     return f"**{text}**" if rank == 0 else (f"<u>{text}</u>" if rank == 1 else text)
 
 
@@ -225,7 +261,7 @@ def accuracy_table(runs: pd.DataFrame, metric: str = "accuracy") -> tuple[pd.Dat
         }
     )
     for col in [*datasets, "Mean"]:
-        ranks = means[col].rank(ascending=False, method="first").astype(int).to_numpy() - 1
+        ranks = st.joint_ranks(means[col].round(12))
         display[col] = [
             _mark(f"{100 * m:.2f}" if col == "Mean" else f"{100 * m:.2f} ± {100 * sd:.2f}", r)
             for m, sd, r in zip(means[col], stds[col], ranks)
@@ -251,29 +287,61 @@ def cka_summary(cka_mats: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def distinct_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of objectives actually trained (an alias's repeated rows dropped)."""
+    if "trained_as" not in runs:
+        return runs
+    return runs[runs["trained_as"] == runs["objective"]]
+
+
 def summary(runs: pd.DataFrame) -> dict:
-    """Nested metrics: ``{dataset: {objective: {accuracy, accuracy_std, aligned, conflicting}}}`` plus the
-    mean over datasets per objective and the paper's qualitative claim (probabilistic best on average)."""
+    """Nested metrics: ``{dataset: {objective: {accuracy, accuracy_std, accuracy_ci95, aligned, conflicting,
+    worst_group, seeds, trained_as}}}``, the mean over datasets per objective, the best objectives (joint:
+    all tied for best), and the paper's two ranking claims (point values and paired-seed tests).
+
+    Means over objective groups count each trained objective once (an alias is not counted twice).
+    """
     out: dict = {}
     for (d, o), grp in runs.groupby(["dataset", "objective"], sort=False):
+        mean, half = st.ci95(grp["accuracy"])
         out.setdefault(d, {})[o] = {
-            "accuracy": float(grp["accuracy"].mean()),
+            "accuracy": mean,
             "accuracy_std": float(grp["accuracy"].std(ddof=1)) if len(grp) > 1 else 0.0,
+            "accuracy_ci95": half if np.isfinite(half) else None,
             "aligned": float(grp["aligned"].mean()),
             "conflicting": float(grp["conflicting"].mean()),
+            "worst_group": float(grp["worst_group"].mean()) if "worst_group" in grp else None,
             "seeds": int(len(grp)),
+            "trained_as": str(grp["trained_as"].iloc[0]) if "trained_as" in grp else o,
         }
     per_obj = runs.groupby(["objective", "dataset"])["accuracy"].mean().groupby("objective").mean()
-    prob = [o for o in per_obj.index if o in PROBABILISTIC]
-    marg = [o for o in per_obj.index if o in MARGIN]
+    distinct = sorted(set(distinct_runs(runs)["objective"]))
+    best = sorted(per_obj.index[st.joint_ranks(per_obj.round(12)) == 0])
+    prob = [o for o in distinct if o in PROBABILISTIC]
+    marg = [o for o in distinct if o in MARGIN]
     out["mean_over_datasets"] = {o: float(v) for o, v in per_obj.items()}
-    out["best_objective"] = str(per_obj.idxmax())
-    out["best_objective_is_probabilistic"] = bool(per_obj.idxmax() in PROBABILISTIC)
+    out["best_objectives"] = best
+    out["best_objective"] = "=".join(best)
+    out["best_objective_is_probabilistic"] = bool(all(o in PROBABILISTIC for o in best))
     if prob and marg:
         out["probabilistic_mean"] = float(per_obj[prob].mean())
         out["margin_mean"] = float(per_obj[marg].mean())
         out["probabilistic_best_on_average"] = bool(per_obj[prob].mean() > per_obj[marg].mean())
+        out["ranking_tests"] = st.ranking_claims(distinct_runs(runs), PROBABILISTIC, MARGIN)
     return out
+
+
+def pairwise_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Paired-seed tests between every two trained objectives (``lib.bias.statistics.pairwise_tests``)."""
+    return st.pairwise_tests(distinct_runs(runs))
+
+
+def cka_noise_floor(result: GridResult) -> tuple[pd.DataFrame, dict]:
+    """Heatmap differences across seeds (noise floor) and across objectives, and their per-dataset summary;
+    aliases are left out (their matrices are their twin's)."""
+    trained = {(r.dataset, r.objective, r.seed) for r in distinct_runs(result.runs).itertuples()}
+    floor = st.cka_noise_floor({k: m for k, m in result.cka_seeds.items() if k in trained})
+    return floor, st.noise_floor_summary(floor)
 
 
 def cka_metrics(cka_table: pd.DataFrame) -> dict:
@@ -311,5 +379,55 @@ def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, 
 
 
 def cka_grid_title(result: GridResult) -> str:
-    """Title of the CKA grid: how many leaf layers each matrix covers."""
-    return f"CKA between all {len(result.layer_names)} leaf layers of ResNet18 (conv, norm, ReLU, pool, dropout, FC)"
+    """Title of the CKA grid: how many layers each matrix covers and which layer the paper's 50th is."""
+    mark = result.layer_names[PAPER_LAYER - 1] if len(result.layer_names) >= PAPER_LAYER else "n/a"
+    return (
+        f"CKA between {len(result.layer_names)} layers of ResNet18 (conv, norm, ReLU, shortcut, pool, FC); "
+        f"dashed: the paper's layer {PAPER_LAYER} ({mark})"
+    )
+
+
+def _verdict_line(name: str, test: dict) -> str:
+    return (
+        f"- {name}: {test['verdict']} (paired over {test['n_seeds']} seeds: difference "
+        f"{100 * test['diff']:+.2f} points, 95% CI ±{100 * test['ci95']:.2f}, Holm-adjusted p = {test['p_holm']:.3g})"
+    )
+
+
+def interpretation(summary_: dict, floor_summary: dict, source) -> str:
+    """Generated reading of the results (Markdown): the two ranking claims with their tests, the alias, and the
+    CKA noise floor against the between-objective differences. No number in it is typed by hand."""
+    lines = [f"**Data:** {source.stamp}.", ""]
+    tests = summary_.get("ranking_tests", {})
+    if "probabilistic_above_margin" in tests:
+        lines.append(
+            _verdict_line("Probabilistic objectives above margin-based ones", tests["probabilistic_above_margin"])
+        )
+    if "best_is_probabilistic" in tests:
+        best = tests["best_is_probabilistic"]
+        lines.append(_verdict_line(f"Best objective is probabilistic ({best['compared']})", best))
+    lines.append(
+        f"- Best mean accuracy: {', '.join(summary_['best_objectives'])} (ties share the rank); "
+        f"probabilistic {'above' if summary_.get('probabilistic_best_on_average') else 'not above'} margin-based "
+        "on the point means."
+    )
+    aliases = sorted(
+        {
+            (o, v["trained_as"])
+            for d, objs in summary_.items()
+            if isinstance(objs, dict)
+            for o, v in objs.items()
+            if isinstance(v, dict) and v.get("trained_as", o) != o
+        }
+    )
+    for alias, twin in aliases:
+        lines.append(f"- {alias} was not trained separately: it is the same function of the logits as {twin}.")
+    for d, f in floor_summary.items():
+        if f["seed_max"] is None or f["objective_mean"] is None:
+            continue
+        above = "above" if f["objective_above_floor"] else "not above"
+        lines.append(
+            f"- CKA heatmaps ({d}): between-objective mean |difference| {f['objective_mean']:.3f} vs seed-to-seed "
+            f"(noise floor) mean {f['seed_mean']:.3f}, max {f['seed_max']:.3f}: {above} the floor."
+        )
+    return "\n".join(lines)

@@ -45,6 +45,8 @@ import torch.nn.functional as F
 
 PROBABILISTIC = ("sce", "bce", "nll")
 MARGIN = ("l1", "l2", "sos")
+#: objectives that are the same function of the logits as another: trained once, reported under both names
+ALIASES = {"nll": "sce"}
 LABELS = {
     "sce": "L_SCE",
     "bce": "L_BCE",

@@ -12,6 +12,20 @@ from matplotlib.ticker import MaxNLocator
 
 from lib.bias.objectives import LABELS
 
+#: mathematical legend labels: L_SCE -> $L_{\mathrm{SCE}}$
+MATH_LABELS = {
+    k: "$L_{\\mathrm{" + v.split("_", 1)[1].replace("(", "").replace(")", "") + "}}$" for k, v in LABELS.items()
+}
+
+
+def _room_for_stamp(fig, bottom: float = 0.06) -> None:
+    """Keep the bottom strip free for the data-source stamp that ``save_figure`` writes in the corner."""
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set") and "rect" in engine.get():
+        engine.set(rect=(0.0, bottom, 1.0, 1.0 - bottom))
+    else:
+        fig.tight_layout(rect=(0.0, bottom, 1.0, 1.0))
+
 
 def plot_samples(data: dict, n: int = 10, seed: int = 0):
     """Rows: (dataset, aligned | conflicting) training images; n random examples each."""
@@ -32,6 +46,7 @@ def plot_samples(data: dict, n: int = 10, seed: int = 0):
                 ax.set_title(f"y={sp.target[i]} b={sp.bias[i]}", fontsize=6)
         axes[r][0].set_ylabel(f"{d}\n{grp}", fontsize=7)
     fig.suptitle("Training samples: target y, bias attribute b")
+    _room_for_stamp(fig, 0.04)
     return fig
 
 
@@ -45,11 +60,15 @@ def plot_cka_grid(
     cmap: str = "magma",
     cell_size: float = 2.2,
     title: str | None = None,
+    ticks: Mapping[str, int] | None = None,
+    mark: int | None = None,
 ):
     """Heatmap grid: rows x columns of (m, m) CKA matrices -> matplotlib Figure.
 
     matrices[(row, col)]: (m, m) array (layer index on both axes, origin lower-left, as in the paper);
     a missing (row, col) pair leaves an empty panel. One shared colour scale [vmin, vmax] and colorbar.
+    ticks: ``{label: layer index}`` (e.g. stage boundaries) for both axes instead of the first/last index;
+    mark: a layer index drawn as dashed lines (e.g. the paper's layer 50).
     """
     row_labels, col_labels = list(row_labels), list(col_labels)
     if not row_labels or not col_labels:
@@ -73,20 +92,29 @@ def plot_cka_grid(
             if (r, c) in matrices:
                 a = np.asarray(matrices[(r, c)], dtype=float)
                 image = ax.imshow(a, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-                ax.set_xticks([0, a.shape[1] - 1])
-                ax.set_yticks([0, a.shape[0] - 1])
+                if ticks:  # stage boundaries: the first one (index 0) is the axis origin, left unlabelled
+                    ticks = {k: v for k, v in ticks.items() if v > 0}
+                    ax.set_xticks(list(ticks.values()), list(ticks), rotation=90, fontsize=6)
+                    ax.set_yticks(list(ticks.values()), list(ticks), fontsize=6)
+                else:
+                    ax.set_xticks([0, a.shape[1] - 1])
+                    ax.set_yticks([0, a.shape[0] - 1])
+                if mark is not None and mark < a.shape[0]:
+                    ax.axvline(mark, color="cyan", ls="--", lw=0.8)
+                    ax.axhline(mark, color="cyan", ls="--", lw=0.8)
             else:
                 ax.set_axis_off()
             if i == 0:
                 ax.set_title(str(c))
             if j == 0:
                 ax.set_ylabel(f"{r}\nlayer")
-            if i == nr - 1:
+            if i == nr - 1 and not ticks:
                 ax.set_xlabel("layer")
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.8, label="CKA")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=9)
+    _room_for_stamp(fig)
     return fig
 
 
@@ -94,33 +122,35 @@ def plot_group_accuracy(runs: pd.DataFrame):
     """Bars: mean test accuracy on bias-aligned and bias-conflicting samples, per dataset and objective."""
     datasets = list(dict.fromkeys(runs["dataset"]))
     objectives = list(dict.fromkeys(runs["objective"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(max(6.5, 4.2 * len(datasets)), 3), squeeze=False, sharey=True)
     x = np.arange(len(objectives))
     for ax, d in zip(axes[0], datasets):
         sub = runs[runs["dataset"] == d].groupby("objective")[["aligned", "conflicting", "accuracy"]]
         mean, std = sub.mean().reindex(objectives), sub.std(ddof=1).reindex(objectives).fillna(0.0)
         for k, col in enumerate(("aligned", "conflicting", "accuracy")):
             ax.bar(x + (k - 1) * 0.27, mean[col], 0.27, yerr=std[col], label=col, capsize=2)
-        ax.set_xticks(x, [LABELS.get(o, o) for o in objectives], rotation=30)
+        ax.set_xticks(x, [MATH_LABELS.get(o, o) for o in objectives], rotation=30)
         ax.set_title(d)
         ax.set_ylim(0, 1.05)
     axes[0][0].set_ylabel("test accuracy")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _room_for_stamp(fig, 0.1)
     return fig
 
 
 def plot_valid_curves(history: pd.DataFrame):
     """Validation accuracy per epoch (mean over seeds), one panel per dataset."""
     datasets = list(dict.fromkeys(history["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(max(6.5, 4.2 * len(datasets)), 3), squeeze=False, sharey=True)
     for ax, d in zip(axes[0], datasets):
         sub = history[history["dataset"] == d]
         for o, grp in sub.groupby("objective", sort=False):
             curve = grp.groupby("epoch")["valid_acc"].mean()
-            ax.plot(curve.index, curve.values, marker="o", ms=3, label=LABELS.get(o, o))
+            ax.plot(curve.index, curve.values, marker="o", ms=3, label=MATH_LABELS.get(o, o))
         ax.set_title(d)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0][0].set_ylabel("validation accuracy (unbiased)")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _room_for_stamp(fig, 0.1)
     return fig

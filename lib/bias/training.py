@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lib.bias.objectives import get_objective, predict
 from lib.core.device import DEVICES, pick_device
@@ -63,7 +63,8 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = EV
 
 
 def accuracy_split(pred, target, bias) -> dict:
-    """Accuracy overall and on bias-aligned (target == bias) / bias-conflicting samples.
+    """Accuracy overall, on bias-aligned (target == bias) / bias-conflicting samples, and of the worst
+    (target, bias) group.
 
     pred, target, bias: ``(n,)`` int. Returns fractions (None where a group is empty) and group sizes.
     """
@@ -74,10 +75,12 @@ def accuracy_split(pred, target, bias) -> dict:
     def frac(mask):
         return float(correct[mask].mean()) if mask.any() else None
 
+    groups = target * (int(max(target.max(), bias.max())) + 1) + bias if len(target) else target
     return {
         "accuracy": frac(np.ones_like(correct)),
         "aligned": frac(aligned),
         "conflicting": frac(~aligned),
+        "worst_group": min((frac(groups == g) for g in np.unique(groups)), default=None),
         "n": int(len(correct)),
         "n_aligned": int(aligned.sum()),
         "n_conflicting": int((~aligned).sum()),

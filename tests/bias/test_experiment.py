@@ -30,8 +30,9 @@ def test_accuracy_table_marks_and_values():
     assert display["objective"].tolist() == ["L_SCE", "L_1", "L_NLL"]
     assert display["group"].tolist() == ["Probabilistic", "Margin-based", "Probabilistic"]
     assert display.loc[0, "a"] == "**85.00 ± 7.07**"  # best on a
-    assert display.loc[1, "a"] == "<u>70.00 ± 0.00</u>"  # second (ties broken by order: sce 85 > l1 70 = nll 70)
-    assert display.loc[2, "a"] == "70.00 ± 14.14"
+    # joint ranks: l1 and nll tie at 70 (sce 85 > l1 70 = nll 70): both second, both underlined
+    assert display.loc[1, "a"] == "<u>70.00 ± 0.00</u>"
+    assert display.loc[2, "a"] == "<u>70.00 ± 14.14</u>"
     assert display.loc[1, "b"] == "**70.00 ± 14.14**" and display.loc[0, "b"] == "<u>50.00 ± 0.00</u>"
     # Mean column: sce (85+50)/2 = 67.5, l1 70, nll 40
     assert display["Mean"].tolist() == ["<u>67.50</u>", "**70.00**", "40.00"]
@@ -39,10 +40,23 @@ def test_accuracy_table_marks_and_values():
     assert row["mean"] == pytest.approx(0.7) and row["std"] == pytest.approx(np.std([0.6, 0.8], ddof=1))
 
 
+def test_ties_and_aliases_in_the_summary():
+    runs = _runs()
+    runs["worst_group"] = runs["conflicting"]
+    runs["trained_as"] = runs["objective"]
+    alias = runs[runs.objective == "sce"].assign(objective="bce", trained_as="sce")
+    s = be.summary(pd.concat([runs, alias], ignore_index=True))
+    # bce repeats sce (alias): joint best on neither dataset mean; the probabilistic mean counts sce once
+    assert s["mean_over_datasets"]["bce"] == s["mean_over_datasets"]["sce"]
+    assert s["probabilistic_mean"] == pytest.approx((0.675 + 0.4) / 2)
+    assert s["a"]["bce"]["trained_as"] == "sce" and s["a"]["sce"]["worst_group"] == pytest.approx(0.8)
+
+
 def test_summary_claims():
     s = be.summary(_runs())
     assert s["a"]["sce"]["accuracy"] == pytest.approx(0.85)
     assert s["best_objective"] == "l1" and s["best_objective_is_probabilistic"] is False
+    assert s["a"]["sce"]["accuracy_ci95"] == pytest.approx(12.706204736174698 * np.std([0.9, 0.8], ddof=1) / np.sqrt(2))
     assert s["probabilistic_mean"] == pytest.approx((0.675 + 0.4) / 2)
     assert s["probabilistic_best_on_average"] is False
 
@@ -91,8 +105,11 @@ def test_run_grid_end_to_end(tmp_path):
     )
     res = be.run_grid(data, cfg, progress=False)
     assert len(res.runs) == 2 and set(res.runs["n_train_conflicting"]) == {2}
-    # NLL (log-softmax + NLL) is the same function of the logits as SCE: identical training
+    # NLL (log-softmax + NLL) is the same function of the logits as SCE: trained once, reported as an alias
+    assert res.runs["trained_as"].tolist() == ["sce", "sce"]
     assert res.runs.loc[0, "accuracy"] == res.runs.loc[1, "accuracy"]
+    s = be.summary(res.runs)
+    assert s["best_objectives"] == ["nll", "sce"] and s["best_objective"] == "nll=sce"
     assert res.history.loc[0, "train_loss"] == pytest.approx(res.history.loc[1, "train_loss"], abs=1e-6)
     m = res.cka[("cmnist", "sce")]
     assert m.shape == (len(res.layer_names),) * 2 and np.allclose(np.diag(m), 1.0)

@@ -20,6 +20,9 @@ def test_accuracy_split_exact():
     assert out["accuracy"] == pytest.approx(4 / 6)
     assert out["aligned"] == pytest.approx(2 / 4) and out["conflicting"] == 1.0
     assert (out["n_aligned"], out["n_conflicting"]) == (4, 2)
+    # groups (target, bias): (0,0): idx 0, 3 -> 1/2; (1,1): 1, 5 -> 1/2; (2,5): 2 -> 1; (0,3): 4 -> 1
+    assert out["worst_group"] == pytest.approx(0.5)
+    assert accuracy_split([0, 1, 1], [0, 1, 2], [0, 1, 2])["worst_group"] == 0.0
     assert accuracy_split([1], [1], [1])["conflicting"] is None
 
 
@@ -33,6 +36,15 @@ def test_to_tensor():
         to_tensor(np.zeros((2, 4, 5)))
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread: on a shared machine, the default thread pool can make this tiny training 50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _toy(n=64, seed=0):
     """Class = which half of the image is bright; learnable in a few steps."""
     g = torch.Generator().manual_seed(seed)
@@ -43,7 +55,7 @@ def _toy(n=64, seed=0):
     return x, y
 
 
-def test_fit_learns_is_deterministic_and_stops_early():
+def test_fit_learns_is_deterministic_and_stops_early(one_thread):
     x, y = _toy(128)
     xv, yv = _toy(64, seed=1)
     cfg = train_config(max_epochs=30, patience=4)

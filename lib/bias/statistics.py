@@ -1,0 +1,152 @@
+"""Statistics of notebook 04: joint ranks, seed confidence intervals, paired-seed tests with Holm correction,
+verdicts on the paper's two ranking claims, and the CKA noise floor.
+
+Runs are rows ``(dataset, objective, seed, <metric>...)``. Seeds pair the runs: seed s of every objective
+sees the same data order and the same initialisation draw, so comparisons are paired by seed. A score per
+(objective, seed) is the metric averaged over the datasets of the run.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+ALPHA = 0.05
+
+
+def joint_ranks(values, higher_is_better: bool = True) -> np.ndarray:
+    """Competition ranks from 0 (best); ties share the better rank: [0.9, 0.8, 0.9] -> [0, 2, 0]."""
+    s = pd.Series(np.asarray(values, dtype=float))
+    return (s.rank(ascending=not higher_is_better, method="min").to_numpy() - 1).astype(int)
+
+
+def ci95(values) -> tuple[float, float]:
+    """Mean and the half-width of its two-sided 95% t-interval over seeds (nan for fewer than 2 values)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return float(v.mean()) if len(v) else float("nan"), float("nan")
+    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+
+
+def seed_scores(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """``(seed x objective)`` table of the metric averaged over datasets (objectives in run order)."""
+    objectives = list(dict.fromkeys(runs["objective"]))
+    table = runs.groupby(["seed", "objective"])[metric].mean().unstack("objective")
+    return table[objectives]
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (same order as given)."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p)
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - k) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def paired_t(diff) -> tuple[float, float, float]:
+    """Mean paired difference, half-width of its 95% t-interval, two-sided p-value (nan if undefined)."""
+    d = np.asarray(diff, dtype=float)
+    mean, half = ci95(d)
+    if len(d) < 2:
+        return mean, half, float("nan")
+    if np.allclose(d, d[0]):
+        return mean, half, (1.0 if d[0] == 0 else 0.0)
+    return mean, half, float(stats.ttest_1samp(d, 0.0).pvalue)
+
+
+def verdict(mean: float, half: float, p: float, alpha: float = ALPHA) -> str:
+    """'A > B' / 'A < B' when the adjusted p-value is below alpha, else 'not significant'."""
+    if not np.isfinite(p) or p >= alpha:
+        return "not significant"
+    return "A > B" if mean > 0 else "A < B"
+
+
+def pairwise_tests(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Every pair of objectives (A, B): mean paired difference A - B over seeds, 95% CI, p-value, Holm-adjusted
+    p-value over all pairs, and the verdict at alpha 0.05."""
+    scores = seed_scores(runs, metric)
+    rows = []
+    for a, b in itertools.combinations(scores.columns, 2):
+        mean, half, p = paired_t(scores[a] - scores[b])
+        rows.append({"A": a, "B": b, "diff": mean, "ci95": half, "p": p, "n_seeds": len(scores)})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["p_holm"] = holm(table["p"].fillna(1.0))
+    table["verdict"] = [verdict(m, h, p) for m, h, p in zip(table["diff"], table["ci95"], table["p_holm"])]
+    return table
+
+
+def ranking_claims(runs: pd.DataFrame, probabilistic, margin, metric: str = "accuracy") -> dict:
+    """Tested verdicts on the paper's two ranking claims (paired over seeds, Holm over the two tests).
+
+    - ``probabilistic_above_margin``: per seed, mean over the probabilistic objectives minus the mean over the
+      margin-based ones;
+    - ``best_is_probabilistic``: per seed, the best probabilistic objective (by mean over seeds) minus the best
+      margin-based one.
+    Each: ``{"diff", "ci95", "p", "p_holm", "verdict"}`` with verdict 'supported' / 'contradicted' /
+    'not significant'.
+    """
+    scores = seed_scores(runs, metric)
+    prob = [o for o in scores.columns if o in probabilistic]
+    marg = [o for o in scores.columns if o in margin]
+    if not prob or not marg:
+        return {}
+    means = scores.mean()
+    best_p, best_m = means[prob].idxmax(), means[marg].idxmax()
+    diffs = {
+        "probabilistic_above_margin": scores[prob].mean(axis=1) - scores[marg].mean(axis=1),
+        "best_is_probabilistic": scores[best_p] - scores[best_m],
+    }
+    out = {}
+    for name, d in diffs.items():
+        mean, half, p = paired_t(d)
+        out[name] = {"diff": mean, "ci95": half, "p": p, "n_seeds": int(len(d))}
+    for name, p_adj in zip(out, holm([out[n]["p"] if np.isfinite(out[n]["p"]) else 1.0 for n in out])):
+        v = verdict(out[name]["diff"], out[name]["ci95"], p_adj)
+        out[name]["p_holm"] = float(p_adj)
+        out[name]["verdict"] = {"A > B": "supported", "A < B": "contradicted"}.get(v, v)
+    out["best_is_probabilistic"]["compared"] = f"{best_p} vs {best_m}"
+    return out
+
+
+def cka_noise_floor(mats: dict) -> pd.DataFrame:
+    """Mean absolute difference between CKA heatmaps: across seeds of one objective (the noise floor) and
+    across objectives at the same seed (the effect to compare with it).
+
+    mats: ``{(dataset, objective, seed): (m, m) array}``. Returns one row per (dataset, kind, A, B) with
+    kind 'seed' (same objective, two seeds) or 'objective' (same seed, two objectives) and ``mean_abs_diff``.
+    """
+    rows = []
+    keys = sorted(mats)
+    for (d1, o1, s1), (d2, o2, s2) in itertools.combinations(keys, 2):
+        if d1 != d2 or (o1 != o2 and s1 != s2) or (o1 == o2 and s1 == s2):
+            continue
+        kind = "seed" if o1 == o2 else "objective"
+        diff = float(np.nanmean(np.abs(np.asarray(mats[(d1, o1, s1)]) - np.asarray(mats[(d2, o2, s2)]))))
+        rows.append({"dataset": d1, "kind": kind, "A": f"{o1}/s{s1}", "B": f"{o2}/s{s2}", "mean_abs_diff": diff})
+    return pd.DataFrame(rows, columns=["dataset", "kind", "A", "B", "mean_abs_diff"])
+
+
+def noise_floor_summary(floor: pd.DataFrame) -> dict:
+    """Per dataset: mean and max of the seed-to-seed differences (noise floor) and of the between-objective
+    differences, and whether the between-objective mean exceeds the largest seed-to-seed difference."""
+    out = {}
+    for d, grp in floor.groupby("dataset"):
+        seed = grp[grp["kind"] == "seed"]["mean_abs_diff"]
+        obj = grp[grp["kind"] == "objective"]["mean_abs_diff"]
+        out[d] = {
+            "seed_mean": float(seed.mean()) if len(seed) else None,
+            "seed_max": float(seed.max()) if len(seed) else None,
+            "objective_mean": float(obj.mean()) if len(obj) else None,
+            "objective_max": float(obj.max()) if len(obj) else None,
+            "objective_above_floor": bool(len(seed) and len(obj) and obj.mean() > seed.max()),
+        }
+    return out
