@@ -21,7 +21,7 @@ from lib.bias import data as biased_data
 from lib.bias import statistics as st
 from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
-from lib.bias.training import TrainConfig, evaluate_groups, fit, to_tensor
+from lib.bias.training import TrainConfig, evaluate_groups, fit, quiet, to_tensor
 from lib.core import paths
 from lib.core.device import pick_device
 from lib.core.sampling import subsample
@@ -177,7 +177,7 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
     runs, hist, mats, names = [], [], {}, []
     jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
     done = {}
-    for dataset, objective, seed in tqdm(jobs, desc="models", disable=not progress):
+    for dataset, objective, seed in tqdm(jobs, desc="models", **quiet(progress)):
         trained_as = ALIASES.get(objective, objective) if ALIASES.get(objective) in cfg.objectives else objective
         if (dataset, trained_as, seed) in done:  # an alias of an objective trained already: reuse that model's rows
             run_row, hist_rows = done[(dataset, trained_as, seed)]

@@ -21,6 +21,14 @@ from lib.bias.objectives import get_objective, predict
 from lib.core.device import DEVICES, pick_device
 from lib.core.seeding import seed_everything
 
+
+def quiet(progress: bool) -> dict:
+    """tqdm keyword arguments: ``disable=True`` when progress is off; otherwise none, so that the environment
+    variable TQDM_DISABLE (set by the runner for executed copies) still turns the bars off (an explicit
+    ``disable=False`` would override it)."""
+    return {} if progress else {"disable": True}
+
+
 #: evaluation batch (inference only: it changes speed and memory, not results)
 EVAL_BATCH_SIZE = 1024
 
@@ -113,7 +121,7 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     best = {"acc": -1.0, "epoch": 0, "state": None}
     history, start = [], time.perf_counter()
-    bar = tqdm(range(1, config.max_epochs + 1), desc=desc or objective, disable=not progress, leave=False)
+    bar = tqdm(range(1, config.max_epochs + 1), desc=desc or objective, leave=False, **quiet(progress))
     for epoch in bar:
         model.train()
         perm = torch.randperm(len(x_train), generator=gen)

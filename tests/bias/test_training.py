@@ -80,3 +80,22 @@ def test_config_validation():
         train_config(device="tpu")
     with pytest.raises(ValueError):
         train_config(patience=0)
+
+
+def test_progress_bars_obey_tqdm_disable():
+    """The runner sets TQDM_DISABLE=1 for executed copies (tqdm reads it at import): a bar asked for
+    (progress=True) must stay silent there, and show otherwise."""
+    import os
+    import subprocess
+    import sys
+
+    from lib.bias.training import quiet
+
+    code = "from tqdm import tqdm; from lib.bias.training import quiet; list(tqdm(range(3), desc='x', **quiet(True)))"
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    hidden = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "TQDM_DISABLE": "1"}, capture_output=True, text=True, check=True
+    )
+    assert "x: 100%" in shown.stderr and hidden.stderr == ""
+    assert quiet(False) == {"disable": True}
