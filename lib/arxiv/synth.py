@@ -9,11 +9,14 @@ Synthetic abstracts are word sequences drawn from three pools:
 - a small *class* pool of words typical of that category only.
 
 Class sizes follow a Zipf law (imbalanced), so the category distribution looks like
-the real one. Nothing here reads or writes files; :mod:`lib.arxiv.data` writes the
-records in the Kaggle JSON-lines format.
+the real one. :func:`synthetic_records` draws records in the Kaggle snapshot schema from a
+:class:`SynthConfig` (the params.yaml section ``data_arxiv``, one to one). Nothing here reads or
+writes files; :mod:`lib.arxiv.data` writes the records in the Kaggle JSON-lines format.
 """
 
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -129,3 +132,85 @@ def sentences(words: list[str], rng: np.random.Generator) -> str:
             text = text.replace(" ", ", ", 1)
         out.append(text[:1].upper() + text[1:] + ".")
     return " ".join(out)
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """The params.yaml section ``data_arxiv`` (one field per key; the values live only there).
+
+    label_noise: probability that the primary category is swapped for another class of the
+    same group (ambiguous papers); cross_list: probability of a second (cross-listed) category;
+    the last ``n_rare_classes`` classes get only ``rare_class_size`` records each (like the real
+    tail of arXiv categories, to exercise the rare-category policy).
+    """
+
+    seed: int
+    n_records: int
+    n_classes: int
+    n_rare_classes: int
+    rare_class_size: int
+    zipf_exponent: float
+    min_per_class: int
+    p_own: float
+    p_group: float
+    label_noise: float
+    cross_list: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def synthetic_records(cfg: SynthConfig) -> list[dict]:
+    """Deterministic synthetic records in the Kaggle snapshot schema (list of ``cfg.n_records`` dicts)."""
+    if cfg.n_classes < 20:
+        raise ValueError(f"n_classes must be >= 20 (real arXiv codes), got {cfg.n_classes}")
+    if not 0 <= cfg.n_rare_classes <= cfg.n_classes - 2:
+        raise ValueError(f"n_rare_classes must be in [0, n_classes - 2], got {cfg.n_rare_classes}")
+    rng = np.random.default_rng(cfg.seed)
+    classes = CLASSES[: cfg.n_classes]
+    n_common = cfg.n_classes - cfg.n_rare_classes
+    sizes = np.concatenate(
+        [
+            class_sizes(
+                cfg.n_records - cfg.n_rare_classes * cfg.rare_class_size, n_common, cfg.zipf_exponent, cfg.min_per_class
+            ),
+            np.full(cfg.n_rare_classes, cfg.rare_class_size, dtype=int),
+        ]
+    )
+    labels = rng.permutation(np.repeat(np.arange(cfg.n_classes), sizes))
+    by_group: dict[str, list[int]] = {}
+    for k, (_, group, _) in enumerate(classes):
+        by_group.setdefault(group, []).append(k)
+    records = []
+    for i, k in enumerate(labels):
+        code, group, own = classes[k]
+        n_abs = int(rng.integers(30, 60))
+        title = sample_words(rng, int(rng.integers(6, 12)), group, own, 2 * cfg.p_own, cfg.p_group)
+        abstract = sample_words(rng, n_abs, group, own, cfg.p_own, cfg.p_group)
+        primary = code
+        siblings = [j for j in by_group[group] if j != k]
+        if siblings and rng.random() < cfg.label_noise:
+            primary = classes[siblings[rng.integers(len(siblings))]][0]
+        cats = [primary]
+        if siblings and rng.random() < cfg.cross_list:
+            other = classes[siblings[rng.integers(len(siblings))]][0]
+            cats.append(other if other != primary else code)
+        records.append(
+            {
+                "id": f"2001.{i + 1:05d}",
+                "submitter": "Synthetic Author",
+                "authors": "A. Synthetic, B. Generated",
+                "title": " ".join(title).capitalize(),
+                "comments": f"{int(rng.integers(4, 40))} pages",
+                "journal-ref": None,
+                "doi": None,
+                "report-no": None,
+                "categories": " ".join(dict.fromkeys(cats)),
+                "license": None,
+                "abstract": "  " + sentences(abstract, rng) + "\n",
+                "versions": [{"version": "v1", "created": "Wed, 1 Jan 2020 00:00:00 GMT"}],
+                "update_date": "2020-01-01",
+                "authors_parsed": [["Synthetic", "A.", ""], ["Generated", "B.", ""]],
+            }
+        )
+    return records

@@ -8,16 +8,23 @@ import pytest
 
 from lib.arxiv import data as arxiv_data
 from lib.arxiv import synth as arxiv_synth
+from lib.arxiv.synth import SynthConfig
 from lib.core import paths
 from lib.core.checksums import DataError, sha256_file
 from tests.conftest import needs_shared
 
-SMALL = {"n_records": 300, "n_classes": 20, "min_per_class": 5}
+
+def small(**kw) -> SynthConfig:
+    """A small generator config: params.yaml data_arxiv with fewer records and classes."""
+    return SynthConfig(**{**arxiv_data.synth_config().as_dict(), "n_records": 300, "n_classes": 20, **kw})
+
+
+SMALL = small(seed=3, min_per_class=5, n_rare_classes=0)
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    return arxiv_data.generate(tmp_path_factory.mktemp("gen") / "arxiv", seed=3, **SMALL)
+    return arxiv_data.generate(tmp_path_factory.mktemp("gen") / "arxiv", SMALL)
 
 
 def _write_jsonl(path, records):
@@ -50,18 +57,24 @@ def test_repair_id(raw, fixed):
 
 # ---------------------------------------------------------------- generator
 def test_generator_deterministic_and_files(generated, tmp_path):
-    again = arxiv_data.generate(tmp_path / "again", seed=3, **SMALL)
+    again = arxiv_data.generate(tmp_path / "again", SMALL)
     name = arxiv_data.JSONL_NAME
     assert sha256_file(generated / name) == sha256_file(again / name)
-    other = arxiv_data.generate(tmp_path / "other", seed=4, **SMALL)
+    other = arxiv_data.generate(tmp_path / "other", small(seed=4, min_per_class=5, n_rare_classes=0))
     assert sha256_file(generated / name) != sha256_file(other / name)
-    assert {p.name for p in generated.iterdir()} == {name, "SHA256SUMS", "SOURCE.md", "generator.json"}
+    assert {p.name for p in generated.iterdir()} == {
+        name,
+        "SHA256SUMS",
+        "SOURCE.md",
+        "generator.json",
+        ".verified.json",
+    }
     assert "synthetic" in (generated / "SOURCE.md").read_text().lower()
 
 
 def test_generator_classes_imbalance_and_shared_vocabulary(generated):
     df = arxiv_data.load(generated)
-    assert len(df) == SMALL["n_records"]
+    assert len(df) == SMALL.n_records
     counts = Counter(df["primary"])
     assert len(counts) >= 20
     assert all(arxiv_data.is_arxiv_category(c) for c in counts)
@@ -85,7 +98,7 @@ def test_class_sizes_exact_sum_and_floor():
 
 def test_generator_rejects_too_few_classes(tmp_path):
     with pytest.raises(ValueError, match="n_classes"):
-        arxiv_data.generate(tmp_path / "x", n_classes=10)
+        arxiv_data.generate(tmp_path / "x", small(n_classes=10))
     assert not (tmp_path / "x").exists()
 
 
@@ -143,8 +156,11 @@ def test_load_folder_verifies_checksums(generated, tmp_path):
     shutil.copytree(generated, bad)
     with open(bad / arxiv_data.JSONL_NAME, "a") as fh:
         fh.write(json.dumps(_rec(9999)) + "\n")
+    with pytest.raises(DataError, match="changed since the folder was verified"):
+        arxiv_data.load(bad)  # the verification marker (sizes + checksum list) catches it cheaply
+    (bad / ".verified.json").unlink()
     with pytest.raises(DataError, match="checksum mismatch"):
-        arxiv_data.load(bad)
+        arxiv_data.load(bad)  # without a marker every checksum is verified
 
 
 # ---------------------------------------------------------------- import_local
@@ -192,11 +208,13 @@ def test_real_import_verifies(tmp_path):
 
 
 def test_generator_rare_tail_classes():
-    recs = arxiv_data.synthetic_records(
-        seed=0, n_records=200, n_classes=22, min_per_class=5, label_noise=0.0, n_rare_classes=2, rare_class_size=3
+    recs = arxiv_synth.synthetic_records(
+        small(
+            seed=0, n_records=200, n_classes=22, min_per_class=5, label_noise=0.0, n_rare_classes=2, rare_class_size=3
+        )
     )
     counts = Counter(r["categories"].split()[0] for r in recs)
     assert len(recs) == 200 and len(counts) == 22
     assert [counts[arxiv_synth.CLASSES[k][0]] for k in (20, 21)] == [3, 3]
     with pytest.raises(ValueError, match="n_rare_classes"):
-        arxiv_data.synthetic_records(n_classes=22, n_rare_classes=21)
+        arxiv_synth.synthetic_records(small(n_classes=22, n_rare_classes=21))

@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from lib.arxiv import encoder as text_encoder
-from lib.arxiv.encoder import PACKAGED, PACKAGED_SHA256, cached_embeddings, pool, verify_model_dir, write_tiny_bert
+from lib.arxiv.encoder import PACKAGED, PACKAGED_SHA256, cached_embeddings, pool, verify_model_dir
 from lib.core.checksums import DataError
+from tests.arxiv.helpers import write_tiny_bert
 
 TEXTS = ["a b c", "hello world", "x", "the quick brown fox jumps", "abc 123"]
+KW = {"pooling": "cls", "max_length": 16, "batch_size": 32, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_tampered_weights_refused_and_nothing_loaded(tampered, monkeypatch):
     with pytest.raises(DataError, match="model.safetensors"):
         text_encoder.load_encoder(PACKAGED)
     with pytest.raises(DataError):
-        cached_embeddings(["x"], encoder=PACKAGED, cache_dir=tampered.parent / "cache")
+        cached_embeddings(["x"], **{**KW, "encoder": PACKAGED, "cache_dir": tampered.parent / "cache"})
     assert calls == []
 
 
@@ -57,8 +59,9 @@ def test_tampered_vocab_refused(tmp_path):
     dst = tmp_path / "m"
     dst.mkdir()
     src = text_encoder.packaged_model_dir()
-    for name in ("model.safetensors", "config.json"):
-        (dst / name).symlink_to(src / name)
+    for name in PACKAGED_SHA256:
+        if name != "vocab.txt":
+            (dst / name).symlink_to(src / name)
     (dst / "vocab.txt").write_text((src / "vocab.txt").read_text() + "extra\n")
     with pytest.raises(DataError, match="vocab.txt"):
         verify_model_dir(dst, PACKAGED_SHA256)
@@ -75,7 +78,7 @@ def test_remote_code_config_refused(tiny, tmp_path):
 
 def test_bert_base_absent_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="never downloaded"):
-        text_encoder.hf_cache_dir("bert-base-uncased", cache_dir=tmp_path)
+        text_encoder.hf_cache_dir("distilbert-base-cased", cache_dir=tmp_path)
 
 
 def test_unknown_encoder_and_pooling():
@@ -95,15 +98,16 @@ def test_pooling_exact():
 def test_encode_batched_equals_one_by_one(tiny):
     enc = text_encoder.load_encoder(str(tiny[0]))
     assert enc.hidden_size == 16
-    batched = text_encoder.encode(enc, TEXTS, batch_size=2, max_length=16, progress=False)
-    single = np.stack([text_encoder.encode(enc, [t], batch_size=1, max_length=16, progress=False)[0] for t in TEXTS])
+    kw = {"max_length": 16, "pooling": "cls", "progress": False}
+    batched = text_encoder.encode(enc, TEXTS, batch_size=2, **kw)
+    single = np.stack([text_encoder.encode(enc, [t], batch_size=1, **kw)[0] for t in TEXTS])
     assert batched.shape == (5, 16)
     np.testing.assert_allclose(batched, single, atol=1e-5)
 
 
 def test_cache_hit_and_invalidation(tiny, tmp_path):
     a, b = (str(p) for p in tiny)
-    kw = {"max_length": 16, "cache_dir": tmp_path, "progress": False}
+    kw = {**KW, "cache_dir": tmp_path}
     e1, i1 = cached_embeddings(TEXTS, encoder=a, **kw)
     e2, i2 = cached_embeddings(TEXTS, encoder=a, **kw)
     assert (i1["hit"], i2["hit"]) == (False, True) and i1["key"] == i2["key"]
@@ -116,16 +120,80 @@ def test_cache_hit_and_invalidation(tiny, tmp_path):
     _, i4 = cached_embeddings(changed, encoder=a, **kw)
     assert not i4["hit"] and i4["key"] != i1["key"]
     # pooling or max_length changed -> recomputed
-    assert not cached_embeddings(TEXTS, encoder=a, pooling="mean", **kw)[1]["hit"]
+    assert not cached_embeddings(TEXTS, encoder=a, **{**kw, "pooling": "mean"})[1]["hit"]
     assert not cached_embeddings(TEXTS, encoder=a, **{**kw, "max_length": 8})[1]["hit"]
     # same weights in another folder -> same key (the key is content, not path)
     c = shutil.copytree(a, tmp_path / "copy_of_A")
     assert cached_embeddings(TEXTS, encoder=str(c), **kw)[1]["key"] == i1["key"]
 
 
-def test_cache_key_is_order_and_boundary_sensitive():
-    sums = {"model.safetensors": "0" * 64}
+def test_cache_key_is_order_and_boundary_sensitive_and_covers_every_file():
+    sums = {"model.safetensors": "0" * 64, "tokenizer.json": "1" * 64}
     k = text_encoder.cache_key(sums, ["ab", "c"], "cls", 16)
     assert k != text_encoder.cache_key(sums, ["a", "bc"], "cls", 16)
     assert k != text_encoder.cache_key(sums, ["c", "ab"], "cls", 16)
+    assert k != text_encoder.cache_key({**sums, "tokenizer.json": "2" * 64}, ["ab", "c"], "cls", 16)
+    assert k != text_encoder.cache_key(sums, ["ab", "c"], "mean", 16)
+    assert k != text_encoder.cache_key(sums, ["ab", "c"], "cls", 17)
     assert k == text_encoder.cache_key(dict(sums), ["ab", "c"], "cls", 16)
+
+
+def test_cache_key_includes_code_version_and_library_versions(monkeypatch):
+    import transformers
+
+    sums = {"model.safetensors": "0" * 64}
+    k = text_encoder.cache_key(sums, ["a"], "cls", 16)
+    monkeypatch.setattr(text_encoder, "CODE_VERSION", "other")
+    assert text_encoder.cache_key(sums, ["a"], "cls", 16) != k
+    monkeypatch.undo()
+    monkeypatch.setattr(transformers, "__version__", "0.0.0")
+    assert text_encoder.cache_key(sums, ["a"], "cls", 16) != k
+    monkeypatch.undo()
+    monkeypatch.setattr(torch, "__version__", "0.0.0")
+    assert text_encoder.cache_key(sums, ["a"], "cls", 16) != k
+
+
+def test_swapped_tokenizer_entries_refused(tmp_path):
+    """Swapping two vocabulary entries of tokenizer.json changes the tokenization: refused before loading."""
+    dst = tmp_path / "m"
+    dst.mkdir()
+    src = text_encoder.packaged_model_dir()
+    for name in PACKAGED_SHA256:
+        if name != "tokenizer.json":
+            (dst / name).symlink_to(src / name)
+    tok = json.loads((src / "tokenizer.json").read_text())
+    vocab = tok["model"]["vocab"]
+    vocab["the"], vocab["of"] = vocab["of"], vocab["the"]
+    (dst / "tokenizer.json").write_text(json.dumps(tok))
+    with pytest.raises(DataError, match="tokenizer.json: checksum mismatch"):
+        verify_model_dir(dst, PACKAGED_SHA256)
+    # an extra loadable file the pinned list does not have is refused too
+    (dst / "tokenizer.json").unlink()
+    (dst / "tokenizer.json").symlink_to(src / "tokenizer.json")
+    (dst / "added_tokens.json").write_text('{"[NEW]": 30522}')
+    with pytest.raises(DataError, match="added_tokens.json: not part of the pinned encoder files"):
+        verify_model_dir(dst, PACKAGED_SHA256)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not_safetensors"])
+def test_bad_safetensors_is_a_data_error(tiny, tmp_path, damage):
+    dst = shutil.copytree(tiny[0], tmp_path / damage)
+    weights = dst / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"PK\x03\x04" + b"\0" * 64)
+    with pytest.raises(DataError, match=r"model.safetensors: not a complete safetensors file"):
+        text_encoder.load_encoder(str(dst))
+
+
+def test_cache_entries_rounded_and_truncated_entry_rebuilt(tiny, tmp_path):
+    kw = {**KW, "encoder": str(tiny[0]), "cache_dir": tmp_path}
+    e1, i1 = cached_embeddings(TEXTS, **kw)
+    np.testing.assert_array_equal(e1, np.round(e1.astype(np.float64), 4).astype(np.float32))
+    entry = tmp_path / i1["file"]
+    good = entry.read_bytes()
+    entry.write_bytes(good[: len(good) // 2])
+    with pytest.warns(UserWarning, match=f"{entry.name}: corrupt cache entry"):
+        e2, i2 = cached_embeddings(TEXTS, **kw)
+    assert not i2["hit"]
+    np.testing.assert_array_equal(e1, e2)
+    assert entry.read_bytes() == good

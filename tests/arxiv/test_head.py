@@ -6,11 +6,12 @@ import torch
 
 from lib.arxiv import head as topic_head
 from lib.arxiv.head import TopicHead, predict_proba, top_k_accuracy, train_head
+from tests.arxiv.helpers import write_tiny_bert
 
 
 def test_head_shapes_and_log_probabilities():
     torch.manual_seed(0)
-    head = TopicHead(hidden=12, n_classes=7, width=32)
+    head = TopicHead(hidden=12, n_classes=7, width=32, activation="relu")
     x = torch.randn(5, 12)
     out = head(x)
     assert out.shape == (5, 7)
@@ -23,7 +24,7 @@ def test_head_shapes_and_log_probabilities():
 
 def test_head_invalid_activation():
     with pytest.raises(ValueError, match="activation"):
-        TopicHead(4, 3, activation="swish")
+        TopicHead(4, 3, width=8, activation="swish")
 
 
 def _blobs(n=240, d=8, c=4, seed=0):
@@ -33,19 +34,47 @@ def _blobs(n=240, d=8, c=4, seed=0):
     return (centers[y] + rng.normal(size=(n, d))).astype(np.float32), y
 
 
-def test_train_head_learns_and_is_seeded():
+HEAD = {"width": 16, "activation": "relu", "epochs": 6, "learning_rate": 1e-2, "batch_size": 32, "progress": False}
+
+
+def test_head_forward_exact_with_hand_set_weights():
+    """Identity activation, identity layers: log-probs of x are log-softmax(x), exactly."""
+    head = TopicHead(hidden=2, n_classes=2, width=2, activation="identity")
+    with torch.no_grad():
+        for layer in (head.net[0], head.net[2]):
+            layer.weight.copy_(torch.eye(2))
+            layer.bias.zero_()
+    p = predict_proba(head, np.array([[np.log(3.0), 0.0], [0.0, 0.0]], dtype=np.float32))
+    np.testing.assert_allclose(p, [[0.75, 0.25], [0.5, 0.5]], atol=1e-7)
+
+
+def test_train_head_learns_a_separable_set_and_is_seeded():
     x, y = _blobs()
-    m1, h1 = train_head(x[:200], y[:200], x[200:], y[200:], 4, width=16, epochs=6, lr=1e-2, seed=0, progress=False)
-    m2, h2 = train_head(x[:200], y[:200], x[200:], y[200:], 4, width=16, epochs=6, lr=1e-2, seed=0, progress=False)
+    m1, h1 = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **HEAD)
+    m2, h2 = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **HEAD)
     assert list(h1.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
-    assert len(h1) == 6 and h1["val_acc"].iloc[-1] > 0.9
-    assert h1["train_loss"].iloc[-1] < h1["train_loss"].iloc[0]
+    assert h1["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+    # four well-separated blobs: every training and validation point right from the second epoch on
+    assert h1["train_acc"].iloc[1:].tolist() == [1.0] * 5 and h1["val_acc"].iloc[-1] == 1.0
+    assert h1["train_loss"].iloc[-1] < 0.1 * h1["train_loss"].iloc[0]
+    # same seed: the same weights bit for bit, the same history and outputs
+    for (k1, v1), (k2, v2) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert k1 == k2 and torch.equal(v1, v2)
     np.testing.assert_array_equal(h1.to_numpy(), h2.to_numpy())
+    np.testing.assert_array_equal(predict_proba(m1, x[200:]), predict_proba(m2, x[200:]))
     p = predict_proba(m1, x[200:])
     assert p.shape == (40, 4)
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
-    _, h3 = train_head(x[:200], y[:200], x[200:], y[200:], 4, width=16, epochs=6, lr=1e-2, seed=1, progress=False)
-    assert not np.array_equal(h1.to_numpy(), h3.to_numpy())
+    m3, _ = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=1, **HEAD)
+    assert not torch.equal(m1.net[0].weight, m3.net[0].weight)
+
+
+def test_train_head_chance_on_shuffled_labels():
+    """The head cannot learn labels unrelated to the inputs: validation accuracy stays near chance (0.25)."""
+    x, y = _blobs(n=400)
+    y_perm = np.random.default_rng(5).permutation(y)
+    _, h = train_head(x[:300], y_perm[:300], x[300:], y_perm[300:], 4, seed=0, **HEAD)
+    assert h["val_acc"].iloc[-1] < 0.45
 
 
 def test_top_k_accuracy_against_loop():
@@ -58,21 +87,41 @@ def test_top_k_accuracy_against_loop():
     assert top_k_accuracy([0, 1], np.array([[0.9, 0.1], [0.8, 0.2]]), 1) == 0.5
 
 
-def test_finetune_model_shapes_with_tiny_encoder(tmp_path):
-    from lib.arxiv.encoder import load_encoder, write_tiny_bert
+FT = {"pooling": "mean", "max_length": 8, "batch_size": 4, "width": 16, "activation": "relu", "progress": False}
 
-    enc = load_encoder(str(write_tiny_bert(tmp_path / "tiny", seed=0)))
+
+def _finetune(enc_folder, seed, epochs=8):
+    from lib.arxiv.encoder import load_encoder
+
+    enc = load_encoder(str(enc_folder))
+    texts = ["a a a a", "a a a b", "b a a a", "a b a a", "z z z z", "z z z y", "y z z z", "z y z z"]
+    y = [0, 0, 0, 0, 1, 1, 1, 1]
     model, hist = topic_head.finetune(
-        enc,
-        ["a b c", "d e", "a a", "e d c"],
-        [0, 1, 0, 1],
-        2,
-        max_length=8,
-        epochs=2,
-        batch_size=2,
-        width=8,
-        progress=False,
+        enc, texts, y, 2, epochs=epochs, encoder_learning_rate=1e-3, head_learning_rate=1e-2, seed=seed, **FT
     )
-    p = topic_head.finetune_predict_proba(model, enc.tokenizer, ["a b", "c"], max_length=8, progress=False)
-    assert p.shape == (2, 2) and np.allclose(p.sum(1), 1, atol=1e-5)
-    assert hist["epoch"].tolist() == [1, 2]
+    p = topic_head.finetune_predict_proba(
+        model, enc.tokenizer, texts + ["a a a z", "z z z a"], max_length=8, progress=False
+    )
+    return model, hist, p
+
+
+def test_finetune_learns_a_toy_task_and_is_seeded(tmp_path):
+    folder = write_tiny_bert(tmp_path / "tiny", seed=0)
+    m1, h1, p1 = _finetune(folder, seed=0)
+    _, h2, p2 = _finetune(folder, seed=0)
+    assert p1.shape == (10, 2) and np.allclose(p1.sum(1), 1, atol=1e-5)
+    assert h1["epoch"].tolist() == list(range(1, 9))
+    # learns: every training text right, loss falls
+    assert p1[:8].argmax(1).tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert h1["train_loss"].iloc[-1] < 0.5 * h1["train_loss"].iloc[0]
+    # the encoder itself was trained (not only the head)
+    from lib.arxiv.encoder import load_encoder
+
+    fresh = load_encoder(str(folder)).model.state_dict()
+    trained = m1.encoder.state_dict()
+    assert any(not torch.equal(fresh[k], trained[k]) for k in fresh)
+    # same seed, same outputs bit for bit; another seed differs
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(h1.to_numpy(), h2.to_numpy())
+    _, _, p3 = _finetune(folder, seed=1)
+    assert not np.array_equal(p1, p3)

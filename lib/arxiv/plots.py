@@ -1,0 +1,81 @@
+"""Figures of notebook 02: category distribution, training curves, confusion matrix, per-class F1."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def plot_category_distribution(categories, min_count: int, title: str = "Primary categories"):
+    """Bar chart (log y) of records per primary category, descending, with the min_count line."""
+    counts = pd.Series(list(categories)).value_counts()
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.09 * len(counts) + 2), 3.4))
+    colors = ["C0" if n >= min_count else "C3" for n in counts.values]
+    ax.bar(range(len(counts)), counts.values, color=colors, width=0.85)
+    ax.axhline(min_count, color="k", ls="--", lw=0.8, label=f"min_count = {min_count} (red: below, not classified)")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(counts)))
+    ax.set_xticklabels(counts.index, rotation=90, fontsize=5 if len(counts) > 40 else 7)
+    ax.set_ylabel("records (log scale)")
+    ax.set_title(f"{title}: {len(counts)} categories, {int(counts.sum())} records")
+    ax.legend(loc="upper right")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def plot_training_curves(history: pd.DataFrame, title: str = "Head training (frozen encoder)"):
+    """Two panels: NLL loss and accuracy per epoch, train vs validation."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for ax, metric, label in ((axes[0], "loss", "NLL loss"), (axes[1], "acc", "accuracy")):
+        ax.plot(history["epoch"], history[f"train_{metric}"], "o-", label="train")
+        ax.plot(history["epoch"], history[f"val_{metric}"], "s-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def plot_confusion(cm: pd.DataFrame, title: str = "Confusion matrix (20 largest classes)"):
+    """Row-normalised heatmap of a confusion DataFrame (counts annotated)."""
+    import seaborn as sns
+
+    values = cm.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = np.nan_to_num(values / values.sum(1, keepdims=True))
+    fig, ax = plt.subplots(figsize=(0.38 * len(cm) + 2.5, 0.36 * len(cm) + 1.5))
+    sns.heatmap(
+        norm,
+        annot=cm.to_numpy(),
+        fmt="d",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        cbar_kws={"label": "row share"},
+        xticklabels=cm.columns,
+        yticklabels=cm.index,
+        ax=ax,
+        annot_kws={"fontsize": 6},
+    )
+    ax.grid(False)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def plot_f1_vs_support(table: pd.DataFrame, models: list[str]):
+    """Scatter of per-class F1 against training count (log x), one colour per model."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for m in models:
+        ax.scatter(table["n_train"], table[f"f1_{m}"], s=14, alpha=0.7, label=m)
+    ax.set_xscale("log")
+    ax.set_xlabel("training records of the class (log)")
+    ax.set_ylabel("test F1")
+    ax.set_title("Per-class F1 vs class size")
+    ax.legend()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
