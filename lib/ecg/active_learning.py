@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score, log_loss
 
+from lib.ecg.data import progress_kw
 from lib.ecg.fuzzy_control import FuzzyController, relative_trend
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "odal")
@@ -258,7 +259,7 @@ def run_active_learning(
     Each round: fit (:meth:`_Loop.fit`), score (:func:`score_round`), control and select
     (:meth:`_Loop.control`, :func:`select_batch`), query (:meth:`_Loop.query`).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     cfg = config
     n_pool = len(annotator)
@@ -266,7 +267,7 @@ def run_active_learning(
         raise ValueError(f"X_pool/F_pool length must equal the annotator's pool size {n_pool}")
     loop = _Loop(model_factory, X_pool, F_pool, annotator, cfg, controller)
     desc = f"AL {cfg.strategy}{'' if cfg.fuzzy else ' (no fuzzy)'}"
-    bar = tqdm(total=cfg.budget, desc=desc, unit="label", disable=not progress)
+    bar = tqdm(total=cfg.budget, desc=desc, unit="label", **progress_kw(progress))
     bar.update(len(loop.labelled))
     rows = []
     while True:

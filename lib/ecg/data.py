@@ -227,6 +227,12 @@ class EcgRecord:
         return int(self.signal.shape[0])
 
 
+def progress_kw(progress: bool) -> dict:
+    """tqdm keyword arguments: ``{}`` keeps the bar (and lets ``TQDM_DISABLE=1``, set for executed notebooks,
+    switch it off), ``{"disable": True}`` hides it (an explicit ``disable`` would override the environment)."""
+    return {} if progress else {"disable": True}
+
+
 # ------------------------------------------------------------------ reading
 def _standard_symbols() -> set[str]:
     from wfdb.io.annotation import ann_label_table
@@ -385,7 +391,7 @@ def load(
     sizes are compared (cheap) so a changed, truncated or swapped file is caught (False for a hand-made folder).
     Raises DataError if the folder holds no records, fails the check, or a record is bad.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     folder = Path(folder)
     names = list(records) if records is not None else record_names(folder)
@@ -394,7 +400,7 @@ def load(
         raise DataError(folder, "no WFDB records (*.hea) found")
     if require_verified:
         check_verified(folder)
-    return [load_record(folder / n, leads=leads, fs=fs) for n in tqdm(names, desc="load WFDB", disable=not progress)]
+    return [load_record(folder / n, leads=leads, fs=fs) for n in tqdm(names, desc="load WFDB", **progress_kw(progress))]
 
 
 # ------------------------------------------------------------------ import / fetch / prepare

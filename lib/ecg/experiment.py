@@ -222,12 +222,12 @@ def compare_models(
 
     model_kw: {kind: kwargs} for make_classifier (e.g. epochs, dropout; RF: n_estimators).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     results: dict = {s: {} for s in splits}
     probas: dict = {s: {} for s in splits}
     jobs = [(s, k) for s in splits for k in kinds]
-    for s, k in tqdm(jobs, desc="models", disable=not progress):
+    for s, k in tqdm(jobs, desc="models", **ecg_data.progress_kw(progress)):
         model, proba, secs = fit_predict(k, data, splits[s], seed=seed, model_kw=(model_kw or {}).get(k))
         results[s][k] = {
             **score_predictions(data.y[splits[s]["test"]], proba, data.class_names, data.task),
@@ -285,11 +285,11 @@ def patient_cv(
 
     ``grouped_val``: the validation share is whole training records; otherwise random training beats.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     folds = ecg_splits.patient_kfold(data.record, data.y, k=k, seed=seed)
     out = []
-    for i, fold in enumerate(tqdm(folds, desc=f"{k}-fold CV", disable=not progress)):
+    for i, fold in enumerate(tqdm(folds, desc=f"{k}-fold CV", **ecg_data.progress_kw(progress))):
         if grouped_val:
             train, val = ecg_splits.record_holdout(data.record, fold["train"], val_fraction, seed + i)
         else:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal as sps
 
-from lib.ecg.data import AAMI_CLASSES, AAMI_MAP, RHYTHM_CLASSES, RHYTHM_MAP, EcgRecord
+from lib.ecg.data import AAMI_CLASSES, AAMI_MAP, RHYTHM_CLASSES, RHYTHM_MAP, EcgRecord, progress_kw
 
 NORMALISATIONS = ("zscore", "robust", "none")
 PEAK_SOURCES = ("reference", "xqrs")
@@ -322,9 +322,9 @@ def concat(sets: list[BeatSet]) -> BeatSet:
 
 def build_beats(records: list[EcgRecord], progress: bool = True, **kwargs) -> BeatSet:
     """:func:`beat_windows` over several records, concatenated (kwargs passed through)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
-    return concat([beat_windows(r, **kwargs) for r in tqdm(records, desc="windows", disable=not progress)])
+    return concat([beat_windows(r, **kwargs) for r in tqdm(records, desc="windows", **progress_kw(progress))])
 
 
 def class_names(task: str) -> list[str]:

@@ -255,3 +255,35 @@ def test_real_totals():
     assert set(rhythm) <= set(ecg_data.RHYTHM_MAP)
     aami = Counter(ecg_data.AAMI_MAP[s] for s, c in counts.items() for _ in range(c) if s in ecg_data.AAMI_MAP)
     assert aami["V"] == counts["V"] + counts["E"]
+
+
+#: de Chazal et al. (2004), Table I: AAMI beat counts of the inter-patient sets
+DE_CHAZAL = {
+    "DS1": {"N": 45866, "S": 944, "V": 3788, "F": 414, "Q": 8},
+    "DS2": {"N": 44259, "S": 1837, "V": 3221, "F": 388, "Q": 7},
+}
+
+
+@realdata
+def test_real_aami_counts_match_de_chazal_up_to_the_first_beat_of_record_208():
+    """The loader's AAMI counts per set equal de Chazal's table except one F beat in DS1: record 208's first
+    beat (an F at sample 46, 0.13 s into the record, with no preceding RR interval), which de Chazal leave out;
+    our beat windows (96 samples before R) drop it too, as a window running past the record start."""
+    for name, records in (("DS1", ecg_data.DS1), ("DS2", ecg_data.DS2)):
+        counts = Counter()
+        for r in records:
+            counts.update(ecg_data.AAMI_MAP[s] for s in ecg_data.load_record(MITDB / r, leads=("MLII",)).beat_symbol)
+        expected = dict(DE_CHAZAL[name])
+        if name == "DS1":
+            expected["F"] += 1
+        assert {k: counts[k] for k in ecg_data.AAMI_CLASSES} == expected
+    rec = ecg_data.load_record(MITDB / "208", leads=("MLII",))
+    assert (rec.beat_symbol[0], int(rec.beat_sample[0])) == ("F", 46)
+
+
+@realdata
+def test_real_record_114_reads_mlii_from_its_second_signal():
+    rec = ecg_data.load_record(MITDB / "114", leads=("MLII",))
+    both = ecg_data.load_record(MITDB / "114")
+    assert both.leads == ["V5", "MLII"] and rec.leads == ["MLII"]
+    np.testing.assert_array_equal(rec.signal[:, 0], both.signal[:, 1])
