@@ -2,7 +2,7 @@
 
     python benchmarks/bench_eye.py [--quick] [--out benchmarks/results/bench_eye.json]
 
-1. MobileNetV2 (weights=None, 160x160x3, pooling avg) throughput in images/s by batch size, on synthetic
+1. MobileNetV2 (random weights, alpha 1.0, 160x160x3, pooling avg) throughput in images/s by batch size, on synthetic
    fundus images, after one warm-up batch (graph tracing excluded), median of ``--repeats`` passes.
 2. SOMClassifier training time (PCA init + ``epochs`` * n MiniSom steps) by map side and sample count on
    1280-d Gaussian features with 4 classes; also the share of time in MiniSom's own PCA init for comparison
@@ -25,11 +25,13 @@ import numpy as np
 def bench_features(batch_sizes, n_images: int, repeats: int) -> list[dict]:
     from lib.eye import data as eye_data
     from lib.eye import features as image_features
+    from lib.eye import synth
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = eye_data.generate(Path(tmp) / "eye", seed=0, n_per_class=max(1, n_images // 4), size=192, progress=False)
+        root = synth.generate(Path(tmp) / "eye", seed=0, n_per_class=max(1, n_images // 4), size=192, progress=False)
         images = eye_data.load(root, size=160, progress=False).images
-    model = image_features.build_extractor(160, "none", seed=0)
+    cfg = image_features.FeatureConfig(weights="random", alpha=1.0, image_size=160, batch_size=32)
+    model = image_features.build_extractor(cfg, seed=0)
     rows = []
     for bs in batch_sizes:
         image_features.extract(images[:bs], model, batch_size=bs, progress=False)  # warm-up / trace
@@ -48,7 +50,8 @@ def bench_som(sides, sample_counts, epochs: int, dim: int = 1280) -> list[dict]:
     from minisom import MiniSom
     from threadpoolctl import threadpool_limits
 
-    from lib.eye.som import SOMClassifier
+    from lib.core.params import load_params
+    from lib.eye.som import SOMClassifier, SOMConfig
 
     rng = np.random.default_rng(0)
     rows = []
@@ -58,7 +61,8 @@ def bench_som(sides, sample_counts, epochs: int, dim: int = 1280) -> list[dict]:
             X = rng.normal(size=(n, dim)) + 0.5 * rng.normal(size=(4, dim))[y]
             for side in sides:
                 t = time.perf_counter()
-                SOMClassifier(side=side, epochs=epochs, seed=0).fit(X, y)
+                cfg = SOMConfig(**{**load_params("nb03")["som"], "side": side, "epochs": epochs})
+                SOMClassifier(cfg, seed=0).fit(X, y)
                 sec = time.perf_counter() - t
                 rows.append(
                     {

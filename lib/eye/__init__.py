@@ -5,3 +5,9 @@ Paper: C. G. Ilofulunwa, O. E. Akunne, "Intelligent Medical Image Data Labelling
 Using Deep Learning Technique", IJORTACS 3(X), pp. 600-612, 2024. Data: Kaggle
 ``eye_diseases_classification`` (4 classes, 4,217 fundus images).
 """
+
+
+def bar(progress: bool) -> dict:
+    """tqdm keyword arguments: ``disable=True`` when progress is off, otherwise none, so that TQDM_DISABLE (set by
+    the runner for executed copies) still turns the bars off (an explicit ``disable=False`` would override it)."""
+    return {} if progress else {"disable": True}

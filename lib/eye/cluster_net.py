@@ -7,9 +7,13 @@ Algorithm 2 finds the centroids by k-means; Sec. 2.4 says the clusters are a SOM
 Here (shapes: X (n, d) standardized features, y (n,) int labels):
 - ``clusters="som"``: the centroids are the codebook (rows*cols, d) of a trained SOM (passed in);
   ``clusters="kmeans"``: k-means with m centroids (seeded).
+  ``clusters="none"``: no clustering (the ablation: the same network on the features alone).
 - ``inputs="onehot"``: the literal eq. 6 input, the one-hot assignment F_c(x) (n, m);
-  ``inputs="features+onehot"``: the feature vector concatenated with it (n, d + m), reading
-  Algorithm 2 step 3 ("integrate feature vectors into a neural network ... as input layers").
+  ``inputs="centroid"``: the winning centroid's weight vector c_F(x) (n, d) (eq. 5's text: "this centroid
+  represents the features of the image");
+  ``inputs="features+onehot"``: the feature vector concatenated with the one-hot assignment (n, d + m), reading
+  Algorithm 2 step 3 ("integrate feature vectors into a neural network ... as input layers");
+  ``inputs="features"``: the feature vector alone (n, d), with ``clusters="none"``.
 - network: Dense(hidden, relu) x len(hidden) -> Dense(n_classes, softmax), Adam, loss "mse" on
   one-hot targets (paper eq. 9) or "crossentropy"; all epochs run as one Keras fit over a seeded,
   reshuffled tf.data stream (fast on CPU).
@@ -21,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CLUSTERS = ("som", "kmeans")
-INPUTS = ("onehot", "features+onehot")
+CLUSTERS = ("som", "kmeans", "none")
+INPUTS = ("onehot", "centroid", "features+onehot", "features")
 LOSSES = ("mse", "crossentropy")
 
 
@@ -83,35 +87,56 @@ def _compiled_network(
     return model
 
 
+@dataclass(frozen=True)
+class CBNNConfig:
+    """params.yaml ``nb03.cbnn`` (every value is ours: the paper gives no network size or training setting).
+
+    hidden: ReLU layer widths; epochs, batch_size, learning_rate (Adam); loss: 'mse' (paper eq. 9) | 'crossentropy'.
+    """
+
+    hidden: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    loss: str
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+
+
 @dataclass
 class ClusterNetwork:
-    """CBNN on already standardized features. Fit with ``fit(Xs, y, centroids=...)``."""
+    """CBNN on already standardized features. Fit with ``fit(Xs, y, centroids=...)``.
 
-    clusters: str = "som"
-    n_clusters: int | None = None  # k-means only; None: as many as the SOM's neurons / 5*sqrt(n) rule
-    inputs: str = "features+onehot"
-    hidden: tuple[int, ...] = (64,)
-    epochs: int = 60
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    loss: str = "mse"
-    seed: int = 0
+    n_clusters: k-means only (None: as many as the 5*sqrt(n) rule's neurons).
+    """
+
+    config: CBNNConfig
+    clusters: str
+    inputs: str
+    seed: int
+    n_clusters: int | None = None
     centroids_: np.ndarray | None = field(default=None, repr=False)
     model_: object = field(default=None, repr=False)
     n_classes_: int = 0
 
     def __post_init__(self):
-        for name, value, allowed in (
-            ("clusters", self.clusters, CLUSTERS),
-            ("inputs", self.inputs, INPUTS),
-            ("loss", self.loss, LOSSES),
-        ):
+        for name, value, allowed in (("clusters", self.clusters, CLUSTERS), ("inputs", self.inputs, INPUTS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if (self.clusters == "none") != (self.inputs == "features"):
+            raise ValueError("inputs='features' goes with clusters='none', and only with it")
 
     def design(self, Xs: np.ndarray) -> np.ndarray:
-        """Network input for standardized X (n, d): (n, m) or (n, d + m) float32."""
-        onehot = one_hot(nearest_centroid(self.centroids_, Xs), len(self.centroids_))
+        """Network input for standardized X (n, d): (n, m), (n, d) or (n, d + m) float32."""
+        if self.inputs == "features":
+            return np.asarray(Xs, dtype=np.float32)
+        winner = nearest_centroid(self.centroids_, Xs)
+        if self.inputs == "centroid":
+            return self.centroids_[winner].astype(np.float32)
+        onehot = one_hot(winner, len(self.centroids_))
         if self.inputs == "onehot":
             return onehot
         return np.concatenate([np.asarray(Xs, dtype=np.float32), onehot], axis=1)
@@ -130,30 +155,25 @@ class ClusterNetwork:
             if centroids is None:
                 raise ValueError("clusters='som' needs centroids (the SOM codebook, (m, d))")
             self.centroids_ = np.asarray(centroids, dtype=np.float64).reshape(-1, np.shape(Xs)[1])
-        else:
+        elif self.clusters == "kmeans":
             from sklearn.cluster import KMeans
 
             m = self.n_clusters or map_side(len(Xs)) ** 2
             km = KMeans(n_clusters=min(m, len(Xs)), n_init=3, random_state=self.seed).fit(Xs)
             self.centroids_ = km.cluster_centers_
+        c = self.config
         Z = self.design(Xs)
-        steps = -(-len(Z) // self.batch_size)
+        steps = -(-len(Z) // c.batch_size)
         model = _compiled_network(
-            Z.shape[1],
-            tuple(self.hidden),
-            self.n_classes_,
-            self.loss,
-            self.learning_rate,
-            min(200, steps * self.epochs),
-            self.seed,
+            Z.shape[1], c.hidden, self.n_classes_, c.loss, c.learning_rate, min(200, steps * c.epochs), self.seed
         )
         ds = (
             tf.data.Dataset.from_tensor_slices((Z, one_hot(y, self.n_classes_)))
             .shuffle(len(Z), seed=self.seed, reshuffle_each_iteration=True)
-            .batch(self.batch_size)
-            .repeat(self.epochs)
+            .batch(c.batch_size)
+            .repeat(c.epochs)
         )
-        model.fit(ds, epochs=1, steps_per_epoch=steps * self.epochs, verbose=0, shuffle=False)
+        model.fit(ds, epochs=1, steps_per_epoch=steps * c.epochs, verbose=0, shuffle=False)
         self.model_ = model
         return self
 

@@ -1,53 +1,99 @@
 """Eye-disease fundus images in the Kaggle ``eye_diseases_classification`` folder layout.
 
-On disk (real Kaggle set, the shared sample, and the embedded generator alike)::
+On disk (the real Kaggle set, the shared 600-image sample and the embedded generator alike)::
 
     <root>/cataract/*.jpg|*.jpeg|*.png
     <root>/diabetic_retinopathy/...
     <root>/glaucoma/...
     <root>/normal/...
-    <root>/SHA256SUMS          lines "<sha256>  <class>/<file>"
-    <root>/SOURCE.md           provenance ("synthetic" for generated data)
+    <root>/SHA256SUMS          lines "<sha256>  <class>/<file>" (and SOURCE.md)
+    <root>/SOURCE.md           provenance
+    <root>/.verified.json      written at the end of an import (lib.core.checksums.write_verified_marker)
 
-Functions:
-- ``list_images(root)`` -> (paths, labels); ``load(root, size)`` -> ``EyeImages`` (RGB uint8 arrays).
-- ``generate(out_dir, seed, n_per_class, size)``: synthetic fundus-like images with a visible class
-  signal (cataract: haze + blur; glaucoma: enlarged optic cup; diabetic retinopathy: microaneurysms,
-  haemorrhages and exudates; normal: clean), deterministic for a seed.
-- ``import_local(src, out_dir)``, ``fetch(out_dir)``, ``prepare_real()``.
-- CLI: ``python -m lib.eye.data generate|import|fetch`` (defaults from params.yaml ``data_eye``).
+Data sources (the notebook parameter ``data_source``; :data:`SOURCES`): ``synthetic`` (the embedded generator,
+``lib.eye.synth``, in ``data/raw/eye``), ``eye`` (the shared 600-image sample, 150 per class) and ``eye_full``
+(the shared copy of all 4,217 Kaggle images), each imported to ``data/raw/<folder>``.
 
-Bad input raises ``DataError`` naming the file: a non-image or corrupt file in a class folder,
-a missing or empty class folder, a checksum mismatch. Every write goes through ``atomic_dir``.
+Functions: ``list_images(root)`` -> (paths, labels); ``load(root, size)`` -> ``EyeImages`` (RGB uint8 arrays, the
+import verified first); ``patient_groups(rel_paths)``; ``import_local(src, out)``; ``fetch(out, allow_unverified)``;
+``prepare_real()`` / ``prepare_paper()`` (called by the runner); CLI ``python -m lib.eye.data generate|import|fetch``.
+
+Bad input is one ``DataError`` naming the file the user gave and the problem (the messages are tested in
+``tests/eye/test_bad_input.py``): a SHA256SUMS entry outside the ``<class>/<image>`` form, a checksum mismatch,
+a corrupt or truncated image, a decompression bomb, an image smaller than :data:`MIN_SIDE` pixels, a 16-bit image
+of a kind we cannot scale, an unknown class folder, a missing or empty class folder, an unverified or changed
+import. 16-bit greyscale PNGs are scaled to 8 bits (value * 255 / 65535), never clipped. Writes go through
+``atomic_dir``: nothing half-written after an error.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 from tqdm import tqdm
 
-from lib.core import paths
-from lib.core.checksums import DataError, read_sha256sums, sha256_file, verify_sha256sums, write_sha256sums
+from lib.core import datacli, paths
+from lib.core.checksums import (
+    DataError,
+    check_verified,
+    read_sha256sums,
+    sha256_file,
+    verify_sha256sums,
+    write_sha256sums,
+    write_verified_marker,
+)
 from lib.core.io import atomic_dir, atomic_write_text
 from lib.core.params import load_params
+from lib.eye import bar, synth
+from lib.eye.synth import CLASSES, KAGGLE_DATASET
 
-CLASSES: tuple[str, ...] = ("cataract", "diabetic_retinopathy", "glaucoma", "normal")
 IMAGE_EXTS: tuple[str, ...] = (".jpg", ".jpeg", ".png")
-NAME = "eye"  # data/raw/eye (synthetic, DVC data stage)
-REAL_NAME = "eye_real"  # data/raw/eye_real (imported real copy; kept apart from the DVC output)
-KAGGLE_DATASET = "gunavenkatdoddi/eye-diseases-classification"
+#: the smallest accepted image side in pixels: smaller images carry no fundus detail and would only be scaled up
+MIN_SIDE = 32
+#: decoded pixels above which an image is refused as a decompression bomb (the Kaggle images have <= 160,000)
+MAX_PIXELS = 50_000_000
+#: the form of every SHA256SUMS entry of an eye dataset (checked before anything is read)
+ENTRY_PATTERN = r"SOURCE\.md|(?:" + "|".join(CLASSES) + r")/[A-Za-z0-9_][A-Za-z0-9_.-]*\.(?:jpg|jpeg|png|JPG|JPEG|PNG)"
+#: a top-level file allowed beside the class folders
+TOP_FILES = ("SHA256SUMS", "SOURCE.md", ".verified.json")
 KAGGLE_COUNTS = {"cataract": 1038, "diabetic_retinopathy": 1098, "glaucoma": 1007, "normal": 1074}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One data source: ``folder`` under data/raw, ``shared`` folder name under ../shared/data (None: generated)."""
+
+    folder: str
+    shared: str | None
+    description: str
+
+
+SOURCES: dict[str, Source] = {
+    "synthetic": Source("eye", None, "embedded fundus generator (lib.eye.synth), 4 classes"),
+    "eye": Source("eye_sample", "eye", "Kaggle eye_diseases_classification, 600-image sample (150 per class)"),
+    "eye_full": Source("eye_full", "eye_full", "Kaggle eye_diseases_classification, all 4,217 images"),
+}
+
+
+def source(data_source: str) -> Source:
+    if data_source not in SOURCES:
+        raise ValueError(f"data_source must be one of {sorted(SOURCES)}, got {data_source!r}")
+    return SOURCES[data_source]
+
+
+def root_of(data_source: str) -> Path:
+    """``data/raw/<folder>`` of a data source."""
+    return paths.raw_dir(source(data_source).folder)
 
 
 @dataclass
@@ -64,14 +110,20 @@ class EyeImages:
 
 
 # ---------------------------------------------------------------- loading
+def _unknown_folders(root: Path, classes: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in classes)
+
+
 def list_images(root: os.PathLike | str, classes: tuple[str, ...] = CLASSES) -> tuple[list[Path], np.ndarray]:
     """Image files under ``root/<class>/`` sorted by name. Returns (paths, labels: (n,) int64).
 
-    Hidden files (``.*``) are ignored; any other non-image file is a DataError naming it.
+    Hidden files (``.*``) are ignored; any other non-image file, and any folder that is not a class, is a DataError.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "dataset folder does not exist")
+    for extra in _unknown_folders(root, classes):
+        raise DataError(extra, f"unknown class folder {extra.name!r} (the classes are {list(classes)})")
     files: list[Path] = []
     labels: list[int] = []
     for k, cls in enumerate(classes):
@@ -89,13 +141,39 @@ def list_images(root: os.PathLike | str, classes: tuple[str, ...] = CLASSES) -> 
     return files, np.asarray(labels, dtype=np.int64)
 
 
+def _to_rgb8(im: Image.Image, path: Path) -> Image.Image:
+    """RGB 8-bit image of a decoded PIL image; 16-bit greyscale is scaled (v * 255 / 65535), not clipped."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.int64)
+        if arr.min() < 0 or arr.max() > 65535:
+            raise DataError(path, f"{im.mode} image with values outside 0..65535: not a 16-bit image we can scale")
+        grey = np.round(arr * (255.0 / 65535.0)).astype(np.uint8)
+        return Image.fromarray(np.repeat(grey[..., None], 3, axis=2), mode="RGB")
+    if im.mode in ("F", "I;32", "RGBa;16"):
+        raise DataError(path, f"image mode {im.mode!r} is not 8- or 16-bit: convert it to 8-bit RGB")
+    return im.convert("RGB")
+
+
 def read_image(path: os.PathLike | str, size: int | None = None) -> np.ndarray:
-    """Decode one image file to RGB uint8 (h, w, 3), resized (bilinear) to (size, size) if given."""
+    """Decode one image file to RGB uint8 (h, w, 3), resized (bilinear) to (size, size) if given.
+
+    Refused (DataError naming the file): unreadable/corrupt/truncated data, more than :data:`MAX_PIXELS` pixels
+    (a decompression bomb), a side below :data:`MIN_SIDE` pixels.
+    """
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im.load()
-            rgb = im.convert("RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > MAX_PIXELS:
+                    raise DataError(path, f"{w}x{h} pixels exceeds {MAX_PIXELS:,}: refused as a decompression bomb")
+                if min(w, h) < MIN_SIDE:
+                    raise DataError(path, f"image is {w}x{h} pixels, below the minimum side of {MIN_SIDE} pixels")
+                im.load()
+                rgb = _to_rgb8(im, path)
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(path, f"corrupt or unreadable image ({type(exc).__name__}: {exc})") from None
     if size is not None:
@@ -103,264 +181,195 @@ def read_image(path: os.PathLike | str, size: int | None = None) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8)
 
 
-def load(
-    root: os.PathLike | str, size: int = 160, classes: tuple[str, ...] = CLASSES, progress: bool = True
-) -> EyeImages:
-    """Decode every image under ``root`` to RGB (size, size, 3) uint8. Returns EyeImages."""
-    if size < 8:
-        raise ValueError(f"size must be >= 8, got {size}")
+def _image_entries(sums: dict[str, str]) -> dict[str, str]:
+    return {rel: d for rel, d in sums.items() if "/" in rel}
+
+
+def check_import(root: os.PathLike | str, classes: tuple[str, ...] = CLASSES) -> list[Path]:
+    """The verified image files of ``root`` (sorted by class, then name).
+
+    ``root`` must carry a verified marker matching its SHA256SUMS and file sizes, and hold exactly the listed images.
+    """
+    root = Path(root)
+    check_verified(root)
+    files, _ = list_images(root, classes)
+    listed = set(_image_entries(read_sha256sums(root / "SHA256SUMS", pattern=ENTRY_PATTERN)))
+    for p in files:
+        if p.relative_to(root).as_posix() not in listed:
+            raise DataError(p, "not listed in SHA256SUMS: not part of the verified import")
+    return files
+
+
+def load(root: os.PathLike | str, size: int, classes: tuple[str, ...] = CLASSES, progress: bool = True) -> EyeImages:
+    """Decode every image of a verified folder to RGB (size, size, 3) uint8. Returns EyeImages."""
+    if size < MIN_SIDE:
+        raise ValueError(f"size must be >= {MIN_SIDE}, got {size}")
+    check_import(root, classes)
     files, labels = list_images(root, classes)
     out = np.empty((len(files), size, size, 3), dtype=np.uint8)
-    for i, p in enumerate(tqdm(files, desc="decode images", disable=not progress, mininterval=1.0)):
+    for i, p in enumerate(tqdm(files, desc="decode images", mininterval=1.0, **bar(progress))):
         out[i] = read_image(p, size)
     return EyeImages(out, labels, files, tuple(classes))
 
 
-# ---------------------------------------------------------------- synthetic generator
-def _fundus(rng: np.random.Generator, size: int, cls: str) -> Image.Image:
-    """One synthetic fundus image (size x size RGB) with the class signal of ``cls``."""
-    s = size
-    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / s
-    cx, cy = 0.5 + rng.normal(0, 0.015), 0.5 + rng.normal(0, 0.015)
-    radius = rng.uniform(0.43, 0.47)
-    r = np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2) / radius
-    inside = r <= 1.0
-    # orange-red retina, darker towards the rim (vignetting), per-image colour jitter
-    base = np.array([rng.uniform(0.72, 0.9), rng.uniform(0.28, 0.4), rng.uniform(0.08, 0.16)], dtype=np.float32)
-    shade = np.clip(1.0 - 0.55 * r**2, 0.0, 1.0)[..., None]
-    texture = rng.normal(0, 0.025, size=(s, s, 1)).astype(np.float32)
-    img = (base * shade + texture) * inside[..., None]
-    # optic disc (left or right eye) with a cup; glaucoma: enlarged cup-to-disc ratio
-    side = rng.choice([-1.0, 1.0])
-    dx, dy = cx + side * rng.uniform(0.16, 0.22), cy + rng.normal(0, 0.03)
-    disc_r = rng.uniform(0.065, 0.08)
-    cdr = rng.uniform(0.6, 0.85) if cls == "glaucoma" else rng.uniform(0.2, 0.4)
-    d = np.sqrt((xx - dx) ** 2 + (yy - dy) ** 2)
-    disc = np.clip(1.0 - (d / disc_r) ** 4, 0, 1)[..., None]
-    cup = np.clip(1.0 - (d / (disc_r * cdr)) ** 4, 0, 1)[..., None]
-    img = img * (1 - disc) + disc * np.array([0.98, 0.78, 0.45], dtype=np.float32)
-    img = img * (1 - cup) + cup * np.array([1.0, 0.95, 0.82], dtype=np.float32)
-    im = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
-    draw = ImageDraw.Draw(im)
-    # vessels: four main arcades from the disc, with branches
-    width = max(1, round(s / 90))
-    for k in range(4):
-        ang = (np.pi if side > 0 else 0.0) + (k - 1.5) * rng.uniform(0.55, 0.8) + rng.normal(0, 0.08)
-        px, py = dx * s, dy * s
-        pts = [(px, py)]
-        step = s * 0.03
-        curv = rng.normal(0, 0.06) + (0.09 if k < 2 else -0.09) * side
-        for _ in range(18):
-            ang += curv + rng.normal(0, 0.05)
-            px, py = px + step * np.cos(ang), py + step * np.sin(ang)
-            pts.append((px, py))
-        colour = (int(rng.uniform(110, 150)), int(rng.uniform(20, 40)), int(rng.uniform(10, 25)))
-        draw.line(pts, fill=colour, width=width + (k % 2))
-        for j in (6, 11):  # side branches
-            bx, by = pts[j]
-            bang = ang + rng.choice([-1, 1]) * rng.uniform(0.6, 1.1)
-            bpts = [(bx, by)]
-            for _ in range(6):
-                bang += rng.normal(0, 0.1)
-                bx, by = bx + step * 0.8 * np.cos(bang), by + step * 0.8 * np.sin(bang)
-                bpts.append((bx, by))
-            draw.line(bpts, fill=colour, width=width)
-    if cls == "diabetic_retinopathy":
+def patient_groups(rel_paths: list[str]) -> np.ndarray:
+    """Patient id (n,) str of each ``<class>/<file>`` path, for grouped cross-validation.
 
-        def spot():
-            a, rad = rng.uniform(0, 2 * np.pi), radius * np.sqrt(rng.uniform(0.02, 0.7))
-            return (cx + rad * np.cos(a)) * s, (cy + rad * np.sin(a)) * s
-
-        for _ in range(int(rng.integers(8, 25))):  # microaneurysms: small dark-red dots
-            x, y = spot()
-            q = s * rng.uniform(0.006, 0.012)
-            draw.ellipse([x - q, y - q, x + q, y + q], fill=(95, 10, 10))
-        for _ in range(int(rng.integers(1, 5))):  # blot haemorrhages
-            x, y = spot()
-            q = s * rng.uniform(0.015, 0.03)
-            draw.ellipse([x - q, y - q * 0.7, x + q, y + q * 0.7], fill=(120, 15, 12))
-        for _ in range(int(rng.integers(2, 5))):  # hard exudates: clusters of yellow specks
-            x0, y0 = spot()
-            for _ in range(int(rng.integers(3, 9))):
-                x, y = x0 + rng.normal(0, s * 0.025), y0 + rng.normal(0, s * 0.025)
-                q = s * rng.uniform(0.005, 0.011)
-                draw.ellipse([x - q, y - q, x + q, y + q], fill=(250, 225, 110))
-    im = im.filter(ImageFilter.GaussianBlur(radius=s / 300))
-    if cls == "cataract":  # lens opacity: strong blur + milky haze, lower contrast
-        im = im.filter(ImageFilter.GaussianBlur(radius=s * rng.uniform(0.012, 0.03)))
-        arr = np.asarray(im, dtype=np.float32) / 255
-        haze = rng.uniform(0.25, 0.5) * np.clip(1.0 - 0.6 * r, 0, 1)[..., None] * inside[..., None]
-        arr = arr * (1 - haze) + haze * np.array([0.85, 0.82, 0.78], dtype=np.float32)
-        im = Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8))
-    noise = rng.normal(0, 3.0, size=(s, s, 3))
-    edge = np.clip((1.0 - r) * 40.0, 0, 1)[..., None]  # soft field stop: nothing drawn outside the fundus
-    arr = np.clip((np.asarray(im, dtype=np.float32) * rng.uniform(0.85, 1.1) + noise) * edge, 0, 255)
-    return Image.fromarray(arr.astype(np.uint8))
-
-
-def generate(
-    out_dir: os.PathLike | str,
-    seed: int = 0,
-    n_per_class: int = 40,
-    size: int = 192,
-    classes: tuple[str, ...] = CLASSES,
-    png_every: int = 4,
-    progress: bool = True,
-) -> Path:
-    """Write ``n_per_class`` synthetic fundus images per class in the Kaggle folder layout.
-
-    Every ``png_every``-th image is PNG, the rest JPEG (quality 92), so the loader sees both.
-    Image i of class c is drawn from ``default_rng([seed, c, i])``: deterministic and independent
-    of ``n_per_class``. Also writes SHA256SUMS and SOURCE.md ("synthetic"). Returns ``out_dir``.
+    ``<id>_left`` / ``<id>_right`` are the two eyes of one patient: ``p<id>`` in the shared id space of cataract,
+    glaucoma and normal, ``dr<id>`` in the diabetic-retinopathy folder's own numbering. ``_<k>_<number>`` files
+    (the 256x256 JPEGs) share ``k`` when they look like copies of one source image: grouped as ``<class>:<k>``.
+    Anything else is its own group (its file name).
     """
-    if n_per_class < 1:
-        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
-    if size < 32:
-        raise ValueError(f"size must be >= 32, got {size}")
-    unknown = set(classes) - set(CLASSES)
-    if unknown:
-        raise ValueError(f"classes must be among {CLASSES}, got {sorted(unknown)}")
-    out_dir = Path(out_dir)
-    with atomic_dir(out_dir) as tmp:
-        bar = tqdm(
-            total=n_per_class * len(classes), desc="generate fundus images", disable=not progress, mininterval=1.0
-        )
-        for cls in classes:
-            (tmp / cls).mkdir()
-            for i in range(n_per_class):
-                rng = np.random.default_rng([seed, CLASSES.index(cls), i])
-                im = _fundus(rng, size, cls)
-                side = "left" if i % 2 == 0 else "right"
-                if png_every and i % png_every == png_every - 1:
-                    im.save(tmp / cls / f"{i:04d}_{side}.png", format="PNG", optimize=False)
-                else:
-                    im.save(tmp / cls / f"{i:04d}_{side}.jpg", format="JPEG", quality=92)
-                bar.update()
-        bar.close()
-        atomic_write_text(
-            tmp / "SOURCE.md",
-            (
-                "# SYNTHETIC eye fundus images (embedded generator, lib.eye.data.generate)\n\n"
-                f"- synthetic: yes; seed {seed}; {n_per_class} images per class; {size}x{size} RGB\n"
-                f"- classes: {', '.join(classes)} (folder layout of Kaggle {KAGGLE_DATASET})\n"
-                "- class signal: cataract = haze + blur, glaucoma = enlarged optic cup,\n"
-                "  diabetic_retinopathy = microaneurysms/haemorrhages/exudates, normal = none\n"
-                "- NOT real data: results on it say nothing about the paper's claims.\n"
-            ),
-        )
-        write_sha256sums(tmp)
-    return out_dir
+    out = []
+    for rel in rel_paths:
+        cls, name = rel.split("/", 1)
+        stem = name.rsplit(".", 1)[0]
+        head, _, side = stem.rpartition("_")
+        if side in ("left", "right") and head.isdigit():
+            out.append(("dr" if cls == "diabetic_retinopathy" else "p") + head)
+        elif stem.startswith("_") and stem[1:].split("_", 1)[0].isdigit():
+            out.append(f"{cls}:{stem[1:].split('_', 1)[0]}")
+        else:
+            out.append(rel)
+    return np.asarray(out)
 
 
 # ---------------------------------------------------------------- import / fetch / real
-def _image_entries(sums: dict[str, str], sums_file: Path, classes: tuple[str, ...]) -> dict[str, str]:
-    """The SHA256SUMS entries that are ``<class>/<file>`` images; other layouts are a DataError."""
-    out = {}
-    for rel, digest in sums.items():
-        parts = rel.split("/")
-        if len(parts) == 1:
-            continue  # top-level files such as SOURCE.md
-        if len(parts) != 2 or parts[0] not in classes or Path(parts[1]).suffix.lower() not in IMAGE_EXTS:
-            raise DataError(sums_file, f"entry {rel!r} is not '<class>/<image>' with class in {list(classes)}")
-        out[rel] = digest
-    return out
-
-
 def import_local(
-    src: os.PathLike | str, out_dir: os.PathLike | str, classes: tuple[str, ...] = CLASSES, progress: bool = True
+    src: os.PathLike | str,
+    out_dir: os.PathLike | str | None = None,
+    classes: tuple[str, ...] = CLASSES,
+    progress: bool = True,
 ) -> Path:
     """Copy a class-folder image set after verifying ``src/SHA256SUMS``; nothing written on error.
 
-    The copy is verified again, and every image is decoded once (a corrupt file is a DataError).
+    Every entry is checked against :data:`ENTRY_PATTERN` before anything is read; every image is verified and
+    decoded from ``src`` (errors name the source file); the copy gets a new SHA256SUMS and a verified marker.
     """
-    src, out_dir = Path(src), Path(out_dir)
+    src = Path(src)
+    if out_dir is None:  # the data source whose shared folder this is, else data/raw/eye_imported
+        known = [name for name, info in SOURCES.items() if info.shared == src.name]
+        out_dir = root_of(known[0]) if known else paths.raw_dir("eye_imported")
+    out_dir = Path(out_dir)
     sums_file = src / "SHA256SUMS"
     if not sums_file.is_file():
         raise DataError(sums_file, "missing: cannot verify the source folder")
-    sums = read_sha256sums(sums_file)
-    entries = _image_entries(sums, sums_file, classes)
+    sums = read_sha256sums(sums_file, pattern=ENTRY_PATTERN)
+    entries = _image_entries(sums)
+    if src.is_dir():
+        for extra in _unknown_folders(src, classes):
+            raise DataError(extra, f"unknown class folder {extra.name!r} (the classes are {list(classes)})")
     for cls in classes:
         if not any(rel.startswith(f"{cls}/") for rel in entries):
             raise DataError(src / cls, f"class '{cls}' has no images listed in SHA256SUMS")
     verify_sha256sums(src, sums)
+    for rel in tqdm(sorted(entries), desc="check images", mininterval=1.0, **bar(progress)):
+        read_image(src / rel)  # decodes: corrupt, tiny or bomb images fail here, naming the source file
     with atomic_dir(out_dir) as tmp:
-        for rel in tqdm(sorted(entries), desc="import images", disable=not progress, mininterval=1.0):
+        for rel in sorted(entries):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src / rel, tmp / rel)
-            read_image(tmp / rel)  # decodes: corrupt files fail here, naming the file
-        verify_sha256sums(tmp, entries)
         if (src / "SOURCE.md").is_file():
             shutil.copyfile(src / "SOURCE.md", tmp / "SOURCE.md")
         write_sha256sums(tmp)
-        list_images(tmp, classes)  # layout check: every class present, nothing else in the folders
+        if _image_entries(read_sha256sums(tmp / "SHA256SUMS")) != entries:
+            raise DataError(src, "the copy differs from the verified source (changed while importing?)")
+        write_verified_marker(tmp)
     return out_dir
 
 
-def is_verified_copy(src: os.PathLike | str, out_dir: os.PathLike | str) -> bool:
-    """True when ``out_dir`` holds every image of ``src/SHA256SUMS`` with matching checksums."""
+def is_current_copy(src: os.PathLike | str, out_dir: os.PathLike | str) -> bool:
+    """True when ``out_dir`` is a verified import holding exactly the images of ``src/SHA256SUMS``."""
     src, out_dir = Path(src), Path(out_dir)
-    if not (out_dir / "SHA256SUMS").is_file():
-        return False
-    entries = _image_entries(read_sha256sums(src / "SHA256SUMS"), src / "SHA256SUMS", CLASSES)
     try:
-        verify_sha256sums(out_dir, entries)
+        check_import(out_dir)
+        have = _image_entries(read_sha256sums(out_dir / "SHA256SUMS"))
     except DataError:
         return False
-    listed, _ = list_images(out_dir)
-    return {p.relative_to(out_dir).as_posix() for p in listed} == set(entries)
+    return have == _image_entries(read_sha256sums(src / "SHA256SUMS", pattern=ENTRY_PATTERN))
 
 
-def prepare_real() -> Path:
-    """Import ``../shared/data/eye`` into ``data/raw/eye_real`` unless a verified copy is there."""
-    src, dst = paths.shared_data("eye"), paths.raw_dir(REAL_NAME)
+def _prepare(run: str) -> Path:
+    name = load_params("nb03", run)["data_source"]
+    src_info = source(name)
+    if src_info.shared is None:
+        raise ValueError(f"the {run} run must use a real data source, not {name!r}")
+    src, dst = paths.shared_data(src_info.shared), root_of(name)
     if not (src / "SHA256SUMS").is_file():
-        raise DataError(src / "SHA256SUMS", "real eye data not found (see SPEC.md §2)")
-    if is_verified_copy(src, dst):
-        print(f"[eye_data] verified copy already at {dst}")
+        raise DataError(
+            src / "SHA256SUMS",
+            f"real eye data not found: put the Kaggle {KAGGLE_DATASET} class folders and their SHA256SUMS there",
+        )
+    if is_current_copy(src, dst):
+        print(f"[eye.data] verified copy already at {dst}")
         return dst
     return import_local(src, dst)
 
 
-def fetch(out_dir: os.PathLike | str, dataset: str = KAGGLE_DATASET) -> Path:
+def prepare_real() -> Path:
+    """Import the real run's ``data_source`` from ../shared/data into data/raw (unless a current verified copy)
+    and cache its features in a fresh process state (fixed thread settings)."""
+    from lib.eye import features
+
+    dst = _prepare("real")
+    features.cache_for_run("real")
+    return dst
+
+
+def prepare_paper() -> Path:
+    """As :func:`prepare_real` for the paper configuration; a missing ImageNet weights file is one clear error."""
+    from lib.eye import features
+
+    dst = _prepare("paper")
+    features.cache_for_run("paper")
+    return dst
+
+
+def fetch(out_dir: os.PathLike | str | None = None, allow_unverified: bool = False) -> Path:
     """Download the full Kaggle set with the ``kaggle`` CLI (opt-in; needs network + API token).
 
-    Kaggle publishes no checksums, so the class counts are checked against KAGGLE_COUNTS
-    (4217 images) and a SHA256SUMS is written for later verification.
+    Kaggle publishes no checksums, so the download cannot be verified: refused unless ``allow_unverified``,
+    in which case the class counts are checked against :data:`KAGGLE_COUNTS` and SOURCE.md records
+    "verification: UNVERIFIED".
     """
+    out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir("eye_kaggle")
+    if not allow_unverified:
+        raise DataError(
+            Path(f"kaggle:{KAGGLE_DATASET}"),
+            "Kaggle publishes no checksums, so a download cannot be verified; refused. Import the verified copy "
+            "(python -m lib.eye.data import --src DIR), or pass --allow-unverified to fetch it recorded as unverified",
+        )
     if shutil.which("kaggle") is None:
         raise RuntimeError("fetch needs the kaggle CLI (pip install kaggle) and ~/.kaggle/kaggle.json")
-    out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory() as dl, atomic_dir(out_dir) as tmp:
-        subprocess.run(["kaggle", "datasets", "download", "-d", dataset, "-p", dl], check=True)
+        subprocess.run(["kaggle", "datasets", "download", "-d", KAGGLE_DATASET, "-p", dl], check=True)
         for z in Path(dl).glob("*.zip"):
             with zipfile.ZipFile(z) as zf:
                 zf.extractall(dl)
         found = [p for p in Path(dl).rglob("*") if p.is_dir() and p.name == CLASSES[0]]
         if not found:
-            raise DataError(Path(dl), f"no '{CLASSES[0]}' folder in the downloaded archive")
+            raise DataError(Path(f"kaggle:{KAGGLE_DATASET}"), f"no '{CLASSES[0]}' folder in the downloaded archive")
         root = found[0].parent
         for cls in CLASSES:
             shutil.copytree(root / cls, tmp / cls)
         _, labels = list_images(tmp)
         counts = {c: int((labels == k).sum()) for k, c in enumerate(CLASSES)}
         if counts != KAGGLE_COUNTS:
-            raise DataError(tmp, f"class counts {counts} differ from the published {KAGGLE_COUNTS}")
-        atomic_write_text(tmp / "SOURCE.md", f"# Kaggle {dataset} (fetched with lib.eye.data.fetch)\n")
+            raise DataError(
+                Path(f"kaggle:{KAGGLE_DATASET}"), f"class counts {counts} differ from the published {KAGGLE_COUNTS}"
+            )
+        atomic_write_text(
+            tmp / "SOURCE.md",
+            f"# Kaggle {KAGGLE_DATASET} (fetched with lib.eye.data.fetch)\n\n"
+            "- verification: UNVERIFIED (Kaggle publishes no checksums; class counts checked)\n",
+        )
         write_sha256sums(tmp)
+        write_verified_marker(tmp)
     return out_dir
 
 
-def source_label(root: os.PathLike | str) -> str:
-    """'synthetic data' for generated folders (SOURCE.md says SYNTHETIC), else the real dataset's name."""
-    source = Path(root) / "SOURCE.md"
-    head = source.read_text(errors="replace")[:200] if source.is_file() else ""
-    if "SYNTHETIC" in head:
-        return "synthetic data"
-    return "Kaggle eye_diseases_classification (real sample)"
-
-
 def dataset_fingerprint(root: os.PathLike | str) -> str:
-    """sha256 of ``root/SHA256SUMS``: identifies a dataset version (used as a feature-cache key)."""
+    """sha256 of ``root/SHA256SUMS``: identifies a dataset version (part of the feature-cache key)."""
     sums = Path(root) / "SHA256SUMS"
     if not sums.is_file():
         raise DataError(sums, "missing: the dataset has no SHA256SUMS")
@@ -368,29 +377,21 @@ def dataset_fingerprint(root: os.PathLike | str) -> str:
 
 
 # ---------------------------------------------------------------- CLI
+def generate(out_dir: os.PathLike | str | None = None) -> Path:
+    """The synthetic dataset with params.yaml ``data_eye`` (default folder data/raw/eye)."""
+    out = Path(out_dir) if out_dir is not None else root_of("synthetic")
+    return synth.generate(out, **load_params("data_eye"))
+
+
 def main(argv=None) -> int:
-    params = load_params("data_eye")
-    parser = argparse.ArgumentParser(description="Eye fundus data: generate | import | fetch")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    g = sub.add_parser("generate", help="write the synthetic dataset (defaults: params.yaml data_eye)")
-    g.add_argument("--out", default=str(paths.raw_dir(NAME)))
-    g.add_argument("--seed", type=int, default=params.get("seed", 0))
-    g.add_argument("--n-per-class", type=int, default=params.get("n_per_class", 40))
-    g.add_argument("--size", type=int, default=params.get("size", 192))
-    i = sub.add_parser("import", help="copy a local class-folder copy after sha256 verification")
-    i.add_argument("src", nargs="?", default=str(paths.shared_data("eye")))
-    i.add_argument("--out", default=str(paths.raw_dir(REAL_NAME)))
-    f = sub.add_parser("fetch", help="download the Kaggle set (network + kaggle token)")
-    f.add_argument("--out", default=str(paths.raw_dir("eye_kaggle")))
-    args = parser.parse_args(argv)
-    if args.cmd == "generate":
-        out = generate(args.out, seed=args.seed, n_per_class=args.n_per_class, size=args.size)
-    elif args.cmd == "import":
-        out = import_local(args.src, args.out)
-    else:
-        out = fetch(args.out)
-    print(f"[eye_data] {args.cmd} -> {out}")
-    return 0
+    return datacli.main(
+        argv,
+        description="Eye fundus images (Kaggle eye_diseases_classification layout): generate | import | fetch",
+        generate=generate,
+        import_local=import_local,
+        fetch=fetch,
+        default_src=paths.shared_data("eye_full"),
+    )
 
 
 if __name__ == "__main__":

@@ -1,98 +1,148 @@
-"""MobileNetV2 feature extraction (Keras, TF backend) with an on-disk cache.
+"""MobileNetV2 feature extraction (Keras, TF backend), cached once per data, weights, alpha and image size.
 
-``keras.applications.MobileNetV2(include_top=False, pooling="avg", input_shape=(s, s, 3))`` maps
-RGB images (n, s, s, 3) to 1280-d vectors (n, 1280), batched with ``tf.data``.
+``keras.applications.MobileNetV2(include_top=False, pooling="avg", alpha=a, input_shape=(s, s, 3))`` maps RGB
+images (n, s, s, 3) to 1280-d vectors (n, 1280) (1280 channels for every alpha <= 1), batched with ``tf.data``.
 
-Weights:
-- ``"none"`` (offline default): the same architecture with ``weights=None``, initialised from
-  ``seed``. These are *random-network* features, not ImageNet features; every output that
-  depends on them must say so (``describe_weights``).
-- ``"imagenet"`` (paper configuration): read from the Keras cache
-  (``$KERAS_HOME/models/`` or ``~/.keras/models/``), never downloaded; a missing file is a clear error.
+Weights (:class:`FeatureConfig` ``weights``):
+- ``"random"``: the architecture with seeded random weights: a negative control, never "the paper's features".
+- ``"imagenet"``: the Keras no-top ImageNet weights file for ``alpha``, read from disk, never downloaded
+  (:func:`weights_file`): ``../shared/data/mobilenet_v2`` (alpha 0.35, verified against its SHA256SUMS) or the
+  Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``; the paper's alpha 1.0). A missing file is one clear
+  error naming where it was looked for.
 
-Cache: ``data/processed/<dataset>_features/mobilenetv2_<weights>_<size>[_seed<k>].npz`` holding
-``features (n, 1280) float32``, ``labels (n,)``, ``files (n,)`` and a JSON ``meta`` whose dataset
-fingerprint (sha256 of the dataset's SHA256SUMS) must match for the cache to be reused. The file is
-byte-identical for identical features (fixed zip timestamps, no timings inside), so the notebook stage that
-depends on it does not rerun needlessly; the extraction timing goes to a side file
-(``<dataset>_features.<stem>.timing.json`` beside the folder).
+Cache (``lib.core.cache``):
+``data/processed/<data folder>_features/mobilenetv2_<weights>_a<alpha>_<size>[_seed<k>].npz`` holding
+``features`` (n, 1280) float32, ``labels`` (n,), ``files`` (n,) and a JSON ``meta`` whose ``key`` must
+match :func:`feature_key`: the dataset fingerprint (sha256 of its SHA256SUMS), the weights kind and file sha256,
+alpha, image size, the random seed (random weights only), Keras and TensorFlow versions, the thread settings and
+:data:`CODE_SALT`. Features are made machine-independent before caching: extraction runs with one intra-op and one
+inter-op thread and oneDNN off when the process starts TensorFlow here, and the stored values are
+``lib.core.cache.round_features`` of each feature column divided by ``2**e`` (e = 0 unless the column's values are
+all below 1 in magnitude, as for random weights whose features are ~1e-12; then 2**e <= max |column| < 2**(e+1)):
+an exact power-of-two rescaling, stored beside the values, so the rounding keeps 4 decimals relative to each
+column's largest value. The extraction timing goes to a side file beside the
+folder, so the cache is byte-identical for identical inputs. A truncated or corrupt entry is reported and rebuilt.
 
-CLI (the DVC feature stage): ``python -m lib.eye.features <dataset>`` with the nb03 params.
+CLI (the DVC stage ``eye_features``): ``python -m lib.eye.features`` with the nb03 parameters of params.yaml.
 """
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import os
 import sys
 import time
-import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from lib.core import paths
+from lib.core import cache, paths
+from lib.core.checksums import DataError, read_sha256sums, sha256_file
 from lib.core.io import atomic_write_bytes
 from lib.core.params import load_params
+from lib.eye import bar
 from lib.eye import data as eye_data
 
-WEIGHTS = ("none", "imagenet")
+WEIGHTS = ("random", "imagenet")
+IMAGE_SIZES = (96, 128, 160, 192, 224)
 FEATURE_DIM = 1280
-ALPHA = 1.0
+#: changes whenever the extraction code changes what it produces (part of the cache key)
+CODE_SALT = "eye-features-v3"
+#: thread settings of a feature extraction (part of the cache key; see the module docstring)
+THREADS = 1
+SHARED_WEIGHTS = "mobilenet_v2"
 
 
-def check_weights(weights: str) -> str:
-    if weights not in WEIGHTS:
-        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
-    return weights
+@dataclass(frozen=True)
+class FeatureConfig:
+    """params.yaml ``nb03.features``: weights (random | imagenet), alpha (MobileNetV2 width), image_size (px),
+    batch_size (extraction batch)."""
+
+    weights: str
+    alpha: float
+    image_size: int
+    batch_size: int
+
+    def __post_init__(self):
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"weights must be one of {WEIGHTS}, got {self.weights!r}")
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def describe(self) -> str:
+        """One line saying which network produced the features (shown wherever its results appear)."""
+        if self.weights == "imagenet":
+            return f"ImageNet MobileNetV2 alpha {self.alpha:g}"
+        return f"MobileNetV2 alpha {self.alpha:g} with RANDOM weights (negative control): not ImageNet features"
 
 
-def describe_weights(weights: str) -> str:
-    """A one-line statement of which MobileNetV2 weights produced the features."""
-    if check_weights(weights) == "imagenet":
-        return "MobileNetV2 with ImageNet weights (paper configuration)"
-    return "MobileNetV2 with RANDOM weights (weights=None, offline default): not ImageNet features"
+def _keras_name(alpha: float, rows: int) -> str:
+    return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
 
 
-def imagenet_weights_file(image_size: int) -> Path:
-    """Path of the cached Keras no-top MobileNetV2 ImageNet weights for this input size."""
-    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-    name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{ALPHA}_{image_size}_no_top.h5"
-    return cache / name
+def weights_file(alpha: float, image_size: int) -> Path:
+    """The no-top ImageNet weights file for ``alpha``: ../shared/data/mobilenet_v2 (sha256-verified) or the Keras cache.
 
-
-def build_extractor(image_size: int = 160, weights: str = "none", seed: int = 0):
-    """MobileNetV2 (no top, global average pooling): (n, s, s, 3) in [-1, 1] -> (n, 1280)."""
-    import keras
-
-    check_weights(weights)
-    if image_size not in (96, 128, 160, 192, 224):
-        raise ValueError(f"image_size must be one of (96, 128, 160, 192, 224), got {image_size}")
-    keras.utils.set_random_seed(seed)  # weights=None: the random initialisation is seeded
-    w = None
-    if weights == "imagenet":
-        path = imagenet_weights_file(image_size)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path}: ImageNet weights for MobileNetV2 ({image_size}px, no top) are not in the Keras cache. "
-                "Nothing is downloaded at run time: on a machine with internet run once "
-                f"keras.applications.MobileNetV2(include_top=False, input_shape=({image_size}, {image_size}, 3)) "
-                "to fill the cache, or use weights='none'."
-            )
-        w = str(path)
-    return keras.applications.MobileNetV2(
-        include_top=False, pooling="avg", weights=w, alpha=ALPHA, input_shape=(image_size, image_size, 3)
+    The weights of a no-top MobileNetV2 do not depend on the input size, so the 224 file serves every size.
+    """
+    shared = paths.shared_data(SHARED_WEIGHTS)
+    name = _keras_name(alpha, 224)
+    if (shared / name).is_file():
+        sums = read_sha256sums(shared / "SHA256SUMS")
+        if name not in sums:
+            raise DataError(shared / "SHA256SUMS", f"does not list {name}: the weights cannot be verified")
+        got = sha256_file(shared / name)
+        if got != sums[name]:
+            raise DataError(shared / name, f"checksum mismatch: expected sha256 {sums[name]}, got {got}")
+        return shared / name
+    keras_cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    for rows in (image_size, 224):
+        if (keras_cache / _keras_name(alpha, rows)).is_file():
+            return keras_cache / _keras_name(alpha, rows)
+    raise FileNotFoundError(
+        f"{keras_cache / _keras_name(alpha, image_size)}: ImageNet weights for MobileNetV2 alpha {float(alpha)} "
+        f"(no top) not found (also looked for {shared / name}). Nothing is downloaded at run time: on a machine "
+        f"with internet run keras.applications.MobileNetV2(alpha={float(alpha)}, include_top=False, "
+        f"input_shape=({image_size}, {image_size}, 3)) once to fill the Keras cache, then copy that file here."
     )
 
 
-def extract(images: np.ndarray, model, batch_size: int = 32, progress: bool = True) -> np.ndarray:
-    """Features of uint8 RGB images (n, s, s, 3) -> float32 (n, 1280), MobileNetV2 preprocessing.
+def fix_threads() -> int:
+    """One intra-op and one inter-op thread, oneDNN off, for machine-independent features.
 
-    Batched with tf.data; ``preprocess_input`` scales pixels to [-1, 1].
+    The environment variables act only before TensorFlow starts; the threading calls fail silently after it
+    started (the settings in force are recorded in the cache meta). Returns the intra-op threads in force.
     """
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(THREADS))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(THREADS))
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+        tf.config.threading.set_inter_op_parallelism_threads(THREADS)
+    except RuntimeError:  # TensorFlow already started in this process
+        pass
+    return tf.config.threading.get_intra_op_parallelism_threads()
+
+
+def build_extractor(cfg: FeatureConfig, seed: int):
+    """MobileNetV2 (no top, global average pooling): (n, s, s, 3) in [-1, 1] -> (n, 1280)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)  # random weights: the initialisation is seeded
+    w = str(weights_file(cfg.alpha, cfg.image_size)) if cfg.weights == "imagenet" else None
+    return keras.applications.MobileNetV2(
+        include_top=False, pooling="avg", weights=w, alpha=cfg.alpha, input_shape=(cfg.image_size, cfg.image_size, 3)
+    )
+
+
+def extract(images: np.ndarray, model, batch_size: int, progress: bool = True) -> np.ndarray:
+    """Features of uint8 RGB images (n, s, s, 3) -> float32 (n, 1280), MobileNetV2 preprocessing ([-1, 1])."""
     import tensorflow as tf
     from keras.applications.mobilenet_v2 import preprocess_input
 
@@ -111,36 +161,117 @@ def extract(images: np.ndarray, model, batch_size: int = 32, progress: bool = Tr
     forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
     out = []
     n_batches = -(-len(images) // batch_size)
-    for batch in tqdm(ds, total=n_batches, desc="MobileNetV2 features", disable=not progress, mininterval=1.0):
+    for batch in tqdm(ds, total=n_batches, desc="MobileNetV2 features", mininterval=1.0, **bar(progress)):
         out.append(np.asarray(forward(batch), dtype=np.float32))
-    feats = np.concatenate(out) if out else np.zeros((0, FEATURE_DIM), np.float32)
-    return feats
+    return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM), np.float32)
 
 
-def cache_path(dataset: str, weights: str, image_size: int, seed: int) -> Path:
-    """``data/processed/<dataset>_features/mobilenetv2_<weights>_<size>[_seed<k>].npz``."""
-    stem = f"mobilenetv2_{check_weights(weights)}_{image_size}" + (f"_seed{seed}" if weights == "none" else "")
-    return paths.DATA_PROCESSED / f"{dataset}_features" / f"{stem}.npz"
+def scale_exponents(x: np.ndarray) -> np.ndarray:
+    """Per column (d,) int: 0, or e < 0 with 2**e <= max|x[:, j]| < 2**(e+1) when the column's values are all below 1
+    in magnitude (see the module docstring)."""
+    peak = np.max(np.abs(np.asarray(x, dtype=np.float64)), axis=0) if len(x) else np.zeros(np.shape(x)[1])
+    e = np.zeros(peak.shape, dtype=np.int64)
+    small = (peak > 0) & (peak < 1)
+    e[small] = np.floor(np.log2(peak[small])).astype(np.int64)
+    return e
+
+
+def machine_independent(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rounded features to store (n, d) float32, exponents e (d,)): ``stored * 2**e`` are the features used."""
+    e = scale_exponents(x)
+    return cache.round_features(np.ldexp(np.asarray(x, dtype=np.float64), -e)), e
+
+
+def restore(stored: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+    """The features (n, d) float32 from the stored values and per-column exponents (exact power-of-two scaling)."""
+    return np.ldexp(np.asarray(stored, dtype=np.float32), np.asarray(exponents, dtype=np.int32)).astype(np.float32)
+
+
+def cache_path(folder: str, cfg: FeatureConfig, seed: int) -> Path:
+    stem = f"mobilenetv2_{cfg.weights}_a{cfg.alpha:g}_{cfg.image_size}" + (
+        f"_seed{seed}" if cfg.weights == "random" else ""
+    )
+    return paths.DATA_PROCESSED / f"{folder}_features" / f"{stem}.npz"
 
 
 def timing_path(path: Path) -> Path:
-    """Side file with the extraction timing, outside the cached folder: timings differ run to run, and the
-    cache (a pipeline output that the notebook stage depends on) must be byte-identical for the same input."""
+    """Side file with the extraction timing, outside the cached folder (timings differ run to run)."""
     return path.parent.parent / f"{path.parent.name}.{path.stem}.timing.json"
 
 
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed ``.npz`` (readable by ``np.load``) with fixed member timestamps: same arrays, same bytes.
+def feature_key(fingerprint: str, cfg: FeatureConfig, seed: int, weights_sha256: str | None) -> tuple[str, dict]:
+    """(cache key, the parts it hashes). Every input that changes the cached arrays is a part."""
+    import keras
+    import tensorflow as tf
 
-    (``np.savez`` stamps each member with the current time, so its output changes from run to run.)
+    parts = {
+        "dataset_fingerprint": fingerprint,
+        "weights": cfg.weights,
+        "weights_sha256": weights_sha256,
+        "alpha": float(cfg.alpha),
+        "image_size": cfg.image_size,
+        "seed": seed if cfg.weights == "random" else None,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "threads": THREADS,
+        "decimals": cache.DECIMALS,
+        "code": CODE_SALT,
+    }
+    return cache.cache_key(**parts), parts
+
+
+def features_for(data_source: str, cfg: FeatureConfig, seed: int, recompute: bool = False, progress: bool = True):
+    """Cached MobileNetV2 features of a data source; computed (and cached) when absent, stale or corrupt.
+
+    Returns {"features": (n, 1280) float32, "labels": (n,) int64, "files": [n rel paths], "classes": list,
+    "meta": {...}, "cached": bool}.
     """
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, arr in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
-    return buf.getvalue()
+    root = eye_data.root_of(data_source)
+    fingerprint = eye_data.dataset_fingerprint(root)
+    wfile = weights_file(cfg.alpha, cfg.image_size) if cfg.weights == "imagenet" else None
+    key, parts = feature_key(fingerprint, cfg, seed, sha256_file(wfile) if wfile else None)
+    path = cache_path(eye_data.source(data_source).folder, cfg, seed)
+    hit = None if recompute else cache.load(path)
+    if hit is not None and hit[1].get("key") == key:
+        arrays, meta = hit
+        return {
+            "features": restore(arrays["features"], arrays["exponents"]),
+            "labels": arrays["labels"],
+            "files": [str(f) for f in arrays["files"]],
+            "classes": list(meta["classes"]),
+            "meta": {**meta, **_read_timing(path)},
+            "cached": True,
+        }
+    data = eye_data.load(root, size=cfg.image_size, progress=progress)
+    threads = fix_threads()
+    model = build_extractor(cfg, seed)
+    start = time.perf_counter()
+    raw = extract(data.images, model, cfg.batch_size, progress=progress)
+    seconds = time.perf_counter() - start
+    stored, e = machine_independent(raw)
+    files = [p.relative_to(root).as_posix() for p in data.paths]
+    meta = {
+        **parts,
+        "key": key,
+        "data_source": data_source,
+        "weights_note": cfg.describe(),
+        "weights_file": wfile.name if wfile else None,
+        "threads_in_force": threads,
+        "n": len(files),
+        "dim": int(raw.shape[1]),
+        "classes": list(data.classes),
+    }
+    cache.store(path, {"features": stored, "exponents": e, "labels": data.labels, "files": np.asarray(files)}, meta)
+    timing = {"extract_seconds": round(seconds, 2), "images_per_second": round(len(files) / max(seconds, 1e-9), 2)}
+    atomic_write_bytes(timing_path(path), json.dumps(timing).encode())
+    return {
+        "features": restore(stored, e),
+        "labels": data.labels,
+        "files": files,
+        "classes": list(data.classes),
+        "meta": {**meta, **timing},
+        "cached": False,
+    }
 
 
 def _read_timing(path: Path) -> dict:
@@ -150,102 +281,30 @@ def _read_timing(path: Path) -> dict:
         return {"extract_seconds": None, "images_per_second": None}
 
 
-def _read_cache(path: Path, fingerprint: str) -> dict | None:
-    if not path.is_file():
-        return None
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        if meta.get("dataset_fingerprint") != fingerprint:
-            return None
-        return {
-            "features": z["features"],
-            "labels": z["labels"],
-            "files": [str(f) for f in z["files"]],
-            "meta": {**meta, **_read_timing(path)},
-        }
+def configs_for_run(run: str) -> tuple[str, list[FeatureConfig], int]:
+    """(data_source, feature configs, seed) a run needs: its ``features`` and, if set, its ``control_features``."""
+    p = load_params("nb03", run)
+    cfgs = [FeatureConfig(**p["features"])]
+    if p.get("control_features"):
+        cfgs.append(FeatureConfig(**p["control_features"]))
+    return p["data_source"], cfgs, p["seed"]
 
 
-def features_for(
-    dataset: str = "eye",
-    weights: str = "none",
-    image_size: int = 160,
-    batch_size: int = 32,
-    seed: int = 0,
-    recompute: bool = False,
-    progress: bool = True,
-) -> dict:
-    """Cached MobileNetV2 features of ``data/raw/<dataset>``; computed (and cached) when absent/stale.
-
-    Returns {"features": (n, 1280) float32, "labels": (n,) int64, "files": [n rel paths],
-    "classes": list, "meta": {...}, "cached": bool}.
-    """
-    root = paths.raw_dir(dataset)
-    fingerprint = eye_data.dataset_fingerprint(root)
-    path = cache_path(dataset, weights, image_size, seed)
-    hit = None if recompute else _read_cache(path, fingerprint)
-    if hit is not None:
-        return {**hit, "classes": list(hit["meta"]["classes"]), "cached": True}
-    import keras
-
-    data = eye_data.load(root, size=image_size, progress=progress)
-    model = build_extractor(image_size, weights, seed)
-    start = time.perf_counter()
-    feats = extract(data.images, model, batch_size, progress=progress)
-    seconds = time.perf_counter() - start
-    files = [p.relative_to(root).as_posix() for p in data.paths]
-    meta = {
-        "dataset": dataset,
-        "dataset_fingerprint": fingerprint,
-        "weights": weights,
-        "weights_note": describe_weights(weights),
-        "image_size": image_size,
-        "seed": seed,
-        "n": len(files),
-        "dim": int(feats.shape[1]),
-        "classes": list(data.classes),
-        "keras_version": keras.__version__,
-    }
-    timing = {"extract_seconds": round(seconds, 2), "images_per_second": round(len(files) / max(seconds, 1e-9), 2)}
-    atomic_write_bytes(
-        path,
-        npz_bytes(
-            {
-                "features": feats,
-                "labels": data.labels,
-                "files": np.asarray(files),
-                "meta": np.asarray(json.dumps(meta, sort_keys=True)),
-            }
-        ),
-    )
-    atomic_write_bytes(timing_path(path), json.dumps(timing).encode())
-    meta = {**meta, **timing}
-    return {
-        "features": feats,
-        "labels": data.labels,
-        "files": files,
-        "classes": list(data.classes),
-        "meta": meta,
-        "cached": False,
-    }
+def cache_for_run(run: str, progress: bool = True) -> list[dict]:
+    """Cache every feature set of ``run`` (in this process, before any notebook starts TensorFlow)."""
+    data_source, cfgs, seed = configs_for_run(run)
+    fix_threads()
+    out = []
+    for cfg in cfgs:
+        got = features_for(data_source, cfg, seed, progress=progress)
+        print(f"[eye.features] {data_source}: {got['features'].shape} {cfg.describe()} cached={got['cached']}")
+        out.append(got)
+    return out
 
 
 def main(argv=None) -> int:
-    params = load_params("nb03")
-    parser = argparse.ArgumentParser(description="Cache MobileNetV2 features of data/raw/<dataset>")
-    parser.add_argument("dataset", nargs="?", default=params.get("dataset", "eye"))
-    parser.add_argument("--weights", default=params.get("weights", "none"), choices=WEIGHTS)
-    parser.add_argument("--image-size", type=int, default=params.get("image_size", 160))
-    parser.add_argument("--batch-size", type=int, default=params.get("batch_size", 32))
-    parser.add_argument("--seed", type=int, default=params.get("seed", 0))
-    parser.add_argument("--recompute", action="store_true")
-    args = parser.parse_args(argv)
-    out = features_for(
-        args.dataset, args.weights, args.image_size, args.batch_size, args.seed, recompute=args.recompute
-    )
-    print(
-        f"[image_features] {out['features'].shape} ({describe_weights(args.weights)}) "
-        f"-> {cache_path(args.dataset, args.weights, args.image_size, args.seed)} cached={out['cached']}"
-    )
+    run = (argv if argv is not None else sys.argv[1:]) or ["default"]
+    cache_for_run(run[0])
     return 0
 
 

@@ -5,7 +5,8 @@ neurons whose codebook is (rows, cols, d); neuron k is grid cell (k // cols, k %
 
 Classifier rule (stated, tested):
 1. Each neuron takes the majority label of the training samples whose best-matching unit (BMU)
-   it is; a tie goes to the smallest class index.
+   it is; a tie goes to the smallest class index (``tie_rule="lowest"``, which favours class 0) or to a
+   seeded random choice among the tied classes (``tie_rule="random"``, fair).
 2. A neuron no training sample hit takes the label of the nearest labelled neuron:
    ``empty_rule="grid"`` (default): nearest on the map grid (Euclidean grid distance); when several
    labelled neurons are equally near, the majority of their labels, ties to the smallest class index.
@@ -25,6 +26,7 @@ from minisom import MiniSom
 from sklearn.preprocessing import StandardScaler
 
 EMPTY_RULES = ("grid", "codebook")
+TIE_RULES = ("lowest", "random")
 INITS = ("pca", "random")
 
 
@@ -50,11 +52,28 @@ def hit_counts(bmu: np.ndarray, y: np.ndarray, n_neurons: int, n_classes: int) -
     return counts
 
 
-def majority_labels(counts: np.ndarray) -> np.ndarray:
-    """Majority class per neuron (n_neurons,), -1 where the neuron has no hits; ties -> smallest index."""
+def majority_labels(counts: np.ndarray, tie_rule: str = "lowest", seed: int = 0) -> np.ndarray:
+    """Majority class per neuron (n_neurons,), -1 where the neuron has no hits.
+
+    Ties: the smallest class index (``"lowest"``) or a seeded uniform choice among the tied classes (``"random"``).
+    """
+    if tie_rule not in TIE_RULES:
+        raise ValueError(f"tie_rule must be one of {TIE_RULES}, got {tie_rule!r}")
+    counts = np.asarray(counts)
     labels = np.argmax(counts, axis=1)  # argmax returns the first maximum: smallest class index
+    if tie_rule == "random":
+        rng = np.random.default_rng(seed)
+        top = counts == counts.max(axis=1, keepdims=True)
+        for k in np.flatnonzero(top.sum(axis=1) > 1):
+            labels[k] = rng.choice(np.flatnonzero(top[k]))
     labels[counts.sum(axis=1) == 0] = -1
     return labels
+
+
+def tied(counts: np.ndarray) -> np.ndarray:
+    """(n_neurons,) bool: the neuron has hits and two or more classes share its largest count."""
+    counts = np.asarray(counts)
+    return (counts.sum(axis=1) > 0) & ((counts == counts.max(axis=1, keepdims=True)).sum(axis=1) > 1)
 
 
 def fill_empty(
@@ -119,34 +138,46 @@ def pca_codebook(X: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return mean + a + b
 
 
-@dataclass
-class SOMClassifier:
-    """MiniSom on standardized features, used as a classifier (see the module rule).
+@dataclass(frozen=True)
+class SOMConfig:
+    """params.yaml ``nb03.som`` (every value is ours: the paper gives no SOM setting).
 
-    side: map side (None: ``map_side(n_train)``); epochs: passes over the training set
-    (MiniSom iterations = epochs * n, random order, seeded); sigma: initial neighbourhood
-    radius (None: side / 2); init: 'pca' (``pca_codebook``) or 'random' (MiniSom's sample-based init).
+    side: map side (0: ``map_side(n_train)``); epochs: passes over the training set (MiniSom iterations =
+    epochs * n, random order, seeded); sigma: initial neighbourhood radius (0: side / 2); learning_rate: MiniSom's
+    initial learning rate; neighborhood: MiniSom neighbourhood function; init: 'pca' (``pca_codebook``) or
+    'random' (MiniSom's sample-based init); empty_rule: labelling of neurons without hits (module rule 2);
+    tie_rule: labelling of neurons whose largest class counts tie (module rule 1).
     """
 
-    side: int | None = None
-    epochs: int = 10
-    sigma: float | None = None
-    learning_rate: float = 0.5
-    neighborhood: str = "gaussian"
-    init: str = "pca"
-    empty_rule: str = "grid"
-    seed: int = 0
+    side: int
+    epochs: int
+    sigma: float
+    learning_rate: float
+    neighborhood: str
+    init: str
+    empty_rule: str
+    tie_rule: str
+
+    def __post_init__(self):
+        if self.tie_rule not in TIE_RULES:
+            raise ValueError(f"tie_rule must be one of {TIE_RULES}, got {self.tie_rule!r}")
+        if self.empty_rule not in EMPTY_RULES:
+            raise ValueError(f"empty_rule must be one of {EMPTY_RULES}, got {self.empty_rule!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+
+
+@dataclass
+class SOMClassifier:
+    """MiniSom on standardized features, used as a classifier (see the module rule)."""
+
+    config: SOMConfig
+    seed: int
     scaler_: StandardScaler | None = field(default=None, repr=False)
     som_: MiniSom | None = field(default=None, repr=False)
     counts_: np.ndarray | None = field(default=None, repr=False)
     labels_: np.ndarray | None = field(default=None, repr=False)
     n_classes_: int = 0
-
-    def __post_init__(self):
-        if self.empty_rule not in EMPTY_RULES:
-            raise ValueError(f"empty_rule must be one of {EMPTY_RULES}, got {self.empty_rule!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
 
     # -- training
     def fit(self, X: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> SOMClassifier:
@@ -155,25 +186,30 @@ class SOMClassifier:
         self.n_classes_ = int(n_classes if n_classes is not None else y.max() + 1)
         self.scaler_ = StandardScaler().fit(X)
         Xs = self.scaler_.transform(X)
-        side = self.side or map_side(len(X))
-        sigma = self.sigma if self.sigma is not None else max(1.0, side / 2.0)
+        c = self.config
+        side = c.side or map_side(len(X))
+        sigma = c.sigma or max(1.0, side / 2.0)
         self.som_ = MiniSom(
             side,
             side,
             Xs.shape[1],
             sigma=sigma,
-            learning_rate=self.learning_rate,
-            neighborhood_function=self.neighborhood,
+            learning_rate=c.learning_rate,
+            neighborhood_function=c.neighborhood,
             random_seed=self.seed,
         )
-        if self.init == "pca":
+        if c.init == "pca":
             self.som_._weights = pca_codebook(Xs, side, side)  # MiniSom's own pca init is O(d^3)
         else:
             self.som_.random_weights_init(Xs)
-        self.som_.train(Xs, self.epochs * len(Xs), random_order=True)
+        self.som_.train(Xs, c.epochs * len(Xs), random_order=True)
         self.counts_ = hit_counts(bmu_indices(self.codebook, Xs), y, side * side, self.n_classes_)
         self.labels_ = fill_empty(
-            majority_labels(self.counts_), (side, side), self.empty_rule, self.codebook, self.n_classes_
+            majority_labels(self.counts_, c.tie_rule, self.seed),
+            (side, side),
+            c.empty_rule,
+            self.codebook,
+            self.n_classes_,
         )
         return self
 
@@ -208,6 +244,22 @@ class SOMClassifier:
     def topographic_error(self, X: np.ndarray) -> float:
         """Fraction of samples whose first and second BMUs are not adjacent on the grid."""
         return float(self.som_.topographic_error(self.transform(X)))
+
+    def quality(self, X: np.ndarray) -> dict:
+        """Map quality on X (n, d): side, quantization and topographic error, the share of neurons that are
+        empty or tied on the training data, and the share of X whose BMU is empty or tied."""
+        bmu = self.bmu(X)
+        empty = self.counts_.sum(axis=1) == 0
+        tie = tied(self.counts_)
+        return {
+            "side": self.shape[0],
+            "quantization_error": self.quantization_error(X),
+            "topographic_error": self.topographic_error(X),
+            "empty_neuron_rate": float(empty.mean()),
+            "tied_neuron_rate": float(tie.mean()),
+            "samples_on_empty_rate": float(empty[bmu].mean()),
+            "samples_on_tied_rate": float(tie[bmu].mean()),
+        }
 
     def u_matrix(self) -> np.ndarray:
         """(rows, cols) mean distance of each neuron to its neighbours, normalised to max 1."""

@@ -29,6 +29,35 @@ def test_per_class_accuracy_both_definitions_exact():
     np.testing.assert_allclose(s["accuracy"], [15 / 20])
 
 
+def _cfg(models=("som", "logreg", "knn"), **cv):
+    from lib.core.params import load_params
+
+    p = load_params("nb03")
+    return eye_cv.EyeCVConfig.from_params(
+        models, {**p["cv"], **cv}, {**p["som"], "epochs": 3}, {**p["cbnn"], "epochs": 20}, p["baselines"]
+    )
+
+
+def test_table3_exact_on_two_folds():
+    """Fold 1: cm [[2,0],[0,2]] (all right); fold 2: cm [[2,0],[2,0]] (everything called class 0).
+
+    Accuracy 1 and 1/2 -> mean 75 %, std (ddof 1) sqrt(2)/4 = 35.355 %; macro-F1 1 and (2/3 + 0)/2 -> 66.667 %;
+    recall a (1, 1) -> 100 %, b (1, 0) -> 50 %; one-vs-rest (1, 1) and (1/2, 1/2) -> 75 %.
+    """
+    y = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+    p = np.array([0, 0, 1, 1, 0, 0, 0, 0])
+    fold = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    s = eye_cv.fold_scores(y, p, fold, 2)
+    t3 = eye_cv.comparison_table({"logreg": s}, _cfg(), ["a", "b"]).iloc[0]
+    assert t3["Technique"] == "Logistic regression"
+    assert t3["Accuracy (%)"] == pytest.approx(75.0)
+    assert t3["Accuracy std (%)"] == pytest.approx(100 * np.sqrt(2) / 4)
+    assert t3["Macro-F1 (%)"] == pytest.approx(100 * (1 + 1 / 3) / 2)
+    assert (t3["a recall (%)"], t3["b recall (%)"]) == (pytest.approx(100.0), pytest.approx(50.0))
+    assert t3["Mean per-class recall (%)"] == pytest.approx(75.0)
+    assert t3["Mean per-class one-vs-rest acc. (%)"] == pytest.approx(75.0)
+
+
 def test_tables_layout():
     y, p = _from_cm([[5, 1, 0], [2, 6, 2], [0, 0, 4]])
     fold = np.arange(len(y)) % 2
@@ -38,8 +67,7 @@ def test_tables_layout():
     np.testing.assert_allclose(t2.iloc[-1][["a", "b", "c"]].to_numpy(float), 100 * s["recall"].mean(axis=0))
     with pytest.raises(ValueError, match="definition must be one of"):
         eye_cv.per_class_table(s, ["a", "b", "c"], "precision")
-    cfg = eye_cv.EyeCVConfig(models=("som", "knn"))
-    t3 = eye_cv.comparison_table({"som": s, "knn": s}, cfg, ["a", "b", "c"])
+    t3 = eye_cv.comparison_table({"som": s, "knn": s}, _cfg(), ["a", "b", "c"])
     assert len(t3) == 2 and "a recall (%)" in t3.columns
     summ = eye_cv.summary({"cbnn": s}, ["a", "b", "c"])
     assert summ["claims"]["recall"]["mean"] == pytest.approx(s["recall"].mean(axis=0).mean())
@@ -58,33 +86,56 @@ def _blobs(n=200):
 
 def test_cross_validate_blobs_and_determinism():
     X, y = _blobs()
-    cfg = eye_cv.EyeCVConfig(n_splits=3, models=("som", "logreg", "knn"), som_epochs=3)
-    a = eye_cv.cross_validate(X, y, cfg, progress=False)
+    cfg = _cfg(n_splits=3)
+    a = eye_cv.cross_validate(X, y, cfg, seed=0, progress=False)
     for m in cfg.models:
         assert (a["pred"][m] >= 0).all()
         assert (a["pred"][m] == y).mean() >= 0.95, m
     assert sorted(np.unique(a["fold"]).tolist()) == [0, 1, 2]
     assert len(a["som_quality"]) == 3
-    b = eye_cv.cross_validate(X, y, cfg, progress=False)
+    b = eye_cv.cross_validate(X, y, cfg, seed=0, progress=False)
     for m in cfg.models:
         np.testing.assert_array_equal(a["pred"][m], b["pred"][m])
+    np.testing.assert_allclose(a["proba"]["logreg"].sum(axis=1), 1.0)
+
+
+def test_grouped_folds_keep_patients_together():
+    y = np.repeat([0, 1, 2, 3], 10)
+    groups = np.repeat(np.arange(20), 2)  # two eyes per patient
+    for tr, te in eye_cv.folds(y, 5, seed=1, groups=groups):
+        assert not set(groups[tr]) & set(groups[te])
+    plain = eye_cv.folds(y, 5, seed=1)
+    assert any(set(groups[tr]) & set(groups[te]) for tr, te in plain)  # the plain folds split patients
 
 
 def test_cluster_network_blobs():
     X, y = _blobs(240)
     X = (X - X.mean(0)) / X.std(0)
-    km = cluster_net.ClusterNetwork(clusters="kmeans", n_clusters=8, inputs="onehot", epochs=40, seed=0)
+    cfg = cluster_net.CBNNConfig(hidden=(64,), epochs=40, batch_size=32, learning_rate=1e-3, loss="mse")
+    km = cluster_net.ClusterNetwork(cfg, clusters="kmeans", inputs="onehot", seed=0, n_clusters=8)
     km.fit(X[:180], y[:180])
     assert km.centroids_.shape == (8, 10)
     assert (km.predict(X[180:]) == y[180:]).mean() >= 0.9
     proba = km.predict_proba(X[180:])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    cent = cluster_net.ClusterNetwork(cfg, clusters="kmeans", inputs="centroid", seed=0, n_clusters=8)
+    cent.fit(X[:180], y[:180])
+    np.testing.assert_array_equal(
+        cent.design(X[:3]), cent.centroids_[cluster_net.nearest_centroid(cent.centroids_, X[:3])].astype(np.float32)
+    )
+    alone = cluster_net.ClusterNetwork(cfg, clusters="none", inputs="features", seed=0).fit(X[:180], y[:180])
+    assert alone.centroids_ is None and (alone.predict(X[180:]) == y[180:]).mean() >= 0.9
 
 
 def test_cluster_network_invalid():
+    cfg = cluster_net.CBNNConfig(hidden=(4,), epochs=1, batch_size=2, learning_rate=1e-3, loss="mse")
     with pytest.raises(ValueError, match="clusters must be one of"):
-        cluster_net.ClusterNetwork(clusters="dbscan")
+        cluster_net.ClusterNetwork(cfg, clusters="dbscan", inputs="onehot", seed=0)
+    with pytest.raises(ValueError, match="goes with clusters='none'"):
+        cluster_net.ClusterNetwork(cfg, clusters="som", inputs="features", seed=0)
     with pytest.raises(ValueError, match="needs centroids"):
-        cluster_net.ClusterNetwork(clusters="som").fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+        cluster_net.ClusterNetwork(cfg, "som", "onehot", 0).fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="models must be among"):
-        eye_cv.EyeCVConfig(models=("svm",))
+        _cfg(models=("svm",))
+    with pytest.raises(ValueError, match="protocols must be among"):
+        _cfg(protocols=["loo"])

@@ -1,84 +1,109 @@
-"""Tests of lib.eye.features: MobileNetV2 extractor (weights=None, small input), weights errors, cache."""
+"""Tests of lib.eye.features: MobileNetV2 extractor, weights files, the keyed machine-independent cache."""
 
 from __future__ import annotations
 
-import io
+import shutil
 
 import numpy as np
 import pytest
 
 from lib.core import paths
-from lib.eye import data as eye_data
-from lib.eye import features as image_features
+from lib.core.checksums import DataError
+from lib.eye import features as eye_features
+from lib.eye import synth
+from tests.conftest import needs_shared
+
+SMALL = eye_features.FeatureConfig(weights="random", alpha=0.35, image_size=96, batch_size=4)
 
 
 @pytest.fixture(scope="module")
 def model():
-    return image_features.build_extractor(image_size=96, weights="none", seed=0)
+    return eye_features.build_extractor(SMALL, seed=0)
 
 
 def test_extract_shape_and_determinism(model):
     imgs = np.random.default_rng(0).integers(0, 256, size=(5, 96, 96, 3), dtype=np.uint8)
-    f1 = image_features.extract(imgs, model, batch_size=2, progress=False)
-    f2 = image_features.extract(imgs, model, batch_size=5, progress=False)
+    f1 = eye_features.extract(imgs, model, batch_size=2, progress=False)
+    f2 = eye_features.extract(imgs, model, batch_size=5, progress=False)
     assert f1.shape == (5, 1280) and f1.dtype == np.float32
     np.testing.assert_allclose(f1, f2, rtol=0, atol=1e-4 * np.abs(f1).max())  # batch size: rounding only
-    other = image_features.build_extractor(image_size=96, weights="none", seed=0)  # same seed, same weights
-    for w1, w2 in zip(model.get_weights(), other.get_weights()):
-        np.testing.assert_array_equal(w1, w2)
-    third = image_features.build_extractor(image_size=96, weights="none", seed=1)
+    third = eye_features.build_extractor(SMALL, seed=1)
     assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), third.get_weights()))
 
 
-def test_weights_options(tmp_path, monkeypatch):
+def test_machine_independent_rounding_exact():
+    x = np.array([[3.0e-12, 1.23456, 0.0], [-1.0e-12, -2.5, 0.0]])
+    stored, e = eye_features.machine_independent(x)
+    # column 0: 2**-39 <= 3e-12 < 2**-38 -> scaled by 2**39 then rounded to 4 decimals; column 1 (|x| >= 1): e = 0
+    assert e.tolist() == [-39, 0, 0]
+    np.testing.assert_array_equal(stored[:, 1], np.float32([1.2346, -2.5]))
+    np.testing.assert_array_equal(stored[:, 0], np.float32([round(3e-12 * 2**39, 4), round(-1e-12 * 2**39, 4)]))
+    back = eye_features.restore(stored, e)
+    np.testing.assert_allclose(back[:, 0], x[:, 0], rtol=1e-4)
+    # last-bit noise (as between two CPUs) away from a rounding boundary gives the same stored bytes
+    noisy = x * (1 + 1e-7)
+    assert eye_features.machine_independent(noisy)[0].tobytes() == stored.tobytes()
+
+
+def test_weights_file_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="weights must be one of"):
-        image_features.build_extractor(weights="imagenet21k")
+        eye_features.FeatureConfig(weights="imagenet21k", alpha=1.0, image_size=160, batch_size=4)
     with pytest.raises(ValueError, match="image_size must be one of"):
-        image_features.build_extractor(image_size=100)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="not in the Keras cache"):
-        image_features.build_extractor(image_size=160, weights="imagenet")
-    assert "RANDOM" in image_features.describe_weights("none")
-    assert "ImageNet" in image_features.describe_weights("imagenet")
+        eye_features.FeatureConfig(weights="random", alpha=1.0, image_size=100, batch_size=4)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(paths, "SHARED_DATA", tmp_path / "shared")
+    with pytest.raises(FileNotFoundError, match=r"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1\.0_160_no_top\.h5"):
+        eye_features.weights_file(1.0, 160)
+    cfg = eye_features.FeatureConfig(weights="imagenet", alpha=0.35, image_size=160, batch_size=4)
+    assert cfg.describe() == "ImageNet MobileNetV2 alpha 0.35"
+    assert "RANDOM" in SMALL.describe()
 
 
-def test_features_for_caches_by_fingerprint(tmp_path, monkeypatch):
+@needs_shared("mobilenet_v2")
+def test_shared_weights_verified(tmp_path, monkeypatch):
+    name = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+    assert eye_features.weights_file(0.35, 160) == paths.shared_data("mobilenet_v2") / name
+    fake = tmp_path / "shared" / "mobilenet_v2"
+    fake.mkdir(parents=True)
+    shutil.copy(paths.shared_data("mobilenet_v2") / "SHA256SUMS", fake / "SHA256SUMS")
+    (fake / name).write_bytes(b"not the weights")
+    monkeypatch.setattr(paths, "SHARED_DATA", tmp_path / "shared")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        eye_features.weights_file(0.35, 160)
+
+
+def _setup(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "DATA_RAW", tmp_path / "raw")
     monkeypatch.setattr(paths, "DATA_PROCESSED", tmp_path / "processed")
-    eye_data.generate(tmp_path / "raw" / "eye", seed=0, n_per_class=1, size=48, progress=False)
-    a = image_features.features_for("eye", image_size=96, batch_size=4, progress=False)
+    synth.generate(tmp_path / "raw" / "eye", seed=0, n_per_class=1, size=48, progress=False)
+
+
+def test_features_for_keyed_cache_rebuilds_truncated_entry(tmp_path, monkeypatch):
+    _setup(tmp_path, monkeypatch)
+    a = eye_features.features_for("synthetic", SMALL, seed=0, progress=False)
     assert not a["cached"] and a["features"].shape == (4, 1280)
-    assert a["meta"]["weights"] == "none" and a["files"][0] == "cataract/0000_left.jpg"
-    b = image_features.features_for("eye", image_size=96, batch_size=4, progress=False)
+    assert a["meta"]["weights"] == "random" and a["files"][0] == "cataract/0000_left.jpg"
+    path = eye_features.cache_path("eye", SMALL, 0)
+    before = path.read_bytes()
+    b = eye_features.features_for("synthetic", SMALL, seed=0, progress=False)
     assert b["cached"]
     np.testing.assert_array_equal(a["features"], b["features"])
-    path = image_features.cache_path("eye", "none", 96, 0)
-    assert path.is_file() and path.parent == tmp_path / "processed" / "eye_features"
-    assert image_features._read_cache(path, "another dataset version") is None  # stale -> recomputed
-    eye_data.generate(tmp_path / "raw" / "eye", seed=1, n_per_class=1, size=48, progress=False)
-    assert eye_data.dataset_fingerprint(tmp_path / "raw" / "eye") != a["meta"]["dataset_fingerprint"]
-
-
-def test_cache_file_bytes_are_reproducible(tmp_path, monkeypatch):
-    """Same images, same seed -> the same cache bytes (the pipeline hashes this file); timing kept aside."""
-    monkeypatch.setattr(paths, "DATA_RAW", tmp_path / "raw")
-    monkeypatch.setattr(paths, "DATA_PROCESSED", tmp_path / "processed")
-    eye_data.generate(tmp_path / "raw" / "eye", seed=0, n_per_class=1, size=48, progress=False)
-    path = image_features.cache_path("eye", "none", 96, 0)
-    first = image_features.features_for("eye", image_size=96, batch_size=4, progress=False)
-    before = path.read_bytes()
-    again = image_features.features_for("eye", image_size=96, batch_size=4, progress=False, recompute=True)
-    assert path.read_bytes() == before
-    assert first["meta"]["extract_seconds"] >= 0 and again["meta"]["images_per_second"] > 0
-    cached = image_features.features_for("eye", image_size=96, batch_size=4, progress=False)
-    assert cached["cached"] and cached["meta"]["extract_seconds"] == again["meta"]["extract_seconds"]
-    assert list(path.parent.iterdir()) == [path]  # nothing but the cache inside the pipeline output
-
-
-def test_npz_bytes_round_trip():
-    arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "s": np.asarray(["x", "yz"])}
-    blob = image_features.npz_bytes(arrays)
-    assert blob == image_features.npz_bytes(arrays)
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        np.testing.assert_array_equal(z["a"], arrays["a"])
-        np.testing.assert_array_equal(z["s"], arrays["s"])
+    assert list(path.parent.iterdir()) == [path]  # the timing lives outside the pipeline output
+    # a truncated entry is named and rebuilt; the same inputs (same seed) give the same bytes
+    path.write_bytes(before[:1000])
+    with pytest.warns(UserWarning, match=f"{path.name}: corrupt cache entry"):
+        c = eye_features.features_for("synthetic", SMALL, seed=0, progress=False)
+    assert not c["cached"] and path.read_bytes() == before and c["meta"]["images_per_second"] > 0
+    # the key covers the data version, alpha, seed and weights file: any change is another entry or a rebuild
+    key, fp = a["meta"]["key"], a["meta"]["dataset_fingerprint"]
+    assert eye_features.feature_key(fp, SMALL, 0, None)[0] == key
+    wider = eye_features.FeatureConfig(weights="random", alpha=0.5, image_size=96, batch_size=4)
+    assert eye_features.feature_key(fp, wider, 0, None)[0] != key
+    assert eye_features.cache_path("eye", wider, 0) != path
+    assert eye_features.feature_key("another data version", SMALL, 0, None)[0] != key
+    assert eye_features.feature_key(fp, SMALL, 1, None)[0] != key
+    imagenet = eye_features.FeatureConfig(weights="imagenet", alpha=0.35, image_size=96, batch_size=4)
+    assert (
+        eye_features.feature_key(fp, imagenet, 0, "a" * 64)[0] != eye_features.feature_key(fp, imagenet, 0, "b" * 64)[0]
+    )
+    assert eye_features.cache_path("eye_full", SMALL, 0).parent.name == "eye_full_features"

@@ -62,34 +62,94 @@ def test_pca_codebook_spans_principal_plane():
     np.testing.assert_array_equal(cb, som.pca_codebook(X, 3, 5))
 
 
+CFG = som.SOMConfig(
+    side=0,
+    epochs=5,
+    sigma=0.0,
+    learning_rate=0.5,
+    neighborhood="gaussian",
+    init="pca",
+    empty_rule="grid",
+    tie_rule="lowest",
+)
+
+
 def _blobs():
     X, y = make_blobs(n_samples=240, centers=4, n_features=12, cluster_std=1.5, center_box=(-10, 10), random_state=0)
     return X, y
 
 
+def _hand_set(weights, X, y):
+    """A SOMClassifier with a hand-set 1-d codebook on an identity scaling, labelled from (X, y)."""
+    from minisom import MiniSom
+    from sklearn.preprocessing import StandardScaler
+
+    weights = np.asarray(weights, dtype=float)
+    clf = som.SOMClassifier(CFG, seed=0)
+    clf.scaler_ = StandardScaler(with_mean=False, with_std=False).fit(X)
+    clf.som_ = MiniSom(weights.shape[0], weights.shape[1], weights.shape[2], random_seed=0)
+    clf.som_._weights = weights.copy()
+    clf.n_classes_ = 2
+    clf.counts_ = som.hit_counts(clf.bmu(X), y, weights.shape[0] * weights.shape[1], 2)
+    clf.labels_ = som.fill_empty(som.majority_labels(clf.counts_), weights.shape[:2], "grid", n_classes=2)
+    return clf
+
+
+def test_hand_set_codebook_exact_errors():
+    """1x3 map with weights 0, 5, 1 (as MiniSom's own tests: hand-set codebook, exact errors).
+
+    x=0.1: BMU 0 (0.1), second 2 (0.9): two cells apart -> topographic error; x=0.6: BMU 2 (0.4), second 0 -> error;
+    x=4.0: BMU 1 (1.0), second 2 -> adjacent; x=5.5: BMU 1 (0.5), second 2 -> adjacent.
+    QE = (0.1 + 0.4 + 1.0 + 0.5) / 4 = 0.5, TE = 2 / 4 = 0.5.
+    """
+    X = np.array([[0.1], [0.6], [4.0], [5.5]])
+    y = np.array([0, 1, 1, 0])
+    clf = _hand_set([[[0.0], [5.0], [1.0]]], X, y)
+    assert clf.bmu(X).tolist() == [0, 2, 1, 1]
+    assert clf.quantization_error(X) == pytest.approx(0.5, abs=1e-12)
+    assert clf.topographic_error(X) == 0.5
+    q = clf.quality(X)
+    # neuron 1 holds one sample of each class: tied; no empty neuron; samples 2 and 3 land on the tied neuron
+    assert (q["tied_neuron_rate"], q["empty_neuron_rate"]) == (pytest.approx(1 / 3), 0.0)
+    assert (q["samples_on_tied_rate"], q["samples_on_empty_rate"]) == (0.5, 0.0)
+    assert clf.predict(X).tolist() == [0, 1, 0, 0]  # tied neuron 1 -> class 0 under the 'lowest' rule
+
+
+def test_tie_rules():
+    counts = np.array([[2, 2, 0], [0, 3, 1], [0, 0, 0], [1, 1, 1]])
+    assert som.majority_labels(counts, "lowest").tolist() == [0, 1, -1, 0]
+    assert som.tied(counts).tolist() == [True, False, False, True]
+    draws = np.array([som.majority_labels(counts, "random", seed=s) for s in range(200)])
+    assert set(draws[:, 0]) == {0, 1} and set(draws[:, 3]) == {0, 1, 2}  # every tied class can win
+    assert (draws[:, 1] == 1).all() and (draws[:, 2] == -1).all()
+    np.testing.assert_array_equal(som.majority_labels(counts, "random", 5), som.majority_labels(counts, "random", 5))
+    with pytest.raises(ValueError, match="tie_rule must be one of"):
+        som.majority_labels(counts, "first")
+
+
 def test_som_classifier_blobs_accuracy():
     X, y = _blobs()
-    clf = som.SOMClassifier(epochs=5, seed=0).fit(X[:180], y[:180])
+    clf = som.SOMClassifier(CFG, seed=0).fit(X[:180], y[:180])
     acc = (clf.predict(X[180:]) == y[180:]).mean()
     assert acc >= 0.95
     assert clf.shape == (som.map_side(180),) * 2
-    assert 0 <= clf.topographic_error(X) <= 1 and clf.quantization_error(X) > 0
     assert clf.u_matrix().shape == clf.shape
     assert (clf.labels_ >= 0).all()
 
 
 def test_som_classifier_same_seed_same_output():
     X, y = _blobs()
-    a = som.SOMClassifier(epochs=2, seed=7, init="random").fit(X, y)
-    b = som.SOMClassifier(epochs=2, seed=7, init="random").fit(X, y)
+    cfg = som.SOMConfig(**{**CFG.__dict__, "epochs": 2, "init": "random"})
+    a = som.SOMClassifier(cfg, seed=7).fit(X, y)
+    b = som.SOMClassifier(cfg, seed=7).fit(X, y)
     np.testing.assert_array_equal(a.codebook, b.codebook)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
 
 
 def test_som_classifier_invalid_and_unfitted():
     with pytest.raises(ValueError, match="empty_rule"):
-        som.SOMClassifier(empty_rule="x")
+        som.SOMConfig(**{**CFG.__dict__, "empty_rule": "x"})
     with pytest.raises(ValueError, match="init must be one of"):
-        som.SOMClassifier(init="zeros")
+        som.SOMConfig(**{**CFG.__dict__, "init": "zeros"})
     with pytest.raises(RuntimeError, match="not fitted"):
-        som.SOMClassifier().predict(np.zeros((1, 2)))
+        som.SOMClassifier(CFG, seed=0).predict(np.zeros((1, 2)))
