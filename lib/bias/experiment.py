@@ -9,6 +9,7 @@ test images. ``accuracy_table`` turns the per-run rows into the paper's Table 3 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -269,6 +270,15 @@ def accuracy_table(runs: pd.DataFrame, metric: str = "accuracy") -> tuple[pd.Dat
     return display, numeric
 
 
+def html_table(display: pd.DataFrame):
+    """An ``accuracy_table`` display frame as rendered HTML (``**x**`` -> bold, ``<u>`` kept as a tag), so
+    executed notebooks show the marks instead of raw Markdown or escaped tags."""
+    from IPython.display import HTML
+
+    bold = display.map(lambda v: re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", v) if isinstance(v, str) else v)
+    return HTML(bold.to_html(index=False, escape=False))
+
+
 def cka_summary(cka_mats: dict) -> pd.DataFrame:
     """Per (dataset, objective): mean off-diagonal CKA, mean CKA of neighbouring layers, and CKA between
     the first and the last layer (a low value = representations change progressively with depth)."""
@@ -397,7 +407,7 @@ def _verdict_line(name: str, test: dict) -> str:
 def interpretation(summary_: dict, floor_summary: dict, source) -> str:
     """Generated reading of the results (Markdown): the two ranking claims with their tests, the alias, and the
     CKA noise floor against the between-objective differences. No number in it is typed by hand."""
-    lines = [f"**Data:** {source.stamp}.", ""]
+    lines = [f"Data: {source.stamp}.", ""]
     tests = summary_.get("ranking_tests", {})
     if "probabilistic_above_margin" in tests:
         lines.append(
