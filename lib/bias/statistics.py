@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lib.core.stats import holm
+
 ALPHA = 0.05
 
 
@@ -36,18 +38,6 @@ def seed_scores(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     objectives = list(dict.fromkeys(runs["objective"]))
     table = runs.groupby(["seed", "objective"])[metric].mean().unstack("objective")
     return table[objectives]
-
-
-def holm(pvalues) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
-    p = np.asarray(pvalues, dtype=float)
-    order = np.argsort(p)
-    adjusted = np.empty_like(p)
-    running = 0.0
-    for k, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - k) * p[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def paired_t(diff) -> tuple[float, float, float]:

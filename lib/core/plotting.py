@@ -26,8 +26,6 @@ STYLE = {
     "svg.hashsalt": "repro",  # deterministic SVG ids
 }
 
-SYNTHETIC_NOTE = "synthetic data"
-
 
 def use_style() -> None:
     """Apply the project style (seaborn's colour palette + STYLE)."""
