@@ -30,9 +30,12 @@ REAL_DATA_MODULES = {
 }
 
 #: environment of an executed (papermill) run: tqdm bars off (TQDM_DISABLE), TensorFlow's C++ and
-#: Python log lines off; JupyterLab sessions do not set these, so progress stays on there.
+#: Python log lines off; JupyterLab sessions do not set these, so progress stays on there. TensorFlow 2.21
+#: prints its oneDNN notice through absl before any log level applies; oneDNN's custom kernels are off in
+#: executed runs (which also removes their machine-dependent round-off: the eye features do the same).
 EXECUTED_ENV = {
     "TQDM_DISABLE": "1",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "ABSL_MIN_LOG_LEVEL": "3",
     "KERAS_BACKEND": "tensorflow",

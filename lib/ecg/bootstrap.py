@@ -60,24 +60,49 @@ def weighted_scores(y: np.ndarray, proba: np.ndarray, W: np.ndarray) -> dict[str
     return out
 
 
-def record_bootstrap(
-    y, proba, record, *, n_boot: int, seed: int, level: float = 0.95, chunk: int = 100
-) -> dict[str, list[float]]:
-    """{``<metric>_ci``: [low, high]} percentile intervals over ``n_boot`` record resamples (seeded)."""
+def _record_counts(record, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(record index of each beat (n,), draw counts per replicate and record (n_boot, records)), seeded."""
     record = np.asarray(record).astype(str)
     names, rec_idx = np.unique(record, return_inverse=True)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, names.size, size=(n_boot, names.size))
-    counts = np.stack([np.bincount(d, minlength=names.size) for d in draws])  # (B, records)
-    reps = {m: [] for m in METRICS}
-    for start in range(0, n_boot, chunk):
-        scores = weighted_scores(y, proba, counts[start : start + chunk][:, rec_idx])
-        for m in METRICS:
-            reps[m].append(scores[m])
+    return rec_idx, np.stack([np.bincount(d, minlength=names.size) for d in draws])
+
+
+def percentile_interval(v: np.ndarray, level: float) -> list[float] | None:
+    v = v[np.isfinite(v)]
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
-    out = {}
-    for m in METRICS:
-        v = np.concatenate(reps[m])
-        v = v[np.isfinite(v)]
-        out[f"{m}_ci"] = [float(np.percentile(v, lo)), float(np.percentile(v, hi))] if v.size else None
-    return out
+    return [float(np.percentile(v, lo)), float(np.percentile(v, hi))] if v.size else None
+
+
+def record_bootstrap(
+    y, proba, record, *, n_boot: int, seed: int, level: float = 0.95, chunk: int = 100
+) -> dict[str, list[float]]:
+    """{``<metric>_ci``: [low, high]} percentile intervals over ``n_boot`` record resamples (seeded)."""
+    reps = seed_mean_replicates(y, {"m": [proba]}, record, n_boot=n_boot, seed=seed, chunk=chunk)["m"]
+    return {f"{m}_ci": percentile_interval(reps[m], level) for m in METRICS}
+
+
+def seed_mean_replicates(
+    y, probas: dict[str, list], record, *, n_boot: int, seed: int, chunk: int = 100
+) -> dict[str, dict[str, np.ndarray]]:
+    """{variant: {metric: (n_boot,)}}: each METRICS entry averaged over a variant's seeds (its list of (n, c)
+    probabilities), on the SAME ``n_boot`` record resamples for every variant (so differences are paired)."""
+    rec_idx, counts = _record_counts(record, n_boot, seed)
+    out = {v: {m: [] for m in METRICS} for v in probas}
+    for start in range(0, n_boot, chunk):
+        W = counts[start : start + chunk][:, rec_idx]
+        for v, ps in probas.items():
+            scores = [weighted_scores(y, p, W) for p in ps]
+            for m in METRICS:
+                out[v][m].append(np.mean([sc[m] for sc in scores], axis=0))
+    return {v: {m: np.concatenate(r) for m, r in by_m.items()} for v, by_m in out.items()}
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, point: float, level: float = 0.95) -> dict:
+    """Replicates of A and B on the same resamples -> {'diff': point, 'ci': [lo, hi], 'p': two-sided bootstrap p}
+    (p = twice the smaller share of replicate differences on either side of zero, at most 1)."""
+    d = np.asarray(a) - np.asarray(b)
+    d = d[np.isfinite(d)]
+    p = float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))) if d.size else float("nan")
+    return {"diff": float(point), "ci": percentile_interval(d, level), "p": p}

@@ -688,6 +688,121 @@ def add_bootstrap_cis(results: dict, probas: dict, data: EcgInputs, splits: dict
             res.update(record_bootstrap(data.y[te], probas[s][k], data.record[te], n_boot=n_boot, seed=seed))
 
 
+RHYTHM_METRICS = ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus", "accuracy", "macro_f1")
+
+
+@dataclass
+class RhythmStudy:
+    runs: pd.DataFrame  # one row per (variant, seed): test metrics on DS2 and fit seconds
+    summary: pd.DataFrame  # one row per variant (+ the RR-only forest): mean over seeds with record-bootstrap CIs
+    paired: pd.DataFrame  # differences (mean over seeds) vs the RR-only forest and vs one beat, paired resamples
+
+
+def _variant(k: int, feats: bool) -> str:
+    return f"{k} beat{'s' if k > 1 else ''}, {'signal + features' if feats else 'signal only'}"
+
+
+def rhythm_study(
+    data: EcgInputs,
+    split: dict,
+    *,
+    contexts,
+    with_features,
+    seeds,
+    kind: str,
+    model_kw: dict,
+    floor_proba: np.ndarray,
+    max_train: int | None,
+    n_boot: int,
+    seed: int,
+    progress: bool = True,
+) -> RhythmStudy:
+    """Does the network see rhythm across patients? ``kind`` trained on the inter-patient split (DS1, early
+    stopping on held-out DS1 records) with each input context k of ``contexts`` (the beat and its k-1
+    predecessors in the same record: past only, as a real-time monitor would see them; the recurrent layer runs
+    across the k beats) and each of ``with_features`` (hybrid: + hand-crafted features; or the signal alone), over
+    ``seeds``; scored on DS2 (never subsampled). ``floor_proba``: the RR-only forest's DS2 probabilities.
+    ``max_train``: a stratified cap on the training beats of this study (None/0: the split's training part).
+
+    CIs: record-level bootstrap of the mean over seeds; every variant and the floor use the same resamples,
+    so the differences are paired.
+    """
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from lib.ecg.bootstrap import paired_difference, percentile_interval, seed_mean_replicates
+
+    if data.X.ndim != 2:
+        raise ValueError(f"rhythm_study builds its own beat runs: give one-beat windows (n, L), got {data.X.shape}")
+    tr = _cap(split["train"], data.y, max_train, seed)
+    sp = {**split, "train": tr}
+    te = split["test"]
+    y = data.y[te]
+    variants = [(int(k), bool(f)) for k in contexts for f in with_features]
+    jobs = [(k, f, s) for k, f in variants for s in seeds]
+    rows, probas = [], {}
+    for k, f, s in tqdm(jobs, desc="rhythm study", **ecg_data.progress_kw(progress)):
+        X = data.X if k == 1 else data.X[context_index(data.record, data.beats.sample, k)]
+        dk = replace(data, X=X)
+        _, proba, secs = fit_predict(kind, dk, sp, seed=int(s), use_features=f, model_kw=model_kw)
+        probas.setdefault(_variant(k, f), []).append(proba)
+        res = score_predictions(y, proba, data.class_names, data.task)
+        rows.append(
+            {"variant": _variant(k, f), "context_beats": k, "features": f, "seed": int(s)}
+            | {m: res.get(m) for m in RHYTHM_METRICS}
+            | {"n_train": int(tr.size), "fit_seconds": secs}
+        )
+    runs = pd.DataFrame(rows)
+    floor = "RR-only forest (floor)"
+    reps = seed_mean_replicates(y, {**probas, floor: [floor_proba]}, data.record[te], n_boot=n_boot, seed=seed)
+    point = {v: runs[runs.variant == v][list(RHYTHM_METRICS)].mean().to_dict() for v in probas}
+    point[floor] = {m: score_predictions(y, floor_proba, data.class_names, data.task).get(m) for m in RHYTHM_METRICS}
+    summary = pd.DataFrame(
+        [
+            {"variant": v, "seeds": len(probas.get(v, [floor_proba]))}
+            | {m: point[v][m] for m in RHYTHM_METRICS}
+            | {
+                f"{m}_ci": _rounded(percentile_interval(reps[v][m], 0.95))
+                for m in ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus")
+            }
+            for v in [*probas, floor]
+        ]
+    )
+    pairs = [(v, floor) for v in probas] + [
+        (_variant(k, f), _variant(1, f)) for k, f in variants if k != 1 and (1, f) in variants
+    ]
+    paired = pd.DataFrame(
+        [
+            {"a": a, "b": b, "metric": m}
+            | _with_rounded_ci(paired_difference(reps[a][m], reps[b][m], point[a][m] - point[b][m]))
+            for a, b in pairs
+            for m in ("nonsinus_f1", "roc_auc_nonsinus")
+        ]
+    )
+    return RhythmStudy(runs, summary, paired)
+
+
+def _rounded(ci: list[float] | None) -> list[float] | None:
+    return [round(v, 4) for v in ci] if ci else None
+
+
+def _with_rounded_ci(d: dict) -> dict:
+    return {**d, "ci": _rounded(d["ci"])}
+
+
+def rhythm_reading(study: RhythmStudy) -> str:
+    """Generated sentences: each variant vs the RR-only floor and longer context vs one beat (paired CIs)."""
+    lines = []
+    for r in study.paired.itertuples():
+        lo, hi = r.ci if r.ci else (float("nan"), float("nan"))
+        verdict = "higher" if lo > 0 else ("lower" if hi < 0 else "not distinguishable")
+        lines.append(
+            f"{r.a} minus {r.b}, {r.metric}: {r.diff:+.3f} [95% CI {lo:+.3f} to {hi:+.3f}], p = {r.p:.3f} -> {verdict}."
+        )
+    return "\n".join(lines)
+
+
 def aami_benchmark(data: EcgInputs, split: dict, seed: int, rf_kw: dict, kinds=("random_forest", "rr_forest")):
     """AAMI EC57 beat classes N/S/V/F/Q, DS1 -> DS2, for the Random Forests (features + window; RR only).
 
@@ -808,8 +923,10 @@ def metrics_block(
     analysis,
     counts,
     aami: dict | None = None,
+    rhythm: RhythmStudy | None = None,
 ) -> dict:
-    """The notebook's metrics file: meta, claims, per-model results, split inflation, CV, AL, class counts."""
+    """The notebook's metrics file: meta, claims, per-model results, split inflation, CV, AL, class counts,
+    the AAMI benchmark and the rhythm (input context) study."""
     return {
         "meta": meta,
         "claims": claims,
@@ -824,6 +941,9 @@ def metrics_block(
         },
         "class_counts": counts.to_dict("records"),
         "aami_benchmark": aami or {},
+        "rhythm_study": {"summary": rhythm.summary.to_dict("records"), "paired": rhythm.paired.to_dict("records")}
+        if rhythm is not None
+        else {},
     }
 
 

@@ -57,3 +57,21 @@ def test_record_bootstrap_resamples_records_and_is_seeded():
     # one record holding every beat: each resample is the whole set -> a zero-width interval
     same = record_bootstrap(y, proba, np.full(y.size, "r"), n_boot=20, seed=0)
     assert same["accuracy_ci"][0] == same["accuracy_ci"][1] == pytest.approx(point["accuracy"][0])
+
+
+def test_seed_mean_replicates_pair_the_resamples_and_average_seeds():
+    from lib.ecg.bootstrap import paired_difference, seed_mean_replicates
+
+    y, pa = _case(n=120, seed=3)
+    _, pb = _case(n=120, seed=4)
+    record = np.repeat(np.arange(12).astype(str), 10)
+    reps = seed_mean_replicates(y, {"a": [pa], "ab": [pa, pb], "b": [pb]}, record, n_boot=50, seed=0)
+    for m in METRICS:  # the mean over two seeds is the mean of the two single-seed replicates (same resamples)
+        np.testing.assert_allclose(reps["ab"][m], (reps["a"][m] + reps["b"][m]) / 2)
+    # the same draws as record_bootstrap (one definition of a resample)
+    ci = record_bootstrap(y, pa, record, n_boot=50, seed=0)["accuracy_ci"]
+    assert ci == pytest.approx(list(np.percentile(reps["a"]["accuracy"], [2.5, 97.5])))
+    same = paired_difference(reps["a"]["accuracy"], reps["a"]["accuracy"], 0.0)
+    assert same == {"diff": 0.0, "ci": [0.0, 0.0], "p": 1.0}
+    up = paired_difference(reps["a"]["accuracy"] + 0.1, reps["a"]["accuracy"], 0.1)
+    assert up["ci"] == pytest.approx([0.1, 0.1]) and up["p"] == 0.0

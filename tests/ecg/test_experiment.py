@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import types
+
 import numpy as np
 import pytest
 
@@ -201,3 +204,76 @@ def test_interpretation_reads_every_number_from_the_results():
     assert "ODAL beats the RR-only floor" in text
     assert "the full CNN-BiLSTM beats only on nonsinus_f1 the RR-only floor" in text
     assert "intra-patient, optimistic) ODAL reaches non-sinus F1 0.950" in text
+
+
+def test_rhythm_study_context_sees_what_one_beat_cannot():
+    """Beats are identical noise; the class is set by whether the PREVIOUS beat was 'loud'. One beat cannot
+    tell, a 2-beat run can: the study must show it, with paired CIs against the floor and against one beat."""
+    rng = np.random.default_rng(0)
+    n_rec, per = 8, 60
+    record = np.repeat([f"r{i}" for i in range(n_rec)], per)
+    sample = np.tile(np.arange(per) * 300, n_rec)
+    loud = rng.random(n_rec * per) < 0.5
+    X = rng.standard_normal((n_rec * per, 16)).astype("float32") * np.where(loud, 3.0, 0.3)[:, None]
+    prev_loud = np.concatenate([[False], loud[:-1]]) & (np.concatenate([[""], record[:-1]]) == record)
+    y = prev_loud.astype(int)
+    beats = types.SimpleNamespace(sample=sample)
+    data = ex.EcgInputs(
+        X=X,
+        F=np.zeros((y.size, 0), "float32"),
+        y=y,
+        record=record,
+        beats=beats,
+        task="rhythm",
+        class_names=ecg_data.RHYTHM_CLASSES,
+        feature_names=[],
+    )
+    split = {
+        "train": np.flatnonzero(np.isin(record, ["r0", "r1", "r2", "r3", "r4"])),
+        "val": np.flatnonzero(record == "r5"),
+        "test": np.flatnonzero(np.isin(record, ["r6", "r7"])),
+    }
+    kw = dict(
+        epochs=25,
+        batch_size=32,
+        patience=25,
+        dropout=0.0,
+        lr=1e-2,
+        class_weight=None,
+        arch={"filters": [4], "lstm_units": 4, "feature_units": 4},
+    )
+    floor = np.tile([0.5, 0.5, 0.0, 0.0], (split["test"].size, 1))
+    study = ex.rhythm_study(
+        data,
+        split,
+        contexts=[1, 2],
+        with_features=[False],
+        seeds=[0],
+        kind="cnn_bilstm",
+        model_kw=kw,
+        floor_proba=floor,
+        max_train=0,
+        n_boot=50,
+        seed=0,
+        progress=False,
+    )
+    acc = study.runs.set_index("context_beats")["accuracy"]
+    assert acc[2] > 0.9 and acc[1] < 0.75, acc.to_dict()
+    assert list(study.summary.variant) == ["1 beat, signal only", "2 beats, signal only", "RR-only forest (floor)"]
+    row = study.paired[(study.paired.a == "2 beats, signal only") & (study.paired.b == "1 beat, signal only")]
+    assert set(row.metric) == {"nonsinus_f1", "roc_auc_nonsinus"} and (row["diff"] > 0).all()
+    assert "higher" in ex.rhythm_reading(study)
+    with pytest.raises(ValueError, match="one-beat windows"):
+        ex.rhythm_study(
+            dataclasses.replace(data, X=X[:, None, :]),
+            split,
+            contexts=[1],
+            with_features=[False],
+            seeds=[0],
+            kind="cnn_bilstm",
+            model_kw=kw,
+            floor_proba=floor,
+            max_train=0,
+            n_boot=5,
+            seed=0,
+        )
