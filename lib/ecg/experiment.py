@@ -688,6 +688,49 @@ def add_bootstrap_cis(results: dict, probas: dict, data: EcgInputs, splits: dict
             res.update(record_bootstrap(data.y[te], probas[s][k], data.record[te], n_boot=n_boot, seed=seed))
 
 
+#: rhythm episodes whose beats the beat reading relabels by their own AAMI class
+EPISODE_RHYTHMS = ("(B", "(T")
+
+
+def beat_reading(data: EcgInputs) -> np.ndarray:
+    """Rhythm labels under the beat reading: inside (B / (T episodes an AAMI-N beat is sinus and an AAMI-V beat
+    ventricular (other beats keep the episode's label); everywhere else the labels of ``data.y`` (the episode
+    reading, lib.ecg.data.RHYTHM_MAP)."""
+    if data.task != "rhythm" or data.beats is None or data.beats.rhythm_string is None:
+        raise ValueError("beat_reading needs rhythm-task inputs built from records (beats.rhythm_string)")
+    y = np.array(data.y, copy=True)
+    inside = np.isin(data.beats.rhythm_string.astype(str), EPISODE_RHYTHMS)
+    aami = np.asarray(data.beats.aami)
+    y[inside & (aami == ecg_data.AAMI_CLASSES.index("N"))] = ecg_data.RHYTHM_CLASSES.index("sinus")
+    y[inside & (aami == ecg_data.AAMI_CLASSES.index("V"))] = ecg_data.RHYTHM_CLASSES.index("ventricular")
+    return y
+
+
+def label_readings(
+    data: EcgInputs, split: dict, results: dict, *, kinds, model_kw: dict, n_boot: int, seed: int
+) -> pd.DataFrame:
+    """The inter-patient headline under both label readings: ``kinds`` retrained on the beat reading (same split,
+    seed and settings) beside their episode-reading results; non-sinus F1 and ROC-AUC with record-bootstrap CIs and
+    the number of DS2 beats whose label the reading changes."""
+    from dataclasses import replace
+
+    y_beat = beat_reading(data)
+    alt = replace(data, y=y_beat)
+    res, probas = compare_models(list(kinds), alt, {"interpatient": split}, seed=seed, model_kw=model_kw)
+    add_bootstrap_cis(res, probas, alt, {"interpatient": split}, n_boot=n_boot, seed=seed)
+    changed = int((y_beat[split["test"]] != data.y[split["test"]]).sum())
+    rows = []
+    for reading, by_kind in (("episode", results["interpatient"]), ("beat", res["interpatient"])):
+        for k in kinds:
+            r = by_kind[k]
+            rows.append(
+                {"reading": reading, "model": k, "DS2 labels changed": changed if reading == "beat" else 0}
+                | {m: r.get(m) for m in ("nonsinus_f1", "roc_auc_nonsinus")}
+                | {f"{m}_ci": _rounded(r.get(f"{m}_ci")) for m in ("nonsinus_f1", "roc_auc_nonsinus")}
+            )
+    return pd.DataFrame(rows)
+
+
 RHYTHM_METRICS = ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus", "accuracy", "macro_f1")
 
 
@@ -924,6 +967,7 @@ def metrics_block(
     counts,
     aami: dict | None = None,
     rhythm: RhythmStudy | None = None,
+    readings: pd.DataFrame | None = None,
 ) -> dict:
     """The notebook's metrics file: meta, claims, per-model results, split inflation, CV, AL, class counts,
     the AAMI benchmark and the rhythm (input context) study."""
@@ -944,6 +988,7 @@ def metrics_block(
         "rhythm_study": {"summary": rhythm.summary.to_dict("records"), "paired": rhythm.paired.to_dict("records")}
         if rhythm is not None
         else {},
+        "label_readings": readings.to_dict("records") if readings is not None else [],
     }
 
 

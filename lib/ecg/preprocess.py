@@ -166,7 +166,7 @@ class BeatSet:
     X: (n, L) float32 windows (lead 0) on the cleaned signal; record: (n,) str;
     sample: (n,) int R position; symbol: (n,) str; rhythm / aami / nonsinus: (n,) int;
     rr: dict of (n,) float arrays in seconds (prev, next, local_mean, local_std, record_mean);
-    skipped: Counter of beats dropped, by reason.
+    skipped: Counter of beats dropped, by reason; rhythm_string: (n,) the rhythm annotation in force ('(N', ...).
     """
 
     X: np.ndarray
@@ -181,6 +181,7 @@ class BeatSet:
     before: int
     after: int
     skipped: Counter = field(default_factory=Counter)
+    rhythm_string: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -200,6 +201,7 @@ class BeatSet:
             self.before,
             self.after,
             Counter(self.skipped),
+            None if self.rhythm_string is None else self.rhythm_string[idx],
         )
 
 
@@ -268,7 +270,8 @@ def beat_windows(
         centres[ref_idx] = det
         skipped["no_xqrs_match"] += int((~keep).sum())
     rr = rr_intervals(ref, fs, rr_local)
-    rhythm = rhythm_class(rhythm_at(ref, rec.rhythm_sample, rec.rhythm_label))
+    rhythm_str = rhythm_at(ref, rec.rhythm_sample, rec.rhythm_label)
+    rhythm = rhythm_class(rhythm_str)
     no_rhythm = keep & (rhythm < 0)
     skipped["no_rhythm_annotation"] += int(no_rhythm.sum())
     keep &= ~no_rhythm
@@ -294,6 +297,7 @@ def beat_windows(
         before=before,
         after=after,
         skipped=Counter({k: v for k, v in skipped.items() if v}),
+        rhythm_string=np.asarray(rhythm_str, dtype=object)[sel],
     )
 
 
@@ -317,6 +321,9 @@ def concat(sets: list[BeatSet]) -> BeatSet:
         before=sets[0].before,
         after=sets[0].after,
         skipped=skipped,
+        rhythm_string=None
+        if any(s.rhythm_string is None for s in sets)
+        else np.concatenate([s.rhythm_string for s in sets]),
     )
 
 

@@ -7,7 +7,7 @@ patient-specific. Rhythm episodes (annotated with ``'+'`` and ``aux_note``):
 
 ==========  ===================================================================
 ``(N``      normal sinus, HRV ~3%, occasional A / V / F / Q ectopic beats
-``(SBR``    sinus bradycardia (RR 1.1-1.5 s)
+``(NOD``    nodal (junctional) rhythm: no P waves, regular, slow (RR 1.6-2.0 x the patient's)
 ``(AFIB``   atrial fibrillation: no P waves, 4-8 Hz fibrillatory baseline,
             irregular RR (gamma-distributed)
 ``(AFL``    atrial flutter: ~5 Hz saw-tooth, regular 2:1 / 4:1 conduction
@@ -36,7 +36,7 @@ NORMAL_WAVES = {
     "T": (0.30, 0.26, 0.050),
 }
 V1_WEIGHTS = {"P": 0.6, "Q": 0.0, "R": 0.35, "S": 2.2, "T": -0.3}
-ABNORMAL_RHYTHMS = ["(AFIB", "(VT", "(B", "(SBR", "(AFL"]
+ABNORMAL_RHYTHMS = ["(AFIB", "(VT", "(B", "(NOD", "(AFL"]
 
 
 def _patient_morphology(rng: np.random.Generator, bbb: str | None) -> dict:
@@ -94,8 +94,8 @@ def _episode_beats(
     beats, t = [], t0 + 0.3
     cycle = 0
     while t < t1:
-        if rhythm == "(N" or rhythm == "(SBR":
-            rr = base_rr * (rng.uniform(1.6, 2.0) if rhythm == "(SBR" else 1.0) * (1 + 0.03 * rng.standard_normal())
+        if rhythm == "(N":
+            rr = base_rr * (1 + 0.03 * rng.standard_normal())
             u = rng.random()
             if u < 0.04:
                 beats.append((t - 0.3 * rr, "A", "A")) if beats else None
@@ -112,6 +112,9 @@ def _episode_beats(
                 continue
             beats.append((t, sym_n, "N"))
             t += rr
+        elif rhythm == "(NOD":
+            beats.append((t, sym_n, "N_noP"))
+            t += base_rr * rng.uniform(1.6, 2.0) * (1 + 0.03 * rng.standard_normal())
         elif rhythm == "(AFIB":
             beats.append((t, sym_n, "N_noP"))
             t += max(0.3, base_rr * 0.8 * rng.gamma(6.0, 1 / 6.0))

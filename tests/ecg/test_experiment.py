@@ -277,3 +277,28 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
             n_boot=5,
             seed=0,
         )
+
+
+def test_beat_reading_relabels_only_the_episode_beats_by_their_aami_class():
+    N, S, V = (ecg_data.AAMI_CLASSES.index(c) for c in "NSV")
+    sinus, vent, other = (ecg_data.RHYTHM_CLASSES.index(c) for c in ("sinus", "ventricular", "other"))
+    strings = np.array(["(N", "(B", "(B", "(B", "(T", "(VT", "(SBR"], dtype=object)
+    aami = np.array([N, N, V, S, N, N, N])
+    y = ex.ecg_preprocess.rhythm_class(strings)
+    assert y.tolist() == [sinus, vent, vent, vent, vent, vent, sinus]  # (SBR is a sinus-node rhythm
+    beats = types.SimpleNamespace(rhythm_string=strings, aami=aami)
+    data = ex.EcgInputs(
+        X=np.zeros((7, 4)),
+        F=np.zeros((7, 0)),
+        y=y,
+        record=np.array(["100"] * 7),
+        beats=beats,
+        task="rhythm",
+        class_names=ecg_data.RHYTHM_CLASSES,
+        feature_names=[],
+    )
+    # (B N -> sinus, (B V stays ventricular, (B S keeps the episode label, (T N -> sinus; (VT is not an episode reading
+    assert ex.beat_reading(data).tolist() == [sinus, sinus, vent, vent, sinus, vent, sinus]
+    assert other not in ex.beat_reading(data)
+    with pytest.raises(ValueError, match="rhythm_string"):
+        ex.beat_reading(dataclasses.replace(data, beats=types.SimpleNamespace(rhythm_string=None, aami=aami)))
