@@ -233,7 +233,9 @@ def per_class_table(scores: dict, classes: list[str], definition: str = "recall"
     return pd.concat([df, avg], ignore_index=True)
 
 
-def table2_layouts(scores: dict[str, dict], classes: list[str], models=("cbnn", "som")) -> dict[tuple, pd.DataFrame]:
+def table2_layouts(
+    scores: dict[str, dict], classes: list[str], models=("cbnn_onehot", "cbnn", "som")
+) -> dict[tuple, pd.DataFrame]:
     """{(model, definition): Table 2 layout} for the given models present in ``scores``, both definitions."""
     return {(m, d): per_class_table(scores[m], classes, d) for m in models if m in scores for d in DEFINITIONS}
 
@@ -291,8 +293,9 @@ def som_overview(som: SOMClassifier, X: np.ndarray, y: np.ndarray) -> dict:
 
 
 def claim_model(cfg: EyeCVConfig) -> str:
-    """The model compared with the paper's Table 2: the CBNN when run, else the first model."""
-    return "cbnn" if "cbnn" in cfg.models else cfg.models[0]
+    """The model compared with the paper's Table 2: the paper's network read literally (eq. 6: the one-hot winning
+    SOM unit into dense layers, MSE), ``cbnn_onehot``, when run; else ``cbnn``; else the first model."""
+    return next((m for m in ("cbnn_onehot", "cbnn") if m in cfg.models), cfg.models[0])
 
 
 def claims_view(results: dict, paper: dict[str, float], classes: list[str]) -> pd.DataFrame:
@@ -336,11 +339,12 @@ def metrics_block(
     som_all: dict,
     cv: dict,
     results: dict,
+    extra: dict,
 ) -> dict:
     """The notebook's metrics file: meta (data, configuration, definitions), feature and SOM facts, timings and
     the per-model results of :func:`summary`."""
     quality = cv["som_quality"]
-    n_splits, cv_seed = cfg.cv.n_splits, cfg.cv.seeds[0]
+    n_splits, cv_seed, first = cfg.cv.n_splits, cfg.cv.seeds[0], cfg.cv.protocols[0]
     return {
         "meta": {
             **source_meta,
@@ -348,6 +352,12 @@ def metrics_block(
             "config": run,
             "seeds": [seed],
             "split": f"stratified {n_splits}-fold CV (shuffled, seed {cv_seed}); metrics = mean over folds",
+            "protocols": {
+                p: f"{'stratified group (patient)' if p == 'grouped' else 'stratified'} {n_splits}-fold, seeds "
+                f"{list(cfg.cv.seeds) if p == first else list(cfg.cv.seeds[:1])}; readings pooled out of fold, "
+                f"mean over seeds, patient-bootstrap 95% CIs ({cfg.cv.bootstrap} replicates)"
+                for p in cfg.cv.protocols
+            },
             "weights": feature_cfg.weights,
             "alpha": feature_cfg.alpha,
             "weights_note": feature_cfg.describe(),
@@ -372,6 +382,7 @@ def metrics_block(
             "feature_images_per_second": feats["meta"]["images_per_second"],
         },
         **results,
+        **extra,
     }
 
 
@@ -397,3 +408,294 @@ def save_tables2(tables2: dict[tuple, pd.DataFrame], cfg: EyeCVConfig, label: st
 def timing_line(seconds: dict[str, float]) -> str:
     """'CV fit + predict seconds (all folds): som 1.2, ...'."""
     return "CV fit + predict seconds (all folds): " + ", ".join(f"{m} {s:.1f}" for m, s in seconds.items())
+
+
+# ---------------------------------------------------------------- repeated, patient-grouped CV and its readings
+def run_protocols(X, y, groups, cfg: EyeCVConfig, progress: bool = True) -> dict[str, list[dict]]:
+    """{protocol: [:func:`cross_validate` result per seed]}: the first protocol of ``cfg.cv.protocols`` over every
+    seed, the others over the first seed only (beside it, e.g. the paper's plain folds)."""
+    out = {}
+    for i, protocol in enumerate(cfg.cv.protocols):
+        seeds = cfg.cv.seeds if i == 0 else cfg.cv.seeds[:1]
+        g = groups if protocol == "grouped" else None
+        out[protocol] = [cross_validate(X, y, cfg, s, g, progress) for s in seeds]
+    return out
+
+
+def bootstrap_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Patient-bootstrap sample weights (n_boot, n): each replicate draws the patients (groups) with replacement
+    and weights every image by its patient's number of draws."""
+    codes = np.unique(np.asarray(groups), return_inverse=True)[1]
+    n_groups = int(codes.max()) + 1
+    draws = np.random.default_rng(seed).integers(0, n_groups, size=(n_boot, n_groups))
+    counts = np.bincount((draws + n_groups * np.arange(n_boot)[:, None]).ravel(), minlength=n_boot * n_groups)
+    return counts.reshape(n_boot, n_groups)[:, codes].astype(float)
+
+
+def weighted_readings(w: np.ndarray, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, n_classes: int):
+    """Scores under sample weights w (n,) or (B, n): per class (.., c) 'recall', 'one_vs_rest' (1 - (FN+FP)/N),
+    'confidence' (mean probability of the true class; None without proba), and 'accuracy', 'macro_f1' (..)."""
+    Y = np.eye(n_classes)[y]
+    P = np.eye(n_classes)[pred]
+    correct = (pred == y).astype(float)
+    tp, pos, called, total = w @ (Y * correct[:, None]), w @ Y, w @ P, w.sum(axis=-1)
+    fn, fp = pos - tp, called - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "recall": tp / pos,
+            "one_vs_rest": 1 - (fn + fp) / total[..., None],
+            "accuracy": (w @ correct) / total,
+            "macro_f1": np.nanmean(np.where(2 * tp + fn + fp > 0, 2 * tp / (2 * tp + fn + fp), np.nan), axis=-1),
+            "confidence": None,
+        }
+        if proba is not None:
+            out["confidence"] = (w @ (Y * proba[np.arange(len(y)), y][:, None])) / pos
+    return out
+
+
+def calibration(y: np.ndarray, proba: np.ndarray, bins: int = 15) -> dict[str, float]:
+    """Brier score (mean over images of the squared distance between proba (n, c) and the one-hot label) and expected
+    calibration error (``bins`` equal-width bins of the top probability: sum of |accuracy - confidence| * share)."""
+    Y = np.eye(proba.shape[1])[y]
+    top, guess = proba.max(axis=1), proba.argmax(axis=1)
+    which = np.minimum((top * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            ece += m.mean() * abs((guess[m] == y[m]).mean() - top[m].mean())
+    return {"brier": float(((proba - Y) ** 2).sum(axis=1).mean()), "ece": float(ece)}
+
+
+def _with_ci(point: np.ndarray, boot: np.ndarray, names: list[str]) -> dict:
+    lo, hi = np.nanpercentile(boot, [2.5, 97.5], axis=0)
+    out = {}
+    for i, name in enumerate(names):
+        out[name], out[f"{name}_ci"] = float(point[i]), [float(lo[i]), float(hi[i])]
+    out["mean"] = float(np.mean(point))
+    mlo, mhi = np.nanpercentile(boot.mean(axis=1), [2.5, 97.5])
+    out["mean_ci"] = [float(mlo), float(mhi)]
+    return out
+
+
+def readings(runs: list[dict], y: np.ndarray, groups: np.ndarray, classes: list[str], cv: CVConfig, refs=()) -> dict:
+    """Pooled out-of-fold scores of every model, averaged over the seeds of ``runs``, with patient-bootstrap 95% CIs
+    (the same ``cv.bootstrap`` resamples of patients for every seed and model, so differences are paired).
+
+    Returns {model: {"recall" | "one_vs_rest" | "confidence": {class: v, class_ci: [lo, hi], "mean", "mean_ci"},
+    "accuracy", "accuracy_ci", "macro_f1", "macro_f1_ci", "brier", "ece" (probabilistic models),
+    "accuracy_minus_<ref>", "..._ci" for each ``refs`` model}}.
+    """
+    n_classes = len(classes)
+    w = bootstrap_weights(groups, cv.bootstrap, cv.seeds[0])
+    ones = np.ones(len(y))
+    out, boot_acc = {}, {}
+    for m in runs[0]["pred"]:
+        probas = [r["proba"].get(m) for r in runs]
+        point = [weighted_readings(ones, y, r["pred"][m], p, n_classes) for r, p in zip(runs, probas)]
+        boot = [weighted_readings(w, y, r["pred"][m], p, n_classes) for r, p in zip(runs, probas)]
+        entry = {}
+        for reading in READINGS:
+            if point[0][reading] is None:
+                continue
+            pt = np.mean([p[reading] for p in point], axis=0)
+            bt = np.mean([b[reading] for b in boot], axis=0)
+            entry[reading] = _with_ci(pt, bt, classes)
+        for score in ("accuracy", "macro_f1"):
+            bt = np.mean([b[score] for b in boot], axis=0)
+            entry[score] = float(np.mean([p[score] for p in point]))
+            entry[f"{score}_ci"] = [float(v) for v in np.nanpercentile(bt, [2.5, 97.5])]
+        boot_acc[m] = np.mean([b["accuracy"] for b in boot], axis=0)
+        if probas[0] is not None:
+            cal = [calibration(y, p) for p in probas]
+            entry["brier"] = float(np.mean([c["brier"] for c in cal]))
+            entry["ece"] = float(np.mean([c["ece"] for c in cal]))
+        out[m] = entry
+    for m in out:
+        for ref in [r for r in refs if r in out and r != m]:
+            d = boot_acc[m] - boot_acc[ref]
+            out[m][f"accuracy_minus_{ref}"] = out[m]["accuracy"] - out[ref]["accuracy"]
+            out[m][f"accuracy_minus_{ref}_ci"] = [float(v) for v in np.percentile(d, [2.5, 97.5])]
+    return out
+
+
+def _ci(entry: dict, key: str, scale: float = 100.0) -> str:
+    lo, hi = entry[f"{key}_ci"]
+    return f"{scale * entry[key]:.2f} [{scale * lo:.2f}, {scale * hi:.2f}]"
+
+
+def readings_table(read: dict, model: str, paper: dict[str, float], classes: list[str]) -> pd.DataFrame:
+    """Per class: the paper's value and our three readings (%, with 95% CIs) for one model."""
+    entry = read[model]
+    rows = {}
+    for c in [*classes, "mean"]:
+        rows[c] = {"paper (%)": f"{100 * paper[c]:.2f}"}
+        for reading in READINGS:
+            if reading in entry:
+                rows[c][f"{reading} (%)"] = _ci(entry[reading], c)
+    return pd.DataFrame(rows).T
+
+
+def model_table(read: dict, cfg: EyeCVConfig, classes: list[str], refs=()) -> pd.DataFrame:
+    """Paper Table 3 layout with CIs: accuracy, macro-F1, per-class recall (%), Brier, ECE, paired differences."""
+    rows = []
+    for m, e in read.items():
+        row = {"Technique": cfg.label(m), "Accuracy (%)": _ci(e, "accuracy"), "Macro-F1 (%)": _ci(e, "macro_f1")}
+        row.update({f"{c} recall (%)": f"{100 * e['recall'][c]:.2f}" for c in classes})
+        row["Brier"] = f"{e['brier']:.3f}" if "brier" in e else "-"
+        row["ECE"] = f"{e['ece']:.3f}" if "ece" in e else "-"
+        for ref in refs:
+            key = f"accuracy_minus_{ref}"
+            row[f"minus {ref} (pp)"] = _ci(e, key) if key in e else "-"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table2_consistency(paper: dict[str, float], classes: list[str]) -> tuple[pd.DataFrame, str]:
+    """Can the paper's per-class values be one-vs-rest accuracies? A class's one-vs-rest error (FN_c + FP_c) / N
+    counts only errors that involve the class, so it cannot exceed the total error E; and every error is one FN and
+    one FP, so E = (1/2) * sum_c (FN_c + FP_c) / N. Returns the check per class and a one-line conclusion."""
+    err = {c: 1 - paper[c] for c in classes}
+    total = 0.5 * sum(err.values())
+    df = pd.DataFrame(
+        {
+            "paper value (%)": {c: 100 * paper[c] for c in classes},
+            "one-vs-rest error if so (%)": {c: 100 * err[c] for c in classes},
+            "total error these imply (%)": dict.fromkeys(classes, 100 * total),
+            "possible (class error <= total)": {c: err[c] <= total for c in classes},
+        }
+    )
+    bad = [c for c in classes if err[c] > total]
+    if bad:
+        text = (
+            f"Read as one-vs-rest accuracies, the four values imply a total error of {100 * total:.2f}%, yet "
+            + ", ".join(f"{c}'s own error is {100 * err[c]:.2f}%" for c in bad)
+            + ": impossible, so Table 2 is not one-vs-rest accuracy."
+        )
+    else:
+        text = f"The values are consistent with one-vs-rest accuracy (implied total error {100 * total:.2f}%)."
+    return df, text
+
+
+# ---------------------------------------------------------------- shortcut floors
+def shortcut_features(images: np.ndarray, thumb: int = 16, bins: int = 16) -> dict[str, np.ndarray]:
+    """Features that cannot see lesions: 'thumbnail 16x16' (n, thumb*thumb*3) block means of the (n, s, s, 3) images
+    (s divisible by thumb) and 'colour histogram' (n, 3*bins) per-channel histograms (fractions)."""
+    n, s = images.shape[:2]
+    k = s // thumb
+    small = images[:, : k * thumb, : k * thumb].reshape(n, thumb, k, thumb, k, 3).mean(axis=(2, 4))
+    offsets = np.arange(3) * bins
+    hist = np.stack(
+        [np.bincount((im.astype(np.int64) * bins // 256 + offsets).ravel(), minlength=3 * bins) for im in images]
+    ) / float(s * s)
+    return {f"thumbnail {thumb}x{thumb}": small.reshape(n, -1) / 255.0, "colour histogram": hist}
+
+
+def shortcut_floors(images, y, groups, cfg: EyeCVConfig, classes: list[str], progress: bool = True) -> pd.DataFrame:
+    """Table 3 layout for logistic regression and 1-NN on :func:`shortcut_features` (first protocol, first seed)."""
+    from dataclasses import replace
+
+    floor_cfg = replace(cfg, models=("logreg", "knn"), baselines=replace(cfg.baselines, knn_k=1))
+    g = groups if cfg.cv.protocols[0] == "grouped" else None
+    tables = []
+    for name, F in shortcut_features(images).items():
+        res = cross_validate(F, y, floor_cfg, cfg.cv.seeds[0], g, progress)
+        table = comparison_table(all_fold_scores(y, res, len(classes)), floor_cfg, classes)
+        table.insert(0, "Features", name)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+REFS = ("net_features", "logreg")
+
+
+def all_readings(runs: dict[str, list[dict]], y, groups, classes: list[str], cfg: EyeCVConfig) -> dict:
+    """{protocol: :func:`readings`} with paired differences against :data:`REFS`."""
+    return {p: readings(r, y, groups, classes, cfg.cv, refs=REFS) for p, r in runs.items()}
+
+
+def negative_control(data_source: str, control: dict | None, seed: int, y, groups, cfg: EyeCVConfig, classes):
+    """Logistic regression on the control features (e.g. the same network with random weights), first protocol and
+    seed: its readings, or None without a control."""
+    if not control:
+        return None
+    from dataclasses import replace
+
+    from lib.eye import features as eye_features
+
+    fcfg = eye_features.FeatureConfig(**control)
+    feats = eye_features.features_for(data_source, fcfg, seed)
+    g = groups if cfg.cv.protocols[0] == "grouped" else None
+    res = cross_validate(feats["features"], y, replace(cfg, models=("logreg",)), cfg.cv.seeds[0], g)
+    return {"features": fcfg.describe(), **readings([res], y, groups, classes, cfg.cv)["logreg"]}
+
+
+def reading_bars(read: dict, model: str, classes: list[str]) -> pd.DataFrame:
+    """Rows = the three readings of one model, columns = classes (%), for the per-class figure."""
+    return pd.DataFrame({r: {c: 100 * read[model][r][c] for c in classes} for r in READINGS if r in read[model]}).T
+
+
+def save_readings(read: dict, cfg: EyeCVConfig, model: str, paper: dict, classes, label: str, notebook, run) -> list:
+    """Write, per protocol, the three-readings table of ``model`` and the model table (with CIs); return titles and
+    tables for display."""
+    from IPython.display import Markdown
+
+    from lib.core.io import write_table
+
+    shown = []
+    for protocol, r in read.items():
+        three = readings_table(r, model, paper, classes)
+        models = model_table(r, cfg, classes, REFS)
+        write_table(three.reset_index(names="class").assign(Source=label), f"readings_{protocol}", notebook, run)
+        write_table(models.assign(Source=label), f"models_{protocol}", notebook, run)
+        shown += [
+            Markdown(f"#### {protocol} CV: three readings of Table 2 for {cfg.label(model)} (%, 95% CI)"),
+            three,
+            Markdown(f"#### {protocol} CV: all models (pooled out of fold, mean over seeds, 95% CI)"),
+            models,
+        ]
+    return shown
+
+
+def floors_metrics(floors: pd.DataFrame) -> dict:
+    """{features: {technique: accuracy}} (fractions) of the shortcut-floor table."""
+    return {
+        f: dict(zip(part["Technique"], part["Accuracy (%)"].to_numpy() / 100)) for f, part in floors.groupby("Features")
+    }
+
+
+def interpretation(read: dict, cfg: EyeCVConfig, model: str, paper: dict, classes, control, floors) -> str:
+    """Generated reading of the results (Markdown bullets): best model, the claim model's readings against the
+    paper's values, the SOM's contribution, the negative control and the shortcut floors."""
+    first = cfg.cv.protocols[0]
+    r = read[first]
+    best = max(r, key=lambda m: r[m]["accuracy"])
+    lines = [
+        f"- Best model under {first} CV: {cfg.label(best)}, accuracy {_ci(r[best], 'accuracy')} %.",
+        f"- {cfg.label(model)}: mean per-class recall {_ci(r[model]['recall'], 'mean')} %, one-vs-rest "
+        f"{_ci(r[model]['one_vs_rest'], 'mean')} %, paper {100 * paper['mean']:.2f} %.",
+    ]
+    inside = [
+        c
+        for c in classes
+        for reading in READINGS
+        if reading in r[model] and r[model][reading][f"{c}_ci"][0] <= paper[c] <= r[model][reading][f"{c}_ci"][1]
+    ]
+    lines.append(
+        "- Paper values inside one of our CIs: " + (", ".join(sorted(set(inside))) if inside else "none") + "."
+    )
+    if "net_features" in r and model in r:
+        lines.append(
+            f"- SOM contribution ({cfg.label(model)} minus the same network on the features alone): "
+            f"{_ci(r[model], 'accuracy_minus_net_features')} percentage points."
+        )
+    if control is not None:
+        lines.append(f"- Negative control ({control['features']}, logistic regression): {_ci(control, 'accuracy')} %.")
+    for f, accs in floors_metrics(floors).items():
+        lines.append(f"- Shortcut floor, {f}: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in accs.items()) + ".")
+    return "\n".join(lines)
+
+
+def paper_bars(paper: dict[str, float], classes: list[str], weights: str) -> dict[str, float] | None:
+    """The paper's per-class values (%) for the per-class figure, only beside ImageNet features (None otherwise)."""
+    return {c: 100 * paper[c] for c in classes} if weights == "imagenet" else None

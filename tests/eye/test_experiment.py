@@ -139,3 +139,72 @@ def test_cluster_network_invalid():
         _cfg(models=("svm",))
     with pytest.raises(ValueError, match="protocols must be among"):
         _cfg(protocols=["loo"])
+
+
+def test_bootstrap_weights_resample_patients():
+    groups = np.array(["a", "a", "b", "c", "c", "c"])
+    w = eye_cv.bootstrap_weights(groups, 200, seed=0)
+    assert w.shape == (200, 6)
+    assert (w[:, 0] == w[:, 1]).all() and (w[:, 3] == w[:, 5]).all()  # one patient, one weight
+    assert (w[:, [0, 2, 3]].sum(axis=1) == 3).all()  # three patients drawn per replicate
+    np.testing.assert_array_equal(w, eye_cv.bootstrap_weights(groups, 200, seed=0))
+
+
+def test_weighted_readings_exact_and_against_a_loop():
+    y = np.array([0, 0, 0, 1, 1, 2])
+    pred = np.array([0, 0, 1, 1, 2, 2])
+    proba = np.array([[0.8, 0.1, 0.1], [0.6, 0.2, 0.2], [0.3, 0.6, 0.1], [0.1, 0.7, 0.2], [0.2, 0.3, 0.5], [0, 0, 1.0]])
+    r = eye_cv.weighted_readings(np.ones(6), y, pred, proba, 3)
+    np.testing.assert_allclose(r["recall"], [2 / 3, 1 / 2, 1])
+    # one-vs-rest: class 0 FN 1 FP 0 -> 5/6; class 1 FN 1 FP 1 -> 4/6; class 2 FN 0 FP 1 -> 5/6
+    np.testing.assert_allclose(r["one_vs_rest"], [5 / 6, 4 / 6, 5 / 6])
+    np.testing.assert_allclose(r["confidence"], [(0.8 + 0.6 + 0.3) / 3, (0.7 + 0.3) / 2, 1.0])
+    assert r["accuracy"] == pytest.approx(4 / 6)
+    # a bootstrap replicate (integer weights) equals the plain computation on the repeated samples
+    w = np.array([2.0, 0, 1, 3, 1, 1])
+    rep = np.repeat(np.arange(6), w.astype(int))
+    s = eye_cv.fold_scores(y[rep], pred[rep], np.zeros(len(rep), int), 3)
+    rw = eye_cv.weighted_readings(w, y, pred, proba, 3)
+    np.testing.assert_allclose(rw["recall"], s["recall"][0])
+    np.testing.assert_allclose(rw["one_vs_rest"], s["one_vs_rest"][0])
+    assert rw["macro_f1"] == pytest.approx(s["macro_f1"][0])
+
+
+def test_calibration_exact():
+    cal = eye_cv.calibration(np.array([0, 1]), np.array([[1.0, 0.0], [0.5, 0.5]]))
+    # Brier: (0 + 0.25 + 0.25) / 2; ECE: the 0.5 bin holds one wrong guess (argmax 0) at confidence 0.5, share 1/2
+    assert cal == {"brier": pytest.approx(0.25), "ece": pytest.approx(0.25)}
+
+
+def test_table2_consistency_on_the_papers_values():
+    from lib.core.report import paper_values
+
+    paper = eye_cv.paper_per_class(paper_values("03_eye_mobilenet_som"))
+    classes = ["cataract", "diabetic_retinopathy", "glaucoma", "normal"]
+    df, text = eye_cv.table2_consistency(paper, classes)
+    total = 0.5 * sum(1 - paper[c] for c in classes)
+    assert df["total error these imply (%)"].iloc[0] == pytest.approx(100 * total)
+    assert df["possible (class error <= total)"].to_dict() == {c: c != "glaucoma" for c in classes}
+    assert "impossible" in text and "glaucoma" in text
+    ok, ok_text = eye_cv.table2_consistency({"a": 0.9, "b": 0.9}, ["a", "b"])
+    assert ok["possible (class error <= total)"].all() and "consistent" in ok_text
+
+
+def test_shortcut_features_exact():
+    im = np.zeros((2, 32, 32, 3), np.uint8)
+    im[1, :16, :, 0] = 255  # top half of image 1 red
+    f = eye_cv.shortcut_features(im, thumb=2, bins=4)
+    np.testing.assert_allclose(f["thumbnail 2x2"][1], [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_allclose(f["colour histogram"][1], [0.5, 0, 0, 0.5, 1, 0, 0, 0, 1, 0, 0, 0])
+
+
+def test_readings_paired_difference_of_identical_models_is_zero():
+    y = np.repeat([0, 1], 10)
+    pred = np.where(np.arange(20) % 3 == 0, 1 - y, y)
+    proba = np.eye(2)[pred] * 0.8 + 0.1
+    run = {"pred": {"a": pred, "b": pred.copy()}, "proba": {"a": proba, "b": proba}}
+    cfg = _cfg().cv
+    r = eye_cv.readings([run], y, np.arange(20) // 2, ["x", "z"], cfg, refs=("b",))
+    assert r["a"]["accuracy_minus_b"] == 0 and r["a"]["accuracy_minus_b_ci"] == [0.0, 0.0]
+    lo, hi = r["a"]["accuracy_ci"]
+    assert r["a"]["accuracy"] == pytest.approx(13 / 20) and lo <= 13 / 20 <= hi
