@@ -5,6 +5,9 @@ Formats read by :func:`load`:
 - the Kaggle snapshot ``arxiv-metadata-oai-snapshot.json``: JSON lines, one record per line
   with at least ``id, title, abstract, categories`` (space-separated codes; the first is the
   primary category);
+- the paper's Kaggle ``arxiv_data.csv`` (columns ``abstract, tag, title``; ``tag`` is the primary
+  category, the texts are already lower-cased with punctuation stripped): :func:`load_paper_csv`,
+  ids are the row numbers;
 - the CSV export ``arxiv_metadata_first2000.csv`` (same columns). Its ``id`` column went
   through a float (``0704.0010`` -> ``704.001``); :func:`repair_id` restores it (pad the
   year-month to 4 digits, the number to 4 digits before 2015-01 and 5 after) and the loader
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -58,15 +62,18 @@ from lib.core.checksums import (
     write_sha256sums,
     write_verified_marker,
 )
-from lib.core.io import atomic_dir, write_json
+from lib.core.io import atomic_dir, atomic_write_text, write_json
 from lib.core.params import config
 
 NAME = "arxiv"
 REAL_NAME = "arxiv_real"
 FETCH_NAME = "arxiv_kaggle"
+PAPER_NAME = "arxiv_paper"
 JSONL_NAME = "arxiv-metadata-oai-snapshot.json"
 CSV_NAME = "arxiv_metadata_first2000.csv"
-DATA_FILES = (JSONL_NAME, CSV_NAME)
+PAPER_CSV = "arxiv_data.csv"
+PAPER_COLUMNS = ("abstract", "tag", "title")
+DATA_FILES = (JSONL_NAME, CSV_NAME, PAPER_CSV)
 KAGGLE_DATASET = "Cornell-University/arxiv"
 REQUIRED = ("id", "title", "abstract", "categories")
 UNKNOWN_POLICIES = ("error", "drop")
@@ -79,6 +86,7 @@ ENTRY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*\.(json|jsonl|csv|md)"
 DESCRIPTIONS = {
     "synthetic": "generated arXiv-like records in the Kaggle JSON-lines format (lib.arxiv.synth, data_arxiv)",
     "real": "arXiv metadata snapshot, first 2000 records (April 2007)",
+    "paper": "the paper's Kaggle arxiv_data.csv (abstract, tag, title)",
 }
 
 _NEW_ID = re.compile(r"^(\d{3,4})\.(\d{1,5})$")
@@ -205,13 +213,34 @@ def load_csv(path, unknown_category: str = "error") -> pd.DataFrame:
     return _finish(rows, where, path, unknown_category)
 
 
+def load_paper_csv(path, unknown_category: str = "error") -> pd.DataFrame:
+    """The paper's Kaggle ``arxiv_data.csv`` (abstract, tag, title) -> the same DataFrame as :func:`load_jsonl`
+    (id = the 0-based row number, categories = primary = tag), rows in file order."""
+    path = Path(path)
+    _check_policy(unknown_category)
+    raw = read_csv_text(path)
+    missing = [c for c in PAPER_COLUMNS if c not in raw.columns]
+    if missing:
+        raise DataError(path, f"missing column(s) {missing}; the paper's CSV has {list(PAPER_COLUMNS)}")
+    if raw.empty:
+        raise DataError(path, "no records")
+    rows = [
+        {"id": str(i), "title": t, "abstract": a, "categories": c}
+        for i, (t, a, c) in enumerate(zip(raw["title"], raw["abstract"], raw["tag"]))
+    ]
+    where = [f"row {i + 1}" for i in range(len(rows))]
+    for rec, loc in zip(rows, where):
+        _check_record(rec, loc, path)
+    return _finish(rows, where, path, unknown_category)
+
+
 def find_data_file(folder) -> Path:
     """The snapshot (JSON lines, preferred) or the CSV export inside ``folder``."""
     folder = Path(folder)
     for name in DATA_FILES:
         if (folder / name).is_file():
             return inside(folder, name)
-    raise DataError(folder, f"no {JSONL_NAME} or {CSV_NAME} in this folder")
+    raise DataError(folder, f"no {', '.join(DATA_FILES)} in this folder")
 
 
 def check_folder(folder: Path) -> None:
@@ -236,6 +265,8 @@ def load(path, unknown_category: str = "error") -> pd.DataFrame:
         raise DataError(path, "no such file")
     if path.suffix in (".json", ".jsonl"):
         return load_jsonl(path, unknown_category)
+    if path.name == PAPER_CSV:
+        return load_paper_csv(path, unknown_category)
     if path.suffix == ".csv":
         return load_csv(path, unknown_category)
     raise DataError(path, "unknown format: expected .json/.jsonl (Kaggle snapshot) or .csv")
@@ -374,12 +405,51 @@ def fetch(out_dir=None, allow_unverified: bool = False) -> Path:
     return out_dir
 
 
+def write_paper_csv(records: list[dict], path) -> Path:
+    """Records (the snapshot schema) written in the paper's CSV format: abstract, tag (primary category), title,
+    texts lower-cased with punctuation removed (as the Kaggle file has them). Atomic."""
+    from lib.arxiv.text_clean import clean_text
+
+    df = pd.DataFrame(
+        {
+            "abstract": [clean_text(r["abstract"]) for r in records],
+            "tag": [primary_category(r["categories"]) for r in records],
+            "title": [clean_text(r["title"]) for r in records],
+        }
+    )
+    return atomic_write_text(path, df.to_csv(index=False))
+
+
+def prepare_paper() -> Path:
+    """The paper configuration's inputs: ``data/raw/arxiv_paper/arxiv_data.csv`` (imported, verified) and the
+    distilbert-base-cased weights in the local Hugging Face cache. One clear error names what is missing."""
+    from lib.arxiv.encoder import PAPER, hf_cache_dir
+
+    folder = paths.raw_dir(PAPER_NAME)
+    missing = []
+    if not (folder / PAPER_CSV).is_file():
+        missing.append(
+            f"the Kaggle {PAPER_CSV} (columns abstract, tag, title): put it with a SHA256SUMS in a folder and run "
+            f"`python -m lib.arxiv.data import --src <that folder> --out {os.path.relpath(folder, paths.ROOT)}`"
+        )
+    try:
+        hf_cache_dir(PAPER)
+    except FileNotFoundError as err:
+        missing.append(str(err))
+    if missing:
+        raise FileNotFoundError("the paper configuration of notebook 02 needs: " + " AND ".join(missing))
+    check_folder(folder)
+    return folder
+
+
 def dataset_dir(data_source: str) -> Path:
-    """Folder for the notebook's ``data_source``: "synthetic" (params.yaml data_arxiv) or "real"."""
+    """Folder for the notebook's ``data_source``: "synthetic" (params.yaml data_arxiv), "real" or "paper"."""
     if data_source == "synthetic":
         return prepare_synthetic()
     if data_source == "real":
         return prepare_real()
+    if data_source == "paper":
+        return prepare_paper()
     raise ValueError(f"data_source must be one of {tuple(DESCRIPTIONS)}, got {data_source!r}")
 
 

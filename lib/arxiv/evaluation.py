@@ -1,7 +1,12 @@
 """Metrics, tables and figures of notebook 02 (arXiv topic classification).
 
-Every function takes integer labels ``y: (n,)``, probabilities ``proba: (n, C)`` whose
-column j is class j, and the class names (length C).
+Every function takes integer labels ``y: (n,)``, scores ``proba: (n, C)`` whose column j is
+class j (probabilities, or any scores whose order ranks the classes, e.g. a linear SVM's decision
+values), and the class names (length C).
+
+Uncertainty: 95% percentile bootstrap intervals over the test rows (:func:`bootstrap_cis`) and a
+paired bootstrap of the difference between two models on the same rows (:func:`paired_bootstrap`),
+both seeded; the same resamples serve every model.
 """
 
 from __future__ import annotations
@@ -71,3 +76,70 @@ def largest_classes_confusion(y_true, y_pred, names: list[str], counts, top: int
     """
     order = np.argsort(-np.asarray(counts), kind="stable")[:top]
     return confusion_frame(y_true, y_pred, labels=order.tolist(), names=[names[i] for i in order])
+
+
+# ---------------------------------------------------------------- uncertainty
+def _macro_f1_rows(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Macro-F1 over all ``n_classes`` of each row of ``y_true, y_pred: (b, n)`` int arrays -> (b,).
+
+    A class with neither support nor predictions in a row counts as F1 0, as in :func:`summarize`
+    (sklearn's ``labels=range(C), zero_division=0``), so the full-sample value equals the point estimate.
+    """
+    b = y_true.shape[0]
+    offs = (np.arange(b) * n_classes)[:, None]
+    size = b * n_classes
+    tp = np.bincount((offs + y_true)[y_true == y_pred], minlength=size).reshape(b, n_classes)
+    support = np.bincount((offs + y_true).ravel(), minlength=size).reshape(b, n_classes)
+    predicted = np.bincount((offs + y_pred).ravel(), minlength=size).reshape(b, n_classes)
+    denom = support + predicted
+    present = denom > 0
+    f1 = np.divide(2 * tp, denom, out=np.zeros(denom.shape, dtype=float), where=present)
+    return f1.sum(1) / n_classes
+
+
+def resample_metrics(y_true, proba, idx: np.ndarray, k: int = 5) -> dict[str, np.ndarray]:
+    """accuracy, macro-F1 and top-k accuracy of ``proba: (n, C)`` on each resample ``idx: (b, n)`` -> {name: (b,)}."""
+    y_true, proba = np.asarray(y_true), np.asarray(proba)
+    y_pred = proba.argmax(1)
+    top = np.argsort(-proba, axis=1, kind="stable")[:, : min(k, proba.shape[1])]
+    in_top = (top == y_true[:, None]).any(1)
+    yt, yp = y_true[idx], y_pred[idx]
+    return {
+        "accuracy": (yt == yp).mean(1),
+        "macro_f1": _macro_f1_rows(yt, yp, proba.shape[1]),
+        f"top{k}_accuracy": in_top[idx].mean(1),
+    }
+
+
+def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) row indices drawn with replacement (seeded); the same draws serve every model (paired)."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def bootstrap_cis(y_true, proba, n_boot: int, seed: int, k: int = 5) -> dict[str, list[float]]:
+    """95% percentile bootstrap CI of accuracy, macro-F1 and top-k accuracy: {"<metric>_ci": [low, high]}."""
+    boots = resample_metrics(y_true, proba, bootstrap_indices(len(y_true), n_boot, seed), k)
+    return {f"{m}_ci": [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for m, v in boots.items()}
+
+
+def paired_bootstrap(y_true, proba_a, proba_b, n_boot: int, seed: int, k: int = 5) -> dict[str, dict]:
+    """Model A minus model B on the same test rows, resampled together.
+
+    Returns {metric: {"diff": observed A - B, "ci": [low, high] (95% percentile), "p_value": two-sided
+    share of resamples whose difference has the other sign than the observed one, doubled, capped at 1}}.
+    """
+    idx = bootstrap_indices(len(y_true), n_boot, seed)
+    full = np.arange(len(y_true))[None, :]
+    a, b = resample_metrics(y_true, proba_a, idx, k), resample_metrics(y_true, proba_b, idx, k)
+    obs_a, obs_b = resample_metrics(y_true, proba_a, full, k), resample_metrics(y_true, proba_b, full, k)
+    out = {}
+    for m in a:
+        d = a[m] - b[m]
+        diff = float(obs_a[m][0] - obs_b[m][0])
+        other_side = np.mean(d <= 0) if diff > 0 else np.mean(d >= 0) if diff < 0 else 1.0
+        out[m] = {
+            "diff": diff,
+            "ci": [float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))],
+            "p_value": float(min(1.0, 2 * other_side)),
+        }
+    return out

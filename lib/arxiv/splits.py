@@ -93,6 +93,43 @@ def stratified_split(y, test_frac: float = 0.2, val_frac: float = 0.1, seed: int
     return {k: np.sort(np.concatenate(v)) for k, v in parts.items()}
 
 
+SPLITS = ("train_val_test", "paper_80_20")
+
+
+def paper_split(y, test_frac: float, seed: int) -> dict[str, np.ndarray]:
+    """The paper's split of ``y: (n,)``: sklearn ``train_test_split(test_size=test_frac, random_state=seed,
+    stratify=y, shuffle=True)``; its test part is also its validation part (the paper's notebook
+    steps its learning-rate scheduler on the test loss). -> {"train", "val", "test"} sorted indices."""
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(
+        np.arange(len(y)), test_size=test_frac, random_state=seed, stratify=np.asarray(y), shuffle=True
+    )
+    return {"train": np.sort(train), "val": np.sort(test), "test": np.sort(test)}
+
+
+def make_split(y, kind: str, test_frac: float, val_frac: float, seed: int) -> dict[str, np.ndarray]:
+    """:func:`stratified_split` (``"train_val_test"``, ours) or :func:`paper_split` (``"paper_80_20"``)."""
+    if kind == "train_val_test":
+        return stratified_split(y, test_frac=test_frac, val_frac=val_frac, seed=seed)
+    if kind == "paper_80_20":
+        return paper_split(y, test_frac=test_frac, seed=seed)
+    raise ValueError(f"split must be one of {SPLITS}, got {kind!r}")
+
+
+def cap_per_class(categories, cap: int) -> np.ndarray:
+    """(n,) bool: the first ``cap`` rows of each category in file order (the paper's 1,500-row cap); 0 keeps all."""
+    cats = np.asarray([str(c) for c in categories], dtype=object)
+    if not cap:
+        return np.ones(len(cats), dtype=bool)
+    seen: Counter = Counter()
+    keep = np.zeros(len(cats), dtype=bool)
+    for i, c in enumerate(cats):
+        seen[c] += 1
+        keep[i] = seen[c] <= cap
+    return keep
+
+
 def subsample_stratified(y, n: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of about ``n`` rows of ``y: (m,)``, proportional per class, >= 1 per class."""
     y = np.asarray(y)

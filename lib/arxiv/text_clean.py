@@ -132,3 +132,17 @@ def primary_category(categories: str) -> str:
 def primary_categories(categories: Iterable[str]) -> np.ndarray:
     """Vectorised :func:`primary_category`: (n,) strings -> (n,) object array."""
     return np.array([primary_category(c) for c in categories], dtype=object)
+
+
+def paper_inputs(titles: Iterable[str], abstracts: Iterable[str]) -> list[str]:
+    """The paper's model input: ``title + " # " + abstract``, whitespace collapsed, nothing else changed.
+
+    (Its Kaggle ``arxiv_data.csv`` was already lower-cased with punctuation stripped.)
+
+    >>> paper_inputs(["a  Title"], ["line one\\nline two"])
+    ['a Title # line one line two']
+    """
+    titles, abstracts = list(titles), list(abstracts)
+    if len(titles) != len(abstracts):
+        raise ValueError(f"titles ({len(titles)}) and abstracts ({len(abstracts)}) differ in length")
+    return [f"{' '.join(t.split())} # {' '.join(a.split())}" for t, a in zip(titles, abstracts)]

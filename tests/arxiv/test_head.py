@@ -34,7 +34,16 @@ def _blobs(n=240, d=8, c=4, seed=0):
     return (centers[y] + rng.normal(size=(n, d))).astype(np.float32), y
 
 
-HEAD = {"width": 16, "activation": "relu", "epochs": 6, "learning_rate": 1e-2, "batch_size": 32, "progress": False}
+HEAD = {
+    "width": 16,
+    "activation": "relu",
+    "epochs": 6,
+    "learning_rate": 1e-2,
+    "batch_size": 32,
+    "lr_schedule": "constant",
+    "n_outputs": 0,
+    "progress": False,
+}
 
 
 def test_head_forward_exact_with_hand_set_weights():
@@ -52,8 +61,9 @@ def test_train_head_learns_a_separable_set_and_is_seeded():
     x, y = _blobs()
     m1, h1 = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **HEAD)
     m2, h2 = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **HEAD)
-    assert list(h1.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+    assert list(h1.columns) == ["epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc"]
     assert h1["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert h1["steps"].tolist() == [7, 14, 21, 28, 35, 42]  # ceil(200 / 32) = 7 optimiser steps per epoch
     # four well-separated blobs: every training and validation point right from the second epoch on
     assert h1["train_acc"].iloc[1:].tolist() == [1.0] * 5 and h1["val_acc"].iloc[-1] == 1.0
     assert h1["train_loss"].iloc[-1] < 0.1 * h1["train_loss"].iloc[0]
@@ -67,6 +77,24 @@ def test_train_head_learns_a_separable_set_and_is_seeded():
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
     m3, _ = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=1, **HEAD)
     assert not torch.equal(m1.net[0].weight, m3.net[0].weight)
+
+
+def test_plateau_schedule_and_extra_outputs(monkeypatch):
+    """The paper's schedule: the rate drops by 0.25 after 4 epochs without validation improvement and training
+    stops once it reaches the floor; the paper's wider output layer (152 units for 89 classes) trains the same way."""
+    x, y = _blobs()
+    y_val_shuffled = np.random.default_rng(1).permutation(y[200:])  # the validation loss soon rises
+    kw = {**HEAD, "epochs": 12, "lr_schedule": "plateau", "n_outputs": 7}
+    model, h = train_head(x[:200], y[:200], x[200:], y_val_shuffled, 4, seed=0, **kw)
+    assert model.net[2].out_features == 7
+    lrs = h["lr"].tolist()
+    assert len(h) == 12 and lrs[0] == 1e-2 and 2.5e-3 in lrs
+    assert all(b == a or b == pytest.approx(a * 0.25) for a, b in zip(lrs, lrs[1:]))
+    monkeypatch.setitem(topic_head.PLATEAU, "min_lr", 3e-3)  # the first reduction (to 2.5e-3) reaches the floor
+    _, h2 = train_head(x[:200], y[:200], x[200:], y_val_shuffled, 4, seed=0, **{**kw, "epochs": 30})
+    assert len(h2) < 30 and set(h2["lr"]) == {1e-2}
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **{**HEAD, "lr_schedule": "cosine"})
 
 
 def test_train_head_chance_on_shuffled_labels():

@@ -69,3 +69,25 @@ def test_subsample_stratified_keeps_every_class():
     assert set(y[idx]) == {0, 1, 2}
     assert np.bincount(y[idx]).tolist() == [14, 6, 1]
     assert np.array_equal(idx, subsample_stratified(y, 20, seed=0))
+
+
+def test_paper_split_80_20_test_is_validation_and_seeded():
+    from lib.arxiv.splits import make_split
+
+    y = np.repeat(np.arange(4), [10, 20, 30, 40])
+    s = make_split(y, "paper_80_20", 0.2, 0.1, seed=777)
+    assert len(s["test"]) == 20 and len(s["train"]) == 80
+    np.testing.assert_array_equal(s["val"], s["test"])
+    assert np.bincount(y[s["test"]]).tolist() == [2, 4, 6, 8]  # stratified
+    assert not set(s["train"]) & set(s["test"])
+    np.testing.assert_array_equal(s["test"], make_split(y, "paper_80_20", 0.2, 0.1, seed=777)["test"])
+    with pytest.raises(ValueError, match="split"):
+        make_split(y, "random", 0.2, 0.1, seed=0)
+
+
+def test_cap_per_class_keeps_the_first_rows_in_file_order():
+    from lib.arxiv.splits import cap_per_class
+
+    cats = ["a", "b", "a", "a", "b", "c", "a"]
+    assert cap_per_class(cats, 2).tolist() == [True, True, True, False, True, True, False]
+    assert cap_per_class(cats, 0).all()

@@ -82,3 +82,9 @@ def test_primary_category_is_first_entry():
     assert primary_categories(["a b", "c"]).tolist() == ["a", "c"]
     with pytest.raises(ValueError):
         primary_category("   ")
+
+
+def test_paper_inputs_title_hash_abstract_whitespace_collapsed():
+    from lib.arxiv.text_clean import paper_inputs
+
+    assert paper_inputs(["a  Title"], ["line one\nline  two "]) == ["a Title # line one line two"]

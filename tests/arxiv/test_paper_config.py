@@ -1,0 +1,61 @@
+"""The paper configuration: its CSV format, embedded synthetic data in that format, the protocol pieces, and the
+clear error when the Kaggle CSV or the distilbert weights are missing."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lib.arxiv import data as arxiv_data
+from lib.arxiv import experiment, synth
+from lib.core import paths
+from lib.core.checksums import DataError, write_sha256sums
+
+
+@pytest.fixture(scope="module")
+def paper_folder(tmp_path_factory):
+    """Synthetic records written in the paper's CSV format, imported like the Kaggle file would be."""
+    src = tmp_path_factory.mktemp("kaggle")
+    cfg = replace(arxiv_data.synth_config(), n_records=400, n_classes=20, n_rare_classes=2, min_per_class=8)
+    arxiv_data.write_paper_csv(synth.synthetic_records(cfg), src / arxiv_data.PAPER_CSV)
+    write_sha256sums(src)
+    return arxiv_data.import_local(src, tmp_path_factory.mktemp("raw") / "arxiv_paper")
+
+
+def test_paper_csv_reader(paper_folder):
+    df = arxiv_data.load(paper_folder)
+    assert len(df) == 400 and df["id"].tolist()[:3] == ["0", "1", "2"]
+    assert (df["categories"] == df["primary"]).all()
+    assert df["abstract"].str.match(r"^[a-z0-9 ]+$").all()  # lower-cased, punctuation stripped, as on Kaggle
+
+
+def test_paper_csv_bad_input(tmp_path):
+    path = tmp_path / arxiv_data.PAPER_CSV
+    path.write_text("abstract,title\nx,y\n")
+    with pytest.raises(DataError, match=r"missing column\(s\) \['tag'\]"):
+        arxiv_data.load(path)
+    path.write_text('abstract,tag,title\n"a",cs.CV,t\n"b",not-a-tag,u\n')
+    with pytest.raises(DataError, match="row 2 \\(id 1\\): unknown arXiv category 'not-a-tag'"):
+        arxiv_data.load(path)
+
+
+def test_paper_protocol_on_synthetic_csv(paper_folder, monkeypatch):
+    """first N rows, < min_count dropped, cap in file order, title # abstract, 80/20 split with test = validation."""
+    monkeypatch.setattr(arxiv_data, "prepare_paper", lambda: paper_folder)
+    cfg = replace(experiment.load_config("paper"), max_records=300, min_count=10, class_cap=20)
+    ds = experiment.load_dataset(cfg)
+    full = arxiv_data.load(paper_folder).iloc[:300]
+    assert len(ds.df) == int(np.minimum(full["primary"].value_counts(), 20).sum())
+    assert min(ds.labels.counts) >= 10 and max(ds.labels.counts) == 20
+    assert all(" # " in t for t in ds.texts)
+    np.testing.assert_array_equal(ds.split["val"], ds.split["test"])
+    assert len(ds.split["test"]) == round(0.2 * len(ds.y))
+
+
+def test_prepare_paper_names_what_is_missing_and_where(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "DATA_RAW", tmp_path)
+    with pytest.raises(FileNotFoundError) as err:
+        arxiv_data.prepare_paper()
+    message = str(err.value)
+    assert "arxiv_data.csv" in message and "python -m lib.arxiv.data import" in message
+    assert "distilbert-base-cased" in message and "never downloaded" in message
