@@ -392,7 +392,7 @@ class RandomForestECGClassifier:
             n_jobs=self.n_jobs,
         )
 
-    def _design(self, X, F):
+    def design(self, X, F):
         if not self.use_window:  # features only (e.g. the RR-interval floor)
             return np.asarray(F, dtype="float64")
         S = window_summary(X, self.n_bins)
@@ -401,14 +401,14 @@ class RandomForestECGClassifier:
     def fit(self, X, F, y, X_val=None, F_val=None, y_val=None, epochs=None):
         """Fit on ``X: (n, ...)``, ``F: (n, f) | None``, ``y: (n,)`` (validation args ignored)."""
         _check_fit_inputs(X, F, y, self.n_classes)
-        self.model.fit(self._design(X, F), np.asarray(y, dtype=int))
+        self.model.fit(self.design(X, F), np.asarray(y, dtype=int))
         return self
 
     def predict_proba(self, X, F=None) -> np.ndarray:
         """``(n, n_classes)``; classes unseen in training get probability 0."""
         out = np.zeros((len(X), self.n_classes))
         if len(X):
-            out[:, self.model.classes_] = self.model.predict_proba(self._design(X, F))
+            out[:, self.model.classes_] = self.model.predict_proba(self.design(X, F))
         return out
 
     def predict(self, X, F=None) -> np.ndarray:

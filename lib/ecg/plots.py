@@ -76,12 +76,14 @@ def learning_curves(curves: dict, metric_label: str, full_score: float | None = 
     return fig
 
 
-def feature_importance(importances: np.ndarray, names: list, top: int = 20):
-    """Horizontal bar chart of the ``top`` largest impurity importances."""
+def feature_importance(importances: np.ndarray, names: list, top: int = 20, err=None, xlabel: str = "importance"):
+    """Horizontal bar chart of the ``top`` largest importances (``err``: their standard deviations)."""
     order = np.argsort(importances)[::-1][:top][::-1]
     fig, ax = plt.subplots(figsize=(4.5, 0.22 * len(order) + 0.8))
-    ax.barh(np.asarray(names)[order], np.asarray(importances)[order])
-    ax.set_xlabel("mean decrease in impurity")
+    ax.barh(
+        np.asarray(names)[order], np.asarray(importances)[order], xerr=None if err is None else np.asarray(err)[order]
+    )
+    ax.set_xlabel(xlabel)
     fig.tight_layout()
     return fig
 

@@ -302,3 +302,33 @@ def test_beat_reading_relabels_only_the_episode_beats_by_their_aami_class():
     assert other not in ex.beat_reading(data)
     with pytest.raises(ValueError, match="rhythm_string"):
         ex.beat_reading(dataclasses.replace(data, beats=types.SimpleNamespace(rhythm_string=None, aami=aami)))
+
+
+def test_permutation_importance_finds_the_only_informative_feature():
+    rng = np.random.default_rng(0)
+    names = list(ex.ecg_features.FEATURE_NAMES)
+    F = rng.standard_normal((300, len(names))).astype("float32")
+    y = np.where(F[:, names.index("rr_prev")] > 0, 1, 0)  # non-sinus decided by one RR feature
+    data = ex.EcgInputs(
+        X=rng.standard_normal((300, 16)),
+        F=F,
+        y=y,
+        record=np.repeat(["a", "b", "c"], 100),
+        beats=None,
+        task="rhythm",
+        class_names=ecg_data.RHYTHM_CLASSES,
+        feature_names=names,
+    )
+    split = {"train": np.arange(200), "val": np.arange(200, 210), "test": np.arange(200, 300)}
+    written = []
+    out = types.SimpleNamespace(
+        figure=lambda fig, name: written.append(("figure", name)),
+        table=lambda df, name: written.append(("table", name)) or df,
+    )
+    table = ex.rf_importance(data, split, 0, {"n_estimators": 50}, out, n_repeats=3, max_test=0)
+    assert written == [("figure", "rf_permutation_importance"), ("table", "rf_permutation_importance")]
+    assert table["feature"].iloc[0] == "rr_prev" and table["f1_drop_mean"].iloc[0] > 0.3
+    assert (table["f1_drop_mean"].iloc[1:].abs() < 0.1).all() and (table["n_test_beats"] == 100).all()
+    assert ex.nonsinus_f1_score(
+        types.SimpleNamespace(predict=lambda X: np.array([0, 2, 1, 0])), None, np.array([0, 1, 0, 0])
+    ) == pytest.approx(2 / 3)
