@@ -671,12 +671,14 @@ def write_al(al: ALAnalysis, fraction: float, out: Outputs) -> None:
 
 
 def write_study(study: ALStudy, seed: int, out: Outputs) -> None:
-    """The long learning-curve table, and the controller trace (table + figure) of the ODAL run ``seed``."""
+    """The long learning-curve table, and the controller trace (table + figure) of the ODAL run ``seed``; prints
+    what was run (:func:`describe_al_runs`)."""
     from lib.ecg import plots
 
     odal_curve = study.curve("odal", seed)
     out.tables({"al_learning_curves_long": study.long, "odal_controller_trace": odal_curve})
     out.figure(plots.controller_trace(odal_curve), "odal_controller_trace")
+    print(describe_al_runs(study))
 
 
 def example_figures(data: EcgInputs, seed: int, out: Outputs) -> None:
@@ -854,6 +856,19 @@ def rhythm_study(
         ]
     )
     return RhythmStudy(runs, summary, paired)
+
+
+def write_rhythm(study: RhythmStudy, out: Outputs) -> pd.DataFrame:
+    """Write the rhythm study's tables, print its generated reading; returns the summary for display."""
+    out.tables({"rhythm_runs": study.runs, "rhythm_summary": study.summary, "rhythm_paired": study.paired})
+    print(rhythm_reading(study))
+    return study.summary.round(3)
+
+
+def write_fuzzy(controller, out: Outputs) -> pd.DataFrame:
+    """The fuzzy controller's membership functions (figure) and rule base (table, returned for display)."""
+    out.figure(controller.plot_memberships(), "fuzzy_membership_functions")
+    return out.table(controller.rule_table(), "fuzzy_rule_base")
 
 
 def _rounded(ci: list[float] | None) -> list[float] | None:
