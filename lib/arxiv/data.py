@@ -63,12 +63,13 @@ from lib.core.checksums import (
     write_verified_marker,
 )
 from lib.core.io import atomic_dir, atomic_write_text, write_json
-from lib.core.params import config
+from lib.core.params import config, load_params
 
 NAME = "arxiv"
 REAL_NAME = "arxiv_real"
 FETCH_NAME = "arxiv_kaggle"
 PAPER_NAME = "arxiv_paper"
+PAPER_SYNTH_NAME = "arxiv_paper_synthetic"
 JSONL_NAME = "arxiv-metadata-oai-snapshot.json"
 CSV_NAME = "arxiv_metadata_first2000.csv"
 PAPER_CSV = "arxiv_data.csv"
@@ -87,7 +88,11 @@ DESCRIPTIONS = {
     "synthetic": "generated arXiv-like records in the Kaggle JSON-lines format (lib.arxiv.synth, data_arxiv)",
     "real": "arXiv metadata snapshot, first 2000 records (April 2007)",
     "paper": "the paper's Kaggle arxiv_data.csv (abstract, tag, title)",
+    "paper_synthetic": "generated arXiv-like records in the paper's CSV format (abstract, tag, title; lib.arxiv.synth, "
+    "params_paper.yaml nb02_paper_smoke.data); smoke run of the paper configuration",
 }
+#: data sources whose records are generated: their results are results on synthetic data
+SYNTHETIC_SOURCES = ("synthetic", "paper_synthetic")
 
 _NEW_ID = re.compile(r"^(\d{3,4})\.(\d{1,5})$")
 
@@ -195,22 +200,33 @@ def read_csv_text(path: Path) -> pd.DataFrame:
         raise DataError(path, f"not a readable CSV ({exc})") from None
 
 
-def load_csv(path, unknown_category: str = "error") -> pd.DataFrame:
-    """The CSV export (float-mangled ids repaired) -> same DataFrame as :func:`load_jsonl`."""
-    path = Path(path)
-    _check_policy(unknown_category)
+def _read_table(path: Path, columns, what: str) -> pd.DataFrame:
+    """The CSV at ``path`` with every one of ``columns`` and at least one row; DataError naming the file otherwise.
+    ``what``: how the error names the expected layout."""
     raw = read_csv_text(path)
-    missing = [c for c in REQUIRED if c not in raw.columns]
+    missing = [c for c in columns if c not in raw.columns]
     if missing:
-        raise DataError(path, f"missing column(s) {missing}; have {list(raw.columns)}")
+        raise DataError(path, f"missing column(s) {missing}; {what} {list(columns)}, have {list(raw.columns)}")
     if raw.empty:
         raise DataError(path, "no records")
-    raw["id"] = [repair_id(v) for v in raw["id"]]
-    rows = raw[list(REQUIRED)].to_dict("records")
+    return raw
+
+
+def _checked(rows: list[dict], path: Path, unknown_category: str) -> pd.DataFrame:
+    """Every row checked (:func:`_check_record`, located by its 1-based row number), then :func:`_finish`."""
     where = [f"row {i + 1}" for i in range(len(rows))]
     for rec, loc in zip(rows, where):
         _check_record(rec, loc, path)
     return _finish(rows, where, path, unknown_category)
+
+
+def load_csv(path, unknown_category: str = "error") -> pd.DataFrame:
+    """The CSV export (float-mangled ids repaired) -> same DataFrame as :func:`load_jsonl`."""
+    path = Path(path)
+    _check_policy(unknown_category)
+    raw = _read_table(path, REQUIRED, "the CSV export needs")
+    raw["id"] = [repair_id(v) for v in raw["id"]]
+    return _checked(raw[list(REQUIRED)].to_dict("records"), path, unknown_category)
 
 
 def load_paper_csv(path, unknown_category: str = "error") -> pd.DataFrame:
@@ -218,20 +234,12 @@ def load_paper_csv(path, unknown_category: str = "error") -> pd.DataFrame:
     (id = the 0-based row number, categories = primary = tag), rows in file order."""
     path = Path(path)
     _check_policy(unknown_category)
-    raw = read_csv_text(path)
-    missing = [c for c in PAPER_COLUMNS if c not in raw.columns]
-    if missing:
-        raise DataError(path, f"missing column(s) {missing}; the paper's CSV has {list(PAPER_COLUMNS)}")
-    if raw.empty:
-        raise DataError(path, "no records")
+    raw = _read_table(path, PAPER_COLUMNS, "the paper's CSV has")
     rows = [
         {"id": str(i), "title": t, "abstract": a, "categories": c}
         for i, (t, a, c) in enumerate(zip(raw["title"], raw["abstract"], raw["tag"]))
     ]
-    where = [f"row {i + 1}" for i in range(len(rows))]
-    for rec, loc in zip(rows, where):
-        _check_record(rec, loc, path)
-    return _finish(rows, where, path, unknown_category)
+    return _checked(rows, path, unknown_category)
 
 
 def find_data_file(folder) -> Path:
@@ -442,10 +450,50 @@ def prepare_paper() -> Path:
     return folder
 
 
+SOURCE_PAPER_SYNTHETIC = """# Synthetic arXiv records in the paper's CSV format (generated, NOT real data)
+
+Written by lib/arxiv/data.py (`prepare_paper_synthetic`) from lib/arxiv/synth.py in the layout of the paper's
+Kaggle `{csv}` (columns abstract, tag, title; texts lower-cased, punctuation removed). It feeds the smoke run of the
+paper configuration (`python -m lib.arxiv.paper_smoke`). Deterministic given `generator.json`.
+Any result computed from it is a result on synthetic data.
+"""
+
+
+def paper_synth_config() -> SynthConfig:
+    """The generator's settings for the paper-format smoke data: params.yaml ``data_arxiv`` with the overrides of
+    params_paper.yaml ``nb02_paper_smoke.data``."""
+    base = load_params("data_arxiv")
+    return SynthConfig(**{**base, **load_params("nb02_paper_smoke", run="paper")["data"]})
+
+
+def prepare_paper_synthetic(out_dir=None) -> Path:
+    """``data/raw/arxiv_paper_synthetic/arxiv_data.csv``: synthetic records in the paper's CSV format, regenerated
+    unless a verified copy with the same generator settings is there."""
+    cfg = paper_synth_config()
+    out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir(PAPER_SYNTH_NAME)
+    settings = out_dir / "generator.json"
+    if settings.is_file() and json.loads(settings.read_text()) == cfg.as_dict():
+        try:
+            check_folder(out_dir)
+            return out_dir
+        except DataError:
+            pass
+    with atomic_dir(out_dir) as tmp:
+        write_paper_csv(synthetic_records(cfg), tmp / PAPER_CSV)
+        (tmp / "generator.json").write_text(json.dumps(cfg.as_dict(), indent=2, sort_keys=True) + "\n")
+        (tmp / "SOURCE.md").write_text(SOURCE_PAPER_SYNTHETIC.format(csv=PAPER_CSV))
+        write_sha256sums(tmp)
+        write_verified_marker(tmp)
+    return out_dir
+
+
 def dataset_dir(data_source: str) -> Path:
-    """Folder for the notebook's ``data_source``: "synthetic" (params.yaml data_arxiv), "real" or "paper"."""
+    """Folder for the notebook's ``data_source``: "synthetic" (params.yaml data_arxiv), "real", "paper" or
+    "paper_synthetic" (the paper's CSV format, generated: :func:`prepare_paper_synthetic`)."""
     if data_source == "synthetic":
         return prepare_synthetic()
+    if data_source == "paper_synthetic":
+        return prepare_paper_synthetic()
     if data_source == "real":
         return prepare_real()
     if data_source == "paper":

@@ -10,10 +10,12 @@ Encoders (``encoder`` argument):
   package version. A mismatch, a missing file or an extra loadable file raises DataError and
   nothing is loaded.
 - ``"distilbert-base-cased"`` (the paper's encoder, hidden 768): from the local Hugging Face
-  cache only (``local_files_only``), never downloaded; absent -> FileNotFoundError saying how to
-  get it. The hub cache stores large files under their sha256, which we check.
-- a path to a local BERT-type folder (tests, other checkpoints): its hashes are computed and
-  used as the fingerprint, not checked against a published value.
+  cache only (``local_files_only``) at the pinned commit :data:`PAPER_REVISION`, never downloaded;
+  absent -> FileNotFoundError saying how to get it. The hub cache stores large files under their
+  sha256, which we check; per-file published hashes (:data:`PAPER_SHA256`) could not be found.
+- a path to a local BERT-type folder (tests, other checkpoints; relative paths are read from the
+  repository root): its hashes are computed and used as the fingerprint, not checked against a
+  published value.
 
 Loading is ``AutoModel/AutoTokenizer.from_pretrained(folder, local_files_only=True,
 trust_remote_code=False, use_safetensors=True)``: safetensors only (a non-safetensors or
@@ -74,6 +76,19 @@ PACKAGED_SHA256 = {
     "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
     "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
 }
+#: the paper's encoder on the Hugging Face hub (the old id ``distilbert-base-cased`` redirects there) and the commit we
+#: pin. Source of the revision: public code that pins this model to it, e.g. revision tables
+#: ``'distilbert-base-cased': '6ea8117...'`` and the hub-cache paths
+#: ``models--distilbert--distilbert-base-cased/snapshots/6ea8117...`` (found with a code search, December 2026; the
+#: snapshot folder name of the hub cache is the repository commit).
+PAPER_REPOS = ("distilbert/distilbert-base-cased", "distilbert-base-cased")
+PAPER_REVISION = "6ea81172465e8b0ad3fddeed32b986cdcdcffcf0"
+#: sha256 of the files of that revision (model.safetensors, config.json, vocab.txt, tokenizer.json,
+#: tokenizer_config.json): NOT FOUND in any source reachable here, so none is pinned (no value is made up).
+#: Meanwhile the hub cache's own check applies (model.safetensors is stored as a blob named by its sha256, which
+#: :func:`model_files` compares), and every file's hash enters the cache key and the metrics. Fill this from the
+#: hub's file pages ("SHA256" of each file) to make a mismatch an error, as for :data:`PACKAGED_SHA256`.
+PAPER_SHA256: dict[str, str] = {}
 #: bump when the embedding code changes its output (part of the cache key)
 CODE_VERSION = "arxiv-embed-1"
 
@@ -118,18 +133,24 @@ def packaged_model_dir() -> Path:
 
 
 def hf_cache_dir(model_id: str = PAPER, cache_dir=None) -> Path:
-    """Snapshot folder of ``model_id`` in the local Hugging Face cache (or ``cache_dir``); never downloads."""
+    """Snapshot folder of ``model_id`` in the local Hugging Face cache (or ``cache_dir``); never downloads.
+
+    The paper's encoder is looked up at :data:`PAPER_REVISION` under either of its hub ids (:data:`PAPER_REPOS`).
+    """
     from huggingface_hub import snapshot_download
 
-    try:
-        return Path(snapshot_download(model_id, local_files_only=True, cache_dir=cache_dir))
-    except Exception as exc:
-        raise FileNotFoundError(
-            f"{model_id!r} is not in the local Hugging Face cache and is never downloaded at run time. "
-            f"On a machine with internet run `hf download {model_id}` (or "
-            f"`huggingface-cli download {model_id}`) and copy the cache (HF_HOME), "
-            f"or use encoder={PACKAGED!r}."
-        ) from exc
+    repos, revision = (PAPER_REPOS, PAPER_REVISION) if model_id == PAPER else ((model_id,), None)
+    for repo in repos:
+        try:
+            return Path(snapshot_download(repo, revision=revision, local_files_only=True, cache_dir=cache_dir))
+        except Exception:  # any failure means "not in the cache"; the error below says what to do
+            continue
+    pinned = f" --revision {revision}" if revision else ""
+    raise FileNotFoundError(
+        f"{model_id!r}{' at revision ' + revision if revision else ''} is not in the local Hugging Face cache and "
+        f"is never downloaded at run time. On a machine with internet run `hf download {repos[0]}{pinned}` and "
+        f"copy the cache (HF_HOME) here, or use encoder={PACKAGED!r}."
+    )
 
 
 def check_safetensors(path: Path) -> None:
@@ -200,8 +221,10 @@ def resolve_encoder(encoder: str) -> tuple[Path, dict[str, str]]:
         return folder, verify_model_dir(folder, PACKAGED_SHA256)
     if encoder == PAPER:
         folder = hf_cache_dir(PAPER)
-        return folder, verify_model_dir(folder, None)
+        return folder, verify_model_dir(folder, PAPER_SHA256 or None)
     folder = Path(encoder)
+    if not folder.is_absolute():  # a relative folder is read from the repository root, whatever the cwd
+        folder = paths.ROOT / folder
     if not folder.is_dir():
         raise ValueError(f"encoder must be one of {ENCODERS} or a local model folder, got {encoder!r}")
     return folder, verify_model_dir(folder, None)
@@ -247,6 +270,19 @@ def pool(hidden, mask, pooling: str):
     raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
 
 
+def _pad(rows: list[list[int]], pad_id: int):
+    """Token-id lists -> (input_ids, attention_mask) int64 tensors, right-padded to the longest row."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
 def encode(
     enc: Encoder,
     texts: list[str],
@@ -256,7 +292,13 @@ def encode(
     pooling: str,
     progress: bool = True,
 ) -> np.ndarray:
-    """Embed ``texts`` (n strings) -> float32 (n, hidden). Batches are formed by length for speed."""
+    """Embed ``texts`` (n strings) -> float32 (n, hidden), rows in the input order.
+
+    Every text is tokenized once (truncated to ``max_length``); batches are then formed longest first by TOKEN
+    count, so each batch is padded only to its own longest member (sentence-transformers sorts by character
+    count, which pads more). The model sees ``input_ids`` and ``attention_mask`` (BERT's token types are all 0,
+    its default; DistilBERT has none).
+    """
     import torch
     from tqdm import tqdm
 
@@ -264,19 +306,22 @@ def encode(
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     texts = list(texts)
     device = next(enc.model.parameters()).device
-    order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.zeros((len(texts), enc.hidden_size), dtype=np.float32)
+    if not texts:
+        return out
+    tokens = enc.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    order = np.argsort([-len(t) for t in tokens], kind="stable")
+    pad_id = enc.tokenizer.pad_token_id if enc.tokenizer.pad_token_id is not None else 0
     starts = range(0, len(texts), batch_size)
     with torch.inference_mode():
         for s in tqdm(
             starts, desc=f"encoding ({enc.name.split('/')[-1]})", disable=not show_progress(progress), unit="batch"
         ):
             idx = order[s : s + batch_size]
-            batch = enc.tokenizer(
-                [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-            ).to(device)
-            hidden = enc.model(**batch).last_hidden_state
-            out[idx] = pool(hidden, batch["attention_mask"], pooling).float().cpu().numpy()
+            ids, mask = _pad([tokens[i] for i in idx], pad_id)
+            ids, mask = ids.to(device), mask.to(device)
+            hidden = enc.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            out[idx] = pool(hidden, mask, pooling).float().cpu().numpy()
     return out
 
 

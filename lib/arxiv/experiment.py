@@ -98,7 +98,7 @@ def data_source(cfg: Config, run: str) -> provenance.DataSource:
     reverse), so a figure or metrics file can never be labelled with the wrong kind.
     """
     source = provenance.data_source(run, arxiv_data.DESCRIPTIONS[cfg.data_source])
-    if source.is_synthetic != (cfg.data_source == "synthetic"):
+    if source.is_synthetic != (cfg.data_source in arxiv_data.SYNTHETIC_SOURCES):
         raise ValueError(f"data_source {cfg.data_source!r} does not belong to the {run!r} run")
     return source
 
