@@ -413,7 +413,8 @@ def ablations(cfg: Config, progress: bool = False) -> dict[str, dict]:
 
 
 def ablation_table(cfg: Config, frozen: HeadRun, abl: dict[str, dict]) -> pd.DataFrame:
-    """DataFrame[setting, change, accuracy, accuracy_ci, macro_f1]: ours first, then each ablation."""
+    """DataFrame[setting, change, n_test, accuracy, accuracy_ci, macro_f1, macro_f1_ci]: ours first, then each
+    ablation (each with its own test part where the ablation changes the split)."""
     rows = [("ours", "-", frozen.summary)] + [
         (name, ", ".join(f"{k}={v}" for k, v in r["overrides"].items()), r) for name, r in abl.items()
     ]
@@ -425,6 +426,7 @@ def ablation_table(cfg: Config, frozen: HeadRun, abl: dict[str, dict]) -> pd.Dat
             "accuracy": r["accuracy"],
             "accuracy_ci": _fmt_ci(r["accuracy_ci"]),
             "macro_f1": r["macro_f1"],
+            "macro_f1_ci": _fmt_ci(r["macro_f1_ci"]),
         }
         for name, change, r in rows
     )
