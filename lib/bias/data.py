@@ -490,8 +490,17 @@ def _prepare(run: str) -> Path:
     return build_from_mnist(mnist, out, cfg)
 
 
-def prepare_real() -> Path:
-    """The real run's data (called by ``python -m lib.core.runner nb04 --run real``): see ``_prepare``."""
+def prepare_real(variant: str = "") -> Path:
+    """The real run's data (called by ``python -m lib.core.runner nb04 --run real``): see ``_prepare``.
+
+    variant ``cifar10c`` (``--variant cifar10c``): Corrupted CIFAR-10 from ../shared/data/cifar10
+    (``lib.bias.cifar10c.prepare_real``)."""
+    if variant == "cifar10c":
+        from lib.bias import cifar10c
+
+        return cifar10c.prepare_real()
+    if variant:
+        raise ValueError(f"unknown data variant {variant!r} (known: cifar10c)")
     return _prepare("real")
 
 

@@ -9,6 +9,7 @@ test images. ``accuracy_table`` turns the per-run rows into the paper's Table 3 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -56,8 +57,10 @@ class ExperimentConfig:
     valid_size: int | None
     cka_samples: int
     cka_batch_size: int
+    cka_probe_sets: int
     torch_threads: int
     device: str
+    variant: str  # "" or the runner's --variant: the outputs are named paths.output_name("nb04", variant)
 
     @classmethod
     def from_namespace(cls, namespace: dict) -> ExperimentConfig:
@@ -104,6 +107,7 @@ class GridResult:
     cka: dict = field(default_factory=dict)
     layer_names: list = field(default_factory=list)
     cka_seeds: dict = field(default_factory=dict)
+    probe: dict = field(default_factory=dict)
 
 
 def load_splits(root, datasets, pct: str) -> dict:
@@ -175,7 +179,7 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
     """
     cka_seed = cfg.seeds[0] if cka_seed is None else cka_seed
     config = cfg.train_config()
-    runs, hist, mats, names = [], [], {}, []
+    runs, hist, mats, names, probe = [], [], {}, [], {}
     jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
     done = {}
     for dataset, objective, seed in tqdm(jobs, desc="models", **quiet(progress)):
@@ -225,14 +229,82 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
         runs.append(run_row)
         hist += hist_rows
         x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[: cfg.cka_samples]]
-        step = cfg.cka_batch_size
-        batches = [x_cka[i : i + step] for i in range(0, len(x_cka), step)]
-        batches = [b for b in batches if len(b) >= 4]
-        names, mats[(dataset, objective, seed)] = cka.cka_matrix(
-            model, batches, layers=cka_layer_names(model), device=pick_device(cfg.device), precision=CKA_PRECISION
-        )
+        names, mats[(dataset, objective, seed)] = _cka(model, x_cka, cfg)
+        if cfg.cka_probe_sets and seed == cka_seed:
+            probe[(dataset, objective)] = cka_probe_study(model, x_te, sp["test"].aligned, cfg, seed=cka_seed)
     grid = {(d, o): m for (d, o, s), m in mats.items() if s == cka_seed}
-    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats)
+    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe)
+
+
+def _cka(model, x, cfg: ExperimentConfig, precision: str = CKA_PRECISION) -> tuple[list, np.ndarray]:
+    """Layer names and the layer x layer CKA matrix of ``model`` on images ``x`` (batches of cfg.cka_batch_size)."""
+    step = cfg.cka_batch_size
+    batches = [b for b in (x[i : i + step] for i in range(0, len(x), step)) if len(b) >= 4]
+    return cka.cka_matrix(
+        model, batches, layers=cka_layer_names(model), device=pick_device(cfg.device), precision=precision
+    )
+
+
+def block_score(m: np.ndarray, names) -> float:
+    """Block structure of a CKA matrix: mean CKA between two layers of the same stage (stem, layer1..4, head)
+    minus the mean between layers of different stages (0: no blocks; larger: sharper stage blocks)."""
+    starts = sorted(stage_starts(names).values())
+    block = np.zeros(len(m), dtype=int)
+    for b, start in enumerate(starts):
+        block[start:] = b
+    same = block[:, None] == block[None, :]
+    off = ~np.eye(len(m), dtype=bool)
+    return float(np.nanmean(m[same & off]) - np.nanmean(m[~same]))
+
+
+def _mean_abs(a, b) -> float:
+    off = ~np.eye(len(a), dtype=bool)
+    return float(np.nanmean(np.abs(a - b)[off]))
+
+
+def cka_probe_study(model, x_te, aligned, cfg: ExperimentConfig, seed: int) -> dict:
+    """How much a CKA heatmap depends on its probe images, for one trained model:
+
+    - ``cfg.cka_probe_sets`` disjoint random probe sets of ``cfg.cka_samples`` test images (resampling of the probe
+      set): mean and max |difference| between their matrices (off-diagonal), block score per set;
+    - bias-aligned vs bias-conflicting probe sets of equal size (at most cfg.cka_samples, limited by the smaller
+      group): their |difference| against the probe-set spread, and their block scores;
+    - the float32 Gram path against float64 on the first probe set: max and mean absolute CKA error.
+    """
+    rng = np.random.default_rng([seed, 7])
+    perm, n = rng.permutation(len(x_te)), cfg.cka_samples
+    sets = [perm[i * n : (i + 1) * n] for i in range(min(cfg.cka_probe_sets, len(perm) // n))]
+    names, first = _cka(model, x_te[sets[0]], cfg)
+    mats = [first] + [_cka(model, x_te[s], cfg)[1] for s in sets[1:]]
+    _, first64 = _cka(model, x_te[sets[0]], cfg, precision="float64")
+    aligned = np.asarray(aligned, dtype=bool)
+    n_group = int(min(n, aligned.sum(), (~aligned).sum()))
+    m_al = _cka(model, x_te[rng.permutation(np.flatnonzero(aligned))[:n_group]], cfg)[1]
+    m_co = _cka(model, x_te[rng.permutation(np.flatnonzero(~aligned))[:n_group]], cfg)[1]
+    between = [_mean_abs(a, b) for a, b in itertools.combinations(mats, 2)]
+    blocks = [block_score(m, names) for m in mats]
+    return {
+        "n_probe_sets": len(mats),
+        "probe_size": n,
+        "probe_set_diff_mean": float(np.mean(between)) if between else None,
+        "probe_set_diff_max": float(np.max(between)) if between else None,
+        "block_score_mean": float(np.mean(blocks)),
+        "block_score_sd": float(np.std(blocks, ddof=1)) if len(blocks) > 1 else None,
+        "block_score_range": [float(min(blocks)), float(max(blocks))],
+        "group_size": n_group,
+        "aligned_vs_conflicting_diff": _mean_abs(m_al, m_co),
+        "aligned_vs_conflicting_above_probe_max": bool(between and _mean_abs(m_al, m_co) > max(between)),
+        "block_score_aligned": block_score(m_al, names),
+        "block_score_conflicting": block_score(m_co, names),
+        "float32_max_abs_error": float(np.nanmax(np.abs(first - first64))),
+        "float32_mean_abs_error": float(np.nanmean(np.abs(first - first64))),
+    }
+
+
+def probe_table(result: GridResult) -> pd.DataFrame:
+    """One row per (dataset, objective) of ``cka_probe_study`` (empty when cka_probe_sets is 0)."""
+    rows = [{"dataset": d, "objective": o, **v} for (d, o), v in result.probe.items()]
+    return pd.DataFrame(rows).drop(columns=["block_score_range"], errors="ignore")
 
 
 def _mark(text: str, rank: int) -> str:
@@ -354,6 +426,11 @@ def cka_noise_floor(result: GridResult) -> tuple[pd.DataFrame, dict]:
     return floor, st.noise_floor_summary(floor)
 
 
+def probe_metrics(result: GridResult) -> dict:
+    """``{"<dataset>.<objective>": cka_probe_study(...)}`` ({} when cka_probe_sets is 0)."""
+    return {f"{d}.{o}": v for (d, o), v in result.probe.items()}
+
+
 def cka_metrics(cka_table: pd.DataFrame) -> dict:
     """``{"<dataset>.<objective>": {mean_offdiag, first_last}}`` from ``cka_summary``."""
     return {
@@ -382,6 +459,7 @@ def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, 
         "train_size": cfg.train_size,
         "valid_size": cfg.valid_size,
         "cka_samples": cfg.cka_samples,
+        "cka_probe_sets": cfg.cka_probe_sets,
         "n_cka_layers": len(result.layer_names),
         "device": str(pick_device(cfg.device)),
         "total_train_seconds": float(result.runs["seconds"].sum()),
@@ -404,7 +482,51 @@ def _verdict_line(name: str, test: dict) -> str:
     )
 
 
-def interpretation(summary_: dict, floor_summary: dict, source) -> str:
+def probe_lines(probe: dict) -> list[str]:
+    """Generated lines on the probe-set study (``probe_metrics``), one per dataset (means over objectives)."""
+    lines = []
+    by_dataset: dict = {}
+    for key, v in probe.items():
+        by_dataset.setdefault(key.split(".")[0], []).append(v)
+    for d, vs in by_dataset.items():
+        if vs[0]["probe_set_diff_max"] is None:
+            continue
+        diff = np.mean([v["probe_set_diff_mean"] for v in vs])
+        dmax = max(v["probe_set_diff_max"] for v in vs)
+        group = np.mean([v["aligned_vs_conflicting_diff"] for v in vs])
+        n_above = sum(v["aligned_vs_conflicting_above_probe_max"] for v in vs)
+        lines.append(
+            f"- CKA probe sets ({d}, {vs[0]['n_probe_sets']} disjoint sets of {vs[0]['probe_size']} test images, "
+            f"first-seed models): mean |difference| between sets {diff:.3f} (max {dmax:.3f}); bias-aligned vs "
+            f"bias-conflicting probes ({vs[0]['group_size']} each) {group:.3f}, above the largest probe-set "
+            f"difference for {n_above} of {len(vs)} objectives; block score (within minus between stages) "
+            f"{np.mean([v['block_score_mean'] for v in vs]):.3f} (probe-set sd "
+            f"{np.mean([v['block_score_sd'] or 0 for v in vs]):.3f}); float32 Gram path: max |CKA error| vs "
+            f"float64 {max(v['float32_max_abs_error'] for v in vs):.1e}."
+        )
+    return lines
+
+
+def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
+    """Generated Markdown: how this run departs from the paper's protocol (Sec. 3), from the configuration and
+    the runs table (how many models were still improving at the epoch cap)."""
+    capped = int((runs["best_epoch"] == runs["epochs"]).sum()) if len(runs) else 0
+    items = [
+        f"width {cfg.width:g} of ResNet18 ({cfg.n_parameters():,} parameters; paper: 1.0, 11.2 M)",
+        f"{cfg.stem} stem",
+        f"batch {cfg.batch_size} (paper: 512)",
+        f"at most {cfg.max_epochs} epochs (paper: early stopping with patience {cfg.patience}); "
+        f"{capped} of {len(runs)} runs had their best validation accuracy in the last epoch, i.e. were still improving",
+        "training split: " + ("all of it" if cfg.train_size is None else f"a stratified subset of {cfg.train_size:,}"),
+        "validation split: "
+        + ("all of it" if cfg.valid_size is None else f"a stratified subset of {cfg.valid_size:,}"),
+        f"seeds {list(cfg.seeds)}",
+        f"CKA on {cfg.cka_samples:,} test images",
+    ]
+    return "**Reductions against the paper's protocol (this run).** " + "; ".join(items) + "."
+
+
+def interpretation(summary_: dict, floor_summary: dict, source, probe: dict | None = None) -> str:
     """Generated reading of the results (Markdown): the two ranking claims with their tests, the alias, and the
     CKA noise floor against the between-objective differences. No number in it is typed by hand."""
     lines = [f"Data: {source.stamp}.", ""]
@@ -440,4 +562,5 @@ def interpretation(summary_: dict, floor_summary: dict, source) -> str:
             f"- CKA heatmaps ({d}): between-objective mean |difference| {f['objective_mean']:.3f} vs seed-to-seed "
             f"(noise floor) mean {f['seed_mean']:.3f}, max {f['seed_max']:.3f}: {above} the floor."
         )
+    lines += probe_lines(probe or {})
     return "\n".join(lines)

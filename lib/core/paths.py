@@ -80,8 +80,16 @@ def notebook_path(key: str) -> Path:
     return NOTEBOOKS / f"{NOTEBOOK_IDS[key]}.ipynb"
 
 
-def executed_notebook(key: str, run: str) -> Path:
-    return RESULTS / _check_run(run) / f"{NOTEBOOK_IDS[key]}.ipynb"
+def output_name(key: str, variant: str = "") -> str:
+    """The outputs' name of notebook ``key``: ``NN_slug``, or ``NN_slug_<variant>`` for a variant run
+    (e.g. notebook 04 on one dataset: ``04_cka_objectives_cifar10c``), so a variant never overwrites the main run."""
+    if variant and not variant.replace("_", "").isalnum():
+        raise ValueError(f"variant must be letters, digits and '_', got {variant!r}")
+    return f"{NOTEBOOK_IDS[key]}_{variant}" if variant else NOTEBOOK_IDS[key]
+
+
+def executed_notebook(key: str, run: str, variant: str = "") -> Path:
+    return RESULTS / _check_run(run) / f"{output_name(key, variant)}.ipynb"
 
 
 def figure_dir(notebook: str, run: str) -> Path:

@@ -45,6 +45,8 @@ class Claim:
     #: the same quantity under the field's honest protocol (dotted key), and that protocol's name
     honest_metric: str = ""
     honest_protocol: str = ""
+    #: a variant run of the notebook (``runner --variant``): its metrics are ``metrics/<run>/<notebook>_<variant>.json``
+    variant: str = ""
 
 
 def load_claims(path: Path = paths.CLAIMS) -> list[Claim]:
@@ -107,6 +109,7 @@ def verdict(claim: Claim, ours: Any, kind: str, *, missing: bool = True) -> str:
     - synthetic data: "not comparable (synthetic data)"
     - a claim with ``not_comparable`` set: "not comparable: <reason>"
     - boolean claims: "reproduced" if equal, else "not reproduced"
+    - text claims (a test's verdict word, e.g. "supported"): "reproduced" if equal, else "not reproduced (<ours>)"
     - numbers: "reproduced (within ±tol)" if |ours - paper| <= tolerance; "reproduced (ours higher
       by +d)" if ``higher_is_better`` and ours exceeds the paper by more than the tolerance (the gap
       stays visible); else "not reproduced (off by d)". No tolerance: "not comparable".
@@ -119,6 +122,8 @@ def verdict(claim: Claim, ours: Any, kind: str, *, missing: bool = True) -> str:
         return f"not comparable: {claim.not_comparable}"
     if isinstance(claim.paper_value, bool) or isinstance(ours, bool):
         return "reproduced" if bool(ours) == bool(claim.paper_value) else "not reproduced"
+    if isinstance(claim.paper_value, str) and isinstance(ours, str):
+        return "reproduced" if ours == claim.paper_value else f"not reproduced ({ours})"
     if claim.tolerance is None:
         return "not comparable"
     diff = float(ours) - float(claim.paper_value)
@@ -173,7 +178,7 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
     rows = []
     for claim in claims:
         for run in paths.RUNS:
-            mfile = metrics_root / run / f"{claim.notebook}.json"
+            mfile = metrics_root / run / f"{claim.notebook}{'_' + claim.variant if claim.variant else ''}.json"
             if not mfile.exists():
                 continue
             metrics = read_json(mfile)
@@ -201,6 +206,7 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
                     "ours": _fmt_ci(ours, ci),
                     "ours (honest protocol)": _fmt_ci(honest[0], honest[1]) if honest else "",
                     "run": run,
+                    "variant": claim.variant,
                     "data / configuration": described,
                     "verdict": combined_verdict(claim, paper_verdict, honest[2] if honest else None),
                     "note": claim.note,
@@ -217,6 +223,7 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
             "ours",
             "ours (honest protocol)",
             "run",
+            "variant",
             "data / configuration",
             "verdict",
             "note",
@@ -270,8 +277,9 @@ def render(df: pd.DataFrame) -> str:
             row["verdict (real)"] = by_run["real"]["verdict"] if "real" in by_run else "no real run yet"
             rows.append(row)
         lines += [f"## {nb}", "", to_markdown(pd.DataFrame(rows)), "", "Data and configuration:", ""]
-        for run, desc in part.drop_duplicates("run")[["run", "data / configuration"]].itertuples(index=False):
-            lines.append(f"- `{run}`: {desc}")
+        runs = part.drop_duplicates(["run", "variant"])[["run", "variant", "data / configuration"]]
+        for run, variant, desc in runs.itertuples(index=False):
+            lines.append(f"- `{run}`{f' ({variant})' if variant else ''}: {desc}")
         notes = part.drop_duplicates("claim")[["claim", "note"]]
         notes = notes[notes.note.astype(bool)]
         if len(notes):

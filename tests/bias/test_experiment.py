@@ -114,3 +114,39 @@ def test_run_grid_end_to_end(tmp_path):
     m = res.cka[("cmnist", "sce")]
     assert m.shape == (len(res.layer_names),) * 2 and np.allclose(np.diag(m), 1.0)
     assert res.layer_names[0] == "conv1" and res.layer_names[-1] == "fc"
+
+
+def test_block_score_separates_stage_blocks():
+    names = ["conv1", "bn1", "relu", "maxpool", "x", "layer1.0.conv1", "layer1.0.bn1", "fc"]
+    blocks = np.zeros((8, 8))
+    for s, e in ((0, 5), (5, 7), (7, 8)):
+        blocks[s:e, s:e] = 1.0
+    assert be.block_score(blocks, names) == pytest.approx(1.0)
+    assert be.block_score(np.ones((8, 8)), names) == pytest.approx(0.0)
+
+
+def test_probe_study_on_a_trained_grid(tmp_path):
+    biased_data.generate(tmp_path / "b", seed=0, n_train=40, n_valid=12, n_test=80, datasets=("cmnist",))
+    data = be.load_splits(tmp_path / "b", ["cmnist"], "5pct")
+    cfg = experiment_config(
+        objectives=["sce"],
+        seeds=[0, 1],
+        width=0.0625,
+        batch_size=16,
+        max_epochs=1,
+        cka_samples=24,
+        cka_batch_size=12,
+        cka_probe_sets=3,
+        device="cpu",
+    )
+    res = be.run_grid(data, cfg, progress=False)
+    assert list(res.probe) == [("cmnist", "sce")], "the first-seed model only"
+    p = res.probe[("cmnist", "sce")]
+    assert p["n_probe_sets"] == 3 and p["probe_size"] == 24
+    n_aligned = int(data["cmnist"]["test"].aligned.sum())
+    assert p["group_size"] == min(24, n_aligned, 80 - n_aligned)
+    assert 0 < p["probe_set_diff_mean"] <= p["probe_set_diff_max"] < 1
+    assert p["float32_max_abs_error"] < 1e-4, "float32 Grams stay close to float64"
+    table = be.probe_table(res)
+    assert len(table) == 1 and "block_score_mean" in table
+    assert "CKA probe sets (cmnist, 3 disjoint sets of 24" in "\n".join(be.probe_lines(be.probe_metrics(res)))

@@ -118,3 +118,24 @@ def test_paper_values_reads_claims(tmp_path):
     assert report.paper_values("03_eye_mobilenet_som", f) == {"a": 0.97}
     with pytest.raises(ValueError, match="notebook must be one of"):
         report.paper_values("05_x", f)
+
+
+def test_variant_claim_reads_the_variant_metrics_file(tmp_path):
+    (tmp_path / "real").mkdir()
+    main = {"meta": {"data": "Colored MNIST (real)", "config": "real"}, "claims": {"accuracy": 0.5}}
+    variant = {"meta": {"data": "Corrupted CIFAR-10 (real)", "config": "real"}, "claims": {"accuracy": 0.85}}
+    (tmp_path / "real" / "01_odal_ecg.json").write_text(json.dumps(main))
+    (tmp_path / "real" / "01_odal_ecg_cifar.json").write_text(json.dumps(variant))
+    claims = [_claim(), _claim(id="c2", variant="cifar")]
+    df = report.build_table(claims, metrics_root=tmp_path)
+    assert list(df.ours) == ["0.5", "0.85"]
+    assert list(df.variant) == ["", "cifar"]
+    md = report.render(df)
+    assert "- `real`: Colored MNIST (real)" in md and "- `real` (cifar): Corrupted CIFAR-10 (real)" in md
+
+
+def test_text_claims_compare_verdict_words():
+    claim = _claim(paper_value="supported", tolerance=None)
+    assert report.verdict(claim, "supported", "real") == "reproduced"
+    assert report.verdict(claim, "not significant", "real") == "not reproduced (not significant)"
+    assert report.verdict(claim, "not significant", "synthetic") == "not comparable (synthetic data)"

@@ -56,3 +56,24 @@ def test_runner_failure_leaves_no_executed_copy(tiny_project):
         runner.run_notebook("nb01", "real", log_output=False)
     assert not (tiny_project / "results" / "real" / "01_odal_ecg.ipynb").exists()
     assert (tiny_project / "results" / "real" / "01_odal_ecg.FAILED.ipynb").exists()
+
+
+def test_variant_applies_its_section_and_names_its_outputs(tiny_project):
+    (tiny_project / "params.yaml").write_text("nb01:\n  n: 21\n  variant: ''\n")
+    (tiny_project / "params_real.yaml").write_text("nb01:\n  n: -1\nnb01_small:\n  n: 3\nnb01_bad:\n  m: 1\n")
+    assert runner.notebook_parameters("nb01", "real", "small") == {"n": 3, "variant": "small", "run": "real"}
+    assert runner.notebook_parameters("nb01", "real") == {"n": -1, "variant": "", "run": "real"}
+    assert paths.executed_notebook("nb01", "real", "small") == tiny_project / "results/real/01_odal_ecg_small.ipynb"
+    assert paths.executed_notebook("nb01", "real") == tiny_project / "results/real/01_odal_ecg.ipynb"
+    with pytest.raises(ValueError, match="no section 'nb01_big'"):
+        runner.notebook_parameters("nb01", "real", "big")
+    with pytest.raises(ValueError, match=r"no parameter\(s\) \['m'\]"):
+        runner.notebook_parameters("nb01", "real", "bad")
+    with pytest.raises(ValueError, match="letters, digits"):
+        runner.notebook_parameters("nb01", "real", "../x")
+
+
+def test_variant_needs_a_notebook_that_takes_it(tiny_project):
+    (tiny_project / "params_real.yaml").write_text("nb01_small:\n  n: 3\n")
+    with pytest.raises(ValueError, match=r"\['variant'\]"):
+        runner.notebook_parameters("nb01", "real", "small")
