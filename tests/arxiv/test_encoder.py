@@ -77,8 +77,20 @@ def test_remote_code_config_refused(tiny, tmp_path):
 
 
 def test_bert_base_absent_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="never downloaded"):
+    with pytest.raises(FileNotFoundError, match="never downloaded") as err:
         text_encoder.hf_cache_dir("distilbert-base-cased", cache_dir=tmp_path)
+    assert f"--revision {text_encoder.PAPER_REVISION}" in str(err.value)  # the pinned commit, and how to get it
+
+
+def test_encode_sorts_by_tokens_and_keeps_the_input_order(tiny):
+    """Batches are formed longest-first by token count; rows come back in the input order, equal to one by one."""
+    enc = text_encoder.load_encoder(str(tiny[0]), device="cpu", progress=False)
+    texts = ["x", "the quick brown fox jumps over", "a b", "hello world again", "q"]
+    kw = {"max_length": 16, "pooling": "mean", "progress": False}
+    batched = text_encoder.encode(enc, texts, batch_size=2, **kw)
+    single = np.vstack([text_encoder.encode(enc, [t], batch_size=1, **kw) for t in texts])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    assert text_encoder.encode(enc, [], batch_size=2, **kw).shape == (0, enc.hidden_size)
 
 
 def test_unknown_encoder_and_pooling():
