@@ -523,7 +523,7 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
         f"seeds {list(cfg.seeds)}",
         f"CKA on {cfg.cka_samples:,} test images",
     ]
-    return "**Reductions against the paper's protocol (this run).** " + "; ".join(items) + "."
+    return "Reductions against the paper's protocol (this run): " + "; ".join(items) + "."
 
 
 def interpretation(summary_: dict, floor_summary: dict, source, probe: dict | None = None) -> str:
