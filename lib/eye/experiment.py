@@ -37,7 +37,7 @@ from tqdm import tqdm
 from lib.core.metrics import per_class_accuracy
 from lib.eye import bar
 from lib.eye.cluster_net import CBNNConfig, ClusterNetwork
-from lib.eye.som import SOMClassifier, SOMConfig
+from lib.eye.som import SOMClassifier, SOMConfig, map_side
 
 #: model -> (clusters, network input) for the networks; None for the others
 NETWORKS = {
@@ -120,7 +120,7 @@ class EyeCVConfig:
             "cbnn": "CBNN: som clusters + dense net (features+onehot input)",
             "cbnn_onehot": "CBNN: som clusters + dense net (one-hot input, eq. 6)",
             "cbnn_centroid": "CBNN: som clusters + dense net (winning unit's weight vector as input)",
-            "cbnn_kmeans": "CBNN: k-means clusters (Algorithm 2) + dense net (one-hot input)",
+            "cbnn_kmeans": "CBNN: k-means clusters (Algorithm 2, as many as SOM units) + dense net (one-hot input)",
             "net_features": f"Dense net {hidden} on the features alone (no clusters: ablation)",
             "logreg": "Logistic regression",
             "knn": f"kNN (k={self.baselines.knn_k})",
@@ -186,7 +186,8 @@ def _cross_validate(X, y, cfg: EyeCVConfig, seed: int, groups, progress: bool) -
         for m in [m for m in cfg.models if m in NETWORKS]:
             clusters, inputs = NETWORKS[m]
             t = time.perf_counter()
-            net = ClusterNetwork(cfg.cbnn, clusters, inputs, seed)
+            units = (cfg.som.side or map_side(len(tr))) ** 2  # k-means: as many centroids as the SOM has units
+            net = ClusterNetwork(cfg.cbnn, clusters, inputs, seed, n_clusters=units if clusters == "kmeans" else None)
             net.fit(Xs_tr, y[tr], centroids=som.codebook if clusters == "som" else None, n_classes=n_classes)
             proba[m][te] = net.predict_proba(Xs_te)
             pred[m][te] = np.argmax(proba[m][te], axis=1)
@@ -371,6 +372,7 @@ def metrics_block(
         "features": {"keras_version": feats["meta"]["keras"], "from_cache": feats["cached"]},
         "som_all_data": som_all,
         "som_cv": {
+            "som": cfg.som.describe(),
             "quantization_error_mean": quality["quantization_error"].mean(),
             "topographic_error_mean": quality["topographic_error"].mean(),
             "side": int(quality["side"].iloc[0]),
@@ -664,9 +666,12 @@ def floors_metrics(floors: pd.DataFrame) -> dict:
     }
 
 
-def interpretation(read: dict, cfg: EyeCVConfig, model: str, paper: dict, classes, control, floors) -> str:
+def interpretation(
+    read: dict, cfg: EyeCVConfig, model: str, paper: dict, classes, control, floors, sensitivity=None
+) -> str:
     """Generated reading of the results (Markdown bullets): best model, the claim model's readings against the
-    paper's values, the SOM's contribution, the negative control and the shortcut floors."""
+    paper's values, the SOM's contribution, the negative control, the shortcut floors and the range of the SOM
+    sensitivity grid (:func:`som_sensitivity`, optional)."""
     first = cfg.cv.protocols[0]
     r = read[first]
     best = max(r, key=lambda m: r[m]["accuracy"])
@@ -693,9 +698,197 @@ def interpretation(read: dict, cfg: EyeCVConfig, model: str, paper: dict, classe
         lines.append(f"- Negative control ({control['features']}, logistic regression): {_ci(control, 'accuracy')} %.")
     for f, accs in floors_metrics(floors).items():
         lines.append(f"- Shortcut floor, {f}: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in accs.items()) + ".")
+    if sensitivity is not None and len(sensitivity):
+        for m in [m for m in ("som", "cbnn_onehot") if f"_{m}" in sensitivity]:
+            lo, hi = sensitivity[f"_{m}"].idxmin(), sensitivity[f"_{m}"].idxmax()
+            lines.append(
+                f"- SOM settings ({len(sensitivity)}, section 4b), {m}: accuracy from "
+                f"{100 * sensitivity.loc[lo, f'_{m}']:.1f} % ({sensitivity.loc[lo, 'setting']}) to "
+                f"{100 * sensitivity.loc[hi, f'_{m}']:.1f} % ({sensitivity.loc[hi, 'setting']})."
+            )
     return "\n".join(lines)
 
 
-def paper_bars(paper: dict[str, float], classes: list[str], weights: str) -> dict[str, float] | None:
-    """The paper's per-class values (%) for the per-class figure, only beside ImageNet features (None otherwise)."""
-    return {c: 100 * paper[c] for c in classes} if weights == "imagenet" else None
+def paper_bars(paper: dict[str, float], classes: list[str], feature_cfg) -> dict[str, float] | None:
+    """The paper's per-class values (%) for the per-class figure, only where our features are the paper's (ImageNet
+    MobileNetV2 alpha 1.0 at 160 px); None otherwise (e.g. alpha 0.35: other features, no bar beside ours)."""
+    same = (feature_cfg.weights, float(feature_cfg.alpha), feature_cfg.image_size) == ("imagenet", 1.0, 160)
+    return {c: 100 * paper[c] for c in classes} if same else None
+
+
+#: readings the paper's Table 2 may be (one-vs-rest accuracy is impossible: :func:`table2_consistency`)
+PAPER_READINGS = ("recall", "confidence")
+
+
+# ---------------------------------------------------------------- Table 2 fold by fold (the paper's rows)
+def paper_folds(values: dict) -> dict[str, list[float]]:
+    """{class: the paper's ten Table 2 fold values (fractions)} from the claims' ``{claim id: value}``
+    (ids ``nb03_folds_<class>``)."""
+    prefix = "nb03_folds_"
+    return {cid[len(prefix) :]: list(v) for cid, v in values.items() if cid.startswith(prefix)}
+
+
+def count_candidates(values: dict, kaggle: dict[str, int], classes) -> dict[str, list[int]]:
+    """{class: [the paper's count (claims ``nb03_count_<class>``), the Kaggle count]} (duplicates dropped)."""
+    return {c: sorted({int(values[f"nb03_count_{c}"]), int(kaggle[c])}) for c in classes}
+
+
+def count_recalls(n: int) -> np.ndarray:
+    """Every recall k / n (k = 0..n) in % rounded to 2 decimals, as the paper prints them."""
+    return np.round(100.0 * np.arange(n + 1) / n, 2)
+
+
+def fold_sizes(count: int, n_splits: int) -> list[int]:
+    """The class sizes a stratified ``n_splits``-fold split gives a class of ``count`` images: floor and ceil."""
+    return sorted({count // n_splits, -(-count // n_splits)})
+
+
+def table2_fold_check(folds: dict[str, list[float]], counts: dict[str, list[int]], classes, n_splits: int):
+    """The paper's Table 2 fold by fold against two readings.
+
+    One-vs-rest: within a fold, class c's error 1 - v_c cannot exceed the fold's total error, which under that
+    reading is half the sum of the four class errors. Count-based recall: with stratified ``n_splits``-fold CV a
+    class of N images has floor(N/k) or ceil(N/k) images per fold (``counts``: the candidate N per class, e.g. the
+    paper's and the Kaggle count), so a recall is k/n for one of those n; a value "fits" when some k/n printed to 2
+    decimals equals it. ``chance`` is the share of all 2-decimal values in the fold values' range that fit by
+    construction (how often a value fits by luck).
+
+    Returns (per-fold DataFrame, {class: {"count_fits", "folds", "one_vs_rest_possible", "sizes", "chance"}}).
+    """
+    rows, summary = [], {}
+    n_folds = len(next(iter(folds.values())))
+    for k in range(n_folds):
+        errs = {c: 1 - folds[c][k] for c in classes}
+        total = 0.5 * sum(errs.values())
+        for c in classes:
+            sizes = sorted({n for N in counts[c] for n in fold_sizes(N, n_splits)})
+            v = round(100 * folds[c][k], 2)
+            fits = [n for n in sizes if v in set(count_recalls(n))]
+            rows.append(
+                {
+                    "fold": k + 1,
+                    "class": c,
+                    "paper value (%)": v,
+                    "class error (%)": 100 * errs[c],
+                    "fold total error if one-vs-rest (%)": 100 * total,
+                    "one-vs-rest possible": errs[c] <= total + 1e-12,
+                    "images per fold (n)": "/".join(map(str, sizes)),
+                    "nearest k/n (%)": ", ".join(
+                        f"{count_recalls(n)[np.argmin(np.abs(count_recalls(n) - v))]:.2f}" for n in sizes
+                    ),
+                    "fits count-based recall": bool(fits),
+                }
+            )
+    df = pd.DataFrame(rows)
+    for c in classes:
+        part = df[df["class"] == c]
+        sizes = sorted({n for N in counts[c] for n in fold_sizes(N, n_splits)})
+        lo, hi = np.floor(part["paper value (%)"].min()), np.ceil(part["paper value (%)"].max())
+        grid = np.round(np.arange(lo * 100, hi * 100 + 1) / 100, 2)
+        attainable = set().union(*[set(count_recalls(n)) for n in sizes])
+        summary[c] = {
+            "folds": int(len(part)),
+            "count_fits": int(part["fits count-based recall"].sum()),
+            "one_vs_rest_possible": int(part["one-vs-rest possible"].sum()),
+            "sizes": sizes,
+            "chance": float(np.mean([g in attainable for g in grid])),
+        }
+    return df, summary
+
+
+def table2_fold_text(summary: dict, classes, n_splits: int) -> str:
+    """Generated conclusion of :func:`table2_fold_check` (Markdown)."""
+    n = sum(s["folds"] for s in summary.values())
+    fits = sum(s["count_fits"] for s in summary.values())
+    expect = sum(s["folds"] * s["chance"] for s in summary.values())
+    bad = {
+        c: s["folds"] - s["one_vs_rest_possible"] for c, s in summary.items() if s["one_vs_rest_possible"] < s["folds"]
+    }
+    sizes = "; ".join(f"{c} {'/'.join(map(str, summary[c]['sizes']))}" for c in classes)
+    lines = [
+        "- One-vs-rest: "
+        + (
+            ", ".join(
+                f"{c}'s error exceeds the fold's total error in {k} of {summary[c]['folds']} folds"
+                for c, k in bad.items()
+            )
+            + ": not one-vs-rest accuracy."
+            if bad
+            else "every fold value is possible as one-vs-rest accuracy."
+        ),
+        f"- Count-based recall: with stratified {n_splits}-fold CV the classes have {sizes} images per fold; "
+        f"{fits} of the paper's {n} fold values equal a recall k/n printed to 2 decimals (by luck about "
+        f"{expect:.1f} would: that share of 2-decimal values is attainable). "
+        + (
+            "The fold values are not count-based recalls on these folds; a mean probability (confidence) or an "
+            "accuracy over another set (e.g. training images, or images of several folds) is not excluded."
+            if fits <= max(1.0, 2 * expect)
+            else "The fold values are consistent with count-based recall."
+        ),
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- SOM sensitivity inside the CV
+def som_sensitivity(X, y, groups, cfg: EyeCVConfig, grid: list[dict], classes, progress: bool = True) -> pd.DataFrame:
+    """The SOM classifier and the literal CBNN (``cbnn_onehot``) under each SOM setting of ``grid`` (each a
+    ``label`` and overrides of ``cfg.som``), first protocol and first seed, the same folds: pooled out-of-fold
+    accuracy with patient-bootstrap 95% CIs, and the test-fold map quality (quantization and topographic error,
+    empty and tied units), mean over folds."""
+    from dataclasses import replace
+
+    rows = []
+    g = groups if cfg.cv.protocols[0] == "grouped" else None
+    models = tuple(m for m in ("som", "cbnn_onehot") if m in cfg.models) or ("som",)
+    for setting in grid:
+        over = {k: v for k, v in setting.items() if k != "label"}
+        scfg = replace(cfg.som, **over)
+        t = time.perf_counter()
+        res = cross_validate(X, y, replace(cfg, models=models, som=scfg), cfg.cv.seeds[0], g, progress)
+        read = readings([res], y, groups, classes, cfg.cv)
+        q = res["som_quality"].mean(numeric_only=True)
+        row = {"setting": setting["label"], "SOM": scfg.describe()}
+        for m in models:
+            row[f"{m} accuracy (%)"] = _ci(read[m], "accuracy")
+        row.update(
+            {
+                "map side": int(q["side"]),
+                "quantization error": q["quantization_error"],
+                "topographic error": q["topographic_error"],
+                "empty units": q["empty_neuron_rate"],
+                "tied units": q["tied_neuron_rate"],
+                "seconds": time.perf_counter() - t,
+                **{f"_{m}": read[m]["accuracy"] for m in models},
+                **{f"_{m}_ci": read[m]["accuracy_ci"] for m in models},
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sensitivity_metrics(table: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows of :func:`som_sensitivity` (accuracies as fractions with CIs)."""
+    out = []
+    for _, r in table.iterrows():
+        entry = {
+            "setting": r["setting"],
+            "som": r["SOM"],
+            "side": int(r["map side"]),
+            "quantization_error": float(r["quantization error"]),
+            "topographic_error": float(r["topographic error"]),
+            "empty_units": float(r["empty units"]),
+            "tied_units": float(r["tied units"]),
+        }
+        for m in ("som", "cbnn_onehot"):
+            if f"_{m}" in r:
+                entry[f"{m}_accuracy"], entry[f"{m}_accuracy_ci"] = float(r[f"_{m}"]), list(r[f"_{m}_ci"])
+        out.append(entry)
+    return out
+
+
+def sensitivity_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The sensitivity table without its raw (underscore) columns, errors rounded."""
+    shown = table[[c for c in table.columns if not c.startswith("_")]].copy()
+    return shown.round(
+        {"quantization error": 2, "topographic error": 3, "empty units": 3, "tied units": 3, "seconds": 1}
+    )

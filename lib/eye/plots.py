@@ -41,46 +41,87 @@ def class_counts(counts: dict[str, int], title: str = "Images per class"):
     return fig
 
 
-def u_matrix(umat: np.ndarray, bmu: np.ndarray, labels: np.ndarray, classes: list[str], seed: int = 0):
-    """U-matrix (rows, cols) with each sample drawn at its BMU (jittered, coloured by class)."""
-    rows, cols = umat.shape
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    im = ax.imshow(umat.T, cmap="bone_r", origin="lower", extent=(-0.5, rows - 0.5, -0.5, cols - 0.5))
-    fig.colorbar(im, ax=ax, label="mean distance to neighbours (normalised)")
+def _cells(ax, positions: np.ndarray, topology: str, values=None, cmap="bone_r", edge="0.85"):
+    """Draw one hexagon (hexagonal) or square (rectangular) per unit at ``positions`` (units, 2); coloured by
+    ``values`` (units,) when given. Returns the collection (for a colour bar)."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import RegularPolygon
+
+    if topology == "hexagonal":
+        cells = [RegularPolygon(xy, numVertices=6, radius=1 / np.sqrt(3), orientation=0) for xy in positions]
+    else:
+        cells = [RegularPolygon(xy, numVertices=4, radius=np.sqrt(0.5), orientation=np.pi / 4) for xy in positions]
+    coll = PatchCollection(cells, cmap=cmap, edgecolor=edge, linewidth=0.4)
+    if values is not None:
+        coll.set_array(np.asarray(values, dtype=float))
+    else:
+        coll.set_facecolor("white")
+    ax.add_collection(coll)
+    ax.set_xlim(positions[:, 0].min() - 0.8, positions[:, 0].max() + 0.8)
+    ax.set_ylim(positions[:, 1].min() - 0.8, positions[:, 1].max() + 0.8)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    return coll
+
+
+def _two_line_title(ax, title: str, subtitle: str, width: int = 80):
+    """Title plus a subtitle wrapped at ``width`` characters (which SOM, which data), left-aligned."""
+    import textwrap
+
+    ax.set_title(f"{title}\n" + textwrap.fill(subtitle, width), fontsize=8, loc="left")
+
+
+def u_matrix(
+    umat: np.ndarray,
+    bmu: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    positions: np.ndarray,
+    topology: str,
+    subtitle: str,
+    seed: int = 0,
+):
+    """U-matrix (units,) values on the map's cells, each sample drawn at its BMU (jittered, coloured by class).
+
+    positions (units, 2): cell centres (``SOMClassifier.positions``); subtitle: which SOM and which data."""
+    fig, ax = plt.subplots(figsize=(6.2, 5.2))
+    coll = _cells(ax, positions, topology, values=np.ravel(umat))
+    fig.colorbar(
+        coll, ax=ax, label="mean distance to neighbours (normalised)", orientation="horizontal", shrink=0.7, pad=0.03
+    )
     rng = np.random.default_rng(seed)
-    r, c = np.divmod(np.asarray(bmu), cols)
+    xy = positions[np.asarray(bmu)]
     for k, cls in enumerate(classes):
         m = labels == k
-        jitter = rng.uniform(-0.3, 0.3, size=(m.sum(), 2))
+        jitter = rng.uniform(-0.25, 0.25, size=(m.sum(), 2))
         ax.scatter(
-            r[m] + jitter[:, 0],
-            c[m] + jitter[:, 1],
-            s=10,
+            xy[m, 0] + jitter[:, 0],
+            xy[m, 1] + jitter[:, 1],
+            s=6,
             marker=MARKERS[k % 4],
             color=CLASS_COLOURS[k % 4],
             label=cls,
-            alpha=0.8,
+            alpha=0.7,
             linewidths=0,
         )
-    ax.set_xlabel("map row")
-    ax.set_ylabel("map column")
-    ax.grid(False)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=4, fontsize=6, handletextpad=0.2)
-    ax.set_title("SOM U-matrix with samples at their BMU", pad=22)
-    fig.tight_layout()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, handletextpad=0.2, frameon=False, markerscale=2)
+    _two_line_title(ax, "SOM U-matrix, samples at their BMU", subtitle, width=70)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
-def hit_map(counts: np.ndarray, shape: tuple[int, int], classes: list[str]):
-    """Hit map: each neuron a pie of its class counts (n_neurons, c), area proportional to hits."""
-    rows, cols = shape
+def hit_map(counts: np.ndarray, positions: np.ndarray, topology: str, classes: list[str], subtitle: str):
+    """Hit map: each unit a pie of its class counts (units, c), area proportional to hits; subtitle: which SOM and
+    which data."""
     total = counts.sum(axis=1)
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    rmax = 0.48 / np.sqrt(max(total.max(), 1))
-    for k in range(rows * cols):
-        i, j = divmod(k, cols)
+    fig, ax = plt.subplots(figsize=(6.2, 5.2))
+    _cells(ax, positions, topology)
+    rmax = 0.45 / np.sqrt(max(total.max(), 1))
+    for k, (x, yv) in enumerate(positions):
         if total[k] == 0:
-            ax.plot(i, j, marker="x", color="0.7", markersize=4)
+            ax.plot(x, yv, marker="x", color="0.6", markersize=4)
             continue
         start = 0.0
         for c in range(counts.shape[1]):
@@ -89,20 +130,15 @@ def hit_map(counts: np.ndarray, shape: tuple[int, int], classes: list[str]):
             frac = counts[k, c] / total[k]
             ax.add_patch(
                 plt.matplotlib.patches.Wedge(
-                    (i, j), rmax * np.sqrt(total[k]), 360 * start, 360 * (start + frac), color=CLASS_COLOURS[c % 4]
+                    (x, yv), rmax * np.sqrt(total[k]), 360 * start, 360 * (start + frac), color=CLASS_COLOURS[c % 4]
                 )
             )
             start += frac
     handles = [plt.matplotlib.patches.Patch(color=CLASS_COLOURS[c % 4], label=n) for c, n in enumerate(classes)]
-    handles.append(plt.Line2D([], [], marker="x", color="0.7", linestyle="", label="no hits"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
-    ax.set_xlim(-0.6, rows - 0.4)
-    ax.set_ylim(-0.6, cols - 0.4)
-    ax.set_aspect("equal")
-    ax.set_xlabel("map row")
-    ax.set_ylabel("map column")
-    ax.set_title("SOM hit map (pie = class mix, area = hits)")
-    fig.tight_layout()
+    handles.append(plt.Line2D([], [], marker="x", color="0.6", linestyle="", label="no hits"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _two_line_title(ax, "SOM hit map (pie = class mix, area = hits)", subtitle, width=70)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
@@ -110,23 +146,38 @@ def per_class_bars(
     table: pd.DataFrame,
     classes: list[str],
     paper: dict[str, float] | None = None,
-    title: str = "Per-class accuracy (mean over folds)",
+    paper_rows: tuple[str, ...] = (),
+    title: str = "Per-class accuracy",
+    note: str = "",
 ):
-    """Grouped bars: one group per class, one bar per column set in ``table`` (rows = series name)."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    """Grouped bars: one group per class, one bar per row of ``table`` (rows = readings, columns = classes, %).
+
+    ``paper`` ({class: %}) is drawn as a black tick on the bars of ``paper_rows`` only (the readings the paper's values
+    can be, with the paper's features); ``note`` is a last title line (e.g. why no paper value is drawn)."""
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(7.2, 3.6))
     series = list(table.index)
-    n = len(series) + (1 if paper else 0)
-    width = 0.8 / n
+    width = 0.8 / len(series)
     x = np.arange(len(classes))
     for s, name in enumerate(series):
-        ax.bar(x + s * width, table.loc[name, classes].to_numpy(dtype=float), width, label=name)
-    if paper:
-        ax.bar(x + len(series) * width, [paper[c] for c in classes], width, label="paper", color="0.6")
-    ax.set_xticks(x + width * (n - 1) / 2)
-    ax.set_xticklabels(classes)
+        vals = table.loc[name, classes].to_numpy(dtype=float)
+        ax.bar(x + s * width, vals, width, label=name, color=CLASS_COLOURS[s % 4], alpha=0.85)
+        if paper and name in paper_rows:
+            ax.hlines(
+                [paper[c] for c in classes],
+                x + s * width - width / 2,
+                x + s * width + width / 2,
+                color="k",
+                lw=2,
+                label="paper (Table 2)" if name == paper_rows[0] else None,
+            )
+    ax.set_xticks(x + width * (len(series) - 1) / 2)
+    ax.set_xticklabels([c.replace("_", " ") for c in classes], fontsize=8)
     ax.set_ylabel("%")
     ax.set_ylim(0, 105)
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    lines = [textwrap.fill(t, 95) for t in title.split("\n")] + ([textwrap.fill(note, 95)] if note else [])
+    ax.set_title("\n".join(lines), fontsize=8, loc="left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

@@ -14,6 +14,23 @@ Classifier rule (stated, tested):
 3. A sample is labelled with its BMU's label.
 
 Map size: ``map_side(n)`` = ceil(sqrt(5 * sqrt(n))) per side (the 5*sqrt(N) neurons rule, square).
+
+Training (``SOMConfig.training``):
+- ``"online"``: MiniSom's sequential rule (rectangular grid, ``epochs * n`` single-sample steps, MiniSom's
+  asymptotic decay of the learning rate and radius);
+- ``"batch"``: the batch rule of MATLAB's ``selforgmap`` (training function ``trainbu``, learning function
+  ``learnsomb``): every epoch each unit becomes the weighted mean of the samples whose BMU lies within the current
+  link distance ``nd`` of it on the grid (the BMU itself counted twice, its neighbours within ``nd`` once for
+  ``neighborhood="bubble"``; ``"gaussian"``: weights exp(-d^2 / (2 nd^2)) plus the BMU's extra 1); ``nd`` shrinks
+  linearly from ``sigma`` to 1 over ``cover_steps`` epochs, then stays 1. A unit no sample reaches keeps its weights.
+  Deterministic given the initial codebook. The documented selforgmap defaults are an 8x8 ``hextop`` grid,
+  ``linkdist`` distances, 100 cover steps and an initial neighbourhood of 3.
+
+Grid geometry: unit k = (row k // cols, col k % cols) sits at (col, row) on a rectangular grid and at
+(col + 0.5 * (row % 2), row * sqrt(3) / 2) on a hexagonal one (MATLAB's ``hextop``). Link distance = number of
+steps between directly neighbouring units (4 on a rectangular grid, 6 on a hexagonal one). The topographic error and
+U-matrix use the neighbours of a unit: the 8 surrounding cells on a rectangular grid (MiniSom's convention), the 6
+adjacent cells on a hexagonal one.
 """
 
 from __future__ import annotations
@@ -28,6 +45,79 @@ from sklearn.preprocessing import StandardScaler
 EMPTY_RULES = ("grid", "codebook")
 TIE_RULES = ("lowest", "random")
 INITS = ("pca", "random")
+TOPOLOGIES = ("rectangular", "hexagonal")
+TRAININGS = ("online", "batch")
+BATCH_NEIGHBORHOODS = ("bubble", "gaussian")
+
+
+def grid_positions(rows: int, cols: int, topology: str = "rectangular") -> np.ndarray:
+    """(rows*cols, 2) plot/grid coordinates (x, y) of the units (module docstring, grid geometry)."""
+    if topology not in TOPOLOGIES:
+        raise ValueError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    if topology == "rectangular":
+        return np.stack([c, r], axis=1).astype(np.float64)
+    return np.stack([c + 0.5 * (r % 2), r * math.sqrt(3) / 2], axis=1)
+
+
+def neighbours(rows: int, cols: int, topology: str = "rectangular", diagonal: bool = True) -> np.ndarray:
+    """(units, units) bool adjacency: hexagonal: the 6 adjacent cells; rectangular: the 8 surrounding cells
+    (``diagonal``) or the 4 edge neighbours (link distance 1)."""
+    pos = grid_positions(rows, cols, topology)
+    diff = np.abs(pos[:, None, :] - pos[None, :, :])
+    if topology == "rectangular" and diagonal:
+        near = diff.max(axis=-1) <= 1.0 + 1e-9
+    else:
+        near = np.sqrt((diff**2).sum(-1)) <= 1.0 + 1e-9
+    np.fill_diagonal(near, False)
+    return near
+
+
+def link_distances(rows: int, cols: int, topology: str = "rectangular") -> np.ndarray:
+    """(units, units) number of links between units (MATLAB ``linkdist``; 4- or 6-neighbour links)."""
+    from scipy.sparse.csgraph import shortest_path
+
+    adj = neighbours(rows, cols, topology, diagonal=False).astype(float)
+    return shortest_path(adj, method="D", unweighted=True)
+
+
+def batch_train(
+    X: np.ndarray,
+    weights: np.ndarray,
+    topology: str,
+    epochs: int,
+    initial_neighborhood: float,
+    cover_steps: int,
+    neighborhood: str = "bubble",
+) -> np.ndarray:
+    """Batch SOM (module docstring, ``"batch"``): X (n, d), weights (rows, cols, d) -> trained weights (same shape)."""
+    if neighborhood not in BATCH_NEIGHBORHOODS:
+        raise ValueError(f"batch neighborhood must be one of {BATCH_NEIGHBORHOODS}, got {neighborhood!r}")
+    from scipy.sparse import csr_matrix
+
+    rows, cols, d = weights.shape
+    units = rows * cols
+    W = weights.reshape(units, d).astype(np.float64).copy()
+    X = np.asarray(X, dtype=np.float64)
+    X32 = X.astype(np.float32)  # BMU search in float32 (ties aside, the same winners), sums in float64
+    dist = link_distances(rows, cols, topology)
+    eye = np.eye(units)
+    cols_idx, ones = np.arange(len(X)), np.ones(len(X))
+    for t in range(epochs):
+        nd = 1.0 + (initial_neighborhood - 1.0) * (1.0 - t / cover_steps) if t < cover_steps else 1.0
+        if neighborhood == "bubble":
+            H = (dist <= nd + 1e-9).astype(np.float64) + eye  # the BMU counts twice (learnsomb)
+        else:
+            H = np.exp(-(dist**2) / (2.0 * nd**2)) + eye
+        W32 = W.astype(np.float32)
+        bmu = np.argmin((W32**2).sum(1)[None, :] - 2.0 * (X32 @ W32.T), axis=1)
+        member = csr_matrix((ones, (bmu, cols_idx)), shape=(units, len(X)))
+        sums = np.asarray(member @ X)
+        n = np.bincount(bmu, minlength=units).astype(np.float64)
+        num, den = H @ sums, H @ n
+        hit = den > 0
+        W[hit] = num[hit] / den[hit, None]
+    return W.reshape(rows, cols, d)
 
 
 def map_side(n_samples: int) -> int:
@@ -140,17 +230,23 @@ def pca_codebook(X: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SOMConfig:
-    """params.yaml ``nb03.som`` (every value is ours: the paper gives no SOM setting).
+    """params.yaml ``nb03.som`` (the paper gives no SOM setting: every value is ours or MATLAB's default).
 
-    side: map side (0: ``map_side(n_train)``); epochs: passes over the training set (MiniSom iterations =
-    epochs * n, random order, seeded); sigma: initial neighbourhood radius (0: side / 2); learning_rate: MiniSom's
-    initial learning rate; neighborhood: MiniSom neighbourhood function; init: 'pca' (``pca_codebook``) or
-    'random' (MiniSom's sample-based init); empty_rule: labelling of neurons without hits (module rule 2);
-    tie_rule: labelling of neurons whose largest class counts tie (module rule 1).
+    side: map side (0: ``map_side(n_train)``); topology: 'rectangular' | 'hexagonal' (batch training only);
+    training: 'online' (MiniSom) | 'batch' (MATLAB's rule, module docstring); epochs: passes over the training set
+    (online: MiniSom iterations = epochs * n, random order, seeded; batch: batch epochs); cover_steps: batch only,
+    epochs over which the neighbourhood shrinks to 1; sigma: initial neighbourhood radius (online: Gaussian radius;
+    batch: link distance; 0: side / 2); learning_rate: MiniSom's initial learning rate (online only);
+    neighborhood: MiniSom neighbourhood function (online) | 'bubble' or 'gaussian' (batch); init: 'pca'
+    (``pca_codebook``) or 'random' (sample-based, seeded); empty_rule: labelling of neurons without hits (module
+    rule 2); tie_rule: labelling of neurons whose largest class counts tie (module rule 1).
     """
 
     side: int
+    topology: str
+    training: str
     epochs: int
+    cover_steps: int
     sigma: float
     learning_rate: float
     neighborhood: str
@@ -158,7 +254,29 @@ class SOMConfig:
     empty_rule: str
     tie_rule: str
 
+    def describe(self) -> str:
+        """One line naming the SOM: size, topology, training and neighbourhood schedule."""
+        size = f"{self.side}x{self.side}" if self.side else "ceil(sqrt(5 sqrt(N)))-per-side"
+        sigma = f"{self.sigma:g}" if self.sigma else "side/2"
+        if self.training == "batch":
+            sched = f"{self.neighborhood} neighbourhood {sigma} -> 1 over {self.cover_steps} cover steps"
+            return f"{size} {self.topology} batch SOM, {self.epochs} epochs, {sched}"
+        return (
+            f"{size} {self.topology} online SOM (MiniSom), {self.epochs} epochs, {self.neighborhood} "
+            f"radius {sigma}, learning rate {self.learning_rate:g}"
+        )
+
     def __post_init__(self):
+        if self.topology not in TOPOLOGIES:
+            raise ValueError(f"topology must be one of {TOPOLOGIES}, got {self.topology!r}")
+        if self.training not in TRAININGS:
+            raise ValueError(f"training must be one of {TRAININGS}, got {self.training!r}")
+        if self.training == "online" and self.topology != "rectangular":
+            raise ValueError("online (MiniSom) training runs on a rectangular grid here; use training='batch'")
+        if self.training == "batch" and self.neighborhood not in BATCH_NEIGHBORHOODS:
+            raise ValueError(f"batch neighborhood must be one of {BATCH_NEIGHBORHOODS}, got {self.neighborhood!r}")
+        if self.training == "batch" and self.cover_steps < 1:
+            raise ValueError(f"batch training needs cover_steps >= 1, got {self.cover_steps}")
         if self.tie_rule not in TIE_RULES:
             raise ValueError(f"tie_rule must be one of {TIE_RULES}, got {self.tie_rule!r}")
         if self.empty_rule not in EMPTY_RULES:
@@ -174,7 +292,7 @@ class SOMClassifier:
     config: SOMConfig
     seed: int
     scaler_: StandardScaler | None = field(default=None, repr=False)
-    som_: MiniSom | None = field(default=None, repr=False)
+    weights_: np.ndarray | None = field(default=None, repr=False)
     counts_: np.ndarray | None = field(default=None, repr=False)
     labels_: np.ndarray | None = field(default=None, repr=False)
     n_classes_: int = 0
@@ -189,20 +307,26 @@ class SOMClassifier:
         c = self.config
         side = c.side or map_side(len(X))
         sigma = c.sigma or max(1.0, side / 2.0)
-        self.som_ = MiniSom(
-            side,
-            side,
-            Xs.shape[1],
-            sigma=sigma,
-            learning_rate=c.learning_rate,
-            neighborhood_function=c.neighborhood,
-            random_seed=self.seed,
-        )
         if c.init == "pca":
-            self.som_._weights = pca_codebook(Xs, side, side)  # MiniSom's own pca init is O(d^3)
+            init = pca_codebook(Xs, side, side)  # MiniSom's own pca init is O(d^3)
         else:
-            self.som_.random_weights_init(Xs)
-        self.som_.train(Xs, c.epochs * len(Xs), random_order=True)
+            pick = np.random.default_rng(self.seed).integers(0, len(Xs), size=side * side)
+            init = Xs[pick].reshape(side, side, -1).copy()
+        if c.training == "batch":
+            self.weights_ = batch_train(Xs, init, c.topology, c.epochs, sigma, c.cover_steps, c.neighborhood)
+        else:
+            net = MiniSom(
+                side,
+                side,
+                Xs.shape[1],
+                sigma=sigma,
+                learning_rate=c.learning_rate,
+                neighborhood_function=c.neighborhood,
+                random_seed=self.seed,
+            )
+            net._weights = init
+            net.train(Xs, c.epochs * len(Xs), random_order=True)
+            self.weights_ = net.get_weights()
         self.counts_ = hit_counts(bmu_indices(self.codebook, Xs), y, side * side, self.n_classes_)
         self.labels_ = fill_empty(
             majority_labels(self.counts_, c.tie_rule, self.seed),
@@ -218,7 +342,7 @@ class SOMClassifier:
     def codebook(self) -> np.ndarray:
         """Neuron weights (rows, cols, d) in the standardized feature space."""
         self._check_fitted()
-        return self.som_.get_weights()
+        return self.weights_
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -237,13 +361,29 @@ class SOMClassifier:
         """Label (n,) of each sample's BMU."""
         return self.labels_[self.bmu(X)]
 
+    @property
+    def topology(self) -> str:
+        return self.config.topology
+
+    def positions(self) -> np.ndarray:
+        """(units, 2) grid coordinates of the units (for figures)."""
+        return grid_positions(*self.shape, self.topology)
+
+    def _distances(self, X: np.ndarray) -> np.ndarray:
+        W = self.codebook.reshape(-1, self.codebook.shape[-1])
+        Xs = self.transform(X)
+        d2 = (Xs**2).sum(1)[:, None] - 2.0 * Xs @ W.T + (W**2).sum(1)[None, :]
+        return np.sqrt(np.maximum(d2, 0.0))
+
     def quantization_error(self, X: np.ndarray) -> float:
         """Mean distance from each (standardized) sample to its BMU's weight vector."""
-        return float(self.som_.quantization_error(self.transform(X)))
+        return float(self._distances(X).min(axis=1).mean())
 
     def topographic_error(self, X: np.ndarray) -> float:
-        """Fraction of samples whose first and second BMUs are not adjacent on the grid."""
-        return float(self.som_.topographic_error(self.transform(X)))
+        """Fraction of samples whose first and second BMUs are not neighbours on the grid (module docstring)."""
+        order = np.argsort(self._distances(X), axis=1)[:, :2]
+        near = neighbours(*self.shape, self.topology)
+        return float(1.0 - near[order[:, 0], order[:, 1]].mean())
 
     def quality(self, X: np.ndarray) -> dict:
         """Map quality on X (n, d): side, quantization and topographic error, the share of neurons that are
@@ -262,9 +402,14 @@ class SOMClassifier:
         }
 
     def u_matrix(self) -> np.ndarray:
-        """(rows, cols) mean distance of each neuron to its neighbours, normalised to max 1."""
-        return self.som_.distance_map()
+        """(rows, cols) mean distance of each neuron to its grid neighbours, normalised to max 1."""
+        W = self.codebook.reshape(-1, self.codebook.shape[-1])
+        near = neighbours(*self.shape, self.topology)
+        sq = (W**2).sum(1)
+        dist = np.sqrt(np.maximum(sq[:, None] - 2.0 * W @ W.T + sq[None, :], 0.0))
+        umat = (dist * near).sum(axis=1) / near.sum(axis=1)
+        return (umat / umat.max()).reshape(self.shape)
 
     def _check_fitted(self):
-        if self.som_ is None:
+        if self.weights_ is None:
             raise RuntimeError("SOMClassifier is not fitted: call fit(X, y) first")

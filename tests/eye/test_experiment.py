@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
@@ -208,3 +210,66 @@ def test_readings_paired_difference_of_identical_models_is_zero():
     assert r["a"]["accuracy_minus_b"] == 0 and r["a"]["accuracy_minus_b_ci"] == [0.0, 0.0]
     lo, hi = r["a"]["accuracy_ci"]
     assert r["a"]["accuracy"] == pytest.approx(13 / 20) and lo <= 13 / 20 <= hi
+
+
+def test_table2_fold_check_hand_set():
+    """Class a: 20 images, 2 folds of 10 -> recalls k/10; 0.9 fits, 0.95 does not. Class b: errors 0.4 and 0.0,
+    so in fold 1 (a error 0.1, b 0.4) the total error is 0.25 < 0.4: b is impossible as one-vs-rest there; in fold 2
+    (a 0.05, b 0) the total is 0.025 < 0.05: a is impossible there."""
+    folds = {"a": [0.9, 0.95], "b": [0.6, 1.0]}
+    df, summ = eye_cv.table2_fold_check(folds, {"a": [20], "b": [20]}, ["a", "b"], n_splits=2)
+    assert df.set_index(["fold", "class"])["fits count-based recall"].to_dict() == {
+        (1, "a"): True,
+        (1, "b"): True,
+        (2, "a"): False,
+        (2, "b"): True,
+    }
+    assert summ["a"]["count_fits"] == 1 and summ["a"]["sizes"] == [10]
+    assert summ["b"]["one_vs_rest_possible"] == 1 and summ["a"]["one_vs_rest_possible"] == 1
+    assert summ["a"]["chance"] == pytest.approx(1 / 501)  # of 90.00, 90.01, ..., 95.00 only 90.00 is k/10
+    assert eye_cv.fold_sizes(1007, 10) == [100, 101] and eye_cv.fold_sizes(1000, 10) == [100]
+
+
+def test_table2_fold_check_on_the_papers_rows():
+    """Generated from claims.yaml: no fold value is a count-based recall, glaucoma is impossible as one-vs-rest."""
+    from lib.core.report import paper_values
+    from lib.eye.data import KAGGLE_COUNTS
+
+    values = paper_values("03_eye_mobilenet_som")
+    classes = ["cataract", "diabetic_retinopathy", "glaucoma", "normal"]
+    folds = eye_cv.paper_folds(values)
+    assert sorted(folds) == classes and all(len(v) == 10 for v in folds.values())
+    for c in classes:  # the fold rows average to the Avg. row the per-class claims hold
+        assert np.mean(folds[c]) == pytest.approx(values[f"nb03_acc_{c}"], abs=6e-5)
+    _, summ = eye_cv.table2_fold_check(folds, eye_cv.count_candidates(values, KAGGLE_COUNTS, classes), classes, 10)
+    assert {c: s["count_fits"] for c, s in summ.items()} == dict.fromkeys(classes, 0)
+    assert summ["glaucoma"]["one_vs_rest_possible"] == 0
+    text = eye_cv.table2_fold_text(summ, classes, 10)
+    assert "glaucoma's error exceeds the fold's total error in 10 of 10 folds" in text
+    assert "0 of the paper's 40 fold values" in text and "not count-based recalls" in text
+
+
+def test_paper_bars_only_with_the_papers_features():
+    from lib.eye.features import FeatureConfig
+
+    paper = {"a": 0.9, "b": 0.8}
+    same = FeatureConfig(weights="imagenet", alpha=1.0, image_size=160, batch_size=8)
+    assert eye_cv.paper_bars(paper, ["a", "b"], same) == {"a": pytest.approx(90.0), "b": pytest.approx(80.0)}
+    for other in ({"alpha": 0.35}, {"weights": "random"}):
+        assert eye_cv.paper_bars(paper, ["a", "b"], FeatureConfig(**{**same.__dict__, **other})) is None
+    assert "one_vs_rest" not in eye_cv.PAPER_READINGS
+
+
+def test_som_sensitivity_inside_the_cv():
+    X, y = _blobs()
+    groups = np.arange(len(y)) // 2
+    cfg = _cfg(models=("som",), n_splits=3)
+    grid = [{"label": "main"}, {"label": "ours: 3x3", "side": 3}]
+    t = eye_cv.som_sensitivity(X, y, groups, cfg, grid, ["a", "b", "c", "d"], progress=False)
+    assert t["setting"].tolist() == ["main", "ours: 3x3"] and t["map side"].tolist() == [cfg.som.side, 3]
+    assert (t["_som"] >= 0.9).all() and (t["quantization error"] > 0).all()
+    assert t.loc[1, "SOM"].startswith("3x3 ")
+    assert dataclasses.replace(cfg.som, side=0).describe().startswith("ceil(sqrt(5 sqrt(N)))-per-side ")
+    rows = eye_cv.sensitivity_metrics(t)
+    assert rows[1]["side"] == 3 and len(rows[1]["som_accuracy_ci"]) == 2
+    assert not any(c.startswith("_") for c in eye_cv.sensitivity_display(t).columns)

@@ -64,7 +64,10 @@ def test_pca_codebook_spans_principal_plane():
 
 CFG = som.SOMConfig(
     side=0,
+    topology="rectangular",
+    training="online",
     epochs=5,
+    cover_steps=0,
     sigma=0.0,
     learning_rate=0.5,
     neighborhood="gaussian",
@@ -81,14 +84,12 @@ def _blobs():
 
 def _hand_set(weights, X, y):
     """A SOMClassifier with a hand-set 1-d codebook on an identity scaling, labelled from (X, y)."""
-    from minisom import MiniSom
     from sklearn.preprocessing import StandardScaler
 
     weights = np.asarray(weights, dtype=float)
     clf = som.SOMClassifier(CFG, seed=0)
     clf.scaler_ = StandardScaler(with_mean=False, with_std=False).fit(X)
-    clf.som_ = MiniSom(weights.shape[0], weights.shape[1], weights.shape[2], random_seed=0)
-    clf.som_._weights = weights.copy()
+    clf.weights_ = weights.copy()
     clf.n_classes_ = 2
     clf.counts_ = som.hit_counts(clf.bmu(X), y, weights.shape[0] * weights.shape[1], 2)
     clf.labels_ = som.fill_empty(som.majority_labels(clf.counts_), weights.shape[:2], "grid", n_classes=2)
@@ -153,3 +154,68 @@ def test_som_classifier_invalid_and_unfitted():
         som.SOMConfig(**{**CFG.__dict__, "init": "zeros"})
     with pytest.raises(RuntimeError, match="not fitted"):
         som.SOMClassifier(CFG, seed=0).predict(np.zeros((1, 2)))
+
+
+def test_hexagonal_grid_and_link_distances():
+    pos = som.grid_positions(2, 3, "hexagonal")  # row 1 shifted right by half a cell (MATLAB hextop)
+    np.testing.assert_allclose(pos[3], [0.5, np.sqrt(3) / 2])
+    near = som.neighbours(2, 3, "hexagonal")
+    assert sorted(np.flatnonzero(near[4]).tolist()) == [1, 2, 3, 5]  # (1,1): the two cells below are adjacent
+    assert sorted(np.flatnonzero(near[3]).tolist()) == [0, 1, 4]
+    d = som.link_distances(2, 3, "hexagonal")
+    assert (d[0, 5], d[3, 2], d[0, 2]) == (3, 2, 2)
+    rect = som.link_distances(2, 3, "rectangular")  # 4-neighbour links
+    assert (rect[0, 5], rect[0, 4]) == (3, 2)
+    assert som.neighbours(2, 3, "rectangular")[0, 4]  # the topographic error counts diagonals as neighbours
+    with pytest.raises(ValueError, match="topology"):
+        som.grid_positions(2, 2, "triangular")
+
+
+def test_batch_epoch_hand_computed():
+    """1x3 map, weights 0, 5, 10, samples 1, 4, 9, 11, neighbourhood 1 (learnsomb: BMU twice, neighbours once).
+
+    BMUs 0, 1, 2, 2 -> sums 1, 4, 20 and counts 1, 1, 2; unit 0: (2*1 + 4) / (2 + 1) = 2; unit 1:
+    (1 + 2*4 + 20) / (1 + 2 + 2) = 5.8; unit 2: (4 + 2*20) / (1 + 4) = 8.8.
+    """
+    W = np.array([[[0.0], [5.0], [10.0]]])
+    X = np.array([[1.0], [4.0], [9.0], [11.0]])
+    out = som.batch_train(X, W, "rectangular", epochs=1, initial_neighborhood=1.0, cover_steps=1)
+    np.testing.assert_allclose(out.ravel(), [2.0, 5.8, 8.8])
+    np.testing.assert_array_equal(W.ravel(), [0.0, 5.0, 10.0])  # input not modified
+    far = som.batch_train(X, W, "rectangular", epochs=1, initial_neighborhood=3.0, cover_steps=2)  # nd 3: all
+    np.testing.assert_allclose(far.ravel(), [(2 * 1 + 4 + 20) / 5, (1 + 8 + 20) / 5, (1 + 4 + 40) / 6])
+
+
+MATLAB = {
+    **CFG.__dict__,
+    "side": 8,
+    "topology": "hexagonal",
+    "training": "batch",
+    "epochs": 30,
+    "cover_steps": 15,
+    "sigma": 3.0,
+    "neighborhood": "bubble",
+}
+
+
+def test_batch_hexagonal_som_classifier_blobs():
+    X, y = _blobs()
+    cfg = som.SOMConfig(**MATLAB)
+    clf = som.SOMClassifier(cfg, seed=0).fit(X[:180], y[:180])
+    assert (clf.predict(X[180:]) == y[180:]).mean() >= 0.95
+    assert clf.shape == (8, 8) and clf.positions().shape == (64, 2)
+    assert clf.u_matrix().shape == (8, 8) and clf.u_matrix().max() == pytest.approx(1.0)
+    q = clf.quality(X[180:])
+    assert 0.0 <= q["topographic_error"] <= 0.5 and q["quantization_error"] > 0
+    again = som.SOMClassifier(cfg, seed=0).fit(X[:180], y[:180])
+    np.testing.assert_array_equal(clf.codebook, again.codebook)
+    assert "8x8 hexagonal batch SOM" in cfg.describe() and "3 -> 1 over 15 cover steps" in cfg.describe()
+
+
+def test_som_config_rejects_bad_combinations():
+    with pytest.raises(ValueError, match="rectangular grid here"):
+        som.SOMConfig(**{**CFG.__dict__, "topology": "hexagonal"})
+    with pytest.raises(ValueError, match="batch neighborhood"):
+        som.SOMConfig(**{**MATLAB, "neighborhood": "mexican_hat"})
+    with pytest.raises(ValueError, match="cover_steps"):
+        som.SOMConfig(**{**MATLAB, "cover_steps": 0})
