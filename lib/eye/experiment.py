@@ -375,6 +375,10 @@ def metrics_block(
             "som": cfg.som.describe(),
             "quantization_error_mean": quality["quantization_error"].mean(),
             "topographic_error_mean": quality["topographic_error"].mean(),
+            **{
+                f"{k}_mean": quality[k].mean()
+                for k in ("empty_neuron_rate", "tied_neuron_rate", "samples_on_empty_rate", "samples_on_tied_rate")
+            },
             "side": int(quality["side"].iloc[0]),
         },
         "timing_seconds": {
