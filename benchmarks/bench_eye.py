@@ -61,7 +61,8 @@ def bench_som(sides, sample_counts, epochs: int, dim: int = 1280) -> list[dict]:
             X = rng.normal(size=(n, dim)) + 0.5 * rng.normal(size=(4, dim))[y]
             for side in sides:
                 t = time.perf_counter()
-                cfg = SOMConfig(**{**load_params("nb03")["som"], "side": side, "epochs": epochs})
+                online = {"training": "online", "topology": "rectangular", "neighborhood": "gaussian", "sigma": 0.0}
+                cfg = SOMConfig(**{**load_params("nb03")["som"], **online, "side": side, "epochs": epochs})
                 SOMClassifier(cfg, seed=0).fit(X, y)
                 sec = time.perf_counter() - t
                 rows.append(
