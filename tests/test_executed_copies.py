@@ -10,7 +10,9 @@ from lib.core import paths
 NOISE = {
     "progress bar": re.compile(r"\d+%\|[^|\n]*\||\d+(\.\d+)?(it|s|label|batch)/(s|it)\]"),
     "IProgress / widget warning": re.compile(r"IProgress|ipywidgets"),
-    "TensorFlow/absl log line": re.compile(r"^[IWEF]\d{4} \d\d:\d\d|tensorflow/|absl::|oneDNN|cuda_|XLA", re.M),
+    "TensorFlow/absl log line": re.compile(
+        r"^[IWEF]\d{4} \d\d:\d\d|tensorflow/|WARNING:tensorflow|absl::|oneDNN|cuda_|XLA", re.M
+    ),
     "Python warning": re.compile(r"\b\w*Warning: |warnings\.warn"),
     "raw Markdown bold in a table": re.compile(r"\*\*[^*\n<>]+\*\*"),
     "escaped HTML tag": re.compile(r"&lt;/?(u|b|i|br)&gt;"),
@@ -49,6 +51,7 @@ def test_executed_copy_has_no_noise(path):
 def test_noise_patterns_catch_what_they_should():
     assert NOISE["progress bar"].search("AL entropy: 100%|██████████| 120/120 [00:02<00:00, 52.67label/s]")
     assert NOISE["TensorFlow/absl log line"].search("I0000 00:00:1732 12345 cpu_feature_guard.cc:210] x")
+    assert NOISE["TensorFlow/absl log line"].search("WARNING:tensorflow:5 out of the last 16 calls to <function")
     assert NOISE["Python warning"].search("UserWarning: X does not have valid feature names")
     assert NOISE["raw Markdown bold in a table"].search("| sce | **30.65 ± 6.01** |")
     assert not NOISE["progress bar"].search("accuracy 95% of full supervision | 3000 labels")

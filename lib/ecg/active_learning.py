@@ -5,18 +5,24 @@ validation/test sets ``(X, F, y)``; class probabilities ``proba: (n, c)``.
 
 The loop never holds the pool labels: they live privately in an ``Annotator`` that reveals a label
 only when it is queried (a second query of the same index raises) and logs every query. Per round:
-1. fit the model on the labelled set (early stopping on the validation set; ``warm_start`` keeps the
-   weights of the previous round, otherwise a fresh model per round);
+1. fit the model on the labelled set (early stopping on the validation set) from the seed's initial
+   weights every round, the same epoch budget for every strategy (``warm_start=True`` continues from the
+   previous round's weights instead: an ablation, since it gives late rounds more training);
 2. record labels used, validation loss, val/test macro-F1 (+ positive-class F1) and controller state;
 3. stop when the budget is spent or the pool is empty; otherwise score the pool and query a batch.
 
 Strategies (scores: higher = more informative; ties -> lower index first):
 ``random``, ``least_confidence`` (1 - max p), ``margin`` (1 - (p1 - p2)), ``entropy`` (natural log),
-and ``odal``: candidates = pool samples whose normalised entropy is >= the ``threshold`` quantile of
-the pool's; ``batch`` of them drawn uniformly (seeded), topped up by highest entropy if too few.
+``bald`` (mutual information between the label and the weights under MC dropout, Houlsby et al. 2011 /
+Gal et al. 2017, as baal's ``BALD``: H(mean_t p_t) - mean_t H(p_t) over ``mc_samples`` dropout masks; the model
+must offer ``mc_dropout_proba``), and ``odal``: candidates = pool samples whose normalised entropy is >= the
+``threshold`` quantile of the pool's; ``batch`` of them drawn uniformly (seeded), topped up by highest entropy
+if too few.
 With ``fuzzy=True`` the FuzzyController sets threshold, batch multiplier, LR multiplier and dropout
 each round from the validation-loss trend and the pool's mean normalised entropy; ``fuzzy=False``
-(ablation) keeps ``fixed_threshold``, multiplier 1 and the model's initial LR and dropout.
+(ablation) keeps ``fixed_threshold``, multiplier 1 and the model's initial LR and dropout. ``fuzzy_controls``
+splits the controller's effect: ``"query"`` applies only its threshold and batch multiplier, ``"training"`` only
+its learning rate and dropout (``"both"``: all four).
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from sklearn.metrics import f1_score, log_loss
 from lib.ecg.data import progress_kw
 from lib.ecg.fuzzy_control import FuzzyController, relative_trend
 
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "odal")
+STRATEGIES = ("random", "least_confidence", "margin", "entropy", "bald", "odal")
+FUZZY_CONTROLS = ("both", "query", "training")
 
 
 class Annotator:
@@ -87,6 +94,15 @@ def normalized_entropy(proba) -> np.ndarray:
     return entropy(proba) / np.log(np.shape(proba)[1])
 
 
+def bald(samples) -> np.ndarray:
+    """``(n,)`` BALD scores of MC samples ``(T, n, c)``: entropy of the mean minus the mean entropy (>= 0)."""
+    p = np.asarray(samples, dtype=float)
+    if p.ndim != 3:
+        raise ValueError(f"BALD needs MC samples of shape (T, n, c), got {p.shape}")
+    mean_entropy = np.mean([entropy(pt) for pt in p], axis=0)
+    return np.maximum(entropy(p.mean(0)) - mean_entropy, 0.0)
+
+
 def random_scores(proba, rng: np.random.Generator) -> np.ndarray:
     """``(n,)`` uniform random scores (proba only gives n)."""
     return rng.random(len(proba))
@@ -122,14 +138,18 @@ class ALConfig:
     batch_size: int
     budget: int
     fuzzy: bool = True
+    fuzzy_controls: str = "both"
     fixed_threshold: float = 0.7
-    warm_start: bool = True
+    warm_start: bool = False
+    mc_samples: int = 20  # BALD: dropout masks per pool scoring
     lr_bounds: tuple = (0.1, 2.0)  # learning rate kept within these factors of the initial one
     seed: int = 0
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; allowed: {STRATEGIES}")
+        if self.fuzzy_controls not in FUZZY_CONTROLS:
+            raise ValueError(f"fuzzy_controls must be one of {FUZZY_CONTROLS}, got {self.fuzzy_controls!r}")
         if not 0 < self.seed_size <= self.budget or self.batch_size < 1:
             raise ValueError("need 0 < seed_size <= budget and batch_size >= 1")
 
@@ -165,8 +185,13 @@ def score_round(model, val, test, *, n_classes: int, positive_classes=None) -> d
     return row
 
 
-def select_batch(strategy: str, proba, k: int, threshold: float, rng: np.random.Generator) -> np.ndarray:
-    """``k`` positions into ``proba: (n, c)`` (the unlabelled pool) chosen by ``strategy``."""
+def select_batch(strategy: str, proba, k: int, threshold: float, rng: np.random.Generator, samples=None) -> np.ndarray:
+    """``k`` positions into ``proba: (n, c)`` (the unlabelled pool) chosen by ``strategy``; ``samples``: the
+    MC-dropout outputs ``(T, n, c)`` BALD needs."""
+    if strategy == "bald":
+        if samples is None:
+            raise ValueError("strategy 'bald' needs MC-dropout samples")
+        return top_k(bald(samples), k)
     if strategy == "odal":
         return odal_select(proba, k, threshold, rng)
     if strategy == "random":
@@ -196,12 +221,12 @@ class _Loop:
         return model
 
     def fit(self, val, fit_kw) -> float:
-        """Fit this round's model on the labelled set (fresh model unless warm_start); returns seconds."""
+        """Fit this round's model on the labelled set (from the initial weights unless warm_start); returns seconds."""
         if self.round > 0 and not self.cfg.warm_start:
-            self.model = self._new_model()
-            if self.tunable:
-                self.model.set_learning_rate(self.lr)
-                self.model.set_dropout(self.dropout)
+            if hasattr(self.model, "reset_weights"):
+                self.model.reset_weights()  # keeps the controller's lr/dropout (set on the model)
+            else:
+                self.model = self._new_model()
         t0 = time.perf_counter()
         self.model.fit(self.X[self.labelled], _rows(self.F, self.labelled), self.y_lab, *val, **(fit_kw or {}))
         return time.perf_counter() - t0
@@ -212,8 +237,12 @@ class _Loop:
         out = {"pool_uncertainty": u, "threshold": self.cfg.fixed_threshold, "mult": 1.0, "lr_multiplier": np.nan}
         if self.ctl is not None:
             c = self.ctl(trend, u)
-            out.update(threshold=c["threshold"], mult=c["batch_multiplier"], lr_multiplier=c["lr_multiplier"])
-            if self.tunable:
+            parts = self.cfg.fuzzy_controls
+            if parts in ("both", "query"):
+                out.update(threshold=c["threshold"], mult=c["batch_multiplier"])
+            if parts in ("both", "training"):
+                out["lr_multiplier"] = c["lr_multiplier"]
+            if self.tunable and parts in ("both", "training"):
                 lo, hi = self.cfg.lr_bounds
                 self.lr = float(np.clip(self.lr * c["lr_multiplier"], self.lr0 * lo, self.lr0 * hi))
                 self.dropout = float(c["dropout"])
@@ -284,13 +313,21 @@ def run_active_learning(
         if room <= 0:
             rows.append(row)
             break
-        proba = loop.model.predict_proba(X_pool[remaining], _rows(F_pool, remaining))
+        samples = None
+        if cfg.strategy == "bald":
+            samples = loop.model.mc_dropout_proba(
+                X_pool[remaining], _rows(F_pool, remaining), cfg.mc_samples, seed=cfg.seed * 1000 + loop.round
+            )
+            proba = samples.mean(0)
+        else:
+            proba = loop.model.predict_proba(X_pool[remaining], _rows(F_pool, remaining))
         ctl = loop.control(trend, proba)
         k = int(min(room, max(1, round(cfg.batch_size * ctl["mult"]))))
         row.update(pool_uncertainty=ctl["pool_uncertainty"], lr_multiplier=ctl["lr_multiplier"], batch_size=k)
         row["threshold"] = ctl["threshold"] if cfg.strategy == "odal" else np.nan
         rows.append(row)
-        bar.update(loop.query(select_batch(cfg.strategy, proba, k, ctl["threshold"], loop.rng), remaining))
+        pick = select_batch(cfg.strategy, proba, k, ctl["threshold"], loop.rng, samples)
+        bar.update(loop.query(pick, remaining))
     bar.close()
     out = pd.DataFrame(rows)
     out.attrs["queried"] = annotator.queried().tolist()
@@ -341,32 +378,6 @@ def labels_to_reach(n_labels, score, target: float) -> float | None:
     if j == 0:
         return float(n[0])
     return float(n[j - 1] + (target - s[j - 1]) / (s[j] - s[j - 1]) * (n[j] - n[j - 1]))
-
-
-def annotation_saving(
-    curves_method, curves_random, full_score: float, fraction: float = 0.95, metric: str = "test_macro_f1"
-) -> dict:
-    """Labels needed to reach ``fraction * full_score`` on the mean curves, method vs random.
-
-    Returns {target, labels_method, labels_random, saving}: saving = 1 - labels_method / labels_random.
-    A curve that never reaches the target gives None for its label count; the saving is then None
-    with ``note`` saying which curve did not reach it (never an extrapolated number).
-    """
-    target = fraction * float(full_score)
-    res = {"target": target, "fraction": fraction, "full_score": float(full_score)}
-    for name, curves in (("method", curves_method), ("random", curves_random)):
-        mc = mean_curve(curves, metric)
-        res[f"labels_{name}"] = labels_to_reach(mc["n_labels"], mc["mean"], target)
-    missing = [k for k in ("method", "random") if res[f"labels_{k}"] is None]
-    res["saving"] = None if missing else 1.0 - res["labels_method"] / res["labels_random"]
-    res["note"] = f"target not reached by: {', '.join(missing)}" if missing else "both reached the target"
-    # only random missing: random needs more than its largest common label count -> a lower bound
-    res["saving_lower_bound"] = None
-    if missing == ["random"]:
-        res["saving_lower_bound"] = 1.0 - res["labels_method"] / float(
-            mean_curve(curves_random, metric)["n_labels"].max()
-        )
-    return res
 
 
 def run_strategies(
@@ -423,3 +434,104 @@ def curves_by_seed(long: pd.DataFrame, method: str) -> list[pd.DataFrame]:
     if sel.empty:
         raise ValueError(f"unknown method {method!r}; allowed: {sorted(long['method'].unique())}")
     return [g.sort_values("n_labels") for _, g in sel.groupby("seed")]
+
+
+def fit_reference(
+    model_factory, X_pool, F_pool, y_pool, val, test, seeds, *, n_classes: int, positive_classes=None, fit_kw=None
+) -> pd.DataFrame:
+    """The AL reference: the same recipe (model, epochs, early stopping on ``val``) trained on the WHOLE pool.
+
+    One row per seed with :func:`score_round`'s columns and ``n_labels`` = the pool size: every strategy's curve
+    is compared with the reference of its own seed, so "95% of full supervision" means the same model and budget
+    per round, not a different, larger model.
+    """
+    rows = []
+    for s in seeds:
+        model = model_factory(int(s))
+        if F_pool is not None and hasattr(model, "set_feature_scaler"):
+            model.set_feature_scaler(F_pool)
+        t0 = time.perf_counter()
+        model.fit(X_pool, F_pool, y_pool, *val, **(fit_kw or {}))
+        row = {"seed": int(s), "n_labels": len(y_pool), "fit_seconds": time.perf_counter() - t0}
+        rows.append(row | score_round(model, val, test, n_classes=n_classes, positive_classes=positive_classes))
+    return pd.DataFrame(rows)
+
+
+def curve_auc(n_labels, score, lo: float, hi: float) -> float:
+    """Normalised area under one learning curve on [lo, hi] labels (trapezoids on the linear interpolation):
+    the mean score over the label budget, in the metric's units."""
+    n, s = np.asarray(n_labels, dtype=float), np.asarray(score, dtype=float)
+    if not n[0] <= lo < hi <= n[-1]:
+        raise ValueError(f"[lo, hi] = [{lo}, {hi}] must lie within the curve's label range [{n[0]}, {n[-1]}]")
+    grid = np.unique(np.concatenate([[lo, hi], n[(n > lo) & (n < hi)]]))
+    vals = np.interp(grid, n, s)
+    return float(np.sum((vals[1:] + vals[:-1]) / 2 * np.diff(grid)) / (hi - lo))
+
+
+def seed_interval(values, level: float = 0.95) -> list[float | None]:
+    """Student-t interval of the mean of per-seed values (the seeds are the independent replicates)."""
+    from scipy import stats
+
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if v.size < 2:
+        return [None, None]
+    half = stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    return [float(v.mean() - half), float(v.mean() + half)]
+
+
+def per_seed_table(
+    long: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    metric: str = "test_macro_f1",
+    fraction: float = 0.95,
+    extra_labels: int = 0,
+    baseline: str = "random",
+) -> pd.DataFrame:
+    """One row per (method, seed): learning-curve AUC, its paired difference to ``baseline`` (same seed), the labels
+    to reach ``fraction`` x that seed's reference score and the saving vs ``baseline``.
+
+    ``extra_labels`` (e.g. the validation set's size) is added to every label count before the saving
+    ``1 - labels_method / labels_baseline`` is taken: labels spent on validation count as annotation.
+    A curve that never reaches the target gives NaN labels (and a NaN saving; ``reached`` says so).
+    """
+    lo = long.groupby(["method", "seed"])["n_labels"].min().max()
+    hi = long.groupby(["method", "seed"])["n_labels"].max().min()
+    ref = reference.set_index("seed")[metric]
+    rows = []
+    for (m, s), g in long.sort_values("n_labels").groupby(["method", "seed"]):
+        target = fraction * float(ref.loc[s])
+        reach = labels_to_reach(g["n_labels"], g[metric], target)
+        rows.append(
+            {
+                "method": m,
+                "seed": int(s),
+                "auc": curve_auc(g["n_labels"], g[metric], lo, hi),
+                "reference": float(ref.loc[s]),
+                "target": target,
+                "labels_to_target": np.nan if reach is None else reach + extra_labels,
+                "reached": reach is not None,
+            }
+        )
+    df = pd.DataFrame(rows)
+    base = df[df["method"] == baseline].set_index("seed")
+    df["auc_minus_" + baseline] = df["auc"] - df["seed"].map(base["auc"])
+    df["saving_vs_" + baseline] = 1.0 - df["labels_to_target"] / df["seed"].map(base["labels_to_target"])
+    df.attrs.update(lo=float(lo), hi=float(hi), extra_labels=int(extra_labels), metric=metric, fraction=fraction)
+    return df
+
+
+def summarise_seeds(per_seed: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
+    """Per method: mean and 95% t-interval over seeds of the curve AUC, its paired difference to ``baseline`` and the
+    label saving (seeds whose curves did not reach the target are counted, not averaged)."""
+    rows = []
+    for m, g in per_seed.groupby("method", sort=False):
+        row = {"method": m, "n_seeds": len(g)}
+        for col in ("auc", f"auc_minus_{baseline}", f"saving_vs_{baseline}"):
+            v = g[col].to_numpy(dtype=float)
+            ok = v[np.isfinite(v)]
+            row[col] = float(ok.mean()) if ok.size else None
+            row[col + "_ci"] = [None if c is None else round(c, 4) for c in seed_interval(ok)]
+        row["seeds_reaching_target"] = int(g["reached"].sum())
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -12,6 +12,7 @@ class is not sinus.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from dataclasses import dataclass, field
 
@@ -26,7 +27,15 @@ from lib.ecg import data as ecg_data
 from lib.ecg import features as ecg_features
 from lib.ecg import preprocess as ecg_preprocess
 from lib.ecg import splits as ecg_splits
-from lib.ecg.active_learning import ALConfig, annotation_saving, curves_by_seed, mean_curve, run_strategies
+from lib.ecg.active_learning import (
+    ALConfig,
+    curves_by_seed,
+    fit_reference,
+    mean_curve,
+    per_seed_table,
+    run_strategies,
+    summarise_seeds,
+)
 
 
 @dataclass
@@ -184,6 +193,35 @@ def score_predictions(y_true: np.ndarray, proba: np.ndarray, class_names: list, 
     return out
 
 
+def nonsinus_threshold(y_val: np.ndarray, proba_val: np.ndarray) -> float:
+    """The threshold on P(non-sinus) = 1 - p0 that maximises non-sinus F1 on the validation beats ``(n,)``, ``(n, c)``
+    (the decision rule is then fixed before the test set is seen)."""
+    prec, rec, thr = skm.precision_recall_curve(np.asarray(y_val) != 0, 1.0 - np.asarray(proba_val)[:, 0])
+    f1 = 2 * prec[:-1] * rec[:-1] / np.maximum(prec[:-1] + rec[:-1], 1e-12)
+    return float(thr[int(np.argmax(f1))])
+
+
+def thresholded(proba: np.ndarray, threshold: float) -> np.ndarray:
+    """``(n, 2)`` one-hot sinus / non-sinus decisions P(non-sinus) >= ``threshold`` (argmax = the decision)."""
+    ns = (1.0 - np.asarray(proba)[:, 0]) >= threshold
+    return np.stack([~ns, ns], axis=1).astype(float)
+
+
+def validation_threshold(res: dict, y_val, proba_val, y_test, proba_test) -> None:
+    """Add ``nonsinus_threshold`` (chosen on validation) and the test ``nonsinus_f1_at_val_threshold`` to ``res``."""
+    thr = nonsinus_threshold(y_val, proba_val)
+    pred = thresholded(proba_test, thr).argmax(1)
+    res["nonsinus_threshold"] = thr
+    res["nonsinus_f1_at_val_threshold"] = float(skm.f1_score(np.asarray(y_test) != 0, pred == 1, zero_division=0))
+
+
+def model_features(kind: str, data: EcgInputs, use_features: bool = True) -> np.ndarray | None:
+    """The feature matrix a model kind reads: the RR columns for ``rr_forest``, none for signal-only models."""
+    if kind == "rr_forest":
+        return data.F[:, rr_columns(data)]
+    return data.F if use_features else None
+
+
 def rr_columns(data: EcgInputs) -> list[int]:
     """Columns of ``data.F`` holding the RR-interval features (lib.ecg.features.RR_NAMES)."""
     return [data.feature_names.index(n) for n in ecg_features.RR_NAMES]
@@ -195,9 +233,9 @@ def fit_predict(
     """Train one model kind on split['train'] (early stopping on split['val']); return (model, test proba, seconds)."""
     from lib.ecg.models import make_classifier
 
-    F = data.F if use_features else None
+    F = model_features(kind, data, use_features)
     if kind == "rr_forest":  # the RR-interval floor: a Random Forest on the RR features alone
-        kind, F, model_kw = "random_forest", data.F[:, rr_columns(data)], {**(model_kw or {}), "use_window": False}
+        kind, model_kw = "random_forest", {**(model_kw or {}), "use_window": False}
     nf = F.shape[1] if F is not None else 0
     model = make_classifier(kind, data.window_shape, nf, len(data.class_names), seed=seed, **(model_kw or {}))
     tr, va, te = split["train"], split["val"], split["test"]
@@ -229,16 +267,27 @@ def compare_models(
     jobs = [(s, k) for s in splits for k in kinds]
     for s, k in tqdm(jobs, desc="models", **ecg_data.progress_kw(progress)):
         model, proba, secs = fit_predict(k, data, splits[s], seed=seed, model_kw=(model_kw or {}).get(k))
-        results[s][k] = {
-            **score_predictions(data.y[splits[s]["test"]], proba, data.class_names, data.task),
-            "fit_seconds": secs,
-        }
+        te, va = splits[s]["test"], splits[s]["val"]
+        results[s][k] = {**score_predictions(data.y[te], proba, data.class_names, data.task), "fit_seconds": secs}
+        if data.task == "rhythm":
+            F = model_features(k, data)
+            val_proba = model.predict_proba(data.X[va], None if F is None else F[va])
+            validation_threshold(results[s][k], data.y[va], val_proba, data.y[te], proba)
         probas[s][k] = proba
     return results, probas
 
 
 def comparison_table(
-    results: dict, columns=("accuracy", "macro_f1", "nonsinus_f1", "roc_auc_nonsinus", "roc_auc_ovr_macro")
+    results: dict,
+    columns=(
+        "accuracy",
+        "macro_f1",
+        "nonsinus_f1",
+        "nonsinus_f1_at_val_threshold",
+        "roc_auc_nonsinus",
+        "pr_auc_nonsinus",
+        "roc_auc_ovr_macro",
+    ),
 ) -> pd.DataFrame:
     """Long table: one row per (split, model) with the chosen metric columns."""
     rows = [
@@ -343,17 +392,6 @@ def al_sets(
     }
 
 
-def full_supervision_score(
-    data: EcgInputs, split: dict, proba_full: np.ndarray, test_idx: np.ndarray, metric: str = "macro_f1"
-) -> float:
-    """Score of the fully supervised model on the AL test subset ``test_idx`` (a subset of split['test'])."""
-    pos = np.searchsorted(split["test"], test_idx)
-    if not np.array_equal(split["test"][pos], test_idx):
-        raise ValueError("test_idx must be a subset of split['test']")
-    res = score_predictions(data.y[test_idx], proba_full[pos], data.class_names, data.task)
-    return float(res[metric])
-
-
 # ------------------------------------------------------------------ notebook steps (tables, studies, metrics)
 MODEL_KINDS = ("cnn_bilstm", "cnn", "lstm", "cnn_lstm", "random_forest", "rr_forest")
 BASELINES = ("cnn", "lstm", "cnn_lstm", "random_forest")
@@ -363,8 +401,13 @@ STRATEGY_SETTINGS = {
     "least_confidence": {"strategy": "least_confidence"},
     "margin": {"strategy": "margin"},
     "entropy": {"strategy": "entropy"},
+    "bald": {"strategy": "bald"},
     "odal": {"strategy": "odal", "fuzzy": True},
     "odal_no_fuzzy": {"strategy": "odal", "fuzzy": False},
+    # the controller's two effects apart (same rounds otherwise): query = threshold + batch multiplier only,
+    # training = learning rate + dropout only
+    "odal_query_control": {"strategy": "odal", "fuzzy": True, "fuzzy_controls": "query"},
+    "odal_training_control": {"strategy": "odal", "fuzzy": True, "fuzzy_controls": "training"},
 }
 
 
@@ -376,6 +419,7 @@ def model_kwargs(
     dropout: float,
     learning_rate: float,
     class_weight: str | None,
+    early_stopping: str,
     filters,
     lstm_units: int,
     feature_units: int,
@@ -390,6 +434,7 @@ def model_kwargs(
         dropout=dropout,
         lr=learning_rate,
         class_weight=class_weight,
+        monitor=early_stopping,
         arch=arch,
     )
     out = {k: keras_kw for k in MODEL_KINDS if not k.endswith("forest")}
@@ -410,7 +455,8 @@ class ALStudy:
     """Outputs of :func:`run_al_study`.
 
     long: learning curves of every strategy x seed on ``split``; sets: {split: al_sets(...)};
-    results / probas: {split: metrics / (n_test, c) proba of the headline ODAL model on the split's whole test part}.
+    results / probas: {split: metrics / (n_test, c) proba of the headline ODAL model on the split's whole test part};
+    reference: per seed, the same recipe trained on the whole pool of ``split`` (:func:`fit_reference`).
     """
 
     split: str
@@ -422,6 +468,7 @@ class ALStudy:
     seeds: list
     caps: dict
     epochs_per_round: int | None
+    reference: pd.DataFrame
 
     def curve(self, method: str, seed: int) -> pd.DataFrame:
         """One run's learning curve (with the controller columns)."""
@@ -464,6 +511,9 @@ def run_al_study(
             if (method, s) == ("odal", int(seed)):
                 probas[name] = model.predict_proba(data.X[te], data.F[te])
                 res = score_predictions(data.y[te], probas[name], data.class_names, data.task)
+                if data.task == "rhythm":
+                    (Xv, Fv, yv) = sets[name]["val"]
+                    validation_threshold(res, yv, model.predict_proba(Xv, Fv), data.y[te], probas[name])
                 results[name] = {**res, "fit_seconds": time.perf_counter() - t0[0]}
                 results[name]["labels_used"] = int(curve["n_labels"].iloc[-1])
             t0[0] = time.perf_counter()
@@ -485,8 +535,14 @@ def run_al_study(
             progress=progress,
         )
         long = table if long is None else long
+    st = sets[al_split]
+    reference = fit_reference(
+        factory, st["X_pool"], st["F_pool"], st["y_pool"], st["val"], st["test"], seeds,
+        n_classes=len(data.class_names), positive_classes=list(range(1, len(data.class_names))), fit_kw=fit_kw,
+    )  # fmt: skip
     caps = {"al_pool_max": pool_max, "al_val_max": val_max, "al_test_max": test_max}
-    return ALStudy(al_split, long, sets, results, probas, configs, list(seeds), caps, (fit_kw or {}).get("epochs"))
+    epochs = (fit_kw or {}).get("epochs")
+    return ALStudy(al_split, long, sets, results, probas, configs, list(seeds), caps, epochs, reference)
 
 
 def per_class_table(results: dict) -> pd.DataFrame:
@@ -618,30 +674,33 @@ def rf_importance(
 
 @dataclass
 class ALAnalysis:
-    """Learning curves (mean over seeds), annotation saving and the final-round (fuzzy ablation) table."""
+    """Learning curves (mean over seeds), per-seed curve AUC and label saving vs random with 95% intervals over
+    seeds, and the final-round (fuzzy ablation) table. ``full_*``: the mean over seeds of the reference (the
+    same recipe trained on the whole pool); ``saving``: {method: summary row} (what the claims read)."""
 
     full_f1: float
     full_ns: float
     curves_f1: dict
     curves_ns: dict
+    per_seed: pd.DataFrame
     saving: dict
     saving_table: pd.DataFrame
     ablation: pd.DataFrame
+    protocol: str
 
 
-def analyse_al(data: EcgInputs, splits: dict, probas: dict, study: ALStudy, fraction: float) -> ALAnalysis:
-    """Reference = the fully supervised CNN-BiLSTM scored on the AL test beats; savings at ``fraction`` of it."""
-    split, long = study.split, study.long
-    test_idx = study.sets[split]["test_idx"]
-    full_f1 = full_supervision_score(data, splits[split], probas[split]["cnn_bilstm"], test_idx, "macro_f1")
-    full_ns = full_supervision_score(data, splits[split], probas[split]["cnn_bilstm"], test_idx, "nonsinus_f1")
+def analyse_al(study: ALStudy, fraction: float) -> ALAnalysis:
+    """Curves, AUC and savings of every strategy against random, each seed against its own reference; the
+    validation labels (early stopping in every round) count as annotation in the savings."""
+    long, ref, st = study.long, study.reference, study.sets[study.split]
+    n_val = len(st["val"][2])
     curves_f1 = {m: mean_curve(curves_by_seed(long, m), "test_macro_f1") for m in study.configs}
     curves_ns = {m: mean_curve(curves_by_seed(long, m), "test_pos_f1") for m in study.configs}
-    random = curves_by_seed(long, "random")
-    saving = {
-        m: annotation_saving(curves_by_seed(long, m), random, full_f1, fraction) for m in study.configs if m != "random"
-    }
-    saving_table = pd.DataFrame([{"method": m, **v} for m, v in saving.items()])
+    per_seed = per_seed_table(long, ref, metric="test_macro_f1", fraction=fraction, extra_labels=n_val)
+    pool_only = per_seed_table(long, ref, metric="test_macro_f1", fraction=fraction, extra_labels=0)
+    per_seed["saving_pool_labels_only"] = pool_only["saving_vs_random"].to_numpy()
+    summary = summarise_seeds(per_seed)
+    saving = {r["method"]: r for r in summary.to_dict("records")}
     final = long.sort_values("n_labels").groupby(["method", "seed"]).tail(1)
     ablation = pd.DataFrame(
         [
@@ -656,28 +715,43 @@ def analyse_al(data: EcgInputs, splits: dict, probas: dict, study: ALStudy, frac
             for m, g in final.groupby("method")
         ]
     )
-    return ALAnalysis(full_f1, full_ns, curves_f1, curves_ns, saving, saving_table, ablation)
+    protocol = (
+        f"{study.split} split: pool {len(st['y_pool'])} training beats, {n_val} validation beats (counted as labels "
+        f"in the saving), curves on {len(st['test'][2])} test beats; weights reset every round, "
+        f"{study.epochs_per_round} epochs per round; reference = the same recipe on the whole pool, per seed "
+        f"({len(study.seeds)} seeds)"
+    )
+    return ALAnalysis(
+        float(ref["test_macro_f1"].mean()), float(ref["test_pos_f1"].mean()), curves_f1, curves_ns, per_seed,
+        saving, summary, ablation, protocol,
+    )  # fmt: skip
 
 
 def write_al(al: ALAnalysis, fraction: float, out: Outputs) -> None:
-    """Mean learning curves (one table per strategy, two figures), the annotation saving and ablation tables."""
+    """Mean learning curves (one table per strategy, two figures titled with the protocol), the per-seed and
+    summary saving tables and the final-round table; prints the protocol."""
     from lib.ecg import plots
 
     out.tables({f"al_curve_macro_f1_{m}": mc.assign(method=m) for m, mc in al.curves_f1.items()})
-    fig = plots.learning_curves(al.curves_f1, "test macro-F1 (rhythm)", al.full_f1, fraction * al.full_f1)
+    title = "\n".join(textwrap.wrap(al.protocol, 110))
+    fig = plots.learning_curves(al.curves_f1, "test macro-F1 (rhythm)", al.full_f1, fraction * al.full_f1, title)
     out.figure(fig, "al_learning_curves_macro_f1")
-    out.figure(plots.learning_curves(al.curves_ns, "test non-sinus F1", al.full_ns), "al_learning_curves_nonsinus_f1")
-    out.tables({"annotation_saving": al.saving_table, "al_final_and_fuzzy_ablation": al.ablation})
+    fig = plots.learning_curves(al.curves_ns, "test non-sinus F1", al.full_ns, None, title)
+    out.figure(fig, "al_learning_curves_nonsinus_f1")
+    out.tables(
+        {"al_per_seed": al.per_seed, "annotation_saving": al.saving_table, "al_final_and_fuzzy_ablation": al.ablation}
+    )
+    print("Protocol:", al.protocol)
 
 
-def write_study(study: ALStudy, seed: int, out: Outputs) -> None:
-    """The long learning-curve table, and the controller trace (table + figure) of the ODAL run ``seed``; prints
-    what was run (:func:`describe_al_runs`)."""
+def write_study(study: ALStudy, out: Outputs) -> None:
+    """The long learning-curve table, the per-seed reference, the ODAL controller traces over seeds (table +
+    figure); prints what was run (:func:`describe_al_runs`)."""
     from lib.ecg import plots
 
-    odal_curve = study.curve("odal", seed)
-    out.tables({"al_learning_curves_long": study.long, "odal_controller_trace": odal_curve})
-    out.figure(plots.controller_trace(odal_curve), "odal_controller_trace")
+    odal = study.long[study.long["method"] == "odal"]
+    out.tables({"al_learning_curves_long": study.long, "odal_controller_trace": odal, "al_reference": study.reference})
+    out.figure(plots.controller_traces(odal), "odal_controller_trace")
     print(describe_al_runs(study))
 
 
@@ -718,6 +792,10 @@ def add_bootstrap_cis(results: dict, probas: dict, data: EcgInputs, splits: dict
         te = splits[s]["test"]
         for k, res in by_kind.items():
             res.update(record_bootstrap(data.y[te], probas[s][k], data.record[te], n_boot=n_boot, seed=seed))
+            if "nonsinus_threshold" in res:  # the same resamples, on the fixed validation-chosen decisions
+                decided = thresholded(probas[s][k], res["nonsinus_threshold"])
+                ci = record_bootstrap((data.y[te] != 0).astype(int), decided, data.record[te], n_boot=n_boot, seed=seed)
+                res["nonsinus_f1_at_val_threshold_ci"] = ci["nonsinus_f1_ci"]
 
 
 #: rhythm episodes whose beats the beat reading relabels by their own AAMI class
@@ -924,7 +1002,10 @@ def claims_block(results: dict, saving: dict, paper_split: str = "random") -> di
         "nonsinus_f1": odal["nonsinus_f1"],
         "roc_auc": odal["roc_auc_nonsinus"],
         "roc_auc_ovr_macro": odal["roc_auc_ovr_macro"],
-        "annotation_saving": saving["odal"]["saving"],
+        "annotation_saving": saving["odal"]["saving_vs_random"],
+        "annotation_saving_ci": saving["odal"]["saving_vs_random_ci"],
+        "al_auc_minus_random": saving["odal"]["auc_minus_random"],
+        "al_auc_minus_random_ci": saving["odal"]["auc_minus_random_ci"],
         "odal_above_baselines": bool(odal["accuracy"] > max(baseline_acc.values())),
         "interpatient_accuracy": inter["accuracy"],
         "interpatient_nonsinus_f1": inter["nonsinus_f1"],
@@ -994,6 +1075,9 @@ def run_meta(
             "epochs_per_round": study.epochs_per_round,
             "split": study.split,
             "saving_metric": "test macro-F1",
+            "weights": "reset to the seed's initial weights every round",
+            "reference": "the same recipe trained on the whole pool, per seed",
+            "validation_labels_counted": True,
             "saving_fraction": saving_fraction,
         },
         "runtime_s": time.perf_counter() - t_start,
@@ -1023,9 +1107,11 @@ def metrics_block(
         "split_inflation": tables["random_vs_interpatient"].to_dict("records"),
         "cv": {"model": cv_model, "folds": len(cv), "summary": cv_summary, "per_fold": cv},
         "active_learning": {
-            "full_supervision_macro_f1": analysis.full_f1,
-            "full_supervision_nonsinus_f1": analysis.full_ns,
-            "saving": analysis.saving,
+            "protocol": analysis.protocol,
+            "reference_macro_f1": analysis.full_f1,
+            "reference_nonsinus_f1": analysis.full_ns,
+            "summary": analysis.saving_table.to_dict("records"),
+            "per_seed": analysis.per_seed.to_dict("records"),
             "final": analysis.ablation.to_dict("records"),
         },
         "class_counts": counts.to_dict("records"),

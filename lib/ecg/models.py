@@ -25,13 +25,26 @@ ignored). ``set_learning_rate`` assigns the optimizer's learning-rate variable i
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
+
+class _DropRetracingNotice(logging.Filter):
+    """TensorFlow warns when several freshly built models each trace their predict function ("... triggered
+    tf.function retracing"): expected here (studies build one model per seed/fold), so that notice is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_DropRetracingNotice())
+
 KERAS_KINDS = ("cnn_bilstm", "cnn", "lstm", "cnn_lstm")
+MONITORS = ("val_loss", "val_macro_f1")
 MODEL_KINDS = KERAS_KINDS + ("random_forest",)
 
 
@@ -158,6 +171,20 @@ def balanced_sample_weights(y, n_classes: int) -> np.ndarray:
     return (len(y) / (present * counts[y])).astype("float32")
 
 
+def macro_f1(y, pred, n_classes: int) -> float:
+    """Unweighted mean of the per-class F1 over the classes present in ``y`` or ``pred``."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y, pred, labels=np.union1d(np.unique(y), np.unique(pred)), average="macro", zero_division=0))
+
+
+def class_weights(y, n_classes: int) -> np.ndarray:
+    """(n_classes,) the 'balanced' weight of each class in ``y`` (n / (n_present * count)); 1 for absent classes."""
+    counts = np.bincount(np.asarray(y, dtype=int), minlength=n_classes).astype(float)
+    present = int((counts > 0).sum())
+    return np.where(counts > 0, len(y) / (present * np.maximum(counts, 1)), 1.0)
+
+
 def _rows(inputs: list[np.ndarray], idx):
     """The model input for rows ``idx`` of each input array (a bare array for a single-input model)."""
     rows = [a[idx] for a in inputs]
@@ -193,6 +220,7 @@ class KerasECGClassifier:
     batch_size: int = 64
     patience: int = 3
     class_weight: str | None = None
+    monitor: str = "val_loss"  # early stopping on: val_loss (class-weighted like training) | val_macro_f1
     seed: int = 0
     arch: dict = field(default_factory=dict)
     tunable = True  # the fuzzy controller may call set_learning_rate / set_dropout
@@ -200,6 +228,8 @@ class KerasECGClassifier:
     def __post_init__(self):
         if self.kind not in KERAS_KINDS:
             raise ValueError(f"unknown model kind {self.kind!r}; allowed: {KERAS_KINDS}")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be one of (None, 'balanced'), got {self.class_weight!r}")
         self.window_shape = tuple(int(v) for v in self.window_shape)
@@ -217,6 +247,48 @@ class KerasECGClassifier:
             seed=self.seed,
             **self.arch,
         )
+        self._snapshot()
+
+    def _snapshot(self) -> None:
+        """Remember every variable of the freshly initialised model (for :meth:`reset_weights`)."""
+        self._initial = [v.numpy() for v in self.model.variables]
+
+    def reset_weights(self) -> KerasECGClassifier:
+        """Back to this seed's initial weights (optimizer state zeroed), keeping the feature scaler, lr and dropout.
+
+        Active learning retrains from these weights every round (no warm start), as baal's ``reset_weights``.
+        """
+        for v, w in zip(self.model.variables, self._initial, strict=True):
+            v.assign(w)
+        for v in self.model.optimizer.variables:
+            v.assign(keras.ops.zeros(v.shape, v.dtype))
+        self.set_learning_rate(self.lr)
+        self.set_dropout(self.dropout)
+        return self
+
+    def mc_dropout_proba(self, X, F=None, n_samples: int = 20, seed: int = 0) -> np.ndarray:
+        """``(n_samples, n, n_classes)`` softmax outputs with the head's dropout active (MC dropout).
+
+        The head's ``VariableDropout`` is the model's only dropout and sits right before the output layer, so
+        each sample draws an inverted-dropout mask (rate = the current dropout) on the penultimate activations
+        ``h: (n, d)`` (computed once, BatchNorm in inference mode) and applies the softmax layer:
+        ``softmax((m * h / keep) W + b)``. Equal to ``n_samples`` stochastic forward passes of the network.
+        """
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        if getattr(self, "_penultimate", None) is None:
+            self._penultimate = keras.Model(self.model.inputs, self.model.get_layer("dropout").input)
+        inputs = self._inputs(X, F)
+        h = self._predict_inputs(inputs, model=self._penultimate)
+        W, b = (np.asarray(w, dtype="float64") for w in self.model.get_layer("softmax").get_weights())
+        keep = 1.0 - self.dropout
+        rng = np.random.default_rng(seed)
+        out = np.empty((n_samples, len(h), self.n_classes))
+        for t in range(n_samples):
+            z = (h * (rng.random(h.shape) < keep) / keep) @ W + b
+            z = np.exp(z - z.max(1, keepdims=True))
+            out[t] = z / z.sum(1, keepdims=True)
+        return out
 
     def set_feature_scaler(self, F) -> None:
         """Freeze feature standardisation to the mean/std of ``F: (n, f)`` (e.g. the unlabelled pool)."""
@@ -240,12 +312,14 @@ class KerasECGClassifier:
         Mini-batch Adam through Keras' compiled train step (``train_on_batch``), one shuffled pass per
         epoch (permutation from ``numpy.random.default_rng(seed + number of previous fits)``). With
         validation data: the validation loss (mean cross-entropy of the softmax outputs, clipped at
-        1e-7) after every epoch, early stopping after ``patience`` epochs without improvement, and the
-        best epoch's weights restored at the end, as ``keras.callbacks.EarlyStopping(restore_best_weights
-        =True)`` does. ``history_`` gets ``loss`` (sample-weighted epoch mean over batches, as in
-        ``Model.fit``) and ``val_loss``/``val_accuracy``. Same numbers as ``Model.fit`` up to the shuffle
-        order, without its per-call tf.data and callback set-up, which cost ~1 s per call and dominated
-        the small active-learning fits.
+        1e-7; with ``class_weight="balanced"`` each validation beat weighted by its class's training weight, so
+        that stopping follows the objective being trained) and the macro-F1 after every epoch, early stopping
+        after ``patience`` epochs without improvement of ``monitor``, and the best epoch's weights restored at
+        the end, as ``keras.callbacks.EarlyStopping(restore_best_weights=True)`` does. ``history_`` gets
+        ``loss`` (sample-weighted epoch mean over batches, as in ``Model.fit``) and ``val_loss``/``val_accuracy``/
+        ``val_macro_f1``.
+        Same numbers as ``Model.fit`` up to the shuffle order, without its per-call tf.data and callback
+        set-up, which cost ~1 s per call and dominated the small active-learning fits.
         """
         _check_fit_inputs(X, F, y, self.n_classes)
         # Shuffles from a per-fit numpy generator. Dropout masks come from the model's own seeded
@@ -261,8 +335,11 @@ class KerasECGClassifier:
         has_val = y_val is not None
         if has_val:
             val_inputs, y_val = self._inputs(X_val, F_val), np.asarray(y_val, dtype="int64")
-        hist = {"loss": []} | ({"val_loss": [], "val_accuracy": []} if has_val else {})
-        best, best_weights, wait = np.inf, None, 0
+            # early stopping on the objective that is trained: the training labels' class weights, applied to
+            # the validation beats (a class absent from training gets weight 1)
+            val_w = class_weights(y, self.n_classes)[y_val] if self.class_weight == "balanced" else None
+        hist = {"loss": []} | ({"val_loss": [], "val_accuracy": [], "val_macro_f1": []} if has_val else {})
+        best, best_weights, wait = -np.inf, None, 0
         for _ in range(epochs or self.epochs):
             order, total = rng.permutation(n), 0.0
             for start in range(0, n, self.batch_size):
@@ -275,11 +352,14 @@ class KerasECGClassifier:
             if not has_val:
                 continue
             p = self._predict_inputs(val_inputs)
-            val_loss = float(-np.log(np.clip(p[np.arange(len(y_val)), y_val], 1e-7, 1.0)).mean())
+            nll = -np.log(np.clip(p[np.arange(len(y_val)), y_val], 1e-7, 1.0))
+            val_loss = float(np.average(nll, weights=val_w))
             hist["val_loss"].append(val_loss)
             hist["val_accuracy"].append(float((p.argmax(1) == y_val).mean()))
-            if best_weights is None or val_loss < best:
-                best, best_weights, wait = val_loss, self.model.get_weights(), 0
+            hist["val_macro_f1"].append(macro_f1(y_val, p.argmax(1), self.n_classes))
+            score = -val_loss if self.monitor == "val_loss" else hist["val_macro_f1"][-1]  # higher is better
+            if best_weights is None or score > best:
+                best, best_weights, wait = score, self.model.get_weights(), 0
             else:
                 wait += 1
                 if wait >= self.patience:
@@ -289,12 +369,20 @@ class KerasECGClassifier:
         self.history_.append(hist)
         return self
 
-    def _predict_inputs(self, inputs, chunk: int = 1024) -> np.ndarray:
-        """Softmax outputs ``(n, n_classes)`` float64 for model-ready inputs (inference mode, in chunks)."""
-        out = [
-            np.asarray(self.model.predict_on_batch(_rows(inputs, slice(start, start + chunk))), dtype="float64")
-            for start in range(0, len(inputs[0]), chunk)
-        ]
+    def _predict_inputs(self, inputs, chunk: int = 1024, model=None) -> np.ndarray:
+        """Outputs ``(n, ...)`` float64 of ``model`` (default: the softmax model) for model-ready inputs, in
+        inference mode, in chunks of ``chunk`` rows; a shorter last chunk is zero-padded to a power of two (>= 32)
+        and the padding dropped, so only a few input shapes are ever traced (no tf.function retracing)."""
+        model = model or self.model
+        n, out = len(inputs[0]), []
+        for start in range(0, n, chunk):
+            rows = _rows(inputs, slice(start, start + chunk))
+            rows = rows if isinstance(rows, list) else [rows]
+            m = len(rows[0])
+            size = chunk if m == chunk else max(32, 1 << (m - 1).bit_length())
+            padded = [np.concatenate([a, np.zeros((size - m,) + a.shape[1:], a.dtype)]) for a in rows]
+            pred = model.predict_on_batch(padded if len(padded) > 1 else padded[0])
+            out.append(np.asarray(pred, dtype="float64")[:m])
         return np.concatenate(out) if out else np.zeros((0, self.n_classes))
 
     def predict_proba(self, X, F=None) -> np.ndarray:
@@ -328,6 +416,7 @@ class KerasECGClassifier:
             v.assign(w)
         for v in self.model.optimizer.variables:
             v.assign(keras.ops.zeros(v.shape, v.dtype))
+        self._snapshot()
         self.seed, self._n_fits, self._f_mean, self._f_std, self.history_ = int(seed), 0, None, None, []
         self.set_learning_rate(self._init[0])
         self.set_dropout(self._init[1])

@@ -59,19 +59,24 @@ def confusion_matrices(frames: dict, normalise: bool = True):
     return fig
 
 
-def learning_curves(curves: dict, metric_label: str, full_score: float | None = None, target: float | None = None):
-    """curves: {method: mean_curve DataFrame (n_labels, mean, std)}; mean line and +-1 std band."""
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+def learning_curves(
+    curves: dict, metric_label: str, full_score: float | None = None, target: float | None = None, title: str = ""
+):
+    """curves: {method: mean_curve DataFrame (n_labels, mean, std)}; mean line and +-1 std band; ``full_score``:
+    the reference (the same recipe on the whole pool), ``title``: the protocol."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
     for name, mc in curves.items():
         ax.plot(mc["n_labels"], mc["mean"], marker="o", ms=3, label=name)
         ax.fill_between(mc["n_labels"], mc["mean"] - mc["std"], mc["mean"] + mc["std"], alpha=0.15)
     if full_score is not None:
-        ax.axhline(full_score, color="k", ls="--", lw=0.8, label="full supervision")
+        ax.axhline(full_score, color="k", ls="--", lw=0.8, label="reference (whole pool)")
     if target is not None:
-        ax.axhline(target, color="0.5", ls=":", lw=0.8, label="95% of full")
-    ax.set_xlabel("labels used")
+        ax.axhline(target, color="0.5", ls=":", lw=0.8, label=f"{target / full_score:.0%} of reference")
+    ax.set_xlabel("pool labels queried (validation labels not included)")
     ax.set_ylabel(metric_label)
-    ax.legend(fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=7, loc="left")
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -88,13 +93,19 @@ def feature_importance(importances: np.ndarray, names: list, top: int = 20, err=
     return fig
 
 
-def controller_trace(curve: pd.DataFrame):
-    """ODAL controller state per round: threshold, batch size, learning rate, dropout."""
-    cols = [c for c in ("threshold", "batch_size", "lr", "dropout", "pool_uncertainty", "val_loss") if c in curve]
-    fig, axes = plt.subplots(1, len(cols), figsize=(2.3 * len(cols), 2.3))
+def controller_traces(long: pd.DataFrame):
+    """The fuzzy controller's outputs per round, one line per seed: query threshold, batch size, learning rate,
+    dropout (each the value used for that round's query / training), and the pool uncertainty it reads."""
+    cols = [c for c in ("threshold", "batch_size", "lr", "dropout", "pool_uncertainty", "val_loss") if c in long]
+    fig, axes = plt.subplots(1, len(cols), figsize=(2.4 * len(cols), 2.6))
+    for seed, g in long.groupby("seed"):
+        g = g.sort_values("round")
+        for ax, c in zip(np.atleast_1d(axes), cols):
+            ax.plot(g["round"], g[c], marker="o", ms=2, lw=0.9, label=f"seed {seed}")
     for ax, c in zip(np.atleast_1d(axes), cols):
-        ax.plot(curve["round"], curve[c], marker="o", ms=3)
-        ax.set_title(c)
+        ax.set_title(c, fontsize=9)
         ax.set_xlabel("round")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    np.atleast_1d(axes)[0].legend(fontsize=6)
     fig.tight_layout()
     return fig

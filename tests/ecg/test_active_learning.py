@@ -7,17 +7,22 @@ from lib.ecg.active_learning import (
     STRATEGIES,
     ALConfig,
     Annotator,
-    annotation_saving,
+    bald,
+    curve_auc,
     curves_by_seed,
     entropy,
+    fit_reference,
     labels_to_reach,
     least_confidence,
     margin,
     mean_curve,
     normalized_entropy,
     odal_select,
+    per_seed_table,
     run_active_learning,
     run_strategies,
+    seed_interval,
+    summarise_seeds,
     top_k,
 )
 
@@ -102,6 +107,12 @@ class SpyModel:
         out[:, self.clf.classes_] = self.clf.predict_proba(F[:, 1:])
         return out
 
+    def mc_dropout_proba(self, X, F, n_samples, seed=0):  # stand-in for MC dropout: tempered copies of the proba
+        p = self.predict_proba(X, F)
+        temps = np.random.default_rng(seed).uniform(0.5, 2.0, n_samples)
+        q = np.stack([p ** (1 / t) for t in temps])
+        return q / q.sum(2, keepdims=True)
+
 
 def _data(n=300, seed=0):
     rng = np.random.default_rng(seed)
@@ -111,7 +122,7 @@ def _data(n=300, seed=0):
     return X, F, y
 
 
-def _run(strategy="odal", fuzzy=True, seed=0, budget=60, model_holder=None, annotator=None, y=None):
+def _run(strategy="odal", fuzzy=True, seed=0, budget=60, model_holder=None, annotator=None, fuzzy_controls="both"):
     X, F, yy = _data()
     pool, val, test = np.arange(200), np.arange(200, 250), np.arange(250, 300)
     ann = annotator or Annotator(yy[pool])
@@ -122,7 +133,9 @@ def _run(strategy="odal", fuzzy=True, seed=0, budget=60, model_holder=None, anno
             model_holder.append(m)
         return m
 
-    cfg = ALConfig(strategy=strategy, seed_size=20, batch_size=10, budget=budget, fuzzy=fuzzy, seed=seed)
+    cfg = ALConfig(
+        strategy, seed_size=20, batch_size=10, budget=budget, fuzzy=fuzzy, seed=seed, fuzzy_controls=fuzzy_controls
+    )
     return (
         run_active_learning(
             factory,
@@ -149,7 +162,8 @@ def test_loop_sees_only_revealed_labels_and_never_queries_twice(strategy):
     q = ann.queried()
     assert len(q) == len(set(q.tolist())) == 60 == curve["n_labels"].iloc[-1]
     assert ann.calls == len(curve)  # seed set + one query per later round
-    for ids, y_fit, seen_before in models[0].fits:
+    assert len(models) == len(curve)  # no warm start: a fresh model (or reset weights) every round
+    for ids, y_fit, seen_before in (f for m in models for f in m.fits):
         assert set(ids.tolist()) <= seen_before  # trained only on rows already queried
         np.testing.assert_array_equal(y_fit, y_pool[ids])  # with exactly the revealed labels
     assert curve["n_labels"].is_monotonic_increasing and curve.attrs["queried"] == q.tolist()
@@ -216,21 +230,93 @@ def test_labels_to_reach_exact():
     assert labels_to_reach([10, 20], [0.5, 0.6], 0.8) is None
 
 
-def test_annotation_saving_exact_and_not_reached():
+def test_curve_auc_is_the_mean_score_over_the_budget():
+    assert curve_auc([0, 10, 20], [0.0, 1.0, 1.0], 0, 20) == pytest.approx(0.75)
+    assert curve_auc([0, 10, 20], [0.0, 1.0, 1.0], 5, 15) == pytest.approx((0.5 + 1.0) / 2 * 0.5 + 0.5)
+    with pytest.raises(ValueError, match="label range"):
+        curve_auc([10, 20], [0.5, 0.6], 0, 20)
+
+
+def _long(rows):
+    return pd.DataFrame(
+        [{"method": m, "seed": s, "n_labels": n, "test_macro_f1": f} for m, s, ns, fs in rows for n, f in zip(ns, fs)]
+    )
+
+
+def test_per_seed_savings_count_validation_labels_and_use_each_seeds_reference():
     n = [10, 20, 30, 40]
-    rand = [_curve(n, [0.5, 0.6, 0.7, 0.8]), _curve(n, [0.5, 0.6, 0.8, 0.9])]  # mean .5 .6 .75 .85
-    odal = [_curve(n, [0.5, 0.8, 0.85, 0.9])]
-    res = annotation_saving(odal, rand, full_score=0.8, fraction=0.95)  # target 0.76
-    assert res["target"] == pytest.approx(0.76)
-    assert res["labels_random"] == pytest.approx(31.0)
-    assert res["labels_method"] == pytest.approx(10 + 0.26 / 0.3 * 10)
-    assert res["saving"] == pytest.approx(1 - (10 + 0.26 / 0.3 * 10) / 31.0)
-    low = [_curve(n, [0.5, 0.6, 0.65, 0.7])]
-    res2 = annotation_saving(odal, low, full_score=0.8)
-    assert res2["labels_random"] is None and res2["saving"] is None and "random" in res2["note"]
-    assert res2["saving_lower_bound"] == pytest.approx(1 - (10 + 0.26 / 0.3 * 10) / 40)
-    res3 = annotation_saving(low, odal, full_score=0.8)
-    assert res3["saving"] is None and res3["saving_lower_bound"] is None and "method" in res3["note"]
+    long = _long(
+        [
+            ("random", 0, n, [0.5, 0.6, 0.7, 0.8]),
+            ("odal", 0, n, [0.5, 0.8, 0.85, 0.9]),
+            ("random", 1, n, [0.5, 0.6, 0.65, 0.7]),
+            ("odal", 1, n, [0.5, 0.7, 0.8, 0.9]),
+        ]
+    )
+    ref = pd.DataFrame({"seed": [0, 1], "test_macro_f1": [0.8, 1.0]})  # targets 0.76 and 0.95
+    t = per_seed_table(long, ref, fraction=0.95, extra_labels=100).set_index(["method", "seed"])
+    lo = 10 + 0.26 / 0.3 * 10  # odal seed 0 reaches 0.76 between 10 and 20 labels
+    assert t.loc[("odal", 0), "labels_to_target"] == pytest.approx(lo + 100)
+    assert t.loc[("random", 0), "labels_to_target"] == pytest.approx(36.0 + 100)
+    assert t.loc[("odal", 0), "saving_vs_random"] == pytest.approx(1 - (lo + 100) / 136.0)
+    assert not t.loc[("odal", 1), "reached"] and np.isnan(t.loc[("odal", 1), "saving_vs_random"])
+    assert t.loc[("odal", 0), "auc_minus_random"] == pytest.approx(
+        curve_auc(n, [0.5, 0.8, 0.85, 0.9], 10, 40) - curve_auc(n, [0.5, 0.6, 0.7, 0.8], 10, 40)
+    )
+    summary = summarise_seeds(t.reset_index()).set_index("method")
+    assert summary.loc["odal", "seeds_reaching_target"] == 1 and summary.loc["odal", "saving_vs_random_ci"] == [
+        None,
+        None,
+    ]  # one finite saving: no interval
+    assert summary.loc["random", "auc_minus_random"] == 0.0
+
+
+def test_seed_interval_is_the_t_interval():
+    lo, hi = seed_interval([1.0, 2.0, 3.0])
+    assert (lo + hi) / 2 == pytest.approx(2.0) and hi - lo == pytest.approx(2 * 4.302653 * 1 / np.sqrt(3), rel=1e-5)
+
+
+def _bald_loop(samples):
+    T, n, _ = samples.shape
+    out = []
+    for i in range(n):
+        mean = [np.mean([samples[t, i, c] for t in range(T)]) for c in range(samples.shape[2])]
+        h_mean = -sum(p * np.log(p) for p in mean if p > 0)
+        mean_h = np.mean([-sum(p * np.log(p) for p in samples[t, i] if p > 0) for t in range(T)])
+        out.append(h_mean - mean_h)
+    return np.array(out)
+
+
+def test_bald_matches_a_loop_and_known_values():
+    agree = np.array([[[0.5, 0.5]], [[0.5, 0.5]]])  # confident about being unsure: no mutual information
+    disagree = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])  # each mask certain, but of different classes: log 2
+    np.testing.assert_allclose(bald(agree), [0.0], atol=1e-12)
+    np.testing.assert_allclose(bald(disagree), [np.log(2)])
+    s = np.random.default_rng(0).dirichlet([1, 1, 1], size=(7, 5))
+    np.testing.assert_allclose(bald(s), _bald_loop(s))
+    with pytest.raises(ValueError, match="T, n, c"):
+        bald(s[0])
+    assert top_k(bald(np.concatenate([agree, disagree], axis=1)), 1).tolist() == [1]
+
+
+def test_fuzzy_controls_split_the_controllers_effects():
+    query, _, _ = _run("odal", budget=80, fuzzy_controls="query")
+    training, _, _ = _run("odal", budget=80, fuzzy_controls="training")
+    assert not query["threshold"].dropna().eq(0.7).all() and query["lr_multiplier"].isna().all()
+    assert training["threshold"].dropna().eq(0.7).all() and training["batch_size"].iloc[:-1].eq(10).all()
+    assert training["lr_multiplier"].iloc[:-1].notna().all()
+    with pytest.raises(ValueError, match="fuzzy_controls"):
+        ALConfig("odal", seed_size=10, batch_size=10, budget=50, fuzzy_controls="lr")
+
+
+def test_reference_is_the_same_recipe_on_the_whole_pool():
+    X, F, y = _data()
+    ref = fit_reference(
+        lambda s: SpyModel(s), X[:200], F[:200], y[:200], (X[200:250], F[200:250], y[200:250]),
+        (X[250:], F[250:], y[250:]), [0, 1], n_classes=3,
+    )  # fmt: skip
+    assert ref["seed"].tolist() == [0, 1] and ref["n_labels"].eq(200).all()
+    assert ref["test_macro_f1"].gt(0.7).all()
 
 
 def test_bad_options_raise_naming_allowed_values():

@@ -70,23 +70,19 @@ def test_score_predictions_test_set_lacking_a_class():
     assert only_sinus["roc_auc_nonsinus"] is None
 
 
-def test_full_supervision_score_subset_check():
-    data = ex.EcgInputs(
-        X=np.zeros((6, 4)),
-        F=np.zeros((6, 2)),
-        y=np.array([0, 1, 0, 1, 0, 1]),
-        record=np.array(["100"] * 6),
-        beats=None,
-        task="rhythm",
-        class_names=ecg_data.RHYTHM_CLASSES,
-        feature_names=["a", "b"],
-    )
-    split = {"test": np.array([1, 3, 4, 5])}
-    proba = np.eye(4)[[1, 1, 0, 0]]  # predictions for test beats 1, 3, 4, 5
-    assert ex.full_supervision_score(data, split, proba, np.array([1, 3]), "accuracy") == 1.0
-    assert ex.full_supervision_score(data, split, proba, np.array([4, 5]), "accuracy") == 0.5
-    with pytest.raises(ValueError, match="subset"):
-        ex.full_supervision_score(data, split, proba, np.array([0, 1]))
+def test_threshold_is_chosen_on_validation_and_applied_unchanged_to_test():
+    y_val = np.array([0, 0, 0, 1, 2, 0])
+    p0_val = np.array([0.9, 0.8, 0.55, 0.5, 0.3, 0.7])  # P(non-sinus) = 0.1 0.2 0.45 0.5 0.7 0.3
+    proba_val = np.stack([p0_val, 1 - p0_val, 0 * p0_val, 0 * p0_val], axis=1)
+    assert ex.nonsinus_threshold(y_val, proba_val) == pytest.approx(0.5)  # F1 1.0: both non-sinus, no sinus
+    p0_test = np.array([0.45, 0.55, 0.6, 0.9])  # P(non-sinus) 0.55 0.45 0.4 0.1: only the first is >= 0.5
+    proba_test = np.stack([p0_test, 1 - p0_test, 0 * p0_test, 0 * p0_test], axis=1)
+    np.testing.assert_array_equal(ex.thresholded(proba_test, 0.5).argmax(1), [1, 0, 0, 0])
+    res = {}
+    ex.validation_threshold(res, y_val, proba_val, np.array([1, 1, 0, 0]), proba_test)
+    assert res["nonsinus_threshold"] == pytest.approx(0.5) and res["nonsinus_f1_at_val_threshold"] == pytest.approx(
+        2 / 3
+    )  # tp 1, fn 1, fp 0
 
 
 def test_prepare_inputs_and_splits_on_synthetic(tmp_path):
@@ -109,10 +105,16 @@ def test_prepare_inputs_and_splits_on_synthetic(tmp_path):
 
 def test_strategy_configs_share_the_budget_and_differ_in_strategy():
     cfgs = ex.strategy_configs(40, 20, 120)
-    assert list(cfgs) == ["random", "least_confidence", "margin", "entropy", "odal", "odal_no_fuzzy"]
+    assert list(cfgs) == [
+        "random", "least_confidence", "margin", "entropy", "bald", "odal", "odal_no_fuzzy", "odal_query_control",
+        "odal_training_control",
+    ]  # fmt: skip
     assert {(c.seed_size, c.batch_size, c.budget) for c in cfgs.values()} == {(40, 20, 120)}
-    assert (cfgs["odal"].strategy, cfgs["odal"].fuzzy) == ("odal", True)
+    assert not any(c.warm_start for c in cfgs.values())  # weights reset every round, for every strategy
+    assert (cfgs["odal"].strategy, cfgs["odal"].fuzzy, cfgs["odal"].fuzzy_controls) == ("odal", True, "both")
     assert (cfgs["odal_no_fuzzy"].strategy, cfgs["odal_no_fuzzy"].fuzzy) == ("odal", False)
+    assert cfgs["odal_query_control"].fuzzy_controls == "query"
+    assert cfgs["odal_training_control"].fuzzy_controls == "training"
 
 
 def test_rf_feature_names_match_the_design_columns():

@@ -11,6 +11,8 @@ from lib.ecg.models import (
     ClassifierFactory,
     balanced_sample_weights,
     build_random_forest,
+    class_weights,
+    macro_f1,
     make_classifier,
     signal_layout,
     window_summary,
@@ -112,6 +114,66 @@ def test_fit_early_stopping_restores_the_best_epoch_and_is_reproducible():
     np.testing.assert_array_equal(again.predict_proba(X[va], F[va]), p)
 
 
+def test_balanced_training_stops_on_the_balanced_validation_loss():
+    X, F, y = _bumps(120, seed=4)
+    y = np.where(np.arange(120) % 4 == 0, 1, 0)  # imbalanced 3:1
+    kw = dict(seed=1, epochs=3, batch_size=16, patience=2, lr=1e-2, arch=TINY, class_weight="balanced")
+    m = make_classifier("cnn", (32,), 3, 2, **kw).fit(X[:60], F[:60], y[:60], X[60:], F[60:], y[60:])
+    h = m.history_[-1]
+    p = m.predict_proba(X[60:], F[60:])
+    nll = -np.log(np.clip(p[np.arange(60), y[60:]], 1e-7, 1))
+    w = np.where(y[60:] == 1, 60 / (2 * 15), 60 / (2 * 45))  # the training part's class weights (15 of 60 are 1)
+    np.testing.assert_allclose(class_weights(y[:60], 3), [60 / 90, 2.0, 1.0])  # absent class: 1
+    assert min(h["val_loss"]) == pytest.approx(np.average(nll, weights=w), rel=1e-5)
+    assert not np.isclose(np.average(nll, weights=w), nll.mean())
+
+
+def test_macro_f1_stopping_keeps_the_best_macro_f1_epoch():
+    X, F, y = _bumps(120, seed=3)
+    noisy = np.where(np.random.default_rng(0).random(120) < 0.3, 1 - y, y)
+    kw = dict(seed=2, epochs=8, batch_size=8, patience=3, lr=3e-2, arch=TINY, monitor="val_macro_f1")
+    m = make_classifier("cnn", (32,), 3, 2, **kw).fit(X[:40], F[:40], noisy[:40], X[40:], F[40:], y[40:])
+    h = m.history_[-1]
+    assert len(h["val_macro_f1"]) == len(h["val_loss"]) and max(h["val_macro_f1"]) > 0.5
+    assert macro_f1(y[40:], m.predict(X[40:], F[40:]), 2) == pytest.approx(max(h["val_macro_f1"]))
+
+
+def test_reset_weights_returns_to_the_seed_initialisation_and_keeps_settings():
+    X, F, y = _bumps(64)
+    m = make_classifier("cnn_bilstm", (32,), 3, 2, seed=5, epochs=1, arch=TINY)
+    fresh = [w.copy() for w in m.model.get_weights()]
+    m.fit(X, F, y)
+    m.set_learning_rate(1e-4)
+    m.set_dropout(0.1)
+    assert not all(np.array_equal(a, b) for a, b in zip(fresh, m.model.get_weights()))
+    m.reset_weights()
+    after = m.model.get_weights()
+    dropout_var = [i for i, v in enumerate(m.model.weights) if v.path.endswith("dropout/rate")]
+    for i, (a, b) in enumerate(zip(fresh, after)):
+        if i not in dropout_var:
+            np.testing.assert_array_equal(a, b)
+    assert m.lr == 1e-4 and float(m.model.get_layer("dropout").rate.numpy()) == pytest.approx(0.1)
+    state = [v for v in m.model.optimizer.variables if "learning_rate" not in v.path]
+    assert state and all(float(np.abs(v.numpy()).max(initial=0)) == 0 for v in state)  # moments and step zeroed
+
+
+def test_mc_dropout_samples_are_stochastic_forward_passes_of_the_head():
+    X, F, y = _bumps(40)
+    m = make_classifier("cnn_bilstm", (32,), 3, 2, seed=0, epochs=2, dropout=0.0, arch=TINY).fit(X, F, y)
+    off = m.mc_dropout_proba(X, F, n_samples=3, seed=0)
+    assert off.shape == (3, 40, 2)
+    for t in range(3):  # rate 0: every sample is the deterministic prediction
+        np.testing.assert_allclose(off[t], m.predict_proba(X, F), atol=1e-5)
+    m.set_dropout(0.5)
+    on = m.mc_dropout_proba(X, F, n_samples=8, seed=1)
+    np.testing.assert_allclose(on.sum(2), 1.0, atol=1e-9)
+    assert np.abs(on - on.mean(0)).max() > 1e-3  # the masks differ between samples
+    np.testing.assert_array_equal(on, m.mc_dropout_proba(X, F, n_samples=8, seed=1))
+    np.testing.assert_allclose(m.predict_proba(X, F), off[0], atol=1e-5)  # inference itself stays deterministic
+    with pytest.raises(ValueError, match="n_samples"):
+        m.mc_dropout_proba(X, F, n_samples=0)
+
+
 def test_seed_controls_initial_weights_and_feature_free_input():
     a = make_classifier("cnn", (32, 1), 0, 3, seed=0, arch=TINY)
     b = make_classifier("cnn", (32, 1), 0, 3, seed=0, arch=TINY)
@@ -162,6 +224,8 @@ def test_bad_options_raise_naming_allowed_values():
         make_classifier("transformer", (32,), 3, 2)
     with pytest.raises(ValueError, match="balanced"):
         make_classifier("cnn", (32,), 3, 2, class_weight="inverse")
+    with pytest.raises(ValueError, match="val_macro_f1"):
+        make_classifier("cnn", (32,), 3, 2, monitor="val_auc")
     m = make_classifier("cnn", (32,), 3, 2, arch=TINY)
     with pytest.raises(ValueError, match=r"F must have shape"):
         m.predict_proba(_bumps(3)[0], None)
@@ -197,3 +261,16 @@ def test_keras_active_learning_same_seed_same_curve_fresh_or_reused_model():
     assert a.attrs["queried"] == b.attrs["queried"]
     np.testing.assert_allclose(a.to_numpy(dtype=float), b.to_numpy(dtype=float), atol=1e-6)
     assert a["lr"].notna().all() and a["dropout"].notna().all() and len(a) == 2
+
+
+def test_the_expected_retracing_notice_is_dropped_and_nothing_else():
+    import logging
+
+    from lib.ecg.models import _DropRetracingNotice
+
+    def rec(msg):
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, msg, None, None)
+
+    keep = _DropRetracingNotice().filter
+    assert not keep(rec("5 out of the last 16 calls to <function f> triggered tf.function retracing. Tracing is"))
+    assert keep(rec("Gradients do not exist for variables"))
