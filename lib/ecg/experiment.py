@@ -394,6 +394,7 @@ def al_sets(
 
 # ------------------------------------------------------------------ notebook steps (tables, studies, metrics)
 MODEL_KINDS = ("cnn_bilstm", "cnn", "lstm", "cnn_lstm", "random_forest", "rr_forest")
+AAMI_KINDS = ("cnn_bilstm", "random_forest", "rr_forest")
 BASELINES = ("cnn", "lstm", "cnn_lstm", "random_forest")
 #: the strategies compared by the AL study (name -> ALConfig fields besides the budget)
 STRATEGY_SETTINGS = {
@@ -851,18 +852,16 @@ class RhythmStudy:
     paired: pd.DataFrame  # differences (mean over seeds) vs the RR-only forest and vs one beat, paired resamples
 
 
-def _variant(k: int, feats: bool) -> str:
-    return f"{k} beat{'s' if k > 1 else ''}, {'signal + features' if feats else 'signal only'}"
+def _variant(kind: str, k: int, feats: bool) -> str:
+    return f"{kind}, {k} beat{'s' if k > 1 else ''}, {'signal + features' if feats else 'signal only'}"
 
 
 def rhythm_study(
     data: EcgInputs,
     split: dict,
     *,
-    contexts,
-    with_features,
+    variants,
     seeds,
-    kind: str,
     model_kw: dict,
     floor_proba: np.ndarray,
     max_train: int | None,
@@ -870,11 +869,12 @@ def rhythm_study(
     seed: int,
     progress: bool = True,
 ) -> RhythmStudy:
-    """Does the network see rhythm across patients? ``kind`` trained on the inter-patient split (DS1, early
-    stopping on held-out DS1 records) with each input context k of ``contexts`` (the beat and its k-1
-    predecessors in the same record: past only, as a real-time monitor would see them; the recurrent layer runs
-    across the k beats) and each of ``with_features`` (hybrid: + hand-crafted features; or the signal alone), over
-    ``seeds``; scored on DS2 (never subsampled). ``floor_proba``: the RR-only forest's DS2 probabilities.
+    """Does the network see rhythm across patients, and what do the features add? Each ``variants`` entry
+    ``[kind, k, features]`` is a Keras kind trained on the inter-patient split (DS1, early stopping on held-out DS1
+    records) with input context k (the beat and its k-1 predecessors in the same record: past only, as a real-time
+    monitor would see them; the recurrent layer runs across the k beats), hybrid (+ hand-crafted features) or
+    standalone (the signal alone), over ``seeds``; scored on DS2 (never subsampled). ``model_kw``: the Keras
+    settings every kind shares. ``floor_proba``: the RR-only forest's DS2 probabilities.
     ``max_train``: a stratified cap on the training beats of this study (None/0: the split's training part).
 
     CIs: record-level bootstrap of the mean over seeds; every variant and the floor use the same resamples,
@@ -892,17 +892,17 @@ def rhythm_study(
     sp = {**split, "train": tr}
     te = split["test"]
     y = data.y[te]
-    variants = [(int(k), bool(f)) for k in contexts for f in with_features]
-    jobs = [(k, f, s) for k, f in variants for s in seeds]
+    variants = [(str(kind), int(k), bool(f)) for kind, k, f in variants]
+    jobs = [(kind, k, f, s) for kind, k, f in variants for s in seeds]
     rows, probas = [], {}
-    for k, f, s in tqdm(jobs, desc="rhythm study", **ecg_data.progress_kw(progress)):
+    for kind, k, f, s in tqdm(jobs, desc="rhythm study", **ecg_data.progress_kw(progress)):
         X = data.X if k == 1 else data.X[context_index(data.record, data.beats.sample, k)]
         dk = replace(data, X=X)
         _, proba, secs = fit_predict(kind, dk, sp, seed=int(s), use_features=f, model_kw=model_kw)
-        probas.setdefault(_variant(k, f), []).append(proba)
+        probas.setdefault(_variant(kind, k, f), []).append(proba)
         res = score_predictions(y, proba, data.class_names, data.task)
         rows.append(
-            {"variant": _variant(k, f), "context_beats": k, "features": f, "seed": int(s)}
+            {"variant": _variant(kind, k, f), "kind": kind, "context_beats": k, "features": f, "seed": int(s)}
             | {m: res.get(m) for m in RHYTHM_METRICS}
             | {"n_train": int(tr.size), "fit_seconds": secs}
         )
@@ -922,9 +922,11 @@ def rhythm_study(
             for v in [*probas, floor]
         ]
     )
-    pairs = [(v, floor) for v in probas] + [
-        (_variant(k, f), _variant(1, f)) for k, f in variants if k != 1 and (1, f) in variants
-    ]
+    pairs = (
+        [(v, floor) for v in probas]
+        + [(_variant(c, k, f), _variant(c, 1, f)) for c, k, f in variants if k != 1 and (c, 1, f) in variants]
+        + [(_variant(c, k, True), _variant(c, k, False)) for c, k, f in variants if f and (c, k, False) in variants]
+    )
     paired = pd.DataFrame(
         [
             {"a": a, "b": b, "metric": m}
@@ -969,8 +971,9 @@ def rhythm_reading(study: RhythmStudy) -> str:
     return "\n".join(lines)
 
 
-def aami_benchmark(data: EcgInputs, split: dict, seed: int, rf_kw: dict, kinds=("random_forest", "rr_forest")):
-    """AAMI EC57 beat classes N/S/V/F/Q, DS1 -> DS2, for the Random Forests (features + window; RR only).
+def aami_benchmark(data: EcgInputs, split: dict, seed: int, model_kw: dict, kinds=AAMI_KINDS):
+    """AAMI EC57 beat classes N/S/V/F/Q, DS1 -> DS2, for ``kinds`` (default: the CNN-BiLSTM + features and the
+    Random Forests on features + window and on RR only); ``model_kw``: {kind: make_classifier kwargs}.
 
     Returns (per-class table: sensitivity Se, positive predictivity +P, F1, support per model and class;
     {model: confusion counts DataFrame}; {model: classification summary}).
@@ -980,7 +983,7 @@ def aami_benchmark(data: EcgInputs, split: dict, seed: int, rf_kw: dict, kinds=(
     aami = replace(data, y=data.beats.aami, class_names=list(ecg_data.AAMI_CLASSES), task="aami")
     rows, cms, summaries = [], {}, {}
     for kind in kinds:
-        _, proba, secs = fit_predict(kind, aami, split, seed=seed, model_kw=rf_kw)
+        _, proba, secs = fit_predict(kind, aami, split, seed=seed, model_kw=model_kw.get(kind))
         y = aami.y[split["test"]]
         summaries[kind] = {**score_predictions(y, proba, aami.class_names, "aami"), "fit_seconds": secs}
         cms[kind] = confusion(y, proba, aami.class_names)

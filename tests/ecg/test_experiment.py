@@ -245,16 +245,18 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
         arch={"filters": [4], "lstm_units": 4, "feature_units": 4},
     )
     floor = np.tile([0.5, 0.5, 0.0, 0.0], (split["test"].size, 1))
-    common = dict(with_features=[False], seeds=[0], kind="cnn_bilstm", model_kw=kw, floor_proba=floor, max_train=0)
-    study = ex.rhythm_study(data, split, contexts=[1, 2], **common, n_boot=50, seed=0, progress=False)
+    common = dict(seeds=[0], model_kw=kw, floor_proba=floor, max_train=0)
+    two = [["cnn_bilstm", 1, False], ["cnn_bilstm", 2, False]]
+    study = ex.rhythm_study(data, split, variants=two, **common, n_boot=50, seed=0, progress=False)
     acc = study.runs.set_index("context_beats")["accuracy"]
     assert acc[2] > 0.9 and acc[1] < 0.75, acc.to_dict()
-    assert list(study.summary.variant) == ["1 beat, signal only", "2 beats, signal only", "RR-only forest (floor)"]
-    row = study.paired[(study.paired.a == "2 beats, signal only") & (study.paired.b == "1 beat, signal only")]
+    one, both = "cnn_bilstm, 1 beat, signal only", "cnn_bilstm, 2 beats, signal only"
+    assert list(study.summary.variant) == [one, both, "RR-only forest (floor)"]
+    row = study.paired[(study.paired.a == both) & (study.paired.b == one)]
     assert set(row.metric) == {"nonsinus_f1", "roc_auc_nonsinus"} and (row["diff"] > 0).all()
     assert "higher" in ex.rhythm_reading(study)
     with pytest.raises(ValueError, match="one-beat windows"):
-        ex.rhythm_study(dataclasses.replace(data, X=X[:, None, :]), split, contexts=[1], **common, n_boot=5, seed=0)
+        ex.rhythm_study(dataclasses.replace(data, X=X[:, None, :]), split, variants=two[:1], **common, n_boot=5, seed=0)
 
 
 def test_beat_reading_relabels_only_the_episode_beats_by_their_aami_class():
