@@ -3,8 +3,9 @@
 Same texts (real arXiv titles + abstracts from ../shared/data/arxiv, the notebook's model inputs), same model folder
 (the packaged all-MiniLM-L6-v2, hashes verified), max_length 256, mean pooling + L2 normalisation, same batch size
 and torch thread count, one warm-up call each (two batches), then the median wall time of ``--repeats`` calls,
-alternating the two and which goes first (A B, B A, ...), in one run. Agreement: cosine similarity of the two
-embeddings of every text (>= 0.9999 expected).
+alternating the two and which goes first (A B, B A, ...), in one run. The tokenizers library's own thread pool is
+off (``TOKENIZERS_PARALLELISM=false``), so both paths tokenize on one thread too. Agreement: cosine similarity of the
+two embeddings of every text (>= 0.9999 expected).
 
     python benchmarks/bench_encoder.py [--n-texts 2000] [--batch-size 32] [--threads 2] [--repeats 3]
         [--out benchmarks/results/bench_encoder.json]  (+ .md)
@@ -21,6 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before tokenizers is imported: same threads for both
+
 import torch
 
 from lib.arxiv import data as arxiv_data
@@ -88,6 +92,7 @@ def main(argv=None) -> int:
         "ratio_ours_over_st_throughput": med["sentence_transformers"] / med["ours"],
         "cosine_min": float(cos.min()),
         "n_below_0.9999": int(np.sum(cos < 0.9999)),
+        "tokenizers_parallelism": os.environ.get("TOKENIZERS_PARALLELISM"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()}",
     }
     write_json(args.out, result)

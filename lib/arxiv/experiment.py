@@ -401,23 +401,50 @@ def seed_summary(seeds: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
-def ablations(cfg: Config, progress: bool = False) -> dict[str, dict]:
-    """{name: summary} of the frozen head with each override set of ``cfg.ablations`` (one change at a time)."""
+def ablations(cfg: Config, ds: Dataset | None = None, ours: HeadRun | None = None, progress: bool = False) -> dict:
+    """{name: summary} of the frozen head with each override set of ``cfg.ablations`` (one change at a time).
+
+    Given our dataset ``ds`` and head run ``ours``, each summary also holds ``paired_vs_ours``: the paired bootstrap
+    (:func:`lib.arxiv.evaluation.paired_bootstrap`, ablation minus ours) where the ablation keeps our test part, or
+    None where it changes it (e.g. the paper's split): differences on other rows cannot be paired.
+    """
     out = {}
     for name, overrides in cfg.ablations.items():
         cfg_a = replace(cfg, **overrides)
-        ds = load_dataset(cfg_a)
-        emb, _ = embeddings(ds, cfg_a, progress=progress)
-        out[name] = {"overrides": dict(overrides), **frozen_head(ds, emb, cfg_a, progress).summary}
+        ds_a = load_dataset(cfg_a)
+        emb, _ = embeddings(ds_a, cfg_a, progress=progress)
+        run = frozen_head(ds_a, emb, cfg_a, progress)
+        out[name] = {"overrides": dict(overrides), **run.summary}
+        if ds is not None and ours is not None:
+            same = (
+                ds_a.names == ds.names
+                and np.array_equal(ds_a.split["test"], ds.split["test"])
+                and np.array_equal(ds_a.y_test, ds.y_test)
+            )
+            out[name]["paired_vs_ours"] = (
+                evaluation.paired_bootstrap(ds.y_test, run.proba, ours.proba, cfg.n_bootstrap, cfg.seed)
+                if same
+                else None
+            )
     return out
 
 
 def ablation_table(cfg: Config, frozen: HeadRun, abl: dict[str, dict]) -> pd.DataFrame:
-    """DataFrame[setting, change, n_test, accuracy, accuracy_ci, macro_f1, macro_f1_ci]: ours first, then each
-    ablation (each with its own test part where the ablation changes the split)."""
+    """DataFrame[setting, change, n_test, accuracy, accuracy_ci, macro_f1, macro_f1_ci, accuracy_minus_ours,
+    paired_ci]: ours first, then each ablation (each with its own test part where the ablation changes the split;
+    the difference to ours is a paired bootstrap where the test part is ours, else "other test part")."""
     rows = [("ours", "-", frozen.summary)] + [
         (name, ", ".join(f"{k}={v}" for k, v in r["overrides"].items()), r) for name, r in abl.items()
     ]
+
+    def paired(r: dict) -> tuple[object, str]:
+        if "paired_vs_ours" not in r:
+            return np.nan, "-"
+        if r["paired_vs_ours"] is None:
+            return np.nan, "other test part"
+        d = r["paired_vs_ours"]["accuracy"]
+        return d["diff"], f"{_fmt_ci(d['ci'])}, p {d['p_value']:.3f}"
+
     return pd.DataFrame(
         {
             "setting": name,
@@ -427,6 +454,8 @@ def ablation_table(cfg: Config, frozen: HeadRun, abl: dict[str, dict]) -> pd.Dat
             "accuracy_ci": _fmt_ci(r["accuracy_ci"]),
             "macro_f1": r["macro_f1"],
             "macro_f1_ci": _fmt_ci(r["macro_f1_ci"]),
+            "accuracy_minus_ours": paired(r)[0],
+            "paired_ci": paired(r)[1],
         }
         for name, change, r in rows
     )

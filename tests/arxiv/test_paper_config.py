@@ -59,3 +59,36 @@ def test_prepare_paper_names_what_is_missing_and_where(monkeypatch, tmp_path):
     message = str(err.value)
     assert "arxiv_data.csv" in message and "python -m lib.arxiv.data import" in message
     assert "distilbert-base-cased" in message and "never downloaded" in message
+
+
+def test_ablations_paired_with_ours_only_on_our_test_part(paper_folder, monkeypatch):
+    """An ablation keeping the test part gets a paired bootstrap against ours; one that changes the split does not."""
+    monkeypatch.setattr(arxiv_data, "prepare_paper", lambda: paper_folder)
+
+    def fake_embeddings(ds, cfg, progress=False):  # deterministic features per text, no encoder needed
+        rng = np.random.default_rng(0)
+        table = {t: rng.normal(size=8) for t in sorted(set(ds.texts))}
+        return np.stack([table[t] for t in ds.kept_texts]), {}
+
+    monkeypatch.setattr(experiment, "embeddings", fake_embeddings)
+    cfg = replace(
+        experiment.load_config("paper"),
+        max_records=300,
+        min_count=10,
+        class_cap=20,
+        split="train_val_test",
+        epochs=2,
+        head_width=16,
+        head_outputs=0,
+        n_bootstrap=50,
+        ablations={"paper_batch": {"head_batch_size": 16}, "paper_split": {"split": "paper_80_20"}},
+    )
+    ds = experiment.load_dataset(cfg)
+    ours = experiment.frozen_head(ds, fake_embeddings(ds, cfg)[0], cfg, progress=False)
+    abl = experiment.ablations(cfg, ds, ours)
+    paired = abl["paper_batch"]["paired_vs_ours"]["accuracy"]
+    assert paired["diff"] == pytest.approx(abl["paper_batch"]["accuracy"] - ours.summary["accuracy"])
+    assert abl["paper_split"]["paired_vs_ours"] is None
+    table = experiment.ablation_table(cfg, ours, abl).set_index("setting")
+    assert table.loc["paper_split", "paired_ci"] == "other test part"
+    assert table.loc["paper_batch", "paired_ci"].startswith("[")
