@@ -24,7 +24,7 @@ def image_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], per_c
             if j < len(idx):
                 ax.imshow(images[idx[j]])
         axes[k, 0].set_title(cls, loc="left", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the source stamp under the last row
     return fig
 
 
@@ -32,12 +32,14 @@ def class_counts(counts: dict[str, int], title: str = "Images per class"):
     """Bar chart of {class: count}."""
     fig, ax = plt.subplots(figsize=(5, 2.8))
     names = list(counts)
-    ax.bar(names, [counts[n] for n in names], color=CLASS_COLOURS[: len(names)])
+    ax.bar([n.replace("_", " ") for n in names], [counts[n] for n in names], color=CLASS_COLOURS[: len(names)])
     for i, n in enumerate(names):
         ax.text(i, counts[n], str(counts[n]), ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("images")
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.set_ylim(0, 1.15 * max(counts.values()))  # room for the count labels under the title
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
