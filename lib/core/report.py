@@ -81,11 +81,18 @@ def paper_values(notebook: str, path: Path = paths.CLAIMS) -> dict[str, Any]:
 
 
 def lookup_ci(metrics: dict, dotted: str) -> tuple[float, float] | None:
-    """The 95% CI of a metric, stored beside it as ``<key>_ci: [low, high]``; None when absent."""
+    """The 95% CI of a metric, stored beside it as ``<key>_ci: [low, high]``, or as a half-width
+    ``<key>_ci95`` around the value (notebook 04's seed t-intervals); None when absent or null."""
     try:
         ci = lookup(metrics, dotted + "_ci")
     except KeyError:
-        return None
+        try:
+            half, value = lookup(metrics, dotted + "_ci95"), lookup(metrics, dotted)
+        except KeyError:
+            return None
+        if not isinstance(half, (int, float)) or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        return float(value) - float(half), float(value) + float(half)
     if not (isinstance(ci, (list, tuple)) and len(ci) == 2):
         raise ValueError(f"metric {dotted + '_ci'!r} must be [low, high], got {ci!r}")
     return float(ci[0]), float(ci[1])

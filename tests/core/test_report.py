@@ -139,3 +139,11 @@ def test_text_claims_compare_verdict_words():
     assert report.verdict(claim, "supported", "real") == "reproduced"
     assert report.verdict(claim, "not significant", "real") == "not reproduced (not significant)"
     assert report.verdict(claim, "not significant", "synthetic") == "not comparable (synthetic data)"
+
+
+def test_half_width_ci95_is_read_as_an_interval():
+    metrics = {"cifar": {"sce": {"accuracy": 0.16, "accuracy_ci95": 0.01}}, "b": {"x": 1.0, "x_ci95": None}}
+    low, high = report.lookup_ci(metrics, "cifar.sce.accuracy")
+    assert (low, high) == pytest.approx((0.15, 0.17))
+    assert report.lookup_ci(metrics, "b.x") is None
+    assert report.lookup_ci(metrics, "b.missing") is None
