@@ -82,7 +82,7 @@ def paper_values(notebook: str, path: Path = paths.CLAIMS) -> dict[str, Any]:
 
 def lookup_ci(metrics: dict, dotted: str) -> tuple[float, float] | None:
     """The 95% CI of a metric, stored beside it as ``<key>_ci: [low, high]``, or as a half-width
-    ``<key>_ci95`` around the value (notebook 04's seed t-intervals); None when absent or null."""
+    ``<key>_ci95`` around the value (notebook 04's seed t-intervals); None when absent, null or [null, null]."""
     try:
         ci = lookup(metrics, dotted + "_ci")
     except KeyError:
@@ -93,8 +93,12 @@ def lookup_ci(metrics: dict, dotted: str) -> tuple[float, float] | None:
         if not isinstance(half, (int, float)) or not isinstance(value, (int, float)) or isinstance(value, bool):
             return None
         return float(value) - float(half), float(value) + float(half)
+    if ci is None:
+        return None
     if not (isinstance(ci, (list, tuple)) and len(ci) == 2):
         raise ValueError(f"metric {dotted + '_ci'!r} must be [low, high], got {ci!r}")
+    if ci[0] is None or ci[1] is None:  # an interval that could not be computed (e.g. fewer than two seeds)
+        return None
     return float(ci[0]), float(ci[1])
 
 

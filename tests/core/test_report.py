@@ -147,3 +147,5 @@ def test_half_width_ci95_is_read_as_an_interval():
     assert (low, high) == pytest.approx((0.15, 0.17))
     assert report.lookup_ci(metrics, "b.x") is None
     assert report.lookup_ci(metrics, "b.missing") is None
+    assert report.lookup_ci({"s": 0.3, "s_ci": [None, None]}, "s") is None  # could not be computed
+    assert report.lookup_ci({"s": 0.3, "s_ci": None}, "s") is None
