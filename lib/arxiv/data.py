@@ -318,17 +318,24 @@ def generate(out_dir=None, cfg: SynthConfig | None = None) -> Path:
     return out_dir
 
 
+def _verified_copy(out_dir: Path, cfg) -> bool:
+    """True when ``out_dir`` holds a checksum-verified copy generated with the settings ``cfg`` (reuse it)."""
+    settings = out_dir / "generator.json"
+    if not (settings.is_file() and json.loads(settings.read_text()) == cfg.as_dict()):
+        return False
+    try:
+        check_folder(out_dir)
+    except DataError:
+        return False
+    return True
+
+
 def prepare_synthetic(out_dir=None) -> Path:
     """The synthetic copy for params.yaml ``data_arxiv``: reused when verified and its settings match."""
     cfg = synth_config()
     out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir(NAME)
-    settings = out_dir / "generator.json"
-    if settings.is_file() and json.loads(settings.read_text()) == cfg.as_dict():
-        try:
-            check_folder(out_dir)
-            return out_dir
-        except DataError:
-            pass
+    if _verified_copy(out_dir, cfg):
+        return out_dir
     return generate(out_dir, cfg)
 
 
@@ -471,13 +478,8 @@ def prepare_paper_synthetic(out_dir=None) -> Path:
     unless a verified copy with the same generator settings is there."""
     cfg = paper_synth_config()
     out_dir = Path(out_dir) if out_dir is not None else paths.raw_dir(PAPER_SYNTH_NAME)
-    settings = out_dir / "generator.json"
-    if settings.is_file() and json.loads(settings.read_text()) == cfg.as_dict():
-        try:
-            check_folder(out_dir)
-            return out_dir
-        except DataError:
-            pass
+    if _verified_copy(out_dir, cfg):
+        return out_dir
     with atomic_dir(out_dir) as tmp:
         write_paper_csv(synthetic_records(cfg), tmp / PAPER_CSV)
         (tmp / "generator.json").write_text(json.dumps(cfg.as_dict(), indent=2, sort_keys=True) + "\n")
