@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lib.core.stats import holm
+from lib.core.stats import holm, t_interval
 
 ALPHA = 0.05
 
@@ -27,10 +27,7 @@ def joint_ranks(values, higher_is_better: bool = True) -> np.ndarray:
 
 def ci95(values) -> tuple[float, float]:
     """Mean and the half-width of its two-sided 95% t-interval over seeds (nan for fewer than 2 values)."""
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return float(v.mean()) if len(v) else float("nan"), float("nan")
-    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return t_interval(values, 0.95)
 
 
 def seed_scores(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:

@@ -73,6 +73,17 @@ def paired_bootstrap(
     }
 
 
+def t_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """Mean of independent replicates (e.g. seeds) and the half-width of its two-sided Student-t interval
+    (nan for fewer than 2 values)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return float(v.mean()) if len(v) else float("nan"), float("nan")
+    return float(v.mean()), float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+
+
 def holm(p_values: Sequence[float]) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (same order as given), monotone and capped at 1."""
     p = np.asarray(p_values, dtype=float)

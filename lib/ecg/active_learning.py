@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score, log_loss
 
+from lib.core.stats import t_interval
 from lib.ecg.data import progress_kw
 from lib.ecg.fuzzy_control import FuzzyController, relative_trend
 
@@ -469,14 +470,13 @@ def curve_auc(n_labels, score, lo: float, hi: float) -> float:
 
 
 def seed_interval(values, level: float = 0.95) -> list[float | None]:
-    """Student-t interval of the mean of per-seed values (the seeds are the independent replicates)."""
-    from scipy import stats
-
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
-    if v.size < 2:
+    """[low, high] Student-t interval of the mean of per-seed values (the seeds are the independent replicates);
+    [None, None] for fewer than two values."""
+    v = [x for x in values if x is not None and np.isfinite(x)]
+    if len(v) < 2:
         return [None, None]
-    half = stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
-    return [float(v.mean() - half), float(v.mean() + half)]
+    mean, half = t_interval(v, level)
+    return [mean - half, mean + half]
 
 
 def per_seed_table(

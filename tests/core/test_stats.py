@@ -38,3 +38,10 @@ def test_paired_bootstrap_detects_a_real_difference_only():
 def test_holm_matches_hand_computed_values():
     np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.5]), [0.04, 0.09, 0.09, 0.5])
     np.testing.assert_allclose(stats.holm([0.6, 0.9]), [1.0, 1.0])
+
+
+def test_t_interval_is_the_student_t_half_width():
+    mean, half = stats.t_interval([1.0, 2.0, 3.0])
+    assert mean == pytest.approx(2.0) and half == pytest.approx(4.302653 / np.sqrt(3), rel=1e-5)
+    assert stats.t_interval([1.0, 2.0, 3.0], 0.9)[1] == pytest.approx(2.919986 / np.sqrt(3), rel=1e-5)
+    assert stats.t_interval([0.5])[0] == 0.5 and np.isnan(stats.t_interval([0.5])[1])
