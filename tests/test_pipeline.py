@@ -98,3 +98,44 @@ def test_data_stages_depend_on_what_they_import(name):
     assert needed <= set(stage["deps"]), (
         f"{name}: lib packages used but not declared: {sorted(needed - set(stage['deps']))}"
     )
+
+
+REAL = yaml.safe_load((paths.ROOT / "real" / "dvc.yaml").read_text())
+
+
+def _real_runs() -> list[tuple[str, str]]:
+    """(notebook key, variant) of every real run: each notebook's section of params_real.yaml and each variant
+    section ``<key>_<variant>`` there."""
+    sections = yaml.safe_load((paths.ROOT / "params_real.yaml").read_text())
+    runs = [(k, "") for k in sorted(paths.NOTEBOOK_IDS)]
+    runs += [tuple(s.split("_", 1)) for s in sections if "_" in s and s.split("_", 1)[0] in paths.NOTEBOOK_IDS]
+    return sorted(set(runs))
+
+
+@pytest.mark.parametrize("key, variant", _real_runs())
+def test_one_real_stage_per_real_run(key, variant):
+    """real/dvc.yaml has a stage per real run (per dataset for nb04), with the notebook, its lib packages and a
+    real copy in ../shared/data as deps, both params files, and the committed outputs as uncached outs."""
+    cmd = f"python -m lib.core.runner {key} --run real" + (f" --variant {variant}" if variant else "")
+    stages = [s for s in REAL["stages"].values() if s["cmd"] == cmd]
+    assert len(stages) == 1, f"one stage runs {cmd!r}"
+    stage, name = stages[0], paths.output_name(key, variant)
+    assert stage["wdir"] == ".."
+    deps = set(stage["deps"])
+    needed = {f"lib/{p}" for p in lib_closure(_code(paths.ROOT / f"notebooks/{paths.NOTEBOOK_IDS[key]}.ipynb"))}
+    assert needed | {f"notebooks/{paths.NOTEBOOK_IDS[key]}.ipynb", "lib/core"} <= deps
+    assert any(d.startswith("../shared/data/") for d in deps), "the real copy it reads"
+    assert key in stage["params"] and any(isinstance(p, dict) and "params_real.yaml" in p for p in stage["params"])
+    outs = _paths(stage["outs"])
+    assert {f"results/real/{name}.ipynb", f"figures/real/{name}", f"tables/real/{name}"} <= set(outs)
+    assert not any(o.startswith("metrics/") for o in outs), "metrics stay out of the outs (see real/dvc.yaml)"
+    assert f"../metrics/real/{name}.json" in REAL["metrics"]
+
+
+def test_root_pipeline_never_reaches_the_real_stages():
+    """No root stage depends on a real stage's out (else the root `dvc repro` would run hour-long real runs)."""
+    real_outs = {o for s in REAL["stages"].values() for o in _paths(s["outs"])}
+    for name, stage in DVC.items():
+        for dep in stage.get("deps", []):
+            hit = [o for o in real_outs if o == dep or o.startswith(dep.rstrip("/") + "/") or dep.startswith(o + "/")]
+            assert not hit, f"{name} depends on {dep}, which holds real-stage outs {hit}"

@@ -351,3 +351,61 @@ def cka_between(
         return names, names, cka
     names, cka = _stream([model_a, model_b], [layers_a, layers_b], loader, device, max_batches, precision)
     return names[0], names[1], cka
+
+
+# ------------------------------------------------------------------------------ bootstrap over probe images
+def probe_grams(
+    model: nn.Module, x, layers: Sequence[str] | None = None, device=None, precision: str = "float64"
+) -> tuple[list[str], np.ndarray]:
+    """Gram matrices of every chosen layer on a whole probe set in one forward pass.
+
+    x: (N, ...) images (N >= 4) -> (names, (m, N, N) float64), each layer's features centred over the N images.
+    The batches of a bootstrap replicate are rows and columns of these (``bootstrap_cka``): HSIC1 ignores the
+    centring (module docstring), so batch b of a replicate gives the same HSIC1 as its own per-batch Gram.
+    Eval mode under no_grad; the model's mode is restored.
+    """
+    device = _resolve_device(device)
+    x = _inputs(x).to(device)
+    _check_n(x.shape[0])
+    mode = model.training
+    model.to(device).eval()
+    hooks = _GramHooks(model, layers, precision)
+    try:
+        with torch.no_grad():
+            model(x)
+        return hooks.names, _np(hooks.pop())
+    finally:
+        hooks.remove()
+        model.train(mode)
+
+
+def bootstrap_cka(G, indices, batch_size: int) -> np.ndarray:
+    """Layer x layer mini-batch CKA of resampled probe sets, from the probe set's Gram matrices.
+
+    G: (m, N, N) Grams of N probe images (``probe_grams``); indices: (B, N') integer image indices, one row per
+    replicate (a bootstrap draw: N' = N, with replacement); replicate b takes images indices[b] in consecutive
+    batches of ``batch_size`` (a last batch of fewer than 4 images is dropped, as in the streaming path) and
+    accumulates HSIC1 over them -> (B, m, m) float64. With indices = arange(N) this is the streaming CKA of
+    the probe set. An image drawn twice into one batch enters as two samples (their pair keeps its off-diagonal
+    Gram entry), the usual reading of a bootstrap sample; it biases CKA slightly upwards, which the bootstrap
+    mean minus the point estimate shows.
+    """
+    g = torch.as_tensor(np.asarray(G, dtype=np.float64))
+    idx = np.asarray(indices)
+    if g.ndim != 3 or g.shape[1] != g.shape[2]:
+        raise ValueError(f"G must be a stack of (N, N) Gram matrices, got shape {tuple(g.shape)}")
+    if idx.ndim != 2 or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"indices must be a (B, N') integer array, got shape {idx.shape} of {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= g.shape[1]):
+        raise ValueError(f"indices must lie in [0, {g.shape[1]})")
+    if batch_size < 4:
+        raise ValueError(f"batch_size must be >= 4, got {batch_size}")
+    out = np.empty((len(idx), g.shape[0], g.shape[0]))
+    for b, row in enumerate(idx):
+        acc = MinibatchCKA(g.shape[0])
+        for j in range(0, len(row), batch_size):
+            ii = torch.as_tensor(row[j : j + batch_size])
+            if len(ii) >= 4:
+                acc.update(g[:, ii[:, None], ii[None, :]])
+        out[b] = acc.result()
+    return out

@@ -37,7 +37,8 @@ class ExperimentConfig:
     data_source: the data folder under data/raw (``biased``: synthetic digits; ``biased_real``: Colored MNIST
     from real MNIST); pct: the DisEnt ratio folder; width: channel multiplier of ResNet18; stem: ``cifar`` |
     ``standard`` (see lib.bias.resnet); train_size / valid_size: a seeded subset of the split (None: all of it);
-    cka_samples test images in batches of cka_batch_size for the CKA matrices; torch_threads: CPU threads.
+    cka_samples test images in batches of cka_batch_size for the CKA matrices; cka_bootstrap: resamples of those
+    probe images per model (0: none); torch_threads: CPU threads.
     """
 
     data_source: str
@@ -58,6 +59,7 @@ class ExperimentConfig:
     cka_samples: int
     cka_batch_size: int
     cka_probe_sets: int
+    cka_bootstrap: int
     torch_threads: int
     device: str
     variant: str  # "" or the runner's --variant: the outputs are named paths.output_name("nb04", variant)
@@ -100,7 +102,9 @@ class ExperimentConfig:
 @dataclass
 class GridResult:
     """runs: one row per (dataset, objective, seed); history: one row per epoch; cka: (dataset, objective) ->
-    (m, m) for the CKA seed; cka_seeds: (dataset, objective, seed) -> (m, m) for every seed."""
+    (m, m) for the CKA seed; cka_seeds: (dataset, objective, seed) -> (m, m) for every seed; cka_boot: the same
+    keys -> (B, m, m) CKA matrices of B bootstrap resamples of the probe images (the same resamples for every
+    model; empty when cka_bootstrap is 0)."""
 
     runs: pd.DataFrame
     history: pd.DataFrame
@@ -108,6 +112,7 @@ class GridResult:
     layer_names: list = field(default_factory=list)
     cka_seeds: dict = field(default_factory=dict)
     probe: dict = field(default_factory=dict)
+    cka_boot: dict = field(default_factory=dict)
 
 
 def load_splits(root, datasets, pct: str) -> dict:
@@ -179,7 +184,7 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
     """
     cka_seed = cfg.seeds[0] if cka_seed is None else cka_seed
     config = cfg.train_config()
-    runs, hist, mats, names, probe = [], [], {}, [], {}
+    runs, hist, mats, names, probe, boot = [], [], {}, [], {}, {}
     jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
     done = {}
     for dataset, objective, seed in tqdm(jobs, desc="models", **quiet(progress)):
@@ -189,6 +194,8 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
             runs.append({**run_row, "objective": objective, "trained_as": trained_as})
             hist += [{**h, "objective": objective} for h in hist_rows]
             mats[(dataset, objective, seed)] = mats[(dataset, trained_as, seed)]
+            if (dataset, trained_as, seed) in boot:
+                boot[(dataset, objective, seed)] = boot[(dataset, trained_as, seed)]
             continue
         sp = data[dataset]
         idx = split_subset(sp["train"], cfg.train_size)
@@ -196,6 +203,7 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
         vdx = split_subset(sp["valid"], cfg.valid_size)
         x_va, y_va = to_tensor(sp["valid"].images[vdx]), torch.from_numpy(sp["valid"].target[vdx])
         x_te = to_tensor(sp["test"].images)
+        y_te = torch.from_numpy(sp["test"].target)
         seed_everything(seed, torch=True)
         model = cfg.model()
         info = fit(
@@ -209,6 +217,8 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
             seed=seed,
             progress=progress,
             desc=f"{dataset}/{objective}/s{seed}",
+            x_test=x_te,
+            y_test=y_te,
         )
         acc = evaluate_groups(model, x_te, sp["test"].target, sp["test"].bias)
         run_row = {
@@ -219,6 +229,8 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
             "best_epoch": info["best_epoch"],
             "epochs": info["epochs"],
             "valid_accuracy": info["best_valid_acc"],
+            "last_epoch_accuracy": info["last_test_acc"],
+            "best_test_accuracy": info["best_test_acc"],
             "n_train": len(idx),
             "n_train_conflicting": int((~sp["train"].aligned[idx]).sum()),
             "seconds": info["seconds"],
@@ -230,10 +242,12 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
         hist += hist_rows
         x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[: cfg.cka_samples]]
         names, mats[(dataset, objective, seed)] = _cka(model, x_cka, cfg)
+        if cfg.cka_bootstrap:
+            boot[(dataset, objective, seed)] = probe_bootstrap(model, x_cka, cfg, seed=cka_seed)
         if cfg.cka_probe_sets and seed == cka_seed:
             probe[(dataset, objective)] = cka_probe_study(model, x_te, sp["test"].aligned, cfg, seed=cka_seed)
     grid = {(d, o): m for (d, o, s), m in mats.items() if s == cka_seed}
-    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe)
+    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot)
 
 
 def _cka(model, x, cfg: ExperimentConfig, precision: str = CKA_PRECISION) -> tuple[list, np.ndarray]:
@@ -243,6 +257,51 @@ def _cka(model, x, cfg: ExperimentConfig, precision: str = CKA_PRECISION) -> tup
     return cka.cka_matrix(
         model, batches, layers=cka_layer_names(model), device=pick_device(cfg.device), precision=precision
     )
+
+
+def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) bootstrap draws of probe-image positions, with replacement; the same for every model of a
+    run (seeded by the CKA seed), so that differences between models are paired by resample."""
+    return np.random.default_rng([seed, 11]).integers(0, n, size=(n_boot, n))
+
+
+def probe_bootstrap(model, x, cfg: ExperimentConfig, seed: int, precision: str = CKA_PRECISION) -> np.ndarray:
+    """(cfg.cka_bootstrap, m, m) CKA matrices of ``model`` on bootstrap resamples of the probe images ``x`` (in
+    batches of cfg.cka_batch_size, as the point estimate ``_cka``): the probe set's Grams once, then
+    ``lib.bias.cka.bootstrap_cka``."""
+    _, G = cka.probe_grams(model, x, cka_layer_names(model), device=pick_device(cfg.device), precision=precision)
+    return cka.bootstrap_cka(G, bootstrap_indices(len(x), cfg.cka_bootstrap, seed), cfg.cka_batch_size)
+
+
+def bootstrap_table(result: GridResult, alpha: float = st.ALPHA) -> pd.DataFrame:
+    """One row per trained model with a probe bootstrap: how far its CKA heatmap moves when the probe images
+    are resampled. cell_halfwidth: half-width of the percentile interval of each off-diagonal cell (mean and max
+    over cells); bootstrap_bias: mean over cells of (bootstrap mean - point estimate); block score with its
+    percentile interval."""
+    rows = []
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    trained = {(r.dataset, r.objective, r.seed) for r in distinct_runs(result.runs).itertuples()}
+    for key in sorted(k for k in result.cka_boot if k in trained):
+        b, point = result.cka_boot[key], result.cka_seeds[key]
+        off = ~np.eye(len(point), dtype=bool)
+        lo, hi = np.nanpercentile(b, q, axis=0)
+        half = ((hi - lo) / 2)[off]
+        blocks = [block_score(m, result.layer_names) for m in b]
+        rows.append(
+            {
+                "dataset": key[0],
+                "objective": key[1],
+                "seed": key[2],
+                "n_boot": len(b),
+                "cell_halfwidth_mean": float(np.nanmean(half)),
+                "cell_halfwidth_max": float(np.nanmax(half)),
+                "bootstrap_bias": float(np.nanmean((np.nanmean(b, axis=0) - point)[off])),
+                "block_score": block_score(point, result.layer_names),
+                "block_score_low": float(np.percentile(blocks, q[0])),
+                "block_score_high": float(np.percentile(blocks, q[1])),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def block_score(m: np.ndarray, names) -> float:
@@ -342,6 +401,19 @@ def accuracy_table(runs: pd.DataFrame, metric: str = "accuracy") -> tuple[pd.Dat
     return display, numeric
 
 
+def selection_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy (%) under three model selections, mean over seeds per (dataset, objective): the epoch with
+    the best validation accuracy (ours, the table above), the last epoch, and the epoch with the best TEST accuracy
+    (what DisEnt's vanilla learner keeps and reports: optimistic, shown only to read published numbers)."""
+    cols = {
+        "accuracy": "valid-selected",
+        "last_epoch_accuracy": "last epoch",
+        "best_test_accuracy": "best test (DisEnt)",
+    }
+    out = distinct_runs(runs).groupby(["dataset", "objective"], sort=False)[list(cols)].mean() * 100
+    return out.rename(columns=cols).round(2).reset_index()
+
+
 def html_table(display: pd.DataFrame):
     """An ``accuracy_table`` display frame as rendered HTML (``**x**`` -> bold, ``<u>`` kept as a tag), so
     executed notebooks show the marks instead of raw Markdown or escaped tags."""
@@ -419,11 +491,16 @@ def pairwise_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def cka_noise_floor(result: GridResult) -> tuple[pd.DataFrame, dict]:
-    """Heatmap differences across seeds (noise floor) and across objectives, and their per-dataset summary;
-    aliases are left out (their matrices are their twin's)."""
+    """Heatmap differences across seeds (noise floor) and across objectives, and their per-dataset summary
+    (with ``bootstrap``: percentile intervals over probe-image resamples, when the run has them); aliases are left
+    out (their matrices are their twin's)."""
     trained = {(r.dataset, r.objective, r.seed) for r in distinct_runs(result.runs).itertuples()}
     floor = st.cka_noise_floor({k: m for k, m in result.cka_seeds.items() if k in trained})
-    return floor, st.noise_floor_summary(floor)
+    summary_ = st.noise_floor_summary(floor)
+    boot = st.bootstrap_noise_floor({k: b for k, b in result.cka_boot.items() if k in trained})
+    for d, v in boot.items():
+        summary_.setdefault(d, {})["bootstrap"] = v
+    return floor, summary_
 
 
 def probe_metrics(result: GridResult) -> dict:
@@ -460,6 +537,7 @@ def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, 
         "valid_size": cfg.valid_size,
         "cka_samples": cfg.cka_samples,
         "cka_probe_sets": cfg.cka_probe_sets,
+        "cka_bootstrap": cfg.cka_bootstrap,
         "n_cka_layers": len(result.layer_names),
         "device": str(pick_device(cfg.device)),
         "total_train_seconds": float(result.runs["seconds"].sum()),
@@ -521,7 +599,8 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
         "validation split: "
         + ("all of it" if cfg.valid_size is None else f"a stratified subset of {cfg.valid_size:,}"),
         f"seeds {list(cfg.seeds)}",
-        f"CKA on {cfg.cka_samples:,} test images",
+        f"CKA on {cfg.cka_samples:,} test images"
+        + (f" ({cfg.cka_bootstrap} bootstrap resamples)" if cfg.cka_bootstrap else ""),
     ]
     return "Reductions against the paper's protocol (this run): " + "; ".join(items) + "."
 
@@ -562,5 +641,12 @@ def interpretation(summary_: dict, floor_summary: dict, source, probe: dict | No
             f"- CKA heatmaps ({d}): between-objective mean |difference| {f['objective_mean']:.3f} vs seed-to-seed "
             f"(noise floor) mean {f['seed_mean']:.3f}, max {f['seed_max']:.3f}: {above} the floor."
         )
+        if "bootstrap" in f:
+            b = f["bootstrap"]
+            lines.append(
+                f"- Bootstrap over the probe images ({d}, {b['n_boot']} resamples, the same for every model): "
+                f"between-objective minus seed-to-seed difference {f['objective_mean'] - f['seed_mean']:+.3f}, "
+                f"95% interval [{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]: {b['verdict']}."
+            )
     lines += probe_lines(probe or {})
     return "\n".join(lines)

@@ -104,6 +104,18 @@ def ranking_claims(runs: pd.DataFrame, probabilistic, margin, metric: str = "acc
     return out
 
 
+def _floor_pairs(keys) -> list[tuple[str, tuple, tuple]]:
+    """(kind, key A, key B) for every pair of ``(dataset, objective, seed)`` keys of one dataset that differ in
+    exactly one of objective and seed: kind 'seed' (same objective) or 'objective' (same seed)."""
+    out = []
+    for a, b in itertools.combinations(sorted(keys), 2):
+        (d1, o1, s1), (d2, o2, s2) = a, b
+        if d1 != d2 or (o1 != o2 and s1 != s2) or (o1 == o2 and s1 == s2):
+            continue
+        out.append(("seed" if o1 == o2 else "objective", a, b))
+    return out
+
+
 def cka_noise_floor(mats: dict) -> pd.DataFrame:
     """Mean absolute difference between CKA heatmaps: across seeds of one objective (the noise floor) and
     across objectives at the same seed (the effect to compare with it).
@@ -112,14 +124,44 @@ def cka_noise_floor(mats: dict) -> pd.DataFrame:
     kind 'seed' (same objective, two seeds) or 'objective' (same seed, two objectives) and ``mean_abs_diff``.
     """
     rows = []
-    keys = sorted(mats)
-    for (d1, o1, s1), (d2, o2, s2) in itertools.combinations(keys, 2):
-        if d1 != d2 or (o1 != o2 and s1 != s2) or (o1 == o2 and s1 == s2):
-            continue
-        kind = "seed" if o1 == o2 else "objective"
+    for kind, (d1, o1, s1), (d2, o2, s2) in _floor_pairs(mats):
         diff = float(np.nanmean(np.abs(np.asarray(mats[(d1, o1, s1)]) - np.asarray(mats[(d2, o2, s2)]))))
         rows.append({"dataset": d1, "kind": kind, "A": f"{o1}/s{s1}", "B": f"{o2}/s{s2}", "mean_abs_diff": diff})
     return pd.DataFrame(rows, columns=["dataset", "kind", "A", "B", "mean_abs_diff"])
+
+
+def bootstrap_noise_floor(boot: dict, alpha: float = ALPHA) -> dict:
+    """The noise-floor comparison of ``cka_noise_floor`` with a bootstrap over the probe images.
+
+    boot: ``{(dataset, objective, seed): (B, m, m)}``, the CKA matrices of every model on the SAME B resamples of
+    the probe images (``lib.bias.cka.bootstrap_cka`` with one index array). Per dataset and replicate: the mean
+    |difference| between seeds of one objective (floor), between objectives at one seed, and their excess
+    (objective minus seed). Returns per dataset ``{n_boot, seed_mean_ci, objective_mean_ci, excess_ci,
+    verdict}`` with percentile intervals at level 1 - alpha; verdict 'above the floor' when the excess interval
+    lies above 0, 'below the floor' when below, else 'within the floor'. The interval covers the choice of probe
+    images only: the seeds enter through the floor pairs themselves.
+    """
+    out = {}
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    for d in sorted({k[0] for k in boot}):
+        pairs = _floor_pairs([k for k in boot if k[0] == d])
+        per = {"seed": [], "objective": []}
+        for kind, a, b in pairs:
+            per[kind].append(np.nanmean(np.abs(np.asarray(boot[a]) - np.asarray(boot[b])), axis=(1, 2)))
+        if not per["seed"] or not per["objective"]:
+            continue
+        seed, obj = np.mean(per["seed"], axis=0), np.mean(per["objective"], axis=0)
+        excess = obj - seed
+        lo, hi = np.percentile(excess, q)
+        verdict = "above the floor" if lo > 0 else ("below the floor" if hi < 0 else "within the floor")
+        out[d] = {
+            "n_boot": len(excess),
+            "seed_mean_ci": [float(v) for v in np.percentile(seed, q)],
+            "objective_mean_ci": [float(v) for v in np.percentile(obj, q)],
+            "excess_ci": [float(lo), float(hi)],
+            "verdict": verdict,
+        }
+    return out
 
 
 def noise_floor_summary(floor: pd.DataFrame) -> dict:

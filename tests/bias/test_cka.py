@@ -347,3 +347,41 @@ def test_gram_linear_column_blocks_are_exact(rng):
         np.testing.assert_allclose(cka.gram_linear(X, block=block), flat @ flat.T, rtol=1e-12)
     with pytest.raises(ValueError, match="block"):
         cka.gram_linear(X, block=0)
+
+
+def test_bootstrap_identity_replicate_is_the_streaming_cka():
+    model = tiny_model()
+    torch.manual_seed(2)
+    x = torch.randn(30, 5)
+    names, G = cka.probe_grams(model, x, device="cpu")
+    assert G.shape == (len(names), 30, 30)
+    _, M = cka.cka_matrix(model, [x[i : i + 8] for i in range(0, 30, 8)], device="cpu")  # last batch of 6
+    B = cka.bootstrap_cka(G, np.arange(30)[None], batch_size=8)
+    np.testing.assert_allclose(B[0], M, atol=1e-10)
+    # a last batch of fewer than 4 images is dropped, as the streaming path refuses it
+    _, M28 = cka.cka_matrix(model, [x[i : i + 7] for i in range(0, 28, 7)], device="cpu")
+    np.testing.assert_allclose(cka.bootstrap_cka(G, np.arange(30)[None], batch_size=7)[0], M28, atol=1e-10)
+
+
+def test_bootstrap_replicate_matches_recomputed_activations(rng):
+    """Replicate b (with repeated images) equals the streaming CKA of the resampled images themselves."""
+    model = tiny_model()
+    torch.manual_seed(3)
+    x = torch.randn(24, 5)
+    _, G = cka.probe_grams(model, x, device="cpu")
+    idx = rng.integers(0, 24, size=(3, 24))
+    B = cka.bootstrap_cka(G, idx, batch_size=12)
+    for b in range(3):
+        xb = x[torch.as_tensor(idx[b])]
+        _, M = cka.cka_matrix(model, [xb[:12], xb[12:]], device="cpu")
+        np.testing.assert_allclose(B[b], M, atol=1e-9)
+    assert not np.allclose(B[0], B[1]), "different resamples give different matrices"
+
+
+@pytest.mark.parametrize(
+    "indices, batch, match",
+    [(np.zeros(5, int), 4, "integer array"), (np.full((1, 5), 9), 4, "lie in"), (np.zeros((1, 5), int), 3, ">= 4")],
+)
+def test_bootstrap_bad_input(indices, batch, match):
+    with pytest.raises(ValueError, match=match):
+        cka.bootstrap_cka(np.zeros((2, 6, 6)), indices, batch)

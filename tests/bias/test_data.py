@@ -114,6 +114,14 @@ def test_bffhq_style_valid_folder(tmp_path):
     img.save(tmp_path / "bffhq/test/3_0_1.png")
     v = bd.load(tmp_path, "bffhq", "0.5pct", "valid", verify=False)
     assert v.target.tolist() == [1] and v.bias.tolist() == [0] and v.images.shape == (1, 8, 8, 3)
+    img.save(tmp_path / "bffhq/test/4_1_1.png")
+    t = bd.load(tmp_path, "bffhq", "0.5pct", "test", verify=False)
+    assert len(t) == 2
+    kept = bd.disent_test_reading(t, "bffhq")  # DisEnt scores B-FFHQ on its bias-conflicting test images only
+    assert kept.target.tolist() == [0] and kept.bias.tolist() == [1] and kept.files[0].name == "3_0_1.png"
+    assert bd.disent_test_reading(t, "cmnist") is t
+    with pytest.raises(DataError, match="release has only 0.5pct"):
+        bd.load(tmp_path, "bffhq", "5pct", "train", verify=False)
 
 
 def test_import_local_verifies_and_writes_nothing_on_mismatch(tmp_path):

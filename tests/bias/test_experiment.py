@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,3 +152,30 @@ def test_probe_study_on_a_trained_grid(tmp_path):
     table = be.probe_table(res)
     assert len(table) == 1 and "block_score_mean" in table
     assert "CKA probe sets (cmnist, 3 disjoint sets of 24" in "\n".join(be.probe_lines(be.probe_metrics(res)))
+
+
+def test_probe_bootstrap_on_a_trained_grid(tmp_path):
+    biased_data.generate(tmp_path / "b", seed=0, n_train=40, n_valid=12, n_test=40, datasets=("cmnist",))
+    data = be.load_splits(tmp_path / "b", ["cmnist"], "5pct")
+    cfg = experiment_config(
+        objectives=["sce", "nll", "l1"],
+        seeds=[0, 1],
+        width=0.0625,
+        batch_size=16,
+        max_epochs=1,
+        cka_samples=24,
+        cka_batch_size=12,
+        cka_bootstrap=8,
+        device="cpu",
+    )
+    res = be.run_grid(data, cfg, progress=False)
+    assert set(res.cka_boot) == set(res.cka_seeds) and res.cka_boot[("cmnist", "nll", 0)].shape[0] == 8
+    assert res.cka_boot[("cmnist", "nll", 1)] is res.cka_boot[("cmnist", "sce", 1)], "the alias reuses its twin"
+    table = be.bootstrap_table(res)
+    assert len(table) == 4, "trained models only (sce, l1 x 2 seeds)"
+    assert (table["cell_halfwidth_mean"] > 0).all() and (table["block_score_low"] <= table["block_score_high"]).all()
+    _, summary_ = be.cka_noise_floor(res)
+    b = summary_["cmnist"]["bootstrap"]
+    assert b["n_boot"] == 8 and b["excess_ci"][0] <= b["excess_ci"][1]
+    text = be.interpretation({"best_objectives": ["sce"]}, summary_, SimpleNamespace(stamp="synthetic digits"))
+    assert "Bootstrap over the probe images (cmnist, 8 resamples" in text

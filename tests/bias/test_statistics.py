@@ -73,3 +73,21 @@ def test_cka_noise_floor_exact():
     summ = st.noise_floor_summary(floor)["d"]
     assert summ["seed_max"] == pytest.approx(0.1) and summ["objective_mean"] == pytest.approx(0.5)
     assert summ["objective_above_floor"] is True
+
+
+def test_bootstrap_noise_floor_exact():
+    # B = 2 replicates; seed pair sce/s0-sce/s1 differs by 0.1 then 0.3; objective pair sce/s0-l1/s0 by 0.5 then 0.2
+    z = np.zeros((2, 2))
+    boot = {
+        ("d", "sce", 0): np.stack([z, z]),
+        ("d", "sce", 1): np.stack([z + 0.1, z + 0.3]),
+        ("d", "l1", 0): np.stack([z + 0.5, z + 0.2]),
+    }
+    out = st.bootstrap_noise_floor(boot)["d"]
+    assert out["n_boot"] == 2
+    assert out["seed_mean_ci"] == pytest.approx([0.105, 0.295])
+    assert out["excess_ci"] == pytest.approx([-0.0875, 0.3875])  # excess per replicate: 0.4, -0.1 (linear percentiles)
+    assert out["verdict"] == "within the floor"
+    boot[("d", "l1", 0)] = np.stack([z + 0.5, z + 0.6])
+    assert st.bootstrap_noise_floor(boot)["d"]["verdict"] == "above the floor"
+    assert st.bootstrap_noise_floor({("d", "sce", 0): np.stack([z])}) == {}, "no pairs: no entry"
