@@ -90,14 +90,16 @@ def prepare_inputs(
     peaks: str,
     order: int,
     normalisation: str,
+    rr_features: str,
     progress: bool = True,
 ) -> EcgInputs:
-    """Load every record of ``folder`` (minus ``exclude``), window, label and featurise."""
+    """Load every record of ``folder`` (minus ``exclude``), window, label and featurise (the RR columns in the
+    reading ``rr_features``: lib.ecg.features.RR_READINGS)."""
     records = ecg_data.load(folder, exclude=exclude, progress=progress)
     beats = ecg_preprocess.build_beats(
         records, progress=progress, before=before, after=after, order=order, normalisation=normalisation, peaks=peaks
     )
-    F, names = ecg_features.beat_features(beats.X, beats.rr, beats.fs, beats.before)
+    F, names = ecg_features.beat_features(beats.X, beats.rr, beats.fs, beats.before, rr_features)
     Xd = ecg_preprocess.decimate_windows(beats.X, decimate)
     if context_beats > 1:
         Xd = Xd[context_index(beats.record, beats.sample, context_beats)]
@@ -118,8 +120,21 @@ def prepare_inputs(
             "peaks": peaks,
             "filter_order": order,
             "normalisation": normalisation,
+            "rr_features": rr_features,
         },
     )
+
+
+def with_rr_reading(data: EcgInputs, reading: str) -> EcgInputs:
+    """``data`` with its RR columns recomputed in another reading (lib.ecg.features.rr_features) from the beats."""
+    from dataclasses import replace
+
+    if data.settings.get("rr_features") == reading:
+        return data
+    F = np.array(data.F, copy=True)
+    F[:, rr_columns(data)] = ecg_features.rr_features(data.beats.rr, reading).astype(np.float32)
+    names = ecg_features.rr_names(reading) + list(data.feature_names[len(ecg_features.RR_NAMES) :])
+    return replace(data, F=F, feature_names=names, settings={**data.settings, "rr_features": reading})
 
 
 def _cap(idx: np.ndarray, y: np.ndarray, max_n: int | None, seed: int) -> np.ndarray:
@@ -223,8 +238,11 @@ def model_features(kind: str, data: EcgInputs, use_features: bool = True) -> np.
 
 
 def rr_columns(data: EcgInputs) -> list[int]:
-    """Columns of ``data.F`` holding the RR-interval features (lib.ecg.features.RR_NAMES)."""
-    return [data.feature_names.index(n) for n in ecg_features.RR_NAMES]
+    """Columns of ``data.F`` holding the RR-interval features (lib.ecg.features.rr_names of any reading)."""
+    cols = [i for i, n in enumerate(data.feature_names) if n.startswith("rr_")]
+    if len(cols) != len(ecg_features.RR_NAMES):
+        raise ValueError(f"expected {len(ecg_features.RR_NAMES)} RR columns, found {len(cols)}")
+    return cols
 
 
 def fit_predict(
@@ -457,7 +475,8 @@ class ALStudy:
 
     long: learning curves of every strategy x seed on ``split``; sets: {split: al_sets(...)};
     results / probas: {split: metrics / (n_test, c) proba of the headline ODAL model on the split's whole test part};
-    reference: per seed, the same recipe trained on the whole pool of ``split`` (:func:`fit_reference`).
+    reference: per seed, the same recipe trained on the whole pool of ``split`` (:func:`fit_reference`; empty for
+    a split that holds only the headline ODAL run).
     """
 
     split: str
@@ -483,67 +502,77 @@ def run_al_study(
     seeds,
     keras_kw: dict,
     *,
-    al_split: str,
+    al_splits,
     seed: int,
     pool_max: int | None,
     val_max: int | None,
     test_max: int | None,
     fit_kw: dict | None = None,
     progress: bool = True,
-) -> ALStudy:
-    """Every strategy x seed on ``al_split`` (one CNN-BiLSTM factory, reused across runs), and one ODAL run on
-    every other split; the ODAL run with seed ``seed`` is the headline ODAL model of its split.
+) -> dict[str, ALStudy]:
+    """The whole study (every strategy x seed, and the per-seed reference) on each split of ``al_splits`` (one
+    CNN-BiLSTM factory, reused across runs), and one ODAL run on every other split; the ODAL run with seed ``seed``
+    is the headline ODAL model of its split. Returns {split: ALStudy}, ``al_splits`` first (a split outside
+    ``al_splits`` holds only that ODAL run: no reference).
 
     Pool = the split's training part, validation = its validation part, curves scored on its test part
     (each optionally subsampled: ``*_max``); the headline models are scored on the whole test part.
     """
     from lib.ecg.models import ClassifierFactory
 
+    al_splits = [str(s) for s in al_splits]
+    unknown = sorted(set(al_splits) - set(splits))
+    if unknown or not al_splits:
+        raise ValueError(f"al_splits must name splits of {sorted(splits)}, got {al_splits}")
     factory = ClassifierFactory("cnn_bilstm", data.window_shape, data.F.shape[1], len(data.class_names), **keras_kw)
-    sets = {
-        s: al_sets(data, splits[s], pool_max=pool_max, val_max=val_max, test_max=test_max, seed=seed) for s in splits
-    }
-    results, probas, long = {}, {}, None
-    for name in [al_split] + [s for s in splits if s != al_split]:
-        st, te = sets[name], splits[name]["test"]
-        t0 = [time.perf_counter()]
+    caps = {"al_pool_max": pool_max, "al_val_max": val_max, "al_test_max": test_max}
+    epochs = (fit_kw or {}).get("epochs")
+    n_classes, positive = len(data.class_names), list(range(1, len(data.class_names)))
+    studies = {}
+    for name in al_splits + [s for s in splits if s not in al_splits]:
+        st = al_sets(data, splits[name], pool_max=pool_max, val_max=val_max, test_max=test_max, seed=seed)
+        te = splits[name]["test"]
+        results, probas, t0 = {}, {}, [time.perf_counter()]
 
-        def keep(method, s, model, curve, name=name, te=te, t0=t0):
+        def keep(method, s, model, curve, name=name, te=te, t0=t0, st=st, results=results, probas=probas):
             if (method, s) == ("odal", int(seed)):
                 probas[name] = model.predict_proba(data.X[te], data.F[te])
                 res = score_predictions(data.y[te], probas[name], data.class_names, data.task)
                 if data.task == "rhythm":
-                    (Xv, Fv, yv) = sets[name]["val"]
+                    (Xv, Fv, yv) = st["val"]
                     validation_threshold(res, yv, model.predict_proba(Xv, Fv), data.y[te], probas[name])
                 results[name] = {**res, "fit_seconds": time.perf_counter() - t0[0]}
                 results[name]["labels_used"] = int(curve["n_labels"].iloc[-1])
             t0[0] = time.perf_counter()
 
-        run_configs, run_seeds = (configs, seeds) if name == al_split else ({"odal": configs["odal"]}, [seed])
-        table = run_strategies(
-            factory,
-            st["X_pool"],
-            st["F_pool"],
-            st["y_pool"],
-            st["val"],
-            st["test"],
-            run_configs,
-            run_seeds,
-            n_classes=len(data.class_names),
-            positive_classes=list(range(1, len(data.class_names))),
-            fit_kw=fit_kw,
-            after_run=keep,
-            progress=progress,
+        full = name in al_splits
+        run_configs, run_seeds = (configs, list(seeds)) if full else ({"odal": configs["odal"]}, [seed])
+        args = (st["X_pool"], st["F_pool"], st["y_pool"], st["val"], st["test"])
+        long = run_strategies(
+            factory, *args, run_configs, run_seeds, n_classes=n_classes, positive_classes=positive, fit_kw=fit_kw,
+            after_run=keep, progress=progress,
+        )  # fmt: skip
+        reference = (
+            fit_reference(factory, *args, run_seeds, n_classes=n_classes, positive_classes=positive, fit_kw=fit_kw)
+            if full
+            else pd.DataFrame()
         )
-        long = table if long is None else long
-    st = sets[al_split]
-    reference = fit_reference(
-        factory, st["X_pool"], st["F_pool"], st["y_pool"], st["val"], st["test"], seeds,
-        n_classes=len(data.class_names), positive_classes=list(range(1, len(data.class_names))), fit_kw=fit_kw,
-    )  # fmt: skip
-    caps = {"al_pool_max": pool_max, "al_val_max": val_max, "al_test_max": test_max}
-    epochs = (fit_kw or {}).get("epochs")
-    return ALStudy(al_split, long, sets, results, probas, configs, list(seeds), caps, epochs, reference)
+        studies[name] = ALStudy(
+            name, long, {name: st}, results, probas, run_configs, run_seeds, caps, epochs, reference
+        )
+    return studies
+
+
+def al_suffix(split: str) -> str:
+    """File-name suffix of a split's AL outputs: none for the inter-patient split, ``_<split>_split`` otherwise."""
+    return "" if split == "interpatient" else f"_{split}_split"
+
+
+#: how the notebook text names each split's protocol
+PROTOCOLS = {
+    "interpatient": "inter-patient DS1 -> DS2 (the honest protocol)",
+    "random": "the paper's intra-patient protocol (optimistic): random 70/15/15 beat split",
+}
 
 
 def per_class_table(results: dict) -> pd.DataFrame:
@@ -688,6 +717,7 @@ class ALAnalysis:
     saving_table: pd.DataFrame
     ablation: pd.DataFrame
     protocol: str
+    split: str = "interpatient"
 
 
 def analyse_al(study: ALStudy, fraction: float) -> ALAnalysis:
@@ -717,43 +747,60 @@ def analyse_al(study: ALStudy, fraction: float) -> ALAnalysis:
         ]
     )
     protocol = (
-        f"{study.split} split: pool {len(st['y_pool'])} training beats, {n_val} validation beats (counted as labels "
-        f"in the saving), curves on {len(st['test'][2])} test beats; weights reset every round, "
-        f"{study.epochs_per_round} epochs per round; reference = the same recipe on the whole pool, per seed "
+        f"{PROTOCOLS.get(study.split, study.split)}: pool {len(st['y_pool'])} training beats, {n_val} validation "
+        f"beats (counted as labels in the saving), curves on {len(st['test'][2])} test beats; weights reset every "
+        f"round, {study.epochs_per_round} epochs per round; reference = the same recipe on the whole pool, per seed "
         f"({len(study.seeds)} seeds)"
     )
     return ALAnalysis(
         float(ref["test_macro_f1"].mean()), float(ref["test_pos_f1"].mean()), curves_f1, curves_ns, per_seed,
-        saving, summary, ablation, protocol,
+        saving, summary, ablation, protocol, study.split,
     )  # fmt: skip
 
 
 def write_al(al: ALAnalysis, fraction: float, out: Outputs) -> None:
-    """Mean learning curves (one table per strategy, two figures titled with the protocol), the per-seed and
-    summary saving tables and the final-round table; prints the protocol."""
+    """Mean learning curves (one table per strategy, two figures titled with the protocol and the reference), the
+    per-seed and summary saving tables and the final-round table, named with :func:`al_suffix` of the split."""
     from lib.ecg import plots
 
-    out.tables({f"al_curve_macro_f1_{m}": mc.assign(method=m) for m, mc in al.curves_f1.items()})
+    x = al_suffix(al.split)
+    out.tables({f"al_curve_macro_f1_{m}{x}": mc.assign(method=m) for m, mc in al.curves_f1.items()})
     title = "\n".join(textwrap.wrap(al.protocol, 110))
     fig = plots.learning_curves(al.curves_f1, "test macro-F1 (rhythm)", al.full_f1, fraction * al.full_f1, title)
-    out.figure(fig, "al_learning_curves_macro_f1")
+    out.figure(fig, f"al_learning_curves_macro_f1{x}")
     fig = plots.learning_curves(al.curves_ns, "test non-sinus F1", al.full_ns, None, title)
-    out.figure(fig, "al_learning_curves_nonsinus_f1")
+    out.figure(fig, f"al_learning_curves_nonsinus_f1{x}")
     out.tables(
-        {"al_per_seed": al.per_seed, "annotation_saving": al.saving_table, "al_final_and_fuzzy_ablation": al.ablation}
+        {
+            f"al_per_seed{x}": al.per_seed,
+            f"annotation_saving{x}": al.saving_table,
+            f"al_final_and_fuzzy_ablation{x}": al.ablation,
+        }
     )
-    print("Protocol:", al.protocol)
+
+
+def write_studies(studies: dict, out: Outputs) -> None:
+    """:func:`write_study` of every split that holds a whole study (a reference); prints what was run."""
+    for study in studies.values():
+        if len(study.reference):
+            write_study(study, out)
+    print(describe_al_runs(studies))
 
 
 def write_study(study: ALStudy, out: Outputs) -> None:
     """The long learning-curve table, the per-seed reference, the ODAL controller traces over seeds (table +
-    figure); prints what was run (:func:`describe_al_runs`)."""
+    figure), named with :func:`al_suffix` of the study's split."""
     from lib.ecg import plots
 
-    odal = study.long[study.long["method"] == "odal"]
-    out.tables({"al_learning_curves_long": study.long, "odal_controller_trace": odal, "al_reference": study.reference})
-    out.figure(plots.controller_traces(odal), "odal_controller_trace")
-    print(describe_al_runs(study))
+    odal, x = study.long[study.long["method"] == "odal"], al_suffix(study.split)
+    out.tables(
+        {
+            f"al_learning_curves_long{x}": study.long,
+            f"odal_controller_trace{x}": odal,
+            f"al_reference{x}": study.reference,
+        }
+    )
+    out.figure(plots.controller_traces(odal), f"odal_controller_trace{x}")
 
 
 def example_figures(data: EcgInputs, seed: int, out: Outputs) -> None:
@@ -852,8 +899,18 @@ class RhythmStudy:
     paired: pd.DataFrame  # differences (mean over seeds) vs the RR-only forest and vs one beat, paired resamples
 
 
-def _variant(kind: str, k: int, feats: bool) -> str:
-    return f"{kind}, {k} beat{'s' if k > 1 else ''}, {'signal + features' if feats else 'signal only'}"
+#: how the rhythm study names a non-default RR reading
+READING_LABELS = {"past": "past-only RR", "raw": "RR in seconds", "record": "RR per record mean"}
+FLOOR = "RR-only forest (floor)"
+
+
+def _variant(kind: str, k: int, feats: bool, reading: str | None = None) -> str:
+    name = f"{kind}, {k} beat{'s' if k > 1 else ''}, {'signal + features' if feats else 'signal only'}"
+    return name + (f", {READING_LABELS[reading]}" if reading else "")
+
+
+def _floor(reading: str | None) -> str:
+    return FLOOR + (f", {READING_LABELS[reading]}" if reading else "")
 
 
 def rhythm_study(
@@ -867,6 +924,7 @@ def rhythm_study(
     max_train: int | None,
     n_boot: int,
     seed: int,
+    floor_kw: dict | None = None,
     progress: bool = True,
 ) -> RhythmStudy:
     """Does the network see rhythm across patients, and what do the features add? Each ``variants`` entry
@@ -876,6 +934,11 @@ def rhythm_study(
     standalone (the signal alone), over ``seeds``; scored on DS2 (never subsampled). ``model_kw``: the Keras
     settings every kind shares. ``floor_proba``: the RR-only forest's DS2 probabilities.
     ``max_train``: a stratified cap on the training beats of this study (None/0: the split's training part).
+    An optional 4th entry names another RR reading of the features (lib.ecg.features.RR_READINGS, e.g. ``past``:
+    every feature of beat i reads beats <= i only; with k > 1 the k beats end at beat i, so the input holds no
+    later beat, only the window's fixed ~0.44 s after R); for each such reading the RR-only forest is refitted on
+    it (``floor_kw``, seed ``seed``) and paired with its variants, and each variant is paired with the same
+    variant in the data's reading (what the restriction costs).
 
     CIs: record-level bootstrap of the mean over seeds; every variant and the floor use the same resamples,
     so the differences are paired.
@@ -892,40 +955,61 @@ def rhythm_study(
     sp = {**split, "train": tr}
     te = split["test"]
     y = data.y[te]
-    variants = [(str(kind), int(k), bool(f)) for kind, k, f in variants]
-    jobs = [(kind, k, f, s) for kind, k, f in variants for s in seeds]
+    base = data.settings.get("rr_features", "record")
+
+    def reading_of(v) -> str | None:  # None = the data's own reading
+        r = str(v[3]) if len(v) > 3 else base
+        ecg_features.rr_names(r)
+        return None if r == base else r
+
+    variants = [(str(v[0]), int(v[1]), bool(v[2]), reading_of(v)) for v in variants]
+    inputs = {r: data if r is None else with_rr_reading(data, r) for r in {v[3] for v in variants}}
+    jobs = [(*v, s) for v in variants for s in seeds]
     rows, probas = [], {}
-    for kind, k, f, s in tqdm(jobs, desc="rhythm study", **ecg_data.progress_kw(progress)):
+    for kind, k, f, r, s in tqdm(jobs, desc="rhythm study", **ecg_data.progress_kw(progress)):
         X = data.X if k == 1 else data.X[context_index(data.record, data.beats.sample, k)]
-        dk = replace(data, X=X)
+        dk = replace(inputs[r], X=X)
         _, proba, secs = fit_predict(kind, dk, sp, seed=int(s), use_features=f, model_kw=model_kw)
-        probas.setdefault(_variant(kind, k, f), []).append(proba)
+        probas.setdefault(_variant(kind, k, f, r), []).append(proba)
         res = score_predictions(y, proba, data.class_names, data.task)
         rows.append(
-            {"variant": _variant(kind, k, f), "kind": kind, "context_beats": k, "features": f, "seed": int(s)}
+            {"variant": _variant(kind, k, f, r), "kind": kind, "context_beats": k, "features": f}
+            | {"rr_features": r or base, "seed": int(s)}
             | {m: res.get(m) for m in RHYTHM_METRICS}
             | {"n_train": int(tr.size), "fit_seconds": secs}
         )
     runs = pd.DataFrame(rows)
-    floor = "RR-only forest (floor)"
-    reps = seed_mean_replicates(y, {**probas, floor: [floor_proba]}, data.record[te], n_boot=n_boot, seed=seed)
+    floors = {FLOOR: [floor_proba]}
+    for r in sorted(r for r in inputs if r is not None):  # the floor in every other reading, on the study's split
+        if floor_kw is None:
+            raise ValueError(f"rhythm_study needs floor_kw to refit the RR-only forest on the {r!r} reading")
+        floors[_floor(r)] = [fit_predict("rr_forest", inputs[r], split, seed=seed, model_kw=floor_kw)[1]]
+    reps = seed_mean_replicates(y, {**probas, **floors}, data.record[te], n_boot=n_boot, seed=seed)
     point = {v: runs[runs.variant == v][list(RHYTHM_METRICS)].mean().to_dict() for v in probas}
-    point[floor] = {m: score_predictions(y, floor_proba, data.class_names, data.task).get(m) for m in RHYTHM_METRICS}
+    for v, (p,) in floors.items():
+        point[v] = {m: score_predictions(y, p, data.class_names, data.task).get(m) for m in RHYTHM_METRICS}
     summary = pd.DataFrame(
         [
-            {"variant": v, "seeds": len(probas.get(v, [floor_proba]))}
+            {"variant": v, "seeds": len(probas.get(v, [None]))}
             | {m: point[v][m] for m in RHYTHM_METRICS}
             | {
                 f"{m}_ci": _rounded(percentile_interval(reps[v][m], 0.95))
                 for m in ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus")
             }
-            for v in [*probas, floor]
+            for v in [*probas, *floors]
         ]
     )
+    keys = {(c, k, f, r) for c, k, f, r in variants}
     pairs = (
-        [(v, floor) for v in probas]
-        + [(_variant(c, k, f), _variant(c, 1, f)) for c, k, f in variants if k != 1 and (c, 1, f) in variants]
-        + [(_variant(c, k, True), _variant(c, k, False)) for c, k, f in variants if f and (c, k, False) in variants]
+        [(_variant(*v), _floor(v[3])) for v in dict.fromkeys(variants)]
+        + [(_variant(c, k, f, r), _variant(c, 1, f, r)) for c, k, f, r in variants if k != 1 and (c, 1, f, r) in keys]
+        + [
+            (_variant(c, k, True, r), _variant(c, k, False, r))
+            for c, k, f, r in variants
+            if f and (c, k, False, r) in keys
+        ]
+        + [(_variant(c, k, f, r), _variant(c, k, f)) for c, k, f, r in variants if r and (c, k, f, None) in keys]
+        + [(v, FLOOR) for v in floors if v != FLOOR]
     )
     paired = pd.DataFrame(
         [
@@ -994,8 +1078,12 @@ def aami_benchmark(data: EcgInputs, split: dict, seed: int, model_kw: dict, kind
     return pd.DataFrame(rows), cms, summaries
 
 
-def claims_block(results: dict, saving: dict, paper_split: str = "random") -> dict:
-    """The values the claims of claims.yaml read (``claims.*``): ODAL on ``paper_split`` plus inter-patient."""
+def claims_block(results: dict, savings: dict, paper_split: str = "random") -> dict:
+    """The values the claims of claims.yaml read (``claims.*``): ODAL on ``paper_split`` plus inter-patient.
+    ``savings``: {split: ALAnalysis.saving} of the AL study's splits (None where a split had no study)."""
+    none = {"saving_vs_random": None, "saving_vs_random_ci": None, "auc_minus_random": None}
+    paper_al = savings.get(paper_split, {}).get("odal", {**none, "auc_minus_random_ci": None})
+    inter_al = savings.get("interpatient", {}).get("odal", {**none, "auc_minus_random_ci": None})
     odal = results[paper_split]["odal"]
     baseline_acc = {k: results[paper_split][k]["accuracy"] for k in BASELINES}
     inter = results["interpatient"]["odal"]
@@ -1005,10 +1093,14 @@ def claims_block(results: dict, saving: dict, paper_split: str = "random") -> di
         "nonsinus_f1": odal["nonsinus_f1"],
         "roc_auc": odal["roc_auc_nonsinus"],
         "roc_auc_ovr_macro": odal["roc_auc_ovr_macro"],
-        "annotation_saving": saving["odal"]["saving_vs_random"],
-        "annotation_saving_ci": saving["odal"]["saving_vs_random_ci"],
-        "al_auc_minus_random": saving["odal"]["auc_minus_random"],
-        "al_auc_minus_random_ci": saving["odal"]["auc_minus_random_ci"],
+        "annotation_saving": paper_al["saving_vs_random"],
+        "annotation_saving_ci": paper_al["saving_vs_random_ci"],
+        "al_auc_minus_random": paper_al["auc_minus_random"],
+        "al_auc_minus_random_ci": paper_al["auc_minus_random_ci"],
+        "interpatient_annotation_saving": inter_al["saving_vs_random"],
+        "interpatient_annotation_saving_ci": inter_al["saving_vs_random_ci"],
+        "interpatient_al_auc_minus_random": inter_al["auc_minus_random"],
+        "interpatient_al_auc_minus_random_ci": inter_al["auc_minus_random_ci"],
         "odal_above_baselines": bool(odal["accuracy"] > max(baseline_acc.values())),
         "interpatient_accuracy": inter["accuracy"],
         "interpatient_nonsinus_f1": inter["nonsinus_f1"],
@@ -1035,7 +1127,7 @@ def run_meta(
     source,
     run: str,
     data: EcgInputs,
-    study: ALStudy,
+    studies: dict,
     t_start: float,
     *,
     model_seed: int,
@@ -1047,8 +1139,11 @@ def run_meta(
 ) -> dict:
     """The metrics ``meta`` block: data provenance (lib.core.provenance), configuration, counts, runtime.
 
-    Window/filter settings come from ``data.settings``, the AL settings from ``study``; caps of 0 mean none.
+    Window/filter settings come from ``data.settings``, the AL settings from ``studies`` ({split: ALStudy}, the
+    whole-study splits first); caps of 0 mean none.
     """
+    full = [s for s, st in studies.items() if len(st.reference)]
+    study = studies[full[0]]
     cfg = study.configs["odal"]
     st = data.settings
     return {
@@ -1071,12 +1166,13 @@ def run_meta(
         },
         "filter": f"Butterworth band-pass 0.5-40 Hz, design order {st['filter_order']}, zero-phase sosfiltfilt",
         "window": {k: st[k] for k in ("before", "after", "decimate", "context_beats", "peaks")},
+        "rr_features": st.get("rr_features"),
         "al": {
             "seed_size": cfg.seed_size,
             "batch": cfg.batch_size,
             "budget": cfg.budget,
             "epochs_per_round": study.epochs_per_round,
-            "split": study.split,
+            "splits": full,
             "saving_metric": "test macro-F1",
             "weights": "reset to the seed's initial weights every round",
             "reference": "the same recipe trained on the whole pool, per seed",
@@ -1095,13 +1191,14 @@ def metrics_block(
     cv: list,
     cv_summary: dict,
     cv_model: str,
-    analysis,
+    analyses: dict,
     counts,
     aami: dict | None = None,
     rhythm: RhythmStudy | None = None,
     readings: pd.DataFrame | None = None,
 ) -> dict:
-    """The notebook's metrics file: meta, claims, per-model results, split inflation, CV, AL, class counts,
+    """The notebook's metrics file: meta, claims, per-model results, split inflation, CV, AL ({split: ALAnalysis}),
+    class counts,
     the AAMI benchmark and the rhythm (input context) study."""
     return {
         "meta": meta,
@@ -1110,12 +1207,15 @@ def metrics_block(
         "split_inflation": tables["random_vs_interpatient"].to_dict("records"),
         "cv": {"model": cv_model, "folds": len(cv), "summary": cv_summary, "per_fold": cv},
         "active_learning": {
-            "protocol": analysis.protocol,
-            "reference_macro_f1": analysis.full_f1,
-            "reference_nonsinus_f1": analysis.full_ns,
-            "summary": analysis.saving_table.to_dict("records"),
-            "per_seed": analysis.per_seed.to_dict("records"),
-            "final": analysis.ablation.to_dict("records"),
+            split: {
+                "protocol": analysis.protocol,
+                "reference_macro_f1": analysis.full_f1,
+                "reference_nonsinus_f1": analysis.full_ns,
+                "summary": analysis.saving_table.to_dict("records"),
+                "per_seed": analysis.per_seed.to_dict("records"),
+                "final": analysis.ablation.to_dict("records"),
+            }
+            for split, analysis in analyses.items()
         },
         "class_counts": counts.to_dict("records"),
         "aami_benchmark": aami or {},
@@ -1150,19 +1250,23 @@ def describe_inputs(data: EcgInputs) -> str:
     )
 
 
-def add_headline_odal(results: dict, probas: dict, study: ALStudy) -> None:
-    """Put the study's headline ODAL models beside the fully supervised ones (``results[split]["odal"]``)."""
-    for split, res in study.results.items():
-        results[split]["odal"] = res
-        probas[split]["odal"] = study.probas[split]
+def add_headline_odal(results: dict, probas: dict, studies: dict) -> None:
+    """Put the studies' headline ODAL models beside the fully supervised ones (``results[split]["odal"]``)."""
+    for study in studies.values():
+        for split, res in study.results.items():
+            results[split]["odal"] = res
+            probas[split]["odal"] = study.probas[split]
 
 
-def describe_al_runs(study: ALStudy) -> str:
-    """One line per split: labels the headline ODAL model used, out of its pool."""
-    return "\n".join(
-        f"{s}: ODAL used {res['labels_used']} labels of a pool of {len(study.sets[s]['y_pool'])}"
-        for s, res in study.results.items()
-    )
+def describe_al_runs(studies: dict) -> str:
+    """One line per split: what ran there, and the labels the headline ODAL model used out of its pool."""
+    lines = []
+    for st in studies.values():
+        what = f"{len(st.configs)} strategies x {len(st.seeds)} seeds + reference" if len(st.reference) else "ODAL only"
+        for split, res in st.results.items():
+            pool = len(st.sets[split]["y_pool"])
+            lines.append(f"{split} ({what}): ODAL used {res['labels_used']} labels of a pool of {pool}")
+    return "\n".join(lines)
 
 
 def _with_ci(res: dict, metric: str) -> str:
@@ -1192,3 +1296,117 @@ def interpretation(results: dict, source) -> str:
         f"{_with_ci(rand['odal'], 'nonsinus_f1')} and ROC-AUC {_with_ci(rand['odal'], 'roc_auc_nonsinus')}."
     )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ generated readings (Markdown, values only)
+def _bullets(lines: list[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def _ci_text(ci) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f" [95% CI {ci[0]:+.3f} to {ci[1]:+.3f}]"
+
+
+def _verdict(ci) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "no interval"
+    return "higher" if ci[0] > 0 else ("lower" if ci[1] < 0 else "not distinguishable")
+
+
+def headline_reading(results: dict, source) -> str:
+    """:func:`interpretation` as Markdown bullets (for IPython.display.Markdown)."""
+    return _bullets(interpretation(results, source).split("\n"))
+
+
+def rhythm_summary_reading(study: RhythmStudy) -> str:
+    """Markdown: the best network vs the RR-only floor, and what the past-only (real-time) features cost, read
+    from the paired differences of the rhythm study (every number from ``study``)."""
+    p, lines = study.paired, []
+    floor = p[p["b"].str.startswith(FLOOR) & ~p["a"].str.startswith(FLOOR)]
+    for metric, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
+        m = floor[floor.metric == metric]
+        if m.empty:
+            continue
+        best = m.loc[m["diff"].idxmax()]
+        above = [r.a for r in m.itertuples() if _verdict(r.ci) == "higher"]
+        lines.append(
+            f"{label}: the best network vs its floor is {best.a} ({best['diff']:+.3f}{_ci_text(best.ci)}); "
+            + (f"above the floor with a CI excluding 0: {', '.join(above)}." if above else "no network is above the "
+               "RR-only floor with a CI excluding 0.")
+        )  # fmt: skip
+    past = p[p["a"].str.contains(READING_LABELS["past"]) & ~p["b"].str.contains(READING_LABELS["past"])]
+    for r in past.itertuples():
+        if r.b.startswith(FLOOR) and r.a.startswith(FLOOR):
+            what = "the RR-only forest on past-only RR minus the forest on the default RR features"
+        elif r.b.startswith(FLOOR):
+            continue
+        else:
+            what = f"{r.a} minus the same network on the default features"
+        lines.append(f"Real-time cost, {r.metric}: {what}: {r.diff:+.3f}{_ci_text(r.ci)} -> {_verdict(r.ci)}.")
+    lines.append("Differences are paired (the same record-bootstrap resamples); details in the lines printed below.")
+    return _bullets(lines)
+
+
+def aami_reading(table: pd.DataFrame) -> str:
+    """Markdown: per AAMI class, the model with the highest F1 on DS2 and every model's Se / +P (from ``table``)."""
+    lines = []
+    for c, g in table.groupby("class", sort=False):
+        if not g["support"].sum():
+            continue
+        best = g.loc[g["F1"].idxmax()]
+        each = "; ".join(f"{r['model']} Se {r['Se']:.3f} / +P {r['+P']:.3f}" for r in g.to_dict("records"))
+        lines.append(f"{c} ({int(best.support)} DS2 beats): best F1 {best.F1:.3f} ({best.model}); {each}.")
+    return _bullets(lines)
+
+
+def al_reading(al: ALAnalysis, strategies=("odal", "odal_no_fuzzy", "bald", "entropy", "margin")) -> str:
+    """Markdown: the protocol, ODAL's label saving and learning-curve AUC vs random (t-intervals over seeds), the
+    strategies that beat random, and the fuzzy controller's effect (ODAL with vs without it)."""
+    st, lines = al.saving, [f"Protocol: {al.protocol}."]
+    lines.append(
+        f"Reference (the same recipe on the whole pool, mean over seeds): macro-F1 {al.full_f1:.3f}, non-sinus F1 "
+        f"{al.full_ns:.3f}."
+    )
+    for m in [s for s in strategies if s in st]:
+        r = st[m]
+        sv = r.get("saving_vs_random")
+        saving = "not measurable (no seed reached the target)" if sv is None else f"{sv:+.3f}"
+        lines.append(
+            f"{m}: label saving vs random {saving}{_ci_text(r.get('saving_vs_random_ci'))} "
+            f"({r['seeds_reaching_target']} of {r['n_seeds']} seeds reach the target); "
+            f"curve AUC minus random {r['auc_minus_random']:+.3f}{_ci_text(r.get('auc_minus_random_ci'))} "
+            f"-> {_verdict(r.get('auc_minus_random_ci'))}."
+        )
+    if "odal" in st and "odal_no_fuzzy" in st:
+        d = st["odal"]["auc"] - st["odal_no_fuzzy"]["auc"]
+        lines.append(f"Fuzzy controller: ODAL curve AUC minus ODAL without it {d:+.3f} (mean over seeds).")
+    return _bullets(lines)
+
+
+def label_readings_text(table: pd.DataFrame) -> str:
+    """Markdown: per model, non-sinus F1 and ROC-AUC under the episode and the beat reading (from ``table``)."""
+    lines = []
+    for m, g in table.groupby("model", sort=False):
+        e, b = g[g.reading == "episode"].iloc[0], g[g.reading == "beat"].iloc[0]
+        lines.append(
+            f"{m}: non-sinus F1 {e.nonsinus_f1:.3f} (episode) vs {b.nonsinus_f1:.3f} (beat reading), ROC-AUC "
+            f"{e.roc_auc_nonsinus:.3f} vs {b.roc_auc_nonsinus:.3f}; {int(b['DS2 labels changed'])} DS2 labels change."
+        )
+    return _bullets(lines)
+
+
+def cv_reading(cv_summary: dict, cv_model: str, results: dict) -> str:
+    """Markdown: the patient-grouped CV mean +- sd over folds beside the same model's DS1 -> DS2 score."""
+    inter = results.get("interpatient", {}).get(cv_model, {})
+    lines = []
+    for m in CV_METRICS:
+        s = cv_summary.get(m)
+        if s:
+            ref = inter.get(m)
+            lines.append(
+                f"{cv_model} {m}: {s['mean']:.3f} +- {s['std']:.3f} over {s['n']} folds of held-out patients"
+                + (f" (DS1 -> DS2: {ref:.3f})." if ref is not None else ".")
+            )
+    return _bullets(lines)

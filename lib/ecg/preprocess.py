@@ -165,7 +165,8 @@ class BeatSet:
 
     X: (n, L) float32 windows (lead 0) on the cleaned signal; record: (n,) str;
     sample: (n,) int R position; symbol: (n,) str; rhythm / aami / nonsinus: (n,) int;
-    rr: dict of (n,) float arrays in seconds (prev, next, local_mean, local_std, record_mean);
+    rr: dict of (n,) float arrays in seconds (prev, next, local_mean, local_std, record_mean, and the past-only
+    past_* of :func:`rr_intervals`);
     skipped: Counter of beats dropped, by reason; rhythm_string: (n,) the rhythm annotation in force ('(N', ...).
     """
 
@@ -211,6 +212,11 @@ def rr_intervals(beat_sample: np.ndarray, fs: float, local: int = 10) -> dict:
     prev/next: RR to the previous/next beat (edge beats copy their neighbour);
     local_mean / local_std: mean / std of the RR intervals within +-``local`` beats;
     record_mean: the record's mean RR.
+
+    Past-only descriptors (beat i reads the beat times of beats <= i only; NaN where undefined):
+    past_prev: RR to the previous beat (NaN for the first beat); past_prev2: the RR before that (NaN for the
+    first two beats); past_local_mean / past_local_std: mean / std of the last ``local`` + 1 RR intervals ending
+    at beat i (fewer at the record start); past_record_mean: the running mean of all RR intervals up to beat i.
     """
     s = np.asarray(beat_sample, dtype=np.float64) / fs
     n = s.size
@@ -226,12 +232,26 @@ def rr_intervals(beat_sample: np.ndarray, fs: float, local: int = 10) -> dict:
     cnt = hi - lo
     mean = (csum[hi] - csum[lo]) / cnt
     var = np.maximum((csq[hi] - csq[lo]) / cnt - mean**2, 0.0)
+    # past only: the intervals d[0..i-1] end at beats 1..i
+    cd = np.concatenate([[0.0], np.cumsum(d)])
+    cdq = np.concatenate([[0.0], np.cumsum(d**2)])
+    i = np.arange(n)
+    p_lo = np.maximum(i - 1 - local, 0)
+    p_cnt = np.where(i > 0, i - p_lo, np.nan)
+    p_mean = (cd[i] - cd[p_lo]) / p_cnt
+    p_var = np.maximum((cdq[i] - cdq[p_lo]) / p_cnt - p_mean**2, 0.0)
+    p_prev = np.concatenate([[np.nan], d])
     return {
         "prev": prev,
         "next": nxt,
         "local_mean": mean,
         "local_std": np.sqrt(var),
         "record_mean": np.full(n, d.mean()),
+        "past_prev": p_prev,
+        "past_prev2": np.concatenate([[np.nan], p_prev[:-1]]),
+        "past_local_mean": p_mean,
+        "past_local_std": np.sqrt(p_var),
+        "past_record_mean": np.where(i > 0, cd[i] / np.maximum(i, 1), np.nan),
     }
 
 

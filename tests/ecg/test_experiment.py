@@ -14,6 +14,7 @@ from lib.ecg.models import window_summary
 
 PREP = {
     "task": "rhythm",
+    "rr_features": "record",
     "exclude": None,
     "before": 96,
     "after": 160,
@@ -101,6 +102,14 @@ def test_prepare_inputs_and_splits_on_synthetic(tmp_path):
     ctx = ex.prepare_inputs(folder, decimate=4, context_beats=3, progress=False, **PREP)
     assert ctx.X.shape[1:] == (3, 64)
     np.testing.assert_array_equal(ctx.X[:, -1], data.X)
+    past = ex.with_rr_reading(data, "past")
+    rr = ex.rr_columns(data)
+    assert past.feature_names[1] == "rr_prev2" and ex.rr_columns(past) == rr
+    np.testing.assert_array_equal(past.F[:, 9:], data.F[:, 9:])  # only the RR columns change
+    assert not np.allclose(past.F[:, rr], data.F[:, rr])
+    raw = ex.prepare_inputs(folder, decimate=4, context_beats=1, progress=False, **{**PREP, "rr_features": "raw"})
+    np.testing.assert_allclose(raw.F[:, 4:7], data.F[:, 4:7], rtol=1e-5)  # the ratios are the same in both
+    assert not np.allclose(raw.F[:, 0], data.F[:, 0])
 
 
 def test_strategy_configs_share_the_budget_and_differ_in_strategy():
@@ -312,3 +321,106 @@ def test_permutation_importance_finds_the_only_informative_feature():
     assert ex.nonsinus_f1_score(
         types.SimpleNamespace(predict=lambda X: np.array([0, 2, 1, 0])), None, np.array([0, 1, 0, 0])
     ) == pytest.approx(2 / 3)
+
+
+def test_rhythm_study_past_reading_cannot_see_the_next_beat():
+    """The class is whether the NEXT RR interval is long: the default (centred) features see it, the past-only
+    reading cannot. The study must refit the RR-only floor on past-only RR, pair each past-only variant with the
+    same variant on the default features, and the past-only floor must come out lower."""
+    from lib.ecg import features as ef
+    from lib.ecg import preprocess as pp
+
+    rng = np.random.default_rng(0)
+    n_rec, per = 8, 60
+    record = np.repeat([f"r{i}" for i in range(n_rec)], per)
+    sample, rr, y = [], [], []
+    for _ in range(n_rec):
+        d = rng.choice([216, 432], size=per)  # RR 0.6 or 1.2 s at 360 Hz, independent beat to beat
+        s = np.cumsum(d)
+        sample.append(s)
+        rr.append(pp.rr_intervals(s, 360.0))
+        y.append((np.concatenate([d[1:], [d[-1]]]) == 432).astype(int))
+    beats = types.SimpleNamespace(
+        sample=np.concatenate(sample), rr={k: np.concatenate([r[k] for r in rr]) for k in rr[0]}
+    )
+    y = np.concatenate(y)
+    data = ex.EcgInputs(
+        X=rng.standard_normal((y.size, 16)).astype("float32"),
+        F=ef.rr_features(beats.rr, "record").astype("float32"),
+        y=y,
+        record=record,
+        beats=beats,
+        task="rhythm",
+        class_names=ecg_data.RHYTHM_CLASSES,
+        feature_names=ef.rr_names("record"),
+        settings={"rr_features": "record"},
+    )
+    past = ex.with_rr_reading(data, "past")
+    np.testing.assert_allclose(past.F, ef.rr_features(beats.rr, "past"), rtol=1e-6)
+    split = {
+        "train": np.flatnonzero(np.isin(record, ["r0", "r1", "r2", "r3", "r4"])),
+        "val": np.flatnonzero(record == "r5"),
+        "test": np.flatnonzero(np.isin(record, ["r6", "r7"])),
+    }
+    kw = dict(epochs=3, batch_size=32, patience=3, dropout=0.0, lr=1e-2, class_weight=None,
+              arch={"filters": [4], "lstm_units": 4, "feature_units": 4})  # fmt: skip
+    forest = {"n_estimators": 30, "class_weight": None}
+    floor = ex.fit_predict("rr_forest", data, split, seed=0, model_kw=forest)[1]
+    variants = [["cnn_bilstm", 1, True], ["cnn_bilstm", 1, True, "past"]]
+    common = dict(seeds=[0], model_kw=kw, floor_proba=floor, max_train=0, n_boot=50, seed=0, progress=False)
+    with pytest.raises(ValueError, match="floor_kw"):
+        ex.rhythm_study(data, split, variants=variants, **common)
+    study = ex.rhythm_study(data, split, variants=variants, floor_kw=forest, **common)
+    hyb, hyb_past = "cnn_bilstm, 1 beat, signal + features", "cnn_bilstm, 1 beat, signal + features, past-only RR"
+    past_floor = "RR-only forest (floor), past-only RR"
+    assert list(study.summary.variant) == [hyb, hyb_past, "RR-only forest (floor)", past_floor]
+    pairs = set(zip(study.paired.a, study.paired.b))
+    assert {(hyb_past, past_floor), (hyb_past, hyb), (past_floor, "RR-only forest (floor)")} <= pairs
+    cost = study.paired[(study.paired.a == past_floor) & (study.paired.metric == "roc_auc_nonsinus")].iloc[0]
+    assert cost["diff"] < -0.3 and cost.ci[1] < 0, cost.to_dict()
+    text = ex.rhythm_summary_reading(study)
+    assert "Real-time cost" in text and "lower" in text
+
+
+def test_generated_readings_read_the_values():
+    import pandas as pd
+
+    saving = {}
+    for m, a, sv in (("random", 0.5, 0.0), ("odal", 0.6, 0.25), ("odal_no_fuzzy", 0.58, None)):
+        saving[m] = {"method": m, "n_seeds": 5, "auc": a, "auc_minus_random": a - 0.5}
+        saving[m]["auc_minus_random_ci"] = [a - 0.55, a - 0.45]
+        saving[m]["saving_vs_random"] = sv
+        saving[m]["saving_vs_random_ci"] = [None, None] if sv is None else [sv - 0.1, sv + 0.1]
+        saving[m]["seeds_reaching_target"] = 0 if sv is None else 4
+    al = ex.ALAnalysis(0.7, 0.6, {}, {}, pd.DataFrame(), saving, pd.DataFrame(), pd.DataFrame(), "P", "random")
+    text = ex.al_reading(al)
+    assert "odal: label saving vs random +0.250 [95% CI +0.150 to +0.350] (4 of 5 seeds" in text
+    assert "curve AUC minus random +0.100 [95% CI +0.050 to +0.150] -> higher" in text
+    assert "odal_no_fuzzy: label saving vs random not measurable" in text
+    assert "ODAL curve AUC minus ODAL without it +0.020" in text
+    assert ex.al_suffix("interpatient") == "" and ex.al_suffix("random") == "_random_split"
+
+    def res(acc):
+        return {"accuracy": acc, "nonsinus_f1": acc, "roc_auc_nonsinus": acc, "roc_auc_ovr_macro": acc,
+                "pr_auc_nonsinus": acc}  # fmt: skip
+
+    results = {
+        s: {k: res(v) for k in ("odal", "rr_forest", *ex.BASELINES)}
+        for s, v in (("random", 0.9), ("interpatient", 0.6))
+    }
+    claims = ex.claims_block(
+        results, {"random": saving, "interpatient": {"odal": {**saving["odal"], "saving_vs_random": -0.1}}}
+    )
+    assert claims["annotation_saving"] == 0.25 and claims["interpatient_annotation_saving"] == -0.1
+    assert (
+        ex.claims_block(results, {"interpatient": saving})["annotation_saving"] is None
+    )  # no study on the paper's split
+    aami = pd.DataFrame(
+        [
+            {"model": m, "class": "V", "Se": se, "+P": 0.5, "F1": f1, "support": 10}
+            for m, se, f1 in (("a", 0.9, 0.4), ("b", 0.2, 0.7))
+        ]
+    )
+    assert "V (10 DS2 beats): best F1 0.700 (b); a Se 0.900 / +P 0.500" in ex.aami_reading(aami)
+    cv = ex.cv_reading({"accuracy": {"mean": 0.8, "std": 0.1, "n": 5}}, "odal", results)
+    assert "odal accuracy: 0.800 +- 0.100 over 5 folds of held-out patients (DS1 -> DS2: 0.600)" in cv
