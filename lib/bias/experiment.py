@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,8 @@ class ExperimentConfig:
     from real MNIST); pct: the DisEnt ratio folder; width: channel multiplier of ResNet18; stem: ``cifar`` |
     ``standard`` (see lib.bias.resnet); train_size / valid_size: a seeded subset of the split (None: all of it);
     cka_samples test images in batches of cka_batch_size for the CKA matrices; cka_bootstrap: resamples of those
-    probe images per model (0: none); torch_threads: CPU threads.
+    probe images per model (0: none); negative_control: ``{objective, seed}`` trained once per dataset beside the
+    grid (``negative_control``; None: none); torch_threads: CPU threads.
     """
 
     data_source: str
@@ -60,6 +61,7 @@ class ExperimentConfig:
     cka_batch_size: int
     cka_probe_sets: int
     cka_bootstrap: int
+    negative_control: dict | None
     torch_threads: int
     device: str
     variant: str  # "" or the runner's --variant: the outputs are named paths.output_name("nb04", variant)
@@ -401,6 +403,56 @@ def accuracy_table(runs: pd.DataFrame, metric: str = "accuracy") -> tuple[pd.Dat
     return display, numeric
 
 
+def negative_control(data: dict, cfg: ExperimentConfig, progress: bool = True) -> pd.DataFrame:
+    """Train ``cfg.negative_control["objective"]`` (``nll_raw``: torch.nn.NLLLoss fed the raw outputs, -f_y,
+    unbounded below; Table 2's NLL read without the log) once per dataset at seed ``cfg.negative_control["seed"]``,
+    with the run's other settings: a documented negative control, not one of the six objectives.
+
+    One row per dataset: test accuracy (overall, aligned, conflicting, worst group), best/last epoch and the last
+    training loss; ``diverged`` with the error text when the loss stopped being finite (training then stops there).
+    Empty when ``cfg.negative_control`` is None.
+    """
+    if not cfg.negative_control:
+        return pd.DataFrame()
+    objective, seed = cfg.negative_control["objective"], cfg.negative_control["seed"]
+    rows = []
+    for dataset in data:
+        c = replace(cfg, datasets=[dataset], objectives=[objective], seeds=[seed], cka_bootstrap=0, cka_probe_sets=0)
+        row = {"dataset": dataset, "objective": objective, "seed": seed}
+        try:
+            res = run_grid({dataset: data[dataset]}, c, progress=progress)
+        except FloatingPointError as exc:
+            rows.append({**row, "diverged": True, "note": str(exc)})
+            continue
+        run = res.runs.iloc[0]
+        keep = ["accuracy", "aligned", "conflicting", "worst_group", "best_epoch", "epochs"]
+        rows.append(
+            {
+                **row,
+                **{k: run[k] for k in keep},
+                "final_train_loss": float(res.history["train_loss"].iloc[-1]),
+                "diverged": False,
+                "note": "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def negative_control_lines(control: pd.DataFrame) -> list[str]:
+    """Generated lines on the negative control (``negative_control``), one per dataset."""
+    lines = []
+    for r in control.itertuples() if len(control) else []:
+        head = f"- Negative control ({r.dataset}, {LABELS.get(r.objective, r.objective)}, seed {r.seed}): "
+        if r.diverged:
+            lines.append(head + f"training stopped with a non-finite loss ({r.note}).")
+        else:
+            lines.append(
+                head + f"test accuracy {100 * r.accuracy:.2f}% (bias-conflicting {100 * r.conflicting:.2f}%) after "
+                f"{r.epochs} epochs, last training loss {r.final_train_loss:.3g} (unbounded below)."
+            )
+    return lines
+
+
 def selection_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Test accuracy (%) under three model selections, mean over seeds per (dataset, objective): the epoch with
     the best validation accuracy (ours, the table above), the last epoch, and the epoch with the best TEST accuracy
@@ -605,7 +657,9 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
     return "Reductions against the paper's protocol (this run): " + "; ".join(items) + "."
 
 
-def interpretation(summary_: dict, floor_summary: dict, source, probe: dict | None = None) -> str:
+def interpretation(
+    summary_: dict, floor_summary: dict, source, probe: dict | None = None, control: pd.DataFrame | None = None
+) -> str:
     """Generated reading of the results (Markdown): the two ranking claims with their tests, the alias, and the
     CKA noise floor against the between-objective differences. No number in it is typed by hand."""
     lines = [f"Data: {source.stamp}.", ""]
@@ -649,4 +703,5 @@ def interpretation(summary_: dict, floor_summary: dict, source, probe: dict | No
                 f"95% interval [{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]: {b['verdict']}."
             )
     lines += probe_lines(probe or {})
+    lines += negative_control_lines(control if control is not None else pd.DataFrame())
     return "\n".join(lines)

@@ -179,3 +179,20 @@ def test_probe_bootstrap_on_a_trained_grid(tmp_path):
     assert b["n_boot"] == 8 and b["excess_ci"][0] <= b["excess_ci"][1]
     text = be.interpretation({"best_objectives": ["sce"]}, summary_, SimpleNamespace(stamp="synthetic digits"))
     assert "Bootstrap over the probe images (cmnist, 8 resamples" in text
+
+
+def test_negative_control_trains_raw_nll_once_per_dataset(tmp_path):
+    biased_data.generate(tmp_path / "b", seed=0, n_train=40, n_valid=12, n_test=16, datasets=("cmnist", "cdigits"))
+    data = be.load_splits(tmp_path / "b", ["cmnist", "cdigits"], "5pct")
+    cfg = experiment_config(
+        datasets=["cmnist", "cdigits"], width=0.0625, batch_size=16, max_epochs=2, cka_samples=8, device="cpu"
+    )
+    control = be.negative_control(data, cfg, progress=False)
+    assert control["dataset"].tolist() == ["cmnist", "cdigits"] and set(control["objective"]) == {"nll_raw"}
+    row = control.iloc[0]
+    if not row["diverged"]:
+        assert row["final_train_loss"] < 0, "-f_y is pushed below zero"
+        assert 0 <= row["accuracy"] <= 1 and row["epochs"] <= 2
+    lines = be.negative_control_lines(control)
+    assert len(lines) == 2 and "Negative control (cmnist, L_NLL(raw), seed 0)" in lines[0]
+    assert be.negative_control(data, experiment_config(negative_control=None)).empty
