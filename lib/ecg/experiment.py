@@ -1345,7 +1345,7 @@ def rhythm_summary_reading(study: RhythmStudy) -> str:
         else:
             what = f"{r.a} minus the same network on the default features"
         lines.append(f"Real-time cost, {r.metric}: {what}: {r.diff:+.3f}{_ci_text(r.ci)} -> {_verdict(r.ci)}.")
-    lines.append("Differences are paired (the same record-bootstrap resamples); details in the lines printed below.")
+    lines.append("Differences are paired (the same record-bootstrap resamples); the lines printed above list them all.")
     return _bullets(lines)
 
 
