@@ -127,21 +127,18 @@ def test_block_score_separates_stage_blocks():
     assert be.block_score(np.ones((8, 8)), names) == pytest.approx(0.0)
 
 
-def test_probe_study_on_a_trained_grid(tmp_path):
-    biased_data.generate(tmp_path / "b", seed=0, n_train=40, n_valid=12, n_test=80, datasets=("cmnist",))
+def _tiny_grid(tmp_path, n_test: int, **kw):
+    """A one-epoch C-MNIST grid (seeds 0 and 1, width 1/16, 24 CKA probe images); `kw` adds config fields."""
+    biased_data.generate(tmp_path / "b", seed=0, n_train=40, n_valid=12, n_test=n_test, datasets=("cmnist",))
     data = be.load_splits(tmp_path / "b", ["cmnist"], "5pct")
     cfg = experiment_config(
-        objectives=["sce"],
-        seeds=[0, 1],
-        width=0.0625,
-        batch_size=16,
-        max_epochs=1,
-        cka_samples=24,
-        cka_batch_size=12,
-        cka_probe_sets=3,
-        device="cpu",
+        seeds=[0, 1], width=0.0625, batch_size=16, max_epochs=1, cka_samples=24, cka_batch_size=12, device="cpu", **kw
     )
-    res = be.run_grid(data, cfg, progress=False)
+    return data, be.run_grid(data, cfg, progress=False)
+
+
+def test_probe_study_on_a_trained_grid(tmp_path):
+    data, res = _tiny_grid(tmp_path, 80, objectives=["sce"], cka_probe_sets=3)
     assert list(res.probe) == [("cmnist", "sce")], "the first-seed model only"
     p = res.probe[("cmnist", "sce")]
     assert p["n_probe_sets"] == 3 and p["probe_size"] == 24
@@ -155,20 +152,7 @@ def test_probe_study_on_a_trained_grid(tmp_path):
 
 
 def test_probe_bootstrap_on_a_trained_grid(tmp_path):
-    biased_data.generate(tmp_path / "b", seed=0, n_train=40, n_valid=12, n_test=40, datasets=("cmnist",))
-    data = be.load_splits(tmp_path / "b", ["cmnist"], "5pct")
-    cfg = experiment_config(
-        objectives=["sce", "nll", "l1"],
-        seeds=[0, 1],
-        width=0.0625,
-        batch_size=16,
-        max_epochs=1,
-        cka_samples=24,
-        cka_batch_size=12,
-        cka_bootstrap=8,
-        device="cpu",
-    )
-    res = be.run_grid(data, cfg, progress=False)
+    _, res = _tiny_grid(tmp_path, 40, objectives=["sce", "nll", "l1"], cka_bootstrap=8)
     assert set(res.cka_boot) == set(res.cka_seeds) and res.cka_boot[("cmnist", "nll", 0)].shape[0] == 8
     assert res.cka_boot[("cmnist", "nll", 1)] is res.cka_boot[("cmnist", "sce", 1)], "the alias reuses its twin"
     table = be.bootstrap_table(res)
