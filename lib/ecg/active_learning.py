@@ -523,7 +523,9 @@ def per_seed_table(
 
 def summarise_seeds(per_seed: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
     """Per method: mean and 95% t-interval over seeds of the curve AUC, its paired difference to ``baseline`` and the
-    label saving (seeds whose curves did not reach the target are counted, not averaged)."""
+    label saving. The saving is paired: it exists only for seeds where both this method's and the baseline's curves
+    reach the target (``seeds_paired``); with fewer than two such seeds no interval can be formed and the saving is
+    None (not a one-seed number). ``seeds_reaching_target`` counts this method's seeds that reach it."""
     rows = []
     for m, g in per_seed.groupby("method", sort=False):
         row = {"method": m, "n_seeds": len(g)}
@@ -532,6 +534,10 @@ def summarise_seeds(per_seed: pd.DataFrame, baseline: str = "random") -> pd.Data
             ok = v[np.isfinite(v)]
             row[col] = float(ok.mean()) if ok.size else None
             row[col + "_ci"] = [None if c is None else round(c, 4) for c in seed_interval(ok)]
+        paired = int(np.isfinite(g[f"saving_vs_{baseline}"].to_numpy(dtype=float)).sum())
+        if paired < 2:
+            row[f"saving_vs_{baseline}"] = None
         row["seeds_reaching_target"] = int(g["reached"].sum())
+        row["seeds_paired"] = paired
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype({f"saving_vs_{baseline}": object})

@@ -1369,13 +1369,17 @@ def al_reading(al: ALAnalysis, strategies=("odal", "odal_no_fuzzy", "bald", "ent
         f"Reference (the same recipe on the whole pool, mean over seeds): macro-F1 {al.full_f1:.3f}, non-sinus F1 "
         f"{al.full_ns:.3f}."
     )
+    n_random = st["random"]["seeds_reaching_target"] if "random" in st else 0
     for m in [s for s in strategies if s in st]:
         r = st[m]
-        sv = r.get("saving_vs_random")
-        saving = "not measurable (no seed reached the target)" if sv is None else f"{sv:+.3f}"
+        sv, paired = r.get("saving_vs_random"), r.get("seeds_paired", 0)
+        if sv is None or not np.isfinite(sv):
+            saving = f"not estimable (both curves reach the target in {paired} seed{'s' * (paired != 1)}; two needed)"
+        else:
+            saving = f"{sv:+.3f}{_ci_text(r.get('saving_vs_random_ci'))} over {paired} seeds"
         lines.append(
-            f"{m}: label saving vs random {saving}{_ci_text(r.get('saving_vs_random_ci'))} "
-            f"({r['seeds_reaching_target']} of {r['n_seeds']} seeds reach the target); "
+            f"{m}: label saving vs random {saving} ({m} reaches the target in {r['seeds_reaching_target']} of "
+            f"{r['n_seeds']} seeds, random in {n_random}); "
             f"curve AUC minus random {r['auc_minus_random']:+.3f}{_ci_text(r.get('auc_minus_random_ci'))} "
             f"-> {_verdict(r.get('auc_minus_random_ci'))}."
         )

@@ -269,6 +269,13 @@ def test_per_seed_savings_count_validation_labels_and_use_each_seeds_reference()
         None,
     ]  # one finite saving: no interval
     assert summary.loc["random", "auc_minus_random"] == 0.0
+    assert summary.loc["odal", "seeds_paired"] == 1 and summary.loc["odal", "saving_vs_random"] is None, (
+        "one paired seed is not a saving"
+    )
+    two = per_seed_table(pd.concat([long, long.assign(seed=long.seed + 2)]), pd.concat([ref, ref.assign(seed=[2, 3])]))
+    both = summarise_seeds(two).set_index("method")
+    assert both.loc["odal", "seeds_paired"] == 2 and both.loc["odal", "seeds_reaching_target"] == 2
+    assert both.loc["odal", "saving_vs_random"] == pytest.approx(1 - (lo + 0) / 36.0), "seeds 0 and 2, no extra labels"
 
 
 def test_seed_interval_is_the_t_interval():

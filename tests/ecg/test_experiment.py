@@ -391,12 +391,14 @@ def test_generated_readings_read_the_values():
         saving[m]["auc_minus_random_ci"] = [a - 0.55, a - 0.45]
         saving[m]["saving_vs_random"] = sv
         saving[m]["saving_vs_random_ci"] = [None, None] if sv is None else [sv - 0.1, sv + 0.1]
-        saving[m]["seeds_reaching_target"] = 0 if sv is None else 4
+        saving[m]["seeds_reaching_target"] = 1 if sv is None else 4
+        saving[m]["seeds_paired"] = 1 if sv is None else 4
     al = ex.ALAnalysis(0.7, 0.6, {}, {}, pd.DataFrame(), saving, pd.DataFrame(), pd.DataFrame(), "P", "random")
     text = ex.al_reading(al)
-    assert "odal: label saving vs random +0.250 [95% CI +0.150 to +0.350] (4 of 5 seeds" in text
+    assert "odal: label saving vs random +0.250 [95% CI +0.150 to +0.350] over 4 seeds" in text
+    assert "(odal reaches the target in 4 of 5 seeds, random in 4)" in text
     assert "curve AUC minus random +0.100 [95% CI +0.050 to +0.150] -> higher" in text
-    assert "odal_no_fuzzy: label saving vs random not measurable" in text
+    assert "odal_no_fuzzy: label saving vs random not estimable (both curves reach the target in 1 seed; two" in text
     assert "ODAL curve AUC minus ODAL without it +0.020" in text
     assert ex.al_suffix("interpatient") == "" and ex.al_suffix("random") == "_random_split"
 
