@@ -34,6 +34,7 @@ from lib.ecg.active_learning import (
     mean_curve,
     per_seed_table,
     run_strategies,
+    seed_interval,
     summarise_seeds,
 )
 
@@ -1383,10 +1384,31 @@ def al_reading(al: ALAnalysis, strategies=("odal", "odal_no_fuzzy", "bald", "ent
             f"curve AUC minus random {r['auc_minus_random']:+.3f}{_ci_text(r.get('auc_minus_random_ci'))} "
             f"-> {_verdict(r.get('auc_minus_random_ci'))}."
         )
-    if "odal" in st and "odal_no_fuzzy" in st:
-        d = st["odal"]["auc"] - st["odal_no_fuzzy"]["auc"]
-        lines.append(f"Fuzzy controller: ODAL curve AUC minus ODAL without it {d:+.3f} (mean over seeds).")
+    lines += fuzzy_effect_lines(al.per_seed)
     return _bullets(lines)
+
+
+FUZZY_PARTS = {"odal": "the whole controller", "odal_query_control": "query control only",
+               "odal_training_control": "learning-rate/dropout control only"}  # fmt: skip
+
+
+def fuzzy_effect_lines(per_seed: pd.DataFrame) -> list[str]:
+    """The fuzzy controller's effect: per part (``FUZZY_PARTS``), its curve AUC minus ODAL without the controller,
+    paired by seed, with a 95% t-interval over seeds (``per_seed``: rows method, seed, auc)."""
+    if per_seed.empty or "odal_no_fuzzy" not in set(per_seed["method"]):
+        return []
+    auc = per_seed.pivot(index="seed", columns="method", values="auc")
+    lines = []
+    for m, what in FUZZY_PARTS.items():
+        if m not in auc:
+            continue
+        d = (auc[m] - auc["odal_no_fuzzy"]).dropna().to_numpy(dtype=float)
+        ci = seed_interval(d)
+        lines.append(
+            f"Fuzzy controller, {what}: curve AUC minus ODAL without it {d.mean():+.3f}{_ci_text(ci)} over "
+            f"{d.size} seeds -> {_verdict(ci)}."
+        )
+    return lines
 
 
 def label_readings_text(table: pd.DataFrame) -> str:

@@ -393,13 +393,21 @@ def test_generated_readings_read_the_values():
         saving[m]["saving_vs_random_ci"] = [None, None] if sv is None else [sv - 0.1, sv + 0.1]
         saving[m]["seeds_reaching_target"] = 1 if sv is None else 4
         saving[m]["seeds_paired"] = 1 if sv is None else 4
-    al = ex.ALAnalysis(0.7, 0.6, {}, {}, pd.DataFrame(), saving, pd.DataFrame(), pd.DataFrame(), "P", "random")
+    per_seed = pd.DataFrame(
+        [{"method": m, "seed": k, "auc": a + 0.01 * k * (m == "odal")} for m, a in (("odal", 0.6), ("odal_no_fuzzy",
+         0.58)) for k in range(3)]
+    )  # fmt: skip
+    al = ex.ALAnalysis(0.7, 0.6, {}, {}, per_seed, saving, pd.DataFrame(), pd.DataFrame(), "P", "random")
     text = ex.al_reading(al)
     assert "odal: label saving vs random +0.250 [95% CI +0.150 to +0.350] over 4 seeds" in text
     assert "(odal reaches the target in 4 of 5 seeds, random in 4)" in text
     assert "curve AUC minus random +0.100 [95% CI +0.050 to +0.150] -> higher" in text
     assert "odal_no_fuzzy: label saving vs random not estimable (both curves reach the target in 1 seed; two" in text
-    assert "ODAL curve AUC minus ODAL without it +0.020" in text
+    # paired by seed: differences 0.02, 0.03, 0.04 -> mean 0.03, t-interval 0.03 +- 4.303 * 0.01 / sqrt(3)
+    half = 4.302653 * 0.01 / 3**0.5
+    line = f"whole controller: curve AUC minus ODAL without it +0.030 [95% CI {0.03 - half:+.3f} to {0.03 + half:+.3f}]"
+    assert f"Fuzzy controller, the {line} over 3 seeds -> higher." in text
+    assert "query control only" not in text, "a part that was not run is not read"
     assert ex.al_suffix("interpatient") == "" and ex.al_suffix("random") == "_random_split"
 
     def res(acc):
