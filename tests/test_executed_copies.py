@@ -55,3 +55,139 @@ def test_noise_patterns_catch_what_they_should():
     assert NOISE["Python warning"].search("UserWarning: X does not have valid feature names")
     assert NOISE["raw Markdown bold in a table"].search("| sce | **30.65 ± 6.01** |")
     assert not NOISE["progress bar"].search("accuracy 95% of full supervision | 3000 labels")
+
+
+# ---- figures inline, no raw structures, the project kernel, parameters collapsed (issue 26) ----
+
+
+def _figure_dir(path):
+    """Where the run that wrote ``path`` saved its figures: figures/<run>/<name>/, or, for the paper-configuration
+    smoke run, results/paper_synthetic/<name>/figures/."""
+    run, name = path.parent.name, path.stem
+    if run in paths.RUNS:
+        return paths.FIGURES / run / name
+    return path.parent / name / "figures"
+
+
+def _images(nb) -> int:
+    return sum(
+        1 for c in nb["cells"] for o in c.get("outputs", []) if {"image/png", "image/svg+xml"} & set(o.get("data", {}))
+    )
+
+
+@pytest.mark.parametrize("path", _executed(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_executed_copy_shows_every_figure_its_run_saved(path):
+    nb = json.loads(path.read_text())
+    folder = _figure_dir(path)
+    saved = sorted(p.name for p in folder.glob("*") if p.suffix in (".png", ".svg")) if folder.is_dir() else []
+    shown = _images(nb)
+    assert shown >= len(saved), (
+        f"{path.relative_to(paths.OUTPUT_ROOT)} shows {shown} inline image(s) but its run saved {len(saved)} figure(s) "
+        f"in {folder.relative_to(paths.OUTPUT_ROOT)}: {saved[:8]} (write figures with out.figure(fig, name))"
+    )
+
+
+#: a cell's plain-text result that is a Python structure dumped as such (not a table, not prose)
+RAW_REPR = re.compile(r"^\s*(\{|\[|\(|OrderedDict\(|defaultdict\()")
+MAX_RAW_LINES = 3
+
+
+def _raw_reprs(nb):
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if out.get("output_type") not in ("execute_result", "display_data") or set(data) - {"text/plain"}:
+                continue  # rich outputs (tables, images, Markdown) are fine
+            text = "".join(data.get("text/plain", ""))
+            if re.search(r"\b(Posix|Windows)?Path\(", text):
+                yield i, "a Path as the cell's value", text
+            elif RAW_REPR.match(text) and text.count("\n") + 1 > MAX_RAW_LINES:
+                yield i, f"a raw dict/list repr of {text.count(chr(10)) + 1} lines", text
+
+
+@pytest.mark.parametrize("path", _executed(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_no_cell_ends_with_a_raw_structure(path):
+    found = [f"cell {i}: {what}: {text[:80]!r}" for i, what, text in _raw_reprs(json.loads(path.read_text()))]
+    assert not found, f"{path.relative_to(paths.OUTPUT_ROOT)} (tables as tables, readings as prose):\n" + "\n".join(
+        found[:10]
+    )
+
+
+def test_raw_repr_check_catches_what_it_should():
+    def nb(text, mime="text/plain"):
+        return {"cells": [{"outputs": [{"output_type": "execute_result", "data": {mime: text}}]}]}
+
+    assert list(_raw_reprs(nb("{'a': 1,\n 'b': 2,\n 'c': 3,\n 'd': 4}")))
+    assert list(_raw_reprs(nb("[0.1,\n 0.2,\n 0.3,\n 0.4]")))
+    assert list(_raw_reprs(nb("PosixPath('figures/default/x.png')")))
+    assert not list(_raw_reprs(nb("{'a': 1}")))  # a one-line value is fine
+    assert not list(_raw_reprs(nb("plain prose\nover\nmany\nlines")))
+    df = {
+        "cells": [
+            {
+                "outputs": [
+                    {"output_type": "execute_result", "data": {"text/plain": "{\n\n\n\n", "text/html": "<table>"}}
+                ]
+            }
+        ]
+    }
+    assert not list(_raw_reprs(df))
+
+
+@pytest.mark.parametrize("path", _executed(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_executed_copy_names_the_project_kernel_and_collapses_parameters(path):
+    nb = json.loads(path.read_text())
+    spec = nb["metadata"].get("kernelspec", {})
+    assert (spec.get("name"), spec.get("display_name")) == ("repro-papers", "Python 3.11 (repro-papers)"), (
+        f"{path.relative_to(paths.OUTPUT_ROOT)} ran on kernel {spec.get('display_name')!r} (rerun with lib.core.runner)"
+    )
+    injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    assert injected, "papermill's injected-parameters cell is missing"
+    for cell in injected:
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden"), (
+            f"{path.relative_to(paths.OUTPUT_ROOT)}: the injected-parameters cell is not collapsed"
+        )
+
+
+# ---- no machine paths in anything committed as an output ----
+
+#: absolute paths of a machine (POSIX home/work/temp folders, macOS users, Windows drives)
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(/(?:work|home|tmp|root|Users|var/folders|mnt|private)/|[A-Z]:\\\\?Users)")
+OUTPUT_DIRS = ("results", "tables", "metrics", "report")
+TEXT_SUFFIXES = {".ipynb", ".json", ".md", ".csv", ".txt", ".yaml", ".html", ".tsv"}
+
+
+def _committed_outputs():
+    files = []
+    for name in OUTPUT_DIRS:
+        root = paths.OUTPUT_ROOT / name
+        if root.is_dir():
+            files += [p for p in root.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES]
+    return sorted(files)
+
+
+def _absolute_paths(text: str) -> list[str]:
+    # images are base64: a "/tmp/" inside one is chance, not a path
+    text = re.sub(r'"image/(png|jpeg|gif)": "[^"]*"', '"image": ""', text)
+    return sorted(
+        {text[m.start() : m.start() + 60].split('"')[0].split("\\n")[0] for m in ABSOLUTE_PATH.finditer(text)}
+    )
+
+
+@pytest.mark.parametrize("path", _committed_outputs(), ids=lambda p: p.relative_to(paths.OUTPUT_ROOT).as_posix())
+def test_outputs_carry_no_absolute_path(path):
+    found = _absolute_paths(path.read_text(errors="replace"))
+    root = str(paths.ROOT)
+    if root in path.read_text(errors="replace"):
+        found.append(root)
+    assert not found, f"{path.relative_to(paths.OUTPUT_ROOT)} carries machine path(s): {found[:5]}"
+
+
+def test_absolute_path_check_catches_what_it_should():
+    assert _absolute_paths('"input_path": "/work/main/notebooks/01.ipynb"')
+    assert _absolute_paths("data root: /home/alice/repo/data")
+    assert _absolute_paths("PosixPath('/tmp/nb02_x/figures/a.png')")
+    assert _absolute_paths("C:\\Users\\bob\\repo")
+    assert not _absolute_paths('"input_path": "notebooks/01.ipynb"')
+    assert not _absolute_paths("see https://example.org/home/page and 3/tmp/4")
+    assert not _absolute_paths('"image/png": "iVBOR/work/AAAA"')

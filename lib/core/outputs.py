@@ -3,7 +3,7 @@
     out = Outputs.for_run("04_cka_objectives", run, source)   # source: lib.core.provenance.DataSource
     out.table(df, "split_counts")       # tables/<run>/<nb>/split_counts.csv + .md; returns df (renders as a table)
     out.figure(fig, "samples")          # figures/<run>/<nb>/samples.png, shown inline once, closed; returns None
-    out.metrics({...})                  # metrics/<run>/<nb>.json (meta block gets the data source)
+    out.metrics({...})                  # metrics/<run>/<nb>.json (meta block gets the data source); returns None
     out.markdown("text")                # prose shown as Markdown (never a dict repr)
 
 The figure shown in the cell is the very PNG written for DVC plots and the report, so the executed copy
@@ -95,14 +95,21 @@ class Outputs:
         plt.close(fig)
         display_png(path)
 
-    def metrics(self, metrics: dict) -> Path:
-        """Write the run's metrics file; the data source's ``meta`` is merged into ``metrics['meta']``."""
+    def metrics(self, metrics: dict) -> None:
+        """Write the run's metrics file; the data source's ``meta`` is merged into ``metrics['meta']``.
+
+        Returns None, so a cell ending with ``out.metrics(...)`` shows no path (``metrics_path`` names the file).
+        """
         metrics = dict(metrics)
         meta_fn = getattr(self.source, "meta", None)
         if callable(meta_fn):
             metrics["meta"] = {**meta_fn(), **dict(metrics.get("meta", {}))}
-        path = write_metrics(self.notebook, self.run, metrics)
-        return path
+        write_metrics(self.notebook, self.run, metrics)
+
+    @property
+    def metrics_path(self) -> str:
+        """The metrics file, relative to the repository (``metrics/<run>/<notebook>.json``)."""
+        return relative(paths.METRICS / self.run / f"{self.notebook}.json")
 
     @staticmethod
     def markdown(text: str) -> None:

@@ -1,10 +1,11 @@
-"""One figure style for every notebook and one helper to save figures (Agg)."""
+"""One figure style for every notebook and one helper to save figures.
+
+No backend is forced here: the runner sets ``MPLBACKEND=Agg`` for executed copies, JupyterLab keeps its
+inline backend, and matplotlib picks a headless one elsewhere. Notebooks never rely on the backend to
+show a figure: :meth:`lib.core.outputs.Outputs.figure` saves it, shows the saved PNG once and closes it.
+"""
 
 from __future__ import annotations
-
-import matplotlib
-
-matplotlib.use("Agg", force=False)  # headless by default; Jupyter's inline backend still works
 
 import matplotlib.pyplot as plt
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
 import time
+from pathlib import Path
 
 from lib.core import paths
 from lib.core.params import load_params, overrides
@@ -48,6 +50,67 @@ EXECUTED_ENV = {
 }
 
 
+#: the Jupyter kernel executed copies run on and name (registered by scripts/setup.sh in the environment)
+DEFAULT_KERNEL = "repro-papers"
+KERNEL_SETUP = (
+    "python -m ipykernel install --sys-prefix --name repro-papers --display-name 'Python 3.11 (repro-papers)'"
+)
+
+
+def kernel_spec(name: str) -> dict:
+    """``{name, display_name, language}`` of a registered Jupyter kernel; a clear error when it is missing."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        hint = f" (register it: `bash scripts/setup.sh`, or `{KERNEL_SETUP}`)" if name == DEFAULT_KERNEL else ""
+        raise RuntimeError(
+            f"Jupyter kernel {name!r} is not registered in this environment{hint}; "
+            "or pass --kernel python3 (the executed copy then names that kernel)"
+        ) from None
+    return {"name": name, "display_name": spec.display_name, "language": spec.language}
+
+
+def _relative_to_root(path: Path | str) -> str:
+    path = Path(path).resolve()
+    for base in (paths.ROOT, paths.OUTPUT_ROOT):
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+def tidy_executed_copy(path: Path | str, *, source: Path | str, output: Path | str, kernel: dict | None = None) -> None:
+    """Make an executed copy read like a paper and carry no machine path, in place (atomically).
+
+    - papermill's ``input_path`` / ``output_path`` become paths relative to the repository
+      (``source``, ``output``: where the copy came from and where it is published);
+    - the ``parameters`` and ``injected-parameters`` cells are collapsed (source and outputs hidden),
+      so JupyterLab opens at the paper's header, not at the parameter list;
+    - ``kernel`` (from :func:`kernel_spec`) is recorded as the copy's kernelspec.
+    """
+    import nbformat
+
+    from lib.core.io import atomic_write_text
+
+    path = Path(path)
+    nb = nbformat.reads(path.read_text(), as_version=4)
+    meta = nb.setdefault("metadata", {})
+    pm_meta = meta.setdefault("papermill", {})
+    pm_meta["input_path"] = _relative_to_root(source)
+    pm_meta["output_path"] = _relative_to_root(output)
+    if kernel:
+        meta["kernelspec"] = dict(kernel)
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") == "code" and ("parameters" in tags or "injected-parameters" in tags):
+            cell["metadata"]["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+            cell["metadata"]["collapsed"] = True
+    atomic_write_text(path, nbformat.writes(nb))
+
+
 def notebook_parameters(key: str, run: str, variant: str = "") -> dict:
     """The parameters papermill injects: the notebook's params section plus ``run`` (and a variant's section)."""
     if key not in paths.NOTEBOOK_IDS:
@@ -71,12 +134,17 @@ def notebook_parameters(key: str, run: str, variant: str = "") -> dict:
 
 
 def run_notebook(
-    key: str, run: str = "default", *, variant: str = "", kernel_name: str = "python3", log_output: bool = True
+    key: str, run: str = "default", *, variant: str = "", kernel_name: str = DEFAULT_KERNEL, log_output: bool = True
 ):
-    """Execute ``notebooks/<key>.ipynb`` into ``results/<run>/`` and return the output path."""
+    """Execute ``notebooks/<key>.ipynb`` into ``results/<run>/`` and return the output path.
+
+    The run's figure folder is emptied first, so ``figures/<run>/<notebook>/`` holds exactly the figures
+    this run wrote (each shown once in the executed copy: tests/test_executed_copies.py counts them).
+    """
     import papermill as pm
 
     params = notebook_parameters(key, run, variant)
+    kernel = kernel_spec(kernel_name)
     if run != "default":
         module = importlib.import_module(REAL_DATA_MODULES[key])
         prepare = getattr(module, f"prepare_{run}")
@@ -88,6 +156,9 @@ def run_notebook(
     dst = paths.executed_notebook(key, run, variant)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.stem}.running.ipynb")
+    stale_figures = paths.FIGURES / run / paths.output_name(key, variant)
+    if stale_figures.is_dir():
+        shutil.rmtree(stale_figures)
     os.environ.setdefault("MPLBACKEND", "Agg")
     # executed copies read like a paper: no progress bars, no framework log lines (interactive use keeps them)
     os.environ.update(EXECUTED_ENV)
@@ -107,6 +178,7 @@ def run_notebook(
         if tmp.exists():
             os.replace(tmp, dst.with_name(f"{dst.stem}.FAILED.ipynb"))
         raise
+    tidy_executed_copy(tmp, source=src, output=dst, kernel=kernel)
     os.replace(tmp, dst)
     print(f"[runner] {key} ({run}) executed in {time.perf_counter() - start:.1f} s -> {dst.relative_to(paths.ROOT)}")
     return dst
@@ -117,7 +189,7 @@ def main(argv=None) -> int:
     parser.add_argument("notebook", choices=sorted(paths.NOTEBOOK_IDS))
     parser.add_argument("--run", choices=paths.RUNS, default="default")
     parser.add_argument("--variant", default="", help="apply the override section <notebook>_<variant>")
-    parser.add_argument("--kernel", default="python3")
+    parser.add_argument("--kernel", default=DEFAULT_KERNEL, help="Jupyter kernel (default: %(default)s)")
     args = parser.parse_args(argv)
     run_notebook(args.notebook, args.run, variant=args.variant, kernel_name=args.kernel)
     return 0

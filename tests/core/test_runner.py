@@ -28,6 +28,7 @@ def tiny_project(tmp_path, monkeypatch):
     for name, value in {
         "NOTEBOOKS": nbdir,
         "RESULTS": tmp_path / "results",
+        "FIGURES": tmp_path / "figures",  # the runner empties the run's figure folder: never the repository's
         "PARAMS": tmp_path / "params.yaml",
         "PARAMS_REAL": tmp_path / "params_real.yaml",
         "ROOT": tmp_path,
