@@ -83,3 +83,48 @@ def test_notebook_is_thin(key):
 def test_runner_rejects_unknown_notebook():
     with pytest.raises(ValueError, match="must be one of"):
         runner.notebook_parameters("nb09", "default")
+
+
+# ---- papers cited as papers; notebooks open on the project kernel (issue 26) ----
+
+
+def _tracked_text_files():
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=paths.ROOT, capture_output=True, text=True, check=False
+    ).stdout.split("\0")
+    binary = (".png", ".jpg", ".jpeg", ".gz", ".zip", ".npz", ".npy", ".pt", ".safetensors", ".h5", ".pdf")
+    return [paths.ROOT / f for f in listed if f and not f.endswith(binary) and (paths.ROOT / f).is_file()]
+
+
+def test_no_tracked_file_points_at_the_shared_paper_texts():
+    """A clone has no ../shared/papers: papers are cited by authors, title, venue, year and DOI/URL."""
+    found = []
+    for path in _tracked_text_files():
+        text = path.read_text(errors="replace")
+        if "shared/papers" in text:
+            line = next(i for i, ln in enumerate(text.splitlines(), 1) if "shared/papers" in ln)
+            found.append(f"{path.relative_to(paths.ROOT)}:{line}")
+    assert not found, "cite the paper, not the shared text copy:\n" + "\n".join(found)
+
+
+def test_citation_cff_cites_the_four_papers():
+    import yaml
+
+    refs = yaml.safe_load((paths.ROOT / "CITATION.cff").read_text())["references"]
+    for nb in paths.NOTEBOOK_IDS.values():
+        ref = [r for r in refs if nb in str(r.get("notes", ""))]
+        assert len(ref) == 1, f"CITATION.cff: one reference whose notes name {nb}"
+        ref = ref[0]
+        assert ref.get("title") and ref.get("authors") and ref.get("year"), f"{nb}: title, authors, year"
+        assert ref.get("doi") or ref.get("url"), f"{nb}: a DOI or URL"
+
+
+@pytest.mark.parametrize("key", NOTEBOOKS)
+def test_notebook_opens_on_the_project_kernel(key):
+    spec = _nb(key).metadata.get("kernelspec", {})
+    assert spec.get("name") == runner.DEFAULT_KERNEL, (
+        f"notebooks/{paths.NOTEBOOK_IDS[key]}.ipynb names kernel {spec.get('name')!r}; JupyterLab should open it "
+        f"on {runner.DEFAULT_KERNEL!r} (Python 3.11 (repro-papers), registered by scripts/setup.sh)"
+    )

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lib.core import report
+from lib.core import paths, report
 from lib.core.report import Claim
 
 
@@ -51,28 +51,15 @@ def test_build_table_reads_metrics_per_run(tmp_path):
     (tmp_path / "default" / "01_odal_ecg.json").write_text(
         json.dumps({"meta": {"data": "synthetic", "config": "default"}, "claims": {"accuracy": 0.99}})
     )
-    df = report.build_table([_claim()], metrics_root=tmp_path)
+    df = report.build_table([_claim(cause="measured")], metrics_root=tmp_path)
     assert list(df.run) == ["default", "real"]
     assert list(df.ours) == ["0.99", "0.7"]
-    assert df.verdict.tolist() == ["not comparable (synthetic data)", "not reproduced (off by -0.16)"]
+    assert df.verdict.tolist() == ["not comparable", "not reproduced"]
+    assert df.detail.tolist() == ["synthetic data", "not reproduced (off by -0.16)"]
     assert "seeds [0, 1, 2]" in df["data / configuration"].iloc[1]
-    md = report.render(df)
-    assert "## 01_odal_ecg" in md and "not reproduced" in md
-
-
-def test_load_claims_validates(tmp_path):
-    f = tmp_path / "claims.yaml"
-    f.write_text("claims:\n- {id: a, notebook: 01_odal_ecg, claim: x, paper_value: 1, source: s}\n")
-    with pytest.raises(ValueError, match="lacks"):
-        report.load_claims(f)
-    f.write_text("claims:\n- {id: a, notebook: 09_x, claim: x, paper_value: 1, source: s, metric: m}\n")
-    with pytest.raises(ValueError, match="notebook must be one of"):
-        report.load_claims(f)
-
-
-def test_project_claims_file_is_valid():
-    claims = report.load_claims()
-    assert len({c.id for c in claims}) == len(claims)
+    md = report.render(df, [_claim()], tmp_path)
+    assert "### 01_odal_ecg" in md and "**not reproduced**" in md
+    assert "**1 claims, real data: not reproduced 1.**" in md
 
 
 def test_honest_protocol_and_confidence_intervals(tmp_path):
@@ -93,12 +80,13 @@ def test_honest_protocol_and_confidence_intervals(tmp_path):
     df = report.build_table([claim], metrics_root=tmp_path)
     assert df.ours.tolist() == ["0.88 [0.87, 0.89]"]
     assert df["ours (honest protocol)"].tolist() == ["0.7 [0.61, 0.78]"]
-    assert df.verdict.tolist() == [
-        "reproduced only under the paper's protocol (random beat split); "
-        "inter-patient DS1->DS2: not reproduced (off by -0.16)"
+    assert df.verdict.tolist() == ["reproduced"]
+    assert df.reasons.iloc[0] == [
+        "Paper's protocol: random beat split. Honest protocol: inter-patient DS1->DS2.",
+        "Reproduced only under the paper's protocol; under the honest protocol: not reproduced (off by -0.16).",
     ]
-    md = report.render(df)
-    assert "ours (real, honest protocol)" in md and "0.7 [0.61, 0.78]" in md
+    md = report.render(df, [claim], tmp_path)
+    assert "ours, honest protocol" in md and "0.7 [0.61, 0.78]" in md
     assert report.combined_verdict(claim, "not reproduced (off by -0.1)", "not reproduced (off by -0.2)") == (
         "paper's protocol (random beat split): not reproduced (off by -0.1); "
         "inter-patient DS1->DS2: not reproduced (off by -0.2)"
@@ -107,6 +95,21 @@ def test_honest_protocol_and_confidence_intervals(tmp_path):
     (tmp_path / "real" / "01_odal_ecg.json").write_text(json.dumps(metrics))
     with pytest.raises(ValueError, match=r"must be \[low, high\]"):
         report.build_table([claim], metrics_root=tmp_path)
+
+
+def test_load_claims_validates(tmp_path):
+    f = tmp_path / "claims.yaml"
+    f.write_text("claims:\n- {id: a, notebook: 01_odal_ecg, claim: x, paper_value: 1, source: s}\n")
+    with pytest.raises(ValueError, match="lacks"):
+        report.load_claims(f)
+    f.write_text("claims:\n- {id: a, notebook: 09_x, claim: x, paper_value: 1, source: s, metric: m}\n")
+    with pytest.raises(ValueError, match="notebook must be one of"):
+        report.load_claims(f)
+
+
+def test_project_claims_file_is_valid():
+    claims = report.load_claims()
+    assert len({c.id for c in claims}) == len(claims)
 
 
 def test_paper_values_reads_claims(tmp_path):
@@ -130,7 +133,7 @@ def test_variant_claim_reads_the_variant_metrics_file(tmp_path):
     df = report.build_table(claims, metrics_root=tmp_path)
     assert list(df.ours) == ["0.5", "0.85"]
     assert list(df.variant) == ["", "cifar"]
-    md = report.render(df)
+    md = report.render(df, claims, tmp_path)
     assert "- `real`: Colored MNIST (real)" in md and "- `real` (cifar): Corrupted CIFAR-10 (real)" in md
 
 
@@ -149,3 +152,154 @@ def test_half_width_ci95_is_read_as_an_interval():
     assert report.lookup_ci(metrics, "b.missing") is None
     assert report.lookup_ci({"s": 0.3, "s_ci": [None, None]}, "s") is None  # could not be computed
     assert report.lookup_ci({"s": 0.3, "s_ci": None}, "s") is None
+
+
+# ---- the one-word verdicts, each exercised on hand-made claims and metrics ----
+
+RANKING = dict(
+    paper_value="supported",
+    metric="claims.test.verdict",
+    tolerance=None,
+    guard_metrics={"conflicting": "claims.acc.*.conflicting", "worst_group": "claims.acc.*.worst_group", "chance": 0.1},
+    paper_effect=0.02,
+    effect_ci="claims.test.ci95",
+)
+
+
+def _ranking_metrics(verdict="not significant", ci95=0.01, conflicting=(0.9, 0.8), worst=(0.6, 0.5)):
+    acc = {
+        name: {"conflicting": c, "worst_group": w} for name, c, w in zip(("sce", "l1"), conflicting, worst, strict=True)
+    }
+    return {"claims": {"test": {"verdict": verdict, "ci95": ci95}, "acc": acc}}
+
+
+def test_assess_every_verdict_word():
+    c = _claim(cause="measured")
+    assert report.assess(c, {"claims": {"accuracy": 0.87}}).verdict == "reproduced"
+    assert report.assess(c, {"claims": {"accuracy": 0.70}}).verdict == "not reproduced"
+    assert report.assess(c, None).verdict == "not measured"
+    assert report.assess(c, {"claims": {}}).verdict == "not measured"
+    assert report.assess(c, {"claims": {"accuracy": None}}).detail.startswith("null")
+    assert report.assess(c, {"claims": {"accuracy": 0.86}}, run="default").verdict == "not comparable"
+    nc = report.assess(_claim(not_comparable="random weights"), {"claims": {"accuracy": 0.86}})
+    assert (nc.verdict, nc.reasons[0], nc.detail) == (
+        "not comparable",
+        "random weights",
+        "measured: reproduced (within ±0.03)",
+    )
+    r = _claim(**RANKING)
+    assert report.assess(r, _ranking_metrics("supported")).verdict == "reproduced"
+    assert report.assess(r, _ranking_metrics(ci95=0.01)).verdict == "not reproduced"  # powered, and no effect
+    under = report.assess(r, _ranking_metrics(ci95=0.03))
+    assert under.verdict == "underpowered" and "±0.03" in under.reasons[0] and "+0.02" in under.reasons[0]
+
+
+def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
+    r = _claim(**RANKING)
+    # conflicting accuracy at chance: the ranking says nothing, even when the test "supports" the paper
+    a = report.assess(r, _ranking_metrics("supported", conflicting=(0.1, 0.8)))
+    assert a.verdict == "not comparable" and "claims.acc.sce.conflicting = 0.1 <= chance 0.1" in a.reasons[0]
+    assert a.detail == "measured: reproduced"
+    b = report.assess(r, _ranking_metrics("supported", worst=(0.6, 0.0)))
+    assert b.verdict == "not comparable" and "claims.acc.l1.worst_group = 0" in b.reasons[0]
+    # just above chance and a worst group above 0: the ranking counts
+    assert report.assess(r, _ranking_metrics("supported", conflicting=(0.11, 0.8))).verdict == "reproduced"
+    # chance read from the metrics file
+    keyed = _claim(**{**RANKING, "guard_metrics": {"conflicting": "claims.acc.*.conflicting", "chance": "chance"}})
+    m = {**_ranking_metrics("supported", conflicting=(0.4, 0.8)), "chance": 0.5}
+    assert report.assess(keyed, m).verdict == "not comparable"
+
+
+def test_paper_effect_from_other_claims_paper_values():
+    claims = {
+        "a": _claim(id="a", paper_value=0.95),
+        "b": _claim(id="b", paper_value=0.93),
+        "c": _claim(id="c", paper_value=0.90),
+        "d": _claim(id="d", paper_value=0.94),
+    }
+    mean = _claim(paper_effect={"higher": ["a", "b"], "lower": ["c", "d"]}, effect_ci="x")
+    best = _claim(paper_effect={"higher": ["a", "b"], "lower": ["c", "d"], "how": "max"}, effect_ci="x")
+    assert report.paper_effect(mean, {}, claims) == pytest.approx(0.02)
+    assert report.paper_effect(best, {}, claims) == pytest.approx(0.01)
+    assert report.paper_effect(_claim(paper_effect="e.x", effect_ci="x"), {"e": {"x": 0.3}}) == 0.3
+    with pytest.raises(ValueError, match="unknown claim"):
+        report.paper_effect(_claim(paper_effect={"higher": ["zz"], "lower": ["a"]}, effect_ci="x"), {}, claims)
+    assert report.interval_half_width({"k": [0.1, 0.5]}, "k") == pytest.approx(0.2)
+
+
+def test_notes_written_once_per_notebook_and_causes_counted(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "01_odal_ecg.json").write_text(json.dumps({"claims": {"accuracy": 0.5, "f1": 0.5}}))
+    shared = "A long note that two claims share."
+    claims = [
+        _claim(note=shared, cause="forced-data", not_comparable="no data"),
+        _claim(id="c2", metric="claims.f1", note=shared, cause="measured"),
+        _claim(
+            id="c3", kind="consistency", metric="claims.f1", reading="{value} of 10 fit", cause="paper-inconsistency"
+        ),
+    ]
+    df = report.build_table(claims, metrics_root=tmp_path)
+    md = report.render(df, claims, tmp_path)
+    assert md.count(shared) == 1, "each distinct note once per notebook"
+    assert "**2 claims, real data: not reproduced 1, not comparable 1.**" in md, "consistency checks are not claims"
+    assert "## What the paper's numbers can and cannot be" in md and "0.5 of 10 fit" in md
+    counts = report.counts_by_cause(df).set_index("verdict")
+    assert counts.loc["not comparable", "forced: data missing"] == 1
+    assert counts.loc["not reproduced", "like for like"] == 1
+
+
+def test_load_claims_rejects_bad_new_fields(tmp_path):
+    f = tmp_path / "claims.yaml"
+    base = "claims:\n- {id: a, notebook: 01_odal_ecg, claim: x, paper_value: 1, source: s, metric: m, %s}\n"
+    for bad, msg in (
+        ("cause: luck", "cause must be one of"),
+        ("kind: guess", "kind must be one of"),
+        ("guard_metrics: {conflicting: k}", "needs guard_metrics.chance"),
+        ("paper_effect: 0.1", "go together"),
+    ):
+        f.write_text(base % bad)
+        with pytest.raises(ValueError, match=msg):
+            report.load_claims(f)
+
+
+def test_readme_block_is_replaced_between_markers():
+    text = f"# x\n\n{report.README_START}\nold\n{report.README_END}\n\nrest\n"
+    assert report.update_readme(text, "NEW") == "# x\n\nNEW\n\nrest\n"
+    with pytest.raises(ValueError, match="markers"):
+        report.update_readme("# no markers", "NEW")
+
+
+# ---- the project's own claims, README and report ----
+
+
+def test_every_project_claim_names_its_cause_and_an_existing_section():
+    import nbformat
+
+    headings = {}
+    for nb in paths.NOTEBOOK_IDS.values():
+        cells = nbformat.read(paths.NOTEBOOKS / f"{nb}.ipynb", as_version=4).cells
+        headings[nb] = {
+            line.lstrip("#").strip()
+            for c in cells
+            if c.cell_type == "markdown"
+            for line in c.source.splitlines()
+            if line.startswith("#")
+        }
+    problems = []
+    for c in report.load_claims():
+        if c.cause not in report.CAUSES:
+            problems.append(f"{c.id}: no cause (one of {sorted(report.CAUSES)})")
+        if c.section not in headings[c.notebook]:
+            problems.append(f"{c.id}: section {c.section!r} is not a heading of notebooks/{c.notebook}.ipynb")
+    assert not problems, "\n".join(problems)
+
+
+def test_key_figures_exist():
+    for nb, entry in report.load_notebook_info().items():
+        assert (paths.ROOT / "figures" / "real" / nb / entry["key_figure"]).is_file(), f"{nb}: {entry['key_figure']}"
+
+
+def test_readme_verdict_block_is_what_the_report_generates():
+    readme = (paths.ROOT / "README.md").read_text()
+    block = report.readme_block(report.build_table(report.load_claims()))
+    assert report.update_readme(readme, block) == readme, "README.md's verdict block is stale: run dvc repro report"
