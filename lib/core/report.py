@@ -567,8 +567,11 @@ def verdict_line(df: pd.DataFrame) -> str:
     return f"{len(part)} claims, real data: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS if v in counts) + "."
 
 
-def verdict_tables(df: pd.DataFrame, *, links: bool = True, notes_inline: bool = True) -> list[str]:
-    """Per notebook: the claims table of the verdict run and its numbered notes (each distinct text once)."""
+def verdict_tables(
+    df: pd.DataFrame, *, links: bool = True, notes_inline: bool = True, figures: dict | None = None
+) -> list[str]:
+    """Per notebook: the claims table of the verdict run, its numbered notes (each distinct text once) and,
+    when ``figures`` (claims.yaml's ``notebooks:`` block) names one, the notebook's key figure."""
     lines = []
     citations = load_citations()
     part_all = df[(df.run == VERDICT_RUN) & (df.kind == "claim")]
@@ -584,13 +587,18 @@ def verdict_tables(df: pd.DataFrame, *, links: bool = True, notes_inline: bool =
             if links:
                 row["measured in"] = _section_link(nb, r["section"], VERDICT_RUN, r["variant"])
             rows.append(row)
-        title = f"### {nb}"
+        title = f"## {nb}" if links else f"### {nb}"
         lines += [title, ""]
         if nb in citations:
             lines += [f"Paper: {citations[nb]}", ""]
         lines += [to_markdown(pd.DataFrame(rows)), ""]
         if notes_inline and notes:
             lines += [f"{i}. {text}" for i, text in enumerate(notes, 1)] + [""]
+        entry = (figures or {}).get(nb) or {}
+        if entry.get("key_figure"):
+            caption = entry.get("key_figure_caption", entry["key_figure"])
+            image = f"../figures/{VERDICT_RUN}/{nb}/{entry['key_figure']}"
+            lines += [f"Key figure ({VERDICT_RUN} data): {caption}.", "", f"![{nb}: {caption}]({image})", ""]
     return lines
 
 
@@ -660,16 +668,9 @@ def render(df: pd.DataFrame, claims: list[Claim] | None = None, metrics_root: Pa
     if df.empty:
         return "\n".join(lines + ["No metrics files found yet."]) + "\n"
     lines += [f"**{verdict_line(df)}**", ""]
-    lines += verdict_tables(df)
+    lines += verdict_tables(df, figures=load_notebook_info() if paths.CLAIMS.exists() else {})
     lines += ["## Verdicts by cause", "", "Why each verdict is what it is (`cause` in claims.yaml):", ""]
     lines += [to_markdown(counts_by_cause(df)), ""]
-    info = load_notebook_info() if paths.CLAIMS.exists() else {}
-    figures = [(nb, e) for nb, e in sorted(info.items()) if e and e.get("key_figure")]
-    if figures:
-        lines += ["## Key figures (real data)", ""]
-        for nb, entry in figures:
-            caption = entry.get("key_figure_caption", entry["key_figure"])
-            lines += [f"**{nb}**: {caption}", "", f"![{nb}: {caption}](../figures/real/{nb}/{entry['key_figure']})", ""]
     lines += consistency_section(df, claims, metrics_root)
     lines += [
         "## Every run, every claim",
