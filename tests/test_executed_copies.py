@@ -191,3 +191,18 @@ def test_absolute_path_check_catches_what_it_should():
     assert not _absolute_paths('"input_path": "notebooks/01.ipynb"')
     assert not _absolute_paths("see https://example.org/home/page and 3/tmp/4")
     assert not _absolute_paths('"image/png": "iVBOR/work/AAAA"')
+
+
+#: executed copies stay small enough to open on GitHub and in JupyterLab (PNG at the project's savefig.dpi)
+MAX_COPY_BYTES = 4_000_000
+MAX_IMAGE_BYTES = 1_000_000
+
+
+@pytest.mark.parametrize("path", _executed(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_executed_copy_stays_small(path):
+    assert path.stat().st_size <= MAX_COPY_BYTES, f"{path.relative_to(paths.OUTPUT_ROOT)}: {path.stat().st_size} bytes"
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            png = "".join(out.get("data", {}).get("image/png", ""))
+            assert len(png) * 3 // 4 <= MAX_IMAGE_BYTES, f"cell {i}: an inline PNG of {len(png) * 3 // 4} bytes"
