@@ -82,6 +82,13 @@ def _relative_to_root(path: Path | str) -> str:
     return path.name
 
 
+def _strip_prefixes(text, prefixes):
+    joined = "".join(text) if isinstance(text, list) else text
+    for prefix in prefixes:
+        joined = joined.replace(prefix, "")
+    return joined
+
+
 def tidy_executed_copy(path: Path | str, *, source: Path | str, output: Path | str, kernel: dict | None = None) -> None:
     """Make an executed copy read like a paper and carry no machine path, in place (atomically).
 
@@ -89,7 +96,8 @@ def tidy_executed_copy(path: Path | str, *, source: Path | str, output: Path | s
       (``source``, ``output``: where the copy came from and where it is published);
     - the ``parameters`` and ``injected-parameters`` cells are collapsed (source and outputs hidden),
       so JupyterLab opens at the paper's header, not at the parameter list;
-    - ``kernel`` (from :func:`kernel_spec`) is recorded as the copy's kernelspec.
+    - ``kernel`` (from :func:`kernel_spec`) is recorded as the copy's kernelspec;
+    - a path under the repository printed in an output (e.g. a data root) is shown relative to it.
     """
     import nbformat
 
@@ -103,7 +111,14 @@ def tidy_executed_copy(path: Path | str, *, source: Path | str, output: Path | s
     pm_meta["output_path"] = _relative_to_root(output)
     if kernel:
         meta["kernelspec"] = dict(kernel)
+    prefixes = sorted({f"{paths.ROOT}/", f"{paths.OUTPUT_ROOT}/"}, key=len, reverse=True)
     for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = _strip_prefixes(out["text"], prefixes)
+            for mime in ("text/plain", "text/markdown", "text/html"):
+                if mime in out.get("data", {}):
+                    out["data"][mime] = _strip_prefixes(out["data"][mime], prefixes)
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.get("cell_type") == "code" and ("parameters" in tags or "injected-parameters" in tags):
             cell["metadata"]["jupyter"] = {"source_hidden": True, "outputs_hidden": True}

@@ -18,6 +18,7 @@ CELLS = [
     "out.table(pd.DataFrame({'a': [1, 2]}), 'tab')",
     "out.metrics({'n': n})",
     "out.markdown(f'**n** is {n}')",
+    'from lib.core import paths\nprint(f\'data root: {paths.OUTPUT_ROOT / "data" / "raw"}\')',
 ]
 
 
@@ -57,6 +58,7 @@ def test_executed_copy_shows_each_figure_once_and_is_tidy(tiny_project):
     assert len(images) == 2, "each out.figure shows its PNG exactly once"
     text = dst.read_text()
     assert "PosixPath" not in text and str(tiny_project) not in text, "no path repr, no machine path"
+    assert "data root: data/raw" in text, "a printed repository path is shown relative to the repository"
     assert nb["metadata"]["papermill"]["input_path"] == "notebooks/01_odal_ecg.ipynb"
     assert nb["metadata"]["papermill"]["output_path"] == "out/results/default/01_odal_ecg.ipynb"
     assert nb["metadata"]["kernelspec"]["name"] == runner.DEFAULT_KERNEL
