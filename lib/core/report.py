@@ -365,8 +365,8 @@ def assess(
         half = interval_half_width(metrics, claim.effect_ci)
         if half is not None and half > abs(effect):
             reasons.append(
-                f"Our paired 95% interval is ±{half:.3g} wide, more than the paper's effect ({effect:+.3g}): "
-                "these seeds cannot tell the claim from no effect.",
+                f"Our paired 95% interval is ±{half:.3g}, wider than the paper's effect ({effect:+.3g}, from its "
+                "values in claims.yaml): these seeds cannot tell the claim from no effect.",
             )
             return Assessment("underpowered", detail, tuple(reasons + notes))
     return Assessment("not reproduced", detail, tuple(reasons + notes))
@@ -527,7 +527,8 @@ def cite(ref: dict) -> str:
         names.append(a.get("name") or " ".join(x for x in (a.get("given-names"), a.get("family-names")) if x))
     authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
     venue = ref.get("journal") or ref.get("conference", {}).get("name") or ref.get("institution", {}).get("name") or ""
-    where = f"https://doi.org/{ref['doi']}" if ref.get("doi") else ref.get("url", "")
+    url = f"https://doi.org/{ref['doi']}" if ref.get("doi") else ref.get("url", "")
+    where = f"<{url}>" if url else ""
     year = f" ({ref['year']})" if ref.get("year") else ""
     return " ".join(x for x in (f"{authors}{year}.", f"*{ref['title']}*.", f"{venue}." if venue else "", where) if x)
 

@@ -191,7 +191,7 @@ def test_assess_every_verdict_word():
     assert report.assess(r, _ranking_metrics("supported")).verdict == "reproduced"
     assert report.assess(r, _ranking_metrics(ci95=0.01)).verdict == "not reproduced"  # powered, and no effect
     under = report.assess(r, _ranking_metrics(ci95=0.03))
-    assert under.verdict == "underpowered" and "±0.03" in under.reasons[0] and "+0.02" in under.reasons[0]
+    assert under.verdict == "underpowered" and "±0.03, wider than" in under.reasons[0] and "+0.02" in under.reasons[0]
 
 
 def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
