@@ -140,6 +140,25 @@ def read_cifar10(src, split: str, verify: bool = True) -> tuple[np.ndarray, np.n
     return images, np.asarray(labels, dtype=np.int64), files
 
 
+def grid_images(src, n: int = 6, split: str = "test") -> tuple[np.ndarray, list]:
+    """The first image of the first ``n`` classes of ``src/<split>`` (sha256-checked against SHA256SUMS), for a
+    grid of every corruption on the same images: ``(n, 32, 32, 3) uint8`` and their class names."""
+    import hashlib
+
+    src = Path(src)
+    sums = read_sha256sums(src / "SHA256SUMS", pattern=_ENTRY)
+    images = []
+    for name in CLASSES[:n]:
+        rel = f"{split}/{name}/0000.jpg"
+        path = src / rel
+        if rel not in sums or not path.is_file():
+            raise DataError(path, "missing or not listed in SHA256SUMS")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != sums[rel]:
+            raise DataError(path, "checksum mismatch")
+        images.append(biased_data.read_image(path))
+    return np.stack(images), list(CLASSES[:n])
+
+
 def _split_indices(labels: np.ndarray, n: int, seed) -> np.ndarray:
     """The first ``n`` of a seeded class-balanced order (a permutation dealt round-robin over the classes),
     so every prefix keeps the classes balanced."""
