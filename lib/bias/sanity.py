@@ -122,7 +122,7 @@ def train_and_score(splits: dict, cfg: SanityConfig, seed: int = 0) -> tuple[pd.
             {
                 "corruption": name,
                 "n": int(mask.sum()),
-                "accuracy": float(correct[mask].mean()),
+                "accuracy": float(correct[mask].mean()) if mask.any() else float("nan"),
                 "ci_low": lo,
                 "ci_high": hi,
                 "above_chance": bool(lo > CHANCE),

@@ -32,7 +32,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tup
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
+    lo = 0.0 if successes <= 0 else max(0.0, float(centre - half))  # exact at the bounds (no rounding residue)
+    hi = 1.0 if successes >= n else min(1.0, float(centre + half))
+    return lo, hi
 
 
 def ci95(values) -> tuple[float, float]:
