@@ -55,6 +55,9 @@ CORRUPTIONS = corruptions.TYPE0
 DATASET = "cifar10c"
 REAL_NAME = "cifar10c_real"  # data/raw/cifar10c_real
 SOURCE_NAME = "cifar10"  # ../shared/data/cifar10
+#: bumped whenever the images a config produces change (2: lib.bias.corruptions with the CIFAR-10-C constants
+#: replaced imagecorruptions' ImageNet-C ones); a build of another version is rebuilt, never reused
+BUILD_VERSION = 2
 _ENTRY = r"(train|test)/(" + "|".join(CLASSES) + r")/\d{4}\.jpg"
 
 
@@ -213,7 +216,13 @@ def build(src, out_dir, cfg: BuildConfig, verify: bool = True) -> Path:
             f"constants, lib.bias.corruptions) at level {cfg.severity}, "
             f"{cfg.conflict_pct:g}% bias-conflicting training samples (seed {cfg.seed})"
         )
-        info = {**asdict(cfg), "source": source, "counts": {DATASET: counts}, "corrupt_seconds": round(seconds, 1)}
+        info = {
+            **asdict(cfg),
+            "build_version": BUILD_VERSION,
+            "source": source,
+            "counts": {DATASET: counts},
+            "corrupt_seconds": round(seconds, 1),
+        }
         atomic_write_text(tmp / "build.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
         atomic_write_text(tmp / "SOURCE.md", f"# Corrupted CIFAR-10 (DisEnt layout)\n\n{source}.\n\n{__doc__}")
         write_sha256sums(tmp)
@@ -228,7 +237,8 @@ def prepare_real() -> Path:
     info_file = out / "build.json"
     if info_file.is_file():
         info = json.loads(info_file.read_text())
-        if all(info.get(k) == v for k, v in asdict(cfg).items()):
+        same = all(info.get(k) == v for k, v in asdict(cfg).items())
+        if same and info.get("build_version") == BUILD_VERSION:
             check_verified(out)
             return out
     return build(paths.shared_data(SOURCE_NAME), out, cfg)

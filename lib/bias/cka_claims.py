@@ -197,7 +197,7 @@ def claims_table(claims: dict) -> pd.DataFrame:
             rows.append(
                 {
                     "dataset": d,
-                    "claim": f"similarity changes after layer {c['paper_layer']}",
+                    "claim": f"box from layer {c['paper_layer']} on (late layers more alike than to earlier ones)",
                     "objective": o,
                     "value": v["mean"],
                     "interval / p": f"± {v['ci95']:.3f}" if v["ci95"] is not None else "",

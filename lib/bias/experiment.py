@@ -99,8 +99,12 @@ class ExperimentConfig:
 
     def describe(self) -> str:
         """One line: data folder, device, network size."""
+        try:
+            root = self.root.relative_to(paths.ROOT)
+        except ValueError:
+            root = self.root
         return (
-            f"data: {self.root}; device: {pick_device(self.device)}; ResNet18 ({self.stem} stem) width "
+            f"data: {root}; device: {pick_device(self.device)}; ResNet18 ({self.stem} stem) width "
             f"{self.width}: {self.n_parameters():,} parameters"
         )
 
@@ -774,19 +778,14 @@ def interpretation(
     for alias, twin in aliases:
         lines.append(f"- {alias} was not trained separately: it is the same function of the logits as {twin}.")
     for d, f in floor_summary.items():
-        if f["seed_max"] is None or f["objective_mean"] is None:
-            continue
-        above = "above" if f["objective_above_floor"] else "not above"
-        lines.append(
-            f"- CKA heatmaps ({d}): between-objective mean |difference| {f['objective_mean']:.3f} vs seed-to-seed "
-            f"(noise floor) mean {f['seed_mean']:.3f}, max {f['seed_max']:.3f}: {above} the floor."
-        )
-        if "bootstrap" in f:
+        if "bootstrap" in f and f.get("objective_mean") is not None:
             b = f["bootstrap"]
             lines.append(
-                f"- Bootstrap over the probe images ({d}, {b['n_boot']} resamples, the same for every model): "
-                f"between-objective minus seed-to-seed difference {f['objective_mean'] - f['seed_mean']:+.3f}, "
-                f"95% interval [{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]: {b['verdict']}."
+                f"- Probe-image sensitivity ({d}, {b['n_boot']} bootstrap resamples of the probe images, the same for "
+                f"every model): between-objective minus same-objective heatmap difference "
+                f"{f['objective_mean'] - f['seed_mean']:+.3f}, 95% interval over probe images "
+                f"[{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]. This describes the probe images only; the "
+                "noise-floor verdict is the test over trained models in the CKA line below."
             )
     lines += ranking_lines(summary_)
     lines += cka_claim_lines(cka_tested or {})
@@ -801,7 +800,7 @@ def cka_claim_lines(cka_tested: dict) -> list[str]:
     for d, c in cka_tested.items():
         b, p, n = c["block_structured"], c["progressive"], c["noise_floor"]
         lines.append(
-            f"- CKA claims ({d}, tested over trained models): box after layer {c['paper_layer']}: "
+            f"- CKA claims ({d}, tested over trained models): box from layer {c['paper_layer']} on: "
             f"{c['change_after_layer']['verdict']}; {b['objective']} block-structured: {b['verdict']}"
             + (f" (p = {b['p']:.3g})" if b.get("p") is not None else "")
             + f"; {p['objective']} progressive: {p['verdict']}; heatmaps between objectives: {n['verdict']}"
@@ -899,20 +898,28 @@ def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int
     return pd.DataFrame(rows)
 
 
-def floor_summary_table(floor_summary: dict) -> pd.DataFrame:
-    """``cka_noise_floor``'s per-dataset summary as a table (one row per dataset)."""
-    rows = []
+def floor_description(floor_summary: dict) -> dict:
+    """``cka_noise_floor``'s per-dataset summary without its own verdicts (``objective_above_floor``, the
+    bootstrap's ``verdict``): the one noise-floor verdict is ``lib.bias.cka_claims``' test over trained models;
+    these numbers describe the seed pairs and the probe images."""
+    out = {}
     for d, f in floor_summary.items():
-        row = {"dataset": d, **{k: v for k, v in f.items() if k != "bootstrap"}}
+        row = {k: v for k, v in f.items() if k not in ("objective_above_floor", "bootstrap")}
         if "bootstrap" in f:
-            b = f["bootstrap"]
-            row.update(
-                {
-                    "probe_bootstrap_resamples": b["n_boot"],
-                    "probe_excess_ci": f"[{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]",
-                    "probe_bootstrap_reading": b["verdict"],
-                }
-            )
+            row["probe_bootstrap"] = {k: v for k, v in f["bootstrap"].items() if k != "verdict"}
+        out[d] = row
+    return out
+
+
+def floor_summary_table(floor_summary: dict) -> pd.DataFrame:
+    """``floor_description`` as a table (one row per dataset)."""
+    rows = []
+    for d, f in floor_description(floor_summary).items():
+        row = {"dataset": d, **{k: v for k, v in f.items() if k != "probe_bootstrap"}}
+        if "probe_bootstrap" in f:
+            b = f["probe_bootstrap"]
+            row["probe_bootstrap_resamples"] = b["n_boot"]
+            row["probe_excess_ci"] = f"[{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]"
         rows.append(row)
     return pd.DataFrame(rows)
 
