@@ -830,6 +830,13 @@ def corruption_grid(cfg: ExperimentConfig, n: int = 6):
     return plot_corruption_grid(images, names, build.severity, seed=build.seed)
 
 
+def corruption_constants(cfg: ExperimentConfig) -> pd.DataFrame:
+    """The constants of every corruption at the build's level, with their source (``lib.bias.corruptions``)."""
+    from lib.bias import cifar10c, corruptions
+
+    return corruptions.constants_table(cifar10c.build_config("real").severity)
+
+
 def sanity_tables(cfg: ExperimentConfig, path=None) -> dict:
     """The committed sanity runs of the Corrupted CIFAR-10 build (``lib.bias.sanity``,
     benchmarks/results/cifar10c_sanity.json) as tables and a sentence, when the run has ``cifar10c`` and the file
