@@ -120,3 +120,27 @@ def test_prepare_real_rebuilds_an_older_build(tmp_path, monkeypatch):
     (out / "build.json").write_text(json.dumps(info))
     cc.prepare_real()
     assert len(calls) == 1, "an older build version is rebuilt"
+
+
+def test_imports_run_one_way():
+    """lib.bias.prepare sits above both builders: data imports neither cifar10c nor prepare, cifar10c not prepare."""
+    import ast
+    from pathlib import Path
+
+    import lib.bias
+
+    root = Path(lib.bias.__file__).parent
+
+    def imported(name):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        mods = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                mods |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                mods |= {a.name for a in node.names}
+        return mods
+
+    assert not {"lib.bias.cifar10c", "lib.bias.prepare"} & imported("data")
+    assert "lib.bias.prepare" not in imported("cifar10c")
+    assert {"lib.bias.cifar10c", "lib.bias.data"} <= imported("prepare")
