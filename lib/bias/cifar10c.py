@@ -4,7 +4,7 @@ Protocol (Nam et al. 2020, "LfF"; Lee et al. 2021, "DisEnt", who train on LfF's 
 
 - corruption list: LfF's ``make_dataset.py`` (github.com/alinlab/LfF, commit e66796ec, ``make_target=cifar10_type0``)
   maps class k to the k-th of Snow, Frost, Fog, Brightness, Contrast, Spatter, Elastic, JPEG, Pixelate, Saturate
-  (``CORRUPTIONS`` below, in imagecorruptions' names). DisEnt's repository
+  (``CORRUPTIONS`` below). DisEnt's repository
   (github.com/kakaoenterprise/Learning-Debiased-Disentangled) ships no builder: its ``data/util.py`` only reads the
   released ``cifar10c/<pct>/{align,conflict,valid}`` and ``cifar10c/test`` folders, files ``<idx>_<target>_<bias>.png``.
 - severity: LfF builds folders ``Severity1..4`` and calls each corruption with ``severity + 1``
@@ -12,18 +12,20 @@ Protocol (Nam et al. 2020, "LfF"; Lee et al. 2021, "DisEnt", who train on LfF's 
 - bias: 95 % of the training images carry their own class's corruption (bias-aligned), 5 % a random other class's
   (bias-conflicting); valid and test are unbiased (corruption drawn uniformly), as in ``lib.bias.data``.
 
+Corruptions: ``lib.bias.corruptions``, written here with the CIFAR-10-C constants of Hendrycks & Dietterich's
+``make_cifar_c.py``, the ones LfF's ``data/corrupted_cifar10_protocol.py`` carries (each constant cited there).
+An earlier build used the ``imagecorruptions`` package, whose ImageNet-C constants (224 px) erase the object at
+32 px (fog, contrast, elastic): results from that build are not comparable with this one.
+
 Deviations, stated wherever results from this build appear:
 
-- the corruptions come from ``imagecorruptions`` (Michaelis et al. 2019, PyPI), Hendrycks & Dietterich's code with
-  the ImageNet constants, which it rescales to the image size for some corruptions only; LfF used the CIFAR-10-C
-  constants, so several corruptions (pixelate, contrast, snow) are stronger here than in LfF's build;
 - the source images are JPEG re-encodings of CIFAR-10 (libjpeg quality 75, ``../shared/data/cifar10/SOURCE.md``),
   not the original arrays;
-- imagecorruptions 1.1.2 predates NumPy 2: ``fog`` uses ``np.float_``, restored as an alias of ``np.float64``
-  (``_numpy2_compat``) before it is called; the corruptions used here do not touch the removed skimage
-  ``multichannel`` argument (only gaussian/glass blur do, which are not in this list).
+- the snow layer's motion blur is a NumPy line kernel in place of ImageMagick's (``lib.bias.corruptions``);
+- random draws differ from LfF's (their global NumPy state, here one generator per image), so no image is
+  pixel-identical to LfF's release; the distribution of each corruption is the same.
 
-Command line: ``python -m lib.bias.cifar10c build [--src DIR] [--out DIR] [--limit N]`` (sizes: params.yaml
+Command line: ``python -m lib.bias.cifar10c build [--src DIR] [--out DIR] [--run RUN]`` (sizes: params.yaml
 ``data_cifar10c`` with params_real.yaml's overrides); the real run calls ``prepare_real``.
 """
 
@@ -33,12 +35,12 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lib.bias import corruptions
 from lib.bias import data as biased_data
 from lib.core import paths
 from lib.core.checksums import DataError, check_verified, read_sha256sums, write_sha256sums, write_verified_marker
@@ -48,22 +50,14 @@ from lib.core.params import load_params
 #: CIFAR-10 class folders in label order
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 #: class k -> corruption (LfF make_dataset.py, cifar10_type0: Snow, Frost, Fog, Brightness, Contrast, Spatter,
-#: Elastic, JPEG, Pixelate, Saturate), in imagecorruptions' names
-CORRUPTIONS = (
-    "snow",
-    "frost",
-    "fog",
-    "brightness",
-    "contrast",
-    "spatter",
-    "elastic_transform",
-    "jpeg_compression",
-    "pixelate",
-    "saturate",
-)
+#: Elastic, JPEG, Pixelate, Saturate), in lib.bias.corruptions' names
+CORRUPTIONS = corruptions.TYPE0
 DATASET = "cifar10c"
 REAL_NAME = "cifar10c_real"  # data/raw/cifar10c_real
 SOURCE_NAME = "cifar10"  # ../shared/data/cifar10
+#: bumped whenever the images a config produces change (2: lib.bias.corruptions with the CIFAR-10-C constants
+#: replaced imagecorruptions' ImageNet-C ones); a build of another version is rebuilt, never reused
+BUILD_VERSION = 2
 _ENTRY = r"(train|test)/(" + "|".join(CLASSES) + r")/\d{4}\.jpg"
 
 
@@ -94,37 +88,15 @@ def build_config(run: str = "default", **overrides) -> BuildConfig:
     return BuildConfig(**{**load_params("data_cifar10c", run), **overrides})
 
 
-def _numpy2_compat() -> None:
-    """imagecorruptions 1.1.2's ``fog`` uses ``np.float_`` (removed in NumPy 2.0): alias it to float64."""
-    if "float_" not in np.__dict__:
-        np.float_ = np.float64
-
-
-def corruption_functions() -> dict:
-    """``{name: f(image uint8 (H, W, 3), severity) -> uint8}`` from imagecorruptions (import warnings muted)."""
-    _numpy2_compat()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from imagecorruptions import corrupt
-    return {name: (lambda img, sev, _n=name: corrupt(img, corruption_name=_n, severity=sev)) for name in CORRUPTIONS}
-
-
-def corrupt_images(images: np.ndarray, bias: np.ndarray, corruptions, severity: int, seed: int) -> np.ndarray:
-    """Apply corruption ``corruptions[bias[i]]`` to ``images[i]`` ``(n, 32, 32, 3) uint8``; deterministic for a seed
-    (imagecorruptions draws from NumPy's global generator, seeded here per image)."""
+def corrupt_images(images: np.ndarray, bias: np.ndarray, names, severity: int, seed: int) -> np.ndarray:
+    """Apply corruption ``names[bias[i]]`` (``lib.bias.corruptions``, CIFAR-10-C constants at level ``severity``)
+    to ``images[i]`` ``(n, H, W, 3) uint8``; deterministic: image i draws from ``default_rng([seed, i])``."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"images must be (n, H, W, 3) uint8, got {images.shape} {images.dtype}")
-    funcs = corruption_functions()
     out = np.empty_like(images)
-    state = np.random.get_state()
-    try:
-        for i, (img, b) in enumerate(zip(images, bias)):
-            np.random.seed((seed * 1_000_003 + i) % 2**32)
-            res = np.asarray(funcs[corruptions[int(b)]](img, severity))
-            out[i] = np.clip(res, 0, 255).astype(np.uint8)[: img.shape[0], : img.shape[1], :3]
-    finally:
-        np.random.set_state(state)
+    for i, (img, b) in enumerate(zip(images, bias)):
+        out[i] = corruptions.corrupt(img, names[int(b)], severity, np.random.default_rng([seed, i]))
     return out
 
 
@@ -161,10 +133,33 @@ def read_cifar10(src, split: str, verify: bool = True) -> tuple[np.ndarray, np.n
         if missing:
             raise DataError(src / missing[0], "listed in SHA256SUMS but missing")
         verify_sha256sums(src, listed)
-    images = np.stack([biased_data.read_image(src / f) for f in files])
-    if images.shape[1:] != (32, 32, 3):
-        raise DataError(src / split, f"images must be 32x32 RGB, got {images.shape[1:]}")
+    images = []
+    for f in files:  # every size checked before stacking, so one odd image is named, not a stacking error
+        img = biased_data.read_image(src / f)
+        if img.shape != (32, 32, 3):
+            raise DataError(src / f, f"CIFAR-10 images must be 32x32 RGB, got {img.shape[1]}x{img.shape[0]}")
+        images.append(img)
+    images = np.stack(images)
     return images, np.asarray(labels, dtype=np.int64), files
+
+
+def grid_images(src, n: int = 6, split: str = "test") -> tuple[np.ndarray, list]:
+    """The first image of the first ``n`` classes of ``src/<split>`` (sha256-checked against SHA256SUMS), for a
+    grid of every corruption on the same images: ``(n, 32, 32, 3) uint8`` and their class names."""
+    import hashlib
+
+    src = Path(src)
+    sums = read_sha256sums(src / "SHA256SUMS", pattern=_ENTRY)
+    images = []
+    for name in CLASSES[:n]:
+        rel = f"{split}/{name}/0000.jpg"
+        path = src / rel
+        if rel not in sums or not path.is_file():
+            raise DataError(path, "missing or not listed in SHA256SUMS")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != sums[rel]:
+            raise DataError(path, "checksum mismatch")
+        images.append(biased_data.read_image(path))
+    return np.stack(images), list(CLASSES[:n])
 
 
 def _split_indices(labels: np.ndarray, n: int, seed) -> np.ndarray:
@@ -217,10 +212,17 @@ def build(src, out_dir, cfg: BuildConfig, verify: bool = True) -> Path:
         source = (
             f"Corrupted CIFAR-10 built from the JPEG CIFAR-10 copy (quality 75, not the original arrays): "
             f"train/valid {cfg.n_train}/{cfg.n_valid} of the 50,000 training images, test {cfg.n_test} of the "
-            f"10,000 test images; one imagecorruptions corruption per class (LfF type0 list) at severity "
-            f"{cfg.severity}, {cfg.conflict_pct:g}% bias-conflicting training samples (seed {cfg.seed})"
+            f"10,000 test images; one CIFAR-10-C corruption per class (LfF type0 list, Hendrycks' CIFAR-10-C "
+            f"constants, lib.bias.corruptions) at level {cfg.severity}, "
+            f"{cfg.conflict_pct:g}% bias-conflicting training samples (seed {cfg.seed})"
         )
-        info = {**asdict(cfg), "source": source, "counts": {DATASET: counts}, "corrupt_seconds": round(seconds, 1)}
+        info = {
+            **asdict(cfg),
+            "build_version": BUILD_VERSION,
+            "source": source,
+            "counts": {DATASET: counts},
+            "corrupt_seconds": round(seconds, 1),
+        }
         atomic_write_text(tmp / "build.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
         atomic_write_text(tmp / "SOURCE.md", f"# Corrupted CIFAR-10 (DisEnt layout)\n\n{source}.\n\n{__doc__}")
         write_sha256sums(tmp)
@@ -235,7 +237,8 @@ def prepare_real() -> Path:
     info_file = out / "build.json"
     if info_file.is_file():
         info = json.loads(info_file.read_text())
-        if all(info.get(k) == v for k, v in asdict(cfg).items()):
+        same = all(info.get(k) == v for k, v in asdict(cfg).items())
+        if same and info.get("build_version") == BUILD_VERSION:
             check_verified(out)
             return out
     return build(paths.shared_data(SOURCE_NAME), out, cfg)

@@ -492,7 +492,7 @@ def _is_verified_import(src: Path, copy: Path) -> bool:
     return all(ours.get(k) == v for k, v in theirs.items())
 
 
-def _prepare(run: str) -> Path:
+def prepare_run(run: str) -> Path:
     """Import ``../shared/data/mnist`` (verified) to data/raw/mnist unless a verified identical copy is there,
     then build ``run``'s datasets (``data_biased`` with the run's overrides) into data/raw/<FOLDERS[run]>,
     unless the same build is there already."""
@@ -509,25 +509,6 @@ def _prepare(run: str) -> Path:
         check_verified(out)
         return out
     return build_from_mnist(mnist, out, cfg)
-
-
-def prepare_real(variant: str = "") -> Path:
-    """The real run's data (called by ``python -m lib.core.runner nb04 --run real``): see ``_prepare``.
-
-    variant ``cifar10c`` (``--variant cifar10c``): Corrupted CIFAR-10 from ../shared/data/cifar10
-    (``lib.bias.cifar10c.prepare_real``)."""
-    if variant == "cifar10c":
-        from lib.bias import cifar10c
-
-        return cifar10c.prepare_real()
-    if variant:
-        raise ValueError(f"unknown data variant {variant!r} (known: cifar10c)")
-    return _prepare("real")
-
-
-def prepare_paper() -> Path:
-    """The paper run's data (params_paper.yaml sizes, the paper's 55,000 / 5,000 / 10,000): see ``_prepare``."""
-    return _prepare("paper")
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ from lib.bias import data as biased_data
 from lib.bias import statistics as st
 from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
-from lib.bias.training import TrainConfig, evaluate_groups, fit, quiet, to_tensor
+from lib.bias.training import TrainConfig, evaluate_groups, fit, normalise, quiet, to_tensor
 from lib.core import paths
 from lib.core.device import pick_device
 from lib.core.sampling import subsample
@@ -64,6 +64,8 @@ class ExperimentConfig:
     negative_control: dict | None
     torch_threads: int
     device: str
+    precision: str  # fp32 (default, processor-independent) | bf16 (training under torch.autocast)
+    augment: str  # none | disent_cifar (DisEnt's C-CIFAR crop + flip + normalisation)
     variant: str  # "" or the runner's --variant: the outputs are named paths.output_name("nb04", variant)
 
     @classmethod
@@ -84,6 +86,8 @@ class ExperimentConfig:
             max_epochs=self.max_epochs,
             patience=self.patience,
             device=self.device,
+            precision=self.precision,
+            augment=self.augment,
         )
 
     def model(self) -> ResNet18:
@@ -95,8 +99,12 @@ class ExperimentConfig:
 
     def describe(self) -> str:
         """One line: data folder, device, network size."""
+        try:
+            root = self.root.relative_to(paths.ROOT)
+        except ValueError:
+            root = self.root
         return (
-            f"data: {self.root}; device: {pick_device(self.device)}; ResNet18 ({self.stem} stem) width "
+            f"data: {root}; device: {pick_device(self.device)}; ResNet18 ({self.stem} stem) width "
             f"{self.width}: {self.n_parameters():,} parameters"
         )
 
@@ -150,6 +158,7 @@ CKA_PRECISION = "float32"
 CKA_SKIP = ("flatten", "dropout")
 #: the paper's Figure 1 discussion: representations change "after the 50th layer" (counted from 1)
 PAPER_LAYER = 50
+PAPER_PATIENCE = 12  # Sec. 3: early stopping with patience 12
 
 
 def cka_layer_names(model) -> list[str]:
@@ -201,11 +210,16 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
             continue
         sp = data[dataset]
         idx = split_subset(sp["train"], cfg.train_size)
-        x_tr, y_tr = to_tensor(sp["train"].images[idx]), torch.from_numpy(sp["train"].target[idx])
+        x_tr, y_tr = (
+            normalise(to_tensor(sp["train"].images[idx]), cfg.augment),
+            torch.from_numpy(sp["train"].target[idx]),
+        )
         vdx = split_subset(sp["valid"], cfg.valid_size)
-        x_va, y_va = to_tensor(sp["valid"].images[vdx]), torch.from_numpy(sp["valid"].target[vdx])
-        x_te = to_tensor(sp["test"].images)
-        y_te = torch.from_numpy(sp["test"].target)
+        x_va, y_va = (
+            normalise(to_tensor(sp["valid"].images[vdx]), cfg.augment),
+            torch.from_numpy(sp["valid"].target[vdx]),
+        )
+        x_te = normalise(to_tensor(sp["test"].images), cfg.augment)
         seed_everything(seed, torch=True)
         model = cfg.model()
         info = fit(
@@ -219,8 +233,6 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
             seed=seed,
             progress=progress,
             desc=f"{dataset}/{objective}/s{seed}",
-            x_test=x_te,
-            y_test=y_te,
         )
         acc = evaluate_groups(model, x_te, sp["test"].target, sp["test"].bias)
         run_row = {
@@ -231,8 +243,6 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
             "best_epoch": info["best_epoch"],
             "epochs": info["epochs"],
             "valid_accuracy": info["best_valid_acc"],
-            "last_epoch_accuracy": info["last_test_acc"],
-            "best_test_accuracy": info["best_test_acc"],
             "n_train": len(idx),
             "n_train_conflicting": int((~sp["train"].aligned[idx]).sum()),
             "seconds": info["seconds"],
@@ -462,6 +472,7 @@ def selection_table(runs: pd.DataFrame) -> pd.DataFrame:
         "last_epoch_accuracy": "last epoch",
         "best_test_accuracy": "best test (DisEnt)",
     }
+    cols = {k: v for k, v in cols.items() if k in runs}  # the test set is no longer read every epoch
     out = distinct_runs(runs).groupby(["dataset", "objective"], sort=False)[list(cols)].mean() * 100
     return out.rename(columns=cols).round(2).reset_index()
 
@@ -500,6 +511,65 @@ def distinct_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["trained_as"] == runs["objective"]]
 
 
+#: chance level of the 10-class tasks (every dataset here has 10 classes and 10 bias values)
+CHANCE = 0.1
+#: dataset -> the claim-id infix of its Table 3 column in claims.yaml (nb04_<infix>_<objective>)
+TABLE3_IDS = {"cmnist": "cmnist", "cifar10c": "ccifar", "bffhq": "bffhq"}
+
+
+def paper_table3(claims_file=None) -> dict:
+    """``{dataset: {objective: accuracy}}`` of the paper's Table 3, read from the ``paper_value`` of the claims
+    ``nb04_<infix>_<objective>`` in claims.yaml (the values are typed once, there)."""
+    import yaml
+
+    items = yaml.safe_load((claims_file or paths.CLAIMS).read_text()).get("claims", [])
+    values = {c["id"]: c["paper_value"] for c in items}
+    out: dict = {}
+    for dataset, infix in TABLE3_IDS.items():
+        for o in LABELS:
+            v = values.get(f"nb04_{infix}_{o}")
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.setdefault(dataset, {})[o] = float(v)
+    return out
+
+
+def paper_effects(datasets, table3: dict | None = None) -> dict:
+    """The paper's effect for the two ranking claims over ``datasets`` (mean over those with a Table 3 column):
+    probabilistic_above_margin = mean(SCE, BCE, NLL) - mean(L1, L2, SoS); best_is_probabilistic = best
+    probabilistic - best margin-based. Empty when no dataset has a column."""
+    table3 = paper_table3() if table3 is None else table3
+    cols = [table3[d] for d in datasets if d in table3 and all(o in table3[d] for o in PROBABILISTIC + MARGIN)]
+    if not cols:
+        return {}
+    return {
+        "probabilistic_above_margin": float(
+            np.mean([np.mean([c[o] for o in PROBABILISTIC]) - np.mean([c[o] for o in MARGIN]) for c in cols])
+        ),
+        "best_is_probabilistic": float(
+            np.mean([max(c[o] for o in PROBABILISTIC) - max(c[o] for o in MARGIN) for c in cols])
+        ),
+    }
+
+
+def bias_guard(runs: pd.DataFrame, chance: float = CHANCE) -> dict:
+    """Per dataset: the lowest bias-conflicting and worst-group accuracy over the objectives (seed means), and
+    ``follows_bias``: some objective's conflicting accuracy is at or below chance or its worst group is 0 (a
+    ranking of such models measures how fast each loss fits the shortcut)."""
+    out = {}
+    cols = [c for c in ("conflicting", "worst_group") if c in runs]
+    for d, grp in distinct_runs(runs).groupby("dataset", sort=False):
+        means = grp.groupby("objective")[cols].mean()
+        conflicting = means["conflicting"] if "conflicting" in means else pd.Series(dtype=float)
+        worst = means["worst_group"] if "worst_group" in means else pd.Series(dtype=float)
+        out[d] = {
+            "chance": chance,
+            "min_conflicting": float(conflicting.min()) if len(conflicting) else None,
+            "min_worst_group": float(worst.min()) if len(worst) else None,
+            "follows_bias": bool((conflicting <= chance).any() or (worst <= 0).any()),
+        }
+    return out
+
+
 def summary(runs: pd.DataFrame) -> dict:
     """Nested metrics: ``{dataset: {objective: {accuracy, accuracy_std, accuracy_ci95, aligned, conflicting,
     worst_group, seeds, trained_as}}}``, the mean over datasets per objective, the best objectives (joint:
@@ -534,6 +604,13 @@ def summary(runs: pd.DataFrame) -> dict:
         out["margin_mean"] = float(per_obj[marg].mean())
         out["probabilistic_best_on_average"] = bool(per_obj[prob].mean() > per_obj[marg].mean())
         out["ranking_tests"] = st.ranking_claims(distinct_runs(runs), PROBABILISTIC, MARGIN)
+        effects = paper_effects(list(dict.fromkeys(runs["dataset"])))
+        for name, test in out["ranking_tests"].items():
+            if name in effects:
+                test["paper_effect"] = effects[name]
+                test["underpowered"] = bool(test["ci95"] is not None and test["ci95"] > effects[name])
+    out["chance"] = CHANCE
+    out["bias_guard"] = bias_guard(runs)
     return out
 
 
@@ -592,7 +669,10 @@ def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, 
         "cka_bootstrap": cfg.cka_bootstrap,
         "n_cka_layers": len(result.layer_names),
         "device": str(pick_device(cfg.device)),
+        "precision": cfg.precision,
+        "augment": cfg.augment,
         "total_train_seconds": float(result.runs["seconds"].sum()),
+        "reductions": reductions(cfg, result.runs),
     }
 
 
@@ -640,13 +720,18 @@ def probe_lines(probe: dict) -> list[str]:
 def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
     """Generated Markdown: how this run departs from the paper's protocol (Sec. 3), from the configuration and
     the runs table (how many models were still improving at the epoch cap)."""
+    runs = distinct_runs(runs) if len(runs) else runs
     capped = int((runs["best_epoch"] == runs["epochs"]).sum()) if len(runs) else 0
     items = [
         f"width {cfg.width:g} of ResNet18 ({cfg.n_parameters():,} parameters; paper: 1.0, 11.2 M)",
         f"{cfg.stem} stem",
         f"batch {cfg.batch_size} (paper: 512)",
-        f"at most {cfg.max_epochs} epochs (paper: early stopping with patience {cfg.patience}); "
-        f"{capped} of {len(runs)} runs had their best validation accuracy in the last epoch, i.e. were still improving",
+        f"at most {cfg.max_epochs} epochs, early stopping after {cfg.patience} epochs without improvement "
+        f"(paper: patience {PAPER_PATIENCE}, no cap); {capped} of {len(runs)} runs had their best validation "
+        "accuracy in the last epoch they ran",
+        "training in "
+        + ("float32" if cfg.precision == "fp32" else "bfloat16 autocast (weights and evaluation float32)"),
+        "augmentation: " + ("none (as the paper)" if cfg.augment == "none" else f"{cfg.augment} (DisEnt's C-CIFAR)"),
         "training split: " + ("all of it" if cfg.train_size is None else f"a stratified subset of {cfg.train_size:,}"),
         "validation split: "
         + ("all of it" if cfg.valid_size is None else f"a stratified subset of {cfg.valid_size:,}"),
@@ -658,7 +743,12 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
 
 
 def interpretation(
-    summary_: dict, floor_summary: dict, source, probe: dict | None = None, control: pd.DataFrame | None = None
+    summary_: dict,
+    floor_summary: dict,
+    source,
+    probe: dict | None = None,
+    control: pd.DataFrame | None = None,
+    cka_tested: dict | None = None,
 ) -> str:
     """Generated reading of the results (Markdown): the two ranking claims with their tests, the alias, and the
     CKA noise floor against the between-objective differences. No number in it is typed by hand."""
@@ -688,20 +778,208 @@ def interpretation(
     for alias, twin in aliases:
         lines.append(f"- {alias} was not trained separately: it is the same function of the logits as {twin}.")
     for d, f in floor_summary.items():
-        if f["seed_max"] is None or f["objective_mean"] is None:
-            continue
-        above = "above" if f["objective_above_floor"] else "not above"
-        lines.append(
-            f"- CKA heatmaps ({d}): between-objective mean |difference| {f['objective_mean']:.3f} vs seed-to-seed "
-            f"(noise floor) mean {f['seed_mean']:.3f}, max {f['seed_max']:.3f}: {above} the floor."
-        )
-        if "bootstrap" in f:
+        if "bootstrap" in f and f.get("objective_mean") is not None:
             b = f["bootstrap"]
             lines.append(
-                f"- Bootstrap over the probe images ({d}, {b['n_boot']} resamples, the same for every model): "
-                f"between-objective minus seed-to-seed difference {f['objective_mean'] - f['seed_mean']:+.3f}, "
-                f"95% interval [{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]: {b['verdict']}."
+                f"- Probe-image sensitivity ({d}, {b['n_boot']} bootstrap resamples of the probe images, the same for "
+                f"every model): between-objective minus same-objective heatmap difference "
+                f"{f['objective_mean'] - f['seed_mean']:+.3f}, 95% interval over probe images "
+                f"[{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]. This describes the probe images only; the "
+                "noise-floor verdict is the test over trained models in the CKA line below."
             )
+    lines += ranking_lines(summary_)
+    lines += cka_claim_lines(cka_tested or {})
     lines += probe_lines(probe or {})
     lines += negative_control_lines(control if control is not None else pd.DataFrame())
     return "\n".join(lines)
+
+
+def cka_claim_lines(cka_tested: dict) -> list[str]:
+    """Prose for ``lib.bias.cka_claims.cka_claims``: one line per dataset with the four verdicts."""
+    lines = []
+    for d, c in cka_tested.items():
+        b, p, n = c["block_structured"], c["progressive"], c["noise_floor"]
+        lines.append(
+            f"- CKA claims ({d}, tested over trained models): box from layer {c['paper_layer']} on: "
+            f"{c['change_after_layer']['verdict']}; {b['objective']} block-structured: {b['verdict']}"
+            + (f" (p = {b['p']:.3g})" if b.get("p") is not None else "")
+            + f"; {p['objective']} progressive: {p['verdict']}; heatmaps between objectives: {n['verdict']}"
+            + (f" (p = {n['p']:.3g} over {n['n_models']} models)." if n.get("p") is not None else ".")
+        )
+    return lines
+
+
+def alias_map(runs: pd.DataFrame) -> dict:
+    """``{alias: twin}`` of the objectives not trained separately in ``runs`` (e.g. nll -> sce)."""
+    if "trained_as" not in runs:
+        return {}
+    pairs = runs[runs["trained_as"] != runs["objective"]][["objective", "trained_as"]].drop_duplicates()
+    return dict(zip(pairs["objective"], pairs["trained_as"]))
+
+
+def corruption_grid(cfg: ExperimentConfig, n: int = 6):
+    """Every corruption on the same clean CIFAR-10 test images (``lib.bias.plots.plot_corruption_grid``) at the
+    build's level, when the run has the ``cifar10c`` dataset; else None."""
+    if "cifar10c" not in cfg.datasets:
+        return None
+    from lib.bias import cifar10c
+    from lib.bias.plots import plot_corruption_grid
+
+    build = cifar10c.build_config("real")
+    images, names = cifar10c.grid_images(paths.shared_data(cifar10c.SOURCE_NAME), n)
+    return plot_corruption_grid(images, names, build.severity, seed=build.seed)
+
+
+def corruption_constants(cfg: ExperimentConfig) -> pd.DataFrame:
+    """The constants of every corruption at the build's level, with their source (``lib.bias.corruptions``)."""
+    from lib.bias import cifar10c, corruptions
+
+    return corruptions.constants_table(cifar10c.build_config("real").severity)
+
+
+def sanity_tables(cfg: ExperimentConfig, path=None) -> dict:
+    """The committed sanity runs of the Corrupted CIFAR-10 build (``lib.bias.sanity``,
+    benchmarks/results/cifar10c_sanity.json) as tables and a sentence, when the run has ``cifar10c`` and the file
+    exists; else {}."""
+    import json
+
+    path = path or paths.ROOT / "benchmarks" / "results" / "cifar10c_sanity.json"
+    if "cifar10c" not in cfg.datasets or not path.is_file():
+        return {}
+    res = json.loads(path.read_text())
+    c = res["config"]
+    unbiased = pd.DataFrame(res["unbiased"]["table"]) if "unbiased" in res else pd.DataFrame()
+    biased = pd.DataFrame(
+        [
+            {"seed": r["seed"], **{k: v for k, v in r["summary"].items() if k != "valid_history"}}
+            for r in res.get("biased", {}).get("runs", [])
+        ]
+    )
+    text = (
+        "Sanity runs of this build (`lib.bias.sanity`, measured apart and committed in "
+        f"`{path.relative_to(paths.ROOT)}`): "
+        f"a ResNet18 of width {c['width']} ({c['stem']} stem, {c['objective'].upper()}, {c['epochs']} epochs) on "
+        f"{c['n_train']:,} training images. Unbiased corruptions (no label information in them): test accuracy per "
+        f"corruption with its Wilson 95% interval, chance 10%; then the same subset at {c['conflict_pct']:g}% "
+        "bias-conflicting, unbiased test."
+    )
+    return {"text": text, "unbiased": unbiased, "biased": biased}
+
+
+def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, window: int = 3) -> pd.DataFrame:
+    """Did training stop? Per (dataset, objective) of the trained models: how many seeds stopped by patience
+    before the cap, the best epochs, the range of the seed-mean validation curve over its last ``window`` epochs
+    and the seed noise there (mean over those epochs of the standard deviation across seeds). Verdict: "stopped
+    by patience" (every seed), "flat at the cap" (the last-window range within the seed noise), else "still
+    moving at the cap" (train longer)."""
+    rows = []
+    distinct = distinct_runs(runs)
+    for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
+        h = history[(history["dataset"] == d) & (history["objective"] == o)]
+        stopped = int((grp["epochs"] < max_epochs).sum())
+        common = int(h.groupby("seed")["epoch"].max().min())  # epochs every seed has
+        last = h[(h["epoch"] > common - window) & (h["epoch"] <= common)]
+        by_epoch = last.groupby("epoch")["valid_acc"]
+        curve = by_epoch.mean()
+        noise = float(by_epoch.std(ddof=1).mean()) if grp["seed"].nunique() > 1 else float("nan")
+        spread = float(curve.max() - curve.min()) if len(curve) else float("nan")
+        if stopped == len(grp):
+            verdict = "stopped by patience"
+        elif len(curve) >= window and np.isfinite(noise) and spread <= noise:
+            verdict = "flat at the cap"
+        else:
+            verdict = "still moving at the cap"
+        rows.append(
+            {
+                "dataset": d,
+                "objective": o,
+                "seeds": int(len(grp)),
+                "stopped_by_patience": stopped,
+                "best_epochs": ", ".join(str(int(e)) for e in grp["best_epoch"]),
+                "epochs_run": ", ".join(str(int(e)) for e in grp["epochs"]),
+                f"last_{window}_range": spread,
+                "seed_noise": noise,
+                "verdict": verdict,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def floor_description(floor_summary: dict) -> dict:
+    """``cka_noise_floor``'s per-dataset summary without its own verdicts (``objective_above_floor``, the
+    bootstrap's ``verdict``): the one noise-floor verdict is ``lib.bias.cka_claims``' test over trained models;
+    these numbers describe the seed pairs and the probe images."""
+    out = {}
+    for d, f in floor_summary.items():
+        row = {k: v for k, v in f.items() if k not in ("objective_above_floor", "bootstrap")}
+        if "bootstrap" in f:
+            row["probe_bootstrap"] = {k: v for k, v in f["bootstrap"].items() if k != "verdict"}
+        out[d] = row
+    return out
+
+
+def floor_summary_table(floor_summary: dict) -> pd.DataFrame:
+    """``floor_description`` as a table (one row per dataset)."""
+    rows = []
+    for d, f in floor_description(floor_summary).items():
+        row = {"dataset": d, **{k: v for k, v in f.items() if k != "probe_bootstrap"}}
+        if "probe_bootstrap" in f:
+            b = f["probe_bootstrap"]
+            row["probe_bootstrap_resamples"] = b["n_boot"]
+            row["probe_excess_ci"] = f"[{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def headline_table(summary_: dict) -> pd.DataFrame:
+    """Per dataset and objective: test accuracy, bias-conflicting and worst-group accuracy beside chance, and
+    whether the models follow the bias (conflicting <= chance or worst group 0)."""
+    chance = summary_.get("chance", CHANCE)
+    rows = []
+    for d, objs in summary_.items():
+        if not isinstance(objs, dict) or d in ("mean_over_datasets", "ranking_tests", "bias_guard"):
+            continue
+        for o, v in objs.items():
+            if not isinstance(v, dict) or "accuracy" not in v:
+                continue
+            follows = v["conflicting"] <= chance or (v["worst_group"] is not None and v["worst_group"] <= 0)
+            rows.append(
+                {
+                    "dataset": d,
+                    "objective": o,
+                    "accuracy": v["accuracy"],
+                    "conflicting": v["conflicting"],
+                    "worst_group": v["worst_group"],
+                    "chance": chance,
+                    "follows_bias": bool(follows),
+                    "seeds": v["seeds"],
+                    "trained_as": v["trained_as"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _f3(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def ranking_lines(summary_: dict) -> list[str]:
+    """Prose on the two ranking claims' guards: models that follow the bias, and the interval vs the paper's
+    effect (underpowered)."""
+    lines = []
+    for d, g in summary_.get("bias_guard", {}).items():
+        if g["follows_bias"]:
+            lines.append(
+                f"- {d}: some objective's models follow the bias (lowest conflicting accuracy "
+                f"{_f3(g['min_conflicting'])}, chance {g['chance']:.2f}; lowest worst group "
+                f"{_f3(g['min_worst_group'])}): "
+                "a ranking of these models is not comparable with the paper's."
+            )
+    for name, t in summary_.get("ranking_tests", {}).items():
+        if "paper_effect" in t and t.get("ci95") is not None:
+            lines.append(
+                f"- {name}: paired 95% interval half-width {t['ci95']:.4f} vs the paper's effect "
+                f"{t['paper_effect']:.4f}: "
+                + ("underpowered (the interval is wider than the effect)." if t["underpowered"] else "narrower.")
+            )
+    return lines

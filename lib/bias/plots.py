@@ -50,6 +50,33 @@ def plot_samples(data: dict, n: int = 10, seed: int = 0):
     return fig
 
 
+def plot_corruption_grid(images: np.ndarray, row_labels: Sequence[str], level: int, seed: int = 0):
+    """Every corruption of LfF's type0 list (``lib.bias.corruptions``) at ``level`` on the same images: one row per
+    image (clean first column), one column per corruption. images ``(n, H, W, 3) uint8``."""
+    from lib.bias import corruptions
+
+    names = corruptions.TYPE0
+    n = len(images)
+    fig, axes = plt.subplots(n, len(names) + 1, figsize=(1.05 * (len(names) + 1), 1.05 * n + 0.5), squeeze=False)
+    for i, img in enumerate(images):
+        panels = [img] + [
+            corruptions.corrupt(img, name, level, np.random.default_rng([seed, i, j])) for j, name in enumerate(names)
+        ]
+        for j, panel in enumerate(panels):
+            ax = axes[i, j]
+            ax.imshow(panel, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title("clean" if j == 0 else names[j - 1].replace("_", "\n"), fontsize=7)
+        axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+    fig.suptitle(
+        f"CIFAR-10-C corruptions at level {level} (LfF type0 list), the same images in every column", fontsize=8
+    )
+    _room_for_stamp(fig, 0.05)
+    return fig
+
+
 def plot_cka_grid(
     matrices: Mapping[tuple[str, str], np.ndarray],
     row_labels: Sequence[str],
@@ -138,19 +165,91 @@ def plot_group_accuracy(runs: pd.DataFrame):
     return fig
 
 
-def plot_valid_curves(history: pd.DataFrame):
-    """Validation accuracy per epoch (mean over seeds), one panel per dataset."""
+def _alias_label(o: str, aliases: Mapping[str, str]) -> str:
+    """Legend label of ``o``, naming the aliases trained as it (e.g. "$L_{SCE}$ (= NLL)")."""
+    twins = [a.upper() for a, t in aliases.items() if t == o]
+    return MATH_LABELS.get(o, o) + (f" (= {', '.join(twins)})" if twins else "")
+
+
+def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None = None, width: float = 7.0):
+    """Validation accuracy per epoch (mean over seeds, thin lines: each seed), one panel per dataset.
+
+    aliases: ``{alias: twin}`` objectives not trained separately (NLL = SCE): their curves are the twin's, so they
+    are not drawn again and the twin's label names them (SCE is never hidden under NLL). The canvas has a fixed
+    width and the legend sits below the panels, so neither a long data-source stamp nor the legend squeezes
+    the plot."""
+    aliases = dict(aliases or {})
     datasets = list(dict.fromkeys(history["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(max(6.5, 4.2 * len(datasets)), 3), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(datasets), figsize=(width, 3.4), squeeze=False, sharey=True, constrained_layout=True
+    )
+    handles = {}
     for ax, d in zip(axes[0], datasets):
-        sub = history[history["dataset"] == d]
-        for o, grp in sub.groupby("objective", sort=False):
+        sub = history[(history["dataset"] == d) & ~history["objective"].isin(list(aliases))]
+        for k, (o, grp) in enumerate(sub.groupby("objective", sort=False)):
+            colour = f"C{k}"
+            for _, g in grp.groupby("seed"):
+                ax.plot(g["epoch"], g["valid_acc"], color=colour, lw=0.6, alpha=0.35)
             curve = grp.groupby("epoch")["valid_acc"].mean()
-            ax.plot(curve.index, curve.values, marker="o", ms=3, label=MATH_LABELS.get(o, o))
+            (line,) = ax.plot(curve.index, curve.values, color=colour, marker="o", ms=3, lw=1.6)
+            handles[_alias_label(o, aliases)] = line
         ax.set_title(d)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0][0].set_ylabel("validation accuracy (unbiased)")
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[0][-1].legend(list(handles.values()), list(handles), loc="lower right", fontsize=7, framealpha=0.9)
     _room_for_stamp(fig, 0.1)
+    return fig
+
+
+def plot_cka_panels(
+    matrices: Mapping[tuple[str, str], np.ndarray],
+    datasets: Sequence[str],
+    objectives: Sequence[str],
+    *,
+    aliases: Mapping[str, str] | None = None,
+    rows_per_dataset: int = 2,
+    cell_size: float = 2.3,
+    title: str | None = None,
+    ticks: Mapping[str, int] | None = None,
+    mark: int | None = None,
+):
+    """The CKA heatmaps of each dataset on ``rows_per_dataset`` rows (paper Figure 1 layout, folded so six
+    objectives do not make one long strip). Aliases (NLL = SCE) get no panel of their own: the twin's title names
+    them. Panels: ``matrices[(dataset, objective)]`` (m, m), one colour scale [0, 1], origin lower left."""
+    aliases = dict(aliases or {})
+    objs = [o for o in objectives if o not in aliases]
+    ncols = int(np.ceil(len(objs) / rows_per_dataset))
+    nrows = rows_per_dataset * len(datasets)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(cell_size * ncols + 1.0, cell_size * nrows + 0.4),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    image = None
+    for di, d in enumerate(datasets):
+        for k in range(rows_per_dataset * ncols):
+            ax = axes[di * rows_per_dataset + k // ncols, k % ncols]
+            ax.grid(False)
+            if k >= len(objs) or (d, objs[k]) not in matrices:
+                ax.set_axis_off()
+                continue
+            o = objs[k]
+            a = np.asarray(matrices[(d, o)], dtype=float)
+            image = ax.imshow(a, origin="lower", cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+            if ticks:
+                shown = {n: v for n, v in ticks.items() if v > 0}
+                ax.set_xticks(list(shown.values()), list(shown), rotation=90, fontsize=6)
+                ax.set_yticks(list(shown.values()), list(shown), fontsize=6)
+            if mark is not None and mark < a.shape[0]:
+                ax.axvline(mark, color="cyan", ls="--", lw=0.8)
+                ax.axhline(mark, color="cyan", ls="--", lw=0.8)
+            ax.set_title(f"{d} · {_alias_label(o, aliases)}", fontsize=8)
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.6, label="CKA")
+    if title:
+        fig.suptitle(title, fontsize=8)
+    _room_for_stamp(fig)
     return fig

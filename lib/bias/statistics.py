@@ -25,6 +25,18 @@ def joint_ranks(values, higher_is_better: bool = True) -> np.ndarray:
     return (s.rank(ascending=not higher_is_better, method="min").to_numpy() - 1).astype(int)
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score 95 % interval of a proportion ``successes / n`` (NaN for n = 0)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    lo = 0.0 if successes <= 0 else max(0.0, float(centre - half))  # exact at the bounds (no rounding residue)
+    hi = 1.0 if successes >= n else min(1.0, float(centre + half))
+    return lo, hi
+
+
 def ci95(values) -> tuple[float, float]:
     """Mean and the half-width of its two-sided 95% t-interval over seeds (nan for fewer than 2 values)."""
     return t_interval(values, 0.95)

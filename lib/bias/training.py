@@ -1,7 +1,13 @@
 """Training loop of paper 04: Adam (lr 1e-3, weight decay 1e-5), batch 512, early stopping.
 
 Images are held in memory as ``(n, 3, H, W) float32`` in [0, 1] (``to_tensor``:
-the DisEnt ``ToTensor`` transform, no augmentation). Early stopping watches the
+the DisEnt ``ToTensor`` transform). Augmentation ``augment="disent_cifar"``: DisEnt's C-CIFAR-10 training
+transform (``data/util.py`` ``transforms_preprcs["cifar10c"]`` of kakaoenterprise/Learning-Debiased-Disentangled:
+RandomCrop(32, padding=4), RandomHorizontalFlip, Normalize(mean (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994,
+0.2010))), the evaluation inputs normalised the same way (``normalise``). Precision ``bf16``: the training
+forward and backward under ``torch.autocast`` (bfloat16; weights, optimiser and every evaluation stay float32);
+its speed and rounding depend on the processor (AVX-512 BF16 on the CPU measured here), so the default is
+``fp32``. Early stopping watches the
 validation accuracy (comparable across objectives, unlike their losses) with the
 paper's patience of 12 epochs and restores the best epoch's weights. Runs on
 CUDA when available, else CPU; seeded (same seed, same CPU result).
@@ -31,13 +37,20 @@ def quiet(progress: bool) -> dict:
 
 #: evaluation batch (inference only: it changes speed and memory, not results)
 EVAL_BATCH_SIZE = 1024
+PRECISIONS = ("fp32", "bf16")
+AUGMENTS = ("none", "disent_cifar")
+#: DisEnt's C-CIFAR-10 normalisation (data/util.py transforms_preprcs["cifar10c"])
+DISENT_MEAN = (0.4914, 0.4822, 0.4465)
+DISENT_STD = (0.2023, 0.1994, 0.2010)
+DISENT_PAD = 4  # RandomCrop(32, padding=4): zero (black) padding before normalisation
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimiser and stopping settings (values from params.yaml ``nb04``; no defaults here).
 
-    max_epochs bounds the run; patience is the early-stopping patience in epochs; device one of DEVICES.
+    max_epochs bounds the run; patience is the early-stopping patience in epochs; device one of DEVICES;
+    precision one of PRECISIONS; augment one of AUGMENTS (the inputs must then be ``normalise``d already).
     """
 
     learning_rate: float
@@ -46,12 +59,18 @@ class TrainConfig:
     max_epochs: int
     patience: int
     device: str
+    precision: str
+    augment: str
 
     def __post_init__(self):
         if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
             raise ValueError("batch_size, max_epochs and patience must be >= 1")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {AUGMENTS}, got {self.augment!r}")
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -60,6 +79,32 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be (n, H, W, 3), got {images.shape}")
     return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255.0)
+
+
+def normalise(x: torch.Tensor, augment: str) -> torch.Tensor:
+    """The network's input for ``augment``: ``x`` unchanged for "none"; DisEnt's per-channel normalisation for
+    "disent_cifar" (applied to training, validation, test and CKA inputs alike)."""
+    if augment == "none":
+        return x
+    mean, std = torch.tensor(DISENT_MEAN).view(1, 3, 1, 1), torch.tensor(DISENT_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def augment_batch(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """DisEnt's RandomCrop(32, padding=4) + RandomHorizontalFlip on a normalised batch ``(B, 3, H, W)``: the
+    padding carries the normalised value of black, as torchvision pads the image before normalising."""
+    b, c, h, w = xb.shape
+    fill = (-torch.tensor(DISENT_MEAN) / torch.tensor(DISENT_STD)).view(1, c, 1, 1)
+    padded = fill.expand(b, c, h + 2 * DISENT_PAD, w + 2 * DISENT_PAD).clone()
+    padded[:, :, DISENT_PAD : DISENT_PAD + h, DISENT_PAD : DISENT_PAD + w] = xb
+    oy = torch.randint(0, 2 * DISENT_PAD + 1, (b,), generator=gen)
+    ox = torch.randint(0, 2 * DISENT_PAD + 1, (b,), generator=gen)
+    rows = (oy[:, None] + torch.arange(h))[:, None, :, None]
+    cols = (ox[:, None] + torch.arange(w))[:, None, None, :]
+    out = padded[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    flip = torch.rand(b, generator=gen) < 0.5
+    out[flip] = out[flip].flip(-1)
+    return out
 
 
 @torch.no_grad()
@@ -133,9 +178,12 @@ def fit(
         total, count = 0.0, 0
         for i in range(0, len(perm), config.batch_size):
             idx = perm[i : i + config.batch_size]
-            xb, yb = x_train[idx].to(device), y_train[idx].to(device)
+            xb = augment_batch(x_train[idx], gen) if config.augment != "none" else x_train[idx]
+            xb, yb = xb.to(device), y_train[idx].to(device)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+                logits = model(xb)
+            loss = loss_fn(logits.float(), yb)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{objective}: non-finite loss at epoch {epoch}")
             loss.backward()

@@ -37,8 +37,14 @@ def use_style() -> None:
 
 
 def label_source(fig, source: str) -> None:
-    """Stamp the data source (e.g. 'synthetic data', 'MIT-BIH (real)') in the figure corner."""
-    fig.text(0.995, 0.005, source, ha="right", va="bottom", fontsize=7, color="0.4", style="italic")
+    """Stamp the data source (e.g. 'synthetic data', 'MIT-BIH (real)') in the figure corner, wrapped to the
+    figure's width (a 7-pt character is ~3.6 pt wide), so that a long stamp never widens the saved canvas
+    (``savefig.bbox: tight`` would otherwise grow the image to the text and shrink the plot in it)."""
+    import textwrap
+
+    width = max(20, int(fig.get_figwidth() * 72 / 3.6))
+    text = textwrap.fill(source, width=width)
+    fig.text(0.995, 0.005, text, ha="right", va="bottom", fontsize=7, color="0.4", style="italic")
 
 
 def save_figure(fig, name: str, notebook: str, run: str, *, source: str | None = None, fmt: str = "png"):

@@ -34,7 +34,7 @@ REAL_DATA_MODULES = {
     "nb01": "lib.ecg.data",
     "nb02": "lib.arxiv.data",
     "nb03": "lib.eye.data",
-    "nb04": "lib.bias.data",
+    "nb04": "lib.bias.prepare",
 }
 
 #: environment of an executed (papermill) run: tqdm bars off (TQDM_DISABLE), TensorFlow's C++ and

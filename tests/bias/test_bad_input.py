@@ -254,3 +254,72 @@ def test_fetch_disent_refuses_unverifiable_data(tmp_path):
         bd.fetch_disent(tmp_path / "disent")
     assert Path(err.value.path) == tmp_path / "disent"
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------ CIFAR-10 source
+def _cifar_src(tmp: Path) -> Path:
+    from lib.bias import cifar10c as cc
+
+    src, rng = tmp / "cifar10", np.random.default_rng(0)
+    for split in ("train", "test"):
+        for name in cc.CLASSES:
+            (src / split / name).mkdir(parents=True)
+            for i in range(2):
+                img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(img).save(src / split / name / f"{i:04d}.jpg", quality=75)
+    write_sha256sums(src)
+    return src
+
+
+def _one_28px_jpeg(src: Path) -> str:
+    Image.fromarray(np.zeros((28, 28, 3), np.uint8)).save(src / "train/cat/0001.jpg", quality=75)
+    write_sha256sums(src)
+    return "0001.jpg"
+
+
+def _cifar_not_an_image(src: Path) -> str:
+    (src / "train/dog/0000.jpg").write_bytes(b"not a jpeg")
+    write_sha256sums(src)
+    return "0000.jpg"
+
+
+def _cifar_unlisted(src: Path) -> str:
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(src / "train/frog/0002.jpg", quality=75)
+    return "0002.jpg"
+
+
+def _cifar_changed(src: Path) -> str:
+    path = src / "train/ship/0000.jpg"
+    path.write_bytes(path.read_bytes() + b"x")
+    return "0000.jpg"
+
+
+def _cifar_class_missing(src: Path) -> str:
+    shutil.rmtree(src / "train/truck")
+    write_sha256sums(src)
+    return "truck"
+
+
+CIFAR_CASES = {
+    "one 28x28 JPEG among 32x32": (_one_28px_jpeg, "CIFAR-10 images must be 32x32 RGB, got 28x28"),
+    "not an image": (_cifar_not_an_image, "not a readable image"),
+    "file not in SHA256SUMS": (_cifar_unlisted, "not listed in SHA256SUMS"),
+    "checksum mismatch": (_cifar_changed, "checksum mismatch"),
+    "class folder missing": (_cifar_class_missing, "class folder missing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CIFAR_CASES))
+def test_cifar10_source_bad_input(case, tmp_path):
+    from lib.bias import cifar10c as cc
+
+    make, problem = CIFAR_CASES[case]
+    src = _cifar_src(tmp_path)
+    named = make(src)
+    before, out = snapshot(tmp_path), tmp_path / "out"
+    cfg = cc.build_config(seed=0, n_train=10, n_valid=5, n_test=10, conflict_pct=10.0, severity=5)
+    with pytest.raises(DataError) as err:
+        cc.build(src, out, cfg)
+    assert problem in str(err.value), str(err.value)
+    assert Path(err.value.path).name == named and ".tmp-" not in str(err.value)
+    assert snapshot(tmp_path) == before and not out.exists()

@@ -57,7 +57,7 @@ def test_build_writes_the_disent_layout_read_by_load(tmp_path):
     out = cc.build(src, tmp_path / "out", _cfg())
     info = json.loads((out / "build.json").read_text())
     assert info["counts"]["cifar10c"] == {"align": 36, "conflict": 4, "valid": 20, "test": 20}
-    assert "JPEG" in info["source"]
+    assert "JPEG" in info["source"] and info["build_version"] == cc.BUILD_VERSION
     train = biased_data.load(out, "cifar10c", "10pct", "train")
     assert len(train) == 40 and (~train.aligned).sum() == 4
     assert np.bincount(train.target, minlength=10).tolist() == [4] * 10, "class-balanced split"
@@ -100,3 +100,47 @@ def test_config_rejects_bad_values():
         _cfg(corruptions=["snow"])
     with pytest.raises(ValueError, match="severity"):
         _cfg(severity=6)
+
+
+def test_prepare_real_rebuilds_an_older_build(tmp_path, monkeypatch):
+    """A folder built by an older builder version (the imagecorruptions build) is rebuilt, never reused."""
+    src = _fake_cifar(tmp_path / "cifar10")
+    out = tmp_path / "raw" / "cifar10c_real"
+    cfg = _cfg()
+    monkeypatch.setattr(cc, "build_config", lambda run="default", **kw: cfg)
+    monkeypatch.setattr(cc.paths, "raw_dir", lambda name: tmp_path / "raw" / name)
+    monkeypatch.setattr(cc.paths, "shared_data", lambda name: src)
+    cc.prepare_real()
+    info = json.loads((out / "build.json").read_text())
+    calls = []
+    monkeypatch.setattr(cc, "build", lambda *a, **k: calls.append(a) or out)
+    cc.prepare_real()
+    assert calls == [], "the same build is reused"
+    info["build_version"] = 1
+    (out / "build.json").write_text(json.dumps(info))
+    cc.prepare_real()
+    assert len(calls) == 1, "an older build version is rebuilt"
+
+
+def test_imports_run_one_way():
+    """lib.bias.prepare sits above both builders: data imports neither cifar10c nor prepare, cifar10c not prepare."""
+    import ast
+    from pathlib import Path
+
+    import lib.bias
+
+    root = Path(lib.bias.__file__).parent
+
+    def imported(name):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        mods = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                mods |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                mods |= {a.name for a in node.names}
+        return mods
+
+    assert not {"lib.bias.cifar10c", "lib.bias.prepare"} & imported("data")
+    assert "lib.bias.prepare" not in imported("cifar10c")
+    assert {"lib.bias.cifar10c", "lib.bias.data"} <= imported("prepare")

@@ -385,3 +385,26 @@ def test_bootstrap_replicate_matches_recomputed_activations(rng):
 def test_bootstrap_bad_input(indices, batch, match):
     with pytest.raises(ValueError, match=match):
         cka.bootstrap_cka(np.zeros((2, 6, 6)), indices, batch)
+
+
+def test_gram_limits_numpy_blas_to_torch_threads(monkeypatch):
+    """The CPU Gram runs NumPy's BLAS with torch's thread count (threadpoolctl), not one thread per core."""
+    from threadpoolctl import threadpool_info
+
+    from lib.bias import cka as cka_mod
+
+    seen = []
+    real_limit = cka_mod.blas_threads
+
+    def spy(n=None):
+        ctx = real_limit(n)
+        seen.append(ctx)
+        return ctx
+
+    monkeypatch.setattr(cka_mod, "blas_threads", spy)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    with real_limit():
+        blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+    cka_mod.gram_linear(np.ones((4, 8)))
+    assert len(seen) == 1

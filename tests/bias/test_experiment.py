@@ -162,7 +162,7 @@ def test_probe_bootstrap_on_a_trained_grid(tmp_path):
     b = summary_["cmnist"]["bootstrap"]
     assert b["n_boot"] == 8 and b["excess_ci"][0] <= b["excess_ci"][1]
     text = be.interpretation({"best_objectives": ["sce"]}, summary_, SimpleNamespace(stamp="synthetic digits"))
-    assert "Bootstrap over the probe images (cmnist, 8 resamples" in text
+    assert "Probe-image sensitivity (cmnist, 8 bootstrap resamples" in text
 
 
 def test_negative_control_trains_raw_nll_once_per_dataset(tmp_path):

@@ -91,3 +91,11 @@ def test_bootstrap_noise_floor_exact():
     boot[("d", "l1", 0)] = np.stack([z + 0.5, z + 0.6])
     assert st.bootstrap_noise_floor(boot)["d"]["verdict"] == "above the floor"
     assert st.bootstrap_noise_floor({("d", "sce", 0): np.stack([z])}) == {}, "no pairs: no entry"
+
+
+def test_wilson_interval_known_values():
+    from lib.bias.statistics import wilson_interval
+
+    lo, hi = wilson_interval(20, 100)  # textbook: 0.1333 .. 0.2888
+    assert lo == pytest.approx(0.1334, abs=2e-4) and hi == pytest.approx(0.2888, abs=2e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and np.isnan(wilson_interval(0, 0)[0])

@@ -3,12 +3,31 @@ import pytest
 import torch
 
 from lib.bias.resnet import ResNet18
-from lib.bias.training import TrainConfig, accuracy_split, evaluate_groups, fit, to_tensor
+from lib.bias.training import (
+    DISENT_MEAN,
+    DISENT_STD,
+    TrainConfig,
+    accuracy_split,
+    augment_batch,
+    evaluate_groups,
+    fit,
+    normalise,
+    to_tensor,
+)
 
 
 def train_config(**kw):
     """A TrainConfig with the paper's optimiser settings and small-test defaults."""
-    base = dict(learning_rate=1e-3, weight_decay=1e-5, batch_size=16, max_epochs=1, patience=12, device="cpu")
+    base = dict(
+        learning_rate=1e-3,
+        weight_decay=1e-5,
+        batch_size=16,
+        max_epochs=1,
+        patience=12,
+        device="cpu",
+        precision="fp32",
+        augment="none",
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -76,6 +95,10 @@ def test_fit_learns_is_deterministic_and_stops_early(one_thread):
 
 
 def test_config_validation():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train_config(precision="fp16")
+    with pytest.raises(ValueError, match="augment must be one of"):
+        train_config(augment="randaugment")
     with pytest.raises(ValueError, match="device must be one of"):
         train_config(device="tpu")
     with pytest.raises(ValueError):
@@ -99,3 +122,32 @@ def test_progress_bars_obey_tqdm_disable():
     )
     assert "x: 100%" in shown.stderr and hidden.stderr == ""
     assert quiet(False) == {"disable": True}
+
+
+def test_disent_augmentation_crops_flips_and_pads_with_black():
+    x = torch.rand(64, 3, 32, 32)
+    xn = normalise(x, "disent_cifar")
+    mean, std = torch.tensor(DISENT_MEAN).view(1, 3, 1, 1), torch.tensor(DISENT_STD).view(1, 3, 1, 1)
+    torch.testing.assert_close(xn * std + mean, x)
+    assert normalise(x, "none") is x
+    a = augment_batch(xn, torch.Generator().manual_seed(0))
+    b = augment_batch(xn, torch.Generator().manual_seed(0))
+    assert a.shape == xn.shape and torch.equal(a, b)
+    black = (-mean / std).view(3)
+    padded = (a == black.view(1, 3, 1, 1)).all(1)  # pixels equal to the normalised black fill
+    assert padded.any() and not padded.all()
+    # every augmented image is a shifted (maybe flipped) window of its original: its unpadded pixels occur there
+    img, orig = a[0], xn[0]
+    inside = ~padded[0]
+    vals = set(torch.round(img[0][inside] * 1e4).tolist())
+    assert vals <= set(torch.round(orig[0] * 1e4).flatten().tolist())
+
+
+def test_bf16_training_runs_and_learns(one_thread):
+    x, y = _toy(128)
+    xv, yv = _toy(64, seed=1)
+    torch.manual_seed(0)
+    model = ResNet18(num_classes=2, width=0.0625)
+    info = fit(model, "sce", x, y, xv, yv, train_config(max_epochs=8, precision="bf16"), seed=5, progress=False)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert info["best_valid_acc"] >= 0.9
