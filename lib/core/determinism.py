@@ -1,0 +1,174 @@
+"""Processor-independent numerics: the ONE place that pins instruction-set dispatch and thread counts.
+
+Several numeric libraries choose their kernels at run time from the processor's instruction set (CPUID),
+and kernels of different widths (AVX2 vs AVX-512) sum in different orders, so the last bits of a
+float32 result depend on the processor. A cached feature file then changes its hash, and rarely a
+downstream decision (one test item) flips. Measured on this machine kind (``scripts/check_dispatch.py``):
+
+======================  ==========================================  ====================================
+library                 what dispatches                             pinned by
+======================  ==========================================  ====================================
+PyTorch ATen            vectorised CPU kernels (GELU, softmax,      ``ATEN_CPU_CAPABILITY=avx2``
+                        layer norm, reductions): DEFAULT/AVX2/AVX512
+MKL (torch's BLAS)      sgemm code path by CPUID (and vendor)       ``MKL_CBWR``, ``MKL_ENABLE_INSTRUCTIONS``
+oneDNN (torch conv,     JIT kernels per ISA (SSE4.1..AVX-512,       ``ONEDNN_MAX_CPU_ISA`` (``DNNL_...``)
+TF Eigen contractions)  AMX)
+TensorFlow oneDNN ops   graph rewrites to oneDNN kernels            ``TF_ENABLE_ONEDNN_OPTS=0``
+NumPy                   SIMD dispatch (X86_V3, X86_V4, AVX512_ICL,  ``NPY_DISABLE_CPU_FEATURES``
+                        AVX512_SPR): exp/log/sin, sorting, ...
+OpenBLAS (NumPy/SciPy)  DYNAMIC_ARCH kernel by CPUID                ``OPENBLAS_CORETYPE=Haswell``
+all of the above        the split of a reduction over threads       ``*_NUM_THREADS=1``
+======================  ==========================================  ====================================
+
+:data:`PINNED_ENV` caps every one of them at AVX2, which every x86-64 machine of this kind (AVX2 or AVX-512)
+has, and fixes one thread. It is applied to the DEFAULT pipeline and CI only (the synthetic data whose
+outputs are committed): every DVC stage of ``dvc.yaml`` runs through ``python -m lib.core.determinism
+<module> ...`` (which sets the variables and then starts the module in a fresh interpreter, before
+numpy/torch/TensorFlow load), the runner's executed default run gets them in its kernel's environment,
+and ``scripts/test.sh`` exports them. Real and paper runs keep the fastest kernels; their metrics record
+the processor and the dispatch level in force (:func:`machine_info`, via ``DataSource.meta``).
+
+The variables act only when set before the library loads (numpy at import, MKL/oneDNN/ATen at first
+use): :func:`apply` refuses to run after numpy, torch or TensorFlow was imported.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Mapping
+
+#: the instruction-set level every machine of this kind supports
+LEVEL = "AVX2"
+
+#: NumPy 2.x dispatch targets above AVX2 (``numpy._core._multiarray_umath.__cpu_dispatch__``)
+NUMPY_ABOVE_AVX2 = "X86_V4 AVX512_ICL AVX512_SPR"
+
+#: thread-count variables: one thread (a reduction split over N threads sums in another order)
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+}
+
+#: the pins of the default pipeline and CI (see the module docstring)
+PINNED_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_CBWR": "COMPATIBLE",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "DNNL_MAX_CPU_ISA": "AVX2",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "NPY_DISABLE_CPU_FEATURES": NUMPY_ABOVE_AVX2,
+    "OPENBLAS_CORETYPE": "Haswell",
+    **THREAD_ENV,
+    "REPRO_PINNED": LEVEL,
+}
+
+#: every variable that selects kernels by instruction set (recorded by :func:`machine_info`)
+DISPATCH_VARS = tuple(k for k in PINNED_ENV if k not in THREAD_ENV and k != "REPRO_PINNED")
+
+_LATE = ("numpy", "torch", "tensorflow", "keras", "scipy", "sklearn")
+
+
+def pinned_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: ``os.environ``) with :data:`PINNED_ENV` applied (the pins win)."""
+    return {**(os.environ if base is None else base), **PINNED_ENV}
+
+
+def is_pinned(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``env`` (default ``os.environ``) carries every pin."""
+    env = os.environ if env is None else env
+    return all(env.get(k) == v for k, v in PINNED_ENV.items())
+
+
+def apply() -> None:
+    """Set :data:`PINNED_ENV` in this process; an error if a numeric library was already imported."""
+    loaded = [m for m in _LATE if m in sys.modules]
+    if loaded and not is_pinned():
+        raise RuntimeError(
+            f"lib.core.determinism.apply(): {', '.join(loaded)} already imported; the dispatch pins act only "
+            "before they load (run the command through `python -m lib.core.determinism`)"
+        )
+    os.environ.update(PINNED_ENV)
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def machine_level() -> str:
+    """The widest vector level this processor offers: AVX512 | AVX2 | below-AVX2."""
+    flags = cpu_flags()
+    if {"avx512f", "avx512bw", "avx512vl"} <= flags:
+        return "AVX512"
+    if {"avx2", "fma"} <= flags:
+        return "AVX2"
+    return "below-AVX2"
+
+
+def machine_info() -> dict:
+    """Processor model and the dispatch in force (what a real run's metrics ``meta`` records).
+
+    ``dispatch``: ``pinned-AVX2`` when every pin is set, else ``native`` (the fastest kernels);
+    ``aten_capability`` is torch's own report when torch is loaded in this process.
+    """
+    info = {
+        "cpu_model": cpu_model(),
+        "cpu_level": machine_level(),
+        "dispatch": f"pinned-{LEVEL}" if is_pinned() else "native",
+        "dispatch_env": {k: os.environ[k] for k in DISPATCH_VARS if k in os.environ},
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            info["aten_capability"] = torch.backends.cpu.get_cpu_capability()
+            info["torch_threads"] = torch.get_num_threads()
+        except Exception:
+            pass
+    return info
+
+
+def exec_pinned(argv: list[str]) -> None:
+    """Replace this process by ``python -m <module> <args>`` with the pins set (never returns)."""
+    if not argv or argv[0].startswith("-"):
+        raise SystemExit("usage: python -m lib.core.determinism <module> [args ...] | --print-env")
+    os.execve(sys.executable, [sys.executable, "-m", *argv], pinned_env())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lib.core.determinism <module> [args]``: run a module with the pins;
+    ``--print-env``: the pins as ``export`` lines for a shell (``eval "$(...)"``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--print-env"]:
+        for key, value in PINNED_ENV.items():
+            print(f"export {key}='{value}'")
+        return 0
+    exec_pinned(argv)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
