@@ -129,6 +129,10 @@ MARKER = ".verified.json"
 #: a larger one is checked by size, mtime and inode (as DVC does), rehashing only files whose stat changed
 AUTO_REHASH_BYTES = 128 * 2**20
 
+#: files a verified folder may hold at its top level without a SHA256SUMS entry: documentation and provenance
+#: notes written beside the data (an import's SOURCE.md, a fetch's fetch.json), never read as data
+UNLISTED_OK = frozenset({"SOURCE.md", "README.md", "LICENSE", "LICENSE.txt", "fetch.json"})
+
 #: set REPRO_REHASH=1 to rehash every verified folder in full on load, whatever its size
 REHASH_ENV = "REPRO_REHASH"
 
@@ -172,7 +176,8 @@ def check_verified(
     """Raise :class:`DataError` unless ``folder`` is exactly what was verified; return the files checked.
 
     Refused: no marker or an unreadable one; a changed SHA256SUMS; a symbolic link anywhere in the folder;
-    a file SHA256SUMS does not list (besides the list, the marker and the names in ``extra``); a listed
+    a file SHA256SUMS does not list (besides the list, the marker, :data:`UNLISTED_OK` at the top level and
+    the names in ``extra``); a listed
     file missing; a listed file changed since verification. "Changed": its size, mtime or inode differs from
     the marker and its content no longer matches SHA256SUMS (a file rewritten with the same content, e.g. by
     ``dvc checkout``, passes). ``rehash``: True rehashes every listed file (a change that kept size, mtime
@@ -196,7 +201,7 @@ def check_verified(
     if not ok:
         raise DataError(sums_file, "changed since the folder was verified: import it again")
     sums = read_sha256sums(sums_file)
-    allowed = {sums_name, MARKER, *extra}
+    allowed = {sums_name, MARKER, *UNLISTED_OK, *extra}
     for path, is_link in _walk_files(folder):
         rel = path.relative_to(folder).as_posix()
         if is_link:
@@ -214,12 +219,14 @@ def check_verified(
     for rel, expected in sums.items():
         path = inside(folder, rel)
         if not path.is_file():
-            raise DataError(path, "listed in SHA256SUMS but missing: the folder changed since it was verified")
+            raise DataError(path, "missing or changed since the folder was verified (listed in SHA256SUMS, not there)")
         if rehash or _stat_record(path) != recorded.get(rel):
             got = sha256_file(path)
             if got != expected:
                 raise DataError(
-                    path, f"changed since the folder was verified (sha256 {got}, verified {expected}): import it again"
+                    path,
+                    f"missing or changed since the folder was verified: the copy changed (sha256 {got}, verified "
+                    f"{expected}); import it again",
                 )
     return len(sums)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg", force=False)  # headless by default; Jupyter's inline backend still works
@@ -9,6 +11,7 @@ matplotlib.use("Agg", force=False)  # headless by default; Jupyter's inline back
 import matplotlib.pyplot as plt
 
 from lib.core import paths
+from lib.core.io import atomic_write_bytes
 
 STYLE = {
     "figure.dpi": 110,
@@ -54,5 +57,6 @@ def save_figure(fig, name: str, notebook: str, run: str, *, source: str | None =
         label_source(fig, source)
     out = paths.figure_dir(notebook, run) / f"{name}.{fmt}"
     metadata = {"Software": None} if fmt == "png" else {"Date": None}
-    fig.savefig(out, format=fmt, metadata=metadata)
-    return out
+    buf = io.BytesIO()  # rendered in memory, then written atomically: a killed run never leaves half a figure
+    fig.savefig(buf, format=fmt, metadata=metadata)
+    return atomic_write_bytes(out, buf.getvalue())

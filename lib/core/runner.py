@@ -154,8 +154,8 @@ def main(argv=None) -> int:
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except Terminated:
-        return 128 + signal.SIGTERM
+    except KeyboardInterrupt as err:  # SIGINT, or SIGTERM (Terminated): cleaned up in run_notebook
+        return 128 + (signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT)
     return 0
 
 
