@@ -22,8 +22,11 @@ narrower processor (the libraries take the minimum of the variable and the proce
   threads instead of one where the pins do not fix the count themselves (see LOWERED below). If an
   unpinned library still dispatched by processor, this run would differ from ``pinned``.
 
-The check passes when ``pinned`` == ``pinned-lowered`` byte for byte (texts and images); it also reports
-whether ``avx512`` and ``avx2`` differ (they do on an AVX-512 machine: the issue's bit differences).
+The check passes when ``pinned`` == ``pinned-lowered`` == ``pinned-2threads`` byte for byte (texts and images)
+and, with ``--qemu``, == ``haswell-pinned``: the pinned probe run under ``qemu-x86_64 -cpu Haswell`` (Debian's
+qemu-user), where CPUID itself reports an AVX2 processor without AVX-512, so any library that still dispatched
+by CPUID would show. It also reports whether ``avx512`` and ``avx2`` differ (they do on an AVX-512 machine:
+the issue's bit differences).
 """
 
 from __future__ import annotations
@@ -99,6 +102,10 @@ def environments() -> dict[str, dict[str, str]]:
         "pinned": dict(PINNED_ENV),
         "pinned-lowered": lowered,
         "pinned-2threads": {**PINNED_ENV, **two},
+        # a real AVX2-only processor as CPUID reports it: user-mode QEMU (Debian's qemu-user) emulating a Haswell
+        # (AVX2, FMA, no AVX-512); ``--qemu`` only (slow: every instruction is translated)
+        "haswell": {},
+        "haswell-pinned": dict(PINNED_ENV),
     }
 
 
@@ -141,8 +148,17 @@ def run_probe(kinds: tuple[str, ...], env_extra: dict[str, str], folder: Path, n
     env.update(env_extra)
     env.update({"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"})
     start = time.perf_counter()
+    prefix = QEMU if name.startswith("haswell") else []
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--probe", ",".join(kinds), "--out", str(folder / name)],
+        [
+            *prefix,
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--probe",
+            ",".join(kinds),
+            "--out",
+            str(folder / name),
+        ],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -181,6 +197,9 @@ def compare(a: dict, b: dict) -> dict:
     }
 
 
+#: how a probe runs on an emulated AVX2-only processor (``--qemu``)
+QEMU = ["qemu-x86_64", "-cpu", "Haswell"]
+
 #: (a, b) pairs compared; the check passes when every "pinned vs ..." pair is byte-identical
 PAIRS = (
     ("avx512", "avx2"),
@@ -188,6 +207,9 @@ PAIRS = (
     ("pinned", "pinned-2threads"),
     ("avx512", "pinned"),
     ("avx2", "pinned"),
+    ("pinned", "haswell-pinned"),
+    ("avx512", "haswell"),
+    ("avx2", "haswell"),
 )
 
 
@@ -217,6 +239,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--json", type=Path, help="write the result here")
     parser.add_argument("--quick", action="store_true", help="the CI version: avx512, avx2, pinned, pinned-lowered")
+    parser.add_argument("--kinds", default="text,image", help="text, image or text,image")
+    parser.add_argument(
+        "--qemu",
+        choices=("pinned", "both"),
+        help="also run under qemu-x86_64 -cpu Haswell (a real AVX2-only CPUID): the pinned probe, or both",
+    )
     args = parser.parse_args(argv)
     if args.probe:
         for kind in args.probe.split(","):
@@ -225,7 +253,10 @@ def main(argv=None) -> int:
 
         Path(f"{args.out}.json").write_text(json.dumps(machine_info()))
         return 0
-    result = check(names=QUICK if args.quick else None)
+    names = list(QUICK) if args.quick else [n for n in environments() if not n.startswith("haswell")]
+    if args.qemu:
+        names += ["haswell", "haswell-pinned"] if args.qemu == "both" else ["haswell-pinned"]
+    result = check(kinds=tuple(args.kinds.split(",")), names=names)
     print(f"processor: {result['machine']['cpu_model']} ({result['machine']['cpu_level']})")
     for pair, c in result["pairs"].items():
         print(
@@ -236,7 +267,7 @@ def main(argv=None) -> int:
     print("probe seconds:", json.dumps(result["seconds"]))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
-    ok = all(c["raw_identical"] and c["cached_identical"] for p, c in result["pairs"].items() if "pinned vs" in p)
+    ok = all(c["raw_identical"] and c["cached_identical"] for p, c in result["pairs"].items() if ": pinned vs" in p)
     print("check:", "PASS (pinned == pinned-lowered, texts and images)" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -3,30 +3,40 @@
 Several numeric libraries choose their kernels at run time from the processor's instruction set (CPUID),
 and kernels of different widths (AVX2 vs AVX-512) sum in different orders, so the last bits of a
 float32 result depend on the processor. A cached feature file then changes its hash, and rarely a
-downstream decision (one test item) flips. Measured on this machine kind (``scripts/check_dispatch.py``):
+downstream decision (one test item) flips.
 
 ======================  ==========================================  ====================================
 library                 what dispatches                             pinned by
 ======================  ==========================================  ====================================
-PyTorch ATen            vectorised CPU kernels (GELU, softmax,      ``ATEN_CPU_CAPABILITY=avx2``
-                        layer norm, reductions): DEFAULT/AVX2/AVX512
-MKL (torch's BLAS)      sgemm code path by CPUID (and vendor)       ``MKL_CBWR``, ``MKL_ENABLE_INSTRUCTIONS``
-oneDNN (torch conv,     JIT kernels per ISA (SSE4.1..AVX-512,       ``ONEDNN_MAX_CPU_ISA`` (``DNNL_...``)
-TF Eigen contractions)  AMX)
+oneDNN (torch's fp32    JIT kernels per ISA (SSE4.1 .. AVX-512,     ``ONEDNN_MAX_CPU_ISA=AVX2``
+matmul/conv; TF's Eigen AMX); TensorFlow's Eigen contractions call  (``DNNL_MAX_CPU_ISA``, older name)
+contraction kernel)     oneDNN's sgemm even with its oneDNN ops off
+MKL (torch's BLAS)      sgemm code path by CPUID and vendor         ``MKL_CBWR=COMPATIBLE``
+                                                                    (+ ``MKL_ENABLE_INSTRUCTIONS=AVX2``)
+PyTorch ATen            vectorised kernels (GELU, softmax, norms,   ``ATEN_CPU_CAPABILITY=avx2``
+                        reductions): DEFAULT / AVX2 / AVX512
 TensorFlow oneDNN ops   graph rewrites to oneDNN kernels            ``TF_ENABLE_ONEDNN_OPTS=0``
-NumPy                   SIMD dispatch (X86_V3, X86_V4, AVX512_ICL,  ``NPY_DISABLE_CPU_FEATURES``
-                        AVX512_SPR): exp/log/sin, sorting, ...
+NumPy                   SIMD targets X86_V3, X86_V4, AVX512_ICL,    ``NPY_DISABLE_CPU_FEATURES``
+                        AVX512_SPR (exp/log/sin, sort, ...)         (the targets above AVX2)
 OpenBLAS (NumPy/SciPy)  DYNAMIC_ARCH kernel by CPUID                ``OPENBLAS_CORETYPE=Haswell``
 all of the above        the split of a reduction over threads       ``*_NUM_THREADS=1``
 ======================  ==========================================  ====================================
 
-:data:`PINNED_ENV` caps every one of them at AVX2, which every x86-64 machine of this kind (AVX2 or AVX-512)
-has, and fixes one thread. It is applied to the DEFAULT pipeline and CI only (the synthetic data whose
-outputs are committed): every DVC stage of ``dvc.yaml`` runs through ``python -m lib.core.determinism
-<module> ...`` (which sets the variables and then starts the module in a fresh interpreter, before
-numpy/torch/TensorFlow load), the runner's executed default run gets them in its kernel's environment,
-and ``scripts/test.sh`` exports them. Real and paper runs keep the fastest kernels; their metrics record
-the processor and the dispatch level in force (:func:`machine_info`, via ``DataSource.meta``).
+Measured on an AMD EPYC (Zen 4, AVX-512) with ``scripts/check_dispatch.py`` (a few texts through nb02's
+MiniLM path, a few images through nb03's MobileNetV2 extractor, each knob alone against no knob):
+``ONEDNN_MAX_CPU_ISA=AVX2`` changed both outputs (texts: 2,959 of 3,072 float32 values; images: 3,918 of
+5,120), ``MKL_CBWR=COMPATIBLE`` changed the texts (2,953 values); ``ATEN_CPU_CAPABILITY``, ``MKL_CBWR=AVX2``
+(MKL takes its AVX2 path on AMD anyway), ``MKL_ENABLE_INSTRUCTIONS``, NumPy's and OpenBLAS's knobs and the
+thread count changed nothing on these probes; they are pinned all the same (the notebooks' training, NumPy
+and scikit-learn code use those kernels). MKL is pinned to its COMPATIBLE branch, not AVX2: MKL documents
+its AVX2 reproducibility branch for Intel processors only, COMPATIBLE for every x86-64 processor.
+
+:data:`PINNED_ENV` is applied to the DEFAULT pipeline and CI only (the synthetic data whose outputs are
+committed): every DVC stage of ``dvc.yaml`` runs through ``python -m lib.core.determinism <module> ...``
+(which sets the variables and then starts the module in a fresh interpreter, before numpy/torch/TensorFlow
+load), the runner gives them to the kernel of an executed default run, and ``scripts/test.sh`` exports them.
+Real and paper runs keep the fastest kernels; their metrics record the processor and the dispatch level in
+force (:func:`machine_info`, via ``DataSource.meta``).
 
 The variables act only when set before the library loads (numpy at import, MKL/oneDNN/ATen at first
 use): :func:`apply` refuses to run after numpy, torch or TensorFlow was imported.

@@ -169,7 +169,7 @@ def _digest(folder: Path) -> dict:
     return {
         p.relative_to(folder).as_posix(): (
             p.is_symlink(),
-            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "",
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink() else "",
         )
         for p in sorted(folder.rglob("*"))
     }
