@@ -31,6 +31,15 @@ thread count changed nothing on these probes; they are pinned all the same (the 
 and scikit-learn code use those kernels). MKL is pinned to its COMPATIBLE branch, not AVX2: MKL documents
 its AVX2 reproducibility branch for Intel processors only, COMPATIBLE for every x86-64 processor.
 
+The two-level check (``scripts/check_dispatch.py``; ``tests/core/test_determinism.py`` runs its small version):
+unpinned, AVX-512 vs AVX2 kernels differ (texts: 2,959 of 3,072 values, max 1.4e-6, 4 values after rounding;
+images: 3,918 of 5,120, 37 after rounding); pinned, the outputs are byte-identical with every other knob
+lowered further and with two threads, AND under ``qemu-x86_64 -cpu Haswell`` (CPUID reports an Intel AVX2
+processor without AVX-512; texts: 0 of 3,072 values differ). Unpinned, that emulated Intel Haswell also
+differs from this AMD processor with every dispatch variable capped at AVX2 (1,796 of 3,072 text values): that
+capped run lacks only ``MKL_CBWR`` and the thread pins, and the thread count changed nothing, so it is MKL's
+vendor-dependent path, which ``MKL_CBWR=COMPATIBLE`` replaces.
+
 :data:`PINNED_ENV` is applied to the DEFAULT pipeline and CI only (the synthetic data whose outputs are
 committed): every DVC stage of ``dvc.yaml`` runs through ``python -m lib.core.determinism <module> ...``
 (which sets the variables and then starts the module in a fresh interpreter, before numpy/torch/TensorFlow
