@@ -8,6 +8,7 @@ naming the file, ``section.key`` (or the line of a YAML syntax error) and the pr
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 
 from lib.core import paths
@@ -19,10 +20,9 @@ _CHECKED: dict[tuple, object] = {}
 
 
 def read_checked(path: Path, *, partial: bool) -> dict:
-    """The parameter file ``path`` as a dict, checked (cached per file content: size, mtime, inode)."""
+    """The parameter file ``path`` as a dict, checked (the check is cached per file content)."""
     path = Path(path)
-    st = path.stat()
-    stamp = (str(path), st.st_size, st.st_mtime_ns, st.st_ino, partial)
+    stamp = (str(path), hashlib.sha256(path.read_bytes()).hexdigest(), partial)
     if stamp not in _CHECKED:
         params = load_yaml(path) or {}
         check_file(params, path, partial=partial)
