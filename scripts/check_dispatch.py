@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,7 +224,11 @@ def check(kinds=("text", "image"), names=None) -> dict:
     names = list(names or envs)
     result = {"pairs": {}, "seconds": {}}
     with tempfile.TemporaryDirectory(prefix="check_dispatch-") as tmp:
-        got = {name: run_probe(tuple(kinds), envs[name], Path(tmp), name) for name in names}
+        # the probes are independent processes: run them side by side (one per core)
+        workers = max(1, min(len(names), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {name: pool.submit(run_probe, tuple(kinds), envs[name], Path(tmp), name) for name in names}
+            got = {name: f.result() for name, f in futures.items()}
         result["seconds"] = {name: round(g["seconds"], 1) for name, g in got.items()}
         result["machine"] = got[names[0]]["machine"]
         for kind in kinds:
