@@ -35,10 +35,10 @@ The two-level check (``scripts/check_dispatch.py``; ``tests/core/test_determinis
 unpinned, AVX-512 vs AVX2 kernels differ (texts: 2,959 of 3,072 values, max 1.4e-6, 4 values after rounding;
 images: 3,918 of 5,120, 37 after rounding); pinned, the outputs are byte-identical with every other knob
 lowered further and with two threads, AND under ``qemu-x86_64 -cpu Haswell`` (CPUID reports an Intel AVX2
-processor without AVX-512; texts: 0 of 3,072 values differ, images: 0 of 5,120). Unpinned, that emulated Intel Haswell also
-differs from this AMD processor with every dispatch variable capped at AVX2 (1,796 of 3,072 text values): that
-capped run lacks only ``MKL_CBWR`` and the thread pins, and the thread count changed nothing, so it is MKL's
-vendor-dependent path, which ``MKL_CBWR=COMPATIBLE`` replaces.
+processor without AVX-512; texts: 0 of 3,072 values differ, images: 0 of 5,120). Unpinned, that emulated Intel
+Haswell also differs from this AMD processor with every dispatch variable capped at AVX2 (1,796 of 3,072 text
+values): that capped run lacks only ``MKL_CBWR`` and the thread pins, and the thread count changed nothing, so it
+is MKL's vendor-dependent path, which ``MKL_CBWR=COMPATIBLE`` replaces.
 
 :data:`PINNED_ENV` is applied to the DEFAULT pipeline and CI only (the synthetic data whose outputs are
 committed): every DVC stage of ``dvc.yaml`` runs through ``python -m lib.core.determinism <module> ...``
