@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
+# the same kernels on every processor (AVX2 or AVX-512) and one thread: lib/core/determinism.py (dvc.yaml's
+# stages apply the same pins through `python -m lib.core.determinism`; tests that compare levels unset them)
+eval "$(python -m lib.core.determinism --print-env)"
 t() { local name=$1; shift; local s=$SECONDS; "$@"; echo "[time] $name: $((SECONDS - s)) s"; }
 t ruff ruff check lib tests benchmarks scripts notebooks
 t ruff-format ruff format --check lib tests benchmarks scripts

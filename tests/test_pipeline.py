@@ -45,6 +45,10 @@ def _code(nb_path):
     return "\n".join(lines)
 
 
+#: every default-pipeline stage runs through the dispatch pins (lib/core/determinism.py)
+PINNED = "python -m lib.core.determinism "
+
+
 def _paths(items):
     out = []
     for it in items or []:
@@ -56,7 +60,7 @@ def _paths(items):
 def test_notebook_stage(key):
     nb_id = paths.NOTEBOOK_IDS[key]
     stage = DVC[key]
-    assert stage["cmd"] == f"python -m lib.core.runner {key}"
+    assert stage["cmd"] == f"{PINNED}lib.core.runner {key}"  # the default pipeline runs pinned (issue 21)
     assert stage["params"] == [key], "params narrowed to the notebook's own section"
     deps = set(stage["deps"])
     assert f"notebooks/{nb_id}.ipynb" in deps
@@ -91,7 +95,7 @@ def test_core_imports_no_paper_package():
 @pytest.mark.parametrize("name", sorted(n for n in DVC if n.startswith(("data_", "nb02_", "eye_"))))
 def test_data_stages_depend_on_what_they_import(name):
     stage = DVC[name]
-    module = stage["cmd"].split()[2]  # python -m lib.<pkg>.<module> ...
+    module = stage["cmd"].removeprefix(PINNED).split()[0]  # python -m lib.core.determinism lib.<pkg>.<module> ...
     pkg = module.split(".")[1]
     src = (paths.ROOT / "lib" / pkg / f"{module.split('.')[2]}.py").read_text()
     needed = {f"lib/{p}" for p in lib_closure(src) | {pkg}}

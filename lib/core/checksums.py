@@ -125,40 +125,110 @@ def require_listed(sums: Mapping[str, str], needed: Iterable[str], sums_file: os
 # ---------------------------------------------------------------- verified marker
 MARKER = ".verified.json"
 
+#: a verified folder up to this many bytes is rehashed in full on every check (a few tenths of a second);
+#: a larger one is checked by size, mtime and inode (as DVC does), rehashing only files whose stat changed
+AUTO_REHASH_BYTES = 128 * 2**20
+
+#: files a verified folder may hold at its top level without a SHA256SUMS entry: documentation and provenance
+#: notes written beside the data (an import's SOURCE.md, a fetch's fetch.json), never read as data
+UNLISTED_OK = frozenset({"SOURCE.md", "README.md", "LICENSE", "LICENSE.txt", "fetch.json"})
+
+#: set REPRO_REHASH=1 to rehash every verified folder in full on load, whatever its size
+REHASH_ENV = "REPRO_REHASH"
+
+
+def _stat_record(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+
 
 def write_verified_marker(folder: os.PathLike | str, sums_name: str = "SHA256SUMS") -> Path:
     """Record, atomically, that ``folder`` was verified against its SHA256SUMS (call at the end of an import).
 
-    The marker holds the SHA256SUMS digest and every listed file's size; :func:`check_verified`
-    compares both, so a later edit, truncation or swapped checksum list is caught cheaply.
+    The marker holds the SHA256SUMS digest and, per listed file, its size, mtime (ns) and inode at verification
+    time; :func:`check_verified` compares them (renaming the folder into place keeps all three).
     """
     folder = Path(folder)
     sums = read_sha256sums(folder / sums_name)
     info = {
+        "version": 2,
         "sha256sums": sha256_file(folder / sums_name),
-        "sizes": {rel: (folder / rel).stat().st_size for rel in sorted(sums)},
+        "files": {rel: _stat_record(inside(folder, rel)) for rel in sorted(sums)},
     }
     return atomic_write_text(folder / MARKER, json.dumps(info, indent=1, sort_keys=True) + "\n")
 
 
-def check_verified(folder: os.PathLike | str, sums_name: str = "SHA256SUMS") -> None:
-    """Raise DataError unless ``folder`` carries a marker matching its SHA256SUMS and file sizes."""
+def _walk_files(folder: Path) -> Iterable[tuple[Path, bool]]:
+    """(path, is_symlink) of everything below ``folder`` that is not a plain folder; symlinks are not followed."""
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        base = Path(dirpath)
+        for name in dirnames:
+            if (base / name).is_symlink():
+                yield base / name, True
+        for name in filenames:
+            p = base / name
+            yield p, p.is_symlink()
+
+
+def check_verified(
+    folder: os.PathLike | str, sums_name: str = "SHA256SUMS", *, rehash: bool | None = None, extra: Iterable[str] = ()
+) -> int:
+    """Raise :class:`DataError` unless ``folder`` is exactly what was verified; return the files checked.
+
+    Refused: no marker or an unreadable one; a changed SHA256SUMS; a symbolic link anywhere in the folder;
+    a file SHA256SUMS does not list (besides the list, the marker, :data:`UNLISTED_OK` at the top level and
+    the names in ``extra``); a listed
+    file missing; a listed file changed since verification. "Changed": its size, mtime or inode differs from
+    the marker and its content no longer matches SHA256SUMS (a file rewritten with the same content, e.g. by
+    ``dvc checkout``, passes). ``rehash``: True rehashes every listed file (a change that kept size, mtime
+    and inode is caught too); None (default) does so when the folder holds at most :data:`AUTO_REHASH_BYTES`
+    or ``REPRO_REHASH=1`` is set; False only rehashes files whose stat changed.
+    """
     folder = Path(folder)
     marker = folder / MARKER
-    if not marker.is_file():
+    if folder.is_symlink():
+        raise DataError(folder, "is a symbolic link: a verified folder must be a real folder")
+    if not marker.is_file() or marker.is_symlink():
         raise DataError(folder, f"not a verified import (no {MARKER}): import it again")
+    sums_file = folder / sums_name
+    if sums_file.is_symlink():
+        raise DataError(sums_file, "is a symbolic link: refused in a verified folder")
     try:
         info = json.loads(marker.read_text())
-        ok = info["sha256sums"] == sha256_file(folder / sums_name)
-        sizes = info["sizes"]
+        ok = info["sha256sums"] == sha256_file(sums_file)
     except (ValueError, KeyError, TypeError, FileNotFoundError):
         raise DataError(marker, "unreadable verification marker: import the folder again") from None
     if not ok:
-        raise DataError(folder / sums_name, "changed since the folder was verified: import it again")
-    for rel, size in sizes.items():
-        path = folder / rel
-        if not path.is_file() or path.stat().st_size != size:
-            raise DataError(path, "missing or changed since the folder was verified: import it again")
+        raise DataError(sums_file, "changed since the folder was verified: import it again")
+    sums = read_sha256sums(sums_file)
+    allowed = {sums_name, MARKER, *UNLISTED_OK, *extra}
+    for path, is_link in _walk_files(folder):
+        rel = path.relative_to(folder).as_posix()
+        if is_link:
+            raise DataError(path, "a symbolic link inside a verified folder: refused (links are never followed)")
+        if rel not in sums and rel not in allowed:
+            raise DataError(
+                path, f"not listed in {sums_name}: not part of the verified import (remove it or import again)"
+            )
+    recorded = info.get("files")
+    if not isinstance(recorded, dict):  # a marker of an older version (sizes only): verify every file in full
+        recorded, rehash = {}, True
+    if rehash is None:
+        total = sum(int(r.get("size", 0)) for r in recorded.values() if isinstance(r, dict))
+        rehash = total <= AUTO_REHASH_BYTES or os.environ.get(REHASH_ENV, "") in ("1", "true", "yes")
+    for rel, expected in sums.items():
+        path = inside(folder, rel)
+        if not path.is_file():
+            raise DataError(path, "missing or changed since the folder was verified (listed in SHA256SUMS, not there)")
+        if rehash or _stat_record(path) != recorded.get(rel):
+            got = sha256_file(path)
+            if got != expected:
+                raise DataError(
+                    path,
+                    f"missing or changed since the folder was verified: the copy changed (sha256 {got}, verified "
+                    f"{expected}); import it again",
+                )
+    return len(sums)
 
 
 def write_sha256sums(folder: os.PathLike | str, name: str = "SHA256SUMS") -> Path:

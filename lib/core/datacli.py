@@ -13,10 +13,14 @@ record as "unverified" in the data's metadata.
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lib.core.checksums import DataError
+from lib.core.io import Terminated, sigterm_as_interrupt
+from lib.core.params import ParamsError
 
 Action = Callable[..., Path]
 
@@ -34,7 +38,9 @@ def main(
 
     ``generate(out)``, ``import_local(src, out)``, ``fetch(out, allow_unverified=...)``; ``out`` is None
     unless given.
-    A :class:`DataError` prints one line naming the file and the problem and exits with status 2.
+    A :class:`DataError` or :class:`ParamsError` prints one line naming the file and the problem and exits
+    with status 2. SIGTERM is handled like Ctrl-C (every temporary removed, nothing half-written); the exit
+    status is then 128 + the signal number.
     """
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("generate", "import", "fetch"))
@@ -51,14 +57,22 @@ def main(
     if args.allow_unverified and args.command != "fetch":
         parser.error("--allow-unverified goes with fetch")
     try:
-        if args.command == "generate":
-            out = generate(args.out)
-        elif args.command == "import":
-            out = import_local(args.src or default_src, args.out)
-        else:
-            out = fetch(args.out, allow_unverified=args.allow_unverified)
-    except DataError as err:
+        with sigterm_as_interrupt():
+            if args.command == "generate":
+                out = generate(args.out)
+            elif args.command == "import":
+                out = import_local(args.src or default_src, args.out)
+            else:
+                out = fetch(args.out, allow_unverified=args.allow_unverified)
+    except (DataError, ParamsError) as err:
         print(f"error: {err}")
         return 2
+    except KeyboardInterrupt as err:
+        signum = signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT
+        print(
+            f"[data] {args.command}: stopped by {signal.Signals(signum).name}; nothing half-written left",
+            file=sys.stderr,
+        )
+        return 128 + signum
     print(f"[data] {args.command}: {out}")
     return 0

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,6 +20,31 @@ from typing import Any
 import numpy as np
 
 from lib.core import paths
+
+
+# ---------------------------------------------------------------- signals
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: raised like Ctrl-C (SIGINT) so that every ``except BaseException`` cleanup runs."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread, so a killed import or run cleans
+    up exactly as after Ctrl-C (temporaries removed, nothing half-written); the previous handler is restored
+    after. Outside the main thread (where no handler can be set) it does nothing."""
+
+    def handler(signum, frame):
+        raise Terminated(f"signal {signal.Signals(signum).name}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -61,19 +87,22 @@ def atomic_dir(target: os.PathLike | str, *, overwrite: bool = True) -> Iterator
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target}: already exists")
     remove_stale_tmp(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    with sigterm_as_interrupt():  # SIGTERM cleans up like SIGINT: no .<name>.tmp-* left behind
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+        old = None
+        try:
+            yield tmp
+            if target.exists():
+                old = target.parent / f".{target.name}.old-{os.getpid()}"
+                os.replace(target, old)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old is not None and old.exists() and not target.exists():
+                os.replace(old, target)  # interrupted between the two renames: the previous copy goes back
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
 
 
 def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:

@@ -1,10 +1,34 @@
-"""Parameters: ``params.yaml`` defaults with a run's override file applied."""
+"""Parameters: ``params.yaml`` defaults with a run's override file applied, checked against the schema.
+
+Every load checks the files it reads (:mod:`lib.core.schema`): ``params.yaml`` in full (every key of every
+section, types, ranges), an override file for what it names. A bad file is one :class:`ParamsError`
+naming the file, ``section.key`` (or the line of a YAML syntax error) and the problem.
+"""
 
 from __future__ import annotations
 
-import yaml
+import copy
+import hashlib
+from pathlib import Path
 
 from lib.core import paths
+from lib.core.schema import ParamsError, check_file, load_yaml
+
+__all__ = ["ParamsError", "config", "load_params", "overrides", "read_checked"]
+
+_CHECKED: dict[tuple, object] = {}
+
+
+def read_checked(path: Path, *, partial: bool) -> dict:
+    """The parameter file ``path`` as a dict, checked (the check is cached per file content)."""
+    path = Path(path)
+    stamp = (str(path), hashlib.sha256(path.read_bytes()).hexdigest(), partial)
+    if stamp not in _CHECKED:
+        params = load_yaml(path) or {}
+        check_file(params, path, partial=partial)
+        _CHECKED.clear() if len(_CHECKED) > 16 else None
+        _CHECKED[stamp] = params
+    return copy.deepcopy(_CHECKED[stamp])
 
 
 def overrides(run: str) -> dict:
@@ -14,7 +38,7 @@ def overrides(run: str) -> dict:
     if run == "default":
         return {}
     path = getattr(paths, paths.OVERRIDES[run])
-    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    return read_checked(path, partial=True) if path.exists() else {}
 
 
 def load_params(section: str | None = None, run: str = "default") -> dict:
@@ -22,7 +46,7 @@ def load_params(section: str | None = None, run: str = "default") -> dict:
 
     The override files hold only what changes; a section they do not name keeps its defaults.
     """
-    params = yaml.safe_load(paths.PARAMS.read_text()) or {}
+    params = read_checked(paths.PARAMS, partial=False)
     for key, value in overrides(run).items():
         if isinstance(value, dict) and isinstance(params.get(key), dict):
             params[key] = {**params[key], **value}

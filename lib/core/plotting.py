@@ -7,9 +7,12 @@ show a figure: :meth:`lib.core.outputs.Outputs.figure` saves it, shows the saved
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 
 from lib.core import paths
+from lib.core.io import atomic_write_bytes
 
 STYLE = {
     "figure.dpi": 110,
@@ -61,5 +64,6 @@ def save_figure(fig, name: str, notebook: str, run: str, *, source: str | None =
         label_source(fig, source)
     out = paths.figure_dir(notebook, run) / f"{name}.{fmt}"
     metadata = {"Software": None} if fmt == "png" else {"Date": None}
-    fig.savefig(out, format=fmt, metadata=metadata)
-    return out
+    buf = io.BytesIO()  # rendered in memory, then written atomically: a killed run never leaves half a figure
+    fig.savefig(buf, format=fmt, metadata=metadata)
+    return atomic_write_bytes(out, buf.getvalue())

@@ -38,8 +38,14 @@ class DataSource:
         return f"SYNTHETIC data: {self.description}" if self.is_synthetic else self.description
 
     def meta(self) -> dict:
-        """The ``data_kind`` / ``data`` entries of a metrics ``meta`` block."""
-        return {"data_kind": self.kind, "data": self.description}
+        """The ``data_kind`` / ``data`` entries of a metrics ``meta`` block; real-data runs (which keep the
+        fastest kernels) also record the processor and the dispatch level in force (``machine``)."""
+        meta = {"data_kind": self.kind, "data": self.description}
+        if not self.is_synthetic:
+            from lib.core.determinism import machine_info
+
+            meta["machine"] = machine_info()
+        return meta
 
 
 def data_source(run: str, description: str) -> DataSource:

@@ -19,15 +19,18 @@ with it: ``paths.output_name``) and prepares the data with ``prepare_<run>(NAME)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
 
-from lib.core import paths
-from lib.core.params import load_params, overrides
+from lib.core import determinism, paths
+from lib.core.io import Terminated, sigterm_as_interrupt
+from lib.core.params import ParamsError, load_params, overrides
 
 #: notebook key -> data module whose ``prepare_real()`` imports the real copy.
 REAL_DATA_MODULES = {
@@ -177,26 +180,53 @@ def run_notebook(
     os.environ.setdefault("MPLBACKEND", "Agg")
     # executed copies read like a paper: no progress bars, no framework log lines (interactive use keeps them)
     os.environ.update(EXECUTED_ENV)
-    start = time.perf_counter()
+    if run == "default":
+        # the default pipeline's results are committed: same kernels on every processor (lib.core.determinism)
+        os.environ.update(determinism.PINNED_ENV)
+    start, start_wall = time.perf_counter(), time.time()
     try:
-        pm.execute_notebook(
-            str(src),
-            str(tmp),
-            parameters=params,
-            kernel_name=kernel_name,
-            cwd=str(paths.NOTEBOOKS),
-            log_output=log_output,
-            progress_bar=False,
-        )
-    except BaseException:
-        # keep the failed copy for inspection, but never at the output path
+        with sigterm_as_interrupt():
+            pm.execute_notebook(
+                str(src),
+                str(tmp),
+                parameters=params,
+                kernel_name=kernel_name,
+                cwd=str(paths.NOTEBOOKS),
+                log_output=log_output,
+                progress_bar=False,
+            )
+    except BaseException as err:
+        # keep the failed copy for inspection, but never at the output path; the .running temporary goes
+        failed = dst.with_name(f"{dst.stem}.FAILED.ipynb")
         if tmp.exists():
-            os.replace(tmp, dst.with_name(f"{dst.stem}.FAILED.ipynb"))
+            os.replace(tmp, failed)
+        # outputs the notebook wrote before it stopped are complete files (every writer is atomic) but a mix of
+        # this run and the last: name them, so nobody takes them for a finished run (DVC reruns the stage)
+        written = _written_since(key, run, variant, start_wall)
+        print(
+            f"[runner] {key} ({run}) FAILED ({type(err).__name__}: {err}); executed copy kept as "
+            f"{failed.relative_to(paths.ROOT) if failed.exists() else 'none'}"
+            + (f"; {len(written)} output file(s) written before it stopped: {', '.join(written)}" if written else ""),
+            file=sys.stderr,
+        )
         raise
     tidy_executed_copy(tmp, source=src, output=dst, kernel=kernel)
     os.replace(tmp, dst)
     print(f"[runner] {key} ({run}) executed in {time.perf_counter() - start:.1f} s -> {dst.relative_to(paths.ROOT)}")
     return dst
+
+
+def _written_since(key: str, run: str, variant: str, since: float) -> list[str]:
+    """Figures, tables and the metrics file of this notebook's run modified after ``since`` (relative paths)."""
+    name = paths.output_name(key, variant)
+    out = []
+    with contextlib.suppress(OSError, KeyError, ValueError):
+        candidates = [*(paths.FIGURES / run / name).glob("*"), *(paths.TABLES / run / name).glob("*")]
+        candidates.append(paths.metrics_file(name, run))
+        for p in candidates:
+            if p.is_file() and p.stat().st_mtime >= since:
+                out.append(p.relative_to(paths.ROOT).as_posix())
+    return sorted(out)
 
 
 def main(argv=None) -> int:
@@ -206,7 +236,13 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", default="", help="apply the override section <notebook>_<variant>")
     parser.add_argument("--kernel", default=DEFAULT_KERNEL, help="Jupyter kernel (default: %(default)s)")
     args = parser.parse_args(argv)
-    run_notebook(args.notebook, args.run, variant=args.variant, kernel_name=args.kernel)
+    try:
+        run_notebook(args.notebook, args.run, variant=args.variant, kernel_name=args.kernel)
+    except ParamsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:  # SIGINT, or SIGTERM (Terminated): cleaned up in run_notebook
+        return 128 + (signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT)
     return 0
 
 

@@ -42,6 +42,7 @@ from lib.core import cache, paths
 from lib.core.checksums import DataError, read_sha256sums, sha256_file
 from lib.core.io import atomic_write_bytes
 from lib.core.params import load_params
+from lib.core.weights import checked_keras_h5
 from lib.eye import bar
 from lib.eye import data as eye_data
 
@@ -135,7 +136,7 @@ def build_extractor(cfg: FeatureConfig, seed: int):
     import keras
 
     keras.utils.set_random_seed(seed)  # random weights: the initialisation is seeded
-    w = str(weights_file(cfg.alpha, cfg.image_size)) if cfg.weights == "imagenet" else None
+    w = str(checked_keras_h5(weights_file(cfg.alpha, cfg.image_size))) if cfg.weights == "imagenet" else None
     return keras.applications.MobileNetV2(
         include_top=False, pooling="avg", weights=w, alpha=cfg.alpha, input_shape=(cfg.image_size, cfg.image_size, 3)
     )

@@ -172,6 +172,16 @@ def imported_copy_changed(w):
     return lambda: arxiv_data.load(out), out / JSONL, "changed since the folder was verified"
 
 
+def imported_copy_changed_same_size(w):
+    """a verified copy edited in place to the same size (bytes that are not UTF-8) is reported as changed since
+    verification, before it is parsed (never as a UTF-8 error; issue 21)."""
+    path = w["out"] / JSONL
+    data = bytearray(path.read_bytes())
+    data[12] = 0xFF
+    path.write_bytes(bytes(data))
+    return lambda: arxiv_data.load(w["out"]), path, "changed since the folder was verified"
+
+
 def fetch_unverifiable(w):
     target = w["tmp"] / "fetched"
     return lambda: arxiv_data.fetch(target), target, "refusing (pass --allow-unverified"
@@ -229,6 +239,7 @@ CASES = [
     duplicate_id,
     empty_file,
     imported_copy_changed,
+    imported_copy_changed_same_size,
     fetch_unverifiable,
     weights_truncated,
     weights_not_safetensors,

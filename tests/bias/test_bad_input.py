@@ -229,6 +229,17 @@ LAYOUT_CASES = {
 }
 
 
+#: cases that plant a file the build's SHA256SUMS does not list
+PLANTED = {
+    "target 12 in a 10-class set",
+    "bias 10 in a 10-class set",
+    "class folder disagrees",
+    "no labels in the name",
+    "not an image",
+    "foreign file",
+}
+
+
 @pytest.mark.parametrize("case", sorted(LAYOUT_CASES))
 def test_layout_bad_input(case, built, tmp_path):
     make, problem = LAYOUT_CASES[case]
@@ -236,8 +247,12 @@ def test_layout_bad_input(case, built, tmp_path):
     shutil.copytree(built, root)
     split, named = make(root)
     before = snapshot(root)
-    with pytest.raises(DataError) as err:
-        bd.load(root, "cmnist", "5pct", split)
+    if case in PLANTED:  # a verified build refuses a file its SHA256SUMS does not list (issue 21) ...
+        with pytest.raises(DataError, match="not listed in SHA256SUMS") as err:
+            bd.load(root, "cmnist", "5pct", split)
+        assert Path(err.value.path) == named
+    with pytest.raises(DataError) as err:  # ... and the layout check names it in an unverified folder
+        bd.load(root, "cmnist", "5pct", split, verify=case not in PLANTED)
     assert problem in str(err.value), str(err.value)
     assert Path(err.value.path) == named
     assert snapshot(root) == before  # reading never changes the folder

@@ -89,16 +89,19 @@ def test_bad_files_in_layout(tmp_path, tiny):
     shutil.copytree(tiny, root)
     test0 = root / "cmnist" / "test" / "0"
     Image.fromarray(np.zeros((28, 28, 3), np.uint8)).save(test0 / "unlabelled.png")
-    with pytest.raises(DataError, match="unlabelled.png"):
+    with pytest.raises(DataError, match="unlabelled.png: not listed in SHA256SUMS"):  # a verified build: refused
         bd.load(root, "cmnist", "5pct", "test")
+    with pytest.raises(DataError, match="unlabelled.png"):  # the layout checks, as for an unverified folder
+        bd.load(root, "cmnist", "5pct", "test", verify=False)
     (test0 / "unlabelled.png").unlink()
     (test0 / "9_0_1.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="9_0_1.png: not a readable image"):
-        bd.load(root, "cmnist", "5pct", "test")
+        bd.load(root, "cmnist", "5pct", "test", verify=False)
     (test0 / "9_0_1.png").unlink()
     (test0 / "notes.txt").write_text("x")
     with pytest.raises(DataError, match="notes.txt: unexpected file"):
-        bd.load(root, "cmnist", "5pct", "test")
+        bd.load(root, "cmnist", "5pct", "test", verify=False)
+    (test0 / "notes.txt").unlink()
     with pytest.raises(DataError, match="folder missing"):
         bd.load(root, "cifar10c", "5pct", "train")
     with pytest.raises(ValueError, match="split must be one of"):

@@ -92,7 +92,10 @@ def test_write_table_and_metrics_go_under_output_root(tmp_path, monkeypatch):
 
 
 def test_load_params_real_overrides(tmp_path, monkeypatch):
-    (tmp_path / "params.yaml").write_text("nb01:\n  a: 1\n  b: 2\nother: 3\n")
+    from lib.core import schema
+
+    monkeypatch.setattr(schema, "SECTIONS", {"nb01": schema.DICT({"a": schema.INT(), "b": schema.INT()})})
+    (tmp_path / "params.yaml").write_text("nb01:\n  a: 1\n  b: 2\n")
     (tmp_path / "params_real.yaml").write_text("nb01:\n  b: 20\n")
     monkeypatch.setattr(paths, "PARAMS", tmp_path / "params.yaml")
     monkeypatch.setattr(paths, "PARAMS_REAL", tmp_path / "params_real.yaml")
@@ -116,6 +119,9 @@ def test_config_maps_a_section_onto_a_dataclass(tmp_path, monkeypatch):
         a: int
         b: int
 
+    from lib.core import schema
+
+    monkeypatch.setattr(schema, "SECTIONS", {"s": schema.DICT({"a": schema.INT(), "b": schema.INT()})})
     (tmp_path / "params.yaml").write_text("s:\n  a: 1\n  b: 2\n")
     monkeypatch.setattr(paths, "PARAMS", tmp_path / "params.yaml")
     assert params.config(Cfg, "s") == Cfg(1, 2)

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lib.core import outputs, paths, runner
+from lib.core import outputs, paths, runner, schema
 from lib.core.provenance import data_source
 
 CELLS = [
@@ -42,6 +42,8 @@ def tiny_project(tmp_path, monkeypatch):
         "PARAMS": tmp_path / "params.yaml",
     }.items():
         monkeypatch.setattr(paths, name, value)
+    # the tiny notebook's own parameter schema (lib.core.schema validates every load)
+    monkeypatch.setattr(schema, "SECTIONS", {"nb01": schema.DICT({"n": schema.INT()})})
     return tmp_path
 
 

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lib.core import paths, runner
+from lib.core import paths, runner, schema
 
 
 @pytest.fixture
@@ -34,6 +34,9 @@ def tiny_project(tmp_path, monkeypatch):
         "ROOT": tmp_path,
     }.items():
         monkeypatch.setattr(paths, name, value)
+    # the tiny notebook's own schema (n, and variant for the variant tests)
+    tiny = schema.DICT({"n": schema.INT(), "m": schema.INT(), "variant": schema.STR()}, optional=["m", "variant"])
+    monkeypatch.setattr(schema, "SECTIONS", {"nb01": tiny})
     monkeypatch.setitem(runner.REAL_DATA_MODULES, "nb01", "lib.core.paths")  # no real data to prepare here
     monkeypatch.setattr(paths, "prepare_real", lambda: None, raising=False)
     return tmp_path
