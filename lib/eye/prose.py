@@ -21,6 +21,15 @@ def protocol_label(protocol: str, cfg: EyeCVConfig) -> str:
     return f"{protocol}: {PROTOCOL_TEXT[protocol].format(k=cfg.cv.n_splits)}, seeds {list(cfg.cv.seeds_of(protocol))}"
 
 
+def split_line(cfg: EyeCVConfig) -> str:
+    """One line for the report: the main protocol with its seeds, then the others."""
+    main, *rest = cfg.cv.protocols
+    text = f"{protocol_label(main, cfg)}, nested tuning ({cfg.tuning.inner_splits} inner folds)"
+    if rest:
+        text += "; beside it on the first seed: " + ", ".join(rest)
+    return text + f"; metrics = out-of-fold predictions pooled, mean over seeds, {cfg.cv.bootstrap}-replicate CIs"
+
+
 def run_description(cfg: EyeCVConfig) -> dict:
     """{protocol: what was run} for the metrics file and the report."""
     return {
@@ -34,7 +43,11 @@ def run_description(cfg: EyeCVConfig) -> dict:
 def settings_text(cfg: EyeCVConfig, n_images: dict[str, int]) -> str:
     """The evaluation settings (Markdown bullets) from the parameters."""
     t = cfg.tuning
-    lines = [f"- **{p}** ({n_images.get(p, 0):,} images): {protocol_label(p, cfg)}." for p in cfg.cv.protocols]
+    lines = [
+        f"- **{p}** ({n_images.get(p, 0):,} images): {PROTOCOL_TEXT[p].format(k=cfg.cv.n_splits)}, seeds "
+        f"{list(cfg.cv.seeds_of(p))}."
+        for p in cfg.cv.protocols
+    ]
     lines += [
         f"- The first protocol runs over seeds {list(cfg.cv.seeds)} (each seed: new folds, SOMs and networks); the "
         "others over the first seed.",
