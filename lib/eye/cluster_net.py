@@ -168,6 +168,8 @@ class ClusterNetwork:
 
         from lib.eye.som import map_side
 
+        tf.get_logger().setLevel("ERROR")  # retracing notices (one per new input width) are not results
+
         y = np.asarray(y, dtype=np.int64)
         self.n_classes_ = int(n_classes if n_classes is not None else y.max() + 1)
         if self.clusters == "som":

@@ -44,7 +44,7 @@ def settings_text(cfg: EyeCVConfig, n_images: dict[str, int]) -> str:
     """The evaluation settings (Markdown bullets) from the parameters."""
     t = cfg.tuning
     lines = [
-        f"- **{p}** ({n_images.get(p, 0):,} images): {PROTOCOL_TEXT[p].format(k=cfg.cv.n_splits)}, seeds "
+        f"- *{p}* ({n_images.get(p, 0):,} images): {PROTOCOL_TEXT[p].format(k=cfg.cv.n_splits)}, seeds "
         f"{list(cfg.cv.seeds_of(p))}."
         for p in cfg.cv.protocols
     ]
@@ -68,13 +68,13 @@ def settings_text(cfg: EyeCVConfig, n_images: dict[str, int]) -> str:
 def copies_text(metrics: dict) -> str:
     """What the copies are and how many were linked (Markdown)."""
     if not metrics["copies"]:
-        return "**Augmented copies.** None in this data (no `_<k>_<random>` files): the linked groups are the patients."
+        return "*Augmented copies.* None in this data (no `_<k>_<random>` files): the linked groups are the patients."
     per = "; ".join(
         f"{c}: {v['linked']} of {v['copies']} linked, {v['unmatched']} unmatched"
         for c, v in metrics["per_class"].items()
     )
     return (
-        f"**Augmented copies.** {metrics['copies']:,} files named `_<k>_<random>.jpg` (256x256 JPEGs, Keras "
+        f"*Augmented copies.* {metrics['copies']:,} files named `_<k>_<random>.jpg` (256x256 JPEGs, Keras "
         "`ImageDataGenerator` naming) are flipped / turned / recoloured / squashed copies of images in the same "
         f"folder. Linked to a source: {metrics['linked']:,}; unmatched: {metrics['unmatched']:,} ({per}). "
         f"Lowest verification score of a link {metrics['score_min']:.3f}; smallest margin over the runner-up "

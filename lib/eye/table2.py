@@ -223,7 +223,7 @@ def table2_vs_paper(read: dict, paper: dict[str, float], classes: list[str], lab
 def assumption_text(consistency_text: str, fold_text: str) -> str:
     """The impossibility argument stated with its assumption (Markdown)."""
     return (
-        "**Assumption.** The argument below holds if the four per-class values of a fold come from *one* 4-class "
+        "*Assumption.* The argument below holds if the four per-class values of a fold come from *one* 4-class "
         "classifier's confusion matrix on that fold: then class c's one-vs-rest error (FN_c + FP_c) / N counts only "
         "errors that involve c, and every error is one false negative of its true class and one false positive of "
         "the predicted class, so the fold's total error is half the sum of the four class errors. Four separate "
