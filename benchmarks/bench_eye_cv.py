@@ -1,12 +1,13 @@
-"""Benchmark for notebook 03's real run (not a timed test): the cost of one cross-validation fold per model and per
-SOM setting of the sensitivity grid, on the cached real features (run the real notebook, or its feature step, first).
+"""Benchmark for notebook 03's real run (not a timed test): the cost of one outer cross-validation fold with the nested
+selection of every model, on the cached real features (run the real notebook, or its feature step, first).
 
-    python benchmarks/bench_eye_cv.py [--splits 10] [--out benchmarks/results/bench_eye_cv.json]
+    python benchmarks/bench_eye_cv.py [--out benchmarks/results/bench_eye_cv.json]
 
-Fits every model of params_real.yaml's ``nb03.models`` on the training part of the first patient-grouped fold of a
-``--splits``-fold split and times it, then the SOM classifier and ``cbnn_onehot`` under each ``som_grid`` setting,
-and extrapolates the notebook's CV time (folds x (seeds of the first protocol + 1 plain seed) + grid). One BLAS
-thread. Absolute numbers depend on the machine and its load (say which beside them).
+Runs params_real.yaml's ``nb03`` evaluation (models, tuning grids, outer folds) on the first outer fold of the linked
+protocol only (copies grouped by their index here: the linking itself is not timed), times every model (its inner
+selection included) and extrapolates the notebook's CV time: folds x (seeds of the first protocol, all models + one
+seed of each other protocol, its models). One BLAS thread. Absolute numbers depend on the machine and its load (say
+which beside them).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import argparse
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -29,47 +29,35 @@ def main(argv=None) -> dict:
 
     from lib.core.params import load_params
     from lib.eye import data as eye_data
-    from lib.eye import experiment
     from lib.eye import features as eye_features
+    from lib.eye import protocols
 
     p = load_params("nb03", "real")
     feats = eye_features.features_for(p["data_source"], eye_features.FeatureConfig(**p["features"]), p["seed"])
     X, y = feats["features"].astype(float), feats["labels"]
     groups = eye_data.patient_groups(feats["files"])
-    cfg = experiment.EyeCVConfig.from_params(p["models"], p["cv"], p["som"], p["cbnn"], p["baselines"])
-    tr, _ = experiment.folds(y, args.splits, 0, groups)[0]
-    one = replace(cfg, cv=replace(cfg.cv, n_splits=args.splits))
-    # a 2-fold CV on the first fold's training part: two fits on about half of it, about one fold's cost
-    t = time.perf_counter()
-    res = experiment.cross_validate(X[tr], y[tr], replace(one, cv=replace(one.cv, n_splits=2)), 0, None, False)
-    fold_s = time.perf_counter() - t
-    per_model = res["seconds"]  # networks on SOM clusters include the SOM's time
-    for m, sec in per_model.items():
-        print(f"{m:14s} {sec:6.1f} s per fold", flush=True)
-    print(f"all models    {fold_s:6.1f} s per fold", flush=True)
-    grid = {}
-    for setting in p["som_grid"]:
-        over = {k: v for k, v in setting.items() if k != "label"}
-        scfg = replace(cfg.som, **over)
+    cfg = protocols.EyeCVConfig.from_params(p["models"], p["cv"], p["som"], p["cbnn"], p["tuning"])
+    first = protocols.folds(y, cfg.cv.n_splits, 0, groups)[:1]
+    orig = protocols.folds
+    protocols.folds = lambda yy, n, s, g=None: (
+        first if n == cfg.cv.n_splits and len(yy) == len(y) else orig(yy, n, s, g)
+    )
+    try:
         t = time.perf_counter()
-        experiment.cross_validate(
-            X[tr],
-            y[tr],
-            replace(one, models=("som", "cbnn_onehot"), som=scfg, cv=replace(one.cv, n_splits=2)),
-            0,
-            None,
-            False,
-        )
-        grid[setting["label"]] = time.perf_counter() - t
-        print(f"{setting['label'][:60]:60s} {grid[setting['label']]:6.1f} s per fold (SOM + cbnn_onehot)", flush=True)
-    runs = len(cfg.cv.seeds) + (len(cfg.cv.protocols) - 1)
-    total = args.splits * (runs * fold_s + sum(grid.values()))
+        res = protocols.cross_validate(X, y, cfg, 0, groups, progress=False)
+        fold_s = time.perf_counter() - t
+    finally:
+        protocols.folds = orig
+    per_model = res["seconds"]
+    for m, sec in per_model.items():
+        print(f"{m:14s} {sec:6.1f} s per outer fold (inner selection included)", flush=True)
+    others = cfg.cv.other_models or cfg.models
+    other_s = sum(v for m, v in per_model.items() if m in others or m == "som_selection")
+    total = cfg.cv.n_splits * (len(cfg.cv.seeds) * fold_s + (len(cfg.cv.protocols) - 1) * other_s)
     out = {
-        "splits": args.splits,
+        "splits": cfg.cv.n_splits,
         "fold_s": fold_s,
         "per_model_s": per_model,
-        "grid_som_s": grid,
-        "cv_runs": runs,
         "extrapolated_cv_s": total,
         "load": os.getloadavg(),
     }

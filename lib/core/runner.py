@@ -36,7 +36,7 @@ from lib.core.params import ParamsError, load_params, overrides
 REAL_DATA_MODULES = {
     "nb01": "lib.ecg.data",
     "nb02": "lib.arxiv.data",
-    "nb03": "lib.eye.data",
+    "nb03": "lib.eye.prepare",
     "nb04": "lib.bias.prepare",
 }
 

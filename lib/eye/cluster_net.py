@@ -9,6 +9,8 @@ Here (shapes: X (n, d) standardized features, y (n,) int labels):
   ``clusters="kmeans"``: k-means with m centroids (seeded).
   ``clusters="none"``: no clustering (the ablation: the same network on the features alone).
 - ``inputs="onehot"``: the literal eq. 6 input, the one-hot assignment F_c(x) (n, m);
+  ``inputs="soft"``: soft assignments to all m units (an RBF layer), exp(-|x - c_i|^2 / (2 s^2)) normalised to
+  sum 1 over i, with s the median distance of the training samples to their nearest unit (set at fit);
   ``inputs="centroid"``: the winning centroid's weight vector c_F(x) (n, d) (eq. 5's text: "this centroid
   represents the features of the image");
   ``inputs="features+onehot"``: the feature vector concatenated with the one-hot assignment (n, d + m), reading
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 CLUSTERS = ("som", "kmeans", "none")
-INPUTS = ("onehot", "centroid", "features+onehot", "features")
+INPUTS = ("onehot", "soft", "centroid", "features+onehot", "features")
 LOSSES = ("mse", "crossentropy")
 
 
@@ -35,6 +37,20 @@ def one_hot(index: np.ndarray, m: int) -> np.ndarray:
     out = np.zeros((len(index), m), dtype=np.float32)
     out[np.arange(len(index)), np.asarray(index)] = 1.0
     return out
+
+
+def squared_distances(centroids: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """(n, m) squared Euclidean distances of X (n, d) to centroids (m, d), clipped at 0."""
+    C = np.asarray(centroids, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    return np.maximum((X**2).sum(1)[:, None] - 2.0 * X @ C.T + (C**2).sum(1)[None, :], 0.0)
+
+
+def soft_assignment(d2: np.ndarray, bandwidth: float) -> np.ndarray:
+    """(n, m) float32 RBF soft assignment: exp(-d2 / (2 bandwidth^2)) normalised per row (stable: shifted by the
+    row minimum)."""
+    z = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2.0 * bandwidth**2))
+    return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def nearest_centroid(centroids: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -121,6 +137,7 @@ class ClusterNetwork:
     centroids_: np.ndarray | None = field(default=None, repr=False)
     model_: object = field(default=None, repr=False)
     n_classes_: int = 0
+    bandwidth_: float = 1.0
 
     def __post_init__(self):
         for name, value, allowed in (("clusters", self.clusters, CLUSTERS), ("inputs", self.inputs, INPUTS)):
@@ -133,6 +150,8 @@ class ClusterNetwork:
         """Network input for standardized X (n, d): (n, m), (n, d) or (n, d + m) float32."""
         if self.inputs == "features":
             return np.asarray(Xs, dtype=np.float32)
+        if self.inputs == "soft":
+            return soft_assignment(squared_distances(self.centroids_, Xs), self.bandwidth_)
         winner = nearest_centroid(self.centroids_, Xs)
         if self.inputs == "centroid":
             return self.centroids_[winner].astype(np.float32)
@@ -149,6 +168,8 @@ class ClusterNetwork:
 
         from lib.eye.som import map_side
 
+        tf.get_logger().setLevel("ERROR")  # retracing notices (one per new input width) are not results
+
         y = np.asarray(y, dtype=np.int64)
         self.n_classes_ = int(n_classes if n_classes is not None else y.max() + 1)
         if self.clusters == "som":
@@ -161,6 +182,8 @@ class ClusterNetwork:
             m = self.n_clusters or map_side(len(Xs)) ** 2
             km = KMeans(n_clusters=min(m, len(Xs)), n_init=3, random_state=self.seed).fit(Xs)
             self.centroids_ = km.cluster_centers_
+        if self.inputs == "soft":
+            self.bandwidth_ = float(np.sqrt(np.median(squared_distances(self.centroids_, Xs).min(axis=1)))) or 1.0
         c = self.config
         Z = self.design(Xs)
         steps = -(-len(Z) // c.batch_size)

@@ -16,7 +16,8 @@ Data sources (the notebook parameter ``data_source``; :data:`SOURCES`): ``synthe
 
 Functions: ``list_images(root)`` -> (paths, labels); ``load(root, size)`` -> ``EyeImages`` (RGB uint8 arrays, the
 import verified first); ``patient_groups(rel_paths)``; ``import_local(src, out)``; ``fetch(out, allow_unverified)``;
-``prepare_real()`` / ``prepare_paper()`` (called by the runner); CLI ``python -m lib.eye.data generate|import|fetch``.
+``prepare_run(run)`` (the import step; ``lib.eye.prepare`` adds the feature cache, above this module);
+CLI ``python -m lib.eye.data generate|import|fetch``.
 
 Bad input is one ``DataError`` naming the file the user gave and the problem (the messages are tested in
 ``tests/eye/test_bad_input.py``): a SHA256SUMS entry outside the ``<class>/<image>`` form, a checksum mismatch,
@@ -212,13 +213,14 @@ def load(root: os.PathLike | str, size: int, classes: tuple[str, ...] = CLASSES,
     return EyeImages(out, labels, files, tuple(classes))
 
 
-def patient_groups(rel_paths: list[str]) -> np.ndarray:
+def patient_groups(rel_paths: list[str], copies_by_index: bool = True) -> np.ndarray:
     """Patient id (n,) str of each ``<class>/<file>`` path, for grouped cross-validation.
 
     ``<id>_left`` / ``<id>_right`` are the two eyes of one patient: ``p<id>`` in the shared id space of cataract,
     glaucoma and normal, ``dr<id>`` in the diabetic-retinopathy folder's own numbering. ``_<k>_<number>`` files
-    (the 256x256 JPEGs) share ``k`` when they look like copies of one source image: grouped as ``<class>:<k>``.
-    Anything else is its own group (its file name).
+    (the 256x256 augmented copies): with ``copies_by_index`` (the previous round's grouping) those sharing ``k`` are
+    grouped as ``<class>:<k>``, which does NOT put a copy with its source (``lib.eye.copies`` does); without it each
+    copy is its own group until linked. Anything else is its own group (its file name).
     """
     out = []
     for rel in rel_paths:
@@ -227,7 +229,7 @@ def patient_groups(rel_paths: list[str]) -> np.ndarray:
         head, _, side = stem.rpartition("_")
         if side in ("left", "right") and head.isdigit():
             out.append(("dr" if cls == "diabetic_retinopathy" else "p") + head)
-        elif stem.startswith("_") and stem[1:].split("_", 1)[0].isdigit():
+        elif copies_by_index and stem.startswith("_") and stem[1:].split("_", 1)[0].isdigit():
             out.append(f"{cls}:{stem[1:].split('_', 1)[0]}")
         else:
             out.append(rel)
@@ -289,7 +291,8 @@ def is_current_copy(src: os.PathLike | str, out_dir: os.PathLike | str) -> bool:
     return have == _image_entries(read_sha256sums(src / "SHA256SUMS", pattern=ENTRY_PATTERN))
 
 
-def _prepare(run: str) -> Path:
+def prepare_run(run: str) -> Path:
+    """Import the ``run``'s ``data_source`` from ../shared/data into data/raw (unless a current verified copy)."""
     name = load_params("nb03", run)["data_source"]
     src_info = source(name)
     if src_info.shared is None:
@@ -304,25 +307,6 @@ def _prepare(run: str) -> Path:
         print(f"[eye.data] verified copy already at {dst}")
         return dst
     return import_local(src, dst)
-
-
-def prepare_real() -> Path:
-    """Import the real run's ``data_source`` from ../shared/data into data/raw (unless a current verified copy)
-    and cache its features in a fresh process state (fixed thread settings)."""
-    from lib.eye import features
-
-    dst = _prepare("real")
-    features.cache_for_run("real")
-    return dst
-
-
-def prepare_paper() -> Path:
-    """As :func:`prepare_real` for the paper configuration; a missing ImageNet weights file is one clear error."""
-    from lib.eye import features
-
-    dst = _prepare("paper")
-    features.cache_for_run("paper")
-    return dst
 
 
 def fetch(out_dir: os.PathLike | str | None = None, allow_unverified: bool = False) -> Path:

@@ -65,6 +65,8 @@ def _cells(ax, positions: np.ndarray, topology: str, values=None, cmap="bone_r",
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
+    for spine in ax.spines.values():  # no empty axes frame around the map
+        spine.set_visible(False)
     return coll
 
 
@@ -182,4 +184,88 @@ def per_class_bars(
     ax.set_title("\n".join(lines), fontsize=8, loc="left")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def per_class_ci(
+    entry: dict,
+    classes: list[str],
+    readings: tuple[str, ...],
+    paper: dict[str, float] | None = None,
+    paper_readings: tuple[str, ...] = (),
+    title: str = "Per-class accuracy",
+    paper_label: str = "paper (Table 2)",
+):
+    """Grouped bars with 95% CI error bars: one group per class, one bar per reading of one model's ``entry``
+    ({reading: {class: v, class_ci: [lo, hi]}}, fractions); the paper's values ({class: fraction}) as black ticks on
+    the bars of ``paper_readings`` only."""
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(7.4, 3.8))
+    shown = [r for r in readings if r in entry]
+    width = 0.8 / max(len(shown), 1)
+    x = np.arange(len(classes))
+    for s, reading in enumerate(shown):
+        vals = np.array([100 * entry[reading][c] for c in classes])
+        ci = np.array([[100 * v for v in entry[reading][f"{c}_ci"]] for c in classes])
+        err = np.vstack([vals - ci[:, 0], ci[:, 1] - vals])
+        ax.bar(
+            x + s * width,
+            vals,
+            width,
+            yerr=err,
+            capsize=2,
+            label=reading.replace("_", "-"),
+            color=CLASS_COLOURS[s % 4],
+            alpha=0.85,
+            error_kw={"lw": 0.8},
+        )
+        if paper and reading in paper_readings:
+            ax.hlines(
+                [100 * paper[c] for c in classes],
+                x + s * width - width / 2,
+                x + s * width + width / 2,
+                color="k",
+                lw=2,
+                label=paper_label if reading == [r for r in shown if r in paper_readings][0] else None,
+            )
+    ax.set_xticks(x + width * (len(shown) - 1) / 2)
+    ax.set_xticklabels([c.replace("_", " ") for c in classes], fontsize=8)
+    ax.set_ylabel("% (95% CI)")
+    ax.set_ylim(0, 105)
+    ax.set_title("\n".join(textwrap.fill(t, 95) for t in title.split("\n")), fontsize=8, loc="left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def copy_pairs(rows: list[dict], images: dict, title: str):
+    """Rows of (copy, linked source, runner-up): ``rows`` each {"file", "best", "score", "second", "second_score",
+    "kind"}; ``images``: {file: (s, s, 3) uint8}. The runner-up is the best *rejected* candidate."""
+    import textwrap
+
+    if not rows:
+        fig, ax = plt.subplots(figsize=(5.4, 1.2))
+        ax.axis("off")
+        ax.text(0.0, 0.5, "No augmented copies (_<k>_<random> files) in this data: nothing to link.", fontsize=8)
+        ax.set_title(textwrap.fill(title, 80), fontsize=8, loc="left")
+        return fig
+    fig, axes = plt.subplots(len(rows), 3, figsize=(5.4, 1.75 * len(rows)), squeeze=False)
+    heads = ("copy", "linked source", "rejected runner-up")
+    for i, r in enumerate(rows):
+        for j, (key, score) in enumerate((("file", None), ("best", "score"), ("second", "second_score"))):
+            ax = axes[i, j]
+            ax.axis("off")
+            if r.get(key):
+                ax.imshow(images[r[key]])
+            name = r.get(key, "").split("/")[-1]
+            text = name if score is None else f"{name}\nscore {r[score]:.3f}"
+            if j == 0:
+                text = f"{r['kind']}\n{r['file']}"
+            ax.set_title(text, fontsize=6, loc="left")
+        if i == 0:
+            for j in range(3):
+                axes[0, j].text(0, 1.45, heads[j], transform=axes[0, j].transAxes, fontsize=8, weight="bold")
+    fig.suptitle(textwrap.fill(title, 80), fontsize=8, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
     return fig

@@ -93,14 +93,14 @@ def test_import_and_prepare_once(gen, tmp_path, monkeypatch, capsys):
     (shared / "eye_full" / ".verified.json").unlink()  # a source folder need not carry a marker
     monkeypatch.setattr(paths, "SHARED_DATA", shared)
     monkeypatch.setattr(paths, "DATA_RAW", tmp_path / "raw")
-    out = eye_data._prepare("real")  # the real run's data_source: eye_full
+    out = eye_data.prepare_run("real")  # the real run's data_source: eye_full
     assert out == tmp_path / "raw" / "eye_full" and len(eye_data.check_import(out)) == 16
-    assert eye_data._prepare("real") == out
+    assert eye_data.prepare_run("real") == out
     assert "verified copy already" in capsys.readouterr().out
     victim = sorted((out / "normal").iterdir())[0]
     victim.write_bytes(b"tampered")
     assert not eye_data.is_current_copy(shared / "eye_full", out)
-    assert eye_data._prepare("real") == out and eye_data.check_import(out)  # re-imported
+    assert eye_data.prepare_run("real") == out and eye_data.check_import(out)  # re-imported
 
 
 def test_cli_generate_reads_params(tmp_path):

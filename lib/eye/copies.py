@@ -1,0 +1,284 @@
+"""Augmented copies in the Kaggle eye set: find each copy's source image and group copies with their sources.
+
+The 640 cataract and 600 glaucoma files named ``_<k>_<random>.jpg`` (all 256x256) are the output of an image
+augmenter (the name is Keras ``ImageDataGenerator.flow(save_to_dir=...)``'s ``<prefix>_<index>_<hash>``): flipped,
+rotated, zoomed and squashed (to a square) copies of images that sit in the same folder under their own names.
+The file name does not say which image a copy came from, so :func:`link_copies` finds it:
+
+1. every image is read at ``cfg.size`` px (green channel: the fundus detail), with a high-pass copy
+   (minus a Gaussian blur, sigma ``cfg.blur`` px);
+2. shortlist: the ``cfg.shortlist`` originals of the same folder most correlated with the copy under any of the
+   8 flips/rotations by 90 degrees (whole image), plus the ``cfg.shortlist`` nearest by an optional second similarity
+   (the notebook passes the cosine of the ImageNet features);
+3. verification: each shortlisted original is warped by every combination of ``cfg.flips`` (0: as is, 1: mirrored,
+   2: turned 180 degrees, 3: both), ``cfg.angles`` (degrees) and ``cfg.zooms`` (central crop factor), and compared
+   with the copy inside the copy's fundus disc (pixels above ``cfg.dark`` of 255, eroded): the score is the mean of
+   the Pearson correlations of the plain and the high-pass green channel;
+4. a copy is linked to its best original when that score is at least ``cfg.min_score``; otherwise it stays
+   unmatched (and keeps its own group); when the runner-up scores within ``cfg.tie_margin`` of the best (an
+   uncertain link: typically blurry cataract images with little structure) the copy is linked to both.
+
+:func:`link_groups` puts every copy in its source's group (union-find over the patient groups of
+:func:`lib.eye.data.patient_groups` and the links), so a copy, its source and the source's other eye never sit on
+both sides of a split.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from scipy import ndimage
+from tqdm import tqdm
+
+from lib.eye import bar
+
+#: an augmented copy's file name (``_<k>_<random>.<ext>``)
+COPY_NAME = re.compile(r"^_(\d+)_(\d+)\.(?:jpg|jpeg|png)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CopyConfig:
+    """params.yaml ``nb03.copies`` (all ours): thumbnail side ``size`` (px), high-pass ``blur`` (sigma, px),
+    ``shortlist`` candidates per similarity, the warps tried (``flips`` codes, ``angles`` in degrees, ``zooms`` as
+    central-crop factors), ``dark``: grey level below which a pixel is background, ``min_score``: the smallest
+    verification score that links a copy."""
+
+    size: int
+    blur: float
+    shortlist: int
+    flips: tuple[int, ...]
+    angles: tuple[float, ...]
+    zooms: tuple[float, ...]
+    dark: int
+    min_score: float
+    tie_margin: float
+
+    def __post_init__(self):
+        for name in ("flips", "angles", "zooms"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.size < 16:
+            raise ValueError(f"copies.size must be >= 16 px, got {self.size}")
+        if not set(self.flips) <= {0, 1, 2, 3} or not self.flips:
+            raise ValueError(f"copies.flips must be among 0..3, got {list(self.flips)}")
+        if any(z < 1.0 for z in self.zooms) or not self.zooms:
+            raise ValueError(f"copies.zooms must be >= 1 (central crop factors), got {list(self.zooms)}")
+        if not 0.0 < self.min_score <= 1.0:
+            raise ValueError(f"copies.min_score must be in (0, 1], got {self.min_score}")
+
+    def describe(self) -> str:
+        return (
+            f"{self.size} px green channel (+ high-pass, sigma {self.blur} px); shortlist {self.shortlist} per "
+            f"similarity; warps: {len(self.flips)} flips x angles {list(self.angles)} deg x zooms {list(self.zooms)}; "
+            f"linked when score >= {self.min_score}; a runner-up within {self.tie_margin} of the best linked too"
+        )
+
+
+def is_copy(rel: str) -> bool:
+    """True for an augmented copy ``<class>/_<k>_<random>.<ext>``."""
+    return bool(COPY_NAME.match(rel.rsplit("/", 1)[-1]))
+
+
+def originals_mask(files: list[str]) -> np.ndarray:
+    """(n,) bool: True for every image that is not an augmented copy (the "originals only" protocol)."""
+    return np.array([not is_copy(f) for f in files], dtype=bool)
+
+
+def _flip(im: Image.Image, code: int) -> Image.Image:
+    if code >= 2:
+        im = im.transpose(Image.Transpose.ROTATE_180)
+    return im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if code % 2 else im
+
+
+def _signals(im: Image.Image, size: int, blur: float) -> np.ndarray:
+    """(2, size, size) float32: the green channel and its high-pass version."""
+    g = np.asarray(im.getchannel("G").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+    return np.stack([g, g - ndimage.gaussian_filter(g, blur)])
+
+
+def warps(im: Image.Image, cfg: CopyConfig) -> np.ndarray:
+    """(n_warps, 2, size, size): ``im`` (RGB, square) under every flip x angle x zoom of ``cfg`` (order:
+    :func:`warp_names`)."""
+    out = []
+    n = im.size[0]
+    for code in cfg.flips:
+        flipped = _flip(im, code)
+        for angle in cfg.angles:
+            turned = flipped.rotate(angle, resample=Image.Resampling.BILINEAR) if angle else flipped
+            for z in cfg.zooms:
+                c = n / z
+                o = (n - c) / 2
+                crop = turned if z == 1.0 else turned.crop((o, o, o + c, o + c)).resize((n, n))
+                out.append(_signals(crop, cfg.size, cfg.blur))
+    return np.stack(out)
+
+
+def warp_names(cfg: CopyConfig) -> list[str]:
+    names = {0: "as is", 1: "mirrored", 2: "turned 180", 3: "turned 180 + mirrored"}
+    return [f"{names[f]}, {a:+g} deg, zoom {z:g}" for f in cfg.flips for a in cfg.angles for z in cfg.zooms]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = v - v.mean(axis=-1, keepdims=True)
+    return v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-6)
+
+
+def _dihedral(sig: np.ndarray) -> np.ndarray:
+    """(8, 2, s, s): the 8 flips/rotations by 90 degrees of (2, s, s) signals."""
+    out = []
+    for k in range(4):
+        r = np.rot90(sig, k, axes=(1, 2))
+        out += [r, r[:, :, ::-1]]
+    return np.stack(out)
+
+
+def _read(path: Path, n: int) -> Image.Image:
+    with Image.open(path) as im:
+        return im.convert("RGB").resize((n, n), Image.Resampling.BILINEAR)
+
+
+def link_copies(
+    root: Path, files: list[str], cfg: CopyConfig, similarity: np.ndarray | None = None, progress: bool = True
+) -> pd.DataFrame:
+    """Find the source of every copy among the originals of its folder.
+
+    root: dataset folder; files: ``<class>/<name>`` of every image (n); similarity: optional (n, n) array (higher =
+    more alike, e.g. feature cosine) for the second shortlist. Returns one row per copy: file, best (the best
+    original), score, second (the runner-up original), second_score, warp (of the best), linked (score >=
+    ``cfg.min_score``), source (best when linked, else "").
+    """
+    root = Path(root)
+    index = {f: i for i, f in enumerate(files)}
+    rows = []
+    classes = sorted({f.split("/", 1)[0] for f in files if is_copy(f)})
+    names = warp_names(cfg)
+    for cls in classes:
+        copies = [f for f in files if f.startswith(cls + "/") and is_copy(f)]
+        originals = [f for f in files if f.startswith(cls + "/") and not is_copy(f)]
+        if not originals:
+            rows += [{"file": f, "best": "", "score": np.nan, "linked": False, "source": ""} for f in copies]
+            continue
+        big = 4 * cfg.size
+        ims = {f: _read(root / f, big) for f in tqdm(originals + copies, desc=f"read {cls}", **bar(progress))}
+        base = np.stack([_signals(ims[f], cfg.size, cfg.blur) for f in originals])  # (no, 2, s, s)
+        dih = _unit(np.stack([_dihedral(b) for b in base]).reshape(len(originals), 8, -1))  # (no, 8, 2*s*s)
+        cache: dict[int, np.ndarray] = {}
+        for f in tqdm(copies, desc=f"link {cls} copies", **bar(progress)):
+            sig = _signals(ims[f], cfg.size, cfg.blur)
+            quick = (dih @ _unit(sig.reshape(-1))).max(axis=1)
+            short = set(np.argsort(-quick)[: cfg.shortlist])
+            if similarity is not None:
+                s = similarity[index[f], [index[o] for o in originals]]
+                short |= set(np.argsort(-s)[: cfg.shortlist])
+            mask = ndimage.binary_erosion(sig[0] > cfg.dark, iterations=max(1, cfg.size // 16))
+            if mask.sum() < 16:
+                mask = np.ones_like(mask)
+            target = _unit(sig[:, mask])  # (2, m)
+            scores = {}
+            for j in sorted(short):
+                if j not in cache:
+                    cache[j] = warps(ims[originals[j]], cfg)
+                w = _unit(cache[j][:, :, mask])  # (n_warps, 2, m)
+                per = 0.5 * ((w[:, 0] @ target[0]) + (w[:, 1] @ target[1]))
+                scores[j] = (float(per.max()), int(per.argmax()))
+            order = sorted(scores, key=lambda j: -scores[j][0])
+            best, second = order[0], order[1] if len(order) > 1 else None
+            score = scores[best][0]
+            rows.append(
+                {
+                    "file": f,
+                    "best": originals[best],
+                    "score": score,
+                    "second": originals[second] if second is not None else "",
+                    "second_score": scores[second][0] if second is not None else np.nan,
+                    "warp": names[scores[best][1]],
+                    "linked": score >= cfg.min_score,
+                    "source": originals[best] if score >= cfg.min_score else "",
+                    "also": originals[second]
+                    if second is not None and score >= cfg.min_score and score - scores[second][0] < cfg.tie_margin
+                    else "",
+                }
+            )
+    columns = ["file", "best", "score", "second", "second_score", "warp", "linked", "source", "also"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def feature_similarity(X: np.ndarray) -> np.ndarray:
+    """(n, n) cosine similarity of the centred feature rows of X (n, d): the second shortlist of :func:`link_copies`."""
+    Z = np.asarray(X, dtype=np.float64) - np.asarray(X, dtype=np.float64).mean(axis=0)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12
+    return Z @ Z.T
+
+
+def pair_images(root: Path, rows: list[dict], size: int = 96) -> dict:
+    """{file: (size, size, 3) uint8} of every image named in the matched-pairs rows."""
+    from lib.eye.data import read_image
+
+    names = {r[k] for r in rows for k in ("file", "best", "second") if r.get(k)}
+    return {f: read_image(Path(root) / f, size) for f in sorted(names)}
+
+
+def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> np.ndarray:
+    """(n,) group id: the connected components of "same patient group" and "copy -> linked source"; each group is
+    named by the alphabetically first patient group of its originals (of its copies when it has no original)."""
+    parent = list(range(len(files)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    first: dict[str, int] = {}
+    for i, g in enumerate(patient):
+        union(i, first.setdefault(str(g), i))
+    index = {f: i for i, f in enumerate(files)}
+    for _, r in links[links["linked"]].iterrows():
+        union(index[r["file"]], index[r["source"]])
+        if r.get("also"):
+            union(index[r["file"]], index[r["also"]])
+    roots = np.array([find(i) for i in range(len(files))])
+    name: dict = {}
+    for i, r in enumerate(roots):  # originals' groups name the component before any copy's
+        key = (is_copy(files[i]), str(patient[i]))
+        name[r] = min(name.get(r, key), key)
+    return np.array([name[r][1] for r in roots])
+
+
+def group_table(files: list[str], groups: np.ndarray, links: pd.DataFrame) -> pd.DataFrame:
+    """Every image's group: columns file (``<class>/<name>``), group, linked source (copies only; '' otherwise; an
+    uncertain link names both candidates, ``a | b``)."""
+    source = {f: f"{s} | {a}" if a else s for f, s, a in zip(links["file"], links["source"], links["also"].fillna(""))}
+    return pd.DataFrame({"file": files, "group": groups, "linked source": [source.get(f, "") for f in files]})
+
+
+def link_counts(links: pd.DataFrame) -> pd.DataFrame:
+    """Per class: copies, linked, unmatched, sources with more than one copy, share linked (%)."""
+    if not len(links):
+        return pd.DataFrame(columns=["class", "copies", "linked", "unmatched", "linked (%)"])
+    cls = links["file"].str.split("/").str[0]
+    rows = []
+    for c, part in links.groupby(cls):
+        linked = part[part["linked"]]
+        rows.append(
+            {
+                "class": c,
+                "copies": len(part),
+                "linked": len(linked),
+                "unmatched": len(part) - len(linked),
+                "linked (%)": 100.0 * len(linked) / len(part),
+                "sources used": linked["source"].nunique(),
+                "sources with 2+ copies": int((linked["source"].value_counts() > 1).sum()),
+                "uncertain (linked to 2)": int((linked["also"].fillna("") != "").sum()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,300 @@
+"""Cross-validation protocols of notebook 03, with every model tuned inside the training folds (nested selection).
+
+Shapes: X (n, d) raw features, y (n,) int labels in [0, c), groups (n,) group ids. Every model is fitted inside
+each outer fold on the training part only (standardization, SOM, k-means and networks included).
+
+Protocols (:data:`PROTOCOLS`; the notebook builds the groups):
+- ``plain``: stratified k-fold over images (the paper's; leaks patients and augmented copies);
+- ``patient``: stratified group k-fold over the previous round's groups (``lib.eye.data.patient_groups``: the two
+  eyes of a patient; augmented copies grouped only when they share their index k): leaks copies;
+- ``linked``: stratified group k-fold over the linked groups (patients + each copy with its detected source,
+  ``lib.eye.copies``);
+- ``originals``: the augmented copies removed, stratified group k-fold over the patient groups.
+
+Nested selection (:class:`TuneConfig`): inside each outer training part, ``inner_splits`` stratified folds (grouped
+like the outer ones) score every setting of the model's small grid by inner accuracy; the best (ties: the first
+listed) is refitted on the whole outer training part. Grids: logistic regression C, kNN k, MLP (width, L2 alpha),
+SOM side (chosen by the SOM classifier's inner accuracy; the SOM-based networks use that side), the hidden width of
+every network (each network separately).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from lib.eye import bar
+from lib.eye.cluster_net import CBNNConfig, ClusterNetwork
+from lib.eye.som import SOMClassifier, SOMConfig
+
+PROTOCOLS = ("plain", "patient", "linked", "originals")
+#: model -> (clusters, network input) of the cluster-based networks and the features-only ablation
+NETWORKS = {
+    "cbnn": ("som", "features+onehot"),
+    "cbnn_onehot": ("som", "onehot"),
+    "cbnn_soft": ("som", "soft"),
+    "cbnn_centroid": ("som", "centroid"),
+    "cbnn_kmeans": ("kmeans", "onehot"),
+    "net_features": ("none", "features"),
+}
+BASELINES = ("logreg", "knn", "mlp")
+MODELS = ("som", *NETWORKS, *BASELINES)
+
+
+@dataclass(frozen=True)
+class CVConfig:
+    """params.yaml ``nb03.cv``: ``n_splits`` outer folds; ``protocols``: the first runs over every seed of ``seeds``,
+    the others over the first seed; blas_threads: BLAS threads in the loop; bootstrap: replicates of the
+    seeds x group bootstrap (:mod:`lib.eye.readings`); other_models: the models of the protocols after the first
+    (empty: all models)."""
+
+    n_splits: int
+    seeds: tuple[int, ...]
+    protocols: tuple[str, ...]
+    blas_threads: int
+    bootstrap: int
+    other_models: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.n_splits < 2:
+            raise ValueError(f"n_splits must be >= 2, got {self.n_splits}")
+        bad = [p for p in self.protocols if p not in PROTOCOLS]
+        if bad or not self.protocols:
+            raise ValueError(f"protocols must be among {PROTOCOLS}, got {list(self.protocols)}")
+        if not self.seeds:
+            raise ValueError("cv.seeds must list at least one seed")
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "protocols", tuple(self.protocols))
+        object.__setattr__(self, "other_models", tuple(self.other_models))
+
+    def seeds_of(self, protocol: str) -> tuple[int, ...]:
+        return self.seeds if protocol == self.protocols[0] else self.seeds[:1]
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """params.yaml ``nb03.tuning`` (all ours): inner folds and each model's grid (first listed wins ties)."""
+
+    inner_splits: int
+    logreg_c: tuple[float, ...]
+    knn_k: tuple[int, ...]
+    mlp: tuple[tuple, ...]  # (hidden width, L2 alpha) pairs
+    som_side: tuple[int, ...]
+    cbnn_hidden: tuple[int, ...]
+    logreg_max_iter: int
+    mlp_max_iter: int
+
+    def __post_init__(self):
+        if self.inner_splits < 2:
+            raise ValueError(f"tuning.inner_splits must be >= 2, got {self.inner_splits}")
+        for name in ("logreg_c", "knn_k", "som_side", "cbnn_hidden"):
+            if not getattr(self, name):
+                raise ValueError(f"tuning.{name} must list at least one value")
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        mlp = tuple((int(h), float(a)) for h, a in self.mlp)
+        if not mlp:
+            raise ValueError("tuning.mlp must list at least one [width, alpha] pair")
+        object.__setattr__(self, "mlp", mlp)
+
+    def grid(self, model: str) -> list[dict]:
+        """The settings tried for ``model`` (each a dict, shown in the per-fold table)."""
+        if model == "logreg":
+            return [{"C": c} for c in self.logreg_c]
+        if model == "knn":
+            return [{"k": k} for k in self.knn_k]
+        if model == "mlp":
+            return [{"width": h, "alpha": a} for h, a in self.mlp]
+        if model == "som":
+            return [{"side": s} for s in self.som_side]
+        return [{"width": w} for w in self.cbnn_hidden]  # networks (SOM-based ones: at the SOM's chosen side)
+
+
+@dataclass(frozen=True)
+class EyeCVConfig:
+    """The evaluation: models, the CV protocol, the SOM and network settings, the tuning grids."""
+
+    models: tuple[str, ...]
+    cv: CVConfig
+    som: SOMConfig
+    cbnn: CBNNConfig
+    tuning: TuneConfig
+
+    def __post_init__(self):
+        bad = [m for m in (*self.models, *self.cv.other_models) if m not in MODELS]
+        if bad:
+            raise ValueError(f"models must be among {MODELS}, got {bad}")
+        object.__setattr__(self, "models", tuple(self.models))
+
+    @classmethod
+    def from_params(cls, models, cv: dict, som: dict, cbnn: dict, tuning: dict) -> EyeCVConfig:
+        return cls(tuple(models), CVConfig(**cv), SOMConfig(**som), CBNNConfig(**cbnn), TuneConfig(**tuning))
+
+    def label(self, model: str) -> str:
+        """Human-readable name of a model (its tuned settings are in the per-fold table)."""
+        return {
+            "som": "SOM classifier (majority label per unit)",
+            "cbnn": "CBNN: SOM one-hot unit + features -> dense net",
+            "cbnn_onehot": "CBNN literal: one-hot winning SOM unit -> dense net (eq. 5-6)",
+            "cbnn_soft": "CBNN soft: RBF soft assignment to all SOM units -> dense net",
+            "cbnn_centroid": "CBNN: winning unit's weight vector -> dense net",
+            "cbnn_kmeans": "CBNN: k-means one-hot (Algorithm 2) -> dense net",
+            "net_features": "Dense net on the features alone (ablation)",
+            "logreg": "Logistic regression",
+            "knn": "kNN",
+            "mlp": "MLP (scikit-learn)",
+        }[model]
+
+
+def folds(y: np.ndarray, n_splits: int, seed: int, groups: np.ndarray | None = None) -> list:
+    """(train, test) index pairs: stratified k-fold (groups None) or stratified group k-fold, shuffled by seed."""
+    if groups is None:
+        return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(y, y))
+    return list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(y, y, groups))
+
+
+class _Fitter:
+    """Fits one model setting on a training part and returns test probabilities; SOMs cached per (part, side)."""
+
+    def __init__(self, X, y, cfg: EyeCVConfig, seed: int, n_classes: int):
+        self.X, self.y, self.cfg, self.seed, self.c = X, y, cfg, seed, n_classes
+        self.soms: dict = {}
+
+    def som(self, key, tr, side: int) -> SOMClassifier:
+        if (key, side) not in self.soms:
+            self.soms[(key, side)] = SOMClassifier(replace(self.cfg.som, side=side), self.seed).fit(
+                self.X[tr], self.y[tr], self.c
+            )
+        return self.soms[(key, side)]
+
+    def proba(self, model: str, setting: dict, key, tr, te) -> np.ndarray:
+        X, y, t = self.X, self.y, self.cfg.tuning
+        if model == "som":
+            pred = self.som(key, tr, setting["side"]).predict(X[te])
+            return np.eye(self.c)[pred]
+        if model in NETWORKS:
+            clusters, inputs = NETWORKS[model]
+            net_cfg = replace(self.cfg.cbnn, hidden=(setting["width"],))
+            if clusters == "none":
+                sc = StandardScaler().fit(X[tr])
+                Xtr, Xte, cent, m = sc.transform(X[tr]), sc.transform(X[te]), None, None
+            else:
+                som = self.som(key, tr, setting["side"])
+                Xtr, Xte, m = som.transform(X[tr]), som.transform(X[te]), setting["side"] ** 2
+                cent = som.codebook if clusters == "som" else None
+            net = ClusterNetwork(net_cfg, clusters, inputs, self.seed, n_clusters=m if clusters == "kmeans" else None)
+            return net.fit(Xtr, y[tr], centroids=cent, n_classes=self.c).predict_proba(Xte)
+        sc = StandardScaler().fit(X[tr])
+        if model == "logreg":
+            clf = LogisticRegression(C=setting["C"], max_iter=t.logreg_max_iter)
+        elif model == "knn":
+            clf = KNeighborsClassifier(n_neighbors=min(setting["k"], len(tr)))
+        else:
+            clf = MLPClassifier(
+                hidden_layer_sizes=(setting["width"],),
+                alpha=setting["alpha"],
+                max_iter=t.mlp_max_iter,
+                random_state=self.seed,
+            )
+        with warnings.catch_warnings():  # the MLP runs a fixed iteration budget (max_iter) by design
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(sc.transform(X[tr]), y[tr])
+        out = np.zeros((len(te), self.c))
+        out[:, clf.classes_] = clf.predict_proba(sc.transform(X[te]))
+        return out
+
+
+def _select(fitter: _Fitter, model: str, inner: list, tr: np.ndarray, k: int, fixed: dict) -> tuple[dict, float]:
+    """The grid setting (merged into ``fixed``) with the best mean inner accuracy (ties: the first listed) and that
+    accuracy (NaN when the grid has one setting)."""
+    grid = [{**fixed, **g} for g in fitter.cfg.tuning.grid(model)]
+    if len(grid) == 1:
+        return grid[0], float("nan")
+    scores = []
+    for setting in grid:
+        accs = []
+        for j, (itr, iva) in enumerate(inner):
+            p = fitter.proba(model, setting, (k, j), tr[itr], tr[iva])
+            accs.append(float((p.argmax(axis=1) == fitter.y[tr[iva]]).mean()))
+        scores.append(float(np.mean(accs)))
+    best = int(np.argmax(scores))
+    return grid[best], scores[best]
+
+
+def cross_validate(X, y, cfg: EyeCVConfig, seed: int, groups=None, progress: bool = True) -> dict:
+    """Nested out-of-fold predictions of every model for one seed (grouped when ``groups`` is given).
+
+    Returns {"pred": {model: (n,) int}, "proba": {model: (n, c)}, "fold": (n,), "chosen": [{"fold", "model",
+    "setting", "inner_accuracy"}], "seconds": {model: s}}.
+    """
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
+    n_classes = int(y.max() + 1)
+    with threadpool_limits(limits=cfg.cv.blas_threads):
+        fitter = _Fitter(X, y, cfg, seed, n_classes)
+        proba = {m: np.full((len(y), n_classes), np.nan) for m in cfg.models}
+        fold_of = np.full(len(y), -1, dtype=np.int64)
+        seconds, chosen = dict.fromkeys(cfg.models, 0.0), []
+        outer = folds(y, cfg.cv.n_splits, seed, groups)
+        for k, (tr, te) in enumerate(tqdm(outer, desc="CV folds", **bar(progress))):
+            fold_of[te] = k
+            g_tr = None if groups is None else np.asarray(groups)[tr]
+            inner = folds(y[tr], cfg.tuning.inner_splits, seed + 1000 * (k + 1), g_tr)
+            som_side = {}
+            if any(m == "som" or NETWORKS.get(m, ("none",))[0] != "none" for m in cfg.models):
+                t = time.perf_counter()
+                som_setting, som_score = _select(fitter, "som", inner, tr, k, {})
+                som_side = {"side": som_setting["side"]}
+                seconds.setdefault("som_selection", 0.0)
+                seconds["som_selection"] += time.perf_counter() - t
+            for m in cfg.models:
+                t = time.perf_counter()
+                if m == "som":
+                    setting, score = som_setting, som_score
+                else:
+                    uses_som = NETWORKS.get(m, ("none",))[0] != "none"
+                    setting, score = _select(fitter, m, inner, tr, k, som_side if uses_som else {})
+                proba[m][te] = fitter.proba(m, setting, (k, "outer"), tr, te)
+                seconds[m] += time.perf_counter() - t
+                chosen.append({"fold": k + 1, "model": m, "setting": setting, "inner_accuracy": score})
+            fitter.soms.clear()
+    pred = {m: np.argmax(p, axis=1) for m, p in proba.items()}
+    return {"pred": pred, "proba": proba, "fold": fold_of, "chosen": chosen, "seconds": seconds}
+
+
+def run_protocols(X, y, groups: dict, cfg: EyeCVConfig, keep: dict | None = None, progress: bool = True) -> dict:
+    """{protocol: [:func:`cross_validate` result per seed]}. ``groups``: {protocol: (n,) ids or None (plain)};
+    ``keep``: {protocol: (n,) bool} images a protocol uses (e.g. originals only; default all). A result of a
+    protocol on a subset is mapped back to all n images (pred -1, proba NaN, fold -1 outside it) with "mask"."""
+    out = {}
+    for p in cfg.cv.protocols:
+        mask = np.ones(len(y), bool) if keep is None or p not in keep else np.asarray(keep[p], bool)
+        g = groups.get(p)
+        runs = []
+        models = cfg.models if p == cfg.cv.protocols[0] or not cfg.cv.other_models else cfg.cv.other_models
+        pcfg = replace(cfg, models=tuple(m for m in cfg.models if m in models))
+        for s in cfg.cv.seeds_of(p):
+            r = cross_validate(X[mask], y[mask], pcfg, s, None if g is None else np.asarray(g)[mask], progress)
+            runs.append(_expand(r, mask, len(y)))
+        out[p] = runs
+    return out
+
+
+def _expand(r: dict, mask: np.ndarray, n: int) -> dict:
+    idx = np.flatnonzero(mask)
+    pred = {m: np.full(n, -1, dtype=np.int64) for m in r["pred"]}
+    proba = {m: np.full((n, v.shape[1]), np.nan) for m, v in r["proba"].items()}
+    fold = np.full(n, -1, dtype=np.int64)
+    for m in pred:
+        pred[m][idx], proba[m][idx] = r["pred"][m], r["proba"][m]
+    fold[idx] = r["fold"]
+    return {**r, "pred": pred, "proba": proba, "fold": fold, "mask": mask}

@@ -1,0 +1,94 @@
+"""Tests of lib.eye.copies: copies made by flips / turns / brightness are linked to their sources; groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from lib.eye import copies
+
+
+def _fundus(rng, n=128):
+    """A disc with random smooth blobs and lines (vessel-like), so that different images differ."""
+    yy, xx = np.mgrid[:n, :n]
+    img = np.zeros((n, n, 3), np.float32)
+    disc = (yy - n / 2) ** 2 + (xx - n / 2) ** 2 < (0.45 * n) ** 2
+    base = rng.uniform(80, 160)
+    for _ in range(6):
+        cy, cx, r = rng.uniform(20, n - 20, 2).tolist() + [rng.uniform(4, 12)]
+        img[..., 1] += 60 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r**2))
+    for _ in range(5):
+        a, b = rng.uniform(-1, 1), rng.uniform(0, n)
+        img[..., 1] += 40 * (np.abs(yy - (a * xx + b)) < 1.5)
+    img[..., 0] = base + 0.5 * img[..., 1]
+    img[..., 1] += base / 2
+    img *= disc[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+CFG = copies.CopyConfig(
+    size=48,
+    blur=2.0,
+    shortlist=3,
+    flips=(0, 1, 2, 3),
+    angles=(0,),
+    zooms=(1.0,),
+    dark=20,
+    min_score=0.7,
+    tie_margin=0.0,
+)
+
+
+def test_copies_are_linked_to_their_sources(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "glaucoma").mkdir()
+    srcs = [f"glaucoma/{i}_left.jpg" for i in range(6)]
+    ims = {}
+    for s in srcs:
+        ims[s] = _fundus(rng)
+        Image.fromarray(ims[s]).save(tmp_path / s, quality=95)
+    made = {
+        "glaucoma/_0_111.jpg": (srcs[2], lambda a: a[:, ::-1]),  # mirrored
+        "glaucoma/_1_222.jpg": (srcs[4], lambda a: a[::-1, ::-1]),  # turned 180
+        "glaucoma/_1_333.jpg": (srcs[4], lambda a: np.clip(a * 1.3, 0, 255).astype(np.uint8)),  # brighter
+    }
+    for f, (s, fn) in made.items():
+        Image.fromarray(np.ascontiguousarray(fn(ims[s]))).save(tmp_path / f, quality=90)
+    files = sorted(srcs + list(made))
+    links = copies.link_copies(tmp_path, files, CFG, progress=False)
+    assert dict(zip(links["file"], links["source"])) == {f: s for f, (s, _) in made.items()}
+    assert links["linked"].all() and (links["score"] > links["second_score"]).all()
+    patient = np.array([f.split("/")[1].split("_")[0] if not copies.is_copy(f) else f for f in files])
+    groups = copies.link_groups(files, patient, links)
+    g = dict(zip(files, groups))
+    assert g["glaucoma/_1_222.jpg"] == g["glaucoma/_1_333.jpg"] == g[srcs[4]] != g[srcs[2]] == g["glaucoma/_0_111.jpg"]
+    table = copies.group_table(files, groups, links)
+    assert list(table.columns) == ["file", "group", "linked source"]
+    assert table.set_index("file").loc["glaucoma/_0_111.jpg", "linked source"] == srcs[2]
+    counts = copies.link_counts(links).iloc[0]
+    assert (counts["copies"], counts["linked"], counts["unmatched"], counts["sources with 2+ copies"]) == (3, 3, 0, 1)
+    assert copies.originals_mask(files).sum() == 6
+
+
+def test_link_groups_union_is_transitive():
+    files = ["c/1_left.jpg", "c/1_right.jpg", "c/_0_1.jpg", "c/2_left.jpg"]
+    links = pd.DataFrame({"file": ["c/_0_1.jpg"], "linked": [True], "source": ["c/1_right.jpg"]})
+    groups = copies.link_groups(files, np.array(["p1", "p1", "c/_0_1.jpg", "p2"]), links)
+    assert groups.tolist() == ["p1", "p1", "p1", "p2"]
+
+
+def test_no_copies_no_links():
+    links = copies.link_copies(".", ["c/1_left.jpg"], CFG, progress=False)
+    assert len(links) == 0 and list(links.columns)[0] == "file"
+    assert len(copies.link_counts(links)) == 0
+
+
+def test_uncertain_link_joins_both_candidates():
+    files = ["c/1_left.jpg", "c/2_left.jpg", "c/_0_1.jpg"]
+    links = pd.DataFrame(
+        {"file": ["c/_0_1.jpg"], "linked": [True], "source": ["c/1_left.jpg"], "also": ["c/2_left.jpg"]}
+    )
+    groups = copies.link_groups(files, np.array(["p1", "p2", "c/_0_1.jpg"]), links)
+    assert len(set(groups)) == 1
+    assert copies.group_table(files, groups, links)["linked source"].tolist()[2] == "c/1_left.jpg | c/2_left.jpg"
