@@ -239,11 +239,11 @@ SECTIONS: dict[str, Any] = {
             "features": FromDataclass("lib.eye.features", "FeatureConfig"),
             "control_features": FromDataclass("lib.eye.features", "FeatureConfig"),  # or null (below)
             "models": LIST(STR()),
-            "cv": FromDataclass("lib.eye.experiment", "CVConfig"),
+            "cv": FromDataclass("lib.eye.protocols", "CVConfig"),
+            "copies": FromDataclass("lib.eye.copies", "CopyConfig"),
             "som": _SOM,
-            "som_grid": LIST(ANY),  # checked item by item against som (below)
             "cbnn": FromDataclass("lib.eye.cluster_net", "CBNNConfig"),
-            "baselines": FromDataclass("lib.eye.experiment", "BaselineConfig"),
+            "tuning": FromDataclass("lib.eye.protocols", "TuneConfig"),
         }
     ),
     "nb04": FromDataclass("lib.bias.experiment", "ExperimentConfig"),
@@ -261,7 +261,6 @@ SECTIONS: dict[str, Any] = {
 #: sub-blocks whose items/values are partial sections: (section, key) -> (schema of each item/value, label)
 PARTIAL_BLOCKS = {
     ("nb02", "ablations"): ("nb02", "values"),
-    ("nb03", "som_grid"): ("nb03.som", "items"),
     ("nb02_paper_smoke", "data"): ("data_arxiv", "self"),
     ("nb02_paper_smoke", "nb02"): ("nb02", "self"),
 }
