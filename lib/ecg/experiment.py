@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from lib.core.io import write_table
-from lib.core.metrics import classification_summary, confusion_frame, mean_std
+from lib.core.metrics import classification_summary, confusion_frame
+from lib.core.outputs import Outputs
 from lib.core.sampling import subsample
 from lib.ecg import data as ecg_data
 from lib.ecg import features as ecg_features
@@ -37,6 +37,7 @@ from lib.ecg.active_learning import (
     seed_interval,
     summarise_seeds,
 )
+from lib.ecg.readings import READINGS, rhythm_labels
 
 
 @dataclass
@@ -92,6 +93,7 @@ def prepare_inputs(
     order: int,
     normalisation: str,
     rr_features: str,
+    label_reading: str = "statement",
     progress: bool = True,
 ) -> EcgInputs:
     """Load every record of ``folder`` (minus ``exclude``), window, label and featurise (the RR columns in the
@@ -104,10 +106,13 @@ def prepare_inputs(
     Xd = ecg_preprocess.decimate_windows(beats.X, decimate)
     if context_beats > 1:
         Xd = Xd[context_index(beats.record, beats.sample, context_beats)]
+    y = ecg_preprocess.labels(beats, task)
+    if task == "rhythm":
+        y = rhythm_labels(beats.rhythm, beats.rhythm_string, beats.aami, label_reading)
     return EcgInputs(
         X=Xd,
         F=F,
-        y=ecg_preprocess.labels(beats, task),
+        y=y,
         record=beats.record.astype(str),
         beats=beats,
         task=task,
@@ -122,6 +127,7 @@ def prepare_inputs(
             "filter_order": order,
             "normalisation": normalisation,
             "rr_features": rr_features,
+            "label_reading": label_reading,
         },
     )
 
@@ -296,6 +302,54 @@ def compare_models(
     return results, probas
 
 
+def equal_budget(data: EcgInputs, splits: dict, results: dict, *, kinds, budget: int, seed: int, model_kw: dict):
+    """ODAL against each baseline at the SAME number of training labels: every ``kinds`` entry trained on a stratified
+    random ``budget`` beats of each split's training part (same validation part), beside ODAL's row (its labels =
+    ``labels_used``). Returns a long table (split, model, labels, metrics)."""
+    rows = []
+    for s, sp in splits.items():
+        if "odal" not in results.get(s, {}):
+            continue
+        small = {**sp, "train": _cap(sp["train"], data.y, budget, seed)}
+        r = results[s]["odal"]
+        rows.append({"split": s, "model": "odal", "labels": r.get("labels_used")} | _metric_cols(r))
+        for k in kinds:
+            model, proba, _ = fit_predict(k, data, small, seed=seed, model_kw=model_kw.get(k))
+            te = sp["test"]
+            res = score_predictions(data.y[te], proba, data.class_names, data.task)
+            rows.append({"split": s, "model": k, "labels": int(small["train"].size)} | _metric_cols(res))
+    return pd.DataFrame(rows)
+
+
+def _metric_cols(res: dict) -> dict:
+    return {m: res.get(m) for m in ("accuracy", "nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus")}
+
+
+def confusion_pattern(data: EcgInputs, split: dict, probas: dict, kinds=("odal", "cnn_bilstm")) -> str:
+    """Markdown: where each true rhythm class goes (arg-max) on the split's test part, for ``kinds``; names the
+    class that takes most AF/flutter beats."""
+    y = data.y[split["test"]]
+    names = data.class_names
+    lines = []
+    for k in kinds:
+        if k not in probas:
+            continue
+        pred = np.asarray(probas[k]).argmax(1)
+        af = names.index("af_flutter") if "af_flutter" in names else None
+        if af is None or not (y == af).any():
+            continue
+        counts = np.bincount(pred[y == af], minlength=len(names))
+        top = names[int(counts.argmax())]
+        sin = np.bincount(pred[y == 0], minlength=len(names))
+        lines.append(
+            f"- {k}: of {int((y == af).sum()):,} AF/flutter test beats, "
+            + ", ".join(f"{int(c):,} are predicted {n}" for n, c in zip(names, counts))
+            + f" (most go to **{top}**); of {int((y == 0).sum()):,} sinus beats {int(sin[1:].sum()):,} are predicted "
+            "non-sinus."
+        )
+    return "\n".join(lines)
+
+
 def comparison_table(
     results: dict,
     columns=(
@@ -335,41 +389,6 @@ def inflation_table(results: dict, columns=("accuracy", "macro_f1", "nonsinus_f1
                 }
             )
     return pd.DataFrame(rows)
-
-
-def patient_cv(
-    kind: str,
-    data: EcgInputs,
-    *,
-    k: int = 5,
-    seed: int = 0,
-    val_fraction: float = 0.15,
-    max_train: int | None = None,
-    model_kw: dict | None = None,
-    grouped_val: bool = False,
-    progress: bool = True,
-) -> list[dict]:
-    """K-fold patient-grouped CV: per fold, train (minus a validation share) -> held-out patients.
-
-    ``grouped_val``: the validation share is whole training records; otherwise random training beats.
-    """
-    from tqdm import tqdm
-
-    folds = ecg_splits.patient_kfold(data.record, data.y, k=k, seed=seed)
-    out = []
-    for i, fold in enumerate(tqdm(folds, desc=f"{k}-fold CV", **ecg_data.progress_kw(progress))):
-        if grouped_val:
-            train, val = ecg_splits.record_holdout(data.record, fold["train"], val_fraction, seed + i)
-        else:
-            tr = np.random.default_rng([seed, i]).permutation(fold["train"])
-            n_val = max(1, int(round(val_fraction * tr.size)))
-            train, val = np.sort(tr[n_val:]), np.sort(tr[:n_val])
-        split = {"val": val, "test": fold["test"], "train": _cap(train, data.y, max_train, seed)}
-        _, proba, secs = fit_predict(kind, data, split, seed=seed, model_kw=model_kw)
-        res = score_predictions(data.y[fold["test"]], proba, data.class_names, data.task)
-        res.update(fold=i, test_records=sorted(np.unique(data.record[fold["test"]]).tolist()), fit_seconds=secs)
-        out.append(res)
-    return out
 
 
 def confusion(y_true, proba, class_names) -> pd.DataFrame:
@@ -462,11 +481,15 @@ def model_kwargs(
     return out
 
 
-def strategy_configs(seed_size: int, batch_size: int, budget: int) -> dict[str, ALConfig]:
-    """{method: ALConfig} of STRATEGY_SETTINGS with the notebook's seed set, batch and budget."""
+def strategy_configs(seed_size: int, batch_size: int, budget: int, strategies=None) -> dict[str, ALConfig]:
+    """{method: ALConfig} of STRATEGY_SETTINGS (or of its ``strategies``) with the seed set, batch and budget."""
+    names = list(STRATEGY_SETTINGS) if strategies is None else list(strategies)
+    bad = sorted(set(names) - set(STRATEGY_SETTINGS))
+    if bad or "random" not in names or "odal" not in names:
+        raise ValueError(f"strategies must include 'random' and 'odal' and come from {list(STRATEGY_SETTINGS)}")
     return {
-        name: ALConfig(seed_size=seed_size, batch_size=batch_size, budget=budget, **kw)
-        for name, kw in STRATEGY_SETTINGS.items()
+        name: ALConfig(seed_size=seed_size, batch_size=batch_size, budget=budget, **STRATEGY_SETTINGS[name])
+        for name in names
     }
 
 
@@ -597,45 +620,6 @@ def evaluation_tables(results: dict) -> dict[str, pd.DataFrame]:
     }
 
 
-@dataclass
-class Outputs:
-    """Where a run's tables and figures go, and the data source stamped on figures (lib.core.provenance)."""
-
-    notebook: str
-    run: str
-    source: object
-
-    @classmethod
-    def for_run(cls, notebook: str, run: str, data_source: str) -> Outputs:
-        """Outputs of ``run``; synthetic vs real is decided by lib.core.provenance from the run alone."""
-        from lib.core import provenance
-
-        return cls(notebook, run, provenance.data_source(run, ecg_data.describe_source(data_source)))
-
-    def table(self, df: pd.DataFrame, name: str) -> pd.DataFrame:
-        """Write ``df`` (CSV + Markdown) and return it for display."""
-        write_table(df, name, self.notebook, self.run)
-        return df
-
-    def tables(self, tables: dict) -> dict:
-        """Write every {name: DataFrame}; returns ``tables``."""
-        for name, df in tables.items():
-            self.table(df, name)
-        return tables
-
-    def metrics(self, metrics: dict) -> None:
-        """Write the run's metrics file."""
-        from lib.core.io import write_metrics
-
-        write_metrics(self.notebook, self.run, metrics)
-
-    def figure(self, fig, name: str) -> None:
-        """Save ``fig`` stamped with the data source."""
-        from lib.core.plotting import save_figure
-
-        save_figure(fig, name, self.notebook, self.run, source=self.source.stamp)
-
-
 def confusion_tables(data: EcgInputs, splits: dict, probas: dict) -> dict[str, pd.DataFrame]:
     """{title: confusion DataFrame} of ODAL and the fully supervised CNN-BiLSTM on each split's test part."""
     out = {}
@@ -703,6 +687,10 @@ def rf_importance(
     return table
 
 
+#: what decides the AL study: non-sinus F1 on the test part (the 4-class macro-F1 is shown, never decides)
+AL_METRIC = "test_pos_f1"
+
+
 @dataclass
 class ALAnalysis:
     """Learning curves (mean over seeds), per-seed curve AUC and label saving vs random with 95% intervals over
@@ -728,8 +716,8 @@ def analyse_al(study: ALStudy, fraction: float) -> ALAnalysis:
     n_val = len(st["val"][2])
     curves_f1 = {m: mean_curve(curves_by_seed(long, m), "test_macro_f1") for m in study.configs}
     curves_ns = {m: mean_curve(curves_by_seed(long, m), "test_pos_f1") for m in study.configs}
-    per_seed = per_seed_table(long, ref, metric="test_macro_f1", fraction=fraction, extra_labels=n_val)
-    pool_only = per_seed_table(long, ref, metric="test_macro_f1", fraction=fraction, extra_labels=0)
+    per_seed = per_seed_table(long, ref, metric=AL_METRIC, fraction=fraction, extra_labels=n_val)
+    pool_only = per_seed_table(long, ref, metric=AL_METRIC, fraction=fraction, extra_labels=0)
     per_seed["saving_pool_labels_only"] = pool_only["saving_vs_random"].to_numpy()
     summary = summarise_seeds(per_seed)
     saving = {r["method"]: r for r in summary.to_dict("records")}
@@ -767,9 +755,9 @@ def write_al(al: ALAnalysis, fraction: float, out: Outputs) -> None:
     x = al_suffix(al.split)
     out.tables({f"al_curve_macro_f1_{m}{x}": mc.assign(method=m) for m, mc in al.curves_f1.items()})
     title = "\n".join(textwrap.wrap(al.protocol, 110))
-    fig = plots.learning_curves(al.curves_f1, "test macro-F1 (rhythm)", al.full_f1, fraction * al.full_f1, title)
+    fig = plots.learning_curves(al.curves_f1, "test macro-F1 (rhythm; shown, not deciding)", al.full_f1, None, title)
     out.figure(fig, f"al_learning_curves_macro_f1{x}")
-    fig = plots.learning_curves(al.curves_ns, "test non-sinus F1", al.full_ns, None, title)
+    fig = plots.learning_curves(al.curves_ns, "test non-sinus F1 (decides)", al.full_ns, fraction * al.full_ns, title)
     out.figure(fig, f"al_learning_curves_nonsinus_f1{x}")
     out.tables(
         {
@@ -817,19 +805,6 @@ def example_figures(data: EcgInputs, seed: int, out: Outputs) -> None:
         out.figure(fig, f"example_windows_{kind}")
 
 
-CV_METRICS = ("accuracy", "macro_f1", "nonsinus_f1", "roc_auc_nonsinus")
-
-
-def cv_tables(cv: list[dict]) -> tuple[pd.DataFrame, dict]:
-    """(per-fold table, {metric: mean_std over folds}) of :func:`patient_cv` results."""
-    table = pd.DataFrame(
-        [{k: r[k] for k in ("fold",) + CV_METRICS} | {"test_records": " ".join(r["test_records"])} for r in cv]
-    )
-    summary = {k: mean_std([r[k] for r in cv if r[k] is not None]) for k in CV_METRICS}
-    return table, summary
-
-
-#: claim name -> the result metric it reads (for the ``*_ci`` entries)
 CLAIM_METRICS = {"accuracy": "accuracy", "nonsinus_f1": "nonsinus_f1", "roc_auc": "roc_auc_nonsinus"}
 
 
@@ -847,43 +822,35 @@ def add_bootstrap_cis(results: dict, probas: dict, data: EcgInputs, splits: dict
                 res["nonsinus_f1_at_val_threshold_ci"] = ci["nonsinus_f1_ci"]
 
 
-#: rhythm episodes whose beats the beat reading relabels by their own AAMI class
-EPISODE_RHYTHMS = ("(B", "(T")
-
-
-def beat_reading(data: EcgInputs) -> np.ndarray:
-    """Rhythm labels under the beat reading: inside (B / (T episodes an AAMI-N beat is sinus and an AAMI-V beat
-    ventricular (other beats keep the episode's label); everywhere else the labels of ``data.y`` (the episode
-    reading, lib.ecg.data.RHYTHM_MAP)."""
+def alternative_reading(data: EcgInputs) -> tuple[str, np.ndarray]:
+    """(name, labels) of the other label reading (lib.ecg.readings) than the one ``data`` was built with."""
     if data.task != "rhythm" or data.beats is None or data.beats.rhythm_string is None:
-        raise ValueError("beat_reading needs rhythm-task inputs built from records (beats.rhythm_string)")
-    y = np.array(data.y, copy=True)
-    inside = np.isin(data.beats.rhythm_string.astype(str), EPISODE_RHYTHMS)
-    aami = np.asarray(data.beats.aami)
-    y[inside & (aami == ecg_data.AAMI_CLASSES.index("N"))] = ecg_data.RHYTHM_CLASSES.index("sinus")
-    y[inside & (aami == ecg_data.AAMI_CLASSES.index("V"))] = ecg_data.RHYTHM_CLASSES.index("ventricular")
-    return y
+        raise ValueError("alternative_reading needs rhythm-task inputs built from records (beats.rhythm_string)")
+    own = data.settings.get("label_reading", "statement")
+    alt = [r for r in READINGS if r != own][0]
+    return alt, rhythm_labels(data.beats.rhythm, data.beats.rhythm_string, data.beats.aami, alt)
 
 
 def label_readings(
     data: EcgInputs, split: dict, results: dict, *, kinds, model_kw: dict, n_boot: int, seed: int
 ) -> pd.DataFrame:
-    """The inter-patient headline under both label readings: ``kinds`` retrained on the beat reading (same split,
-    seed and settings) beside their episode-reading results; non-sinus F1 and ROC-AUC with record-bootstrap CIs and
-    the number of DS2 beats whose label the reading changes."""
+    """The inter-patient headline under both label readings (lib.ecg.readings): ``kinds`` retrained on the other
+    reading (same split, seed and settings) beside their results on the data's own reading; non-sinus F1 and ROC-AUC
+    with record-bootstrap CIs and the number of DS2 beats whose label the reading changes."""
     from dataclasses import replace
 
-    y_beat = beat_reading(data)
+    alt_name, y_beat = alternative_reading(data)
+    own = data.settings.get("label_reading", "statement")
     alt = replace(data, y=y_beat)
     res, probas = compare_models(list(kinds), alt, {"interpatient": split}, seed=seed, model_kw=model_kw)
     add_bootstrap_cis(res, probas, alt, {"interpatient": split}, n_boot=n_boot, seed=seed)
     changed = int((y_beat[split["test"]] != data.y[split["test"]]).sum())
     rows = []
-    for reading, by_kind in (("episode", results["interpatient"]), ("beat", res["interpatient"])):
+    for reading, by_kind in ((own, results["interpatient"]), (alt_name, res["interpatient"])):
         for k in kinds:
             r = by_kind[k]
             rows.append(
-                {"reading": reading, "model": k, "DS2 labels changed": changed if reading == "beat" else 0}
+                {"reading": reading, "model": k, "DS2 labels changed": changed if reading == alt_name else 0}
                 | {m: r.get(m) for m in ("nonsinus_f1", "roc_auc_nonsinus")}
                 | {f"{m}_ci": _rounded(r.get(f"{m}_ci")) for m in ("nonsinus_f1", "roc_auc_nonsinus")}
             )
@@ -902,7 +869,7 @@ class RhythmStudy:
 
 #: how the rhythm study names a non-default RR reading
 READING_LABELS = {"past": "past-only RR", "raw": "RR in seconds", "record": "RR per record mean"}
-FLOOR = "RR-only forest (floor)"
+FLOOR = "RR + irregularity forest (floor)"
 
 
 def _variant(kind: str, k: int, feats: bool, reading: str | None = None) -> str:
@@ -989,6 +956,8 @@ def rhythm_study(
     point = {v: runs[runs.variant == v][list(RHYTHM_METRICS)].mean().to_dict() for v in probas}
     for v, (p,) in floors.items():
         point[v] = {m: score_predictions(y, p, data.class_names, data.task).get(m) for m in RHYTHM_METRICS}
+    for v in floors:  # the floor decides non-sinus only: its 4-class scores are not defined
+        point[v] = {**point[v], "accuracy": None, "macro_f1": None}
     summary = pd.DataFrame(
         [
             {"variant": v, "seeds": len(probas.get(v, [None]))}
@@ -1056,20 +1025,24 @@ def rhythm_reading(study: RhythmStudy) -> str:
     return "\n".join(lines)
 
 
-def aami_benchmark(data: EcgInputs, split: dict, seed: int, model_kw: dict, kinds=AAMI_KINDS):
-    """AAMI EC57 beat classes N/S/V/F/Q, DS1 -> DS2, for ``kinds`` (default: the CNN-BiLSTM + features and the
-    Random Forests on features + window and on RR only); ``model_kw``: {kind: make_classifier kwargs}.
+def aami_benchmark(data: EcgInputs, split: dict, seed: int, model_kw: dict, kinds=AAMI_KINDS, *, hgb_iter: int = 200):
+    """AAMI EC57 beat classes N/S/V/F/Q, DS1 -> DS2, for ``kinds`` (the CNN-BiLSTM + features and the Random Forests
+    on features + window and on RR only; ``model_kw``: {kind: make_classifier kwargs}) and the class-balanced
+    feature models of lib.ecg.aami (trained on all DS1 beats).
 
     Returns (per-class table: sensitivity Se, positive predictivity +P, F1, support per model and class;
     {model: confusion counts DataFrame}; {model: classification summary}).
     """
     from dataclasses import replace
 
+    from lib.ecg import aami as ecg_aami
+
     aami = replace(data, y=data.beats.aami, class_names=list(ecg_data.AAMI_CLASSES), task="aami")
+    fitted = {kind: fit_predict(kind, aami, split, seed=seed, model_kw=model_kw.get(kind))[1:] for kind in kinds}
+    fitted |= ecg_aami.fit_feature_models(aami.F, aami.y, split, seed=seed, hgb_iter=hgb_iter)
     rows, cms, summaries = [], {}, {}
-    for kind in kinds:
-        _, proba, secs = fit_predict(kind, aami, split, seed=seed, model_kw=model_kw.get(kind))
-        y = aami.y[split["test"]]
+    y = aami.y[split["test"]]
+    for kind, (proba, secs) in fitted.items():
         summaries[kind] = {**score_predictions(y, proba, aami.class_names, "aami"), "fit_seconds": secs}
         cms[kind] = confusion(y, proba, aami.class_names)
         rows += [
@@ -1079,16 +1052,17 @@ def aami_benchmark(data: EcgInputs, split: dict, seed: int, model_kw: dict, kind
     return pd.DataFrame(rows), cms, summaries
 
 
-def claims_block(results: dict, savings: dict, paper_split: str = "random") -> dict:
+def claims_block(results: dict, savings: dict, floor: dict, paper_split: str = "random") -> dict:
     """The values the claims of claims.yaml read (``claims.*``): ODAL on ``paper_split`` plus inter-patient.
-    ``savings``: {split: ALAnalysis.saving} of the AL study's splits (None where a split had no study)."""
+    ``savings``: {split: ALAnalysis.saving} of the AL study's splits (None where a split had no study); ``floor``:
+    the RR + irregularity floor's DS2 row of the rhythm study (lib.ecg.rhythm_study, primary reading)."""
     none = {"saving_vs_random": None, "saving_vs_random_ci": None, "auc_minus_random": None}
     paper_al = savings.get(paper_split, {}).get("odal", {**none, "auc_minus_random_ci": None})
     inter_al = savings.get("interpatient", {}).get("odal", {**none, "auc_minus_random_ci": None})
     odal = results[paper_split]["odal"]
     baseline_acc = {k: results[paper_split][k]["accuracy"] for k in BASELINES}
     inter = results["interpatient"]["odal"]
-    rr = results["interpatient"]["rr_forest"]
+    rr = floor
     return {
         "accuracy": odal["accuracy"],
         "nonsinus_f1": odal["nonsinus_f1"],
@@ -1109,8 +1083,8 @@ def claims_block(results: dict, savings: dict, paper_split: str = "random") -> d
         **{f"{k}_ci": odal.get(f"{m}_ci") for k, m in CLAIM_METRICS.items()},
         **{f"interpatient_{k}_ci": inter.get(f"{m}_ci") for k, m in CLAIM_METRICS.items()},
         "interpatient_pr_auc": inter["pr_auc_nonsinus"],
-        "interpatient_rr_forest_nonsinus_f1": rr["nonsinus_f1"],
-        "interpatient_rr_forest_roc_auc": rr["roc_auc_nonsinus"],
+        "interpatient_floor_nonsinus_f1": rr["nonsinus_f1"],
+        "interpatient_floor_roc_auc": rr["roc_auc_nonsinus"],
         "interpatient_odal_beats_rr_floor": bool(
             inter["nonsinus_f1"] > rr["nonsinus_f1"] and inter["roc_auc_nonsinus"] > rr["roc_auc_nonsinus"]
         ),
@@ -1135,7 +1109,6 @@ def run_meta(
     max_train: int,
     max_val: int,
     max_test: int,
-    cv_max_train: int,
     saving_fraction: float,
 ) -> dict:
     """The metrics ``meta`` block: data provenance (lib.core.provenance), configuration, counts, runtime.
@@ -1152,7 +1125,8 @@ def run_meta(
         "config": run,
         "seeds": list(study.seeds),
         "model_seed": model_seed,
-        "split": "random 70/15/15 beats (claims) and inter-patient DS1/DS2; patient-grouped CV",
+        "split": "random 70/15/15 beats (claims) and inter-patient DS1/DS2; patient-grouped CV (201+202 one patient)",
+        "label_reading": st.get("label_reading"),
         "task": data.task,
         "n_windows": len(data),
         "n_records": int(np.unique(data.record).size),
@@ -1162,7 +1136,6 @@ def run_meta(
             "max_val": max_val,
             "max_test_random_split": max_test,
             **study.caps,
-            "cv_max_train": cv_max_train,
             "interpatient_test": "all DS2 beats (never subsampled)",
         },
         "filter": f"Butterworth band-pass 0.5-40 Hz, design order {st['filter_order']}, zero-phase sosfiltfilt",
@@ -1174,7 +1147,7 @@ def run_meta(
             "budget": cfg.budget,
             "epochs_per_round": study.epochs_per_round,
             "splits": full,
-            "saving_metric": "test macro-F1",
+            "saving_metric": "test non-sinus F1",
             "weights": "reset to the seed's initial weights every round",
             "reference": "the same recipe trained on the whole pool, per seed",
             "validation_labels_counted": True,
@@ -1189,14 +1162,12 @@ def metrics_block(
     claims: dict,
     results: dict,
     tables: dict,
-    cv: list,
-    cv_summary: dict,
-    cv_model: str,
     analyses: dict,
     counts,
     aami: dict | None = None,
     rhythm: RhythmStudy | None = None,
     readings: pd.DataFrame | None = None,
+    extra: dict | None = None,
 ) -> dict:
     """The notebook's metrics file: meta, claims, per-model results, split inflation, CV, AL ({split: ALAnalysis}),
     class counts,
@@ -1206,10 +1177,10 @@ def metrics_block(
         "claims": claims,
         "models": results,
         "split_inflation": tables["random_vs_interpatient"].to_dict("records"),
-        "cv": {"model": cv_model, "folds": len(cv), "summary": cv_summary, "per_fold": cv},
         "active_learning": {
             split: {
                 "protocol": analysis.protocol,
+                "metric": "test non-sinus F1",
                 "reference_macro_f1": analysis.full_f1,
                 "reference_nonsinus_f1": analysis.full_ns,
                 "summary": analysis.saving_table.to_dict("records"),
@@ -1224,7 +1195,7 @@ def metrics_block(
         if rhythm is not None
         else {},
         "label_readings": readings.to_dict("records") if readings is not None else [],
-    }
+    } | (extra or {})
 
 
 def class_counts_table(data: EcgInputs, splits: dict) -> pd.DataFrame:
@@ -1367,9 +1338,19 @@ def al_reading(al: ALAnalysis, strategies=("odal", "odal_no_fuzzy", "bald", "ent
     strategies that beat random, and the fuzzy controller's effect (ODAL with vs without it)."""
     st, lines = al.saving, [f"Protocol: {al.protocol}."]
     lines.append(
-        f"Reference (the same recipe on the whole pool, mean over seeds): macro-F1 {al.full_f1:.3f}, non-sinus F1 "
-        f"{al.full_ns:.3f}."
+        f"Reference (the same recipe on the whole pool, mean over seeds): non-sinus F1 {al.full_ns:.3f} (decides; "
+        f"macro-F1 {al.full_f1:.3f}, shown only)."
     )
+    first = al.curves_ns.get("random")
+    if (
+        first is not None
+        and len(first) > 1
+        and float(first["mean"].iloc[1]) >= al.per_seed.attrs.get("fraction", 0.95) * al.full_ns
+    ):
+        lines.append(
+            f"Random sampling already reaches the target at {int(first['n_labels'].iloc[1])} labels: the reference is "
+            "flat early, so a label saving is **not measurable in this setting**."
+        )
     n_random = st["random"]["seeds_reaching_target"] if "random" in st else 0
     for m in [s for s in strategies if s in st]:
         r = st[m]
@@ -1412,27 +1393,13 @@ def fuzzy_effect_lines(per_seed: pd.DataFrame) -> list[str]:
 
 
 def label_readings_text(table: pd.DataFrame) -> str:
-    """Markdown: per model, non-sinus F1 and ROC-AUC under the episode and the beat reading (from ``table``)."""
+    """Markdown: per model, non-sinus F1 and ROC-AUC under the two label readings (from ``table``)."""
     lines = []
     for m, g in table.groupby("model", sort=False):
-        e, b = g[g.reading == "episode"].iloc[0], g[g.reading == "beat"].iloc[0]
+        e, b = g.iloc[0], g.iloc[1]
         lines.append(
-            f"{m}: non-sinus F1 {e.nonsinus_f1:.3f} (episode) vs {b.nonsinus_f1:.3f} (beat reading), ROC-AUC "
-            f"{e.roc_auc_nonsinus:.3f} vs {b.roc_auc_nonsinus:.3f}; {int(b['DS2 labels changed'])} DS2 labels change."
+            f"{m}: non-sinus F1 {e.nonsinus_f1:.3f} ({e.reading} reading) vs {b.nonsinus_f1:.3f} ({b.reading}), "
+            f"ROC-AUC {e.roc_auc_nonsinus:.3f} vs {b.roc_auc_nonsinus:.3f}; {int(b['DS2 labels changed'])} DS2 labels "
+            "change."
         )
-    return _bullets(lines)
-
-
-def cv_reading(cv_summary: dict, cv_model: str, results: dict) -> str:
-    """Markdown: the patient-grouped CV mean +- sd over folds beside the same model's DS1 -> DS2 score."""
-    inter = results.get("interpatient", {}).get(cv_model, {})
-    lines = []
-    for m in CV_METRICS:
-        s = cv_summary.get(m)
-        if s:
-            ref = inter.get(m)
-            lines.append(
-                f"{cv_model} {m}: {s['mean']:.3f} +- {s['std']:.3f} over {s['n']} folds of held-out patients"
-                + (f" (DS1 -> DS2: {ref:.3f})." if ref is not None else ".")
-            )
     return _bullets(lines)
