@@ -188,8 +188,8 @@ def test_interpretation_reads_every_number_from_the_results():
     }
     text = ex.interpretation(results, data_source("real", "MIT-BIH"))
     assert "ODAL: non-sinus F1 0.600 [95% CI 0.500-0.600], ROC-AUC 0.900" in text
-    assert "ODAL beats the RR-only floor" in text
-    assert "the full CNN-BiLSTM beats only on nonsinus_f1 the RR-only floor" in text
+    assert "9 beat-RR features (not the floor" in text and "non-sinus F1 0.500" in text
+    assert "RR-only floor" not in text  # the floor is the RR + irregularity forest of the rhythm study
     assert "intra-patient, optimistic) ODAL reaches non-sinus F1 0.950" in text
 
 
@@ -236,7 +236,7 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
     acc = study.runs.set_index("context_beats")["accuracy"]
     assert acc[2] > 0.9 and acc[1] < 0.75, acc.to_dict()
     one, both = "cnn_bilstm, 1 beat, signal only", "cnn_bilstm, 2 beats, signal only"
-    assert list(study.summary.variant) == [one, both, "RR-only forest (floor)"]
+    assert list(study.summary.variant) == [one, both, ex.FLOOR]
     row = study.paired[(study.paired.a == both) & (study.paired.b == one)]
     assert set(row.metric) == {"nonsinus_f1", "roc_auc_nonsinus"} and (row["diff"] > 0).all()
     assert "higher" in ex.rhythm_reading(study)
@@ -353,10 +353,10 @@ def test_rhythm_study_past_reading_cannot_see_the_next_beat():
         ex.rhythm_study(data, split, variants=variants, **common)
     study = ex.rhythm_study(data, split, variants=variants, floor_kw=forest, **common)
     hyb, hyb_past = "cnn_bilstm, 1 beat, signal + features", "cnn_bilstm, 1 beat, signal + features, past-only RR"
-    past_floor = "RR-only forest (floor), past-only RR"
-    assert list(study.summary.variant) == [hyb, hyb_past, "RR-only forest (floor)", past_floor]
+    past_floor = "RR-only forest, past-only RR"
+    assert list(study.summary.variant) == [hyb, hyb_past, ex.FLOOR, past_floor]
     pairs = set(zip(study.paired.a, study.paired.b))
-    assert {(hyb_past, past_floor), (hyb_past, hyb), (past_floor, "RR-only forest (floor)")} <= pairs
+    assert {(hyb_past, past_floor), (hyb_past, hyb), (past_floor, ex.FLOOR)} <= pairs
     cost = study.paired[(study.paired.a == past_floor) & (study.paired.metric == "roc_auc_nonsinus")].iloc[0]
     assert cost["diff"] < -0.3 and cost.ci[1] < 0, cost.to_dict()
     text = ex.rhythm_summary_reading(study)
