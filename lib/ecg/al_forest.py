@@ -133,7 +133,7 @@ def reading(al: ForestAL) -> str:
     if al.flat:
         return head + (
             f"The reference is not clearly above the smallest budget (random already reaches {s['fraction']:.0%} of "
-            "it), so a label saving is **not measurable in this setting**."
+            "it), so a label saving is not measurable in this setting."
         )
     lines = [head + f"Per strategy, paired with random over {len(s['seeds'])} seeds:"]
     for _, r in al.summary.iterrows():

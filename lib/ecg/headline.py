@@ -152,7 +152,7 @@ def confusion_pattern(data: EcgInputs, split: dict, probas: dict, kinds=("odal",
         lines.append(
             f"- {k}: of {int((y == af).sum()):,} AF/flutter test beats, "
             + ", ".join(f"{int(c):,} are predicted {n}" for n, c in zip(names, counts))
-            + f" (most go to **{top}**); of {int((y == 0).sum()):,} sinus beats {int(sin[1:].sum()):,} are predicted "
+            + f" (most go to {top}); of {int((y == 0).sum()):,} sinus beats {int(sin[1:].sum()):,} are predicted "
             "non-sinus."
         )
     return "\n".join(lines)

@@ -275,7 +275,7 @@ def al_reading(al: ALAnalysis, strategies=("odal", "odal_no_fuzzy", "bald", "ent
     ):
         lines.append(
             f"Random sampling already reaches the target at {int(first['n_labels'].iloc[1])} labels: the reference is "
-            "flat early, so a label saving is **not measurable in this setting**."
+            "flat early, so a label saving is not measurable in this setting."
         )
     n_random = st["random"]["seeds_reaching_target"] if "random" in st else 0
     for m in [s for s in strategies if s in st]:

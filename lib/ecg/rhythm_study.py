@@ -192,7 +192,7 @@ def reading(res: RhythmResult, cv: pd.DataFrame | None = None) -> str:
             word = "above" if ci and ci[0] > 0 else ("below" if ci and ci[1] < 0 else "not separable from")
             verdict.append(f"{label} {word} the floor (difference {_fmt(pr.loc[m, 'diff'], ci)})")
         lines.append(
-            f"- **{rd} reading** ({'primary' if rd == primary else 'alternative'}): floor non-sinus F1 "
+            f"- {rd} reading ({'primary' if rd == primary else 'alternative'}): floor non-sinus F1 "
             f"{_fmt(f.nonsinus_f1, f.nonsinus_f1_ci)}, ROC-AUC {_fmt(f.roc_auc_nonsinus, f.roc_auc_nonsinus_ci)}; "
             f"sequence model (mean of {q.n_seeds} seed(s)) F1 {_fmt(q.nonsinus_f1, q.nonsinus_f1_ci)}, ROC-AUC "
             f"{_fmt(q.roc_auc_nonsinus, q.roc_auc_nonsinus_ci)}: " + "; ".join(verdict) + "."
