@@ -102,9 +102,12 @@ def study(data, split, Xf, Z, *, alt_y, alt_name: str, floor_kw: dict, seq_kw: d
         )
         for s, fit in zip(seq_seeds, seqs):
             inner += [
-                {"reading": reading, "seed": s, "epoch": e + 1, "inner_cv_pr_auc": v}
+                {"reading": reading, "model": "sequence", "seed": s, "epoch": e + 1, "inner_cv_pr_auc": v}
                 for e, v in enumerate(fit["inner_ap"])
             ]
+        inner.append(
+            {"reading": reading, "model": "floor", "seed": seed, "epoch": None, "inner_cv_pr_auc": floor["inner_ap"]}
+        )
         if reading == primary:
             keep = (floor["score"], floor["threshold"], seqs[0]["epochs"])
             pred = np.where(seqs[0]["score"] >= seqs[0]["threshold"], p0[:, 1:].argmax(1) + 1, 0)
