@@ -50,9 +50,12 @@ def _ci(reps, level=0.95):
 
 
 def study(data, split, Xf, Z, *, alt_y, alt_name: str, floor_kw: dict, seq_kw: dict, seeds, n_boot: int, seed: int):
-    """Floor (seed ``seed``) and sequence model (each of ``seeds``) on ``split`` under the primary labels
+    """Floor (seed ``seed``) and sequence model (each of ``seeds``) trained on ALL of DS1 (``split``'s training and
+    validation parts; thresholds and epochs come from the inner patient-grouped CV on it), scored on DS2, under the
+    primary labels
     ``data.y`` and, with the first seed, under ``alt_y`` (the other reading, named ``alt_name``)."""
-    tr, te = split["train"], split["test"]
+    # every DS1 beat trains (the held-out validation patients too: the inner CV on DS1 chooses what is chosen)
+    tr, te = np.sort(np.concatenate([split["train"], split["val"]])), split["test"]
     rec_te = data.record[te]
     rows, summary, paired, episodes, inner = [], [], [], [], []
     primary = data.settings.get("label_reading", "statement")
