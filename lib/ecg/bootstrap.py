@@ -61,8 +61,11 @@ def weighted_scores(y: np.ndarray, proba: np.ndarray, W: np.ndarray) -> dict[str
 
 
 def _record_counts(record, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(record index of each beat (n,), draw counts per replicate and record (n_boot, records)), seeded."""
-    record = np.asarray(record).astype(str)
+    """(patient index of each beat (n,), draw counts per replicate and patient (n_boot, patients)), seeded.
+    The clusters are patients (lib.ecg.data.patients: records 201 and 202 are one)."""
+    from lib.ecg.data import patients
+
+    record = patients(record)
     names, rec_idx = np.unique(record, return_inverse=True)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, names.size, size=(n_boot, names.size))

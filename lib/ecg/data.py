@@ -164,6 +164,17 @@ DS2 = [
     "234",
 ]
 
+#: records taken from one patient: 202.hea says record 202 comes from the same analog tape as 201 (the same
+#: 68-year-old man). Every patient-level operation (splits, CV folds, bootstrap clusters) uses
+#: :func:`patients`; the de Chazal lists put 201 in DS1 and 202 in DS2, so one DS2 test patient is also in DS1.
+SAME_PATIENT = {"201": "201+202", "202": "201+202"}
+
+
+def patients(record) -> np.ndarray:
+    """The patient of each record name (records 201 and 202 -> '201+202'; every other record is its own)."""
+    return np.array([SAME_PATIENT.get(r, r) for r in np.asarray(record).astype(str)], dtype=object).astype(str)
+
+
 #: AAMI EC57 beat classes
 AAMI_CLASSES = ["N", "S", "V", "F", "Q"]
 AAMI_MAP = {

@@ -44,7 +44,7 @@ class _DropRetracingNotice(logging.Filter):
 logging.getLogger("tensorflow").addFilter(_DropRetracingNotice())
 
 KERAS_KINDS = ("cnn_bilstm", "cnn", "lstm", "cnn_lstm")
-MONITORS = ("val_loss", "val_macro_f1")
+MONITORS = ("val_loss", "val_macro_f1", "val_nonsinus_ap")
 MODEL_KINDS = KERAS_KINDS + ("random_forest",)
 
 
@@ -178,6 +178,16 @@ def macro_f1(y, pred, n_classes: int) -> float:
     return float(f1_score(y, pred, labels=np.union1d(np.unique(y), np.unique(pred)), average="macro", zero_division=0))
 
 
+def nonsinus_ap(y, proba) -> float:
+    """Average precision of P(non-sinus) = 1 - P(class 0) for class != 0 (NaN when one side is absent)."""
+    from sklearn.metrics import average_precision_score
+
+    pos = np.asarray(y) != 0
+    if pos.all() or not pos.any():
+        return float("nan")
+    return float(average_precision_score(pos, 1.0 - np.asarray(proba)[:, 0]))
+
+
 def class_weights(y, n_classes: int) -> np.ndarray:
     """(n_classes,) the 'balanced' weight of each class in ``y`` (n / (n_present * count)); 1 for absent classes."""
     counts = np.bincount(np.asarray(y, dtype=int), minlength=n_classes).astype(float)
@@ -220,7 +230,7 @@ class KerasECGClassifier:
     batch_size: int = 64
     patience: int = 3
     class_weight: str | None = None
-    monitor: str = "val_loss"  # early stopping on: val_loss (class-weighted like training) | val_macro_f1
+    monitor: str = "val_loss"  # early stopping on: val_loss (class-weighted) | val_macro_f1 | val_nonsinus_ap
     seed: int = 0
     arch: dict = field(default_factory=dict)
     tunable = True  # the fuzzy controller may call set_learning_rate / set_dropout
@@ -338,7 +348,9 @@ class KerasECGClassifier:
             # early stopping on the objective that is trained: the training labels' class weights, applied to
             # the validation beats (a class absent from training gets weight 1)
             val_w = class_weights(y, self.n_classes)[y_val] if self.class_weight == "balanced" else None
-        hist = {"loss": []} | ({"val_loss": [], "val_accuracy": [], "val_macro_f1": []} if has_val else {})
+        hist = {"loss": []} | (
+            {"val_loss": [], "val_accuracy": [], "val_macro_f1": [], "val_nonsinus_ap": []} if has_val else {}
+        )
         best, best_weights, wait = -np.inf, None, 0
         for _ in range(epochs or self.epochs):
             order, total = rng.permutation(n), 0.0
@@ -357,7 +369,8 @@ class KerasECGClassifier:
             hist["val_loss"].append(val_loss)
             hist["val_accuracy"].append(float((p.argmax(1) == y_val).mean()))
             hist["val_macro_f1"].append(macro_f1(y_val, p.argmax(1), self.n_classes))
-            score = -val_loss if self.monitor == "val_loss" else hist["val_macro_f1"][-1]  # higher is better
+            hist["val_nonsinus_ap"].append(nonsinus_ap(y_val, p))
+            score = -val_loss if self.monitor == "val_loss" else hist[self.monitor][-1]  # higher is better
             if best_weights is None or score > best:
                 best, best_weights, wait = score, self.model.get_weights(), 0
             else:

@@ -5,7 +5,7 @@
 - ``interpatient_split``: de Chazal et al. (2004) DS1 (train, validation carved out
   of DS1 at random) / DS2 (test); paced records are not in either list.
 - ``patient_kfold``: K folds with whole patients held out (sklearn GroupKFold on
-  records, stratified by the patients' label mix where possible).
+  patients (201 and 202 are one), stratified by the patients' label mix where possible).
 
 Every function returns index arrays into the beat arrays.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from lib.ecg.data import DS1, DS2
+from lib.ecg.data import DS1, DS2, patients
 
 
 def _safe_stratify(y: np.ndarray) -> np.ndarray | None:
@@ -35,20 +35,34 @@ def random_split(y: np.ndarray, fractions=(0.70, 0.15, 0.15), seed: int = 0) -> 
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
-def record_holdout(record: np.ndarray, idx: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split beat indices ``idx`` by whole records: (kept, held out), held out = seeded records until >= fraction.
+def record_holdout(
+    record: np.ndarray, idx: np.ndarray, fraction: float, seed: int, y: np.ndarray | None = None, must=(1,)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split beat indices ``idx`` by whole PATIENTS (lib.ecg.data.patients: 201 and 202 are one): (kept, held out).
 
-    Records are taken in a seeded random order until their beats reach ``fraction`` of ``idx``
-    (at least one record, never all). Both parts sorted.
+    Patients are taken in a seeded random order until their beats reach ``fraction`` of ``idx`` (at least one,
+    never all). With ``y`` given, the held-out part is stratified by rhythm: for each class in ``must`` (default:
+    1 = AF/flutter) held by at least two patients of ``idx``, the first such patient of the seeded order is held out
+    first, so that early stopping and thresholds see the class. Both parts sorted.
     """
-    record = np.asarray(record).astype(str)
-    names = np.unique(record[idx])
+    pat = patients(record)
+    names = np.unique(pat[idx])
     if names.size < 2:
-        raise ValueError(f"a record hold-out needs at least 2 records, got {names.size}")
-    order = np.random.default_rng(seed).permutation(names)
-    sizes = np.array([np.sum(record[idx] == n) for n in order])
+        raise ValueError(f"a patient hold-out needs at least 2 patients, got {names.size}")
+    order = list(np.random.default_rng(seed).permutation(names))
+    if y is not None:
+        y = np.asarray(y)
+        first = []
+        for c in must:
+            holders = [n for n in order if np.any(y[idx][pat[idx] == n] == c)]
+            if len(holders) >= 2 and holders[0] not in first:
+                first.append(holders[0])
+        order = first + [n for n in order if n not in first]
+    order = np.array(order)
+    sizes = np.array([np.sum(pat[idx] == n) for n in order])
     n_out = int(np.clip(np.searchsorted(np.cumsum(sizes), fraction * idx.size) + 1, 1, names.size - 1))
-    out = np.isin(record[idx], order[:n_out])
+    n_out = max(n_out, len(first) if y is not None else 1)
+    out = np.isin(pat[idx], order[:n_out])
     return np.sort(idx[~out]), np.sort(idx[out])
 
 
@@ -75,7 +89,7 @@ def interpatient_split(
     if tr.size == 0 or te.size == 0:
         raise ValueError(f"inter-patient split needs beats in DS1 and DS2, got {tr.size} and {te.size}")
     if grouped_val:
-        train, val = record_holdout(record, tr, val_fraction, seed)
+        train, val = record_holdout(record, tr, val_fraction, seed, y=y)
     else:
         train, val = train_test_split(
             tr, test_size=val_fraction, random_state=seed, stratify=_safe_stratify(np.asarray(y)[tr])
@@ -84,10 +98,10 @@ def interpatient_split(
 
 
 def patient_kfold(record: np.ndarray, y: np.ndarray, k: int = 5, seed: int = 0) -> list[dict[str, np.ndarray]]:
-    """K patient-grouped folds: [{'train', 'test'}]; no record in both of a fold's parts."""
-    record = np.asarray(record).astype(str)
-    n_rec = np.unique(record).size
-    if not 2 <= k <= n_rec:
-        raise ValueError(f"k must be in [2, {n_rec}] (number of records), got {k}")
+    """K patient-grouped folds: [{'train', 'test'}]; no patient (lib.ecg.data.patients) in both of a fold's parts."""
+    pat = patients(record)
+    n_pat = np.unique(pat).size
+    if not 2 <= k <= n_pat:
+        raise ValueError(f"k must be in [2, {n_pat}] (number of patients), got {k}")
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    return [{"train": tr, "test": te} for tr, te in cv.split(np.zeros(record.size), np.asarray(y), groups=record)]
+    return [{"train": tr, "test": te} for tr, te in cv.split(np.zeros(pat.size), np.asarray(y), groups=pat)]

@@ -152,30 +152,6 @@ def test_claims_table_and_confusion_file_names():
     assert ex.confusion_file_name("CNN-BiLSTM full, interpatient") == "confusion_CNNBiLSTM_full_interpatient"
 
 
-def test_cv_tables_exact():
-    cv = [
-        {
-            "fold": 0,
-            "accuracy": 0.5,
-            "macro_f1": 0.4,
-            "nonsinus_f1": 0.2,
-            "roc_auc_nonsinus": None,
-            "test_records": ["1"],
-        },
-        {
-            "fold": 1,
-            "accuracy": 0.7,
-            "macro_f1": 0.6,
-            "nonsinus_f1": 0.4,
-            "roc_auc_nonsinus": 0.8,
-            "test_records": ["2", "3"],
-        },
-    ]
-    table, summary = ex.cv_tables(cv)
-    assert table["test_records"].tolist() == ["1", "2 3"]
-    assert summary["accuracy"]["mean"] == pytest.approx(0.6) and summary["roc_auc_nonsinus"]["mean"] == 0.8
-
-
 def test_rr_forest_sees_only_the_rr_features():
     rng = np.random.default_rng(0)
     names = ex.ecg_features.FEATURE_NAMES
@@ -212,8 +188,8 @@ def test_interpretation_reads_every_number_from_the_results():
     }
     text = ex.interpretation(results, data_source("real", "MIT-BIH"))
     assert "ODAL: non-sinus F1 0.600 [95% CI 0.500-0.600], ROC-AUC 0.900" in text
-    assert "ODAL beats the RR-only floor" in text
-    assert "the full CNN-BiLSTM beats only on nonsinus_f1 the RR-only floor" in text
+    assert "9 beat-RR features (not the floor" in text and "non-sinus F1 0.500" in text
+    assert "RR-only floor" not in text  # the floor is the RR + irregularity forest of the rhythm study
     assert "intra-patient, optimistic) ODAL reaches non-sinus F1 0.950" in text
 
 
@@ -260,7 +236,7 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
     acc = study.runs.set_index("context_beats")["accuracy"]
     assert acc[2] > 0.9 and acc[1] < 0.75, acc.to_dict()
     one, both = "cnn_bilstm, 1 beat, signal only", "cnn_bilstm, 2 beats, signal only"
-    assert list(study.summary.variant) == [one, both, "RR-only forest (floor)"]
+    assert list(study.summary.variant) == [one, both, ex.FLOOR]
     row = study.paired[(study.paired.a == both) & (study.paired.b == one)]
     assert set(row.metric) == {"nonsinus_f1", "roc_auc_nonsinus"} and (row["diff"] > 0).all()
     assert "higher" in ex.rhythm_reading(study)
@@ -268,29 +244,34 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
         ex.rhythm_study(dataclasses.replace(data, X=X[:, None, :]), split, variants=two[:1], **common, n_boot=5, seed=0)
 
 
-def test_beat_reading_relabels_only_the_episode_beats_by_their_aami_class():
+def test_alternative_reading_relabels_conduction_rhythms_and_episode_beats():
     N, S, V = (ecg_data.AAMI_CLASSES.index(c) for c in "NSV")
     sinus, vent, other = (ecg_data.RHYTHM_CLASSES.index(c) for c in ("sinus", "ventricular", "other"))
-    strings = np.array(["(N", "(B", "(B", "(B", "(T", "(VT", "(SBR"], dtype=object)
-    aami = np.array([N, N, V, S, N, N, N])
-    y = ex.ecg_preprocess.rhythm_class(strings)
-    assert y.tolist() == [sinus, vent, vent, vent, vent, vent, sinus]  # (SBR is a sinus-node rhythm
-    beats = types.SimpleNamespace(rhythm_string=strings, aami=aami)
+    strings = np.array(["(N", "(B", "(B", "(B", "(T", "(VT", "(SBR", "(PREX", "(BII", "(NOD"], dtype=object)
+    aami = np.array([N, N, V, S, N, N, N, N, N, N])
+    y = ex.ecg_preprocess.rhythm_class(strings)  # the episode reading
+    assert y.tolist() == [sinus, vent, vent, vent, vent, vent, sinus, other, other, other]
+    beats = types.SimpleNamespace(rhythm_string=strings, aami=aami, rhythm=y)
     data = ex.EcgInputs(
-        X=np.zeros((7, 4)),
-        F=np.zeros((7, 0)),
+        X=np.zeros((10, 4)),
+        F=np.zeros((10, 0)),
         y=y,
-        record=np.array(["100"] * 7),
+        record=np.array(["100"] * 10),
         beats=beats,
         task="rhythm",
         class_names=ecg_data.RHYTHM_CLASSES,
         feature_names=[],
+        settings={"label_reading": "episode"},
     )
-    # (B N -> sinus, (B V stays ventricular, (B S keeps the episode label, (T N -> sinus; (VT is not an episode reading
-    assert ex.beat_reading(data).tolist() == [sinus, sinus, vent, vent, sinus, vent, sinus]
-    assert other not in ex.beat_reading(data)
+    # statement reading: (B N -> sinus, (B V ventricular, (B S keeps the episode label, (T N -> sinus, (VT untouched;
+    # (PREX and (BII are sinus rhythms with a conduction abnormality; (NOD stays "other"
+    name, alt = ex.alternative_reading(data)
+    assert name == "statement"
+    assert alt.tolist() == [sinus, sinus, vent, vent, sinus, vent, sinus, sinus, sinus, other]
+    back_name, back = ex.alternative_reading(dataclasses.replace(data, y=alt, settings={"label_reading": "statement"}))
+    assert back_name == "episode" and back.tolist() == y.tolist()
     with pytest.raises(ValueError, match="rhythm_string"):
-        ex.beat_reading(dataclasses.replace(data, beats=types.SimpleNamespace(rhythm_string=None, aami=aami)))
+        ex.alternative_reading(dataclasses.replace(data, beats=types.SimpleNamespace(rhythm_string=None, aami=aami)))
 
 
 def test_permutation_importance_finds_the_only_informative_feature():
@@ -372,10 +353,10 @@ def test_rhythm_study_past_reading_cannot_see_the_next_beat():
         ex.rhythm_study(data, split, variants=variants, **common)
     study = ex.rhythm_study(data, split, variants=variants, floor_kw=forest, **common)
     hyb, hyb_past = "cnn_bilstm, 1 beat, signal + features", "cnn_bilstm, 1 beat, signal + features, past-only RR"
-    past_floor = "RR-only forest (floor), past-only RR"
-    assert list(study.summary.variant) == [hyb, hyb_past, "RR-only forest (floor)", past_floor]
+    past_floor = "RR-only forest, past-only RR"
+    assert list(study.summary.variant) == [hyb, hyb_past, ex.FLOOR, past_floor]
     pairs = set(zip(study.paired.a, study.paired.b))
-    assert {(hyb_past, past_floor), (hyb_past, hyb), (past_floor, "RR-only forest (floor)")} <= pairs
+    assert {(hyb_past, past_floor), (hyb_past, hyb), (past_floor, ex.FLOOR)} <= pairs
     cost = study.paired[(study.paired.a == past_floor) & (study.paired.metric == "roc_auc_nonsinus")].iloc[0]
     assert cost["diff"] < -0.3 and cost.ci[1] < 0, cost.to_dict()
     text = ex.rhythm_summary_reading(study)
@@ -418,12 +399,14 @@ def test_generated_readings_read_the_values():
         s: {k: res(v) for k in ("odal", "rr_forest", *ex.BASELINES)}
         for s, v in (("random", 0.9), ("interpatient", 0.6))
     }
+    floor = {"nonsinus_f1": 0.5, "roc_auc_nonsinus": 0.7}
     claims = ex.claims_block(
-        results, {"random": saving, "interpatient": {"odal": {**saving["odal"], "saving_vs_random": -0.1}}}
+        results, {"random": saving, "interpatient": {"odal": {**saving["odal"], "saving_vs_random": -0.1}}}, floor
     )
     assert claims["annotation_saving"] == 0.25 and claims["interpatient_annotation_saving"] == -0.1
+    assert claims["interpatient_floor_roc_auc"] == 0.7 and not claims["interpatient_odal_beats_rr_floor"]
     assert (
-        ex.claims_block(results, {"interpatient": saving})["annotation_saving"] is None
+        ex.claims_block(results, {"interpatient": saving}, floor)["annotation_saving"] is None
     )  # no study on the paper's split
     aami = pd.DataFrame(
         [
@@ -432,5 +415,3 @@ def test_generated_readings_read_the_values():
         ]
     )
     assert "V (10 DS2 beats): best F1 0.700 (b); a Se 0.900 / +P 0.500" in ex.aami_reading(aami)
-    cv = ex.cv_reading({"accuracy": {"mean": 0.8, "std": 0.1, "n": 5}}, "odal", results)
-    assert "odal accuracy: 0.800 +- 0.100 over 5 folds of held-out patients (DS1 -> DS2: 0.600)" in cv

@@ -211,8 +211,21 @@ def test_record_holdout_takes_whole_records_up_to_the_fraction():
     assert np.array_equal(np.sort(np.concatenate([kept, held])), idx)
     _, held_all = ecg_splits.record_holdout(record, idx, 1.0, seed=0)
     assert np.unique(record[held_all]).size == 3  # never every record
-    with pytest.raises(ValueError, match="at least 2 records"):
+    with pytest.raises(ValueError, match="at least 2 patients"):
         ecg_splits.record_holdout(record, np.arange(40), 0.2, seed=0)
+
+
+def test_record_holdout_holds_out_an_af_patient_first_and_keeps_201_with_202():
+    record = np.repeat(["101", "106", "201", "202", "203", "108"], 20)
+    y = np.zeros(record.size, dtype=int)
+    y[(record == "201") | (record == "203")] = 1  # two AF patients (201+202 is one patient)
+    idx = np.arange(record.size)
+    for seed in range(6):
+        kept, held = ecg_splits.record_holdout(record, idx, 0.1, seed=seed, y=y)
+        assert (y[held] == 1).any() and (y[kept] == 1).any(), "validation and training both hold an AF patient"
+        assert ("201" in record[held]) == ("202" in record[held]), "201 and 202 are one patient"
+    _, held = ecg_splits.record_holdout(record, idx, 0.1, seed=0)
+    assert len(set(ecg_data.patients(record[held]))) == 1  # without y: the plain seeded hold-out
 
 
 def test_grouped_interpatient_validation_never_holds_training_patients():
@@ -235,6 +248,10 @@ def test_patient_kfold_groups_disjoint():
     assert sorted(seen) == sorted(np.unique(record))
     with pytest.raises(ValueError, match="k must be"):
         ecg_splits.patient_kfold(record, y, k=11)
+    record = np.repeat(["201", "202", "100", "101"], 5)
+    for f in ecg_splits.patient_kfold(record, np.zeros(20, dtype=int), k=3, seed=0):
+        test = set(record[f["test"]])
+        assert ("201" in test) == ("202" in test), "records 201 and 202 are one patient"
 
 
 def test_xqrs_option_matches_reference_beats(tmp_path):

@@ -1,0 +1,194 @@
+"""Notebook 01's active-learning study with a learner whose full-pool reference clearly beats small budgets.
+
+Learner: a class-balanced Random Forest on the floor's RR + irregularity features (lib.ecg.rhythm), binary target
+non-sinus, refitted from scratch every round; pool = DS1 training patients, validation = the held-out DS1 patients
+(an AF patient among them; its size counted as labels), curves scored on every DS2 beat. Metric: non-sinus F1 (at
+the arg-max decision). Strategies from lib.ecg.experiment.STRATEGY_SETTINGS (random is the floor), seeds paired.
+
+Decidability: the study can only measure a saving if the reference (the same forest on the whole pool) is clearly
+above what the smallest budgets reach. ``flat`` is True when random sampling's mean curve, at its first queried
+round, is already within ``fraction`` of the mean reference: then the verdict is "not measurable in this setting".
+The detectable effect size of a paired comparison over n seeds (two-sided 5% level, 80% power, Student t) is
+(t_0.975 + t_0.8) x sd(paired differences) / sqrt(n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lib.ecg.active_learning import ALConfig, fit_reference, mean_curve, per_seed_table, run_strategies, summarise_seeds
+from lib.ecg.models import RandomForestECGClassifier
+
+METRIC = "test_pos_f1"
+
+
+@dataclass
+class ForestAL:
+    long: pd.DataFrame
+    reference: pd.DataFrame
+    per_seed: pd.DataFrame
+    summary: pd.DataFrame
+    curves: pd.DataFrame  # mean / std per method and label count
+    flat: bool
+    first_round: dict
+    settings: dict
+
+
+def detectable_effect(diffs, level: float = 0.95, power: float = 0.8) -> float | None:
+    """Smallest mean paired difference a two-sided t test over these seeds detects with ``power``."""
+    d = np.asarray([v for v in diffs if v is not None and np.isfinite(v)], dtype=float)
+    if d.size < 2:
+        return None
+    df = d.size - 1
+    return float((stats.t.ppf(0.5 + level / 2, df) + stats.t.ppf(power, df)) * d.std(ddof=1) / np.sqrt(d.size))
+
+
+def run(Xf, y, split, *, strategies, seeds, seed_size: int, batch: int, budget: int, trees: int, fraction: float):
+    from lib.ecg.experiment import STRATEGY_SETTINGS
+
+    bad = sorted(set(strategies) - set(STRATEGY_SETTINGS) | ({"bald"} & set(strategies)))
+    if bad or "random" not in strategies:
+        raise ValueError(
+            f"strategies must include 'random' and come from {sorted(set(STRATEGY_SETTINGS) - {'bald'})}"
+            f" (a forest has no MC dropout), got {list(strategies)}"
+        )
+    yb = (np.asarray(y) != 0).astype(int)
+    pool, val, test = split["train"], split["val"], split["test"]
+
+    def factory(s):
+        return RandomForestECGClassifier(
+            n_classes=2, n_estimators=trees, class_weight="balanced", seed=int(s), n_jobs=1, use_window=False
+        )
+
+    configs = {
+        m: ALConfig(seed_size=seed_size, batch_size=batch, budget=budget, **STRATEGY_SETTINGS[m]) for m in strategies
+    }
+    v, t = (Xf[val], Xf[val], yb[val]), (Xf[test], Xf[test], yb[test])
+    long = run_strategies(
+        factory, Xf[pool], Xf[pool], yb[pool], v, t, configs, seeds, n_classes=2, positive_classes=[1], progress=False
+    )
+    ref = fit_reference(factory, Xf[pool], Xf[pool], yb[pool], v, t, seeds, n_classes=2, positive_classes=[1])
+    per_seed = per_seed_table(long, ref, metric=METRIC, fraction=fraction, extra_labels=len(val))
+    summary = summarise_seeds(per_seed)
+    summary["detectable_auc_difference"] = [
+        detectable_effect(per_seed.loc[per_seed.method == m, "auc_minus_random"]) for m in summary["method"]
+    ]
+    curves = pd.concat(
+        [
+            mean_curve([g.sort_values("n_labels") for _, g in long[long.method == m].groupby("seed")], METRIC).assign(
+                method=m
+            )
+            for m in strategies
+        ],
+        ignore_index=True,
+    )
+    rnd = long[long.method == "random"]
+    first_n = sorted(rnd["n_labels"].unique())[1] if rnd["n_labels"].nunique() > 1 else rnd["n_labels"].min()
+    first = float(rnd.loc[rnd.n_labels == first_n, METRIC].mean())
+    ref_mean = float(ref[METRIC].mean())
+    flat = first >= fraction * ref_mean
+    return ForestAL(
+        long,
+        ref,
+        per_seed,
+        summary,
+        curves,
+        bool(flat),
+        {"n_labels": int(first_n), "random_mean": first, "reference_mean": ref_mean},
+        {
+            "strategies": list(strategies),
+            "seeds": list(seeds),
+            "seed_size": seed_size,
+            "batch": batch,
+            "budget": budget,
+            "trees": trees,
+            "fraction": fraction,
+            "pool": int(len(pool)),
+            "validation_labels": int(len(val)),
+            "test_beats": int(len(test)),
+        },
+    )
+
+
+def _ci(ci) -> str:
+    return "n/a" if not ci or ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _pct(ci) -> str:
+    return "n/a" if not ci or ci[0] is None else f"[{ci[0]:+.1%}, {ci[1]:+.1%}]"
+
+
+def reading(al: ForestAL) -> str:
+    """Generated verdict per strategy (vs random, paired over seeds) with the detectable effect size."""
+    f = al.first_round
+    s = al.settings
+    head = (
+        f"Reference (the forest on the whole pool of {s['pool']:,} DS1 beats) non-sinus F1 {f['reference_mean']:.3f}; "
+        f"random sampling at {f['n_labels']:,} labels {f['random_mean']:.3f}. "
+    )
+    if al.flat:
+        return head + (
+            f"The reference is not clearly above the smallest budget (random already reaches {s['fraction']:.0%} of "
+            "it), so a label saving is not measurable in this setting."
+        )
+    lines = [head + f"Per strategy, paired with random over {len(s['seeds'])} seeds:"]
+    for _, r in al.summary.iterrows():
+        if r.method == "random":
+            continue
+        ci = r["auc_minus_random_ci"]
+        word = (
+            "above"
+            if ci[0] is not None and ci[0] > 0
+            else ("below" if ci[1] is not None and ci[1] < 0 else "not separable from")
+        )
+        sav = r["saving_vs_random"]
+        lines.append(
+            f"- {r.method}: learning-curve AUC {word} random (difference {r['auc_minus_random']:.3f} {_ci(ci)}; "
+            f"detectable with these seeds: {r['detectable_auc_difference']:.3f}); label saving to "
+            f"{s['fraction']:.0%} of the reference "
+            + (
+                "not estimable (fewer than two seeds reach it on both curves)"
+                if sav is None
+                else f"{sav:.1%} {_ci(r['saving_vs_random_ci'])}"
+            )
+            + "."
+        )
+    return "\n".join(lines)
+
+
+def curves_figure(al: ForestAL, stamp: str | None = None):
+    """Mean learning curves (non-sinus F1 on DS2, +- 1 sd over seeds) with the reference and the target line."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for m, g in al.curves.groupby("method", sort=False):
+        ax.plot(g["n_labels"], g["mean"], label=m)
+        ax.fill_between(g["n_labels"], g["mean"] - g["std"], g["mean"] + g["std"], alpha=0.15)
+    ref = al.first_round["reference_mean"]
+    ax.axhline(ref, color="k", ls="--", lw=1, label="reference (whole pool)")
+    ax.axhline(al.settings["fraction"] * ref, color="grey", ls=":", lw=1, label=f"{al.settings['fraction']:.0%} of it")
+    ax.set_xlabel("pool labels")
+    ax.set_ylabel("DS2 non-sinus F1")
+    ax.set_title("Active learning with the floor's forest (DS1 pool -> DS2)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def metrics(al: ForestAL) -> dict:
+    return {
+        "active_learning_forest": {
+            "metric": "DS2 non-sinus F1",
+            "flat_reference": al.flat,
+            "verdict": "not measurable in this setting" if al.flat else "measurable",
+            "first_round": al.first_round,
+            "summary": al.summary.to_dict("records"),
+            "per_seed": al.per_seed.to_dict("records"),
+            "reference": al.reference.to_dict("records"),
+            "settings": al.settings,
+        }
+    }

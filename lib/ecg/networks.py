@@ -1,0 +1,170 @@
+"""Notebook-01: the headline networks over seeds on the inter-patient split, paired with the floor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lib.core.outputs import Outputs
+from lib.ecg import data as ecg_data
+from lib.ecg import features as ecg_features
+from lib.ecg.headline import _rounded, _with_rounded_ci, fit_predict, score_predictions
+from lib.ecg.inputs import EcgInputs, _cap, context_index, with_rr_reading
+
+RHYTHM_METRICS = ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus", "accuracy", "macro_f1")
+
+
+@dataclass
+class RhythmStudy:
+    runs: pd.DataFrame  # one row per (variant, seed): test metrics on DS2 and fit seconds
+    summary: pd.DataFrame  # one row per variant (+ the RR-only forest): mean over seeds with record-bootstrap CIs
+    paired: pd.DataFrame  # differences (mean over seeds) vs the RR-only forest and vs one beat, paired resamples
+
+
+#: how the rhythm study names a non-default RR reading
+READING_LABELS = {"past": "past-only RR", "raw": "RR in seconds", "record": "RR per record mean"}
+
+
+FLOOR = "RR + irregularity forest (floor)"
+
+
+def _variant(kind: str, k: int, feats: bool, reading: str | None = None) -> str:
+    name = f"{kind}, {k} beat{'s' if k > 1 else ''}, {'signal + features' if feats else 'signal only'}"
+    return name + (f", {READING_LABELS[reading]}" if reading else "")
+
+
+def _floor(reading: str | None) -> str:
+    """The floor's name; in another RR reading the study refits the 9-feature RR forest (no irregularity features)."""
+    return FLOOR if not reading else f"RR-only forest, {READING_LABELS[reading]}"
+
+
+def rhythm_study(
+    data: EcgInputs,
+    split: dict,
+    *,
+    variants,
+    seeds,
+    model_kw: dict,
+    floor_proba: np.ndarray,
+    max_train: int | None,
+    n_boot: int,
+    seed: int,
+    floor_kw: dict | None = None,
+    progress: bool = True,
+) -> RhythmStudy:
+    """Does the network see rhythm across patients, and what do the features add? Each ``variants`` entry
+    ``[kind, k, features]`` is a Keras kind trained on the inter-patient split (DS1, early stopping on held-out DS1
+    records) with input context k (the beat and its k-1 predecessors in the same record: past only, as a real-time
+    monitor would see them; the recurrent layer runs across the k beats), hybrid (+ hand-crafted features) or
+    standalone (the signal alone), over ``seeds``; scored on DS2 (never subsampled). ``model_kw``: the Keras
+    settings every kind shares. ``floor_proba``: the RR-only forest's DS2 probabilities.
+    ``max_train``: a stratified cap on the training beats of this study (None/0: the split's training part).
+    An optional 4th entry names another RR reading of the features (lib.ecg.features.RR_READINGS, e.g. ``past``:
+    every feature of beat i reads beats <= i only; with k > 1 the k beats end at beat i, so the input holds no
+    later beat, only the window's fixed ~0.44 s after R); for each such reading the RR-only forest is refitted on
+    it (``floor_kw``, seed ``seed``) and paired with its variants, and each variant is paired with the same
+    variant in the data's reading (what the restriction costs).
+
+    CIs: record-level bootstrap of the mean over seeds; every variant and the floor use the same resamples,
+    so the differences are paired.
+    """
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from lib.ecg.bootstrap import paired_difference, percentile_interval, seed_mean_replicates
+
+    if data.X.ndim != 2:
+        raise ValueError(f"rhythm_study builds its own beat runs: give one-beat windows (n, L), got {data.X.shape}")
+    tr = _cap(split["train"], data.y, max_train, seed)
+    sp = {**split, "train": tr}
+    te = split["test"]
+    y = data.y[te]
+    base = data.settings.get("rr_features", "record")
+
+    def reading_of(v) -> str | None:  # None = the data's own reading
+        r = str(v[3]) if len(v) > 3 else base
+        ecg_features.rr_names(r)
+        return None if r == base else r
+
+    variants = [(str(v[0]), int(v[1]), bool(v[2]), reading_of(v)) for v in variants]
+    inputs = {r: data if r is None else with_rr_reading(data, r) for r in {v[3] for v in variants}}
+    jobs = [(*v, s) for v in variants for s in seeds]
+    rows, probas = [], {}
+    for kind, k, f, r, s in tqdm(jobs, desc="rhythm study", **ecg_data.progress_kw(progress)):
+        X = data.X if k == 1 else data.X[context_index(data.record, data.beats.sample, k)]
+        dk = replace(inputs[r], X=X)
+        _, proba, secs = fit_predict(kind, dk, sp, seed=int(s), use_features=f, model_kw=model_kw)
+        probas.setdefault(_variant(kind, k, f, r), []).append(proba)
+        res = score_predictions(y, proba, data.class_names, data.task)
+        rows.append(
+            {"variant": _variant(kind, k, f, r), "kind": kind, "context_beats": k, "features": f}
+            | {"rr_features": r or base, "seed": int(s)}
+            | {m: res.get(m) for m in RHYTHM_METRICS}
+            | {"n_train": int(tr.size), "fit_seconds": secs}
+        )
+    runs = pd.DataFrame(rows)
+    floors = {FLOOR: [floor_proba]}
+    for r in sorted(r for r in inputs if r is not None):  # the floor in every other reading, on the study's split
+        if floor_kw is None:
+            raise ValueError(f"rhythm_study needs floor_kw to refit the RR-only forest on the {r!r} reading")
+        floors[_floor(r)] = [fit_predict("rr_forest", inputs[r], split, seed=seed, model_kw=floor_kw)[1]]
+    reps = seed_mean_replicates(y, {**probas, **floors}, data.record[te], n_boot=n_boot, seed=seed)
+    point = {v: runs[runs.variant == v][list(RHYTHM_METRICS)].mean().to_dict() for v in probas}
+    for v, (p,) in floors.items():
+        point[v] = {m: score_predictions(y, p, data.class_names, data.task).get(m) for m in RHYTHM_METRICS}
+    for v in floors:  # the floor decides non-sinus only: its 4-class scores are not defined
+        point[v] = {**point[v], "accuracy": None, "macro_f1": None}
+    summary = pd.DataFrame(
+        [
+            {"variant": v, "seeds": len(probas.get(v, [None]))}
+            | {m: point[v][m] for m in RHYTHM_METRICS}
+            | {
+                f"{m}_ci": _rounded(percentile_interval(reps[v][m], 0.95))
+                for m in ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus")
+            }
+            for v in [*probas, *floors]
+        ]
+    )
+    keys = {(c, k, f, r) for c, k, f, r in variants}
+    pairs = (
+        [(_variant(*v), _floor(v[3])) for v in dict.fromkeys(variants)]
+        + [(_variant(c, k, f, r), _variant(c, 1, f, r)) for c, k, f, r in variants if k != 1 and (c, 1, f, r) in keys]
+        + [
+            (_variant(c, k, True, r), _variant(c, k, False, r))
+            for c, k, f, r in variants
+            if f and (c, k, False, r) in keys
+        ]
+        + [(_variant(c, k, f, r), _variant(c, k, f)) for c, k, f, r in variants if r and (c, k, f, None) in keys]
+        + [(v, FLOOR) for v in floors if v != FLOOR]
+    )
+    paired = pd.DataFrame(
+        [
+            {"a": a, "b": b, "metric": m}
+            | _with_rounded_ci(paired_difference(reps[a][m], reps[b][m], point[a][m] - point[b][m]))
+            for a, b in pairs
+            for m in ("nonsinus_f1", "roc_auc_nonsinus")
+        ]
+    )
+    return RhythmStudy(runs, summary, paired)
+
+
+def write_rhythm(study: RhythmStudy, out: Outputs) -> pd.DataFrame:
+    """Write the rhythm study's tables, print its generated reading; returns the summary for display."""
+    out.tables({"rhythm_runs": study.runs, "rhythm_summary": study.summary, "rhythm_paired": study.paired})
+    print(rhythm_reading(study))
+    return study.summary.round(3)
+
+
+def rhythm_reading(study: RhythmStudy) -> str:
+    """Generated sentences: each variant vs the RR-only floor and longer context vs one beat (paired CIs)."""
+    lines = []
+    for r in study.paired.itertuples():
+        lo, hi = r.ci if r.ci else (float("nan"), float("nan"))
+        verdict = "higher" if lo > 0 else ("lower" if hi < 0 else "not distinguishable")
+        lines.append(
+            f"{r.a} minus {r.b}, {r.metric}: {r.diff:+.3f} [95% CI {lo:+.3f} to {hi:+.3f}], p = {r.p:.3f} -> {verdict}."
+        )
+    return "\n".join(lines)

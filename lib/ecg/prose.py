@@ -1,0 +1,331 @@
+"""Notebook-01: claims, the metrics file, and the generated readings (Markdown; every number read from results)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from lib.ecg.active_learning import (
+    seed_interval,
+)
+from lib.ecg.al_study import ALAnalysis
+from lib.ecg.headline import BASELINES
+from lib.ecg.inputs import EcgInputs
+from lib.ecg.networks import FLOOR, READING_LABELS, RhythmStudy
+
+CLAIM_METRICS = {"accuracy": "accuracy", "nonsinus_f1": "nonsinus_f1", "roc_auc": "roc_auc_nonsinus"}
+
+
+def claims_block(results: dict, savings: dict, floor: dict, paper_split: str = "random") -> dict:
+    """The values the claims of claims.yaml read (``claims.*``): ODAL on ``paper_split`` plus inter-patient.
+    ``savings``: {split: ALAnalysis.saving} of the AL study's splits (None where a split had no study); ``floor``:
+    the RR + irregularity floor's DS2 row of the rhythm study (lib.ecg.rhythm_study, primary reading)."""
+    none = {"saving_vs_random": None, "saving_vs_random_ci": None, "auc_minus_random": None}
+    paper_al = savings.get(paper_split, {}).get("odal", {**none, "auc_minus_random_ci": None})
+    inter_al = savings.get("interpatient", {}).get("odal", {**none, "auc_minus_random_ci": None})
+    odal = results[paper_split]["odal"]
+    baseline_acc = {k: results[paper_split][k]["accuracy"] for k in BASELINES}
+    inter = results["interpatient"]["odal"]
+    rr = floor
+    return {
+        "accuracy": odal["accuracy"],
+        "nonsinus_f1": odal["nonsinus_f1"],
+        "roc_auc": odal["roc_auc_nonsinus"],
+        "roc_auc_ovr_macro": odal["roc_auc_ovr_macro"],
+        "annotation_saving": paper_al["saving_vs_random"],
+        "annotation_saving_ci": paper_al["saving_vs_random_ci"],
+        "al_auc_minus_random": paper_al["auc_minus_random"],
+        "al_auc_minus_random_ci": paper_al["auc_minus_random_ci"],
+        "interpatient_annotation_saving": inter_al["saving_vs_random"],
+        "interpatient_annotation_saving_ci": inter_al["saving_vs_random_ci"],
+        "interpatient_al_auc_minus_random": inter_al["auc_minus_random"],
+        "interpatient_al_auc_minus_random_ci": inter_al["auc_minus_random_ci"],
+        "odal_above_baselines": bool(odal["accuracy"] > max(baseline_acc.values())),
+        "interpatient_accuracy": inter["accuracy"],
+        "interpatient_nonsinus_f1": inter["nonsinus_f1"],
+        "interpatient_roc_auc": inter["roc_auc_nonsinus"],
+        **{f"{k}_ci": odal.get(f"{m}_ci") for k, m in CLAIM_METRICS.items()},
+        **{f"interpatient_{k}_ci": inter.get(f"{m}_ci") for k, m in CLAIM_METRICS.items()},
+        "interpatient_pr_auc": inter["pr_auc_nonsinus"],
+        "interpatient_floor_nonsinus_f1": rr["nonsinus_f1"],
+        "interpatient_floor_roc_auc": rr["roc_auc_nonsinus"],
+        "interpatient_odal_beats_rr_floor": bool(
+            inter["nonsinus_f1"] > rr["nonsinus_f1"] and inter["roc_auc_nonsinus"] > rr["roc_auc_nonsinus"]
+        ),
+    }
+
+
+def claims_table(claims: dict, paper: dict) -> pd.DataFrame:
+    """Paper value (claims.yaml, via lib.core.report.paper_values) beside ours, one row per claim id."""
+    return pd.DataFrame(
+        [{"claim": cid, "paper": value, "ours": claims.get(cid.removeprefix("nb01_"))} for cid, value in paper.items()]
+    )
+
+
+def run_meta(
+    source,
+    run: str,
+    data: EcgInputs,
+    studies: dict,
+    t_start: float,
+    *,
+    model_seed: int,
+    max_train: int,
+    max_val: int,
+    max_test: int,
+    saving_fraction: float,
+) -> dict:
+    """The metrics ``meta`` block: data provenance (lib.core.provenance), configuration, counts, runtime.
+
+    Window/filter settings come from ``data.settings``, the AL settings from ``studies`` ({split: ALStudy}, the
+    whole-study splits first); caps of 0 mean none.
+    """
+    full = [s for s, st in studies.items() if len(st.reference)]
+    study = studies[full[0]]
+    cfg = study.configs["odal"]
+    st = data.settings
+    return {
+        **source.meta(),
+        "config": run,
+        "seeds": list(study.seeds),
+        "model_seed": model_seed,
+        "split": "random 70/15/15 beats (claims) and inter-patient DS1/DS2; patient-grouped CV (201+202 one patient)",
+        "label_reading": st.get("label_reading"),
+        "task": data.task,
+        "n_windows": len(data),
+        "n_records": int(np.unique(data.record).size),
+        "skipped_beats": dict(data.beats.skipped),
+        "subsampling": {
+            "max_train": max_train,
+            "max_val": max_val,
+            "max_test_random_split": max_test,
+            **study.caps,
+            "interpatient_test": "all DS2 beats (never subsampled)",
+        },
+        "filter": f"Butterworth band-pass 0.5-40 Hz, design order {st['filter_order']}, zero-phase sosfiltfilt",
+        "window": {k: st[k] for k in ("before", "after", "decimate", "context_beats", "peaks")},
+        "rr_features": st.get("rr_features"),
+        "al": {
+            "seed_size": cfg.seed_size,
+            "batch": cfg.batch_size,
+            "budget": cfg.budget,
+            "epochs_per_round": study.epochs_per_round,
+            "splits": full,
+            "saving_metric": "test non-sinus F1",
+            "weights": "reset to the seed's initial weights every round",
+            "reference": "the same recipe trained on the whole pool, per seed",
+            "validation_labels_counted": True,
+            "saving_fraction": saving_fraction,
+        },
+        "runtime_s": time.perf_counter() - t_start,
+    }
+
+
+def metrics_block(
+    meta: dict,
+    claims: dict,
+    results: dict,
+    tables: dict,
+    analyses: dict,
+    counts,
+    aami: dict | None = None,
+    rhythm: RhythmStudy | None = None,
+    readings: pd.DataFrame | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """The notebook's metrics file: meta, claims, per-model results, split inflation, CV, AL ({split: ALAnalysis}),
+    class counts,
+    the AAMI benchmark and the rhythm (input context) study."""
+    return {
+        "meta": meta,
+        "claims": claims,
+        "models": results,
+        "split_inflation": tables["random_vs_interpatient"].to_dict("records"),
+        "active_learning": {
+            split: {
+                "protocol": analysis.protocol,
+                "metric": "test non-sinus F1",
+                "reference_macro_f1": analysis.full_f1,
+                "reference_nonsinus_f1": analysis.full_ns,
+                "summary": analysis.saving_table.to_dict("records"),
+                "per_seed": analysis.per_seed.to_dict("records"),
+                "final": analysis.ablation.to_dict("records"),
+            }
+            for split, analysis in analyses.items()
+        },
+        "class_counts": counts.to_dict("records"),
+        "aami_benchmark": aami or {},
+        "rhythm_study": {"summary": rhythm.summary.to_dict("records"), "paired": rhythm.paired.to_dict("records")}
+        if rhythm is not None
+        else {},
+        "label_readings": readings.to_dict("records") if readings is not None else [],
+    } | (extra or {})
+
+
+def _with_ci(res: dict, metric: str) -> str:
+    value, ci = res.get(metric), res.get(f"{metric}_ci")
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" + (f" [95% CI {ci[0]:.3f}-{ci[1]:.3f}]" if ci else "")
+
+
+def interpretation(results: dict, source) -> str:
+    """Generated sentences on the headline: ODAL, the full CNN-BiLSTM and the 9-feature beat-RR forest across patients,
+    and the paper's intra-patient split beside it (every number read from ``results``). The floor every rhythm model
+    is compared with (RR + irregularity forest) comes later, in the rhythm study (lib.ecg.rhythm_study)."""
+    inter, rand = results["interpatient"], results["random"]
+    lines = [f"Data: {source.stamp}."]
+    names = (
+        ("odal", "ODAL"),
+        ("cnn_bilstm", "CNN-BiLSTM (full supervision)"),
+        ("rr_forest", "the forest on the 9 beat-RR features (not the floor: that is the RR + irregularity forest)"),
+    )
+    for k, name in names:
+        r = inter[k]
+        lines.append(
+            f"Across patients (DS1 -> DS2) {name}: non-sinus F1 {_with_ci(r, 'nonsinus_f1')}, "
+            f"ROC-AUC {_with_ci(r, 'roc_auc_nonsinus')}, PR-AUC {_with_ci(r, 'pr_auc_nonsinus')}."
+        )
+    lines.append("Each against the RR + irregularity floor, paired over seeds: section 4 (the rhythm study).")
+    lines.append(
+        f"Under the paper's random beat split (intra-patient, optimistic) ODAL reaches non-sinus F1 "
+        f"{_with_ci(rand['odal'], 'nonsinus_f1')} and ROC-AUC {_with_ci(rand['odal'], 'roc_auc_nonsinus')}."
+    )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ generated readings (Markdown, values only)
+def _bullets(lines: list[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def _ci_text(ci) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f" [95% CI {ci[0]:+.3f} to {ci[1]:+.3f}]"
+
+
+def _verdict(ci) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "no interval"
+    return "higher" if ci[0] > 0 else ("lower" if ci[1] < 0 else "not distinguishable")
+
+
+def headline_reading(results: dict, source) -> str:
+    """:func:`interpretation` as Markdown bullets (for IPython.display.Markdown)."""
+    return _bullets(interpretation(results, source).split("\n"))
+
+
+def rhythm_summary_reading(study: RhythmStudy) -> str:
+    """Markdown: the best network vs the RR-only floor, and what the past-only (real-time) features cost, read
+    from the paired differences of the rhythm study (every number from ``study``)."""
+    p, lines = study.paired, []
+    floor = p[p["b"].str.startswith(FLOOR) & ~p["a"].str.startswith(FLOOR)]
+    for metric, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
+        m = floor[floor.metric == metric]
+        if m.empty:
+            continue
+        best = m.loc[m["diff"].idxmax()]
+        above = [r.a for r in m.itertuples() if _verdict(r.ci) == "higher"]
+        lines.append(
+            f"{label}: the best network vs its floor is {best.a} ({best['diff']:+.3f}{_ci_text(best.ci)}); "
+            + (f"above the floor with a CI excluding 0: {', '.join(above)}." if above else "no network is above the "
+               "RR-only floor with a CI excluding 0.")
+        )  # fmt: skip
+    past = p[p["a"].str.contains(READING_LABELS["past"]) & ~p["b"].str.contains(READING_LABELS["past"])]
+    for r in past.itertuples():
+        if r.b.startswith(FLOOR) and r.a.startswith(FLOOR):
+            what = "the RR-only forest on past-only RR minus the forest on the default RR features"
+        elif r.b.startswith(FLOOR):
+            continue
+        else:
+            what = f"{r.a} minus the same network on the default features"
+        lines.append(f"Real-time cost, {r.metric}: {what}: {r.diff:+.3f}{_ci_text(r.ci)} -> {_verdict(r.ci)}.")
+    lines.append("Differences are paired (the same record-bootstrap resamples); the lines printed above list them all.")
+    return _bullets(lines)
+
+
+def aami_reading(table: pd.DataFrame) -> str:
+    """Markdown: per AAMI class, the model with the highest F1 on DS2 and every model's Se / +P (from ``table``)."""
+    lines = []
+    for c, g in table.groupby("class", sort=False):
+        if not g["support"].sum():
+            continue
+        best = g.loc[g["F1"].idxmax()]
+        each = "; ".join(f"{r['model']} Se {r['Se']:.3f} / +P {r['+P']:.3f}" for r in g.to_dict("records"))
+        lines.append(f"{c} ({int(best.support)} DS2 beats): best F1 {best.F1:.3f} ({best.model}); {each}.")
+    return _bullets(lines)
+
+
+def al_reading(al: ALAnalysis, strategies=("odal", "odal_no_fuzzy", "bald", "entropy", "margin")) -> str:
+    """Markdown: the protocol, ODAL's label saving and learning-curve AUC vs random (t-intervals over seeds), the
+    strategies that beat random, and the fuzzy controller's effect (ODAL with vs without it)."""
+    st, lines = al.saving, [f"Protocol: {al.protocol}."]
+    lines.append(
+        f"Reference (the same recipe on the whole pool, mean over seeds): non-sinus F1 {al.full_ns:.3f} (decides; "
+        f"macro-F1 {al.full_f1:.3f}, shown only)."
+    )
+    first = al.curves_ns.get("random")
+    if (
+        first is not None
+        and len(first) > 1
+        and float(first["mean"].iloc[1]) >= al.per_seed.attrs.get("fraction", 0.95) * al.full_ns
+    ):
+        lines.append(
+            f"Random sampling already reaches the target at {int(first['n_labels'].iloc[1])} labels: the reference is "
+            "flat early, so a label saving is not measurable in this setting."
+        )
+    n_random = st["random"]["seeds_reaching_target"] if "random" in st else 0
+    for m in [s for s in strategies if s in st]:
+        r = st[m]
+        sv, paired = r.get("saving_vs_random"), r.get("seeds_paired", 0)
+        if sv is None or not np.isfinite(sv):
+            saving = f"not estimable (both curves reach the target in {paired} seed{'s' * (paired != 1)}; two needed)"
+        else:
+            saving = f"{sv:+.3f}{_ci_text(r.get('saving_vs_random_ci'))} over {paired} seeds"
+        lines.append(
+            f"{m}: label saving vs random {saving} ({m} reaches the target in {r['seeds_reaching_target']} of "
+            f"{r['n_seeds']} seeds, random in {n_random}); "
+            f"curve AUC minus random {r['auc_minus_random']:+.3f}{_ci_text(r.get('auc_minus_random_ci'))} "
+            f"-> {_verdict(r.get('auc_minus_random_ci'))}."
+        )
+    lines += fuzzy_effect_lines(al.per_seed)
+    return _bullets(lines)
+
+
+FUZZY_PARTS = {"odal": "the whole controller", "odal_query_control": "query control only",
+               "odal_training_control": "learning-rate/dropout control only"}  # fmt: skip
+
+
+def fuzzy_effect_lines(per_seed: pd.DataFrame) -> list[str]:
+    """The fuzzy controller's effect: per part (``FUZZY_PARTS``), its curve AUC minus ODAL without the controller,
+    paired by seed, with a 95% t-interval over seeds (``per_seed``: rows method, seed, auc)."""
+    if per_seed.empty or "odal_no_fuzzy" not in set(per_seed["method"]):
+        return []
+    auc = per_seed.pivot(index="seed", columns="method", values="auc")
+    lines = []
+    for m, what in FUZZY_PARTS.items():
+        if m not in auc:
+            continue
+        d = (auc[m] - auc["odal_no_fuzzy"]).dropna().to_numpy(dtype=float)
+        ci = seed_interval(d)
+        lines.append(
+            f"Fuzzy controller, {what}: curve AUC minus ODAL without it {d.mean():+.3f}{_ci_text(ci)} over "
+            f"{d.size} seeds -> {_verdict(ci)}."
+        )
+    return lines
+
+
+def label_readings_text(table: pd.DataFrame) -> str:
+    """Markdown: per model, non-sinus F1 and ROC-AUC under the two label readings (from ``table``)."""
+    lines = []
+    for m, g in table.groupby("model", sort=False):
+        e, b = g.iloc[0], g.iloc[1]
+        lines.append(
+            f"{m}: non-sinus F1 {e.nonsinus_f1:.3f} ({e.reading} reading) vs {b.nonsinus_f1:.3f} ({b.reading}), "
+            f"ROC-AUC {e.roc_auc_nonsinus:.3f} vs {b.roc_auc_nonsinus:.3f}; {int(b['DS2 labels changed'])} DS2 labels "
+            "change."
+        )
+    return _bullets(lines)

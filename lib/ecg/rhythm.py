@@ -1,0 +1,259 @@
+"""Notebook 01's rhythm study: the RR-irregularity floor and a network that sees time, DS1 -> DS2.
+
+- Floor: a Random Forest on the 9 record-normalised RR features plus the irregularity features of
+  :mod:`lib.ecg.irregularity` (windows of 32-64 beats), trained on every DS1 beat (no cap), target non-sinus.
+- Sequence model: a BiLSTM over consecutive beats of one record (``seq_len`` beats per chunk), per-beat inputs the
+  standardised RR + morphology (+ irregularity) features, one 4-class rhythm output per beat (many-to-many);
+  chunks overlap by half at prediction time and the per-beat outputs are averaged.
+- Validation that holds the positive class: the number of epochs and the decision threshold on P(non-sinus) are
+  chosen by an inner patient-grouped CV on DS1 (:func:`inner_folds`, stratified by rhythm); the out-of-fold
+  predictions of all DS1 patients (both AF patients included) are pooled. DS2 never chooses anything.
+- A threshold ``t`` chosen on DS1 is applied by the monotone map :func:`at_threshold` (t -> 0.5), so that the
+  arg-max decision of the two-column output is the thresholded one and rankings (AUCs) are unchanged.
+- Episodes: :func:`episode_scores` (EC57-style gross episode and duration sensitivity / positive predictivity).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import precision_recall_curve
+from sklearn.model_selection import StratifiedGroupKFold
+
+from lib.ecg.data import AAMI_CLASSES, patients
+from lib.ecg.features import MORPH_NAMES, RR_NAMES, SPEC_NAMES
+from lib.ecg.irregularity import irregularity_features, irregularity_names
+
+SEQ_INPUTS = ("rr", "morphology", "irregularity")
+
+
+def floor_features(data, *, windows, large: float, exclude_ectopic: bool) -> tuple[np.ndarray, list]:
+    """(n, 9 + 5 * len(windows)) RR + irregularity features and their names. ``exclude_ectopic``: the reference
+    beat annotation (AAMI S or V) marks the ectopic beats left out of the successive differences (an oracle)."""
+    b = data.beats
+    ect = np.isin(b.aami, [AAMI_CLASSES.index("S"), AAMI_CLASSES.index("V")]) if exclude_ectopic else None
+    irr = irregularity_features(data.record, b.sample, b.fs, windows=windows, large=large, ectopic=ect)
+    rr = np.asarray(data.F[:, : len(RR_NAMES)], dtype=np.float32)
+    return np.hstack([rr, irr]), list(data.feature_names[: len(RR_NAMES)]) + irregularity_names(windows)
+
+
+def sequence_features(data, floor: np.ndarray, inputs) -> np.ndarray:
+    """Per-beat inputs of the sequence model: the groups of ``inputs`` (SEQ_INPUTS) as columns."""
+    bad = sorted(set(inputs) - set(SEQ_INPUTS))
+    if bad or not inputs:
+        raise ValueError(f"seq inputs must be a non-empty subset of {SEQ_INPUTS}, got {list(inputs)}")
+    n_rr, n_m = len(RR_NAMES), len(MORPH_NAMES) + len(SPEC_NAMES)
+    cols = {"rr": data.F[:, :n_rr], "morphology": data.F[:, n_rr : n_rr + n_m], "irregularity": floor[:, n_rr:]}
+    return np.hstack([np.asarray(cols[g], dtype=np.float32) for g in SEQ_INPUTS if g in inputs])
+
+
+def inner_folds(record, y, idx, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k patient-grouped folds of the beats ``idx`` stratified by ``y`` (global indices: (fit, held out))."""
+    idx = np.asarray(idx)
+    pat = patients(np.asarray(record)[idx])
+    k = int(min(k, np.unique(pat).size))
+    if k < 2:
+        raise ValueError("inner CV needs at least 2 patients")
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [(idx[a], idx[b]) for a, b in cv.split(np.zeros(idx.size), np.asarray(y)[idx], groups=pat)]
+
+
+def best_f1_threshold(positive, score) -> float:
+    """The threshold on ``score`` that maximises F1 of ``positive`` (0.5 when there is no positive)."""
+    positive = np.asarray(positive, dtype=bool)
+    if not positive.any() or positive.all():
+        return 0.5
+    p, r, t = precision_recall_curve(positive, score)
+    f = 2 * p[:-1] * r[:-1] / np.maximum(p[:-1] + r[:-1], 1e-12)
+    return float(t[int(np.argmax(f))])
+
+
+def at_threshold(score, t: float) -> np.ndarray:
+    """(n, 2) [1 - s', s'] with s' the monotone piecewise-linear map of ``score`` that sends ``t`` to 0.5."""
+    s = np.asarray(score, dtype=float)
+    t = float(np.clip(t, 1e-6, 1 - 1e-6))
+    s2 = np.where(s <= t, 0.5 * s / t, 0.5 + 0.5 * (s - t) / (1 - t))
+    return np.stack([1 - s2, s2], axis=1)
+
+
+# ------------------------------------------------------------------ floor
+def _forest(trees: int, min_leaf: int, seed: int) -> RandomForestClassifier:
+    return RandomForestClassifier(
+        n_estimators=trees,
+        min_samples_leaf=min_leaf,
+        class_weight="balanced_subsample",
+        random_state=seed,
+        n_jobs=1,
+    )
+
+
+def fit_floor(Xf, y, train, test, *, trees: int, min_leaf: int, inner_k: int, record, seed: int) -> dict:
+    """The floor, DS1-chosen threshold: {'score': P(non-sinus) on ``test``, 'threshold', 'inner_ap' (pooled
+    out-of-fold non-sinus PR-AUC of the inner CV on ``train``), 'fit_seconds'}."""
+    t0 = time.perf_counter()
+    pos = np.asarray(y) != 0
+    oof = np.zeros(len(y))
+    for a, b in inner_folds(record, y, train, inner_k, seed):
+        oof[b] = _forest(trees, min_leaf, seed).fit(Xf[a], pos[a]).predict_proba(Xf[b])[:, -1]
+    from sklearn.metrics import average_precision_score
+
+    thr = best_f1_threshold(pos[train], oof[train])
+    inner_ap = float(average_precision_score(pos[train], oof[train])) if 0 < pos[train].sum() < train.size else None
+    score = _forest(trees, min_leaf, seed).fit(Xf[train], pos[train]).predict_proba(Xf[test])[:, -1]
+    return {"score": score, "threshold": thr, "inner_ap": inner_ap, "fit_seconds": time.perf_counter() - t0}
+
+
+# ------------------------------------------------------------------ sequence model
+def chunks(record, idx, length: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """(m, length) beat indices of chunks of consecutive beats of one record among ``idx`` (sorted) and a (m,
+    length) mask (False = padding: a record shorter than ``length`` is padded with its last beat)."""
+    idx = np.sort(np.asarray(idx))
+    rec = np.asarray(record).astype(str)[idx]
+    out, mask = [], []
+    starts = np.flatnonzero(np.concatenate([[True], rec[1:] != rec[:-1]]))
+    for s, e in zip(starts, np.concatenate([starts[1:], [idx.size]])):
+        n = e - s
+        if n <= length:
+            pos = np.concatenate([np.arange(n), np.full(length - n, n - 1)])
+            out.append(idx[s + pos])
+            mask.append(np.arange(length) < n)
+            continue
+        firsts = list(range(0, n - length + 1, stride))
+        if firsts[-1] != n - length:
+            firsts.append(n - length)
+        for f in firsts:
+            out.append(idx[s + f : s + f + length])
+            mask.append(np.ones(length, dtype=bool))
+    return np.array(out), np.array(mask)
+
+
+def build_sequence_model(n_in: int, n_classes: int, *, units: int, dense: int, dropout: float, lr: float, seed: int):
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+    inp = keras.Input((None, n_in))
+    x = keras.layers.Dense(dense, activation="relu")(inp)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True))(x)
+    x = keras.layers.Dropout(dropout, seed=int(seed))(x)
+    out = keras.layers.Dense(n_classes, activation="softmax")(x)
+    model = keras.Model(inp, out)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy")
+    return model
+
+
+class SequenceRhythmModel:
+    """BiLSTM over chunks of beats (see the module docstring); ``fit(Z, y, idx, epochs)``, ``predict(Z, idx)``."""
+
+    def __init__(self, n_in, n_classes, record, *, seq_len, units, dense, dropout, lr, batch_size, seed):
+        self.n_classes, self.record, self.seq_len, self.batch_size = n_classes, record, int(seq_len), int(batch_size)
+        self.seed = int(seed)
+        self.model = build_sequence_model(n_in, n_classes, units=units, dense=dense, dropout=dropout, lr=lr, seed=seed)
+        self._epoch = 0
+
+    def fit_epoch(self, Z, y, idx):
+        """One shuffled pass over the training chunks (stride seq_len / 2), class-balanced per beat."""
+        if not hasattr(self, "_train"):
+            C, M = chunks(self.record, idx, self.seq_len, max(1, self.seq_len // 2))
+            counts = np.bincount(np.asarray(y)[idx], minlength=self.n_classes).astype(float)
+            w = np.where(counts > 0, counts.sum() / (self.n_classes * np.maximum(counts, 1)), 0.0)
+            self._train = (Z[C], np.asarray(y)[C], (w[np.asarray(y)[C]] * M).astype("float32"))
+        Xc, Yc, Wc = self._train
+        order = np.random.default_rng(self.seed * 1000 + self._epoch).permutation(len(Xc))
+        self._epoch += 1
+        for s in range(0, len(order), self.batch_size):
+            b = order[s : s + self.batch_size]
+            self.model.train_on_batch(Xc[b], Yc[b], sample_weight=Wc[b])
+        return self
+
+    def predict(self, Z, idx) -> np.ndarray:
+        """(len(idx), n_classes) per-beat probabilities, averaged over the half-overlapping chunks."""
+        idx = np.sort(np.asarray(idx))
+        C, M = chunks(self.record, idx, self.seq_len, max(1, self.seq_len // 2))
+        P = np.asarray(self.model.predict(Z[C], batch_size=256, verbose=0))
+        acc = np.zeros((len(Z), self.n_classes))
+        cnt = np.zeros(len(Z))
+        np.add.at(acc, C[M], P[M])
+        np.add.at(cnt, C[M], 1.0)
+        return acc[idx] / np.maximum(cnt[idx], 1.0)[:, None]
+
+
+def standardise(Z, train) -> np.ndarray:
+    mu, sd = Z[train].mean(0), Z[train].std(0)
+    return ((Z - mu) / np.where(sd > 0, sd, 1.0)).astype("float32")
+
+
+def fit_sequence(Z, y, train, test, *, record, n_classes: int, inner_k: int, max_epochs: int, seed: int, **kw) -> dict:
+    """Epochs and threshold by inner patient-grouped CV on ``train`` (pooled out-of-fold non-sinus PR-AUC, then the
+    F1-best threshold), refit on all of ``train``: {'proba' (test, 4 classes), 'score', 'threshold', 'epochs',
+    'inner_ap' (per epoch), 'fit_seconds'}."""
+    from sklearn.metrics import average_precision_score
+
+    t0 = time.perf_counter()
+    Z = standardise(Z, train)
+    y = np.asarray(y)
+    pos = y != 0
+    oof = np.zeros((max_epochs, len(y)))
+    folds = inner_folds(record, y, train, inner_k, seed)
+    for a, b in folds:
+        m = SequenceRhythmModel(Z.shape[1], n_classes, record, seed=seed, **kw)
+        for e in range(max_epochs):
+            m.fit_epoch(Z, y, a)
+            oof[e, np.sort(b)] = 1.0 - m.predict(Z, b)[:, 0]
+    held = np.sort(np.concatenate([b for _, b in folds]))
+    ap = [float(average_precision_score(pos[held], oof[e, held])) for e in range(max_epochs)]
+    best = int(np.argmax(ap))
+    thr = best_f1_threshold(pos[held], oof[best, held])
+    m = SequenceRhythmModel(Z.shape[1], n_classes, record, seed=seed, **kw)
+    for _ in range(best + 1):
+        m.fit_epoch(Z, y, train)
+    proba = m.predict(Z, test)
+    return {
+        "proba": proba,
+        "score": 1.0 - proba[:, 0],
+        "threshold": thr,
+        "epochs": best + 1,
+        "inner_ap": ap,
+        "fit_seconds": time.perf_counter() - t0,
+    }
+
+
+# ------------------------------------------------------------------ episodes
+def runs(record, mask) -> list[tuple[int, int]]:
+    """[start, end) index runs where ``mask`` is True, never crossing a record boundary."""
+    mask = np.asarray(mask, dtype=bool)
+    rec = np.asarray(record).astype(str)
+    brk = np.concatenate([[True], (rec[1:] != rec[:-1]) | (mask[1:] != mask[:-1])])
+    starts = np.flatnonzero(brk)
+    ends = np.concatenate([starts[1:], [mask.size]])
+    return [(int(s), int(e)) for s, e in zip(starts, ends) if mask[s]]
+
+
+def episode_scores(record, sample, fs: float, ref, pred) -> dict:
+    """EC57-style gross statistics of episodes (runs of consecutive beats) of ``pred`` against ``ref``:
+    episode Se = share of reference episodes that overlap a detected one, episode +P = share of detected episodes
+    that overlap a reference one; duration Se / +P = overlapping time over reference / detected time (each beat lasts
+    until the next beat of its record). No minimum episode length. NaN where a denominator is 0."""
+    ref, pred = np.asarray(ref, dtype=bool), np.asarray(pred, dtype=bool)
+    rec = np.asarray(record).astype(str)
+    t = np.asarray(sample, dtype=float) / fs
+    dur = np.concatenate([np.diff(t), [0.0]])
+    dur[np.concatenate([rec[1:] != rec[:-1], [True]])] = 0.0
+    er, ep = runs(rec, ref), runs(rec, pred)
+
+    def hit(eps, other):
+        return sum(bool(other[s:e].any()) for s, e in eps)
+
+    def ratio(a, b):
+        return float(a / b) if b > 0 else float("nan")
+
+    both = float(dur[ref & pred].sum())
+    return {
+        "episodes_ref": len(er),
+        "episodes_detected": len(ep),
+        "episode_se": ratio(hit(er, pred), len(er)),
+        "episode_ppv": ratio(hit(ep, ref), len(ep)),
+        "duration_se": ratio(both, dur[ref].sum()),
+        "duration_ppv": ratio(both, dur[pred].sum()),
+    }

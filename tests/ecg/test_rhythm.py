@@ -1,0 +1,102 @@
+"""The rhythm study's pieces: irregularity features, thresholds, chunks, episodes, label readings, patients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib.ecg import data as ecg_data
+from lib.ecg import irregularity as irr
+from lib.ecg import readings
+from lib.ecg import rhythm as R
+from lib.ecg.al_forest import detectable_effect
+
+
+def _times(rr):
+    return np.concatenate([[0.0], np.cumsum(rr)])
+
+
+def test_irregularity_of_a_regular_and_an_alternating_rhythm():
+    fs = 360.0
+    regular = _times(np.full(99, 0.8))
+    alternating = _times(np.tile([0.6, 1.0], 50)[:99])
+    record = np.repeat(["a", "b"], 100)
+    sample = np.concatenate([regular, alternating]) * fs
+    F = irr.irregularity_features(record, sample, fs, windows=(16,), large=0.1)
+    names = irr.irregularity_names((16,))
+    f = {n: F[:, i] for i, n in enumerate(names)}
+    a, b = slice(20, 80), slice(120, 180)  # away from the record ends
+    assert np.allclose(f["rmssd_16"][a], 0) and np.allclose(f["cv_16"][a], 0, atol=1e-6)
+    assert np.allclose(f["plarge_16"][a], 0) and np.allclose(f["tpr_16"][a], 0)  # no turning point in a flat series
+    # alternating 0.6/1.0 s: every |dRR| = 0.4 s, mean RR 0.8 s -> RMSSD/mean = mad/mean = 0.5, all large, every point
+    # a turning point (ratio 1 / (2/3) = 1.5), CV = 0.2 / 0.8
+    assert np.allclose(f["rmssd_16"][b], 0.5, atol=1e-3) and np.allclose(f["mad_16"][b], 0.5, atol=1e-3)
+    assert np.allclose(f["plarge_16"][b], 1.0) and np.allclose(f["tpr_16"][b], 1.5)
+    assert np.allclose(f["cv_16"][b], 0.25, atol=1e-3)
+
+
+def test_irregularity_leaves_ectopic_differences_out():
+    fs = 100.0
+    rr = np.full(59, 1.0)
+    rr[29], rr[30] = 0.6, 1.4  # RR ending at beat 30 (premature) and the compensatory pause after it
+    t = _times(rr) * fs
+    ect = np.zeros(60, dtype=bool)
+    ect[30] = True
+    rec = np.full(60, "r")
+    with_ect = irr.irregularity_features(rec, t, fs, windows=(20,))
+    without = irr.irregularity_features(rec, t, fs, windows=(20,), ectopic=ect)
+    assert with_ect[30, 0] > 0.1 and np.allclose(without[:, 0], 0)  # the beat alone made the window irregular
+    with pytest.raises(ValueError, match="increasing"):
+        irr.irregularity_features(rec, t[::-1], fs)
+    with pytest.raises(ValueError, match="windows"):
+        irr.irregularity_features(rec, t, fs, windows=(2,))
+
+
+def test_threshold_map_keeps_the_ranking_and_moves_the_decision():
+    s = np.array([0.05, 0.2, 0.3, 0.9])
+    two = R.at_threshold(s, 0.25)
+    assert np.all(np.diff(two[:, 1]) > 0) and (two[:, 1] >= 0.5).tolist() == [False, False, True, True]
+    assert np.allclose(two.sum(1), 1)
+    y = np.array([0, 0, 1, 1])
+    assert 0.2 < R.best_f1_threshold(y, s) <= 0.3
+    assert R.best_f1_threshold(np.zeros(4), s) == 0.5
+
+
+def test_chunks_cover_every_beat_within_its_record():
+    record = np.repeat(["a", "b"], [10, 3])
+    C, M = R.chunks(record, np.arange(13), length=4, stride=2)
+    assert C.shape[1] == 4 and set(C[M].tolist()) == set(range(13))
+    for c in C:
+        assert len(set(record[c])) == 1  # never across records
+    short = C[record[C[:, 0]] == "b"]
+    assert short.tolist() == [[10, 11, 12, 12]] and M[record[C[:, 0]] == "b"].tolist() == [[True, True, True, False]]
+
+
+def test_episode_scores_by_overlap_and_duration():
+    record = np.repeat(["a", "b"], 10)
+    sample = np.tile(np.arange(10) * 100, 2)
+    ref = np.zeros(20, dtype=bool)
+    ref[2:6] = True  # one episode in a, none in b
+    pred = np.zeros(20, dtype=bool)
+    pred[4:8] = True  # overlaps it
+    pred[12:14] = True  # a false episode in b
+    e = R.episode_scores(record, sample, 100.0, ref, pred)
+    assert (e["episodes_ref"], e["episodes_detected"]) == (1, 2)
+    assert e["episode_se"] == 1.0 and e["episode_ppv"] == 0.5
+    assert e["duration_se"] == pytest.approx(2 / 4) and e["duration_ppv"] == pytest.approx(2 / 6)
+
+
+def test_readings_and_patients():
+    assert readings.READINGS[0] == "statement"
+    with pytest.raises(ValueError, match="label_reading"):
+        readings.rhythm_labels(np.zeros(1, dtype=int), np.array(["(N"]), np.zeros(1, dtype=int), "beat")
+    assert ecg_data.patients(["201", "202", "100"]).tolist() == ["201+202", "201+202", "100"]
+    assert "201" in ecg_data.DS1 and "202" in ecg_data.DS2  # the stated DS1/DS2 overlap of one patient
+
+
+def test_detectable_effect_grows_with_the_spread_and_shrinks_with_seeds():
+    assert detectable_effect([0.1]) is None
+    small = detectable_effect([0.0, 0.01, -0.01, 0.0, 0.005])
+    big = detectable_effect([0.0, 0.1, -0.1, 0.0, 0.05])
+    assert 0 < small < big
+    assert detectable_effect([0.0, 0.1, -0.1, 0.0, 0.05] * 4) < big
