@@ -210,7 +210,7 @@ SECTIONS: dict[str, Any] = {
             "dropout": FLOAT(min=0, max=1, max_open=True),
             "learning_rate": FLOAT(min=0, min_open=True),
             "class_weight": STR(nullable=True),
-            "early_stopping": STR("val_macro_f1", "val_loss"),
+            "early_stopping": STR("val_loss", "val_macro_f1", "val_nonsinus_ap"),
             "rf_trees": INT(min=1),
             "al_splits": LIST(STR("interpatient", "random")),
             "al_pool_max": INT(min=0),
@@ -221,14 +221,53 @@ SECTIONS: dict[str, Any] = {
             "al_batch": INT(min=1),
             "al_budget": INT(min=1),
             "al_epochs": INT(min=1),
-            "cv_folds": INT(min=2),
-            "cv_model": STR(),
-            "cv_max_train": INT(min=0),
             "saving_fraction": FLOAT(min=0, max=1, min_open=True),
             "bootstrap_samples": INT(min=0),
             "rhythm_study": DICT({"variants": LIST(LIST()), "seeds": LIST(INT(min=0)), "max_train": INT(min=0)}),
             "label_reading_models": LIST(STR()),
             "importance_study": DICT({"n_repeats": INT(min=1), "max_test": INT(min=0)}),
+            "label_reading": STR("statement", "episode"),
+            "al_strategies": LIST(
+                STR("random", "entropy", "margin", "least_confidence", "bald", "odal", "odal_no_fuzzy")
+            ),
+            "aami_kinds": LIST(STR()),
+            "aami_hgb_iter": INT(min=1),
+            "aami_targets": DICT({k: FLOAT(min=0, max=1) for k in ("s_se", "s_ppv", "v_se", "v_ppv")}),
+            "floor": DICT(
+                {
+                    "windows": LIST(INT(min=2)),
+                    "large": FLOAT(min=0, min_open=True),
+                    "exclude_ectopic": BOOL(),
+                    "trees": INT(min=1),
+                    "min_leaf": INT(min=1),
+                    "inner_k": INT(min=2),
+                }
+            ),
+            "sequence": DICT(
+                {
+                    "inputs": LIST(STR("rr", "irregularity", "morphology")),
+                    "seq_len": INT(min=2),
+                    "units": INT(min=1),
+                    "dense": INT(min=1),
+                    "dropout": FLOAT(min=0, max=1, max_open=True),
+                    "lr": FLOAT(min=0, min_open=True),
+                    "batch_size": INT(min=1),
+                    "inner_k": INT(min=2),
+                    "max_epochs": INT(min=1),
+                }
+            ),
+            "sequence_seeds": LIST(INT(min=0)),
+            "patient_cv_folds": INT(min=2),
+            "forest_al": DICT(
+                {
+                    "strategies": LIST(STR("random", "entropy", "odal", "odal_no_fuzzy")),
+                    "seeds": LIST(INT(min=0)),
+                    "seed_size": INT(min=1),
+                    "batch": INT(min=1),
+                    "budget": INT(min=1),
+                    "trees": INT(min=1),
+                }
+            ),
         }
     ),
     "nb02": FromDataclass("lib.arxiv.experiment", "Config"),
