@@ -62,7 +62,17 @@ def test_train_head_learns_a_separable_set_and_is_seeded():
     x, y = _blobs()
     m1, h1 = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **HEAD)
     m2, h2 = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **HEAD)
-    assert list(h1.columns) == ["epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc"]
+    assert list(h1.columns) == [
+        "epoch",
+        "steps",
+        "lr",
+        "batch_loss",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "device",
+    ]
     assert h1["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
     assert h1["steps"].tolist() == [7, 14, 21, 28, 35, 42]  # ceil(200 / 32) = 7 optimiser steps per epoch
     # four well-separated blobs: every training and validation point right from the second epoch on
