@@ -69,3 +69,38 @@ def test_protocol_table_marks_none_forced_and_chosen():
     assert "head_features=cached" in table.loc["features while the head trains", "ours"]
     assert table.loc["part the schedule reads", "ours"] == "the val part"
     assert table.loc["epochs", "paper"] == "epochs=6"
+
+
+def _curve(head_ci, svm_ci):
+    table = pd.DataFrame(
+        [
+            {"fraction": f, "n_train": n, "model": m, "accuracy": a, "accuracy_low": a - 0.1, "accuracy_high": a + 0.1}
+            for f, n, accs in ((0.5, 50, (0.4, 0.5)), (1.0, 100, (0.6, 0.55)))
+            for m, a in zip(experiment.CURVE_MODELS, accs)
+        ]
+    )
+    step = {
+        "frozen_head": {"from_n": 50, "to_n": 100, "diff": 0.2, "ci": head_ci, "p_value": 0.0},
+        "tfidf_linear_svm": {"from_n": 50, "to_n": 100, "diff": 0.05, "ci": svm_ci, "p_value": 0.3},
+    }
+    return experiment.LearningCurve(table, pd.DataFrame(), step)
+
+
+def test_learning_curve_text_follows_the_last_steps_ci():
+    text = experiment.describe_learning_curve(_curve([0.1, 0.3], [-0.02, 0.1]))
+    head, svm = text.splitlines()
+    assert head.startswith("- frozen_head: accuracy 0.400 at 50 training rows, 0.600 at 100") and "still rising" in head
+    assert "no gain distinguishable from zero" in svm
+    metrics = {
+        "protocol": [
+            {"aspect": "encoder (frozen)", "difference": "forced"},
+            {"aspect": "epochs", "difference": "none"},
+        ],
+        "data": {"n_train": 100, "majority_share": 0.2},
+    }
+    paper = {"nb02_n_train": 31024, "nb02_majority_accuracy": 0.0387}
+    rising = experiment.comparability(metrics, paper, _curve([0.1, 0.3], [0.0, 0.1]))
+    assert "encoder (frozen)" in rising and "epochs" not in rising.split("Chosen")[1].split(".")[0]
+    assert "310.2x ours" in rising and "is still rising" in rising and "unknown" in rising
+    flat = experiment.comparability(metrics, paper, _curve([-0.1, 0.3], [0.0, 0.1]))
+    assert "no gain distinguishable from zero" in flat
