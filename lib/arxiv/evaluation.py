@@ -14,8 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lib.arxiv.head import top_k_accuracy
 from lib.core.metrics import classification_summary, confusion_frame
+
+
+def top_k_accuracy(y_true, proba, k: int = 5) -> float:
+    """Fraction of rows whose true label is among the k most probable. proba: (n, C)."""
+    proba = np.asarray(proba)
+    k = min(k, proba.shape[1])
+    top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    return float(np.mean((top == np.asarray(y_true)[:, None]).any(axis=1)))
 
 
 def summarize(y_true, proba, names: list[str], k: int = 5) -> dict:

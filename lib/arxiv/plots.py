@@ -25,11 +25,14 @@ def plot_category_distribution(categories, min_count: int, title: str = "Primary
 
 
 def plot_training_curves(history: pd.DataFrame, title: str = "Head training (frozen encoder)"):
-    """Two panels: NLL loss and accuracy per epoch, train vs validation."""
+    """Two panels: NLL loss and accuracy per epoch, train (eval mode) vs the monitor part (the part the schedule
+    reads); the loss panel also shows the mean batch loss as trained (``batch_loss``, the paper's training curve)."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    if "batch_loss" in history:
+        axes[0].plot(history["epoch"], history["batch_loss"], "^--", label="train (batches, as trained)")
     for ax, metric, label in ((axes[0], "loss", "NLL loss"), (axes[1], "acc", "accuracy")):
         ax.plot(history["epoch"], history[f"train_{metric}"], "o-", label="train")
-        ax.plot(history["epoch"], history[f"val_{metric}"], "s-", label="validation")
+        ax.plot(history["epoch"], history[f"val_{metric}"], "s-", label="monitor part")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.legend()

@@ -6,8 +6,15 @@ each part, so a class needs ``min_count >= 3`` records. Classes with fewer than
 merged into one class ``"other"`` (``rare_policy="other"``; the merged class must
 itself reach ``min_count``, else it is dropped too).
 
-Label encoding: classes sorted by decreasing count, ties broken by name, so the
-encoding depends only on the data, never on row order or hash seeds.
+Label encoding: classes sorted by name, exactly as sklearn's ``LabelEncoder`` numbers them (the paper's
+notebook). The order matters beyond naming: a stratified ``train_test_split`` draws its per-class permutations
+in label-code order, so the same seed selects the paper's test rows only with the paper's codes
+(tests/arxiv/test_paper_test_set.py). The encoding depends only on the data, never on row order or hash seeds.
+
+Splits: every split is a dict of sorted index arrays with the parts
+``train`` (what every model is finally fitted on), ``test``, ``val`` (where OUR choices are tuned: the TF-IDF
+grids), ``tune`` (what the grid models are fitted on while tuning; disjoint from ``val``) and ``monitor`` (the part
+whose loss the head's learning-rate schedule and training curve read).
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ def encode_labels(categories, min_count: int = 5, rare_policy: str = "drop") -> 
     kept_counts = Counter(mapped[keep].tolist())
     if len(kept_counts) < 2:
         raise ValueError(f"fewer than two classes have >= {min_count} records")
-    names = sorted(kept_counts, key=lambda c: (-kept_counts[c], c))
+    names = sorted(kept_counts)  # sklearn LabelEncoder order (np.unique of the strings)
     index = {c: i for i, c in enumerate(names)}
     y = np.array([index[m] for m in mapped[keep]], dtype=np.int64)
     return Labels(
@@ -70,10 +77,11 @@ def encode_labels(categories, min_count: int = 5, rare_policy: str = "drop") -> 
 
 
 def stratified_split(y, test_frac: float = 0.2, val_frac: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
-    """Per-class shuffled split of ``y: (n,)`` -> {"train", "val", "test"}: sorted index arrays.
+    """Per-class shuffled split of ``y: (n,)`` -> {"train", "val", "test", "tune", "monitor"}: sorted index arrays.
 
     Each class of size m gives ``max(1, round(m * test_frac))`` to test and
-    ``max(1, round(m * val_frac))`` to validation, the rest (at least 1) to train.
+    ``max(1, round(m * val_frac))`` to validation, the rest (at least 1) to train. Ours: the grids are fitted
+    on ``train`` (``tune`` = train) and the head's schedule reads ``val`` (``monitor`` = val).
     """
     if not (0 < test_frac < 1 and 0 < val_frac < 1 and test_frac + val_frac < 1):
         raise ValueError(f"need 0 < test_frac, val_frac and test_frac + val_frac < 1, got {test_frac}, {val_frac}")
@@ -90,22 +98,43 @@ def stratified_split(y, test_frac: float = 0.2, val_frac: float = 0.1, seed: int
         parts["test"].append(idx[:n_test])
         parts["val"].append(idx[n_test : n_test + n_val])
         parts["train"].append(idx[n_test + n_val :])
-    return {k: np.sort(np.concatenate(v)) for k, v in parts.items()}
+    out = {k: np.sort(np.concatenate(v)) for k, v in parts.items()}
+    return {**out, "tune": out["train"], "monitor": out["val"]}
 
 
 SPLITS = ("train_val_test", "paper_80_20")
 
 
-def paper_split(y, test_frac: float, seed: int) -> dict[str, np.ndarray]:
-    """The paper's split of ``y: (n,)``: sklearn ``train_test_split(test_size=test_frac, random_state=seed,
-    stratify=y, shuffle=True)``; its test part is also its validation part (the paper's notebook
-    steps its learning-rate scheduler on the test loss). -> {"train", "val", "test"} sorted indices."""
+def paper_split(y, test_frac: float, val_frac: float, seed: int) -> dict[str, np.ndarray]:
+    """The paper's split of ``y: (n,)`` (label codes in :func:`encode_labels` order = LabelEncoder's): sklearn
+    ``train_test_split(test_size=test_frac, random_state=seed, stratify=y, shuffle=True)`` -> train / test.
+
+    The paper steps its learning-rate scheduler on the test loss (``monitor`` = test; kept for the paper's head).
+    OUR choices (the TF-IDF grids) are tuned on a validation part carved from the training part
+    (:func:`carve_validation`: ``val_frac`` of all rows, stratified, seeded): the grid models are fitted on the
+    rest (``tune``) and the chosen value refitted on the whole training part. -> sorted index arrays.
+    """
     from sklearn.model_selection import train_test_split
 
     train, test = train_test_split(
         np.arange(len(y)), test_size=test_frac, random_state=seed, stratify=np.asarray(y), shuffle=True
     )
-    return {"train": np.sort(train), "val": np.sort(test), "test": np.sort(test)}
+    train, test = np.sort(train), np.sort(test)
+    tune, val = carve_validation(np.asarray(y), train, val_frac / (1 - test_frac), seed)
+    return {"train": train, "val": val, "test": test, "tune": tune, "monitor": test}
+
+
+def carve_validation(y, train: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(tune, val): a stratified share ``frac`` of the rows ``train`` (indices into ``y``), at least one row per class
+    with >= 2 rows and never a class's last row (every class stays in ``tune``). Sorted, disjoint, seeded."""
+    rng = np.random.default_rng(seed)
+    tune, val = [], []
+    for c in np.unique(y[train]):
+        idx = rng.permutation(train[y[train] == c])
+        k = min(max(1, int(round(len(idx) * frac))), len(idx) - 1)
+        val.append(idx[:k])
+        tune.append(idx[k:])
+    return np.sort(np.concatenate(tune)), np.sort(np.concatenate(val))
 
 
 def make_split(y, kind: str, test_frac: float, val_frac: float, seed: int) -> dict[str, np.ndarray]:
@@ -113,7 +142,7 @@ def make_split(y, kind: str, test_frac: float, val_frac: float, seed: int) -> di
     if kind == "train_val_test":
         return stratified_split(y, test_frac=test_frac, val_frac=val_frac, seed=seed)
     if kind == "paper_80_20":
-        return paper_split(y, test_frac=test_frac, seed=seed)
+        return paper_split(y, test_frac=test_frac, val_frac=val_frac, seed=seed)
     raise ValueError(f"split must be one of {SPLITS}, got {kind!r}")
 
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from lib.arxiv import head as topic_head
-from lib.arxiv.head import TopicHead, predict_proba, top_k_accuracy, train_head
+from lib.arxiv.evaluation import top_k_accuracy
+from lib.arxiv.head import TopicHead, predict_proba, train_head
 from tests.arxiv.helpers import write_tiny_bert
 
 
@@ -61,7 +62,17 @@ def test_train_head_learns_a_separable_set_and_is_seeded():
     x, y = _blobs()
     m1, h1 = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **HEAD)
     m2, h2 = train_head(x[:200], y[:200], x[200:], y[200:], 4, seed=0, **HEAD)
-    assert list(h1.columns) == ["epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc"]
+    assert list(h1.columns) == [
+        "epoch",
+        "steps",
+        "lr",
+        "batch_loss",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "device",
+    ]
     assert h1["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
     assert h1["steps"].tolist() == [7, 14, 21, 28, 35, 42]  # ceil(200 / 32) = 7 optimiser steps per epoch
     # four well-separated blobs: every training and validation point right from the second epoch on
@@ -153,3 +164,44 @@ def test_finetune_learns_a_toy_task_and_is_seeded(tmp_path):
     np.testing.assert_array_equal(h1.to_numpy(), h2.to_numpy())
     _, _, p3 = _finetune(folder, seed=1)
     assert not np.array_equal(p1, p3)
+
+
+def test_train_mode_features_have_dropout_and_leave_the_encoder_frozen(tmp_path):
+    """The paper's reading: the encoder in train mode (dropout on) without gradients, features per batch."""
+    from lib.arxiv.encoder import encode, load_encoder, train_mode_features
+
+    folder = write_tiny_bert(tmp_path / "tiny", seed=0)
+    enc = load_encoder(str(folder), device="cpu", progress=False)
+    before = {k: v.clone() for k, v in enc.model.state_dict().items()}
+    texts = ["a a b", "z y z z", "b a", "y y y"]
+    feats = train_mode_features(enc, texts, pooling="cls", max_length=8)
+    torch.manual_seed(0)
+    f1 = feats(torch.tensor([0, 1, 2, 3]))
+    f2 = feats(torch.tensor([0, 1, 2, 3]))
+    assert f1.shape == (4, 16) and not f1.requires_grad
+    assert not torch.allclose(f1, f2)  # dropout active: two passes differ
+    torch.manual_seed(0)
+    np.testing.assert_array_equal(f1.numpy(), feats(torch.tensor([0, 1, 2, 3])).numpy())  # seeded
+    assert not enc.model.training  # back in eval mode
+    assert all(torch.equal(before[k], v) for k, v in enc.model.state_dict().items())  # frozen
+    clean = encode(enc, texts, batch_size=4, max_length=8, pooling="cls", progress=False)
+    enc.model.config.hidden_dropout_prob = 0.0
+    for m in enc.model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    np.testing.assert_allclose(feats(torch.tensor([0, 1, 2, 3])).numpy(), clean, atol=1e-5)  # no dropout: eval
+
+
+def test_train_head_with_batch_features_uses_them(tmp_path):
+    x, y = _blobs()
+    calls = []
+
+    def features(idx):
+        calls.append(len(idx))
+        return torch.as_tensor(x[idx.numpy()]) + 0.0
+
+    _, h_cached = train_head(x, y, x, y, 4, seed=0, **HEAD)
+    _, h_fn = train_head(x, y, x, y, 4, seed=0, batch_features=features, **HEAD)
+    assert sum(calls) == HEAD["epochs"] * len(x)  # every row, every epoch
+    np.testing.assert_allclose(h_fn["val_loss"], h_cached["val_loss"], rtol=1e-6)  # same features, same run
+    assert {"batch_loss", "device"} <= set(h_fn.columns)

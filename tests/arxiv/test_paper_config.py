@@ -48,8 +48,34 @@ def test_paper_protocol_on_synthetic_csv(paper_folder, monkeypatch):
     assert len(ds.df) == int(np.minimum(full["primary"].value_counts(), 20).sum())
     assert min(ds.labels.counts) >= 10 and max(ds.labels.counts) == 20
     assert all(" # " in t for t in ds.texts)
-    np.testing.assert_array_equal(ds.split["val"], ds.split["test"])
+    np.testing.assert_array_equal(ds.split["monitor"], ds.split["test"])
+    assert not set(ds.split["val"]) & set(ds.split["test"])  # our grids are tuned off the test part
     assert len(ds.split["test"]) == round(0.2 * len(ds.y))
+
+
+def test_paper_csv_rows_with_a_missing_text_are_dropped_and_counted(tmp_path):
+    """As the paper's read_csv(...)[:N] + dropna: the first N FILE rows, then rows missing a text are dropped."""
+    path = tmp_path / arxiv_data.PAPER_CSV
+    path.write_text(
+        "abstract,tag,title\n"
+        "a one,cs.CV,t one\n"
+        ",cs.CL,t two\n"  # empty abstract
+        "a three,cs.CV,\n"  # empty title
+        "a four,cs.LG,nan\n"  # a pandas NA string
+        "a five,cs.CV,t five\n"
+        "a six,cs.CV,t six\n"
+    )
+    df = arxiv_data.load(path)
+    assert df["id"].tolist() == ["0", "4", "5"] and df.attrs["dropped_missing"] == 3
+    assert df.attrs["dropped_missing_rows"] == [1, 2, 3]
+    first = arxiv_data.load(path, max_rows=5)  # counted before dropping
+    assert first["id"].tolist() == ["0", "4"] and first.attrs["dropped_missing"] == 3
+    path.write_text("abstract,tag,title\n,cs.CV,\n")
+    with pytest.raises(DataError, match="no records with a title"):
+        arxiv_data.load(path)
+    path.write_bytes(b"abstract,tag,title\n\xff,cs.CV,t\n")
+    with pytest.raises(DataError, match="not UTF-8"):
+        arxiv_data.load(path)
 
 
 def test_prepare_paper_names_what_is_missing_and_where(monkeypatch, tmp_path):
@@ -77,6 +103,7 @@ def test_ablations_paired_with_ours_only_on_our_test_part(paper_folder, monkeypa
         min_count=10,
         class_cap=20,
         split="train_val_test",
+        head_features="cached",  # fake embeddings: no encoder to run in train mode
         epochs=2,
         head_width=16,
         head_outputs=0,

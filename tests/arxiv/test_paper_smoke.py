@@ -40,7 +40,7 @@ def test_paper_settings_kept_and_smoke_overrides_applied():
         "head_batch_size",
         "head_outputs",
         "epochs",
-        "seeds",
+        "head_features",
     ):
         assert params[key] == getattr(paper, key), key
     assert (params["split"], params["seed"], params["max_length"], params["head_outputs"]) == (
@@ -49,6 +49,8 @@ def test_paper_settings_kept_and_smoke_overrides_applied():
         512,
         152,
     )
+    assert params["head_features"] == "train_mode" and params["epochs"] == 6
+    assert params["seeds"][0] == paper.seeds[0] and set(params["seeds"]) <= set(paper.seeds)  # scaled for CPU
     assert params["data_source"] == "paper_synthetic" and params["run"] == "default"
     cfg = experiment.Config.from_namespace(params)
     assert experiment.data_source(cfg, "default").is_synthetic  # labelled synthetic everywhere

@@ -8,12 +8,17 @@ from lib.arxiv.splits import encode_labels, stratified_split, subsample_stratifi
 CATS = ["a"] * 6 + ["b"] * 4 + ["c"] * 6 + ["d"] * 2 + ["e"] * 1 + ["f"] * 1
 
 
-def test_encode_labels_exact_and_order_by_count_then_name():
-    lab = encode_labels(CATS, min_count=3, rare_policy="drop")
-    assert lab.names == ["a", "c", "b"]
-    assert lab.counts == [6, 6, 4]
+def test_encode_labels_exact_and_in_label_encoder_order():
+    from sklearn.preprocessing import LabelEncoder
+
+    cats = ["b"] * 4 + ["a"] * 6 + ["c"] * 6 + ["d"] * 2 + ["e"] * 1 + ["f"] * 1
+    lab = encode_labels(cats, min_count=3, rare_policy="drop")
+    assert lab.names == ["a", "b", "c"]
+    assert lab.counts == [6, 4, 6]
     assert lab.keep.tolist() == [True] * 16 + [False] * 4
-    assert lab.y.tolist() == [0] * 6 + [2] * 4 + [1] * 6
+    assert lab.y.tolist() == [1] * 4 + [0] * 6 + [2] * 6
+    kept = np.asarray(cats)[lab.keep]
+    np.testing.assert_array_equal(lab.y, LabelEncoder().fit_transform(kept))  # the paper's codes
     assert (lab.n_rare_classes, lab.n_rare_records) == (3, 4)
 
 
@@ -31,8 +36,8 @@ def test_label_encoding_stable_under_row_order():
 
 def test_rare_policy_other_merges():
     lab = encode_labels(CATS, min_count=3, rare_policy="other")
-    assert lab.names == ["a", "c", "b", "other"]
-    assert lab.counts == [6, 6, 4, 4]
+    assert lab.names == ["a", "b", "c", "other"]
+    assert lab.counts == [6, 4, 6, 4]
     assert lab.keep.all()
 
 
@@ -71,13 +76,16 @@ def test_subsample_stratified_keeps_every_class():
     assert np.array_equal(idx, subsample_stratified(y, 20, seed=0))
 
 
-def test_paper_split_80_20_test_is_validation_and_seeded():
+def test_paper_split_80_20_monitor_is_test_val_carved_from_train_and_seeded():
     from lib.arxiv.splits import make_split
 
     y = np.repeat(np.arange(4), [10, 20, 30, 40])
     s = make_split(y, "paper_80_20", 0.2, 0.1, seed=777)
     assert len(s["test"]) == 20 and len(s["train"]) == 80
-    np.testing.assert_array_equal(s["val"], s["test"])
+    np.testing.assert_array_equal(s["monitor"], s["test"])  # the paper's scheduler reads the test loss
+    assert set(s["val"]) <= set(s["train"]) and not set(s["val"]) & set(s["tune"])
+    assert np.bincount(y[s["val"]]).tolist() == [1, 2, 3, 4]  # 0.1 / 0.8 of each class's 8, 16, 24, 32 training rows
+    np.testing.assert_array_equal(np.sort(np.concatenate([s["tune"], s["val"]])), s["train"])
     assert np.bincount(y[s["test"]]).tolist() == [2, 4, 6, 8]  # stratified
     assert not set(s["train"]) & set(s["test"])
     np.testing.assert_array_equal(s["test"], make_split(y, "paper_80_20", 0.2, 0.1, seed=777)["test"])

@@ -139,7 +139,8 @@ def test_bad_parameters_are_one_clear_params_error(params_copy, case):
 
 
 def test_module_cli_with_a_typo_prints_the_file_key_and_problem(tmp_path):
-    """``python -m lib.arxiv.encoder embed --run real`` with ``epoch: 10`` in params_real.yaml (the issue's case)."""
+    """``python -m lib.arxiv.embed --run real`` (the embed command, formerly ``lib.arxiv.encoder embed``) with
+    ``epoch: 10`` in params_real.yaml (the issue's case)."""
     bad = tmp_path / "params_real.yaml"
     shutil.copyfile(paths.PARAMS_REAL, bad)
     _edit(bad, "nb02", epoch=10)
@@ -151,8 +152,8 @@ def test_module_cli_with_a_typo_prints_the_file_key_and_problem(tmp_path):
             from pathlib import Path
             from lib.core import paths
             paths.PARAMS_REAL = Path({str(bad)!r})
-            from lib.arxiv import encoder
-            sys.exit(encoder.main(["embed", "--run", "real"]))
+            from lib.arxiv import embed
+            sys.exit(embed.main(["--run", "real"]))
             """
         )
     )
