@@ -75,8 +75,44 @@ def _images(nb) -> int:
     )
 
 
+# ---- real copies whose run predates their notebook (claims.yaml notebooks.<nb>.stale_real_run) ----
+
+
+def _stale_notebooks() -> set[str]:
+    import yaml
+
+    info = (yaml.safe_load(paths.CLAIMS.read_text()) or {}).get("notebooks") or {}
+    return {nb for nb, entry in info.items() if (entry or {}).get("stale_real_run")}
+
+
+def _skip_if_stale(path):
+    """A real copy of a notebook marked stale shows what its (older) notebook did: the report says so beside its
+    numbers; the figure and raw-structure checks apply from its next run (test_stale_marks_are_true keeps the mark
+    honest)."""
+    nb = path.stem
+    if path.parent.name == "real" and any(nb == s or nb.startswith(f"{s}_") for s in _stale_notebooks()):
+        pytest.skip(f"{path.relative_to(paths.OUTPUT_ROOT)}: stale real run (claims.yaml notebooks.*.stale_real_run)")
+
+
+def test_stale_marks_are_true():
+    """A notebook may be marked stale only while every real stage that runs it was locked on another version of
+    it (real/dvc.lock records the notebook's md5 at the run): a rerun must remove the mark."""
+    import hashlib
+
+    import yaml
+
+    lock = yaml.safe_load((paths.ROOT / "real" / "dvc.lock").read_text())["stages"]
+    for nb in _stale_notebooks():
+        src = f"notebooks/{nb}.ipynb"
+        current = hashlib.md5((paths.ROOT / src).read_bytes()).hexdigest()
+        locked = [d.get("md5") for st in lock.values() for d in st.get("deps", []) if d.get("path", "") == src]
+        assert locked, f"{nb} is marked stale but no real stage in real/dvc.lock runs {src}"
+        assert current not in locked, f"{nb} is marked stale but real/dvc.lock ran the current {src}: remove the mark"
+
+
 @pytest.mark.parametrize("path", _executed(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_executed_copy_shows_every_figure_its_run_saved(path):
+    _skip_if_stale(path)
     nb = json.loads(path.read_text())
     folder = _figure_dir(path)
     saved = sorted(p.name for p in folder.glob("*") if p.suffix in (".png", ".svg")) if folder.is_dir() else []
@@ -107,6 +143,7 @@ def _raw_reprs(nb):
 
 @pytest.mark.parametrize("path", _executed(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_no_cell_ends_with_a_raw_structure(path):
+    _skip_if_stale(path)
     found = [f"cell {i}: {what}: {text[:80]!r}" for i, what, text in _raw_reprs(json.loads(path.read_text()))]
     assert not found, f"{path.relative_to(paths.OUTPUT_ROOT)} (tables as tables, readings as prose):\n" + "\n".join(
         found[:10]

@@ -139,7 +139,7 @@ def run(out_dir=None) -> Path:
     ``results/paper_synthetic/``. Returns the executed notebook's path."""
     import papermill as pm
 
-    from lib.core.runner import EXECUTED_ENV
+    from lib.core.runner import DEFAULT_KERNEL, EXECUTED_ENV, kernel_spec, tidy_executed_copy
 
     out_dir = Path(out_dir) if out_dir is not None else paths.RESULTS / RUN_NAME
     params = notebook_parameters()
@@ -163,7 +163,7 @@ def run(out_dir=None) -> Path:
                 str(_labelled_notebook(tmp / "input.ipynb")),
                 str(tmp / f"{NOTEBOOK}.ipynb"),
                 parameters=params,
-                kernel_name="python3",
+                kernel_name=DEFAULT_KERNEL,
                 cwd=str(paths.NOTEBOOKS),
                 log_output=False,
                 progress_bar=False,
@@ -175,14 +175,24 @@ def run(out_dir=None) -> Path:
                 else:
                     os.environ[key] = value
         produced = tmp / "outputs"
+        executed = tmp / f"{NOTEBOOK}.ipynb"
+        # outputs printed under the temporary output root read as repository paths, like a runner copy
+        executed.write_text(executed.read_text().replace(f"{produced}/", ""))
+        tidy_executed_copy(
+            executed,
+            source=paths.notebook_path("nb02"),
+            output=out_dir / f"{NOTEBOOK}.ipynb",
+            kernel=kernel_spec(DEFAULT_KERNEL),
+        )
         with atomic_dir(out_dir) as dst:
-            shutil.copyfile(tmp / f"{NOTEBOOK}.ipynb", dst / f"{NOTEBOOK}.ipynb")
+            shutil.copyfile(executed, dst / f"{NOTEBOOK}.ipynb")
             for kind in ("tables", "figures"):
                 src = produced / kind / "default" / NOTEBOOK
                 if src.is_dir():
                     shutil.copytree(src, dst / NOTEBOOK / kind)
             shutil.copyfile(produced / "metrics" / "default" / f"{NOTEBOOK}.json", dst / NOTEBOOK / "metrics.json")
-    print(f"[arxiv.paper_smoke] {LABEL}: {out_dir / f'{NOTEBOOK}.ipynb'} in {time.perf_counter() - start:.0f} s")
+    shown = (out_dir / f"{NOTEBOOK}.ipynb").relative_to(paths.ROOT) if out_dir.is_relative_to(paths.ROOT) else out_dir
+    print(f"[arxiv.paper_smoke] {LABEL}: {shown} in {time.perf_counter() - start:.0f} s")
     return out_dir / f"{NOTEBOOK}.ipynb"
 
 

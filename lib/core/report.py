@@ -141,7 +141,7 @@ def load_notebook_info(path: Path = paths.CLAIMS) -> dict[str, dict]:
     for nb, entry in info.items():
         if nb not in paths.NOTEBOOK_IDS.values():
             raise ValueError(f"{path}: notebooks: {nb!r} is not one of {sorted(paths.NOTEBOOK_IDS.values())}")
-        unknown = set(entry or {}) - {"key_figure", "key_figure_caption"}
+        unknown = set(entry or {}) - {"key_figure", "key_figure_caption", "stale_real_run"}
         if unknown:
             raise ValueError(f"{path}: notebooks.{nb}: unknown fields {sorted(unknown)}")
     return info
@@ -592,6 +592,9 @@ def verdict_tables(
         lines += [title, ""]
         if nb in citations:
             lines += [f"Paper: {citations[nb]}", ""]
+        stale = ((figures or {}).get(nb) or {}).get("stale_real_run")
+        if stale:  # the committed real run predates the notebook (claims.yaml notebooks.<nb>.stale_real_run)
+            lines += [f"**Stale real run.** {stale}", ""]
         lines += [to_markdown(pd.DataFrame(rows)), ""]
         if notes_inline and notes:
             lines += [f"{i}. {text}" for i, text in enumerate(notes, 1)] + [""]
@@ -702,7 +705,10 @@ def render(df: pd.DataFrame, claims: list[Claim] | None = None, metrics_root: Pa
 def readme_block(df: pd.DataFrame) -> str:
     """The verdict block of README.md: the count line and, per paper, claim | paper | ours | verdict."""
     lines = [README_START, "", f"**{verdict_line(df)}**", ""]
-    lines += [line.replace("](../", "](") for line in verdict_tables(df, links=False, notes_inline=False)]
+    info = load_notebook_info() if paths.CLAIMS.exists() else {}
+    stale = {nb: {"stale_real_run": e["stale_real_run"]} for nb, e in info.items() if (e or {}).get("stale_real_run")}
+    tables = verdict_tables(df, links=False, notes_inline=False, figures=stale)
+    lines += [line.replace("](../", "](") for line in tables]
     lines += [
         "Reasons, confidence intervals, figures and every run: [report/REPORT.md](report/REPORT.md).",
         "",
