@@ -6,7 +6,10 @@ values), and the class names (length C).
 
 Uncertainty: 95% percentile bootstrap intervals over the test rows (:func:`bootstrap_cis`) and a
 paired bootstrap of the difference between two models on the same rows (:func:`paired_bootstrap`),
-both seeded; the same resamples serve every model.
+both seeded and stratified by the true class (each class's test rows resampled within the class, so every
+resample keeps each class's support: a plain bootstrap drops a support-1 class from ~37% of its resamples,
+which scores that class F1 0 and pushes the macro-F1 distribution below its point estimate); the same
+resamples serve every model.
 """
 
 from __future__ import annotations
@@ -86,8 +89,8 @@ def largest_classes_confusion(y_true, y_pred, names: list[str], counts, top: int
 
 
 # ---------------------------------------------------------------- uncertainty
-def _macro_f1_rows(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Macro-F1 over all ``n_classes`` of each row of ``y_true, y_pred: (b, n)`` int arrays -> (b,).
+def _f1_rows(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(macro-F1, support-weighted F1) over all ``n_classes`` of each row of ``y_true, y_pred: (b, n)`` -> (b,) each.
 
     A class with neither support nor predictions in a row counts as F1 0, as in :func:`summarize`
     (sklearn's ``labels=range(C), zero_division=0``), so the full-sample value equals the point estimate.
@@ -101,41 +104,58 @@ def _macro_f1_rows(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np
     denom = support + predicted
     present = denom > 0
     f1 = np.divide(2 * tp, denom, out=np.zeros(denom.shape, dtype=float), where=present)
-    return f1.sum(1) / n_classes
+    return f1.sum(1) / n_classes, (f1 * support).sum(1) / support.sum(1)
 
 
 def resample_metrics(y_true, proba, idx: np.ndarray, k: int = 5) -> dict[str, np.ndarray]:
-    """accuracy, macro-F1 and top-k accuracy of ``proba: (n, C)`` on each resample ``idx: (b, n)`` -> {name: (b,)}."""
+    """accuracy, macro-F1, weighted F1 and top-k accuracy of ``proba: (n, C)`` on each resample ``idx: (b, n)``
+    -> {name: (b,)}."""
     y_true, proba = np.asarray(y_true), np.asarray(proba)
     y_pred = proba.argmax(1)
     top = np.argsort(-proba, axis=1, kind="stable")[:, : min(k, proba.shape[1])]
     in_top = (top == y_true[:, None]).any(1)
     yt, yp = y_true[idx], y_pred[idx]
+    macro, weighted = _f1_rows(yt, yp, proba.shape[1])
     return {
         "accuracy": (yt == yp).mean(1),
-        "macro_f1": _macro_f1_rows(yt, yp, proba.shape[1]),
+        "macro_f1": macro,
+        "weighted_f1": weighted,
         f"top{k}_accuracy": in_top[idx].mean(1),
     }
 
 
-def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n) row indices drawn with replacement (seeded); the same draws serve every model (paired)."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+def bootstrap_indices(n: int, n_boot: int, seed: int, strata=None) -> np.ndarray:
+    """(n_boot, n) row indices drawn with replacement (seeded); the same draws serve every model (paired).
+
+    ``strata: (n,)`` (e.g. the true labels): rows are drawn within each stratum, as many as it has (a stratified
+    bootstrap: every resample keeps each stratum's size); None: from all rows."""
+    rng = np.random.default_rng(seed)
+    if strata is None:
+        return rng.integers(0, n, size=(n_boot, n))
+    strata = np.asarray(strata)
+    if len(strata) != n:
+        raise ValueError(f"strata must have length {n}, got {len(strata)}")
+    idx = np.empty((n_boot, n), dtype=np.int64)
+    for value in np.unique(strata):
+        rows = np.flatnonzero(strata == value)
+        idx[:, rows] = rows[rng.integers(0, len(rows), size=(n_boot, len(rows)))]
+    return idx
 
 
 def bootstrap_cis(y_true, proba, n_boot: int, seed: int, k: int = 5) -> dict[str, list[float]]:
-    """95% percentile bootstrap CI of accuracy, macro-F1 and top-k accuracy: {"<metric>_ci": [low, high]}."""
-    boots = resample_metrics(y_true, proba, bootstrap_indices(len(y_true), n_boot, seed), k)
+    """95% percentile bootstrap CI (stratified by the true class) of accuracy, macro-F1, weighted F1 and top-k
+    accuracy: {"<metric>_ci": [low, high]}."""
+    boots = resample_metrics(y_true, proba, bootstrap_indices(len(y_true), n_boot, seed, strata=y_true), k)
     return {f"{m}_ci": [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for m, v in boots.items()}
 
 
 def paired_bootstrap(y_true, proba_a, proba_b, n_boot: int, seed: int, k: int = 5) -> dict[str, dict]:
-    """Model A minus model B on the same test rows, resampled together.
+    """Model A minus model B on the same test rows, resampled together (stratified by the true class).
 
     Returns {metric: {"diff": observed A - B, "ci": [low, high] (95% percentile), "p_value": two-sided
     share of resamples whose difference has the other sign than the observed one, doubled, capped at 1}}.
     """
-    idx = bootstrap_indices(len(y_true), n_boot, seed)
+    idx = bootstrap_indices(len(y_true), n_boot, seed, strata=y_true)
     full = np.arange(len(y_true))[None, :]
     a, b = resample_metrics(y_true, proba_a, idx, k), resample_metrics(y_true, proba_b, idx, k)
     obs_a, obs_b = resample_metrics(y_true, proba_a, full, k), resample_metrics(y_true, proba_b, full, k)

@@ -401,10 +401,24 @@ def _tuned_tfidf(ds: Dataset, cfg: Config, kind: str) -> tuple[float, dict, np.n
     return best, grid, tfidf.fit_scores(kind, best, texts[train], y[train], texts[test], ds.n_classes, **vec)
 
 
+def grid_edges(base: Baselines) -> dict[str, bool]:
+    """{kind: True where the chosen value is the smallest or the largest of its grid} (the grid may not bracket the
+    validation optimum: the model may be better tuned outside it)."""
+    return {kind: base.chosen[kind] in (min(grid), max(grid)) for kind, grid in base.tuning.items()}
+
+
 def tuning_table(base: Baselines) -> pd.DataFrame:
-    """DataFrame[model, value, val_accuracy, chosen]: the validation grid of every TF-IDF model."""
+    """DataFrame[model, value, val_accuracy, chosen, grid_edge]: the validation grid of every TF-IDF model;
+    grid_edge: the chosen value is the grid's smallest or largest (:func:`grid_edges`)."""
+    edge = grid_edges(base)
     return pd.DataFrame(
-        {"model": f"tfidf_{kind}", "value": value, "val_accuracy": acc, "chosen": value == base.chosen[kind]}
+        {
+            "model": f"tfidf_{kind}",
+            "value": value,
+            "val_accuracy": acc,
+            "chosen": value == base.chosen[kind],
+            "grid_edge": value == base.chosen[kind] and edge[kind],
+        }
         for kind, grid in base.tuning.items()
         for value, acc in grid.items()
     )
@@ -479,9 +493,9 @@ TFIDF_MODELS = tuple(f"tfidf_{kind}" for kind in TFIDF)
 
 
 def seed_study(cfg: Config, ours: tuple | None = None, progress: bool = False) -> pd.DataFrame:
-    """DataFrame[seed, model, accuracy, macro_f1, head_minus_model]: the frozen head and every tuned TF-IDF model
-    (:func:`_tuned_tfidf`) with each seed of ``cfg.seeds`` as the split seed and the initialisation seed (the
-    embeddings are shared); ``head_minus_model``: the head's accuracy minus the model's on that seed's test part
+    """DataFrame[seed, model, accuracy, macro_f1, head_minus_model, n_train, n_test]: the frozen head and every tuned
+    TF-IDF model (:func:`_tuned_tfidf`) with each seed of ``cfg.seeds`` as the split seed and the initialisation seed
+    (the embeddings are shared); ``head_minus_model``: the head's accuracy minus the model's on that seed's test part
     (paired: the same rows). ``ours``: (Dataset, HeadRun, Baselines) of ``cfg.seed``, reused for that seed (the
     same computation)."""
     rows = []
@@ -503,35 +517,64 @@ def seed_study(cfg: Config, ours: tuple | None = None, progress: bool = False) -
                 "accuracy": r["accuracy"],
                 "macro_f1": r["macro_f1"],
                 "head_minus_model": runs["frozen_head"]["accuracy"] - r["accuracy"],
+                "n_train": len(ds.split["train"]),
+                "n_test": len(ds.split["test"]),
             }
             for m, r in runs.items()
         ]
     return pd.DataFrame(rows)
 
 
-def mean_ci(values, level: float = 0.95) -> tuple[float, list[float]]:
-    """(mean, [low, high]): Student-t interval of the mean of ``values`` (n >= 2; the seeds are the sample)."""
+def mean_ci(values, level: float = 0.95, test_train_ratio: float = 0.0) -> tuple[float, list[float]]:
+    """(mean, [low, high]): Student-t interval of the mean of ``values`` (n >= 2; the seeds are the sample).
+
+    ``test_train_ratio`` > 0: the Nadeau-Bengio corrected resampled t (Nadeau & Bengio 2003, Machine Learning 52):
+    the seeds re-split the same rows, so their results are correlated and the variance of the mean is
+    (1 / n + n_test / n_train) * s^2 instead of s^2 / n."""
     from scipy import stats
 
     v = np.asarray(values, dtype=float)
     if len(v) < 2:
         raise ValueError(f"a CI of a mean needs at least 2 values, got {len(v)}")
-    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) * np.sqrt(1 / len(v) + test_train_ratio)
     return float(v.mean()), [float(v.mean() - half), float(v.mean() + half)]
 
 
+#: fewest seeds for an interval and a verdict over seeds
+MIN_SEEDS = 3
+NOT_ENOUGH = "not enough seeds"
+
+
+def _seed_ci(values, ratio: float) -> tuple[float, list[float]]:
+    """mean_ci with the Nadeau-Bengio correction, or (mean, [nan, nan]) with < MIN_SEEDS values or zero variance."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < MIN_SEEDS or np.ptp(v) == 0:
+        return float(v.mean()), [np.nan, np.nan]
+    return mean_ci(v, test_train_ratio=ratio)
+
+
+def _ratio(seeds: pd.DataFrame) -> float:
+    """n_test / n_train of the seed study (the same sizes for every seed: stratified splits of the same rows)."""
+    return float(seeds["n_test"].mean() / seeds["n_train"].mean())
+
+
 def verdict(ci) -> str:
-    """ "beats" (CI above 0), "is beaten by" (below) or "is not distinguishable from" (CI covers 0)."""
+    """ "beats" (CI above 0), "is beaten by" (below), "is not distinguishable from" (CI covers 0) or
+    :data:`NOT_ENOUGH` (no interval: fewer than MIN_SEEDS seeds or zero variance)."""
+    if np.isnan(ci[0]) or np.isnan(ci[1]):
+        return NOT_ENOUGH
     return "beats" if ci[0] > 0 else "is beaten by" if ci[1] < 0 else "is not distinguishable from"
 
 
 def seed_differences(seeds: pd.DataFrame) -> pd.DataFrame:
     """DataFrame[comparison, n_seeds, per_seed, mean_difference, ci_low, ci_high, verdict]: head minus each TF-IDF
-    model, paired within each seed (same test part), the 95% t-interval of the mean over the seeds."""
+    model, paired within each seed (same test part), the 95% Nadeau-Bengio corrected resampled-t interval of the
+    mean over the seeds (no interval and no verdict with fewer than MIN_SEEDS seeds or zero variance)."""
     rows = []
+    ratio = _ratio(seeds)
     for model in TFIDF_MODELS:
         d = seeds[seeds["model"] == model].sort_values("seed")
-        mean, ci = mean_ci(d["head_minus_model"])
+        mean, ci = _seed_ci(d["head_minus_model"], ratio)
         rows.append(
             {
                 "comparison": f"frozen_head - {model}",
@@ -548,17 +591,19 @@ def seed_differences(seeds: pd.DataFrame) -> pd.DataFrame:
 
 def seed_summary(seeds: pd.DataFrame) -> pd.DataFrame:
     """DataFrame[model, n_seeds, accuracy_mean, accuracy_ci_low, accuracy_ci_high, accuracy_std, accuracy_min,
-    accuracy_max, macro_f1_mean] (t-interval of the mean over the seeds)."""
+    accuracy_max, macro_f1_mean] (Nadeau-Bengio corrected t-interval of the mean over the seeds, clipped to [0, 1];
+    none with fewer than MIN_SEEDS seeds or zero variance)."""
     rows = []
+    ratio = _ratio(seeds)
     for model, g in seeds.groupby("model", sort=False):
-        mean, ci = mean_ci(g["accuracy"])
+        mean, ci = _seed_ci(g["accuracy"], ratio)
         rows.append(
             {
                 "model": model,
                 "n_seeds": len(g),
                 "accuracy_mean": mean,
-                "accuracy_ci_low": ci[0],
-                "accuracy_ci_high": ci[1],
+                "accuracy_ci_low": float(np.clip(ci[0], 0, 1)),
+                "accuracy_ci_high": float(np.clip(ci[1], 0, 1)),
                 "accuracy_std": float(g["accuracy"].std(ddof=1)),
                 "accuracy_min": float(g["accuracy"].min()),
                 "accuracy_max": float(g["accuracy"].max()),
@@ -645,8 +690,9 @@ class LearningCurve:
 def learning_curve(ds: Dataset, emb: np.ndarray, cfg: Config, base: Baselines, progress: bool = False) -> LearningCurve:
     """The frozen head and TF-IDF + linear SVM (its chosen C) trained on stratified subsamples
     (``cfg.learning_curve`` shares of the training part, each drawn with the split seed), all scored on the same
-    test part with 95% bootstrap CIs. At the whole training part the runs of ``frozen`` and ``base`` are reused (the
-    same computation)."""
+    test part with 95% bootstrap CIs. Every size is trained here, the whole training part too (the same computation
+    as the headline runs, repeated). The head gets ``cfg.epochs`` epochs at every size, so fewer optimiser steps at
+    smaller sizes (the reading says so)."""
     train, test = ds.split["train"], ds.split["test"]
     vec = {"max_features": cfg.tfidf_max_features, "ngram_max": cfg.tfidf_ngram_max}
     rows, gaps, probas = [], [], {}
@@ -796,15 +842,21 @@ PROTOCOL_SETTINGS = (
     ("head", ("head_width", "activation", "head_outputs"), "chosen"),
     ("optimiser and schedule", ("learning_rate", "lr_schedule"), "chosen"),
     ("batch", ("head_batch_size",), "chosen"),
-    ("epochs", ("epochs",), "chosen"),
 )
+#: how the paper's training ended (its notebook: ``epochs=10``, stopped by KeyboardInterrupt in epoch 7 right after an
+#: ``optimizer.step()``, so the evaluated model had 6 epochs + k steps, 1 <= k <= 485) and its optimiser steps
+#: (31,024 training rows in batches of 64: 485 steps an epoch)
+PAPER_EPOCHS = "epochs=10 requested, interrupted by hand in epoch 7 (6 epochs + 1-485 steps)"
+PAPER_STEPS = "6 x 485 = 2,910 + 1-485 of epoch 7 (31,024 rows, batch 64)"
 #: the paper's protocol where it is code, not a setting: (aspect, the paper's notebook, ours, difference)
 PROTOCOL_CODE = (
     (
         "missing texts",
-        "read_csv + dropna: rows with a missing title/abstract/tag dropped",
-        "dropped and counted (lib.arxiv.data.load_paper_csv)",
-        "none",
+        "read_csv + dropna: rows with a missing title/abstract/tag dropped (pandas NA strings, empty fields); "
+        "every other row kept",
+        "dropped and counted (lib.arxiv.data.load_paper_csv), whitespace-only texts too; a malformed row (text over "
+        "the length limit, unknown tag) stops the run with an error",
+        "chosen",
     ),
     (
         "rare-category counts",
@@ -826,12 +878,41 @@ PROTOCOL_CODE = (
         "chosen",
     ),
     ("evaluation features", "recomputed in eval mode", "cached eval-mode embeddings, rounded to 4 decimals", "chosen"),
-    ("shuffling", "DataLoader(shuffle=True), unseeded", "seeded (the run's seed)", "chosen"),
+    (
+        "monitor loss",
+        "mean of the batch means at evaluation batch 12 (the last batch smaller)",
+        "row-weighted mean over the monitor part (lib.arxiv.head.evaluate)",
+        "chosen",
+    ),
+    (
+        "shuffling, head initialisation and dropout draws",
+        "unseeded (DataLoader(shuffle=True), torch defaults)",
+        "seeded (the run's seed)",
+        "chosen",
+    ),
 )
 
 
 def _settings(cfg: Config, keys) -> str:
     return ", ".join(f"{k}={getattr(cfg, k)}" for k in keys)
+
+
+def describe_protocol(cfg: Config, protocol: pd.DataFrame) -> str:
+    """Which chosen settings of the protocol table run with the paper's value as an ablation here (``cfg.ablations``)
+    and which do not (their paper value runs only with ``--run paper`` or in its smoke run), generated."""
+    ablated = {k for overrides in cfg.ablations.values() for k in overrides}
+    keys = {aspect: set(k) for aspect, k, _ in PROTOCOL_SETTINGS}
+    chosen = protocol.loc[protocol["difference"] == "chosen", "aspect"].tolist()
+    covered = [a for a in chosen if keys.get(a, set()) & ablated]
+    missing = [a for a in chosen if a not in covered]
+    runs = (
+        "; ".join(f"`{n}` ({', '.join(f'{k}={v}' for k, v in o.items())})" for n, o in cfg.ablations.items()) or "none"
+    )
+    return (
+        f"Ablations of this run (section 5): {runs}. Chosen settings whose paper value runs as one of them: "
+        f"{', '.join(covered) or 'none'}. Chosen differences with no ablation in this run (the paper's value runs "
+        f"only with `--run paper` or in its smoke run, or not at all where it is code): {', '.join(missing) or 'none'}."
+    )
 
 
 def protocol_table(cfg: Config, ds: Dataset) -> pd.DataFrame:
@@ -848,6 +929,27 @@ def protocol_table(cfg: Config, ds: Dataset) -> pd.DataFrame:
         rows.append(
             {"aspect": aspect, "paper": _settings(paper, keys), "ours": ours, "difference": "none" if same else kind}
         )
+    rows.append({"aspect": "epochs", "paper": PAPER_EPOCHS, "ours": f"epochs={cfg.epochs}", "difference": "forced"})
+    per_epoch = -(-len(ds.split["train"]) // cfg.head_batch_size)
+    rows.append(
+        {
+            "aspect": "optimiser steps",
+            "paper": PAPER_STEPS,
+            "ours": f"{cfg.epochs} x {per_epoch} = {cfg.epochs * per_epoch} ({len(ds.split['train'])} rows, batch "
+            f"{cfg.head_batch_size})",
+            "difference": "forced",
+        }
+    )
+    units = cfg.head_outputs or ds.n_classes
+    rows.append(
+        {
+            "aspect": "prediction",
+            "paper": f"argmax over all {paper.head_outputs} output units",
+            "ours": f"argmax over the {ds.n_classes} class units"
+            + (f" (the {units - ds.n_classes} unused of {units} units dropped)" if units > ds.n_classes else ""),
+            "difference": "chosen",
+        }
+    )
     monitor = "the test part" if np.array_equal(ds.split["monitor"], ds.split["test"]) else "the val part"
     rows.append(
         {
@@ -857,14 +959,26 @@ def protocol_table(cfg: Config, ds: Dataset) -> pd.DataFrame:
             "difference": "none" if monitor == "the test part" else "chosen",
         }
     )
-    stop = f"training stops once the learning rate falls to {head.PLATEAU['min_lr']} (min_lr of its loop)"
+    inert = (
+        f"its plateau schedule (patience {head.PLATEAU['patience']}) never lowered the rate: the test loss fell every "
+        "epoch"
+    )
+    stop = (
+        f"manual interrupt (min_lr stop unreachable: its loop stops once the rate falls to {head.PLATEAU['min_lr']}; "
+        f"{inert})"
+    )
     plateau = cfg.lr_schedule == "plateau"
     rows.append(
         {
             "aspect": "stop",
             "paper": stop,
-            "ours": "the same (lib.arxiv.head.PLATEAU)" if plateau else "no stop: constant learning rate, all epochs",
-            "difference": "none" if plateau else "chosen",
+            "ours": f"all {cfg.epochs} epochs; "
+            + (
+                "the same plateau schedule and min_lr stop (lib.arxiv.head.PLATEAU), inert while the monitor loss falls"
+                if plateau
+                else "constant learning rate, no stop"
+            ),
+            "difference": "forced",
         }
     )
     rows += [{"aspect": a, "paper": p, "ours": o, "difference": d} for a, p, o, d in PROTOCOL_CODE]
@@ -909,6 +1023,7 @@ def metrics_block(
             "encoder": cfg.encoder,
             "pooling": cfg.pooling,
             "max_length": cfg.max_length,
+            "epochs": cfg.epochs,
             "encoder_sha256": emb_info["sha256"],
             "device": str(frozen.history["device"].iloc[-1]),
             "split": f"{cfg.split}: test {cfg.test_frac}, val {cfg.val_frac} (seed {cfg.seed})",
@@ -920,8 +1035,9 @@ def metrics_block(
             f"optimiser steps (frozen head on the same subsample: {ft.steps['frozen']}), max_length "
             f"{cfg.finetune_max_length}, AdamW lr {cfg.finetune_encoder_learning_rate} (encoder) / "
             f"{cfg.finetune_head_learning_rate} (head)",
-            "uncertainty": f"95% percentile bootstrap over test rows, {cfg.n_bootstrap} resamples (seed {cfg.seed}); "
-            "paired bootstrap for differences on one split; Student-t interval of the mean over the split seeds",
+            "uncertainty": f"95% percentile bootstrap over test rows stratified by class, {cfg.n_bootstrap} resamples "
+            f"(seed {cfg.seed}); paired bootstrap for differences on one split; Nadeau-Bengio corrected resampled-t "
+            f"interval of the mean over the split seeds (none with fewer than {MIN_SEEDS} seeds or zero variance)",
         },
         "data": {
             "n_records": len(ds.df),
@@ -941,6 +1057,7 @@ def metrics_block(
         "frozen_head": {**_headline(frozen.summary), "final_val_accuracy": float(frozen.history["val_acc"].iloc[-1])},
         **{name: _headline(r) for name, r in base.summaries.items()},
         "tfidf_chosen": base.chosen,
+        "tfidf_grid_edge": grid_edges(base),
         "finetune_vs_frozen": {
             "n_train_subsample": len(ft.sub),
             "steps": ft.steps,
@@ -973,6 +1090,8 @@ def interpretation(metrics: dict, paper: dict, source: provenance.DataSource) ->
     across = (
         "beats every tuned TF-IDF model across split seeds"
         if seeds["head_beats_every_tfidf"]
+        else "is not shown to beat every tuned TF-IDF model across split seeds"
+        if any(d["verdict"] == NOT_ENOUGH for d in diffs)
         else "does not beat every tuned TF-IDF model across split seeds"
     )
     lines = [
@@ -982,15 +1101,68 @@ def interpretation(metrics: dict, paper: dict, source: provenance.DataSource) ->
         f"classes with majority share {paper['nb02_majority_accuracy']}.",
         f"Over {diffs[0]['n_seeds']} split seeds the head {across}: "
         + "; ".join(
-            f"head minus {d['comparison'].split(' - ')[1]} {d['mean_difference']:+.3f} (95% CI {d['ci_low']:+.3f} to "
-            f"{d['ci_high']:+.3f}: the head {d['verdict']} it)"
+            f"head minus {d['comparison'].split(' - ')[1]} {d['mean_difference']:+.3f} "
+            + (
+                f"({NOT_ENOUGH} for an interval or a verdict: {d['n_seeds']} seeds, per seed {d['per_seed']})"
+                if d["verdict"] == NOT_ENOUGH
+                else f"(95% CI {d['ci_low']:+.3f} to {d['ci_high']:+.3f}, Nadeau-Bengio corrected: the head "
+                f"{d['verdict']} it)"
+            )
             for d in diffs
         )
         + ".",
     ]
+    lines += _epochs_reading(metrics)
+    edge = [k for k, at_edge in metrics.get("tfidf_grid_edge", {}).items() if at_edge]
+    if edge:
+        lines.append(
+            "Tuned at the edge of its validation grid (the grid does not bracket the optimum, so the model may do "
+            "better outside it and a verdict of the head against it is provisional): "
+            + ", ".join(f"tfidf_{k} ({metrics['tfidf_chosen'][k]})" for k in edge)
+            + "."
+        )
+    else:
+        lines.append("Every TF-IDF model was tuned inside its validation grid (no chosen value at a grid edge).")
     if source.is_synthetic:
         lines.append("These are results on SYNTHETIC data: they check the pipeline, not the paper.")
     return "\n".join(f"- {line}" for line in lines)
+
+
+def _epochs_reading(metrics: dict) -> list[str]:
+    """Bullets on the convergence ablations (those that change ``epochs`` alone): the longer-trained head beside ours
+    (paired on the same test rows) and whether its sign against each TF-IDF model on this split differs from ours;
+    plus the learning curve's confound (a fixed number of epochs: fewer optimiser steps at smaller sizes)."""
+    ours_acc = metrics["frozen_head"]["accuracy"]
+    epochs = metrics["meta"]["epochs"]
+    lines = []
+    for name, r in metrics["ablations"].items():
+        if set(r["overrides"]) != {"epochs"}:
+            continue
+        paired = r.get("paired_vs_ours")
+        gain = (
+            f", paired difference {paired['accuracy']['diff']:+.3f} (95% CI {_fmt_ci(paired['accuracy']['ci'])})"
+            if paired
+            else ""
+        )
+        sign = []
+        for model in TFIDF_MODELS:
+            before = ours_acc - metrics[model]["accuracy"]
+            after = r["accuracy"] - metrics[model]["accuracy"]
+            same = np.sign(before) == np.sign(after)
+            sign.append(f"{model} {before:+.3f} -> {after:+.3f} ({'same sign' if same else 'the sign changes'})")
+        lines.append(
+            f"Convergence ablation `{name}`: the head trained for {r['overrides']['epochs']} epochs instead of "
+            f"{epochs} reaches accuracy {r['accuracy']:.3f} (95% CI {_fmt_ci(r['accuracy_ci'])}) vs "
+            f"{ours_acc:.3f}{gain}. "
+            f"Head minus TF-IDF on this split, {epochs} epochs -> {r['overrides']['epochs']} epochs: "
+            + "; ".join(sign)
+            + f". The seed study's verdicts are for the {epochs}-epoch head (one split here, no interval over seeds)."
+        )
+    lines.append(
+        f"The learning curve trains the head for {epochs} epochs at every size, so a smaller training part also gets "
+        "fewer optimiser steps: its slope mixes the effect of data with that of optimisation."
+    )
+    return lines
 
 
 def comparability(metrics: dict, paper: dict, curve: LearningCurve) -> str:

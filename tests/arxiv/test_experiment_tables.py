@@ -31,7 +31,27 @@ def _seeds(diffs: dict) -> pd.DataFrame:
             rows.append(
                 {"seed": seed, "model": model, "accuracy": 0.5 - d[seed], "macro_f1": 0.4, "head_minus_model": d[seed]}
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(n_train=1324, n_test=382)
+
+
+def test_seed_intervals_are_nadeau_bengio_corrected_and_need_three_varying_seeds():
+    v = [0.1, 0.2, 0.3, 0.4, 0.5]
+    _, plain = experiment.mean_ci(v)
+    mean, corrected = experiment.mean_ci(v, test_train_ratio=382 / 1324)
+    widen = np.sqrt((1 / 5 + 382 / 1324) / (1 / 5))
+    assert mean == pytest.approx(0.3) and corrected[1] - 0.3 == pytest.approx(widen * (plain[1] - 0.3))
+    two = experiment.seed_differences(_seeds({m: [0.02, 0.03] for m in experiment.TFIDF_MODELS}))
+    assert (two["verdict"] == experiment.NOT_ENOUGH).all() and two["ci_low"].isna().all()
+    flat = experiment.seed_differences(_seeds({m: [0.02] * 4 for m in experiment.TFIDF_MODELS}))
+    assert (flat["verdict"] == experiment.NOT_ENOUGH).all()
+    assert experiment.verdict([np.nan, np.nan]) == experiment.NOT_ENOUGH
+    # accuracies near 1 with a wide spread: the interval of the mean is clipped to [0, 1]
+    wide = _seeds({m: [-0.49, 0.0, -0.3, -0.45] for m in experiment.TFIDF_MODELS})
+    summary = experiment.seed_summary(wide).set_index("model")
+    assert np.isnan(summary.loc["frozen_head", "accuracy_ci_low"])  # the same accuracy at every seed: no interval
+    summary = summary.drop(index="frozen_head")
+    assert (summary["accuracy_ci_high"] <= 1).all() and (summary["accuracy_ci_low"] >= 0).all()
+    assert summary["accuracy_ci_high"].max() == 1.0
 
 
 def test_seed_differences_pair_within_seeds_and_give_a_verdict_per_model():
@@ -57,18 +77,26 @@ def _ds(cfg, split):
 def test_protocol_table_marks_none_forced_and_chosen():
     paper = experiment.load_config("paper")
     same = np.arange(3)
-    table = experiment.protocol_table(paper, _ds(paper, {"monitor": same, "test": same})).set_index("aspect")
+    train = np.arange(130)
+    table = experiment.protocol_table(paper, _ds(paper, {"train": train, "monitor": same, "test": same}))
+    table = table.set_index("aspect")
     for aspect, *_ in experiment.PROTOCOL_SETTINGS:
         assert table.loc[aspect, "difference"] == "none", aspect
     assert table.loc["part the schedule reads", "difference"] == "none"
     ours = experiment.load_config("real")
-    table = experiment.protocol_table(ours, _ds(ours, {"monitor": same, "test": same + 3})).set_index("aspect")
+    table = experiment.protocol_table(ours, _ds(ours, {"train": train, "monitor": same, "test": same + 3}))
+    table = table.set_index("aspect")
     assert table.loc["encoder (frozen)", "difference"] == "forced"
     assert table.loc["features while the head trains", "difference"] == "chosen"
     assert "head_features=train_mode" in table.loc["features while the head trains", "paper"]
     assert "head_features=cached" in table.loc["features while the head trains", "ours"]
     assert table.loc["part the schedule reads", "ours"] == "the val part"
-    assert table.loc["epochs", "paper"] == "epochs=6"
+    assert table.loc["epochs", "paper"] == experiment.PAPER_EPOCHS and table.loc["epochs", "difference"] == "forced"
+    assert table.loc["epochs", "ours"] == f"epochs={ours.epochs}"
+    assert table.loc["optimiser steps", "ours"].startswith(f"{ours.epochs} x 5 = {ours.epochs * 5} (130 rows")
+    assert table.loc["stop", "paper"].startswith("manual interrupt (min_lr stop unreachable")
+    assert table.loc["missing texts", "difference"] == "chosen"
+    assert "152" in table.loc["prediction", "paper"] and "2 class units" in table.loc["prediction", "ours"]
 
 
 def _curve(head_ci, svm_ci):
@@ -104,3 +132,42 @@ def test_learning_curve_text_follows_the_last_steps_ci():
     assert "310.2x ours" in rising and "is still rising" in rising and "unknown" in rising
     flat = experiment.comparability(metrics, paper, _curve([-0.1, 0.3], [0.0, 0.1]))
     assert "no gain distinguishable from zero" in flat
+
+
+def test_describe_protocol_lists_chosen_rows_with_and_without_an_ablation():
+    cfg = experiment.load_config("real")
+    protocol = pd.DataFrame(
+        [
+            {"aspect": "batch", "difference": "chosen"},
+            {"aspect": "pooling", "difference": "chosen"},
+            {"aspect": "encoder (frozen)", "difference": "forced"},
+        ]
+    )
+    text = experiment.describe_protocol(cfg, protocol)
+    assert "whose paper value runs as one of them: batch." in text
+    assert "no ablation in this run" in text and text.endswith("or not at all where it is code): pooling.")
+    assert "`paper_batch` (head_batch_size=64)" in text
+
+
+def test_epochs_reading_compares_the_longer_head_with_each_tfidf_model():
+    metrics = {
+        "meta": {"epochs": 6},
+        "frozen_head": {"accuracy": 0.60},
+        "tfidf_logreg": {"accuracy": 0.55},
+        "tfidf_linear_svm": {"accuracy": 0.62},
+        "tfidf_complement_nb": {"accuracy": 0.40},
+        "ablations": {
+            "paper_batch": {"overrides": {"head_batch_size": 64}, "accuracy": 0.5, "accuracy_ci": [0.4, 0.6]},
+            "paper_steps": {
+                "overrides": {"epochs": 70},
+                "accuracy": 0.65,
+                "accuracy_ci": [0.6, 0.7],
+                "paired_vs_ours": {"accuracy": {"diff": 0.05, "ci": [0.02, 0.08], "p_value": 0.0}},
+            },
+        },
+    }
+    lines = experiment._epochs_reading(metrics)
+    assert len(lines) == 2 and "`paper_steps`" in lines[0] and "paper_batch" not in lines[0]
+    assert "tfidf_linear_svm -0.020 -> +0.030 (the sign changes)" in lines[0]
+    assert "tfidf_logreg +0.050 -> +0.100 (same sign)" in lines[0]
+    assert "fewer optimiser steps" in lines[1]
