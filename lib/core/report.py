@@ -323,6 +323,15 @@ def interval_half_width(metrics: dict, key: str) -> float | None:
     return _number(value)
 
 
+def interval_holds_zero(metrics: dict, key: str) -> bool:
+    """Whether the interval stored at ``key`` contains 0 (True for a bare half-width: it cannot say). A paired
+    interval that excludes 0 is a significant result (for or against the paper), never "underpowered"."""
+    value = lookup(metrics, key)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and None not in value:
+        return float(value[0]) <= 0.0 <= float(value[1])
+    return True
+
+
 def assess(
     claim: Claim, metrics: dict | None, run: str = VERDICT_RUN, claims: dict[str, Claim] | None = None
 ) -> Assessment:
@@ -331,7 +340,8 @@ def assess(
     In order: no metrics file or no value -> "not measured"; synthetic data or ``not_comparable`` ->
     "not comparable"; models that follow the bias (``guard_metrics``) -> "not comparable"; then the measured
     comparison (:func:`verdict`) -> "reproduced" or "not reproduced", the latter "underpowered" when the
-    paired interval's half-width (``effect_ci``) exceeds the paper's effect (``paper_effect``).
+    paired interval (``effect_ci``) holds 0 and its half-width exceeds the paper's effect (``paper_effect``);
+    an interval that excludes 0 stays "not reproduced" however wide it is.
     The honest protocol's outcome, when the claim has one, is a reason beside the verdict.
     """
     notes = [claim.note] if claim.note else []
@@ -363,7 +373,7 @@ def assess(
     effect = paper_effect(claim, metrics, claims)
     if effect is not None:
         half = interval_half_width(metrics, claim.effect_ci)
-        if half is not None and half > abs(effect):
+        if half is not None and half > abs(effect) and interval_holds_zero(metrics, claim.effect_ci):
             reasons.append(
                 f"Our paired 95% interval is ±{half:.3g}, wider than the paper's effect ({effect:+.3g}, from its "
                 "values in claims.yaml): these seeds cannot tell the claim from no effect.",

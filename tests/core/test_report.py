@@ -192,6 +192,11 @@ def test_assess_every_verdict_word():
     assert report.assess(r, _ranking_metrics(ci95=0.01)).verdict == "not reproduced"  # powered, and no effect
     under = report.assess(r, _ranking_metrics(ci95=0.03))
     assert under.verdict == "underpowered" and "±0.03, wider than" in under.reasons[0] and "+0.02" in under.reasons[0]
+    # an interval [low, high] that holds 0 and is wider than the effect: underpowered
+    assert report.assess(r, _ranking_metrics(ci95=[-0.04, 0.02])).verdict == "underpowered"
+    # a clear reversal (interval excludes 0 on the other side) is a result against the paper, however wide
+    reversed_ = report.assess(r, _ranking_metrics("contradicted", ci95=[-0.08, -0.02]))
+    assert reversed_.verdict == "not reproduced" and not any("wider than" in x for x in reversed_.reasons)
 
 
 def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
