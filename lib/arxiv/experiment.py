@@ -1319,6 +1319,7 @@ def comparability(metrics: dict, paper: dict, curve: LearningCurve) -> str:
         )
         + size
     )
+    sentence_encoder = meta["encoder"] != paper_cfg.encoder and meta["pooling"] == "mean" and paper_cfg.pooling == "cls"
     if meta["encoder"] != paper_cfg.encoder:
         lines.append(
             f"Encoder (forced): {meta['encoder']} with {meta['pooling']} pooling instead of {paper_cfg.encoder} "
@@ -1327,7 +1328,7 @@ def comparability(metrics: dict, paper: dict, curve: LearningCurve) -> str:
                 ": a sentence encoder trained so that its mean-pooled output represents a text, against a CLS state "
                 "that is not trained as a text embedding without fine-tuning: expected to push ours UP (an "
                 "expectation, not measured: the paper's weights are not reachable here)."
-                if meta["pooling"] == "mean" and paper_cfg.pooling == "cls"
+                if sentence_encoder
                 else ": direction not measured here."
             )
         )
@@ -1343,7 +1344,7 @@ def comparability(metrics: dict, paper: dict, curve: LearningCurve) -> str:
         )
     lines.append(
         "Net: the label space"
-        + (" and, as expected, the encoder" if meta["encoder"] != paper_cfg.encoder else "")
+        + (" and, as expected, the encoder" if sentence_encoder else "")
         + " favour ours, the smaller training part works against it; the forced differences cannot be sized here, "
         "so our accuracy is not a reproduction of the paper's number in either direction, and claims.yaml marks it "
         "not comparable."

@@ -165,6 +165,10 @@ def test_comparability_names_the_direction_of_each_difference():
     assert "`paper_lr_and_plateau` (learning_rate=0.01)" in rising and "no push distinguishable from zero" in rising
     assert "paper_split" not in rising.split("Chosen differences")[1]  # not paired: no direction claimed
     assert "favour ours, the smaller training part works against it" in rising
+    assert "favour ours" in rising.splitlines()[-1] and "the encoder" in rising.splitlines()[-1]
+    metrics["meta"]["pooling"] = "cls"  # no expectation stated for the encoder: the net line does not claim one
+    cls = experiment.comparability(metrics, paper, _curve([0.1, 0.3], [0.0, 0.1]))
+    assert "direction not measured here" in cls and "the encoder" not in cls.splitlines()[-1]
     flat = experiment.comparability(metrics, paper, _curve([-0.1, 0.3], [0.0, 0.1]))
     assert "no gain distinguishable from zero" in flat
     harder, _ = _comparability_inputs(0.01, 120)
