@@ -169,6 +169,15 @@ def test_comparability_names_the_direction_of_each_difference():
     metrics["meta"]["pooling"] = "cls"  # no expectation stated for the encoder: the net line does not claim one
     cls = experiment.comparability(metrics, paper, _curve([0.1, 0.3], [0.0, 0.1]))
     assert "direction not measured here" in cls and "the encoder" not in cls.splitlines()[-1]
+    metrics["ablations"]["cached_features"] = {
+        "overrides": {"head_features": "cached"},
+        "paired_vs_ours": {"accuracy": {"diff": 0.1, "ci": [0.05, 0.15], "p_value": 0.0}},
+    }
+    own = experiment.comparability(metrics, paper, _curve([0.1, 0.3], [0.0, 0.1]))
+    assert "`cached_features` (head_features=cached) on our test part: the ablation minus this run +0.100" in own
+    short = _curve([0.1, 0.3], [0.0, 0.1])
+    metrics["data"]["n_train"] = 200  # the curve stops at 100 of 200 rows: doublings counted from 100
+    assert "8.3 doublings beyond the curve's largest size (100 rows)" in experiment.comparability(metrics, paper, short)
     flat = experiment.comparability(metrics, paper, _curve([-0.1, 0.3], [0.0, 0.1]))
     assert "no gain distinguishable from zero" in flat
     harder, _ = _comparability_inputs(0.01, 120)
