@@ -114,11 +114,14 @@ def repair_id(raw: str) -> str:
 
 
 # ---------------------------------------------------------------- loading
-def _check_record(rec: dict, where: str, path: Path) -> None:
+def _check_record(rec: dict, where: str, path: Path, blank_ok: tuple = ()) -> None:
+    """A DataError naming the file and ``where`` for a missing, empty or non-string field or an over-long text.
+    ``blank_ok``: fields that may be whitespace-only (the paper's CSV: pandas keeps such a text, so does the paper)."""
     rid = rec.get("id", "?")
     for key in REQUIRED:
         value = rec.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        blank = isinstance(value, str) and not value.strip() and (value == "" or key not in blank_ok)
+        if value is None or blank:
             raise DataError(path, f"{where} (id {rid}): missing or empty {key!r}")
         if not isinstance(value, str):
             raise DataError(path, f"{where} (id {rid}): {key!r} must be a string, got a JSON {type(value).__name__}")
@@ -229,12 +232,14 @@ def load_csv(path, unknown_category: str = "error") -> pd.DataFrame:
     return _checked(raw[list(REQUIRED)].to_dict("records"), path, unknown_category)
 
 
-def _missing(value) -> bool:
-    """What pandas' ``read_csv`` + ``dropna`` treat as missing (its default NA strings, the empty string among them),
-    and whitespace-only text."""
+def _missing(value: str) -> bool:
+    """Exactly what pandas' ``read_csv`` (its default NA strings, the empty string among them, quoted or not) +
+    ``dropna`` drop, for a field read as text (``keep_default_na=False``). A whitespace-only text is NOT missing
+    for pandas: the paper keeps such a row, and so does :func:`load_paper_csv`
+    (tests/arxiv/test_paper_config.py checks this against pandas itself)."""
     from pandas._libs.parsers import STR_NA_VALUES
 
-    return value in STR_NA_VALUES or not str(value).strip()
+    return value in STR_NA_VALUES
 
 
 def load_paper_csv(path, unknown_category: str = "error", max_rows: int = 0) -> pd.DataFrame:
@@ -242,10 +247,11 @@ def load_paper_csv(path, unknown_category: str = "error", max_rows: int = 0) -> 
     (id = the 0-based row number in the file, categories = primary = tag), rows in file order.
 
     As the paper's notebook (``pd.read_csv(...)[:70000]``, then ``dropna``): the first ``max_rows`` rows of the file
-    (0: all), then rows with a missing title, abstract or tag dropped (pandas' NA strings, empty or whitespace-only
-    text); how many is ``df.attrs["dropped_missing"]`` (their row numbers: ``df.attrs["dropped_missing_rows"]``).
-    A malformed file (not UTF-8, not CSV, a column missing, no rows, a text over the length limit, an unknown
-    category) is still a DataError naming the file and the row."""
+    (0: all), then the rows pandas' ``dropna`` drops (a title, abstract or tag equal to one of pandas' NA strings or
+    empty: :func:`_missing`; a whitespace-only title or abstract is kept, as pandas keeps it); how many is
+    ``df.attrs["dropped_missing"]`` (their row numbers: ``df.attrs["dropped_missing_rows"]``).
+    A malformed file (not UTF-8, not CSV, a column missing, no rows, a text over the length limit, an unknown or
+    whitespace-only tag) is still a DataError naming the file and the row."""
     path = Path(path)
     _check_policy(unknown_category)
     raw = _read_table(path, PAPER_COLUMNS, "the paper's CSV has")
@@ -261,7 +267,7 @@ def load_paper_csv(path, unknown_category: str = "error", max_rows: int = 0) -> 
         raise DataError(path, "no records with a title, an abstract and a tag")
     where = [f"row {int(r['id']) + 1}" for r in rows]
     for rec, loc in zip(rows, where):
-        _check_record(rec, loc, path)
+        _check_record(rec, loc, path, blank_ok=("title", "abstract"))
     df = _finish(rows, where, path, unknown_category)
     df.attrs["dropped_missing"] = len(dropped)
     df.attrs["dropped_missing_rows"] = dropped

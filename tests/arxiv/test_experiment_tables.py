@@ -1,5 +1,6 @@
 """The seed study's statistics, the protocol table and the comparability text of lib.arxiv.experiment."""
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -111,27 +112,110 @@ def _curve(head_ci, svm_ci):
         "frozen_head": {"from_n": 50, "to_n": 100, "diff": 0.2, "ci": head_ci, "p_value": 0.0},
         "tfidf_linear_svm": {"from_n": 50, "to_n": 100, "diff": 0.05, "ci": svm_ci, "p_value": 0.3},
     }
-    return experiment.LearningCurve(table, pd.DataFrame(), step)
+    slopes = pd.DataFrame(
+        [{"curve": "frozen_head", "accuracy_per_doubling": 0.2, "ci_low": 0.1, "ci_high": 0.3, "n_sizes": 2}]
+    )
+    return experiment.LearningCurve(table, pd.DataFrame(), step, slopes)
 
 
 def test_learning_curve_text_follows_the_last_steps_ci():
     text = experiment.describe_learning_curve(_curve([0.1, 0.3], [-0.02, 0.1]))
-    head, svm = text.splitlines()
+    head, svm, slope = text.splitlines()
     assert head.startswith("- frozen_head: accuracy 0.400 at 50 training rows, 0.600 at 100") and "still rising" in head
     assert "no gain distinguishable from zero" in svm
+    assert "frozen_head's accuracy changes by +0.200 per doubling" in slope and slope.endswith("rises with more data.")
+
+
+def _comparability_inputs(majority_share, n_classes):
     metrics = {
         "protocol": [
             {"aspect": "encoder (frozen)", "difference": "forced"},
             {"aspect": "epochs", "difference": "none"},
         ],
-        "data": {"n_train": 100, "majority_share": 0.2},
+        "data": {"n_train": 100, "majority_share": majority_share, "n_classes": n_classes},
+        "meta": {"encoder": "all-MiniLM-L6-v2", "pooling": "mean"},
+        "claims": {"accuracy": 0.6},
+        "ablations": {
+            "paper_split": {"overrides": {"split": "paper_80_20"}, "paired_vs_ours": None},
+            "paper_batch": {
+                "overrides": {"head_batch_size": 64},
+                "paired_vs_ours": {"accuracy": {"diff": -0.05, "ci": [-0.08, -0.02], "p_value": 0.0}},
+            },
+            "paper_lr_and_plateau": {
+                "overrides": {"learning_rate": 0.01},
+                "paired_vs_ours": {"accuracy": {"diff": 0.01, "ci": [-0.02, 0.04], "p_value": 0.5}},
+            },
+        },
     }
-    paper = {"nb02_n_train": 31024, "nb02_majority_accuracy": 0.0387}
+    paper = {"nb02_n_train": 31024, "nb02_majority_accuracy": 0.0387, "nb02_accuracy": 0.39, "nb02_n_classes": 89}
+    return metrics, paper
+
+
+def test_comparability_names_the_direction_of_each_difference():
+    metrics, paper = _comparability_inputs(0.2, 60)
     rising = experiment.comparability(metrics, paper, _curve([0.1, 0.3], [0.0, 0.1]))
+    assert "Ours is HIGHER than the paper's: accuracy 0.600 vs 0.39 (+0.210)" in rising
     assert "encoder (frozen)" in rising and "epochs" not in rising.split("Chosen")[1].split(".")[0]
-    assert "310.2x ours" in rising and "is still rising" in rising and "unknown" in rising
+    assert "310.2x ours): fewer rows push ours DOWN" in rising
+    assert "learning curve, up to 100 of our 100 training rows, is still rising" in rising
+    assert "an easier task: pushes ours UP" in rising and "expected to push ours UP" in rising
+    assert "+0.200 per doubling" in rising and "8.3 doublings beyond our largest" in rising
+    assert "`paper_batch` (head_batch_size=64) on our test part: the paper's setting minus ours -0.050" in rising
+    assert "our choice pushes ours UP (the paper's setting is 0.050 lower here)" in rising
+    assert "`paper_lr_and_plateau` (learning_rate=0.01)" in rising and "no push distinguishable from zero" in rising
+    assert "paper_split" not in rising.split("Chosen differences")[1]  # not paired: no direction claimed
+    assert "favour ours, the smaller training part works against it" in rising
+    assert "favour ours" in rising.splitlines()[-1] and "the encoder" in rising.splitlines()[-1]
+    metrics["meta"]["pooling"] = "cls"  # no expectation stated for the encoder: the net line does not claim one
+    cls = experiment.comparability(metrics, paper, _curve([0.1, 0.3], [0.0, 0.1]))
+    assert "direction not measured here" in cls and "the encoder" not in cls.splitlines()[-1]
+    metrics["ablations"]["cached_features"] = {
+        "overrides": {"head_features": "cached"},
+        "paired_vs_ours": {"accuracy": {"diff": 0.1, "ci": [0.05, 0.15], "p_value": 0.0}},
+    }
+    own = experiment.comparability(metrics, paper, _curve([0.1, 0.3], [0.0, 0.1]))
+    assert "`cached_features` (head_features=cached) on our test part: the ablation minus this run +0.100" in own
+    short = _curve([0.1, 0.3], [0.0, 0.1])
+    metrics["data"]["n_train"] = 200  # the curve stops at 100 of 200 rows: doublings counted from 100
+    assert "8.3 doublings beyond the curve's largest size (100 rows)" in experiment.comparability(metrics, paper, short)
     flat = experiment.comparability(metrics, paper, _curve([-0.1, 0.3], [0.0, 0.1]))
     assert "no gain distinguishable from zero" in flat
+    harder, _ = _comparability_inputs(0.01, 120)
+    harder["claims"]["accuracy"] = 0.3
+    text = experiment.comparability(harder, paper, _curve([0.1, 0.3], [0.0, 0.1]))
+    assert "Ours is LOWER" in text and "a harder task: pushes ours DOWN" in text and "cannot size" in text
+
+
+def test_log_linear_slope_is_accuracy_per_doubling_with_a_paired_ci():
+    y = np.repeat(np.arange(2), 10)  # 20 test rows, 2 classes
+
+    def scores(n_right):  # the first n_right rows of each class right, the others wrong
+        pred = np.where(np.tile(np.arange(10), 2) < n_right, y, 1 - y)
+        return np.eye(2)[pred]
+
+    probas = {n: {"frozen_head": scores(k), "tfidf_linear_svm": scores(5)} for n, k in ((50, 4), (100, 5), (200, 6))}
+    t = experiment.log_linear_slopes(y, probas, n_boot=200, seed=0).set_index("curve")
+    assert t.loc["frozen_head", "accuracy_per_doubling"] == pytest.approx(0.1)
+    assert t.loc["tfidf_linear_svm", "accuracy_per_doubling"] == pytest.approx(0.0)
+    assert t.loc["tfidf_linear_svm", ["ci_low", "ci_high"]].tolist() == pytest.approx([0.0, 0.0])  # paired: flat
+    assert t.loc["frozen_head - tfidf_linear_svm", "accuracy_per_doubling"] == pytest.approx(0.1)
+    lo, hi = t.loc["frozen_head", ["ci_low", "ci_high"]]
+    assert lo < 0.1 < hi and (t["n_sizes"] == 3).all()
+    assert experiment.log_linear_slopes(y, {50: probas[50]}, n_boot=10, seed=0).empty
+
+
+def test_describe_schedules_says_whether_the_plateau_acted():
+    cfg = experiment.load_config("real")
+    abl = {
+        "paper_lr_and_plateau": {"overrides": {"learning_rate": 0.01, "lr_schedule": "plateau"}, "final_lr": 0.01},
+        "long": {"overrides": {"learning_rate": 0.01, "lr_schedule": "plateau", "epochs": 70}, "final_lr": 0.0025},
+        "paper_batch": {"overrides": {"head_batch_size": 64}, "final_lr": 0.001},
+    }
+    first, second = experiment.describe_schedules(cfg, abl).splitlines()
+    assert first.startswith("- `paper_lr_and_plateau`: the plateau schedule never lowered the learning rate (0.01")
+    assert first.endswith("measures the learning rate alone.")
+    assert second == "- `long`: the plateau schedule lowered the learning rate from 0.01 to 0.0025."
+    assert experiment.describe_schedules(cfg, {"b": abl["paper_batch"]}).startswith("No ablation")
 
 
 def test_describe_protocol_lists_chosen_rows_with_and_without_an_ablation():
@@ -171,3 +255,15 @@ def test_epochs_reading_compares_the_longer_head_with_each_tfidf_model():
     assert "tfidf_linear_svm -0.020 -> +0.030 (the sign changes)" in lines[0]
     assert "tfidf_logreg +0.050 -> +0.100 (same sign)" in lines[0]
     assert "fewer optimiser steps" in lines[1]
+
+
+def test_describe_finetune_counts_the_subsample_it_ran_on_and_states_the_lengths():
+    cfg = experiment.load_config("real")
+    ds = SimpleNamespace(y=np.repeat(np.arange(5), 40))
+    ft = SimpleNamespace(sub=np.arange(0, 200, 2), steps={"frozen": 24, "finetuned": 24})  # 100 rows, 5 classes
+    text = experiment.describe_finetune(cfg, ds, ft)
+    assert f"subsample of 100 training records in 5 classes ({cfg.finetune_n_train} asked for" in text
+    assert f"max_length {cfg.finetune_max_length} tokens, NOT the frozen embeddings' {cfg.max_length}" in text
+    assert "the paper's encoder reads 512" in text and "frozen head 24, fine-tuning 24" in text
+    same = experiment.describe_finetune(replace(cfg, finetune_n_train=100, finetune_max_length=cfg.max_length), ds, ft)
+    assert "asked for" not in same and "NOT" not in same

@@ -78,6 +78,33 @@ def test_paper_csv_rows_with_a_missing_text_are_dropped_and_counted(tmp_path):
         arxiv_data.load(path)
 
 
+def test_paper_csv_drops_exactly_the_rows_pandas_dropna_drops(tmp_path):
+    """The paper reads its CSV with pandas' defaults and calls dropna: our loader drops exactly those rows, checked
+    against pandas itself on None / NaN / empty / quoted-empty / NA-string / whitespace-only cells (a whitespace-only
+    text is not missing for pandas, so the paper keeps that row and so do we)."""
+    import numpy as np
+    import pandas as pd
+
+    cells = [None, np.nan, "", "NA", "nan", "null", "N/A", "<NA>", "#N/A", "  ", "\t", " nan", "NaN ", "text"]
+    rows = [{"abstract": "an abstract", "tag": "cs.CV", "title": c} for c in cells]
+    rows += [{"abstract": c, "tag": "cs.LG", "title": "a title"} for c in cells]
+    rows += [{"abstract": "an abstract", "tag": c, "title": "a title"} for c in (None, np.nan, "", "NA", "cs.CL")]
+    path = tmp_path / arxiv_data.PAPER_CSV
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with path.open("a") as f:  # quoted fields: pandas reads '""' as missing, '"NA"' too, '" "' not
+        f.write('"an abstract","cs.CV",""\n"an abstract","cs.CV","NA"\n"an abstract","cs.CV"," "\n')
+    kept_by_pandas = pd.read_csv(path).dropna().index.tolist()
+    df = arxiv_data.load(path)
+    assert [int(i) for i in df["id"]] == kept_by_pandas
+    assert df.attrs["dropped_missing"] == len(rows) + 3 - len(kept_by_pandas)
+    # the check can fail: per text column the 4 whitespace-only or padded cells and the plain text are kept (x 2),
+    # then the valid tag and the quoted whitespace-only title
+    assert len(kept_by_pandas) == 12
+    path.write_text("abstract,tag,title\nan abstract, ,a title\n")
+    with pytest.raises(DataError, match="row 1 .*'categories'"):  # a whitespace-only tag: refused (the paper would
+        arxiv_data.load(path)  # count it as a rare tag and drop it; protocol table, "missing texts")
+
+
 def test_prepare_paper_names_what_is_missing_and_where(monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "DATA_RAW", tmp_path)
     with pytest.raises(FileNotFoundError) as err:
