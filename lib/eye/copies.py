@@ -222,12 +222,16 @@ def feature_similarity(X: np.ndarray) -> np.ndarray:
     return Z @ Z.T
 
 
-def pair_images(root: Path, rows: list[dict], size: int = 96) -> dict:
-    """{file: (size, size, 3) uint8} of every image named in the matched-pairs rows."""
+def pair_images(root: Path, rows: list[dict], size: int = 96, colors: int = 0) -> dict:
+    """{file: (size, size, 3) uint8} of every image named in the matched-pairs rows; ``colors`` > 0: reduced to
+    that many colours (keeps the executed notebook small; the structure a reader compares stays visible)."""
     from lib.eye.data import read_image
 
     names = {r[k] for r in rows for k in ("file", "best", "second") if r.get(k)}
-    return {f: read_image(Path(root) / f, size) for f in sorted(names)}
+    out = {f: read_image(Path(root) / f, size) for f in sorted(names)}
+    if colors:
+        out = {f: np.asarray(Image.fromarray(v).quantize(colors).convert("RGB")) for f, v in out.items()}
+    return out
 
 
 def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> np.ndarray:

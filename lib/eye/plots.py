@@ -271,9 +271,9 @@ def copy_pairs(rows: list[dict], images: dict, title: str):
     return fig
 
 
-def pair_grid(rows: list[dict], images: dict, title: str, per_row: int = 4, px: int = 200, dpi: int = 100):
-    """Pairs side by side at ``px`` pixels per image (``dpi`` px per inch): ``rows`` each {"file", "best",
-    "score", "kind"} (left: file, right: best); ``images``: {file: (s, s, 3) uint8}."""
+def pair_grid(rows: list[dict], images: dict, title: str, per_row: int = 4, px: int = 200):
+    """Pairs side by side at ``px`` pixels per image in the saved PNG (at the style's savefig.dpi): ``rows`` each
+    {"file", "best", "score", "kind"} (left: file, right: best); ``images``: {file: (s, s, 3) uint8}."""
     import textwrap
 
     if not rows:
@@ -283,20 +283,27 @@ def pair_grid(rows: list[dict], images: dict, title: str, per_row: int = 4, px: 
         ax.set_title(textwrap.fill(title, 80), fontsize=8, loc="left")
         return fig
     n_rows = -(-len(rows) // per_row)
-    side = px / dpi
+    side = px / float(plt.rcParams["savefig.dpi"])
     fig, axes = plt.subplots(
-        n_rows, 2 * per_row, figsize=(2 * per_row * side, n_rows * (side + 0.55) + 0.6), dpi=dpi, squeeze=False
+        n_rows, 2 * per_row, figsize=(2 * per_row * side, n_rows * (side + 0.4) + 0.5), squeeze=False
     )
     for ax in axes.ravel():
         ax.axis("off")
     for i, r in enumerate(rows):
         a, b = axes[i // per_row, 2 * (i % per_row)], axes[i // per_row, 2 * (i % per_row) + 1]
-        a.imshow(images[r["file"]])
-        b.imshow(images[r["best"]])
-        a.set_title(f"{r['kind']}\n{r['file']}", fontsize=7, loc="left")
-        b.set_title(f"score {r['score']:.3f}\n{r['best']}", fontsize=7, loc="left")
+        a.imshow(images[r["file"]], interpolation="nearest")
+        b.imshow(images[r["best"]], interpolation="nearest")
+        a.set_title(f"{r['kind']}\n{r['file']}", fontsize=5, loc="left")
+        b.set_title(f"score {r['score']:.3f}\n{r['best']}", fontsize=5, loc="left")
     fig.suptitle(textwrap.fill(title, 140), fontsize=9, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (n_rows * (side + 0.55) + 0.6)))
+    fig.subplots_adjust(
+        left=0.005,
+        right=0.995,
+        bottom=0.005,
+        top=1 - 0.5 / (n_rows * (side + 0.4) + 0.5),
+        wspace=0.02,
+        hspace=0.4 / side,
+    )
     return fig
 
 

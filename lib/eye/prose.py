@@ -13,8 +13,9 @@ PROTOCOL_TEXT = {
     "linked": "copy-grouped: stratified group {k}-fold over the linked groups (the two eyes of a patient with every "
     "augmented copy of either, the copies linked to their detected source); scored on the originals only (copies "
     "only ever in training, with their source's group)",
-    "neardup": "copy- and near-duplicate-grouped: as copy-grouped, with originals whose feature cosine is at or above "
-    "the near-duplicate threshold joined into one group; scored on the originals only",
+    "neardup": "copy- and near-duplicate-grouped: stratified group {k}-fold over the linked groups with originals "
+    "whose feature cosine is at or above the near-duplicate threshold joined into one group; scored on the originals "
+    "only (copies only ever in training)",
     "originals": "the augmented copies removed, stratified group {k}-fold over the patients",
 }
 
