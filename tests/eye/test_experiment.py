@@ -121,8 +121,9 @@ def test_cluster_network_blobs_every_input():
     assert (km.predict(X[180:]) == y[180:]).mean() >= 0.9
     np.testing.assert_allclose(km.predict_proba(X[180:]).sum(axis=1), 1.0, rtol=1e-5)
     soft = cluster_net.ClusterNetwork(cfg, clusters="kmeans", inputs="soft", seed=0, n_clusters=8).fit(X[:180], y[:180])
-    z = soft.design(X[:5])
-    assert z.shape == (5, 8) and np.allclose(z.sum(axis=1), 1.0) and soft.bandwidth_ > 0
+    raw = cluster_net.soft_assignment(cluster_net.squared_distances(soft.centroids_, X[:5]), soft.bandwidth_)
+    assert raw.shape == (5, 8) and np.allclose(raw.sum(axis=1), 1.0) and soft.bandwidth_ > 0
+    np.testing.assert_allclose(soft.design(X[:5]), (raw - soft.scale_[0]) / soft.scale_[1], rtol=1e-5, atol=1e-5)
     assert (soft.predict(X[180:]) == y[180:]).mean() >= 0.9
     alone = cluster_net.ClusterNetwork(cfg, clusters="none", inputs="features", seed=0).fit(X[:180], y[:180])
     assert alone.centroids_ is None and (alone.predict(X[180:]) == y[180:]).mean() >= 0.9
