@@ -10,7 +10,9 @@ Here (shapes: X (n, d) standardized features, y (n,) int labels):
   ``clusters="none"``: no clustering (the ablation: the same network on the features alone).
 - ``inputs="onehot"``: the literal eq. 6 input, the one-hot assignment F_c(x) (n, m);
   ``inputs="soft"``: soft assignments to all m units (an RBF layer), exp(-|x - c_i|^2 / (2 s^2)) normalised to
-  sum 1 over i, with s the median distance of the training samples to their nearest unit (set at fit);
+  sum 1 over i, with s = ``bandwidth_factor`` x the median distance of the training samples to their nearest unit
+  (set at fit; the factor is tuned on inner folds); the m assignments are then standardized (mean 0, sd 1 per unit,
+  from the training samples) so the network sees inputs of unit scale, not values of order 1/m;
   ``inputs="centroid"``: the winning centroid's weight vector c_F(x) (n, d) (eq. 5's text: "this centroid
   represents the features of the image");
   ``inputs="features+onehot"``: the feature vector concatenated with the one-hot assignment (n, d + m), reading
@@ -107,7 +109,8 @@ def _compiled_network(
 class CBNNConfig:
     """params.yaml ``nb03.cbnn`` (every value is ours: the paper gives no network size or training setting).
 
-    hidden: ReLU layer widths; epochs, batch_size, learning_rate (Adam); loss: 'mse' (paper eq. 9) | 'crossentropy'.
+    hidden: ReLU layer widths; epochs, batch_size, learning_rate (Adam); loss: 'mse' (paper eq. 9) | 'crossentropy';
+    check_factor: the learning check (loss curves) runs check_factor x epochs.
     """
 
     hidden: tuple[int, ...]
@@ -115,6 +118,7 @@ class CBNNConfig:
     batch_size: int
     learning_rate: float
     loss: str
+    check_factor: int = 4  # the learning check trains check_factor x epochs
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -138,6 +142,8 @@ class ClusterNetwork:
     model_: object = field(default=None, repr=False)
     n_classes_: int = 0
     bandwidth_: float = 1.0
+    bandwidth_factor: float = 1.0
+    scale_: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self):
         for name, value, allowed in (("clusters", self.clusters, CLUSTERS), ("inputs", self.inputs, INPUTS)):
@@ -151,7 +157,10 @@ class ClusterNetwork:
         if self.inputs == "features":
             return np.asarray(Xs, dtype=np.float32)
         if self.inputs == "soft":
-            return soft_assignment(squared_distances(self.centroids_, Xs), self.bandwidth_)
+            Z = soft_assignment(squared_distances(self.centroids_, Xs), self.bandwidth_)
+            if self.scale_ is not None:
+                Z = ((Z - self.scale_[0]) / self.scale_[1]).astype(np.float32)
+            return Z
         winner = nearest_centroid(self.centroids_, Xs)
         if self.inputs == "centroid":
             return self.centroids_[winner].astype(np.float32)
@@ -183,7 +192,11 @@ class ClusterNetwork:
             km = KMeans(n_clusters=min(m, len(Xs)), n_init=3, random_state=self.seed).fit(Xs)
             self.centroids_ = km.cluster_centers_
         if self.inputs == "soft":
-            self.bandwidth_ = float(np.sqrt(np.median(squared_distances(self.centroids_, Xs).min(axis=1)))) or 1.0
+            d = float(np.sqrt(np.median(squared_distances(self.centroids_, Xs).min(axis=1)))) or 1.0
+            self.bandwidth_ = self.bandwidth_factor * d
+            self.scale_ = None
+            Z = self.design(Xs)
+            self.scale_ = (Z.mean(axis=0), Z.std(axis=0) + 1e-6)
         c = self.config
         Z = self.design(Xs)
         steps = -(-len(Z) // c.batch_size)
@@ -199,6 +212,34 @@ class ClusterNetwork:
         model.fit(ds, epochs=1, steps_per_epoch=steps * c.epochs, verbose=0, shuffle=False)
         self.model_ = model
         return self
+
+    def loss_curve(self, Xs, y, Xv, yv, epochs: int) -> dict:
+        """The learning check: a fresh network of this configuration (design fitted by :meth:`fit` on Xs) trained
+        ``epochs`` epochs on (Xs, y), with the loss of the training samples and of the held-out (Xv, yv) after every
+        epoch. Returns {"epoch", "train_loss", "val_loss", "val_accuracy"} lists."""
+        import tensorflow as tf
+
+        c = self.config
+        Z, Zv = self.design(Xs), self.design(Xv)
+        Y, Yv = one_hot(np.asarray(y), self.n_classes_), one_hot(np.asarray(yv), self.n_classes_)
+        steps = -(-len(Z) // c.batch_size)
+        model = _compiled_network(Z.shape[1], c.hidden, self.n_classes_, c.loss, c.learning_rate, steps, self.seed)
+        ds = (
+            tf.data.Dataset.from_tensor_slices((Z, Y))
+            .shuffle(len(Z), seed=self.seed, reshuffle_each_iteration=True)
+            .batch(c.batch_size)
+            .repeat(epochs)
+        )
+        out: dict = {"epoch": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
+        it = iter(ds)
+        for e in range(1, epochs + 1):
+            for _ in range(steps):
+                model.train_on_batch(*next(it))
+            out["epoch"].append(e)
+            out["train_loss"].append(float(model.evaluate(Z, Y, verbose=0, batch_size=1024)))
+            out["val_loss"].append(float(model.evaluate(Zv, Yv, verbose=0, batch_size=1024)))
+            out["val_accuracy"].append(float((np.asarray(model(Zv, training=False)).argmax(1) == yv).mean()))
+        return out
 
     def predict_proba(self, Xs: np.ndarray) -> np.ndarray:
         """Class probabilities (n, n_classes)."""

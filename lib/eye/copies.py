@@ -15,8 +15,14 @@ The file name does not say which image a copy came from, so :func:`link_copies` 
    with the copy inside the copy's fundus disc (pixels above ``cfg.dark`` of 255, eroded): the score is the mean of
    the Pearson correlations of the plain and the high-pass green channel;
 4. a copy is linked to its best original when that score is at least ``cfg.min_score``; otherwise it stays
-   unmatched (and keeps its own group); when the runner-up scores within ``cfg.tie_margin`` of the best (an
-   uncertain link: typically blurry cataract images with little structure) the copy is linked to both.
+   unmatched (and keeps its own group). The score does not separate the true source from look-alikes by itself
+   (blurry cataract images with little structure score >= 0.7 against several originals), so the join rule links
+   the copy to *every* candidate within ``cfg.tie_margin`` of the best (uncertain links join all their groups).
+
+:func:`k_consistency` checks the links against the file names: copies sharing an index k should share a source.
+:func:`near_duplicate_pairs` finds originals that are near-duplicates of each other (feature cosine of a pair at or
+above a threshold; e.g. consecutive frames of one eye without a shared patient id), which the near-duplicate
+grouping joins as well.
 
 :func:`link_groups` puts every copy in its source's group (union-find over the patient groups of
 :func:`lib.eye.data.patient_groups` and the links), so a copy, its source and the source's other eye never sit on
@@ -57,6 +63,7 @@ class CopyConfig:
     dark: int
     min_score: float
     tie_margin: float
+    near_duplicate: float = 0.9  # originals with a feature cosine at or above this are joined (neardup protocol)
 
     def __post_init__(self):
         for name in ("flips", "angles", "zooms"):
@@ -74,7 +81,8 @@ class CopyConfig:
         return (
             f"{self.size} px green channel (+ high-pass, sigma {self.blur} px); shortlist {self.shortlist} per "
             f"similarity; warps: {len(self.flips)} flips x angles {list(self.angles)} deg x zooms {list(self.zooms)}; "
-            f"linked when score >= {self.min_score}; a runner-up within {self.tie_margin} of the best linked too"
+            f"linked when score >= {self.min_score}; join rule: every candidate within {self.tie_margin} of the best "
+            "score is linked too"
         )
 
 
@@ -188,6 +196,7 @@ def link_copies(
             order = sorted(scores, key=lambda j: -scores[j][0])
             best, second = order[0], order[1] if len(order) > 1 else None
             score = scores[best][0]
+            joined = [originals[j] for j in order[1:] if score - scores[j][0] < cfg.tie_margin]
             rows.append(
                 {
                     "file": f,
@@ -198,12 +207,11 @@ def link_copies(
                     "warp": names[scores[best][1]],
                     "linked": score >= cfg.min_score,
                     "source": originals[best] if score >= cfg.min_score else "",
-                    "also": originals[second]
-                    if second is not None and score >= cfg.min_score and score - scores[second][0] < cfg.tie_margin
-                    else "",
+                    "also": " | ".join(joined) if score >= cfg.min_score else "",
+                    "candidates": 1 + len(joined),
                 }
             )
-    columns = ["file", "best", "score", "second", "second_score", "warp", "linked", "source", "also"]
+    columns = ["file", "best", "score", "second", "second_score", "warp", "linked", "source", "also", "candidates"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -214,12 +222,16 @@ def feature_similarity(X: np.ndarray) -> np.ndarray:
     return Z @ Z.T
 
 
-def pair_images(root: Path, rows: list[dict], size: int = 96) -> dict:
-    """{file: (size, size, 3) uint8} of every image named in the matched-pairs rows."""
+def pair_images(root: Path, rows: list[dict], size: int = 96, colors: int = 0) -> dict:
+    """{file: (size, size, 3) uint8} of every image named in the matched-pairs rows; ``colors`` > 0: reduced to
+    that many colours (keeps the executed notebook small; the structure a reader compares stays visible)."""
     from lib.eye.data import read_image
 
     names = {r[k] for r in rows for k in ("file", "best", "second") if r.get(k)}
-    return {f: read_image(Path(root) / f, size) for f in sorted(names)}
+    out = {f: read_image(Path(root) / f, size) for f in sorted(names)}
+    if colors:
+        out = {f: np.asarray(Image.fromarray(v).quantize(colors).convert("RGB")) for f, v in out.items()}
+    return out
 
 
 def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> np.ndarray:
@@ -244,8 +256,9 @@ def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> n
     index = {f: i for i, f in enumerate(files)}
     for _, r in links[links["linked"]].iterrows():
         union(index[r["file"]], index[r["source"]])
-        if r.get("also"):
-            union(index[r["file"]], index[r["also"]])
+        for other in str(r.get("also") or "").split(" | "):
+            if other:
+                union(index[r["file"]], index[other])
     roots = np.array([find(i) for i in range(len(files))])
     name: dict = {}
     for i, r in enumerate(roots):  # originals' groups name the component before any copy's
@@ -278,7 +291,82 @@ def link_counts(links: pd.DataFrame) -> pd.DataFrame:
                 "linked (%)": 100.0 * len(linked) / len(part),
                 "sources used": linked["source"].nunique(),
                 "sources with 2+ copies": int((linked["source"].value_counts() > 1).sum()),
-                "uncertain (linked to 2)": int((linked["also"].fillna("") != "").sum()),
+                "uncertain (linked to 2+)": int((linked["also"].fillna("") != "").sum()),
             }
         )
     return pd.DataFrame(rows)
+
+
+def k_consistency(links: pd.DataFrame, files: list[str]) -> pd.DataFrame:
+    """Per class, the links checked against the copies' index k (``_<k>_``): linked copies, distinct k, k values
+    whose linked copies all share one best source, copies whose best source is their k's most common one, and the
+    share of copies whose k equals their best source's rank among the class's originals (in file order) plus the
+    most common offset k - rank (0 when the augmenter numbered its inputs in file order)."""
+    rows = []
+    linked = links[links["linked"]].copy()
+    if not len(linked):
+        return pd.DataFrame(columns=["class", "linked copies"])
+    linked["class"] = linked["file"].str.split("/").str[0]
+    linked["k"] = [int(COPY_NAME.match(f.rsplit("/", 1)[-1]).group(1)) for f in linked["file"]]
+    for c, part in linked.groupby("class"):
+        originals = [f for f in files if f.startswith(c + "/") and not is_copy(f)]
+        rank = {f: i for i, f in enumerate(originals)}
+        modal = part.groupby("k")["best"].agg(lambda v: v.value_counts().index[0])
+        same = part.groupby("k")["best"].nunique()
+        offset = part["k"] - part["best"].map(rank)
+        common = int(offset.value_counts().index[0])
+        rows.append(
+            {
+                "class": c,
+                "linked copies": len(part),
+                "distinct k": int(part["k"].nunique()),
+                "k with one source (%)": 100.0 * float((same == 1).mean()),
+                "copies on their k's modal source (%)": 100.0 * float((part["best"] == part["k"].map(modal)).mean()),
+                "most common k - rank": common,
+                "copies with k - rank = it (%)": 100.0 * float((offset == common).mean()),
+                "copies with 2+ candidates (%)": 100.0 * float((part["candidates"] > 1).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def nearest_original_cosine(files: list[str], similarity: np.ndarray) -> pd.DataFrame:
+    """Every original's nearest other original (any class) by ``similarity`` (n, n): file, nearest, cosine."""
+    idx = np.flatnonzero(originals_mask(files))
+    S = np.array(similarity[np.ix_(idx, idx)], dtype=float)
+    np.fill_diagonal(S, -np.inf)
+    j = S.argmax(axis=1)
+    return pd.DataFrame(
+        {"file": [files[i] for i in idx], "nearest": [files[idx[k]] for k in j], "cosine": S[np.arange(len(idx)), j]}
+    )
+
+
+def near_duplicate_pairs(files: list[str], similarity: np.ndarray, threshold: float) -> pd.DataFrame:
+    """Pairs of originals with ``similarity`` >= ``threshold``: columns a, b, cosine, same class (highest first)."""
+    idx = np.flatnonzero(originals_mask(files))
+    S = np.array(similarity[np.ix_(idx, idx)], dtype=float)
+    a, b = np.nonzero(np.triu(S >= threshold, k=1))
+    df = pd.DataFrame({"a": [files[idx[i]] for i in a], "b": [files[idx[i]] for i in b], "cosine": S[a, b]})
+    df["same class"] = df["a"].str.split("/").str[0] == df["b"].str.split("/").str[0]
+    return df.sort_values("cosine", ascending=False, ignore_index=True)
+
+
+def join_pairs(files: list[str], groups: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
+    """(n,) groups with the groups of every pair (columns a, b: files) merged; a merged group takes the
+    alphabetically first name among its parts."""
+    groups = np.asarray(groups).astype(str)
+    names = sorted(set(groups))
+    parent = {g: g for g in names}
+
+    def find(g: str) -> str:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    index = {f: i for i, f in enumerate(files)}
+    for a, b in zip(pairs["a"], pairs["b"]):
+        ra, rb = find(groups[index[a]]), find(groups[index[b]])
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(g) for g in groups])

@@ -58,13 +58,16 @@ def all_readings(runs: dict, y, boot_groups, classes, cfg: EyeCVConfig) -> dict:
     return out
 
 
-def model_table(read: dict, cfg: EyeCVConfig, classes: list[str]) -> pd.DataFrame:
-    """Paper Table 3 layout with CIs: accuracy, macro-F1, per-class recall (%), Brier, ECE, paired differences."""
+def model_table(read: dict, cfg: EyeCVConfig, classes: list[str], baselines: dict | None = None) -> pd.DataFrame:
+    """Paper Table 3 layout with CIs: accuracy, balanced accuracy, macro-F1, per-class recall (%), Brier, ECE,
+    paired differences; ``baselines``: {row label: readings entry} appended (e.g. the metadata floor)."""
     rows = []
-    for m, e in read.items():
+    labels = {**{m: cfg.label(m) for m in read}, **{name: name for name in baselines or {}}}
+    for m, e in {**read, **(baselines or {})}.items():
         row = {
-            "Technique": cfg.label(m),
+            "Technique": labels[m],
             "Accuracy (%)": ci_text(e, "accuracy"),
+            "Balanced accuracy (%)": ci_text(e, "balanced_accuracy"),
             "Macro-F1 (%)": ci_text(e, "macro_f1"),
         }
         row.update({f"{c} recall (%)": ci_text(e["recall"], c) for c in classes})
@@ -77,51 +80,60 @@ def model_table(read: dict, cfg: EyeCVConfig, classes: list[str]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def leak_comparison(runs: dict, y, clusters, cfg: EyeCVConfig, classes) -> dict:
-    """:func:`lib.eye.readings.protocol_accuracy` of :data:`LEAK_MODELS` (those run) on every protocol's first
-    seed, under one set of group resamples (``clusters``)."""
+def leak_comparison(runs: dict, y, clusters, cfg: EyeCVConfig, classes, score=None) -> dict:
+    """:func:`lib.eye.readings.protocol_accuracy` of :data:`LEAK_MODELS` (those run) over every protocol's seeds,
+    under one set of group resamples (``clusters``), every protocol scored on ``score`` (the originals: like for
+    like)."""
     models = [m for m in LEAK_MODELS if m in cfg.models]
-    return protocol_accuracy(runs, y, clusters, models, cfg.cv.bootstrap, cfg.cv.seeds[0], classes)
+    return protocol_accuracy(runs, y, clusters, models, cfg.cv.bootstrap, cfg.cv.seeds[0], classes, score=score)
 
 
 #: (minuend, subtrahend) protocol pairs of the leak table
-LEAK_PAIRS = (("patient", "linked"), ("linked", "originals"), ("plain", "linked"))
+LEAK_PAIRS = (("patient", "linked"), ("linked", "originals"), ("plain", "linked"), ("linked", "neardup"))
+#: (key of the comparison entry, its bootstrap, column label) of the two scores of the leak table
+LEAK_SCORES = (("accuracy", "boot", "accuracy"), ("balanced_accuracy", "balanced_boot", "balanced accuracy"))
+
+
+def _pct(v: float, boot: np.ndarray, sign: str = "") -> str:
+    lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+    return f"{100 * v:{sign}.2f} [{100 * lo:{sign}.2f}, {100 * hi:{sign}.2f}]"
 
 
 def leak_table(comp: dict, cfg: EyeCVConfig) -> pd.DataFrame:
-    """One row per model: accuracy (%) [95% CI] under each protocol (first seed) and the paired differences of
+    """One row per model and score (accuracy; balanced accuracy = mean per-class recall, free of the class mix):
+    the score (%) [95% CI] under each protocol (mean over its seeds) and the paired differences of
     :data:`LEAK_PAIRS` in percentage points [95% CI]."""
     rows = []
     for m, per in comp.items():
-        row = {"model": cfg.label(m)}
-        for p, e in per.items():
-            lo, hi = np.nanpercentile(e["boot"], [2.5, 97.5])
-            row[f"{p} (%)"] = f"{100 * e['accuracy']:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]"
-        for a, b in LEAK_PAIRS:
-            if a in per and b in per:
-                d = per[a]["boot"] - per[b]["boot"]
-                lo, hi = np.nanpercentile(d, [2.5, 97.5])
-                row[f"{a} - {b} (pp)"] = (
-                    f"{100 * (per[a]['accuracy'] - per[b]['accuracy']):+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
-                )
-        rows.append(row)
+        for key, bkey, label in LEAK_SCORES:
+            row = {"model": cfg.label(m), "score": label}
+            for p, e in per.items():
+                row[f"{p} (%)"] = _pct(e[key], e[bkey])
+            for a, b in LEAK_PAIRS:
+                if a in per and b in per:
+                    row[f"{a} - {b} (pp)"] = _pct(per[a][key] - per[b][key], per[a][bkey] - per[b][bkey], "+")
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
 def leak_metrics(comp: dict) -> dict:
-    """JSON-ready leak comparison: {model: {protocol: accuracy, <a>_minus_<b>: value, ..._ci}}."""
+    """JSON-ready leak comparison: {model: {protocol: accuracy, <protocol>_balanced: balanced accuracy,
+    <a>_minus_<b>[_balanced]: value, ..._ci}}."""
     out = {}
     for m, per in comp.items():
         e = {}
-        for p, v in per.items():
-            e[p] = v["accuracy"]
-            e[f"{p}_ci"] = [float(x) for x in np.nanpercentile(v["boot"], [2.5, 97.5])]
-        for a, b in LEAK_PAIRS:
-            if a in per and b in per:
-                e[f"{a}_minus_{b}"] = per[a]["accuracy"] - per[b]["accuracy"]
-                e[f"{a}_minus_{b}_ci"] = [
-                    float(x) for x in np.nanpercentile(per[a]["boot"] - per[b]["boot"], [2.5, 97.5])
-                ]
+        for key, bkey, _ in LEAK_SCORES:
+            tail = "" if key == "accuracy" else "_balanced"
+            for p, v in per.items():
+                e[f"{p}{tail}"] = v[key]
+                e[f"{p}{tail}_ci"] = [float(x) for x in np.nanpercentile(v[bkey], [2.5, 97.5])]
+            for a, b in LEAK_PAIRS:
+                if a in per and b in per:
+                    e[f"{a}_minus_{b}{tail}"] = per[a][key] - per[b][key]
+                    e[f"{a}_minus_{b}{tail}_ci"] = [
+                        float(x) for x in np.nanpercentile(per[a][bkey] - per[b][bkey], [2.5, 97.5])
+                    ]
+        e["seeds"] = {p: v["seeds"] for p, v in per.items()}
         out[m] = e
     return out
 
@@ -141,6 +153,7 @@ def chosen_table(runs: dict) -> pd.DataFrame:
                         "model": c["model"],
                         "setting": setting,
                         "inner accuracy": c["inner_accuracy"],
+                        "grid edge": c.get("grid edge", ""),
                     }
                 )
     return pd.DataFrame(rows)
@@ -150,6 +163,27 @@ def chosen_pivot(chosen: pd.DataFrame, protocol: str) -> pd.DataFrame:
     """The chosen settings of one protocol's first seed: rows folds, columns models."""
     part = chosen[(chosen["protocol"] == protocol) & (chosen["seed"] == 0)]
     return part.pivot(index="fold", columns="model", values="setting")
+
+
+def edge_summary(chosen: pd.DataFrame, cfg: EyeCVConfig) -> pd.DataFrame:
+    """Per protocol and model: the grid tried, how often each setting was chosen (folds x seeds) and how often the
+    choice sat on an edge of the grid (the optimum may lie outside it)."""
+    rows = []
+    for (p, m), part in chosen.groupby(["protocol", "model"], sort=False):
+        grid = cfg.tuning.grid(m)
+        keys = [k for k in grid[0] if not (k == "side" and m != "som")]
+        edge = part["grid edge"].fillna("")
+        rows.append(
+            {
+                "protocol": p,
+                "model": m,
+                "grid": "; ".join(f"{k} {sorted({g[k] for g in grid})}" for k in keys),
+                "chosen (times)": "; ".join(f"{k}: {v}" for k, v in part["setting"].value_counts().items()),
+                "on a grid edge": f"{int((edge != '').sum())} of {len(part)}",
+                "edges hit": "; ".join(f"{k}: {v}" for k, v in edge[edge != ""].value_counts().items()),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def chosen_counts(chosen: pd.DataFrame) -> dict:
@@ -174,36 +208,77 @@ def shortcut_features(images: np.ndarray, thumb: int = 16, bins: int = 16) -> di
     return {f"thumbnail {thumb}x{thumb}": small.reshape(n, -1) / 255.0, "colour histogram": hist}
 
 
-def shortcut_floors(images, y, groups, boot_groups, cfg: EyeCVConfig, classes, progress: bool = True) -> pd.DataFrame:
-    """Tuned logistic regression and kNN on :func:`shortcut_features`, grouped by ``groups``, first seed:
-    accuracy (%) with group-bootstrap 95% CIs."""
+def metadata_features(paths) -> np.ndarray:
+    """Features that see only the file, never the fundus: one-hot file extension, one-hot image size (width x
+    height; sizes seen fewer than 5 times pooled) and log width, log height, aspect ratio. (n, k) float."""
+    from PIL import Image
+
+    ext, size = [], []
+    for p in paths:
+        with Image.open(p) as im:
+            size.append(im.size)
+        ext.append(str(p).rsplit(".", 1)[-1].lower())
+    names = pd.Series([f"{w}x{h}" for w, h in size])
+    common = names.value_counts()
+    names = names.where(names.map(common) >= 5, "other")
+    wh = np.asarray(size, dtype=float)
+    onehot = pd.get_dummies(pd.DataFrame({"ext": ext, "size": names}), dtype=float).to_numpy()
+    return np.hstack([onehot, np.log(wh), (wh[:, 0] / wh[:, 1])[:, None]])
+
+
+def shortcut_floors(
+    feature_sets: dict, y, groups, boot_groups, cfg: EyeCVConfig, classes, progress: bool = True, test=None
+) -> pd.DataFrame:
+    """Tuned logistic regression and kNN on each of ``feature_sets`` ({name: (n, k)}: :func:`shortcut_features`,
+    :func:`metadata_features`), grouped by ``groups``, scored on ``test`` (the headline's population), first seed:
+    accuracy, balanced accuracy and per-class recall (%) with group-bootstrap 95% CIs."""
     floor_cfg = replace(cfg, models=("logreg", "knn"))
     rows = []
-    for name, F in shortcut_features(images).items():
-        res = cross_validate(F, y, floor_cfg, cfg.cv.seeds[0], groups, progress)
+    for name, F in feature_sets.items():
+        res = cross_validate(F, y, floor_cfg, cfg.cv.seeds[0], groups, progress, test)
         read = readings([res], y, boot_groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])
         for m, e in read.items():
-            rows.append(
-                {
-                    "Features": name,
-                    "Technique": cfg.label(m),
-                    "Accuracy (%)": ci_text(e, "accuracy"),
-                    "_accuracy": e["accuracy"],
-                    "_ci": e["accuracy_ci"],
-                }
-            )
+            row = {
+                "Features": name,
+                "Technique": cfg.label(m),
+                "Accuracy (%)": ci_text(e, "accuracy"),
+                "Balanced accuracy (%)": ci_text(e, "balanced_accuracy"),
+            }
+            row.update({f"{c} recall (%)": ci_text(e["recall"], c) for c in classes})
+            row.update({"_accuracy": e["accuracy"], "_ci": e["accuracy_ci"], "_entry": e})
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def floor_view(floors: pd.DataFrame) -> pd.DataFrame:
+    """The floors table without its private columns."""
+    return floors[[c for c in floors.columns if not c.startswith("_")]]
+
+
+def best_floor(floors: pd.DataFrame, features: str) -> pd.Series | None:
+    """The row of the best technique on one feature set (None when not run)."""
+    part = floors[floors["Features"] == features]
+    return None if not len(part) else part.loc[part["_accuracy"].idxmax()]
 
 
 def floors_metrics(floors: pd.DataFrame) -> dict:
     """{features: {technique: {accuracy, accuracy_ci}}} (fractions)."""
     out: dict = {}
     for _, r in floors.iterrows():
-        out.setdefault(r["Features"], {})[r["Technique"]] = {"accuracy": r["_accuracy"], "accuracy_ci": list(r["_ci"])}
+        e = r["_entry"]
+        out.setdefault(r["Features"], {})[r["Technique"]] = {
+            "accuracy": r["_accuracy"],
+            "accuracy_ci": list(r["_ci"]),
+            "balanced_accuracy": e["balanced_accuracy"],
+            "balanced_accuracy_ci": e["balanced_accuracy_ci"],
+            "recall": e["recall"],
+        }
     return out
 
 
-def negative_control(data_source: str, control: dict | None, seed: int, y, groups, cfg: EyeCVConfig, classes):
+def negative_control(
+    data_source: str, control: dict | None, seed: int, y, groups, cfg: EyeCVConfig, classes, test=None
+):
     """Tuned logistic regression on the control features (``control``: a FeatureConfig dict, e.g. random MobileNetV2
     weights), grouped by ``groups``, first seed: its readings with group-bootstrap CIs, or None without a control."""
     if not control:
@@ -212,7 +287,7 @@ def negative_control(data_source: str, control: dict | None, seed: int, y, group
 
     fcfg = eye_features.FeatureConfig(**control)
     feats = eye_features.features_for(data_source, fcfg, seed)
-    res = cross_validate(feats["features"], y, replace(cfg, models=("logreg",)), cfg.cv.seeds[0], groups)
+    res = cross_validate(feats["features"], y, replace(cfg, models=("logreg",)), cfg.cv.seeds[0], groups, True, test)
     read = readings([res], y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])["logreg"]
     return {"features": fcfg.describe(), **read}
 
@@ -235,6 +310,20 @@ def som_overview(som: SOMClassifier, X: np.ndarray, y: np.ndarray) -> dict:
 
 
 # ---------------------------------------------------------------- copies
+def near_pair_rows(pairs: pd.DataFrame, n_top: int, n_edge: int) -> list[dict]:
+    """Rows (file = a, best = b) for the near-duplicate figure: the ``n_top`` most similar pairs and the ``n_edge``
+    pairs nearest the threshold (the least similar ones still joined)."""
+    if not len(pairs):
+        return []
+    top = pairs.head(n_top).assign(kind="most similar")
+    edge = pairs.tail(n_edge).assign(kind="at the threshold")
+    rows = pd.concat([top, edge]).drop_duplicates(["a", "b"])
+    return [
+        {"file": r["a"], "best": r["b"], "score": r["cosine"], "kind": r["kind"], "second": ""}
+        for r in rows.to_dict("records")
+    ]
+
+
 def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int) -> list[dict]:
     """Rows for the matched-pairs figure: ``n_random`` random links, the ``n_low`` lowest-scoring links and the
     ``n_low`` links with the smallest margin over the runner-up (the hardest cases for a false link)."""
@@ -263,4 +352,41 @@ def copy_metrics(links: pd.DataFrame, counts: pd.DataFrame, cfg: eye_copies.Copy
         "score_min": float(links["score"].min()) if len(links) else None,
         "margin_min": float(margin.min()) if len(links) else None,
         "uncertain": int((links["also"].fillna("") != "").sum()) if len(links) else 0,
+    }
+
+
+def learning_check(X, y, groups, test, cfg: EyeCVConfig, seed: int, factor: int) -> dict:
+    """Loss curves of the SOM-based networks (soft and literal one-hot) on the first outer fold of ``groups``
+    (scored on ``test``), at the default SOM side and the widest network of the grid, trained ``factor`` times the
+    runs' epochs: {label: :meth:`lib.eye.cluster_net.ClusterNetwork.loss_curve`}."""
+    from lib.eye.cluster_net import ClusterNetwork
+    from lib.eye.protocols import folds
+
+    y = np.asarray(y)
+    tr, te = folds(y, cfg.cv.n_splits, seed, groups)[0]
+    te = te[np.asarray(test, bool)[te]]
+    c = int(y.max() + 1)
+    som = SOMClassifier(cfg.som, seed).fit(X[tr], y[tr], c)
+    Xtr, Xte = som.transform(X[tr]), som.transform(X[te])
+    net_cfg = replace(cfg.cbnn, hidden=(max(cfg.tuning.cbnn_hidden),))
+    out = {}
+    for label, inputs in (("soft (standardized)", "soft"), ("literal one-hot", "onehot")):
+        net = ClusterNetwork(net_cfg, "som", inputs, seed).fit(Xtr, y[tr], centroids=som.codebook, n_classes=c)
+        out[label] = net.loss_curve(Xtr, y[tr], Xte, y[te], factor * cfg.cbnn.epochs)
+    return out
+
+
+def learning_summary(curves: dict, budget: int) -> dict:
+    """JSON-ready learning check: per network, the held-out loss and accuracy at the runs' epoch budget and the best
+    over the longer check."""
+    return {
+        k: {
+            "epochs_run": budget,
+            "epochs_checked": len(v["epoch"]),
+            "val_loss_at_budget": v["val_loss"][budget - 1],
+            "val_loss_min": min(v["val_loss"]),
+            "val_accuracy_at_budget": v["val_accuracy"][budget - 1],
+            "val_accuracy_max": max(v["val_accuracy"]),
+        }
+        for k, v in curves.items()
     }

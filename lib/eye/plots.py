@@ -269,3 +269,81 @@ def copy_pairs(rows: list[dict], images: dict, title: str):
     fig.suptitle(textwrap.fill(title, 80), fontsize=8, x=0.02, ha="left")
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))
     return fig
+
+
+def pair_grid(rows: list[dict], images: dict, title: str, per_row: int = 4, px: int = 200):
+    """Pairs side by side at ``px`` pixels per image in the saved PNG (at the style's savefig.dpi): ``rows`` each
+    {"file", "best", "score", "kind"} (left: file, right: best); ``images``: {file: (s, s, 3) uint8}."""
+    import textwrap
+
+    if not rows:
+        fig, ax = plt.subplots(figsize=(5.4, 1.2))
+        ax.axis("off")
+        ax.text(0.0, 0.5, "No pairs to show in this data.", fontsize=8)
+        ax.set_title(textwrap.fill(title, 80), fontsize=8, loc="left")
+        return fig
+    n_rows = -(-len(rows) // per_row)
+    side = px / float(plt.rcParams["savefig.dpi"])
+    fig, axes = plt.subplots(
+        n_rows, 2 * per_row, figsize=(2 * per_row * side, n_rows * (side + 0.4) + 0.5), squeeze=False
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, r in enumerate(rows):
+        a, b = axes[i // per_row, 2 * (i % per_row)], axes[i // per_row, 2 * (i % per_row) + 1]
+        a.imshow(images[r["file"]], interpolation="nearest")
+        b.imshow(images[r["best"]], interpolation="nearest")
+        a.set_title(f"{r['kind']}\n{r['file']}", fontsize=5, loc="left")
+        b.set_title(f"score {r['score']:.3f}\n{r['best']}", fontsize=5, loc="left")
+    fig.suptitle(textwrap.fill(title, 140), fontsize=9, x=0.01, ha="left")
+    fig.subplots_adjust(
+        left=0.005,
+        right=0.995,
+        bottom=0.005,
+        top=1 - 0.5 / (n_rows * (side + 0.4) + 0.5),
+        wspace=0.02,
+        hspace=0.4 / side,
+    )
+    return fig
+
+
+def nn_cosine_hist(cosine: np.ndarray, threshold: float, title: str, bins: int = 60):
+    """Histogram of every original's nearest-neighbour feature cosine, the grouping threshold marked."""
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(6.0, 3.0))
+    ax.hist(cosine, bins=bins, color="0.55")
+    ax.axvline(
+        threshold,
+        color="C3",
+        lw=1.2,
+        label=f"threshold {threshold:g}: {int((cosine >= threshold).sum())} "
+        f"of {len(cosine)} originals have a near-duplicate",
+    )
+    ax.set_xlabel("cosine of the nearest other original (centred features)")
+    ax.set_ylabel("originals")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(textwrap.fill(title, 90), fontsize=8, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(curves: dict, budget: int, title: str):
+    """Learning check: training and held-out loss (left) and held-out accuracy (right) per epoch of each network in
+    ``curves`` ({label: {"epoch", "train_loss", "val_loss", "val_accuracy"}}); ``budget``: the epochs the runs use."""
+    import textwrap
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8.0, 3.0))
+    for i, (label, c) in enumerate(curves.items()):
+        a.plot(c["epoch"], c["train_loss"], color=f"C{i}", ls="--", lw=1, label=f"{label}, training")
+        a.plot(c["epoch"], c["val_loss"], color=f"C{i}", lw=1.2, label=f"{label}, held out")
+        b.plot(c["epoch"], c["val_accuracy"], color=f"C{i}", lw=1.2, label=label)
+    for ax in (a, b):
+        ax.axvline(budget, color="0.4", lw=0.8, ls=":")
+        ax.set_xlabel(f"epoch (dotted: the runs' {budget})")
+    a.set_ylabel("loss")
+    b.set_ylabel("held-out accuracy")
+    a.legend(fontsize=6)
+    fig.suptitle(textwrap.fill(title, 110), fontsize=8, x=0.02, ha="left")
+    fig.tight_layout()
+    return fig

@@ -10,8 +10,12 @@ PROTOCOL_TEXT = {
     "on both sides of a split)",
     "patient": "stratified group {k}-fold over the previous round's groups (the two eyes of a patient; augmented "
     "copies grouped only when they share their index k)",
-    "linked": "stratified group {k}-fold over the linked groups (the two eyes of a patient with every augmented copy "
-    "of either, the copies linked to their detected source)",
+    "linked": "copy-grouped: stratified group {k}-fold over the linked groups (the two eyes of a patient with every "
+    "augmented copy of either, the copies linked to their detected source); scored on the originals only (copies "
+    "only ever in training, with their source's group)",
+    "neardup": "copy- and near-duplicate-grouped: stratified group {k}-fold over the linked groups with originals "
+    "whose feature cosine is at or above the near-duplicate threshold joined into one group; scored on the originals "
+    "only (copies only ever in training)",
     "originals": "the augmented copies removed, stratified group {k}-fold over the patients",
 }
 
@@ -19,6 +23,14 @@ PROTOCOL_TEXT = {
 def protocol_label(protocol: str, cfg: EyeCVConfig) -> str:
     """'linked: stratified group 10-fold ..., seeds [0, 1, 2]'."""
     return f"{protocol}: {PROTOCOL_TEXT[protocol].format(k=cfg.cv.n_splits)}, seeds {list(cfg.cv.seeds_of(protocol))}"
+
+
+def fold_note(cfg: EyeCVConfig, paper_folds: int = 10) -> str:
+    """The fold count of this run against the paper's (generated from the parameters)."""
+    k = cfg.cv.n_splits
+    if k == paper_folds:
+        return f"{k} outer folds, as the paper's {paper_folds}-fold CV"
+    return f"{k} outer folds (a reduction: the paper uses {paper_folds}-fold CV; see the parameters for why)"
 
 
 def split_line(cfg: EyeCVConfig) -> str:
@@ -35,7 +47,7 @@ def run_description(cfg: EyeCVConfig) -> dict:
     return {
         p: f"{protocol_label(p, cfg)}; nested selection with {cfg.tuning.inner_splits} inner folds grouped like the "
         f"outer ones; out-of-fold predictions pooled over the folds, mean over seeds; 95% CIs from a seeds x "
-        f"linked-group bootstrap ({cfg.cv.bootstrap} replicates)"
+        f"group bootstrap ({cfg.cv.bootstrap} replicates; copies and near-duplicates in their groups)"
         for p in cfg.cv.protocols
     }
 
@@ -56,11 +68,15 @@ def settings_text(cfg: EyeCVConfig, n_images: dict[str, int]) -> str:
         f"(max_iter {t.logreg_max_iter}); kNN k in {list(t.knn_k)}; MLP (width, L2 alpha) in "
         f"{[list(p) for p in t.mlp]} ({t.mlp_max_iter} iterations); SOM side in {list(t.som_side)} (chosen by the "
         f"SOM classifier, shared by the SOM-based networks); network hidden width in {list(t.cbnn_hidden)} (each "
-        "network separately). All grids are ours.",
+        f"network separately; the soft CBNN also its RBF bandwidth factor in {list(t.soft_bandwidth)} x the median "
+        "nearest-unit distance, its soft assignments standardized per unit). All grids are ours; a choice on a grid "
+        "edge is flagged in the tuning table.",
+        f"- Folds: {fold_note(cfg)}.",
         f"- Networks: {cfg.cbnn.epochs} epochs, batch {cfg.cbnn.batch_size}, Adam {cfg.cbnn.learning_rate:g}, "
         f"loss {cfg.cbnn.loss}; SOM: {cfg.som.describe()} (its side tuned as above).",
-        f"- CIs: {cfg.cv.bootstrap} replicates, each one seed drawn from the protocol's seeds and the linked groups "
-        "drawn with replacement: retraining and test-sample variability together (one seed: groups only).",
+        f"- CIs: {cfg.cv.bootstrap} replicates, each one seed drawn from the protocol's seeds and the groups (copies "
+        "and near-duplicates joined) drawn with replacement: retraining and test-sample variability together (one "
+        "seed: groups only).",
     ]
     return "\n".join(lines)
 
@@ -91,26 +107,48 @@ def _ci(entry: dict, key: str) -> str:
 
 
 def interpretation(
-    read: dict, leak: dict, cfg: EyeCVConfig, claim: str, paper: dict, classes, control, floors, main: str
+    read: dict,
+    leak: dict,
+    cfg: EyeCVConfig,
+    claim: str,
+    paper: dict,
+    classes,
+    control,
+    floors,
+    main: str,
+    meta_floor=None,
 ) -> str:
-    """Generated reading of the results (Markdown bullets)."""
+    """Generated reading of the results (Markdown bullets); ``meta_floor``: the best metadata-floor row (or None)."""
     r = read[main]
     best = max(r, key=lambda m: r[m]["accuracy"])
     lines = [
-        f"- Best leak-free model ({protocol_label(main, cfg)}): {cfg.label(best)}, accuracy {_ci(r[best], 'accuracy')}"
-        " (CI: seeds x linked-group bootstrap).",
+        f"- Best model, headline protocol ({protocol_label(main, cfg)}): {cfg.label(best)}, accuracy "
+        f"{_ci(r[best], 'accuracy')}, balanced accuracy {_ci(r[best], 'balanced_accuracy')} (CI: seeds x group "
+        "bootstrap).",
         f"- Gap to the paper per class ({cfg.label(best)}, recall): "
         + ", ".join(f"{c} {100 * (paper[c] - r[best]['recall'][c]):+.2f} pp" for c in classes)
         + " (paper minus ours).",
         f"- {cfg.label(claim)}: accuracy {_ci(r[claim], 'accuracy')}.",
     ]
+    if meta_floor is not None:
+        above = [cfg.label(m) for m in r if r[m]["accuracy"] > meta_floor["_accuracy"]]
+        lines.append(
+            f"- Metadata floor (file extension + image size only, {meta_floor['Technique']}, same protocol): accuracy "
+            f"{meta_floor['Accuracy (%)']} %. A method must beat this to show it reads the fundus at all; above it "
+            f"(point values): {', '.join(above) if above else 'none'}."
+        )
     for m, per in leak.items():
-        if "patient" in per and "linked" in per:
-            d = per["patient"]["accuracy"] - per["linked"]["accuracy"]
-            lines.append(
-                f"- Leak of the copies, {cfg.label(m)}: previous grouping minus linked grouping "
-                f"{100 * d:+.2f} pp (first seed; CI in the leak table)."
-            )
+        for a, b, what in (
+            ("patient", "linked", "the copies across splits (previous grouping minus copy-grouped)"),
+            ("linked", "neardup", "near-duplicate originals across splits (copy-grouped minus near-duplicate-grouped)"),
+        ):
+            if a in per and b in per:
+                d = per[a]["accuracy"] - per[b]["accuracy"]
+                db = per[a]["balanced_accuracy"] - per[b]["balanced_accuracy"]
+                lines.append(
+                    f"- Leak of {what}, {cfg.label(m)}: {100 * d:+.2f} pp accuracy, {100 * db:+.2f} pp balanced "
+                    "accuracy (scored on the originals; CIs in the leak table)."
+                )
     if "net_features" in r and "accuracy_minus_net_features" in r.get(claim, {}):
         lines.append(
             f"- SOM contribution ({cfg.label(claim)} minus the same network on the features): "

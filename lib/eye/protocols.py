@@ -9,7 +9,13 @@ Protocols (:data:`PROTOCOLS`; the notebook builds the groups):
   eyes of a patient; augmented copies grouped only when they share their index k): leaks copies;
 - ``linked``: stratified group k-fold over the linked groups (patients + each copy with its detected source,
   ``lib.eye.copies``);
+- ``neardup``: as ``linked``, with near-duplicate originals (feature cosine of their nearest neighbour at or above
+  a threshold, ``lib.eye.copies.near_duplicate_pairs``) joined into one group as well;
 - ``originals``: the augmented copies removed, stratified group k-fold over the patient groups.
+
+Test population: a protocol listed in ``test`` of :func:`run_protocols` scores only those images (the originals):
+the augmented copies are only ever in training, with their source's group, so the headline is scored on originals
+(inner validation too).
 
 Nested selection (:class:`TuneConfig`): inside each outer training part, ``inner_splits`` stratified folds (grouped
 like the outer ones) score every setting of the model's small grid by inner accuracy; the best (ties: the first
@@ -38,7 +44,7 @@ from lib.eye import bar
 from lib.eye.cluster_net import CBNNConfig, ClusterNetwork
 from lib.eye.som import SOMClassifier, SOMConfig
 
-PROTOCOLS = ("plain", "patient", "linked", "originals")
+PROTOCOLS = ("plain", "patient", "linked", "neardup", "originals")
 #: model -> (clusters, network input) of the cluster-based networks and the features-only ablation
 NETWORKS = {
     "cbnn": ("som", "features+onehot"),
@@ -94,11 +100,12 @@ class TuneConfig:
     cbnn_hidden: tuple[int, ...]
     logreg_max_iter: int
     mlp_max_iter: int
+    soft_bandwidth: tuple[float, ...] = (1.0,)  # cbnn_soft: factors of the median nearest-unit distance
 
     def __post_init__(self):
         if self.inner_splits < 2:
             raise ValueError(f"tuning.inner_splits must be >= 2, got {self.inner_splits}")
-        for name in ("logreg_c", "knn_k", "som_side", "cbnn_hidden"):
+        for name in ("logreg_c", "knn_k", "som_side", "cbnn_hidden", "soft_bandwidth"):
             if not getattr(self, name):
                 raise ValueError(f"tuning.{name} must list at least one value")
             object.__setattr__(self, name, tuple(getattr(self, name)))
@@ -117,7 +124,20 @@ class TuneConfig:
             return [{"width": h, "alpha": a} for h, a in self.mlp]
         if model == "som":
             return [{"side": s} for s in self.som_side]
+        if model == "cbnn_soft":
+            return [{"width": w, "bandwidth": b} for w in self.cbnn_hidden for b in self.soft_bandwidth]
         return [{"width": w} for w in self.cbnn_hidden]  # networks (SOM-based ones: at the SOM's chosen side)
+
+
+def grid_edges(grid: list[dict], setting: dict) -> list[str]:
+    """The keys of ``setting`` whose value is the smallest or largest of the grid (of two or more values): the
+    optimum may lie outside the grid."""
+    out = []
+    for key in setting:
+        values = sorted({g[key] for g in grid if key in g})
+        if len(values) > 1 and setting[key] in (values[0], values[-1]):
+            out.append(f"{key} {'low' if setting[key] == values[0] else 'high'}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -166,8 +186,8 @@ def folds(y: np.ndarray, n_splits: int, seed: int, groups: np.ndarray | None = N
 class _Fitter:
     """Fits one model setting on a training part and returns test probabilities; SOMs cached per (part, side)."""
 
-    def __init__(self, X, y, cfg: EyeCVConfig, seed: int, n_classes: int):
-        self.X, self.y, self.cfg, self.seed, self.c = X, y, cfg, seed, n_classes
+    def __init__(self, X, y, cfg: EyeCVConfig, seed: int, n_classes: int, test: np.ndarray):
+        self.X, self.y, self.cfg, self.seed, self.c, self.test = X, y, cfg, seed, n_classes, test
         self.soms: dict = {}
 
     def som(self, key, tr, side: int) -> SOMClassifier:
@@ -192,7 +212,14 @@ class _Fitter:
                 som = self.som(key, tr, setting["side"])
                 Xtr, Xte, m = som.transform(X[tr]), som.transform(X[te]), setting["side"] ** 2
                 cent = som.codebook if clusters == "som" else None
-            net = ClusterNetwork(net_cfg, clusters, inputs, self.seed, n_clusters=m if clusters == "kmeans" else None)
+            net = ClusterNetwork(
+                net_cfg,
+                clusters,
+                inputs,
+                self.seed,
+                n_clusters=m if clusters == "kmeans" else None,
+                bandwidth_factor=setting.get("bandwidth", 1.0),
+            )
             return net.fit(Xtr, y[tr], centroids=cent, n_classes=self.c).predict_proba(Xte)
         sc = StandardScaler().fit(X[tr])
         if model == "logreg":
@@ -216,7 +243,7 @@ class _Fitter:
 
 def _select(fitter: _Fitter, model: str, inner: list, tr: np.ndarray, k: int, fixed: dict) -> tuple[dict, float]:
     """The grid setting (merged into ``fixed``) with the best mean inner accuracy (ties: the first listed) and that
-    accuracy (NaN when the grid has one setting)."""
+    accuracy (NaN when the grid has one setting). Inner validation scores the test population only."""
     grid = [{**fixed, **g} for g in fitter.cfg.tuning.grid(model)]
     if len(grid) == 1:
         return grid[0], float("nan")
@@ -224,6 +251,7 @@ def _select(fitter: _Fitter, model: str, inner: list, tr: np.ndarray, k: int, fi
     for setting in grid:
         accs = []
         for j, (itr, iva) in enumerate(inner):
+            iva = iva[fitter.test[tr[iva]]]
             p = fitter.proba(model, setting, (k, j), tr[itr], tr[iva])
             accs.append(float((p.argmax(axis=1) == fitter.y[tr[iva]]).mean()))
         scores.append(float(np.mean(accs)))
@@ -231,21 +259,26 @@ def _select(fitter: _Fitter, model: str, inner: list, tr: np.ndarray, k: int, fi
     return grid[best], scores[best]
 
 
-def cross_validate(X, y, cfg: EyeCVConfig, seed: int, groups=None, progress: bool = True) -> dict:
+def cross_validate(
+    X, y, cfg: EyeCVConfig, seed: int, groups=None, progress: bool = True, test: np.ndarray | None = None
+) -> dict:
     """Nested out-of-fold predictions of every model for one seed (grouped when ``groups`` is given).
 
-    Returns {"pred": {model: (n,) int}, "proba": {model: (n, c)}, "fold": (n,), "chosen": [{"fold", "model",
-    "setting", "inner_accuracy"}], "seconds": {model: s}}.
+    test: (n,) bool, the images that may be scored (default all); the others are only ever in training (with their
+    group), get pred -1 and NaN probabilities. Returns {"pred": {model: (n,) int}, "proba": {model: (n, c)},
+    "fold": (n,), "chosen": [{"fold", "model", "setting", "inner_accuracy", "grid edge"}], "seconds": {model: s}}.
     """
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
     n_classes = int(y.max() + 1)
+    test = np.ones(len(y), bool) if test is None else np.asarray(test, bool)
     with threadpool_limits(limits=cfg.cv.blas_threads):
-        fitter = _Fitter(X, y, cfg, seed, n_classes)
+        fitter = _Fitter(X, y, cfg, seed, n_classes, test)
         proba = {m: np.full((len(y), n_classes), np.nan) for m in cfg.models}
         fold_of = np.full(len(y), -1, dtype=np.int64)
         seconds, chosen = dict.fromkeys(cfg.models, 0.0), []
         outer = folds(y, cfg.cv.n_splits, seed, groups)
         for k, (tr, te) in enumerate(tqdm(outer, desc="CV folds", **bar(progress))):
+            te = te[test[te]]
             fold_of[te] = k
             g_tr = None if groups is None else np.asarray(groups)[tr]
             inner = folds(y[tr], cfg.tuning.inner_splits, seed + 1000 * (k + 1), g_tr)
@@ -265,15 +298,31 @@ def cross_validate(X, y, cfg: EyeCVConfig, seed: int, groups=None, progress: boo
                     setting, score = _select(fitter, m, inner, tr, k, som_side if uses_som else {})
                 proba[m][te] = fitter.proba(m, setting, (k, "outer"), tr, te)
                 seconds[m] += time.perf_counter() - t
-                chosen.append({"fold": k + 1, "model": m, "setting": setting, "inner_accuracy": score})
+                own = {key: v for key, v in setting.items() if not (key == "side" and m != "som")}
+                grid = cfg.tuning.grid(m)
+                chosen.append(
+                    {
+                        "fold": k + 1,
+                        "model": m,
+                        "setting": setting,
+                        "inner_accuracy": score,
+                        "grid edge": ", ".join(grid_edges(grid, own)),
+                    }
+                )
             fitter.soms.clear()
-    pred = {m: np.argmax(p, axis=1) for m, p in proba.items()}
+    pred = {
+        m: np.where(np.isnan(p).any(axis=1), -1, np.argmax(np.nan_to_num(p, nan=-1.0), axis=1))
+        for m, p in proba.items()
+    }
     return {"pred": pred, "proba": proba, "fold": fold_of, "chosen": chosen, "seconds": seconds}
 
 
-def run_protocols(X, y, groups: dict, cfg: EyeCVConfig, keep: dict | None = None, progress: bool = True) -> dict:
+def run_protocols(
+    X, y, groups: dict, cfg: EyeCVConfig, keep: dict | None = None, progress: bool = True, test: dict | None = None
+) -> dict:
     """{protocol: [:func:`cross_validate` result per seed]}. ``groups``: {protocol: (n,) ids or None (plain)};
-    ``keep``: {protocol: (n,) bool} images a protocol uses (e.g. originals only; default all). A result of a
+    ``keep``: {protocol: (n,) bool} images a protocol uses (e.g. originals only; default all); ``test``:
+    {protocol: (n,) bool} images a protocol scores (the others only in training; default all it uses). A result of a
     protocol on a subset is mapped back to all n images (pred -1, proba NaN, fold -1 outside it) with "mask"."""
     out = {}
     for p in cfg.cv.protocols:
@@ -283,7 +332,8 @@ def run_protocols(X, y, groups: dict, cfg: EyeCVConfig, keep: dict | None = None
         models = cfg.models if p == cfg.cv.protocols[0] or not cfg.cv.other_models else cfg.cv.other_models
         pcfg = replace(cfg, models=tuple(m for m in cfg.models if m in models))
         for s in cfg.cv.seeds_of(p):
-            r = cross_validate(X[mask], y[mask], pcfg, s, None if g is None else np.asarray(g)[mask], progress)
+            t = None if test is None or p not in test else np.asarray(test[p], bool)[mask]
+            r = cross_validate(X[mask], y[mask], pcfg, s, None if g is None else np.asarray(g)[mask], progress, t)
             runs.append(_expand(r, mask, len(y)))
         out[p] = runs
     return out
@@ -297,4 +347,4 @@ def _expand(r: dict, mask: np.ndarray, n: int) -> dict:
     for m in pred:
         pred[m][idx], proba[m][idx] = r["pred"][m], r["proba"][m]
     fold[idx] = r["fold"]
-    return {**r, "pred": pred, "proba": proba, "fold": fold, "mask": mask}
+    return {**r, "pred": pred, "proba": proba, "fold": fold, "mask": mask & (fold >= 0)}

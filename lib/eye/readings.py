@@ -41,7 +41,8 @@ def replicates(groups: np.ndarray, n_seeds: int, n_boot: int, seed: int) -> tupl
 
 def weighted_scores(w: np.ndarray, y: np.ndarray, pred: np.ndarray, proba, n_classes: int) -> dict:
     """Scores under weights w (n,) or (B, n); images with pred < 0 (not in the protocol) get weight 0.
-    Per class (.., c): recall, one_vs_rest, confidence (None without proba); (..): accuracy, macro_f1."""
+    Per class (.., c): recall, one_vs_rest, confidence (None without proba); (..): accuracy, balanced_accuracy (the
+    mean of the per-class recalls: free of the class mix), macro_f1."""
     w = w * (pred >= 0)
     Y = np.eye(n_classes)[y]
     P = np.eye(n_classes)[np.maximum(pred, 0)] * (pred >= 0)[:, None]
@@ -53,6 +54,7 @@ def weighted_scores(w: np.ndarray, y: np.ndarray, pred: np.ndarray, proba, n_cla
             "recall": tp / pos,
             "one_vs_rest": 1 - (fn + fp) / total[..., None],
             "accuracy": (w @ correct) / total,
+            "balanced_accuracy": np.nanmean(tp / pos, axis=-1),
             "macro_f1": np.nanmean(np.where(2 * tp + fn + fp > 0, 2 * tp / (2 * tp + fn + fp), np.nan), axis=-1),
             "confidence": None,
         }
@@ -89,8 +91,8 @@ def _ci(v: np.ndarray) -> list[float]:
 def readings(runs: list[dict], y, groups, classes: list[str], n_boot: int, seed: int, refs=()) -> dict:
     """Every model's pooled out-of-fold scores (mean over the seeds of ``runs``) with seeds x group bootstrap CIs.
 
-    Returns {model: {reading: {class: v, class_ci, "mean", "mean_ci"}, "accuracy", "accuracy_ci", "macro_f1",
-    "macro_f1_ci", "accuracy_minus_<ref>", "..._ci"}, "_boot": {model: (B,) accuracy}}.
+    Returns {model: {reading: {class: v, class_ci, "mean", "mean_ci"}, "accuracy", "accuracy_ci",
+    "balanced_accuracy", "balanced_accuracy_ci", "macro_f1", "macro_f1_ci", "accuracy_minus_<ref>", "..._ci"}}.
     """
     c = len(classes)
     s_idx, w = replicates(groups, len(runs), n_boot, seed)
@@ -107,7 +109,7 @@ def readings(runs: list[dict], y, groups, classes: list[str], n_boot: int, seed:
             entry[reading].update({f"{cl}_ci": [float(lo[i]), float(hi[i])] for i, cl in enumerate(classes)})
             entry[reading]["mean"] = float(pt.mean())
             entry[reading]["mean_ci"] = _ci(boot[reading].mean(axis=1))
-        for score in ("accuracy", "macro_f1"):
+        for score in ("accuracy", "balanced_accuracy", "macro_f1"):
             entry[score] = float(np.mean([p[score] for p in point]))
             entry[f"{score}_ci"] = _ci(boot[score])
         boot_acc[m] = boot["accuracy"]
@@ -119,26 +121,44 @@ def readings(runs: list[dict], y, groups, classes: list[str], n_boot: int, seed:
     return out
 
 
-def protocol_accuracy(runs: dict, y, clusters, models, n_boot: int, seed: int, classes) -> dict:
-    """Paired comparison of protocols on their first seed: {model: {protocol: (point, (B,) bootstrap)}} under the
-    same group resamples (``clusters``: groups that contain every protocol's groups, e.g. the union of the old and
-    the linked groups); a protocol on a subset (originals only) is scored on its images within each resample."""
+def protocol_accuracy(runs: dict, y, clusters, models, n_boot: int, seed: int, classes, score=None) -> dict:
+    """Paired comparison of protocols over all their seeds: {model: {protocol: {"accuracy", "boot",
+    "balanced_accuracy", "balanced_boot", "recall", "recall_boot"}}} under the same group resamples (``clusters``:
+    groups that contain every protocol's groups, e.g. the union of the old and the linked groups); replicate b also
+    draws one seed of each protocol (the same uniform draw, so protocols with equal seed lists pair seed by seed);
+    point values are means over seeds. ``score``: (n,) bool, the images every protocol is scored on (e.g. the
+    originals: a like-for-like population); a protocol that did not score an image leaves it out."""
     w = bootstrap_weights(clusters, n_boot, seed)
+    if score is not None:
+        w = w * np.asarray(score, bool)
+    u = np.random.default_rng(seed + 1).random(n_boot)
+    ones = np.ones(len(y)) if score is None else np.asarray(score, float)
     c = len(classes)
     out = {}
     for m in models:
         out[m] = {}
         for p, rs in runs.items():
-            r = rs[0]
-            if m not in r["pred"]:
+            if m not in rs[0]["pred"]:
                 continue
-            pt = weighted_scores(np.ones(len(y)), y, r["pred"][m], None, c)
-            bt = weighted_scores(w, y, r["pred"][m], None, c)
+            s_idx = np.minimum((u * len(rs)).astype(int), len(rs) - 1)
+            pts = [weighted_scores(ones, y, r["pred"][m], None, c) for r in rs]
+            boot = {
+                k: np.full((n_boot, *np.shape(pts[0][k])), np.nan) for k in ("accuracy", "balanced_accuracy", "recall")
+            }
+            for i, r in enumerate(rs):
+                sel = np.flatnonzero(s_idx == i)
+                if len(sel):
+                    bt = weighted_scores(w[sel], y, r["pred"][m], None, c)
+                    for k in boot:
+                        boot[k][sel] = bt[k]
             out[m][p] = {
-                "accuracy": float(pt["accuracy"]),
-                "boot": bt["accuracy"],
-                "recall": pt["recall"],
-                "recall_boot": bt["recall"],
+                "accuracy": float(np.mean([q["accuracy"] for q in pts])),
+                "boot": boot["accuracy"],
+                "balanced_accuracy": float(np.mean([q["balanced_accuracy"] for q in pts])),
+                "balanced_boot": boot["balanced_accuracy"],
+                "recall": np.mean([q["recall"] for q in pts], axis=0),
+                "recall_boot": boot["recall"],
+                "seeds": len(rs),
             }
     return out
 

@@ -92,3 +92,33 @@ def test_uncertain_link_joins_both_candidates():
     groups = copies.link_groups(files, np.array(["p1", "p2", "c/_0_1.jpg"]), links)
     assert len(set(groups)) == 1
     assert copies.group_table(files, groups, links)["linked source"].tolist()[2] == "c/1_left.jpg | c/2_left.jpg"
+
+
+def test_near_duplicate_pairs_and_join():
+    files = ["a/x.png", "a/y.png", "a/z.png", "a/_1_9.jpg", "b/w.png"]
+    S = np.eye(5)
+    S[0, 1] = S[1, 0] = 0.95  # x ~ y
+    S[0, 3] = S[3, 0] = 0.99  # a copy: never a near-duplicate pair
+    S[2, 4] = S[4, 2] = 0.5
+    pairs = copies.near_duplicate_pairs(files, S, 0.9)
+    assert pairs[["a", "b"]].values.tolist() == [["a/x.png", "a/y.png"]]
+    nn = copies.nearest_original_cosine(files, S).set_index("file")
+    assert nn.loc["a/x.png", "nearest"] == "a/y.png" and nn.loc["a/z.png", "cosine"] == 0.5
+    groups = copies.join_pairs(files, np.array(["g1", "g2", "g3", "g1", "g4"]), pairs)
+    assert groups.tolist() == ["g1", "g1", "g3", "g1", "g4"]
+
+
+def test_k_consistency_counts_shared_sources_and_rank_offset():
+    files = ["c/o0.png", "c/o1.png", "c/o2.png", "c/_1_5.jpg", "c/_1_6.jpg", "c/_2_7.jpg", "c/_0_8.jpg"]
+    links = pd.DataFrame(
+        {
+            "file": ["c/_1_5.jpg", "c/_1_6.jpg", "c/_2_7.jpg", "c/_0_8.jpg"],
+            "best": ["c/o1.png", "c/o1.png", "c/o2.png", "c/o1.png"],
+            "linked": [True] * 4,
+            "candidates": [1, 2, 1, 1],
+        }
+    )
+    t = copies.k_consistency(links, files).iloc[0]
+    assert t["linked copies"] == 4 and t["distinct k"] == 3 and t["k with one source (%)"] == 100.0
+    assert t["most common k - rank"] == 0 and t["copies with k - rank = it (%)"] == 75.0
+    assert t["copies with 2+ candidates (%)"] == 25.0

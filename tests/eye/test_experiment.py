@@ -121,8 +121,9 @@ def test_cluster_network_blobs_every_input():
     assert (km.predict(X[180:]) == y[180:]).mean() >= 0.9
     np.testing.assert_allclose(km.predict_proba(X[180:]).sum(axis=1), 1.0, rtol=1e-5)
     soft = cluster_net.ClusterNetwork(cfg, clusters="kmeans", inputs="soft", seed=0, n_clusters=8).fit(X[:180], y[:180])
-    z = soft.design(X[:5])
-    assert z.shape == (5, 8) and np.allclose(z.sum(axis=1), 1.0) and soft.bandwidth_ > 0
+    raw = cluster_net.soft_assignment(cluster_net.squared_distances(soft.centroids_, X[:5]), soft.bandwidth_)
+    assert raw.shape == (5, 8) and np.allclose(raw.sum(axis=1), 1.0) and soft.bandwidth_ > 0
+    np.testing.assert_allclose(soft.design(X[:5]), (raw - soft.scale_[0]) / soft.scale_[1], rtol=1e-5, atol=1e-5)
     assert (soft.predict(X[180:]) == y[180:]).mean() >= 0.9
     alone = cluster_net.ClusterNetwork(cfg, clusters="none", inputs="features", seed=0).fit(X[:180], y[:180])
     assert alone.centroids_ is None and (alone.predict(X[180:]) == y[180:]).mean() >= 0.9
@@ -275,3 +276,83 @@ def test_table2_fold_check_on_the_papers_rows():
     text = table2.table2_fold_text(summ, classes, 10)
     assert "glaucoma's error exceeds the fold's total error in 10 of 10 folds" in text
     assert "0 of the paper's 40 fold values" in text and "not count-based recalls" in text
+
+
+def test_test_mask_keeps_copies_in_training_only():
+    """Images outside ``test`` (the augmented copies) are never scored, yet sit in training with their group."""
+    X, y = _blobs(120)
+    groups = np.arange(len(y)) // 3
+    test = np.arange(len(y)) % 3 != 2
+    cfg = _cfg(models=("logreg",), n_splits=3, protocols=["linked"])
+    r = protocols.run_protocols(X, y, {"linked": groups}, cfg, progress=False, test={"linked": test})["linked"][0]
+    assert (r["pred"]["logreg"][~test] == -1).all() and (r["pred"]["logreg"][test] >= 0).all()
+    assert np.isnan(r["proba"]["logreg"][~test]).all() and (r["fold"][~test] == -1).all()
+    assert (r["mask"] == test).all()
+    for tr, te in protocols.folds(y, 3, 0, groups):  # the same outer folds: a copy's group is on one side only
+        assert not set(groups[tr]) & set(groups[te])
+
+
+def test_grid_edges_flag_the_extremes_only():
+    grid = [{"C": 0.001}, {"C": 0.01}, {"C": 0.1}]
+    assert protocols.grid_edges(grid, {"C": 0.001}) == ["C low"]
+    assert protocols.grid_edges(grid, {"C": 0.01}) == []
+    assert protocols.grid_edges(grid, {"C": 0.1}) == ["C high"]
+    assert protocols.grid_edges([{"C": 1.0}], {"C": 1.0}) == []  # one value: not a choice
+    X, y = _blobs()
+    cfg = _cfg(models=("logreg",), tuning={"logreg_c": [0.001, 0.01, 0.1]}, n_splits=3)
+    res = protocols.cross_validate(X, y, cfg, seed=0, progress=False)
+    chosen = experiment.chosen_table({"linked": [res]})
+    for _, row in chosen.iterrows():
+        assert (row["grid edge"] != "") == (row["setting"] in ("C 0.001", "C 0.1"))
+    summary = experiment.edge_summary(chosen, cfg).iloc[0]
+    assert summary["on a grid edge"].endswith("of 3")
+
+
+def test_balanced_accuracy_is_mean_recall_free_of_class_mix():
+    y = np.array([0] * 8 + [1] * 2)
+    pred = np.array([0] * 8 + [0, 1])  # recall 1.0 and 0.5; accuracy 0.9
+    s = readings.weighted_scores(np.ones(10), y, pred, None, 2)
+    assert s["accuracy"] == pytest.approx(0.9) and s["balanced_accuracy"] == pytest.approx(0.75)
+
+
+def test_leak_comparison_scores_every_protocol_on_the_same_images():
+    y = np.repeat([0, 1], 10)
+    originals = np.arange(20) % 2 == 0
+    good = {"pred": {"logreg": y.copy()}, "proba": {"logreg": np.eye(2)[y]}}
+    bad_on_copies = np.where(originals, y, 1 - y)
+    plain = {"pred": {"logreg": bad_on_copies}, "proba": {"logreg": np.eye(2)[bad_on_copies]}}
+    cfg = _cfg(models=("logreg",), bootstrap=100)
+    comp = experiment.leak_comparison(
+        {"plain": [plain], "linked": [good, good]}, y, np.arange(20) // 2, cfg, ["x", "z"], score=originals
+    )
+    assert comp["logreg"]["plain"]["accuracy"] == 1.0  # the copies it misses are not scored
+    assert comp["logreg"]["linked"]["seeds"] == 2
+    t = experiment.leak_table(comp, cfg)
+    assert list(t["score"]) == ["accuracy", "balanced accuracy"]
+    assert t.iloc[0]["plain - linked (pp)"] == "+0.00 [+0.00, +0.00]"
+
+
+def test_soft_cbnn_inputs_are_standardized_and_bandwidth_scales():
+    X, y = _blobs(120)
+    C = X[:9]
+    cfg = cluster_net.CBNNConfig(hidden=(8,), epochs=1, batch_size=32, learning_rate=0.01, loss="mse")
+    a = cluster_net.ClusterNetwork(cfg, "som", "soft", 0).fit(X, y, centroids=C, n_classes=4)
+    Z = a.design(X)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(Z.std(axis=0), 1.0, atol=1e-2)
+    b = cluster_net.ClusterNetwork(cfg, "som", "soft", 0, bandwidth_factor=2.0).fit(X, y, centroids=C, n_classes=4)
+    assert b.bandwidth_ == pytest.approx(2.0 * a.bandwidth_)
+
+
+def test_metadata_features_see_extension_and_size_only(tmp_path):
+    from PIL import Image
+
+    paths = []
+    for i, (ext, size) in enumerate([("png", (40, 30))] * 5 + [("jpg", (64, 64))] * 5 + [("jpeg", (50, 70))]):
+        p = tmp_path / f"im{i}.{ext}"
+        Image.new("RGB", size, (i, i, i)).save(p)
+        paths.append(p)
+    F = experiment.metadata_features(paths)
+    assert F.shape == (11, 3 + 3 + 3)  # 3 extensions, sizes 40x30 / 64x64 / other, log w, log h, aspect
+    np.testing.assert_allclose(F[0, -3:], [np.log(40), np.log(30), 40 / 30])
+    assert (F[:5] == F[0]).all() and not (F[5] == F[0]).all()
