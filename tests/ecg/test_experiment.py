@@ -184,13 +184,17 @@ def test_interpretation_reads_every_number_from_the_results():
 
     results = {
         "interpatient": {"odal": res(0.6, 0.9), "cnn_bilstm": res(0.7, 0.7), "rr_forest": res(0.5, 0.8)},
-        "random": {"odal": res(0.95, 0.99)},
+        "random": {"odal": res(0.95, 0.99) | {"labels_used": 600}, "cnn_bilstm": res(0.8, 0.85)},
     }
-    text = ex.interpretation(results, data_source("real", "MIT-BIH"))
-    assert "ODAL: non-sinus F1 0.600 [95% CI 0.500-0.600], ROC-AUC 0.900" in text
+    text = ex.interpretation(results, data_source("real", "MIT-BIH"), max_train=4000, al_pool_max=2000)
+    assert "ODAL (600 labels from a 2,000-beat pool): non-sinus F1 0.600 [95% CI 0.500-0.600], ROC-AUC 0.900" in text
+    assert "CNN-BiLSTM (full supervision, trained on a stratified 4,000-beat subsample" in text
     assert "9 beat-RR features (not the floor" in text and "non-sinus F1 0.500" in text
     assert "RR-only floor" not in text  # the floor is the RR + irregularity forest of the rhythm study
-    assert "intra-patient, optimistic) ODAL reaches non-sinus F1 0.950" in text
+    assert "intra-patient, optimistic) ODAL (600 labels from a 2,000-beat pool) reaches non-sinus F1 0.950" in text
+    assert "trained on the whole training part" in ex.interpretation(results, data_source("real", "MIT-BIH"))
+    table = ex.claims_table({"accuracy": 0.5}, {"nb01_accuracy": 0.86}, results, al_pool_max=2000)
+    assert table["ours: ODAL trained on"].tolist() == ["600 labels from a 2,000-beat pool"]
 
 
 def test_rhythm_study_context_sees_what_one_beat_cannot():
