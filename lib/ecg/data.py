@@ -537,6 +537,11 @@ def prepare_real() -> Path:
     return import_local(paths.shared_data(REAL_NAME), out)
 
 
+def prepare_paper() -> Path:
+    """The paper's configuration (params_paper.yaml) reads the same MIT-BIH copy as the real one."""
+    return prepare_real()
+
+
 def describe_source(source: str) -> str:
     """One line naming the data behind ``source`` in {'synthetic', 'mitdb'} (for figures and metrics)."""
     names = {
