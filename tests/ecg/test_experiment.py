@@ -255,7 +255,7 @@ def test_alternative_reading_relabels_conduction_rhythms_and_episode_beats():
     aami = np.array([N, N, V, S, N, N, N, N, N, N])
     y = ex.ecg_preprocess.rhythm_class(strings)  # the episode reading
     assert y.tolist() == [sinus, vent, vent, vent, vent, vent, sinus, other, other, other]
-    beats = types.SimpleNamespace(rhythm_string=strings, aami=aami, rhythm=y)
+    beats = types.SimpleNamespace(rhythm_string=strings, aami=aami, rhythm=y, record=np.array(["100"] * 10))
     data = ex.EcgInputs(
         X=np.zeros((10, 4)),
         F=np.zeros((10, 0)),
@@ -267,7 +267,8 @@ def test_alternative_reading_relabels_conduction_rhythms_and_episode_beats():
         feature_names=[],
         settings={"label_reading": "episode"},
     )
-    # statement reading: (B N -> sinus, (B V ventricular, (B S keeps the episode label, (T N -> sinus, (VT untouched;
+    # statement reading: (B N -> the underlying rhythm (here sinus, the (N before it), (B V ventricular, (B S keeps
+    # the episode label, (T N -> sinus, (VT untouched;
     # (PREX and (BII are sinus rhythms with a conduction abnormality; (NOD stays "other"
     name, alt = ex.alternative_reading(data)
     assert name == "statement"
@@ -275,7 +276,9 @@ def test_alternative_reading_relabels_conduction_rhythms_and_episode_beats():
     back_name, back = ex.alternative_reading(dataclasses.replace(data, y=alt, settings={"label_reading": "statement"}))
     assert back_name == "episode" and back.tolist() == y.tolist()
     with pytest.raises(ValueError, match="rhythm_string"):
-        ex.alternative_reading(dataclasses.replace(data, beats=types.SimpleNamespace(rhythm_string=None, aami=aami)))
+        ex.alternative_reading(
+            dataclasses.replace(data, beats=types.SimpleNamespace(rhythm_string=None, aami=aami, record=beats.record))
+        )
 
 
 def test_permutation_importance_finds_the_only_informative_feature():
