@@ -238,6 +238,9 @@ SECTIONS: dict[str, Any] = {
                     "windows": LIST(INT(min=2)),
                     "large": FLOAT(min=0, min_open=True),
                     "exclude_ectopic": BOOL(),
+                    "ectopic_row": BOOL(),
+                    "feature_sets": LIST(LIST(STR("rr", "irregularity", "robust"))),
+                    "target_roc_auc": FLOAT(min=0, max=1),
                     "trees": INT(min=1),
                     "min_leaf": INT(min=1),
                     "inner_k": INT(min=2),
@@ -245,7 +248,7 @@ SECTIONS: dict[str, Any] = {
             ),
             "sequence": DICT(
                 {
-                    "inputs": LIST(STR("rr", "irregularity", "morphology")),
+                    "inputs": LIST(STR("rr", "irregularity", "morphology", "robust")),
                     "seq_len": INT(min=2),
                     "units": INT(min=1),
                     "dense": INT(min=1),
@@ -254,6 +257,7 @@ SECTIONS: dict[str, Any] = {
                     "batch_size": INT(min=1),
                     "inner_k": INT(min=2),
                     "max_epochs": INT(min=1),
+                    "patience": INT(min=1),
                 }
             ),
             "sequence_seeds": LIST(INT(min=0)),

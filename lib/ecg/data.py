@@ -195,11 +195,11 @@ AAMI_MAP = {
     "Q": "Q",
 }
 
-#: rhythm strings (aux_note of '+' annotations) -> rhythm class. Choices: the sinus-node rhythms (N (normal) and
-#: (SBR (sinus bradycardia) are sinus; (BII (2nd-degree heart block: dropped ventricular beats) and (PREX
-#: (pre-excitation, an accessory AV pathway) are conduction disorders, "other"; (B / (T (ventricular bigeminy /
-#: trigeminy) label the whole episode "ventricular", its normal beats included (the episode reading; notebook 01
-#: also reports the beat reading, where an episode's AAMI-N beats are sinus: lib.ecg.experiment.beat_reading).
+#: rhythm strings (aux_note of '+' annotations) -> rhythm class under the EPISODE reading (the alternative one of
+#: notebook 01): (N and (SBR are sinus; (BII and (PREX "other"; (B / (T label the whole episode "ventricular", its
+#: normal beats included. The primary reading (statement) starts from this map and changes it as lib.ecg.readings
+#: documents ((PREX, (BII sinus; inside (B / (T an AAMI-N beat keeps the underlying rhythm, an AAMI-V beat is
+#: ventricular).
 RHYTHM_CLASSES = ["sinus", "af_flutter", "ventricular", "other"]
 RHYTHM_MAP = {
     "(N": "sinus",
@@ -535,6 +535,11 @@ def prepare_real() -> Path:
         except DataError as exc:
             log.warning("existing copy fails verification (%s); re-importing", exc)
     return import_local(paths.shared_data(REAL_NAME), out)
+
+
+def prepare_paper() -> Path:
+    """The paper's configuration (params_paper.yaml) reads the same MIT-BIH copy as the real one."""
+    return prepare_real()
 
 
 def describe_source(source: str) -> str:

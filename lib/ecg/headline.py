@@ -309,7 +309,9 @@ def alternative_reading(data: EcgInputs) -> tuple[str, np.ndarray]:
         raise ValueError("alternative_reading needs rhythm-task inputs built from records (beats.rhythm_string)")
     own = data.settings.get("label_reading", "statement")
     alt = [r for r in READINGS if r != own][0]
-    return alt, rhythm_labels(data.beats.rhythm, data.beats.rhythm_string, data.beats.aami, alt)
+    return alt, rhythm_labels(
+        data.beats.rhythm, data.beats.rhythm_string, data.beats.aami, alt, record=data.beats.record
+    )
 
 
 def label_readings(

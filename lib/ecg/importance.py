@@ -42,12 +42,18 @@ def rf_importance(
         rf.model, design, data.y[te], scoring=nonsinus_f1_score, n_repeats=n_repeats, random_state=seed, n_jobs=1
     )
     names = rf_feature_names(data)
-    table = pd.DataFrame(
-        {"feature": names, "f1_drop_mean": r.importances_mean, "f1_drop_std": r.importances_std}
-    ).sort_values("f1_drop_mean", ascending=False, ignore_index=True)
+    spread = n_repeats > 1  # one shuffle has no spread: no sd column, no error bars
+    cols = {"feature": names, "f1_drop_mean": r.importances_mean} | (
+        {"f1_drop_std": r.importances_std} if spread else {}
+    )
+    table = pd.DataFrame(cols).sort_values("f1_drop_mean", ascending=False, ignore_index=True)
+    table["n_repeats"] = int(n_repeats)
     table["n_test_beats"] = int(te.size)
     fig = plots.feature_importance(
-        r.importances_mean, names, err=r.importances_std, xlabel="drop in non-sinus F1 when shuffled (test part)"
+        r.importances_mean,
+        names,
+        err=r.importances_std if spread else None,
+        xlabel="drop in non-sinus F1 when shuffled (test part)",
     )
     out.figure(fig, "rf_permutation_importance")
     out.table(table, "rf_permutation_importance")

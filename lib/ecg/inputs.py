@@ -84,7 +84,7 @@ def prepare_inputs(
         Xd = Xd[context_index(beats.record, beats.sample, context_beats)]
     y = ecg_preprocess.labels(beats, task)
     if task == "rhythm":
-        y = rhythm_labels(beats.rhythm, beats.rhythm_string, beats.aami, label_reading)
+        y = rhythm_labels(beats.rhythm, beats.rhythm_string, beats.aami, label_reading, record=beats.record)
     return EcgInputs(
         X=Xd,
         F=F,

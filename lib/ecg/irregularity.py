@@ -10,6 +10,10 @@ RR_i = the interval ending at beat i and dRR_i = RR_i - RR_(i-1):
 - ``cv_w``: coefficient of variation of RR (std / mean);
 - ``mad_w``: local mean |dRR| over local mean RR.
 
+Robust features (:func:`robust_features`, the ``robust`` group of the floor), over the same windows: ``mdrr_w`` the
+median |dRR| over the median RR and ``iqr_w`` the interquartile range of RR over the median RR: medians are
+little moved by a few ectopic beats and their compensatory pauses, which inflate the means above.
+
 Ectopic beats: with ``ectopic`` given (a boolean per beat, e.g. the reference beat annotation says S or V), a
 successive difference (and a turning point) that involves an ectopic beat or the interval after one (the
 compensatory pause) is left out, as in heart-rate-variability practice; RR intervals touching an ectopic beat are
@@ -21,10 +25,15 @@ from __future__ import annotations
 import numpy as np
 
 IRREGULARITY = ("rmssd", "plarge", "tpr", "cv", "mad")
+ROBUST = ("mdrr", "iqr")
 
 
 def irregularity_names(windows) -> list[str]:
     return [f"{f}_{w}" for w in windows for f in IRREGULARITY]
+
+
+def robust_names(windows) -> list[str]:
+    return [f"{f}_{w}" for w in windows for f in ROBUST]
 
 
 def _window_sum(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -103,4 +112,47 @@ def irregularity_features(
         if np.any(np.diff(t) <= 0):
             raise ValueError(f"beats of record {record[s]} must be in increasing sample order")
         out[s:e] = _one_record(t, ect[s:e], windows, large)
+    return out.astype(np.float32)
+
+
+def robust_features(record: np.ndarray, sample: np.ndarray, fs: float, *, windows=(32, 64), ectopic=None) -> np.ndarray:
+    """(n, 2 * len(windows)) float32 robust features (:func:`robust_names` order), beats ordered by (record, sample):
+    rolling medians over the ``w`` beats centred on each beat (pandas ``center=True``), clipped at the record ends.
+    With ``ectopic``, intervals and differences touching an ectopic beat (or its pause) are left out as above."""
+    import pandas as pd
+
+    record = np.asarray(record).astype(str)
+    sample = np.asarray(sample, dtype=np.float64)
+    n = record.size
+    if sample.shape != (n,):
+        raise ValueError(f"sample must have one entry per beat ({n}), got shape {sample.shape}")
+    windows = [int(w) for w in windows]
+    if not windows or min(windows) < 3:
+        raise ValueError(f"windows must be beat counts >= 3, got {windows}")
+    ect = np.zeros(n, dtype=bool) if ectopic is None else np.asarray(ectopic, dtype=bool)
+    if ect.shape != (n,):
+        raise ValueError(f"ectopic must have one entry per beat ({n}), got shape {ect.shape}")
+    out = np.zeros((n, 2 * len(windows)))
+    starts = np.flatnonzero(np.concatenate([[True], record[1:] != record[:-1]]))
+    for s, e in zip(starts, np.concatenate([starts[1:], [n]])):
+        if e - s < 3:
+            continue
+        t = sample[s:e] / fs
+        if np.any(np.diff(t) <= 0):
+            raise ValueError(f"beats of record {record[s]} must be in increasing sample order")
+        rr = np.diff(t, prepend=t[0] - (t[1] - t[0]))
+        ec = ect[s:e]
+        rr_ok = ~(ec | np.concatenate([[False], ec[:-1]]))
+        d = np.abs(np.concatenate([[np.nan], np.diff(rr)]))
+        d_ok = np.concatenate([[False], rr_ok[1:] & rr_ok[:-1]])
+        R, D = pd.Series(np.where(rr_ok, rr, np.nan)), pd.Series(np.where(d_ok, d, np.nan))
+        cols = []
+        for w in windows:
+            rr_roll = R.rolling(w, center=True, min_periods=1)
+            med = rr_roll.median().to_numpy()
+            med = np.where(np.isfinite(med) & (med > 0), med, np.nanmedian(rr))
+            md = D.rolling(w, center=True, min_periods=1).median().to_numpy()
+            iqr = (rr_roll.quantile(0.75) - rr_roll.quantile(0.25)).to_numpy()
+            cols += [np.nan_to_num(md / med), np.nan_to_num(iqr / med)]
+        out[s:e] = np.stack(cols, axis=1)
     return out.astype(np.float32)

@@ -1,9 +1,11 @@
 """Notebook 01's rhythm study: the RR-irregularity floor and a network that sees time, DS1 -> DS2.
 
-- Floor: a Random Forest on the 9 record-normalised RR features plus the irregularity features of
-  :mod:`lib.ecg.irregularity` (windows of 32-64 beats), trained on every DS1 beat (no cap), target non-sinus.
+- Floor: a Random Forest on groups of RR-derived features (FLOOR_GROUPS: the 9 record-normalised RR features, the
+  irregularity and the robust features of :mod:`lib.ecg.irregularity` over windows of beats), trained on every DS1
+  beat (no cap), target non-sinus; which groups is chosen on DS1 (:func:`choose_floor`).
 - Sequence model: a BiLSTM over consecutive beats of one record (``seq_len`` beats per chunk), per-beat inputs the
-  standardised RR + morphology (+ irregularity) features, one 4-class rhythm output per beat (many-to-many);
+  standardised feature groups named by ``sequence["inputs"]`` (SEQ_INPUTS: RR, morphology, irregularity, robust),
+  one 4-class rhythm output per beat (many-to-many);
   chunks overlap by half at prediction time and the per-beat outputs are averaged.
 - Validation that holds the positive class: the number of epochs and the decision threshold on P(non-sinus) are
   chosen by an inner patient-grouped CV on DS1 (:func:`inner_folds`, stratified by rhythm); the out-of-fold
@@ -24,28 +26,54 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from lib.ecg.data import AAMI_CLASSES, patients
 from lib.ecg.features import MORPH_NAMES, RR_NAMES, SPEC_NAMES
-from lib.ecg.irregularity import irregularity_features, irregularity_names
+from lib.ecg.irregularity import (
+    IRREGULARITY,
+    ROBUST,
+    irregularity_features,
+    irregularity_names,
+    robust_features,
+    robust_names,
+)
 
-SEQ_INPUTS = ("rr", "morphology", "irregularity")
+FLOOR_GROUPS = ("rr", "irregularity", "robust")
+SEQ_INPUTS = ("rr", "morphology", "irregularity", "robust")
 
 
 def floor_features(data, *, windows, large: float, exclude_ectopic: bool) -> tuple[np.ndarray, list]:
-    """(n, 9 + 5 * len(windows)) RR + irregularity features and their names. ``exclude_ectopic``: the reference
-    beat annotation (AAMI S or V) marks the ectopic beats left out of the successive differences (an oracle)."""
+    """(n, 9 + 7 * len(windows)) RR + irregularity + robust features and their names (groups: :func:`column_groups`).
+    ``exclude_ectopic``: the reference beat annotation (AAMI S or V) marks the ectopic beats left out of the
+    successive differences (an oracle)."""
     b = data.beats
     ect = np.isin(b.aami, [AAMI_CLASSES.index("S"), AAMI_CLASSES.index("V")]) if exclude_ectopic else None
     irr = irregularity_features(data.record, b.sample, b.fs, windows=windows, large=large, ectopic=ect)
+    rob = robust_features(data.record, b.sample, b.fs, windows=windows, ectopic=ect)
     rr = np.asarray(data.F[:, : len(RR_NAMES)], dtype=np.float32)
-    return np.hstack([rr, irr]), list(data.feature_names[: len(RR_NAMES)]) + irregularity_names(windows)
+    names = list(data.feature_names[: len(RR_NAMES)]) + irregularity_names(windows) + robust_names(windows)
+    return np.hstack([rr, irr, rob]), names
 
 
-def sequence_features(data, floor: np.ndarray, inputs) -> np.ndarray:
+def column_groups(names) -> np.ndarray:
+    """The group (FLOOR_GROUPS) of every floor column, read from its name."""
+    irr, rob = tuple(f"{f}_" for f in IRREGULARITY), tuple(f"{f}_" for f in ROBUST)
+    return np.array(["irregularity" if n.startswith(irr) else "robust" if n.startswith(rob) else "rr" for n in names])
+
+
+def select(names, groups) -> np.ndarray:
+    """Column indices of the floor matrix that belong to ``groups``."""
+    bad = sorted(set(groups) - set(FLOOR_GROUPS))
+    if bad or not groups:
+        raise ValueError(f"floor feature groups must be a non-empty subset of {FLOOR_GROUPS}, got {list(groups)}")
+    return np.flatnonzero(np.isin(column_groups(names), list(groups)))
+
+
+def sequence_features(data, floor: np.ndarray, names, inputs) -> np.ndarray:
     """Per-beat inputs of the sequence model: the groups of ``inputs`` (SEQ_INPUTS) as columns."""
     bad = sorted(set(inputs) - set(SEQ_INPUTS))
     if bad or not inputs:
         raise ValueError(f"seq inputs must be a non-empty subset of {SEQ_INPUTS}, got {list(inputs)}")
     n_rr, n_m = len(RR_NAMES), len(MORPH_NAMES) + len(SPEC_NAMES)
-    cols = {"rr": data.F[:, :n_rr], "morphology": data.F[:, n_rr : n_rr + n_m], "irregularity": floor[:, n_rr:]}
+    groups = column_groups(names)
+    cols = {"morphology": data.F[:, n_rr : n_rr + n_m]} | {g: floor[:, groups == g] for g in FLOOR_GROUPS}
     return np.hstack([np.asarray(cols[g], dtype=np.float32) for g in SEQ_INPUTS if g in inputs])
 
 
@@ -97,12 +125,32 @@ def fit_floor(Xf, y, train, test, *, trees: int, min_leaf: int, inner_k: int, re
     oof = np.zeros(len(y))
     for a, b in inner_folds(record, y, train, inner_k, seed):
         oof[b] = _forest(trees, min_leaf, seed).fit(Xf[a], pos[a]).predict_proba(Xf[b])[:, -1]
-    from sklearn.metrics import average_precision_score
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
     thr = best_f1_threshold(pos[train], oof[train])
-    inner_ap = float(average_precision_score(pos[train], oof[train])) if 0 < pos[train].sum() < train.size else None
+    both = 0 < pos[train].sum() < train.size
+    inner_ap = float(average_precision_score(pos[train], oof[train])) if both else None
+    inner_auc = float(roc_auc_score(pos[train], oof[train])) if both else None
     score = _forest(trees, min_leaf, seed).fit(Xf[train], pos[train]).predict_proba(Xf[test])[:, -1]
-    return {"score": score, "threshold": thr, "inner_ap": inner_ap, "fit_seconds": time.perf_counter() - t0}
+    return {
+        "score": score,
+        "threshold": thr,
+        "inner_ap": inner_ap,
+        "inner_auc": inner_auc,
+        "fit_seconds": time.perf_counter() - t0,
+    }
+
+
+def choose_floor(X, names, y, train, test, *, feature_sets, record, seed: int, **floor_kw) -> tuple[list, dict, list]:
+    """The floor's feature set chosen on DS1 alone: each of ``feature_sets`` (lists of FLOOR_GROUPS) is fitted with
+    :func:`fit_floor` (inner patient-grouped CV on ``train``); the set with the highest pooled out-of-fold PR-AUC
+    wins. Returns (chosen groups, its fit, one row per set: inner-CV PR-AUC / ROC-AUC and the fit)."""
+    fits = []
+    for groups in feature_sets:
+        cols = select(names, groups)
+        fits.append((list(groups), fit_floor(X[:, cols], y, train, test, record=record, seed=seed, **floor_kw)))
+    best = int(np.argmax([f["inner_ap"] if f["inner_ap"] is not None else -1.0 for _, f in fits]))
+    return fits[best][0], fits[best][1], fits
 
 
 # ------------------------------------------------------------------ sequence model
@@ -162,9 +210,11 @@ class SequenceRhythmModel:
         Xc, Yc, Wc = self._train
         order = np.random.default_rng(self.seed * 1000 + self._epoch).permutation(len(Xc))
         self._epoch += 1
+        losses = []
         for s in range(0, len(order), self.batch_size):
             b = order[s : s + self.batch_size]
-            self.model.train_on_batch(Xc[b], Yc[b], sample_weight=Wc[b])
+            losses.append(float(np.asarray(self.model.train_on_batch(Xc[b], Yc[b], sample_weight=Wc[b])).ravel()[0]))
+        self.last_loss = float(np.mean(losses))  # mean weighted training loss of the epoch's batches
         return self
 
     def predict(self, Z, idx) -> np.ndarray:
@@ -184,37 +234,55 @@ def standardise(Z, train) -> np.ndarray:
     return ((Z - mu) / np.where(sd > 0, sd, 1.0)).astype("float32")
 
 
-def fit_sequence(Z, y, train, test, *, record, n_classes: int, inner_k: int, max_epochs: int, seed: int, **kw) -> dict:
-    """Epochs and threshold by inner patient-grouped CV on ``train`` (pooled out-of-fold non-sinus PR-AUC, then the
-    F1-best threshold), refit on all of ``train``: {'proba' (test, 4 classes), 'score', 'threshold', 'epochs',
-    'inner_ap' (per epoch), 'fit_seconds'}."""
+def fit_sequence(
+    Z, y, train, test, *, record, n_classes: int, inner_k: int, max_epochs: int, patience: int, seed: int, **kw
+) -> dict:
+    """Epochs and threshold by inner patient-grouped CV on ``train``: the fold models train in lockstep, after every
+    epoch the pooled out-of-fold non-sinus PR-AUC is measured; training stops ``patience`` epochs after its best (or
+    at ``max_epochs``), the best epoch and its F1-best threshold are kept; refit on all of ``train`` for that many
+    epochs. Returns {'proba' (test, 4 classes), 'score', 'threshold', 'epochs', 'capped' (best epoch = max_epochs),
+    'inner_ap' and 'inner_loss' (per epoch: PR-AUC, mean training loss of the fold models), 'train_loss' (per
+    epoch of the refit), 'fit_seconds'}."""
     from sklearn.metrics import average_precision_score
 
     t0 = time.perf_counter()
     Z = standardise(Z, train)
     y = np.asarray(y)
     pos = y != 0
-    oof = np.zeros((max_epochs, len(y)))
     folds = inner_folds(record, y, train, inner_k, seed)
-    for a, b in folds:
-        m = SequenceRhythmModel(Z.shape[1], n_classes, record, seed=seed, **kw)
-        for e in range(max_epochs):
-            m.fit_epoch(Z, y, a)
-            oof[e, np.sort(b)] = 1.0 - m.predict(Z, b)[:, 0]
     held = np.sort(np.concatenate([b for _, b in folds]))
-    ap = [float(average_precision_score(pos[held], oof[e, held])) for e in range(max_epochs)]
+    models = [SequenceRhythmModel(Z.shape[1], n_classes, record, seed=seed, **kw) for _ in folds]
+    oof = np.zeros(len(y))
+    ap, loss, best_oof = [], [], None
+    for e in range(max_epochs):
+        losses = []
+        for m, (a, b) in zip(models, folds):
+            m.fit_epoch(Z, y, a)
+            losses.append(m.last_loss)
+            oof[np.sort(b)] = 1.0 - m.predict(Z, b)[:, 0]
+        ap.append(float(average_precision_score(pos[held], oof[held])))
+        loss.append(float(np.mean(losses)))
+        if ap[-1] >= max(ap):
+            best_oof = oof[held].copy()
+        if e - int(np.argmax(ap)) >= patience:
+            break
     best = int(np.argmax(ap))
-    thr = best_f1_threshold(pos[held], oof[best, held])
+    thr = best_f1_threshold(pos[held], best_oof)
     m = SequenceRhythmModel(Z.shape[1], n_classes, record, seed=seed, **kw)
+    train_loss = []
     for _ in range(best + 1):
         m.fit_epoch(Z, y, train)
+        train_loss.append(m.last_loss)
     proba = m.predict(Z, test)
     return {
         "proba": proba,
         "score": 1.0 - proba[:, 0],
         "threshold": thr,
         "epochs": best + 1,
+        "capped": best + 1 == max_epochs,
         "inner_ap": ap,
+        "inner_loss": loss,
+        "train_loss": train_loss,
         "fit_seconds": time.perf_counter() - t0,
     }
 

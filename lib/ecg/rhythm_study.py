@@ -11,6 +11,7 @@ import pandas as pd
 from lib.ecg import bootstrap as ecg_boot
 from lib.ecg import rhythm as R
 from lib.ecg.data import RHYTHM_CLASSES, patients
+from lib.ecg.rhythm_text import FLOOR_ECT
 from lib.ecg.splits import patient_kfold
 
 METRICS = ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus")
@@ -21,14 +22,17 @@ AF = RHYTHM_CLASSES.index("af_flutter")
 class RhythmResult:
     summary: pd.DataFrame  # one row per (reading, model): mean over seeds with record-bootstrap CIs
     runs: pd.DataFrame  # one row per (reading, model, seed)
-    paired: pd.DataFrame  # sequence model minus floor, paired resamples
+    paired: pd.DataFrame  # sequence model minus floor (and the ectopic-excluded floor minus the floor), paired
     episodes: pd.DataFrame  # non-sinus and AF episodes on DS2
     confusion: pd.DataFrame  # 4-class counts of the sequence model (seed of ``seeds[0]``), DS2
-    inner: pd.DataFrame  # inner-CV PR-AUC per epoch and seed (DS1 only)
+    inner: pd.DataFrame  # inner-CV PR-AUC and training loss per epoch and seed (DS1 only)
+    floor_choice: pd.DataFrame  # the floor's candidate feature sets: DS1 inner CV (chooses) and DS2 (shown)
+    per_record: pd.DataFrame  # DS2 errors per record, floor vs sequence model (first seed), primary reading
     settings: dict
     floor_score: np.ndarray  # the floor's P(non-sinus) on DS2 (primary reading)
     floor_threshold: float  # chosen on DS1 (inner CV)
     chosen_epochs: int  # the sequence model's epochs chosen on DS1 (first seed, primary reading)
+    floor_columns: np.ndarray  # columns of the floor matrix the DS1 choice kept
 
     @property
     def floor_proba(self) -> np.ndarray:
@@ -49,70 +53,139 @@ def _ci(reps, level=0.95):
     return ecg_boot.percentile_interval(np.asarray(reps), level)
 
 
-def study(data, split, Xf, Z, *, alt_y, alt_name: str, floor_kw: dict, seq_kw: dict, seeds, n_boot: int, seed: int):
-    """Floor (seed ``seed``) and sequence model (each of ``seeds``) trained on ALL of DS1 (``split``'s training and
-    validation parts; thresholds and epochs come from the inner patient-grouped CV on it), scored on DS2, under the
-    primary labels
-    ``data.y`` and, with the first seed, under ``alt_y`` (the other reading, named ``alt_name``)."""
+def _choice_rows(fits, chosen, yb) -> list[dict]:
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    return [
+        {
+            "feature groups": " + ".join(g),
+            "chosen (DS1)": g == chosen,
+            "DS1 inner-CV PR-AUC": f["inner_ap"],
+            "DS1 inner-CV ROC-AUC": f["inner_auc"],
+            "DS1 threshold": f["threshold"],
+            "DS2 ROC-AUC (shown, not used)": float(roc_auc_score(yb, f["score"])),
+            "DS2 F1 at DS1 threshold (shown, not used)": float(f1_score(yb, f["score"] >= f["threshold"])),
+        }
+        for g, f in fits
+    ]
+
+
+def _per_record(data, te, y, fits: dict) -> pd.DataFrame:
+    rec = data.record[te]
+    df = pd.DataFrame({"record": rec, "non-sinus": y[te] != 0, "AF/flutter": y[te] == AF})
+    for name, fit in fits.items():
+        pred = fit["score"] >= fit["threshold"]
+        df[f"{name} FN"] = df["non-sinus"] & ~pred
+        df[f"{name} FP"] = ~df["non-sinus"] & pred
+    out = df.groupby("record").sum().astype(int)
+    out.insert(0, "beats", df.groupby("record").size())
+    return out.reset_index()
+
+
+def study(
+    data,
+    split,
+    X,
+    names,
+    Z,
+    *,
+    alt_y,
+    alt_name: str,
+    floor_kw: dict,
+    feature_sets,
+    X_ectopic=None,
+    seq_kw: dict,
+    seeds,
+    n_boot: int,
+    seed: int,
+    target_auc: float,
+):
+    """Floor (seed ``seed``; its feature set chosen on DS1 among ``feature_sets``) and sequence model (each of
+    ``seeds``) trained on ALL of DS1 (``split``'s training and validation parts; thresholds, epochs and the feature
+    set come from the inner patient-grouped CV on it), scored on DS2, under the primary labels ``data.y`` and, with
+    the first seed, under ``alt_y`` (the other reading, named ``alt_name``). ``X_ectopic``: the floor matrix with
+    annotated ectopic beats left out of the differences; its floor (same columns) is paired with the floor."""
     # every DS1 beat trains (the held-out validation patients too: the inner CV on DS1 chooses what is chosen)
     tr, te = np.sort(np.concatenate([split["train"], split["val"]])), split["test"]
     rec_te = data.record[te]
     rows, summary, paired, episodes, inner = [], [], [], [], []
     primary = data.settings.get("label_reading", "statement")
-    confusion = keep = None
-    for reading, y, seq_seeds in ((primary, data.y, list(seeds)), (alt_name, alt_y, list(seeds)[:1])):
+    confusion = keep = choice = per_record = None
+    cols = None
+    for rd, y, seq_seeds in ((primary, data.y, list(seeds)), (alt_name, alt_y, list(seeds)[:1])):
         y = np.asarray(y)
         yb = (y[te] != 0).astype(int)
-        floor = R.fit_floor(Xf, y, tr, te, record=data.record, seed=seed, **floor_kw)
+        if cols is None:
+            groups, floor, fits = R.choose_floor(
+                X, names, y, tr, te, feature_sets=feature_sets, record=data.record, seed=seed, **floor_kw
+            )
+            cols = R.select(names, groups)
+            choice = pd.DataFrame(_choice_rows(fits, groups, yb))
+        else:
+            floor = R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=seed, **floor_kw)
         seqs = [
             R.fit_sequence(Z, y, tr, te, record=data.record, n_classes=len(RHYTHM_CLASSES), seed=s, **seq_kw)
             for s in seq_seeds
         ]
-        probas = {"floor": [_two(floor)], "sequence": [_two(r) for r in seqs]}
+        models = {"floor": [floor], "sequence": seqs}
+        if X_ectopic is not None and rd == primary:
+            models[FLOOR_ECT] = [R.fit_floor(X_ectopic[:, cols], y, tr, te, record=data.record, seed=seed, **floor_kw)]
+        probas = {name: [_two(f) for f in fits_] for name, fits_ in models.items()}
         reps = ecg_boot.seed_mean_replicates(yb, probas, rec_te, n_boot=n_boot, seed=seed)
         ones = np.ones((1, yb.size))
-        for name, ps, fits in (("floor", probas["floor"], [floor]), ("sequence", probas["sequence"], seqs)):
-            pts = [ecg_boot.weighted_scores(yb, p, ones) for p in ps]
-            for s, (pt, fit) in enumerate(zip(pts, fits)):
+        points = {}
+        for name, fits_ in models.items():
+            pts = [ecg_boot.weighted_scores(yb, p, ones) for p in probas[name]]
+            for s_, (pt, fit) in enumerate(zip(pts, fits_)):
                 rows.append(
-                    {"reading": reading, "model": name, "seed": seed if name == "floor" else seq_seeds[s]}
+                    {"reading": rd, "model": name, "seed": seq_seeds[s_] if name == "sequence" else seed}
                     | {m: float(pt[m][0]) for m in METRICS}
                     | {"threshold": fit["threshold"], "epochs": fit.get("epochs"), "fit_seconds": fit["fit_seconds"]}
                 )
+            points[name] = {m: float(np.mean([pt[m][0] for pt in pts])) for m in METRICS}
             summary.append(
-                {"reading": reading, "model": name, "n_seeds": len(ps)}
-                | {m: float(np.mean([pt[m][0] for pt in pts])) for m in METRICS}
+                {"reading": rd, "model": name, "n_seeds": len(pts)}
+                | points[name]
                 | {f"{m}_ci": _ci(reps[name][m]) for m in METRICS}
             )
-        for m in METRICS:
-            point = summary[-1][m] - summary[-2][m]
-            paired.append(
-                {"reading": reading, "metric": m, "n_seeds": len(seqs)}
-                | ecg_boot.paired_difference(reps["sequence"][m], reps["floor"][m], point)
-            )
+        for name in [n for n in models if n != "floor"]:
+            for m in METRICS:
+                paired.append(
+                    {"reading": rd, "comparison": f"{name} - floor", "metric": m, "n_seeds": len(models[name])}
+                    | ecg_boot.paired_difference(reps[name][m], reps["floor"][m], points[name][m] - points["floor"][m])
+                )
         b = data.beats
         for name, fit in (("floor", floor), ("sequence", seqs[0])):
             pred = fit["score"] >= fit["threshold"]
             episodes.append(
-                {"reading": reading, "model": name, "episodes of": "non-sinus"}
+                {"reading": rd, "model": name, "episodes of": "non-sinus"}
                 | R.episode_scores(rec_te, b.sample[te], b.fs, y[te] != 0, pred)
             )
         p0 = seqs[0]["proba"]
         af_pred = (seqs[0]["score"] >= seqs[0]["threshold"]) & (p0[:, 1:].argmax(1) + 1 == AF)
         episodes.append(
-            {"reading": reading, "model": "sequence", "episodes of": "AF/flutter"}
+            {"reading": rd, "model": "sequence", "episodes of": "AF/flutter"}
             | R.episode_scores(rec_te, b.sample[te], b.fs, y[te] == AF, af_pred)
         )
-        for s, fit in zip(seq_seeds, seqs):
+        for s_, fit in zip(seq_seeds, seqs):
             inner += [
-                {"reading": reading, "model": "sequence", "seed": s, "epoch": e + 1, "inner_cv_pr_auc": v}
+                {
+                    "reading": rd,
+                    "model": "sequence",
+                    "seed": s_,
+                    "epoch": e + 1,
+                    "inner_cv_pr_auc": v,
+                    "inner_train_loss": fit["inner_loss"][e],
+                    "chosen": e + 1 == fit["epochs"],
+                }
                 for e, v in enumerate(fit["inner_ap"])
             ]
         inner.append(
-            {"reading": reading, "model": "floor", "seed": seed, "epoch": None, "inner_cv_pr_auc": floor["inner_ap"]}
+            {"reading": rd, "model": "floor", "seed": seed, "epoch": None, "inner_cv_pr_auc": floor["inner_ap"]}
         )
-        if reading == primary:
+        if rd == primary:
             keep = (floor["score"], floor["threshold"], seqs[0]["epochs"])
+            per_record = _per_record(data, te, y, {"floor": floor, "sequence": seqs[0]})
             pred = np.where(seqs[0]["score"] >= seqs[0]["threshold"], p0[:, 1:].argmax(1) + 1, 0)
             cm = pd.crosstab(
                 pd.Categorical(np.array(RHYTHM_CLASSES)[y[te]], RHYTHM_CLASSES),
@@ -120,6 +193,8 @@ def study(data, split, Xf, Z, *, alt_y, alt_name: str, floor_kw: dict, seq_kw: d
                 dropna=False,
             )
             confusion = cm.rename_axis(index="reference", columns="predicted")
+    settings = {"floor": floor_kw, "feature_sets": [list(f) for f in feature_sets], "sequence": seq_kw}
+    settings |= {"seeds": list(seeds), "n_boot": n_boot, "target_auc": target_auc}
     return RhythmResult(
         pd.DataFrame(summary),
         pd.DataFrame(rows),
@@ -127,15 +202,19 @@ def study(data, split, Xf, Z, *, alt_y, alt_name: str, floor_kw: dict, seq_kw: d
         pd.DataFrame(episodes),
         confusion,
         pd.DataFrame(inner),
-        {"floor": floor_kw, "sequence": seq_kw, "seeds": list(seeds), "n_boot": n_boot},
+        choice,
+        per_record,
+        settings,
         *keep,
+        cols,
     )
 
 
 def patient_cv(data, Xf, Z, *, k: int, seed: int, floor_kw: dict, seq_kw: dict, epochs: int, n_boot: int):
     """Patient-grouped k-fold CV over every beat of ``data`` (records 201 and 202 one patient): the floor and the
-    sequence model (``epochs`` fixed, the number chosen on DS1) on each fold, decisions at 0.5 (no threshold is
-    tuned); pooled out-of-fold scores with patient-bootstrap CIs. Returns (table, per-fold table)."""
+    sequence model (``epochs`` fixed, the number chosen on DS1) on each fold; pooled out-of-fold scores with
+    patient-bootstrap CIs. No threshold is tuned inside the folds: F1 (at 0.5, far from either model's operating
+    point) is shown per model but not paired; the comparison rests on ROC-AUC and PR-AUC. Returns (table, folds)."""
     y = np.asarray(data.y)
     score = {"floor": np.zeros(len(y)), "sequence": np.zeros(len(y))}
     folds = []
@@ -144,7 +223,7 @@ def patient_cv(data, Xf, Z, *, k: int, seed: int, floor_kw: dict, seq_kw: dict, 
         forest = R._forest(floor_kw["trees"], floor_kw["min_leaf"], seed).fit(Xf[tr], y[tr] != 0)
         score["floor"][te] = forest.predict_proba(Xf[te])[:, -1]
         Zs = R.standardise(Z, tr)
-        kw = {k2: v for k2, v in seq_kw.items() if k2 not in ("inner_k", "max_epochs")}
+        kw = {k2: v for k2, v in seq_kw.items() if k2 not in ("inner_k", "max_epochs", "patience")}
         m = R.SequenceRhythmModel(Z.shape[1], len(RHYTHM_CLASSES), data.record, seed=seed, **kw)
         for _ in range(epochs):
             m.fit_epoch(Zs, y, tr)
@@ -169,81 +248,13 @@ def patient_cv(data, Xf, Z, *, k: int, seed: int, floor_kw: dict, seq_kw: dict, 
             | {m: float(pt[m][0]) for m in METRICS}
             | {f"{m}_ci": _ci(reps[n][m]) for m in METRICS}
         )
-    for m in METRICS:
+    for m in METRICS[1:]:  # threshold-free metrics only
         d = ecg_boot.paired_difference(reps["sequence"][m], reps["floor"][m], rows[1][m] - rows[0][m])
         rows.append(
             {"protocol": f"patient-grouped {k}-fold CV", "model": "sequence - floor", m: d["diff"], f"{m}_ci": d["ci"]}
         )
     table = pd.DataFrame(rows).groupby(["protocol", "model"], sort=False).first().reset_index()
     return table, pd.DataFrame(folds)
-
-
-def _fmt(v, ci) -> str:
-    if v is None or not np.isfinite(v):
-        return "n/a"
-    return f"{v:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-
-
-def reading(res: RhythmResult, cv: pd.DataFrame | None = None) -> str:
-    """Generated prose: floor vs sequence model (paired), where AF goes, episodes."""
-    s = res.summary
-    primary = s["reading"].iloc[0]
-    lines = []
-    for rd, g in s.groupby("reading", sort=False):
-        f, q = g[g.model == "floor"].iloc[0], g[g.model == "sequence"].iloc[0]
-        pr = res.paired[res.paired.reading == rd].set_index("metric")
-        verdict = []
-        for m, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
-            ci = pr.loc[m, "ci"]
-            word = "above" if ci and ci[0] > 0 else ("below" if ci and ci[1] < 0 else "not separable from")
-            verdict.append(f"{label} {word} the floor (difference {_fmt(pr.loc[m, 'diff'], ci)})")
-        lines.append(
-            f"- {rd} reading ({'primary' if rd == primary else 'alternative'}): floor non-sinus F1 "
-            f"{_fmt(f.nonsinus_f1, f.nonsinus_f1_ci)}, ROC-AUC {_fmt(f.roc_auc_nonsinus, f.roc_auc_nonsinus_ci)}; "
-            f"sequence model (mean of {q.n_seeds} seed(s)) F1 {_fmt(q.nonsinus_f1, q.nonsinus_f1_ci)}, ROC-AUC "
-            f"{_fmt(q.roc_auc_nonsinus, q.roc_auc_nonsinus_ci)}: " + "; ".join(verdict) + "."
-        )
-    cm = res.confusion
-    if cm is not None and cm.loc["af_flutter"].sum() > 0:
-        row = cm.loc["af_flutter"]
-        lines.append(
-            f"- Where DS2's {int(row.sum()):,} AF/flutter beats go (sequence model, first seed): "
-            + ", ".join(f"{int(v):,} to {c}" for c, v in row.items())
-            + "."
-        )
-    inn = res.inner[res.inner.reading == primary]
-    seq_in, floor_in = inn[inn.model == "sequence"], inn[inn.model == "floor"]
-    if len(seq_in) and len(floor_in) and floor_in.inner_cv_pr_auc.notna().all():
-        best = seq_in.groupby("seed").inner_cv_pr_auc.max()
-        runs = res.runs[(res.runs.reading == primary) & (res.runs.model == "sequence")]
-        chosen = ", ".join(str(int(v)) for v in runs.epochs)
-        fl = float(floor_in.inner_cv_pr_auc.iloc[0])
-        lines.append(
-            "- Inside DS1 (inner patient-grouped CV, pooled out-of-fold non-sinus PR-AUC; DS2 unseen): floor "
-            f"{fl:.3f}, sequence model {best.min():.3f}-{best.max():.3f} at its best epoch over seeds (epochs "
-            f"chosen: {chosen}). "
-            + (
-                "The sequence model is already below the floor across DS1's own patients, so its DS2 gap is not a DS2 "
-                "artefact: it generalises worse across patients from the few AF patients DS1 holds."
-                if best.max() < fl
-                else "Inside DS1 the sequence model is not below the floor."
-            )
-        )
-    e = res.episodes[(res.episodes.reading == primary) & (res.episodes["episodes of"] == "AF/flutter")]
-    if len(e):
-        r = e.iloc[0]
-        lines.append(
-            f"- AF/flutter episodes on DS2 ({int(r.episodes_ref)} reference, {int(r.episodes_detected)} detected): "
-            f"episode Se {_fmt(r.episode_se, None)}, +P {_fmt(r.episode_ppv, None)}; duration Se "
-            f"{_fmt(r.duration_se, None)}, +P {_fmt(r.duration_ppv, None)}."
-        )
-    if cv is not None and len(cv):
-        for _, r in cv.iterrows():
-            lines.append(
-                f"- {r.protocol}, {r.model}: non-sinus F1 {_fmt(r.nonsinus_f1, r.nonsinus_f1_ci)}, "
-                f"ROC-AUC {_fmt(r.roc_auc_nonsinus, r.roc_auc_nonsinus_ci)}."
-            )
-    return "\n".join(lines)
 
 
 def metrics(res: RhythmResult, cv: pd.DataFrame, folds: pd.DataFrame) -> dict:
@@ -255,6 +266,8 @@ def metrics(res: RhythmResult, cv: pd.DataFrame, folds: pd.DataFrame) -> dict:
             "episodes": res.episodes.to_dict("records"),
             "runs": res.runs.to_dict("records"),
             "floor_threshold_ds1": res.floor_threshold,
+            "floor_choice": res.floor_choice.to_dict("records"),
+            "per_record_ds2": res.per_record.to_dict("records"),
             "sequence_epochs_ds1": res.chosen_epochs,
             "settings": res.settings,
         },

@@ -184,13 +184,17 @@ def test_interpretation_reads_every_number_from_the_results():
 
     results = {
         "interpatient": {"odal": res(0.6, 0.9), "cnn_bilstm": res(0.7, 0.7), "rr_forest": res(0.5, 0.8)},
-        "random": {"odal": res(0.95, 0.99)},
+        "random": {"odal": res(0.95, 0.99) | {"labels_used": 600}, "cnn_bilstm": res(0.8, 0.85)},
     }
-    text = ex.interpretation(results, data_source("real", "MIT-BIH"))
-    assert "ODAL: non-sinus F1 0.600 [95% CI 0.500-0.600], ROC-AUC 0.900" in text
+    text = ex.interpretation(results, data_source("real", "MIT-BIH"), max_train=4000, al_pool_max=2000)
+    assert "ODAL (600 labels from a 2,000-beat pool): non-sinus F1 0.600 [95% CI 0.500-0.600], ROC-AUC 0.900" in text
+    assert "CNN-BiLSTM (full supervision, trained on a stratified 4,000-beat subsample" in text
     assert "9 beat-RR features (not the floor" in text and "non-sinus F1 0.500" in text
     assert "RR-only floor" not in text  # the floor is the RR + irregularity forest of the rhythm study
-    assert "intra-patient, optimistic) ODAL reaches non-sinus F1 0.950" in text
+    assert "intra-patient, optimistic) ODAL (600 labels from a 2,000-beat pool) reaches non-sinus F1 0.950" in text
+    assert "trained on the whole training part" in ex.interpretation(results, data_source("real", "MIT-BIH"))
+    table = ex.claims_table({"accuracy": 0.5}, {"nb01_accuracy": 0.86}, results, al_pool_max=2000)
+    assert table["ours: ODAL trained on"].tolist() == ["600 labels from a 2,000-beat pool"]
 
 
 def test_rhythm_study_context_sees_what_one_beat_cannot():
@@ -251,7 +255,7 @@ def test_alternative_reading_relabels_conduction_rhythms_and_episode_beats():
     aami = np.array([N, N, V, S, N, N, N, N, N, N])
     y = ex.ecg_preprocess.rhythm_class(strings)  # the episode reading
     assert y.tolist() == [sinus, vent, vent, vent, vent, vent, sinus, other, other, other]
-    beats = types.SimpleNamespace(rhythm_string=strings, aami=aami, rhythm=y)
+    beats = types.SimpleNamespace(rhythm_string=strings, aami=aami, rhythm=y, record=np.array(["100"] * 10))
     data = ex.EcgInputs(
         X=np.zeros((10, 4)),
         F=np.zeros((10, 0)),
@@ -263,7 +267,8 @@ def test_alternative_reading_relabels_conduction_rhythms_and_episode_beats():
         feature_names=[],
         settings={"label_reading": "episode"},
     )
-    # statement reading: (B N -> sinus, (B V ventricular, (B S keeps the episode label, (T N -> sinus, (VT untouched;
+    # statement reading: (B N -> the underlying rhythm (here sinus, the (N before it), (B V ventricular, (B S keeps
+    # the episode label, (T N -> sinus, (VT untouched;
     # (PREX and (BII are sinus rhythms with a conduction abnormality; (NOD stays "other"
     name, alt = ex.alternative_reading(data)
     assert name == "statement"
@@ -271,7 +276,9 @@ def test_alternative_reading_relabels_conduction_rhythms_and_episode_beats():
     back_name, back = ex.alternative_reading(dataclasses.replace(data, y=alt, settings={"label_reading": "statement"}))
     assert back_name == "episode" and back.tolist() == y.tolist()
     with pytest.raises(ValueError, match="rhythm_string"):
-        ex.alternative_reading(dataclasses.replace(data, beats=types.SimpleNamespace(rhythm_string=None, aami=aami)))
+        ex.alternative_reading(
+            dataclasses.replace(data, beats=types.SimpleNamespace(rhythm_string=None, aami=aami, record=beats.record))
+        )
 
 
 def test_permutation_importance_finds_the_only_informative_feature():

@@ -100,3 +100,72 @@ def test_detectable_effect_grows_with_the_spread_and_shrinks_with_seeds():
     big = detectable_effect([0.0, 0.1, -0.1, 0.0, 0.05])
     assert 0 < small < big
     assert detectable_effect([0.0, 0.1, -0.1, 0.0, 0.05] * 4) < big
+
+
+def test_robust_features_of_a_regular_and_an_alternating_rhythm_and_an_isolated_ectopic_beat():
+    fs = 360.0
+    regular = _times(np.full(99, 0.8))
+    alternating = _times(np.tile([0.6, 1.0], 50)[:99])
+    rr = np.full(99, 0.8)
+    rr[49], rr[50] = 0.5, 1.1  # one premature beat (index 50) and its pause
+    ectopic = _times(rr)
+    record = np.repeat(["a", "b", "c"], 100)
+    sample = np.concatenate([regular, alternating, ectopic]) * fs
+    F = irr.robust_features(record, sample, fs, windows=(16,))
+    f = {n: F[:, i] for i, n in enumerate(irr.robust_names((16,)))}
+    a, b, c = slice(20, 80), slice(120, 180), slice(220, 280)
+    assert np.allclose(f["mdrr_16"][a], 0) and np.allclose(f["iqr_16"][a], 0)
+    # every |dRR| = 0.4 s, median RR 0.8 s (half 0.6, half 1.0: the median of an even window is 0.8)
+    assert np.allclose(f["mdrr_16"][b], 0.5, atol=1e-3)
+    # one ectopic beat moves the medians of a 16-beat window not at all; the mean-based RMSSD moves
+    assert np.allclose(f["mdrr_16"][c], 0) and np.allclose(f["iqr_16"][c], 0)
+    mean_based = irr.irregularity_features(record, sample, fs, windows=(16,))
+    assert mean_based[250, 0] > 0.05
+    with pytest.raises(ValueError, match="windows"):
+        irr.robust_features(record, sample, fs, windows=(2,))
+
+
+def test_floor_columns_by_group_and_a_ds1_choice_that_ignores_the_test_part():
+    rng = np.random.default_rng(0)
+    names = ["RR_pre", "RR_post"] + irr.irregularity_names((8,)) + irr.robust_names((8,))
+    groups = R.column_groups(names)
+    assert groups.tolist() == ["rr"] * 2 + ["irregularity"] * 5 + ["robust"] * 2
+    assert R.select(names, ["robust"]).tolist() == [7, 8]
+    with pytest.raises(ValueError, match="feature groups"):
+        R.select(names, ["morphology"])
+    n_rec, per = 12, 60
+    record = np.repeat([f"r{i}" for i in range(n_rec)], per)
+    y = np.repeat(np.arange(n_rec) % 2, per)  # half the records non-sinus
+    X = rng.normal(size=(record.size, len(names)))
+    X[:, 7] += 3 * y  # only a robust column carries the label
+    train, test = np.arange(8 * per), np.arange(8 * per, n_rec * per)
+    chosen, fit, fits = R.choose_floor(
+        X,
+        names,
+        y,
+        train,
+        test,
+        feature_sets=[["rr"], ["robust"]],
+        record=record,
+        seed=0,
+        trees=20,
+        min_leaf=2,
+        inner_k=2,
+    )
+    assert chosen == ["robust"] and len(fits) == 2 and fit["inner_ap"] > fits[0][1]["inner_ap"]
+    assert fit["score"].shape == (test.size,)
+
+
+def test_statement_reading_keeps_af_under_a_bigeminy_episode():
+    C, A = ecg_data.RHYTHM_CLASSES, ecg_data.AAMI_CLASSES
+    af, sinus, vent = C.index("af_flutter"), C.index("sinus"), C.index("ventricular")
+    rs = np.array(["(AFIB", "(B", "(B", "(N", "(B", "(B"])
+    rhythm = np.array([af, vent, vent, sinus, vent, vent])  # the episode reading's classes
+    aami = np.array([A.index(c) for c in ("N", "N", "V", "N", "N", "V")])
+    record = np.array(["a", "a", "a", "b", "b", "b"])
+    y = readings.rhythm_labels(rhythm, rs, aami, "statement", record=record)
+    assert y.tolist() == [af, af, vent, sinus, sinus, vent]
+    # a record that starts inside an episode: its normal beats are sinus
+    y2 = readings.rhythm_labels(rhythm[1:3], rs[1:3], aami[1:3], "statement", record=record[1:3])
+    assert y2.tolist() == [sinus, vent]
+    assert readings.rhythm_labels(rhythm, rs, aami, "episode").tolist() == rhythm.tolist()

@@ -1,0 +1,195 @@
+"""Notebook 01's rhythm study in words: the section's description generated from the parameters, and the reading
+of its results (lib.ecg.rhythm_study)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FLOOR_ECT = "floor, ectopic beats excluded (oracle)"
+
+
+def describe(floor: dict, sequence: dict, seeds) -> str:
+    """Markdown: what the floor and the sequence model are, every setting read from the parameters."""
+    sets = "; ".join(" + ".join(g) for g in floor["feature_sets"])
+    w = " and ".join(str(v) for v in floor["windows"])
+    ect = (
+        "left out of the successive differences (the reference annotation as an oracle ectopic detector)"
+        if floor["exclude_ectopic"]
+        else "kept in the successive differences"
+    )
+    row = (
+        "; the floor with them left out (an oracle: the reference beat annotation marks them) is paired beside it"
+        if floor["ectopic_row"]
+        else ""
+    )
+    return (
+        f"Floor: a Random Forest ({floor['trees']} trees, at least {floor['min_leaf']} beats a leaf, "
+        "class-balanced) on RR-derived features, trained on every DS1 beat (no cap), target non-sinus. Feature groups: "
+        "rr = the 9 record-normalised beat RR features; irregularity = over windows of "
+        f"{w} beats centred on each beat, RMSSD over mean RR, share of successive differences above "
+        f"{floor['large']:.0%} of the mean RR, turning-point ratio, coefficient of variation, local mean |dRR| over "
+        "local mean RR; robust = median |dRR| over median RR and the RR interquartile range over median RR (medians: "
+        f"little moved by isolated ectopic beats). The candidate sets ({sets}) compete on DS1 alone (inner-CV PR-AUC); "
+        f"the issue's target ROC-AUC on DS2 is {floor['target_roc_auc']:.2f}. Annotated ectopic (S, V) beats are "
+        f"{ect}{row}.\n\n"
+        f"Sequence model: a BiLSTM ({sequence['units']} units each way, a {sequence['dense']}-unit dense layer "
+        f"before it, dropout {sequence['dropout']}) over {sequence['seq_len']} consecutive beats of one record, "
+        f"per-beat inputs {' + '.join(sequence['inputs'])} (standardised on DS1), one 4-class rhythm output per beat; "
+        "at prediction time the chunks overlap by half and the outputs are averaged. Adam, learning rate "
+        f"{sequence['lr']}, batches of {sequence['batch_size']} chunks, seeds {', '.join(map(str, seeds))}.\n\n"
+        "Validation that holds the positive class. Both models choose what they choose on DS1 only, by an inner "
+        f"patient-grouped CV ({floor['inner_k']} folds for the floor, {sequence['inner_k']} for the sequence model, "
+        "stratified by rhythm, out-of-fold predictions of every DS1 patient pooled, so both DS1 AF patients are in "
+        "it): the floor its feature set and its threshold on P(non-sinus); the sequence model its number of epochs "
+        f"(at most {sequence['max_epochs']}; the fold models train in lockstep and stop {sequence['patience']} "
+        "epochs after the best pooled non-sinus PR-AUC) and its threshold. DS2 chooses nothing.\n\n"
+        "CIs: patient bootstrap of DS2 (mean over seeds), the same resamples for every model, so the differences are "
+        "paired; seed variance is not in them. DS2's AF beats come from few patients: percentile intervals over so "
+        "few positive clusters may under-cover. Episodes: EC57-style gross episode and duration Se / +P of the "
+        "non-sinus and AF/flutter decisions (reference R-peak times)."
+    )
+
+
+def _fmt(v, ci) -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{v:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def _verdict(pr, m) -> tuple[str, str]:
+    ci = pr.loc[m, "ci"]
+    word = "above" if ci and ci[0] > 0 else ("below" if ci and ci[1] < 0 else "not separable from")
+    return word, _fmt(pr.loc[m, "diff"], ci)
+
+
+def reading(res, cv: pd.DataFrame | None = None) -> str:
+    """Generated prose: the floor's DS1 choice and its target, floor vs sequence model (paired), the ectopic
+    exclusion, why (inner CV, convergence, per-record errors), where AF goes, episodes, patient CV."""
+    s = res.summary
+    primary = s["reading"].iloc[0]
+    lines = []
+    ch = res.floor_choice
+    if ch is not None and len(ch):
+        c = ch[ch["chosen (DS1)"]].iloc[0]
+        others = "; ".join(
+            f"{r['feature groups']} {r['DS1 inner-CV PR-AUC']:.3f}" for _, r in ch[~ch["chosen (DS1)"]].iterrows()
+        )
+        lines.append(
+            f"- The floor's features, chosen on DS1 by inner-CV PR-AUC among {len(ch)} sets: {c['feature groups']} "
+            f"({c['DS1 inner-CV PR-AUC']:.3f}; the others: {others}). DS2 chose nothing (its column is shown only)."
+        )
+    f0 = res.primary_row("floor")
+    target = res.settings.get("target_auc")
+    if target is not None:
+        auc, ci = f0["roc_auc_nonsinus"], f0["roc_auc_nonsinus_ci"]
+        met = "meets" if auc >= target else "misses"
+        lines.append(
+            f"- Floor ROC-AUC on all DS2 beats {_fmt(auc, ci)} {met} the issue's target {target:.2f} as a point "
+            + (
+                "estimate; the CI reaches below it (DS2's non-sinus beats come from few patients)."
+                if ci and ci[0] < target <= auc
+                else "estimate."
+            )
+        )
+    for rd, g in s.groupby("reading", sort=False):
+        f, q = g[g.model == "floor"].iloc[0], g[g.model == "sequence"].iloc[0]
+        pr = res.paired[(res.paired.reading == rd) & (res.paired.comparison == "sequence - floor")].set_index("metric")
+        verdict = []
+        for m, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
+            word, txt = _verdict(pr, m)
+            verdict.append(f"{label} {word} the floor (difference {txt})")
+        one = " (1 seed: indicative)" if q.n_seeds == 1 else ""
+        lines.append(
+            f"- {rd} reading ({'primary' if rd == primary else 'alternative'}){one}: floor non-sinus F1 "
+            f"{_fmt(f.nonsinus_f1, f.nonsinus_f1_ci)}, ROC-AUC {_fmt(f.roc_auc_nonsinus, f.roc_auc_nonsinus_ci)}; "
+            f"sequence model (mean of {q.n_seeds} seed(s)) F1 {_fmt(q.nonsinus_f1, q.nonsinus_f1_ci)}, ROC-AUC "
+            f"{_fmt(q.roc_auc_nonsinus, q.roc_auc_nonsinus_ci)}: " + "; ".join(verdict) + "."
+        )
+    ect = res.paired[res.paired.comparison == f"{FLOOR_ECT} - floor"].set_index("metric")
+    if len(ect):
+        e = res.primary_row(FLOOR_ECT)
+        w_auc, t_auc = _verdict(ect, "roc_auc_nonsinus")
+        w_f1, t_f1 = _verdict(ect, "nonsinus_f1")
+        lines.append(
+            f"- Ectopic beats excluded from the successive differences (the reference beat annotation as an oracle "
+            f"ectopic detector, same feature columns): ROC-AUC {_fmt(e['roc_auc_nonsinus'], e['roc_auc_nonsinus_ci'])}"
+            f" ({w_auc} the floor that keeps them, difference {t_auc}); F1 {w_f1} it (difference {t_f1})."
+        )
+    cm = res.confusion
+    if cm is not None and cm.loc["af_flutter"].sum() > 0:
+        row = cm.loc["af_flutter"]
+        lines.append(
+            f"- Where DS2's {int(row.sum()):,} AF/flutter beats go (sequence model, first seed): "
+            + ", ".join(f"{int(v):,} to {c}" for c, v in row.items())
+            + "."
+        )
+    lines += _why(res, primary)
+    e = res.episodes[(res.episodes.reading == primary) & (res.episodes["episodes of"] == "AF/flutter")]
+    if len(e):
+        r = e.iloc[0]
+        lines.append(
+            f"- AF/flutter episodes on DS2 ({int(r.episodes_ref)} reference, {int(r.episodes_detected)} detected; "
+            "reference R-peak times, no minimum episode length): "
+            f"episode Se {_fmt(r.episode_se, None)}, +P {_fmt(r.episode_ppv, None)}; duration Se "
+            f"{_fmt(r.duration_se, None)}, +P {_fmt(r.duration_ppv, None)}."
+        )
+    if cv is not None and len(cv):
+        for _, r in cv.iterrows():
+            paired_row = " - " in r.model
+            f1 = "" if paired_row else f"non-sinus F1 at 0.5 (untuned) {_fmt(r.nonsinus_f1, r.nonsinus_f1_ci)}, "
+            lines.append(
+                f"- {r.protocol}, {r.model}: {f1}ROC-AUC {_fmt(r.roc_auc_nonsinus, r.roc_auc_nonsinus_ci)}, "
+                f"PR-AUC {_fmt(r.pr_auc_nonsinus, r.pr_auc_nonsinus_ci)}."
+            )
+    return "\n".join(lines)
+
+
+def _why(res, primary: str) -> list[str]:
+    """Evidence on the sequence model against the floor: inner CV on DS1, convergence, per-record errors."""
+    lines = []
+    inn = res.inner[res.inner.reading == primary]
+    seq_in, floor_in = inn[inn.model == "sequence"], inn[inn.model == "floor"]
+    runs = res.runs[(res.runs.reading == primary) & (res.runs.model == "sequence")]
+    if len(seq_in) and len(floor_in) and floor_in.inner_cv_pr_auc.notna().all():
+        best = seq_in.groupby("seed").inner_cv_pr_auc.max()
+        last = seq_in.groupby("seed").epoch.max()
+        cap = int(res.settings["sequence"]["max_epochs"])
+        capped = [int(s_) for s_, e in zip(runs.seed, runs.epochs) if int(e) == cap]
+        chosen = ", ".join(str(int(v)) for v in runs.epochs)
+        fl = float(floor_in.inner_cv_pr_auc.iloc[0])
+        text = (
+            "- Inside DS1 (inner patient-grouped CV, pooled out-of-fold non-sinus PR-AUC; DS2 unseen): floor "
+            f"{fl:.3f}, sequence model {best.min():.3f}-{best.max():.3f} at its best epoch over seeds (epochs chosen: "
+            f"{chosen}; training ran {', '.join(str(int(v)) for v in last)} epochs, stopping "
+            f"{res.settings['sequence']['patience']} epochs after the best or at the cap of {cap}). "
+        )
+        if capped:
+            text += (
+                f"Seed(s) {', '.join(map(str, capped))} chose the cap: still improving, so unconverged; no verdict on "
+                "how the sequence model generalises."
+            )
+        elif best.max() < fl:
+            text += (
+                "Every seed stopped before the cap (its inner-CV PR-AUC had stopped rising) below the floor: with "
+                "the floor's own features as input, it does worse than the forest across DS1's own patients, so its "
+                "DS2 gap is not a DS2 artefact."
+            )
+        else:
+            text += "Inside DS1 the sequence model is not below the floor."
+        lines.append(text)
+    pr = res.per_record
+    if pr is not None and len(pr):
+        err = pr.assign(d=(pr["sequence FN"] + pr["sequence FP"]) - (pr["floor FN"] + pr["floor FP"]))
+        worse = err.sort_values("d", ascending=False).head(3)
+        lines.append(
+            "- Per DS2 record (first seed, DS1 thresholds), errors (FN + FP) of the sequence model minus the floor's, "
+            "largest: "
+            + ", ".join(
+                f"{r.record} {int(r.d):+,} ({int(r['non-sinus']):,} non-sinus of {int(r.beats):,} beats)"
+                for _, r in worse.iterrows()
+            )
+            + f"; in all, sequence {int(err['sequence FN'].sum() + err['sequence FP'].sum()):,} vs floor "
+            f"{int(err['floor FN'].sum() + err['floor FP'].sum()):,} errors."
+        )
+    return lines
