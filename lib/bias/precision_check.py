@@ -14,7 +14,6 @@ Command line: ``python -m lib.bias.precision_check [--seeds 0 1 2] [--train-size
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +22,9 @@ import pandas as pd
 import torch
 
 from lib.bias import experiment as be
-from lib.bias.sanity import machine
+from lib.bias.sanity import machine, write_check
 from lib.bias.statistics import paired_t
 from lib.core import paths
-from lib.core.io import atomic_write_text
 from lib.core.params import load_params
 
 
@@ -111,10 +109,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     res = run(tuple(args.seeds), args.train_size, args.epochs)
-    out = Path(args.out)
-    atomic_write_text(out.with_suffix(".json"), json.dumps(res, indent=2) + "\n")
-    atomic_write_text(out.with_suffix(".md"), report_markdown(res))
-    print(report_markdown(res))
+    write_check(args.out, res, report_markdown)
     return 0
 
 

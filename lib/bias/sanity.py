@@ -230,11 +230,18 @@ def main(argv=None) -> int:
         **{f: getattr(args, f) for f in ("n_train", "n_valid", "n_test", "epochs", "width", "augment", "precision")},
     )
     res = run(args.src, cfg, biased_seeds=tuple(args.biased_seeds), checks=tuple(args.checks))
-    out = Path(args.out)
-    atomic_write_text(out.with_suffix(".json"), json.dumps(res, indent=2) + "\n")
-    atomic_write_text(out.with_suffix(".md"), report_markdown(res))
-    print(report_markdown(res))
+    write_check(args.out, res, report_markdown)
     return 0
+
+
+def write_check(out, res: dict, render) -> None:
+    """A check's result as ``<out>.json`` and its Markdown ``render(res)`` as ``<out>.md`` (atomic), printed too:
+    the command-line tail shared by this module and :mod:`lib.bias.precision_check`."""
+    out = Path(out)
+    text = render(res)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(res, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), text)
+    print(text)
 
 
 if __name__ == "__main__":

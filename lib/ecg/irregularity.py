@@ -83,11 +83,9 @@ def _one_record(t: np.ndarray, ectopic: np.ndarray, windows, large: float) -> np
     return np.stack(cols, axis=1)
 
 
-def irregularity_features(
-    record: np.ndarray, sample: np.ndarray, fs: float, *, windows=(32, 64), large: float = 0.1, ectopic=None
-) -> np.ndarray:
-    """(n, 5 * len(windows)) float32 features (:func:`irregularity_names` order) for beats ordered by (record,
-    sample). ``ectopic``: optional (n,) bool (True = ectopic beat, left out as the module docstring says)."""
+def _checked_beats(record, sample, windows, ectopic):
+    """(record as str, sample as float64, windows as ints, ectopic as bool) for n beats, or a ValueError naming
+    the argument that does not fit (shared by :func:`irregularity_features` and :func:`robust_features`)."""
     record = np.asarray(record).astype(str)
     sample = np.asarray(sample, dtype=np.float64)
     n = record.size
@@ -96,11 +94,21 @@ def irregularity_features(
     windows = [int(w) for w in windows]
     if not windows or min(windows) < 3:
         raise ValueError(f"windows must be beat counts >= 3, got {windows}")
-    if not 0 < large < 1:
-        raise ValueError(f"large must be a share of the mean RR in (0, 1), got {large}")
     ect = np.zeros(n, dtype=bool) if ectopic is None else np.asarray(ectopic, dtype=bool)
     if ect.shape != (n,):
         raise ValueError(f"ectopic must have one entry per beat ({n}), got shape {ect.shape}")
+    return record, sample, windows, ect
+
+
+def irregularity_features(
+    record: np.ndarray, sample: np.ndarray, fs: float, *, windows=(32, 64), large: float = 0.1, ectopic=None
+) -> np.ndarray:
+    """(n, 5 * len(windows)) float32 features (:func:`irregularity_names` order) for beats ordered by (record,
+    sample). ``ectopic``: optional (n,) bool (True = ectopic beat, left out as the module docstring says)."""
+    if not 0 < large < 1:
+        raise ValueError(f"large must be a share of the mean RR in (0, 1), got {large}")
+    record, sample, windows, ect = _checked_beats(record, sample, windows, ectopic)
+    n = record.size
     out = np.zeros((n, 5 * len(windows)))
     starts = np.flatnonzero(np.concatenate([[True], record[1:] != record[:-1]]))
     ends = np.concatenate([starts[1:], [n]])
@@ -121,17 +129,8 @@ def robust_features(record: np.ndarray, sample: np.ndarray, fs: float, *, window
     With ``ectopic``, intervals and differences touching an ectopic beat (or its pause) are left out as above."""
     import pandas as pd
 
-    record = np.asarray(record).astype(str)
-    sample = np.asarray(sample, dtype=np.float64)
+    record, sample, windows, ect = _checked_beats(record, sample, windows, ectopic)
     n = record.size
-    if sample.shape != (n,):
-        raise ValueError(f"sample must have one entry per beat ({n}), got shape {sample.shape}")
-    windows = [int(w) for w in windows]
-    if not windows or min(windows) < 3:
-        raise ValueError(f"windows must be beat counts >= 3, got {windows}")
-    ect = np.zeros(n, dtype=bool) if ectopic is None else np.asarray(ectopic, dtype=bool)
-    if ect.shape != (n,):
-        raise ValueError(f"ectopic must have one entry per beat ({n}), got shape {ect.shape}")
     out = np.zeros((n, 2 * len(windows)))
     starts = np.flatnonzero(np.concatenate([[True], record[1:] != record[:-1]]))
     for s, e in zip(starts, np.concatenate([starts[1:], [n]])):
