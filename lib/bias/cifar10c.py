@@ -23,7 +23,10 @@ Deviations, stated wherever results from this build appear:
   not the original arrays;
 - the snow layer's motion blur is a NumPy line kernel in place of ImageMagick's (``lib.bias.corruptions``);
 - random draws differ from LfF's (their global NumPy state, here one generator per image), so no image is
-  pixel-identical to LfF's release; the distribution of each corruption is the same.
+  pixel-identical to LfF's release; the distribution of each corruption is the same;
+- bias-conflicting samples are drawn globally at random (per-class counts and (class, corruption) group sizes vary
+  with the draw), where LfF's ``make_attr_labels`` places exactly 95 % aligned per class and spreads the rest evenly
+  over the other nine corruptions, deterministically (and exactly 10 % per (class, corruption) in the test set).
 
 Command line: ``python -m lib.bias.cifar10c build [--src DIR] [--out DIR] [--run RUN]`` (sizes: params.yaml
 ``data_cifar10c`` with params_real.yaml's overrides); the real run calls ``prepare_real``.

@@ -16,29 +16,48 @@ the network's layers in forward order):
   their CKA. > 0: similarity falls steadily with the distance in depth (a banded, progressive heatmap rather
   than flat blocks). SCE "progressive": SCE's score above 0.
 
-Tests, per dataset, over the trained models (aliases left out: their matrices are their twin's):
+Untrained baseline. A banded heatmap (CKA falling with layer distance) and a late box (at 28-32 px with the
+torchvision stem, layer4 runs on 1x1 maps) appear in a randomly initialised, untrained ResNet18 too, so a score
+above 0 says nothing about an objective. Every score is therefore set beside the same score of the same
+architecture (width, stem) at ``UNTRAINED_SEEDS`` random initialisations, on the same probe images
+(``untrained`` matrices, ``lib.bias.experiment.untrained_cka``), and a claim is "supported" only relative to it.
 
-- (a) and (c): a one-sample 95 % t-interval over the seeds of each objective (a, every objective; c, SCE);
-  "supported" when the interval lies above 0, "contradicted" when below, else "not established";
-- (b) and the one noise-floor verdict: permutation tests over models (objective labels shuffled among the models
-  of a dataset, group sizes kept): (b) statistic = mean SoS score minus mean score of the other objectives,
-  one-sided; noise floor: statistic = mean |difference| between heatmaps of models of different objectives minus
-  that of models of the same objective (two seeds): "above the seed noise floor" when p < ``alpha``. The probe-image
-  bootstrap elsewhere in the notebook measures how much a heatmap moves with its probe images; it does not enter
-  this verdict.
+Tests, per dataset, over the trained models (aliases left out: their matrices are their twin's), one p-value per
+claim, Holm-corrected over every CKA claim of the run (``holm_over_claims``); "supported" when the Holm-adjusted
+p < ``ALPHA``:
+
+- (a) box: per objective, a one-sided Welch t-test of the trained models' ``change_after(50)`` above the untrained
+  models' (the seeds' 95 % t-interval over trained seeds is kept as a description); the claim is about every
+  objective, so its p is the largest per-objective p (an intersection-union test). ``change_profile``: the score at
+  every cut k, with the k that maximises it per objective and for the untrained network (is layer 50 special?);
+- (b) SoS block-structured: a one-sided permutation test over models (objective labels shuffled among the models
+  of a dataset, group sizes kept; statistic mean SoS score minus mean of the other objectives) and a Welch test of
+  SoS above the untrained baseline; p is the larger of the two;
+- (c) SCE progressive, comparatively: one-sided Welch tests of SCE's score above SoS's (the paper's contrast:
+  progressive vs block-like) and above the untrained baseline; p is the larger. Welch ignores that seed s shares
+  its initialisation across objectives (conservative when the pairing is positive);
+- noise floor: permutation test over models, statistic = mean |difference| between heatmaps of different objectives
+  minus that of models of the same objective (two seeds). Verdict "above the seed noise floor", else "not shown
+  above the seed noise floor". The probe-image bootstrap elsewhere in the notebook measures how much a heatmap
+  moves with its probe images; it does not enter this verdict.
 """
 
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from lib.bias.statistics import ALPHA, ci95
+from lib.core.stats import holm
 
 N_PERMUTATIONS = 5000
+#: random initialisations of the untrained baseline (the trained models' own starting points for seeds 0 and 1)
+UNTRAINED_SEEDS = (0, 1)
+NOT_SHOWN = "not shown above the untrained baseline"
 
 
 def change_after(m: np.ndarray, k: int) -> float:
@@ -62,6 +81,54 @@ def progressive(m: np.ndarray) -> float:
     if len(vals) < 3 or np.allclose(vals, vals[0]):
         return float("nan")
     return float(-stats.spearmanr(j - i, vals).statistic)
+
+
+def change_profile(m: np.ndarray) -> np.ndarray:
+    """``change_after(m, k)`` for every k = 1..len(m) (1-based; NaN where undefined)."""
+    return np.array([change_after(m, k) for k in range(1, len(m) + 1)])
+
+
+def welch_greater(a, b) -> dict:
+    """One-sided Welch t-test that mean(a) > mean(b): difference, its two-sided 95 % Welch half-width, p; p None
+    when a group has fewer than two values or both have no spread."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    diff = float(a.mean() - b.mean()) if len(a) and len(b) else float("nan")
+    if len(a) < 2 or len(b) < 2:
+        return {"diff": diff if np.isfinite(diff) else None, "ci95": None, "p": None}
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    if se == 0:
+        return {"diff": diff, "ci95": 0.0, "p": 0.0 if diff > 0 else 1.0}
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return {
+        "diff": diff,
+        "ci95": float(stats.t.ppf(1 - ALPHA / 2, df) * se),
+        "p": float(stats.t.sf(diff / se, df)),
+    }
+
+
+def _max_p(*ps):
+    """The intersection-union p of claims that need every part: the largest p (None if any part has none)."""
+    return None if any(p is None for p in ps) else float(max(ps))
+
+
+def holm_over_claims(claims: dict, alpha: float = ALPHA) -> dict:
+    """Holm correction over every CKA claim of a run (every dataset): sets ``p_holm`` and the verdict of each
+    claim in place ("supported" when the adjusted p < alpha; a claim without a p keeps its verdict) and returns
+    ``claims``."""
+    keys = [(d, c) for d, v in claims.items() for c in CLAIM_KEYS if v.get(c, {}).get("p") is not None]
+    adjusted = holm([claims[d][c]["p"] for d, c in keys]) if keys else []
+    for (d, c), p_adj in zip(keys, adjusted):
+        entry = claims[d][c]
+        entry["p_holm"] = float(p_adj)
+        entry["n_tests_holm"] = len(keys)
+        entry["verdict"] = entry.get("supported", "supported") if p_adj < alpha else entry["not_supported"]
+    return claims
+
+
+#: the claims of one dataset that carry a p-value for the Holm correction
+CLAIM_KEYS = ("change_after_layer", "block_structured", "progressive", "noise_floor")
 
 
 def model_scores(mats: dict, names, paper_layer: int) -> pd.DataFrame:
@@ -155,86 +222,263 @@ def noise_floor_permutation(mats: dict, n_perm: int = N_PERMUTATIONS, seed: int 
         "excess": obs,
         "p": float(p),
         "n_models": len(keys),
-        "verdict": "above the seed noise floor" if p < ALPHA else "within the seed noise floor",
+        "verdict": "above the seed noise floor" if p < ALPHA else "not shown above the seed noise floor",
+        "supported": "above the seed noise floor",
+        "not_supported": "not shown above the seed noise floor",
     }
 
 
-def cka_claims(mats: dict, names, paper_layer: int, block_objective: str = "sos", progressive_objective="sce"):
-    """Per dataset: the three CKA claims and the noise-floor verdict (see the module docstring), and the
-    per-model scores table."""
+def profile_table(mats: dict, untrained: dict | None = None) -> pd.DataFrame:
+    """Long table of ``change_profile``: one row per (dataset, objective, k) with the mean over the seeds of each
+    objective (and of the untrained models, objective ``untrained``)."""
+    rows = []
+    groups: dict = {}
+    for (d, o, _s), m in mats.items():
+        groups.setdefault((d, o), []).append(change_profile(m))
+    for (d, _s), m in (untrained or {}).items():
+        groups.setdefault((d, "untrained"), []).append(change_profile(m))
+    for (d, o), profs in groups.items():
+        with warnings.catch_warnings():  # the first and last cut are undefined (NaN) in every profile
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(np.vstack(profs), axis=0)
+        rows += [{"dataset": d, "objective": o, "k": k + 1, "change_after": float(v)} for k, v in enumerate(mean)]
+    return pd.DataFrame(rows, columns=["dataset", "objective", "k", "change_after"])
+
+
+def profile_peaks(profile: pd.DataFrame) -> dict:
+    """``{dataset: {objective: {"k": argmax k, "height": max change_after}}}`` of ``profile_table``."""
+    out: dict = {}
+    for (d, o), g in profile.dropna(subset=["change_after"]).groupby(["dataset", "objective"], sort=False):
+        top = g.loc[g["change_after"].idxmax()]
+        out.setdefault(d, {})[o] = {"k": int(top["k"]), "height": float(top["change_after"])}
+    return out
+
+
+def cka_claims(
+    mats: dict,
+    names,
+    paper_layer: int,
+    untrained: dict | None = None,
+    block_objective: str = "sos",
+    progressive_objective="sce",
+):
+    """Per dataset: the three CKA claims and the noise-floor verdict (see the module docstring), Holm-corrected
+    over the run, and the per-model scores table (untrained models as objective ``untrained``).
+
+    mats: ``{(dataset, objective, seed): (m, m)}`` of the trained models; untrained: ``{(dataset, seed): (m, m)}``
+    of the untrained baseline on the same probe images (None or empty: no baseline, and no claim is supported)."""
+    untrained = untrained or {}
     scores = model_scores(mats, names, paper_layer)
+    base = model_scores({(d, "untrained", s): m for (d, s), m in untrained.items()}, names, paper_layer)
+    peaks = profile_peaks(profile_table(mats, untrained))
     out = {}
     for d, grp in scores.groupby("dataset", sort=False):
         by_obj = {o: g for o, g in grp.groupby("objective", sort=False)}
-        change = {o: _interval_verdict(g["change_after"]) for o, g in by_obj.items()}
-        verdicts = {v["verdict"] for v in change.values()}
-        overall = verdicts.pop() if len(verdicts) == 1 else "mixed across objectives"
-        prog = (
-            _interval_verdict(by_obj[progressive_objective]["progressive"])
-            if progressive_objective in by_obj
-            else {"verdict": "not measured"}
+        b0 = base[base["dataset"] == d]
+        baseline = {c: [float(v) for v in b0[c]] for c in ("change_after", "block_score", "progressive")}
+        change = {}
+        for o, g in by_obj.items():
+            change[o] = {
+                **_interval_verdict(g["change_after"]),
+                "vs_untrained": welch_greater(g["change_after"], b0["change_after"]),
+            }
+            change[o]["verdict"] = "above the untrained baseline" if _p_ok(change[o]["vs_untrained"]) else NOT_SHOWN
+        block = permutation_group_test(grp["block_score"], grp["objective"], block_objective)
+        block_base = (
+            welch_greater(by_obj[block_objective]["block_score"], b0["block_score"])
+            if block_objective in by_obj
+            else {"diff": None, "ci95": None, "p": None}
         )
+        if progressive_objective in by_obj:
+            pv = by_obj[progressive_objective]["progressive"]
+            prog = {
+                **_interval_verdict(pv),
+                "vs_untrained": welch_greater(pv, b0["progressive"]),
+                "vs_" + block_objective: (
+                    welch_greater(pv, by_obj[block_objective]["progressive"])
+                    if block_objective in by_obj
+                    else {"diff": None, "ci95": None, "p": None}
+                ),
+            }
+            prog["p"] = _max_p(prog["vs_untrained"]["p"], prog["vs_" + block_objective]["p"])
+        else:
+            prog = {"p": None}
+        prog_no = f"not established (not above {block_objective} and the untrained baseline)"
+        prog["verdict"] = "not measured" if progressive_objective not in by_obj else prog_no
         out[d] = {
             "paper_layer": paper_layer,
-            "change_after_layer": {"by_objective": change, "verdict": overall},
+            "untrained_seeds": sorted(s for (dd, s) in untrained if dd == d),
+            "untrained_scores": baseline,
+            "change_after_layer": {
+                "by_objective": change,
+                "p": _max_p(*(v["vs_untrained"]["p"] for v in change.values())),
+                "verdict": NOT_SHOWN,
+                "not_supported": NOT_SHOWN,
+                "peaks": peaks.get(d, {}),
+            },
             "block_structured": {
                 "objective": block_objective,
-                **permutation_group_test(grp["block_score"], grp["objective"], block_objective),
+                **block,
+                "permutation_p": block["p"],
+                "vs_untrained": block_base,
+                "p": _max_p(block["p"], block_base["p"]),
+                "verdict": "not established (not above the other objectives and the untrained baseline)",
+                "not_supported": "not established (not above the other objectives and the untrained baseline)",
                 "by_objective": {o: float(g["block_score"].mean()) for o, g in by_obj.items()},
             },
-            "progressive": {"objective": progressive_objective, **prog},
+            "progressive": {
+                "objective": progressive_objective,
+                "compared_with": block_objective,
+                **prog,
+                "not_supported": prog_no,
+            },
             "noise_floor": noise_floor_permutation({k: m for k, m in mats.items() if k[0] == d}),
         }
-    return out, scores
+    holm_over_claims(out)
+    return out, pd.concat([scores, base], ignore_index=True) if len(base) else scores
+
+
+def _p_ok(test: dict) -> bool:
+    """Unadjusted one-sided p below ALPHA with a positive difference (a per-objective description, not a verdict
+    of a claim: the claims' verdicts are Holm-adjusted)."""
+    return test.get("p") is not None and test["p"] < ALPHA and (test.get("diff") or 0) > 0
+
+
+def _fmt_test(t: dict) -> str:
+    if t.get("diff") is None:
+        return ""
+    half = f" ± {t['ci95']:.3f}" if t.get("ci95") is not None else ""
+    p = f", p = {t['p']:.3g}" if t.get("p") is not None else ""
+    return f"{t['diff']:+.3f}{half}{p}"
 
 
 def claims_table(claims: dict) -> pd.DataFrame:
-    """The claims as a table: dataset, claim, definition, value, interval / p, verdict."""
+    """The claims as a table: dataset, claim, objective, trained value, the untrained baseline's value, the test
+    against it (difference ± Welch 95 % half-width, one-sided p), the claim's p, its Holm-adjusted p and verdict."""
+    rows = []
+
+    def row(d, claim, objective, value, baseline, test, p=None, p_holm=None, verdict=""):
+        rows.append(
+            {
+                "dataset": d,
+                "claim": claim,
+                "objective": objective,
+                "value": value,
+                "untrained": baseline,
+                "test": test,
+                "p": p,
+                "p_holm": p_holm,
+                "verdict": verdict,
+            }
+        )
+
+    for d, c in claims.items():
+        base = c.get("untrained_scores", {})
+
+        def bmean(key, base=base):
+            return float(np.mean(base[key])) if base.get(key) else None
+
+        ch = c["change_after_layer"]
+        name = f"box from layer {c['paper_layer']} on (change_after above the untrained network)"
+        for o, v in ch["by_objective"].items():
+            row(
+                d,
+                name,
+                o,
+                v["mean"],
+                bmean("change_after"),
+                _fmt_test(v["vs_untrained"]),
+                v["vs_untrained"]["p"],
+                None,
+                v["verdict"],
+            )
+        row(
+            d,
+            name + ": every objective",
+            "all",
+            None,
+            bmean("change_after"),
+            "largest p",
+            ch.get("p"),
+            ch.get("p_holm"),
+            ch["verdict"],
+        )
+        b = c["block_structured"]
+        row(
+            d,
+            f"{b['objective']} block-structured (above the other objectives: permutation)",
+            b["objective"],
+            b["diff"],
+            None,
+            f"p = {b['permutation_p']:.3g}" if b.get("permutation_p") is not None else "",
+            b.get("permutation_p"),
+        )
+        row(
+            d,
+            f"{b['objective']} block-structured (above the untrained network: Welch)",
+            b["objective"],
+            b["by_objective"].get(b["objective"]),
+            bmean("block_score"),
+            _fmt_test(b["vs_untrained"]),
+            b["vs_untrained"]["p"],
+            b.get("p_holm"),
+            b["verdict"],
+        )
+        p = c["progressive"]
+        if "mean" in p:
+            other = p["compared_with"]
+            row(
+                d,
+                f"{p['objective']} progressive (-Spearman(distance, CKA)) above {other}",
+                p["objective"],
+                p["mean"],
+                None,
+                _fmt_test(p["vs_" + other]),
+                p["vs_" + other]["p"],
+            )
+            row(
+                d,
+                f"{p['objective']} progressive above the untrained network",
+                p["objective"],
+                p["mean"],
+                bmean("progressive"),
+                _fmt_test(p["vs_untrained"]),
+                p["vs_untrained"]["p"],
+                p.get("p_holm"),
+                p["verdict"],
+            )
+        n = c["noise_floor"]
+        row(
+            d,
+            "heatmaps differ between objectives beyond seed noise (permutation)",
+            "all",
+            n["excess"],
+            None,
+            f"p = {n['p']:.3g}" if n.get("p") is not None else "",
+            n.get("p"),
+            n.get("p_holm"),
+            n["verdict"],
+        )
+    return pd.DataFrame(rows)
+
+
+def peaks_table(claims: dict) -> pd.DataFrame:
+    """Per dataset and objective (and the untrained network): the cut k where ``change_after`` peaks, its height,
+    and the value at the paper's layer."""
     rows = []
     for d, c in claims.items():
         ch = c["change_after_layer"]
-        for o, v in ch["by_objective"].items():
+        for o, pk in ch.get("peaks", {}).items():
+            at = ch["by_objective"].get(o, {}).get("mean")
+            if o == "untrained" and c.get("untrained_scores", {}).get("change_after"):
+                at = float(np.mean(c["untrained_scores"]["change_after"]))
             rows.append(
                 {
                     "dataset": d,
-                    "claim": f"box from layer {c['paper_layer']} on (late layers more alike than to earlier ones)",
                     "objective": o,
-                    "value": v["mean"],
-                    "interval / p": f"± {v['ci95']:.3f}" if v["ci95"] is not None else "",
-                    "verdict": v["verdict"],
+                    "peak_k": pk["k"],
+                    "peak_height": pk["height"],
+                    f"at_k_{c['paper_layer']}": at,
                 }
             )
-        b = c["block_structured"]
-        rows.append(
-            {
-                "dataset": d,
-                "claim": f"{b['objective']} block-structured (block score above the others)",
-                "objective": b["objective"],
-                "value": b["diff"],
-                "interval / p": f"p = {b['p']:.3g}" if b["p"] is not None else "",
-                "verdict": b["verdict"],
-            }
-        )
-        p = c["progressive"]
-        rows.append(
-            {
-                "dataset": d,
-                "claim": f"{p['objective']} progressive (CKA falls with layer distance: -Spearman > 0)",
-                "objective": p["objective"],
-                "value": p.get("mean"),
-                "interval / p": f"± {p['ci95']:.3f}" if p.get("ci95") is not None else "",
-                "verdict": p["verdict"],
-            }
-        )
-        n = c["noise_floor"]
-        rows.append(
-            {
-                "dataset": d,
-                "claim": "heatmaps differ between objectives beyond seed noise",
-                "objective": "all",
-                "value": n["excess"],
-                "interval / p": f"p = {n['p']:.3g}" if n["p"] is not None else "",
-                "verdict": n["verdict"],
-            }
-        )
     return pd.DataFrame(rows)

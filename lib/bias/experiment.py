@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from tqdm import tqdm
 
 from lib.bias import cka
@@ -112,9 +113,10 @@ class ExperimentConfig:
 @dataclass
 class GridResult:
     """runs: one row per (dataset, objective, seed); history: one row per epoch; cka: (dataset, objective) ->
-    (m, m) for the CKA seed; cka_seeds: (dataset, objective, seed) -> (m, m) for every seed; cka_boot: the same
-    keys -> (B, m, m) CKA matrices of B bootstrap resamples of the probe images (the same resamples for every
-    model; empty when cka_bootstrap is 0)."""
+        (m, m) for the CKA seed; cka_seeds: (dataset, objective, seed) -> (m, m) for every seed; cka_boot: the same
+        keys -> (B, m, m) CKA matrices of B bootstrap resamples of the probe images (the same resamples for every
+        model; empty when cka_bootstrap is 0); cka_untrained: (dataset, seed) -> (m, m) of the untrained baseline
+    (``untrained_cka``) on the same probe images."""
 
     runs: pd.DataFrame
     history: pd.DataFrame
@@ -123,6 +125,7 @@ class GridResult:
     cka_seeds: dict = field(default_factory=dict)
     probe: dict = field(default_factory=dict)
     cka_boot: dict = field(default_factory=dict)
+    cka_untrained: dict = field(default_factory=dict)
 
 
 def load_splits(root, datasets, pct: str) -> dict:
@@ -182,7 +185,9 @@ def split_subset(split: biased_data.BiasedSplit, size: int | None) -> np.ndarray
     return subsample(np.arange(len(split)), size, seed=0, strata=split.target * 2 + split.aligned)
 
 
-def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, progress: bool = True) -> GridResult:
+def run_grid(
+    data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, progress: bool = True, untrained: bool = True
+) -> GridResult:
     """Train and evaluate every (dataset, objective, seed) of ``cfg``; the CKA matrix of every model
     (``cka_seeds``), those of seed ``cka_seed`` (default: the first seed) also as the grid ``cka``.
 
@@ -191,11 +196,12 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
 
     cfg.train_size / cfg.valid_size: ``split_subset`` of the training / validation split. CKA uses
     ``cfg.cka_samples`` test images drawn by a seeded permutation (the same for every model; files are
-    stored by class, so a prefix would not do) in batches of ``cfg.cka_batch_size``.
+    stored by class, so a prefix would not do) in batches of ``cfg.cka_batch_size``. untrained: also the CKA
+    matrices of the untrained baseline (``untrained_cka``, ``cka_claims.UNTRAINED_SEEDS``) on those probe images.
     """
     cka_seed = cfg.seeds[0] if cka_seed is None else cka_seed
     config = cfg.train_config()
-    runs, hist, mats, names, probe, boot = [], [], {}, [], {}, {}
+    runs, hist, mats, names, probe, boot, base = [], [], {}, [], {}, {}, {}
     jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
     done = {}
     for dataset, objective, seed in tqdm(jobs, desc="models", **quiet(progress)):
@@ -254,12 +260,29 @@ def run_grid(data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, 
         hist += hist_rows
         x_cka = x_te[np.random.default_rng(cka_seed).permutation(len(x_te))[: cfg.cka_samples]]
         names, mats[(dataset, objective, seed)] = _cka(model, x_cka, cfg)
+        if untrained and not any(k[0] == dataset for k in base):
+            base.update({(dataset, s): m for s, m in untrained_cka(cfg, x_cka).items()})
         if cfg.cka_bootstrap:
             boot[(dataset, objective, seed)] = probe_bootstrap(model, x_cka, cfg, seed=cka_seed)
         if cfg.cka_probe_sets and seed == cka_seed:
             probe[(dataset, objective)] = cka_probe_study(model, x_te, sp["test"].aligned, cfg, seed=cka_seed)
     grid = {(d, o): m for (d, o, s), m in mats.items() if s == cka_seed}
-    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot)
+    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot, base)
+
+
+def untrained_cka(cfg: ExperimentConfig, x, seeds=None) -> dict:
+    """``{seed: (m, m)}``: CKA matrices of randomly initialised, untrained networks of the run's architecture
+    (width, stem, dropout; eval mode) on the probe images ``x``, one per seed of ``cka_claims.UNTRAINED_SEEDS``
+    (the initialisations the trained models of those seeds start from). The baseline of the CKA claims: banded
+    heatmaps and late boxes that an untrained network shows too say nothing about an objective."""
+    from lib.bias.cka_claims import UNTRAINED_SEEDS
+
+    out = {}
+    for seed in UNTRAINED_SEEDS if seeds is None else seeds:
+        seed_everything(seed, torch=True)
+        model = cfg.model().eval()
+        out[seed] = _cka(model, x, cfg)[1]
+    return out
 
 
 def _cka(model, x, cfg: ExperimentConfig, precision: str = CKA_PRECISION) -> tuple[list, np.ndarray]:
@@ -430,7 +453,7 @@ def negative_control(data: dict, cfg: ExperimentConfig, progress: bool = True) -
         c = replace(cfg, datasets=[dataset], objectives=[objective], seeds=[seed], cka_bootstrap=0, cka_probe_sets=0)
         row = {"dataset": dataset, "objective": objective, "seed": seed}
         try:
-            res = run_grid({dataset: data[dataset]}, c, progress=progress)
+            res = run_grid({dataset: data[dataset]}, c, progress=progress, untrained=False)
         except FloatingPointError as exc:
             rows.append({**row, "diverged": True, "note": str(exc)})
             continue
@@ -448,18 +471,64 @@ def negative_control(data: dict, cfg: ExperimentConfig, progress: bool = True) -
     return pd.DataFrame(rows)
 
 
-def negative_control_lines(control: pd.DataFrame) -> list[str]:
-    """Generated lines on the negative control (``negative_control``), one per dataset."""
+def control_vs_alias(control: pd.DataFrame, runs: pd.DataFrame, alias: str = "nll") -> pd.DataFrame:
+    """The raw-output reading (``negative_control``) beside the reading the grid uses for ``alias`` (NLL on the
+    softmax output, trained as its twin) at the same seed: test and conflicting accuracy of both and the
+    difference raw - alias (one seed each: a description, no test)."""
+    if not len(control) or "accuracy" not in control:
+        return pd.DataFrame()
+    rows = []
+    for r in control.itertuples():
+        if r.diverged:
+            continue
+        twin = runs[(runs["dataset"] == r.dataset) & (runs["objective"] == alias) & (runs["seed"] == r.seed)]
+        if not len(twin):
+            continue
+        t = twin.iloc[0]
+        rows.append(
+            {
+                "dataset": r.dataset,
+                "seed": r.seed,
+                "raw_reading": r.objective,
+                "raw_accuracy": r.accuracy,
+                "raw_conflicting": r.conflicting,
+                "alias_reading": f"{alias} (= {t['trained_as']})",
+                "alias_accuracy": float(t["accuracy"]),
+                "alias_conflicting": float(t["conflicting"]),
+                "raw_minus_alias": float(r.accuracy - t["accuracy"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def negative_control_lines(control: pd.DataFrame, runs: pd.DataFrame | None = None) -> list[str]:
+    """Generated lines on the raw-output NLL reading (``negative_control``), one per dataset, with the softmax
+    reading of NLL (the alias of SCE) at the same seed beside it when ``runs`` has it."""
     lines = []
+    beside = control_vs_alias(control, runs) if runs is not None and len(control) else pd.DataFrame()
     for r in control.itertuples() if len(control) else []:
-        head = f"- Negative control ({r.dataset}, {LABELS.get(r.objective, r.objective)}, seed {r.seed}): "
+        name = LABELS.get(r.objective, r.objective)
+        head = f"- Raw-output NLL reading, a control ({r.dataset}, {name}, seed {r.seed}): "
         if r.diverged:
             lines.append(head + f"training stopped with a non-finite loss ({r.note}).")
-        else:
-            lines.append(
-                head + f"test accuracy {100 * r.accuracy:.2f}% (bias-conflicting {100 * r.conflicting:.2f}%) after "
-                f"{r.epochs} epochs, last training loss {r.final_train_loss:.3g} (unbounded below)."
+            continue
+        line = (
+            head + f"test accuracy {100 * r.accuracy:.2f}% (bias-conflicting {100 * r.conflicting:.2f}%) after "
+            f"{r.epochs} epochs, last training loss {r.final_train_loss:.3g} (unbounded below)"
+        )
+        b = beside[beside["dataset"] == r.dataset] if len(beside) else beside
+        if len(b):
+            b = b.iloc[0]
+            line += (
+                f"; the softmax reading used for NLL ({b['alias_reading']}) reaches {100 * b['alias_accuracy']:.2f}% "
+                f"at the same seed ({100 * b['raw_minus_alias']:+.2f} points raw minus softmax, one seed each)"
             )
+            if b["raw_minus_alias"] >= 0:
+                line += (
+                    ". The raw reading is not worse here, so this control is no evidence against it: reading "
+                    "Table 2's NLL on softmax outputs (an alias of SCE) is our choice, not a finding"
+                )
+        lines.append(line + ".")
     return lines
 
 
@@ -552,20 +621,27 @@ def paper_effects(datasets, table3: dict | None = None) -> dict:
 
 
 def bias_guard(runs: pd.DataFrame, chance: float = CHANCE) -> dict:
-    """Per dataset: the lowest bias-conflicting and worst-group accuracy over the objectives (seed means), and
-    ``follows_bias``: some objective's conflicting accuracy is at or below chance or its worst group is 0 (a
-    ranking of such models measures how fast each loss fits the shortcut)."""
+    """Per dataset, over the trained models (every seed, not seed means): the lowest bias-conflicting and
+    worst-group accuracy, the highest ``bias_rate`` (share of conflicting samples predicted as their bias class),
+    and ``follows_bias``: some model's conflicting accuracy is at or below chance, or its worst group is 0, or it
+    predicts the bias class on conflicting samples at least as often as the label (bias_rate >= conflicting). A
+    ranking of such models measures how fast each loss fits the shortcut. ``models_following``: how many models
+    meet one of the three conditions, of ``n_models``."""
     out = {}
-    cols = [c for c in ("conflicting", "worst_group") if c in runs]
     for d, grp in distinct_runs(runs).groupby("dataset", sort=False):
-        means = grp.groupby("objective")[cols].mean()
-        conflicting = means["conflicting"] if "conflicting" in means else pd.Series(dtype=float)
-        worst = means["worst_group"] if "worst_group" in means else pd.Series(dtype=float)
+        conflicting = grp["conflicting"] if "conflicting" in grp else pd.Series(np.nan, index=grp.index)
+        worst = grp["worst_group"] if "worst_group" in grp else pd.Series(np.nan, index=grp.index)
+        rate = grp["bias_rate"] if "bias_rate" in grp else pd.Series(np.nan, index=grp.index)
+        follows = (conflicting <= chance) | (worst <= 0) | (rate >= conflicting)
         out[d] = {
             "chance": chance,
-            "min_conflicting": float(conflicting.min()) if len(conflicting) else None,
-            "min_worst_group": float(worst.min()) if len(worst) else None,
-            "follows_bias": bool((conflicting <= chance).any() or (worst <= 0).any()),
+            "min_conflicting": float(conflicting.min()) if conflicting.notna().any() else None,
+            "min_worst_group": float(worst.min()) if worst.notna().any() else None,
+            "max_bias_rate": float(rate.max()) if rate.notna().any() else None,
+            "bias_rate_at_least_conflicting": int((rate >= conflicting).sum()),
+            "models_following": int(follows.sum()),
+            "n_models": int(len(grp)),
+            "follows_bias": bool(follows.any()),
         }
     return out
 
@@ -587,6 +663,8 @@ def summary(runs: pd.DataFrame) -> dict:
             "aligned": float(grp["aligned"].mean()),
             "conflicting": float(grp["conflicting"].mean()),
             "worst_group": float(grp["worst_group"].mean()) if "worst_group" in grp else None,
+            "worst_group_min": float(grp["worst_group"].min()) if "worst_group" in grp else None,
+            "bias_rate": float(grp["bias_rate"].mean()) if "bias_rate" in grp else None,
             "seeds": int(len(grp)),
             "trained_as": str(grp["trained_as"].iloc[0]) if "trained_as" in grp else o,
         }
@@ -671,7 +749,7 @@ def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, 
         "device": str(pick_device(cfg.device)),
         "precision": cfg.precision,
         "augment": cfg.augment,
-        "total_train_seconds": float(result.runs["seconds"].sum()),
+        "total_train_seconds": float(distinct_runs(result.runs)["seconds"].sum()),  # aliases not counted twice
         "reductions": reductions(cfg, result.runs),
     }
 
@@ -721,21 +799,29 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
     """Generated Markdown: how this run departs from the paper's protocol (Sec. 3), from the configuration and
     the runs table (how many models were still improving at the epoch cap)."""
     runs = distinct_runs(runs) if len(runs) else runs
-    capped = int((runs["best_epoch"] == runs["epochs"]).sum()) if len(runs) else 0
+    at_cap = int((runs["epochs"] >= cfg.max_epochs).sum()) if len(runs) else 0
     items = [
         f"width {cfg.width:g} of ResNet18 ({cfg.n_parameters():,} parameters; paper: 1.0, 11.2 M)",
         f"{cfg.stem} stem",
         f"batch {cfg.batch_size} (paper: 512)",
         f"at most {cfg.max_epochs} epochs, early stopping after {cfg.patience} epochs without improvement "
-        f"(paper: patience {PAPER_PATIENCE}, no cap); {capped} of {len(runs)} runs had their best validation "
-        "accuracy in the last epoch they ran",
+        f"(paper: patience {PAPER_PATIENCE}, no cap); {at_cap} of {len(runs)} runs reached the epoch cap (whether "
+        f"the others converged is the slope test of the last {SLOPE_EPOCHS} epochs in the convergence table, not the "
+        "patience stop)",
         "training in "
         + ("float32" if cfg.precision == "fp32" else "bfloat16 autocast (weights and evaluation float32)"),
         "augmentation: " + ("none (as the paper)" if cfg.augment == "none" else f"{cfg.augment} (DisEnt's C-CIFAR)"),
         "training split: " + ("all of it" if cfg.train_size is None else f"a stratified subset of {cfg.train_size:,}"),
         "validation split: "
         + ("all of it" if cfg.valid_size is None else f"a stratified subset of {cfg.valid_size:,}"),
-        f"seeds {list(cfg.seeds)}",
+        f"seeds {list(cfg.seeds)} (paper: 3 runs)",
+        "the full-width network "
+        + (
+            "(the issue's deliverable: one seed per objective on C-MNIST) is not run: at its throughput measured in "
+            "benchmarks/results/train_throughput.md the five models alone exceed the per-dataset CPU budget"
+            if cfg.width < 1
+            else "is this run's network"
+        ),
         f"CKA on {cfg.cka_samples:,} test images"
         + (f" ({cfg.cka_bootstrap} bootstrap resamples)" if cfg.cka_bootstrap else ""),
     ]
@@ -749,6 +835,7 @@ def interpretation(
     probe: dict | None = None,
     control: pd.DataFrame | None = None,
     cka_tested: dict | None = None,
+    runs: pd.DataFrame | None = None,
 ) -> str:
     """Generated reading of the results (Markdown): the two ranking claims with their tests, the alias, and the
     CKA noise floor against the between-objective differences. No number in it is typed by hand."""
@@ -790,21 +877,42 @@ def interpretation(
     lines += ranking_lines(summary_)
     lines += cka_claim_lines(cka_tested or {})
     lines += probe_lines(probe or {})
-    lines += negative_control_lines(control if control is not None else pd.DataFrame())
+    lines += negative_control_lines(control if control is not None else pd.DataFrame(), runs)
     return "\n".join(lines)
 
 
 def cka_claim_lines(cka_tested: dict) -> list[str]:
-    """Prose for ``lib.bias.cka_claims.cka_claims``: one line per dataset with the four verdicts."""
+    """Prose for ``lib.bias.cka_claims.cka_claims``: per dataset the four verdicts (relative to the untrained
+    baseline, Holm-adjusted over the run's CKA claims) and where change_after peaks."""
     lines = []
     for d, c in cka_tested.items():
-        b, p, n = c["block_structured"], c["progressive"], c["noise_floor"]
+        ch, b, p, n = c["change_after_layer"], c["block_structured"], c["progressive"], c["noise_floor"]
+        base = c.get("untrained_scores", {})
+
+        def holm_p(v):
+            return (
+                f" (Holm p = {v['p_holm']:.3g} over {v['n_tests_holm']} tests)" if v.get("p_holm") is not None else ""
+            )
+
+        def bmean(key, base=base):
+            return f"{np.mean(base[key]):.3f}" if base.get(key) else "n/a"
+
+        peaks = ch.get("peaks", {})
+        peak_text = ", ".join(f"{o} k = {v['k']} ({v['height']:.3f})" for o, v in peaks.items())
         lines.append(
-            f"- CKA claims ({d}, tested over trained models): box from layer {c['paper_layer']} on: "
-            f"{c['change_after_layer']['verdict']}; {b['objective']} block-structured: {b['verdict']}"
-            + (f" (p = {b['p']:.3g})" if b.get("p") is not None else "")
-            + f"; {p['objective']} progressive: {p['verdict']}; heatmaps between objectives: {n['verdict']}"
-            + (f" (p = {n['p']:.3g} over {n['n_models']} models)." if n.get("p") is not None else ".")
+            f"- CKA claims ({d}, tested over trained models against {len(c.get('untrained_seeds', []))} untrained "
+            f"networks of the same architecture on the same probe images): box from layer {c['paper_layer']} on: "
+            f"{ch['verdict']}{holm_p(ch)} (untrained score {bmean('change_after')}); {b['objective']} "
+            f"block-structured: {b['verdict']}{holm_p(b)} (untrained block score {bmean('block_score')}); "
+            f"{p['objective']} progressive, compared with {p.get('compared_with', 'n/a')} and the untrained network: "
+            f"{p['verdict']}{holm_p(p)} (untrained score {bmean('progressive')}); heatmaps between objectives: "
+            f"{n['verdict']}"
+            + (
+                f" (permutation p = {n['p']:.3g} over {n['n_models']} models){holm_p(n)}."
+                if n.get("p") is not None
+                else "."
+            )
+            + (f" The late-box score change_after(k) peaks at: {peak_text}." if peak_text else "")
         )
     return lines
 
@@ -866,12 +974,35 @@ def sanity_tables(cfg: ExperimentConfig, path=None) -> dict:
     return {"text": text, "unbiased": unbiased, "biased": biased}
 
 
+#: epochs of the validation curve whose least-squares slope the convergence table tests
+SLOPE_EPOCHS = 8
+
+
+def late_slope(valid_acc, window: int = SLOPE_EPOCHS) -> dict:
+    """Least-squares slope (accuracy per epoch) of the last ``window`` values of one validation curve, with its
+    two-sided 95 % t-interval (n - 2 degrees of freedom); None where fewer than 3 epochs."""
+    y = np.asarray(valid_acc, dtype=float)[-window:]
+    if len(y) < 3:
+        return {"slope": None, "low": None, "high": None, "n_epochs": len(y)}
+    x = np.arange(len(y), dtype=float)
+    fit_ = stats.linregress(x, y)
+    half = float(stats.t.ppf(1 - st.ALPHA / 2, len(y) - 2) * fit_.stderr)
+    return {
+        "slope": float(fit_.slope),
+        "low": float(fit_.slope - half),
+        "high": float(fit_.slope + half),
+        "n_epochs": len(y),
+    }
+
+
 def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, window: int = 3) -> pd.DataFrame:
     """Did training stop? Per (dataset, objective) of the trained models: how many seeds stopped by patience
     before the cap, the best epochs, the range of the seed-mean validation curve over its last ``window`` epochs
-    and the seed noise there (mean over those epochs of the standard deviation across seeds). Verdict: "stopped
-    by patience" (every seed), "flat at the cap" (the last-window range within the seed noise), else "still
-    moving at the cap" (train longer)."""
+    and the seed noise there (mean over those epochs of the standard deviation across seeds), and per seed the
+    least-squares slope of its last ``SLOPE_EPOCHS`` validation accuracies with a 95 % interval (``late_slope``).
+    Verdict: "still rising" when some seed's slope interval lies above 0 (a patience stop on a rising curve is a
+    stop on noise, not convergence), else "stopped by patience" (every seed), "flat at the cap" (the last-window
+    range within the seed noise), else "still moving at the cap" (train longer)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -883,7 +1014,11 @@ def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int
         curve = by_epoch.mean()
         noise = float(by_epoch.std(ddof=1).mean()) if grp["seed"].nunique() > 1 else float("nan")
         spread = float(curve.max() - curve.min()) if len(curve) else float("nan")
-        if stopped == len(grp):
+        slopes = {s: late_slope(g.sort_values("epoch")["valid_acc"]) for s, g in h.groupby("seed", sort=True)}
+        rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
+        if rising:
+            verdict = "still rising (seed " + ", ".join(str(s) for s in rising) + ")"
+        elif stopped == len(grp):
             verdict = "stopped by patience"
         elif len(curve) >= window and np.isfinite(noise) and spread <= noise:
             verdict = "flat at the cap"
@@ -899,6 +1034,12 @@ def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int
                 "epochs_run": ", ".join(str(int(e)) for e in grp["epochs"]),
                 f"last_{window}_range": spread,
                 "seed_noise": noise,
+                f"slope_last_{SLOPE_EPOCHS}": "; ".join(
+                    f"s{s}: n/a"
+                    if v["slope"] is None
+                    else f"s{s}: {v['slope']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}]"
+                    for s, v in slopes.items()
+                ),
                 "verdict": verdict,
             }
         )
@@ -919,10 +1060,15 @@ def floor_description(floor_summary: dict) -> dict:
 
 
 def floor_summary_table(floor_summary: dict) -> pd.DataFrame:
-    """``floor_description`` as a table (one row per dataset)."""
+    """``floor_description`` as a table (one row per dataset): descriptive means of the heatmap differences (the
+    maxima of the old "above the largest seed difference" rule are left out: the verdict is the permutation test of
+    ``lib.bias.cka_claims``)."""
     rows = []
     for d, f in floor_description(floor_summary).items():
-        row = {"dataset": d, **{k: v for k, v in f.items() if k != "probe_bootstrap"}}
+        row = {
+            "dataset": d,
+            **{k: v for k, v in f.items() if k not in ("probe_bootstrap", "seed_max", "objective_max")},
+        }
         if "probe_bootstrap" in f:
             b = f["probe_bootstrap"]
             row["probe_bootstrap_resamples"] = b["n_boot"]
@@ -932,8 +1078,9 @@ def floor_summary_table(floor_summary: dict) -> pd.DataFrame:
 
 
 def headline_table(summary_: dict) -> pd.DataFrame:
-    """Per dataset and objective: test accuracy, bias-conflicting and worst-group accuracy beside chance, and
-    whether the models follow the bias (conflicting <= chance or worst group 0)."""
+    """Per dataset and objective: test accuracy, bias-conflicting and worst-group accuracy (seed mean and lowest
+    seed) beside chance, the bias rate, and whether the models follow the bias (conflicting <= chance, some seed's
+    worst group 0, or bias rate >= conflicting accuracy)."""
     chance = summary_.get("chance", CHANCE)
     rows = []
     for d, objs in summary_.items():
@@ -942,7 +1089,13 @@ def headline_table(summary_: dict) -> pd.DataFrame:
         for o, v in objs.items():
             if not isinstance(v, dict) or "accuracy" not in v:
                 continue
-            follows = v["conflicting"] <= chance or (v["worst_group"] is not None and v["worst_group"] <= 0)
+            worst = v.get("worst_group_min", v["worst_group"])
+            rate = v.get("bias_rate")
+            follows = (
+                v["conflicting"] <= chance
+                or (worst is not None and worst <= 0)
+                or (rate is not None and rate >= v["conflicting"])
+            )
             rows.append(
                 {
                     "dataset": d,
@@ -950,6 +1103,8 @@ def headline_table(summary_: dict) -> pd.DataFrame:
                     "accuracy": v["accuracy"],
                     "conflicting": v["conflicting"],
                     "worst_group": v["worst_group"],
+                    "worst_group_min": worst,
+                    "bias_rate": rate,
                     "chance": chance,
                     "follows_bias": bool(follows),
                     "seeds": v["seeds"],
@@ -970,10 +1125,11 @@ def ranking_lines(summary_: dict) -> list[str]:
     for d, g in summary_.get("bias_guard", {}).items():
         if g["follows_bias"]:
             lines.append(
-                f"- {d}: some objective's models follow the bias (lowest conflicting accuracy "
-                f"{_f3(g['min_conflicting'])}, chance {g['chance']:.2f}; lowest worst group "
-                f"{_f3(g['min_worst_group'])}): "
-                "a ranking of these models is not comparable with the paper's."
+                f"- {d}: {g['models_following']} of {g['n_models']} models follow the bias (lowest conflicting "
+                f"accuracy {_f3(g['min_conflicting'])}, chance {g['chance']:.2f}; lowest worst group over seeds "
+                f"{_f3(g['min_worst_group'])}; bias rate at least the conflicting accuracy in "
+                f"{g['bias_rate_at_least_conflicting']} models, highest bias rate {_f3(g['max_bias_rate'])}): "
+                "a ranking of these models, and their CKA heatmaps, are not comparable with the paper's."
             )
     for name, t in summary_.get("ranking_tests", {}).items():
         if "paper_effect" in t and t.get("ci95") is not None:

@@ -46,7 +46,7 @@ def plot_samples(data: dict, n: int = 10, seed: int = 0):
                 ax.set_title(f"y={sp.target[i]} b={sp.bias[i]}", fontsize=6)
         axes[r][0].set_ylabel(f"{d}\n{grp}", fontsize=7)
     fig.suptitle("Training samples: target y, bias attribute b")
-    _room_for_stamp(fig, 0.04)
+    _room_for_stamp(fig, 0.1)  # the stamp has two lines; it must not cover the bottom row
     return fig
 
 
@@ -145,23 +145,28 @@ def plot_cka_grid(
     return fig
 
 
-def plot_group_accuracy(runs: pd.DataFrame):
-    """Bars: mean test accuracy on bias-aligned and bias-conflicting samples, per dataset and objective."""
+def plot_group_accuracy(runs: pd.DataFrame, aliases: Mapping[str, str] | None = None, chance: float | None = None):
+    """Bars: mean test accuracy on bias-aligned and bias-conflicting samples and overall, per dataset and objective;
+    error bars: sample standard deviation over seeds (none for one seed). Aliases (NLL = SCE) get no bars of their
+    own: the twin's label names them. ``chance``: a dotted horizontal line (the 10-class chance level)."""
+    aliases = dict(aliases or {})
     datasets = list(dict.fromkeys(runs["dataset"]))
-    objectives = list(dict.fromkeys(runs["objective"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(max(6.5, 4.2 * len(datasets)), 3), squeeze=False, sharey=True)
+    objectives = [o for o in dict.fromkeys(runs["objective"]) if o not in aliases]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(max(6.5, 4.2 * len(datasets)), 3.2), squeeze=False, sharey=True)
     x = np.arange(len(objectives))
     for ax, d in zip(axes[0], datasets):
         sub = runs[runs["dataset"] == d].groupby("objective")[["aligned", "conflicting", "accuracy"]]
         mean, std = sub.mean().reindex(objectives), sub.std(ddof=1).reindex(objectives).fillna(0.0)
         for k, col in enumerate(("aligned", "conflicting", "accuracy")):
             ax.bar(x + (k - 1) * 0.27, mean[col], 0.27, yerr=std[col], label=col, capsize=2)
-        ax.set_xticks(x, [MATH_LABELS.get(o, o) for o in objectives], rotation=30)
+        if chance is not None:
+            ax.axhline(chance, color="0.3", ls=":", lw=1.0, label=f"chance ({chance:g})")
+        ax.set_xticks(x, [_alias_label(o, aliases) for o in objectives], rotation=30, fontsize=7)
         ax.set_title(d)
         ax.set_ylim(0, 1.05)
-    axes[0][0].set_ylabel("test accuracy")
+    axes[0][0].set_ylabel("test accuracy\n(mean; bars: sd over seeds)")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _room_for_stamp(fig, 0.1)
+    _room_for_stamp(fig, 0.12)
     return fig
 
 
@@ -172,33 +177,44 @@ def _alias_label(o: str, aliases: Mapping[str, str]) -> str:
 
 
 def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None = None, width: float = 7.0):
-    """Validation accuracy per epoch (mean over seeds, thin lines: each seed), one panel per dataset.
+    """Validation accuracy per epoch, one column per dataset: top row the whole curves, bottom row the same
+    curves with the y axis on the late plateau (where the stopping decisions are made). Thick: mean over seeds,
+    drawn only over the epochs every seed ran (after the first seed stops, only the thin per-seed lines go on);
+    thin: each seed.
 
     aliases: ``{alias: twin}`` objectives not trained separately (NLL = SCE): their curves are the twin's, so they
     are not drawn again and the twin's label names them (SCE is never hidden under NLL). The canvas has a fixed
-    width and the legend sits below the panels, so neither a long data-source stamp nor the legend squeezes
-    the plot."""
+    width; the legend sits inside the top panel of the last column, at its lower right."""
     aliases = dict(aliases or {})
     datasets = list(dict.fromkeys(history["dataset"]))
     fig, axes = plt.subplots(
-        1, len(datasets), figsize=(width, 3.4), squeeze=False, sharey=True, constrained_layout=True
+        2, len(datasets), figsize=(width, 5.6), squeeze=False, sharex="col", constrained_layout=True
     )
     handles = {}
-    for ax, d in zip(axes[0], datasets):
+    for col, d in enumerate(datasets):
         sub = history[(history["dataset"] == d) & ~history["objective"].isin(list(aliases))]
-        for k, (o, grp) in enumerate(sub.groupby("objective", sort=False)):
-            colour = f"C{k}"
-            for _, g in grp.groupby("seed"):
-                ax.plot(g["epoch"], g["valid_acc"], color=colour, lw=0.6, alpha=0.35)
-            curve = grp.groupby("epoch")["valid_acc"].mean()
-            (line,) = ax.plot(curve.index, curve.values, color=colour, marker="o", ms=3, lw=1.6)
-            handles[_alias_label(o, aliases)] = line
-        ax.set_title(d)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for ax in axes[:, col]:
+            for k, (o, grp) in enumerate(sub.groupby("objective", sort=False)):
+                colour = f"C{k}"
+                for _, g in grp.groupby("seed"):
+                    ax.plot(g["epoch"], g["valid_acc"], color=colour, lw=0.6, alpha=0.35)
+                common = grp.groupby("seed")["epoch"].max().min()
+                curve = grp[grp["epoch"] <= common].groupby("epoch")["valid_acc"].mean()
+                (line,) = ax.plot(curve.index, curve.values, color=colour, marker="o", ms=3, lw=1.6)
+                handles[_alias_label(o, aliases)] = line
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        late = sub[sub["epoch"] > sub.groupby(["objective", "seed"])["epoch"].transform("max") / 2]["valid_acc"]
+        if len(late):
+            lo, hi = float(late.quantile(0.05)), float(late.max())
+            pad = max(0.005, 0.1 * (hi - lo))
+            axes[1, col].set_ylim(lo - pad, hi + pad)
+        axes[0, col].set_title(d)
+        axes[1, col].set_title(f"{d}: late epochs (y zoomed)", fontsize=8)
+        axes[1, col].set_xlabel("epoch")
     axes[0][0].set_ylabel("validation accuracy (unbiased)")
+    axes[1][0].set_ylabel("validation accuracy (zoom)")
     axes[0][-1].legend(list(handles.values()), list(handles), loc="lower right", fontsize=7, framealpha=0.9)
-    _room_for_stamp(fig, 0.1)
+    _room_for_stamp(fig, 0.08)
     return fig
 
 
@@ -251,5 +267,5 @@ def plot_cka_panels(
         fig.colorbar(image, ax=axes, shrink=0.6, label="CKA")
     if title:
         fig.suptitle(title, fontsize=8)
-    _room_for_stamp(fig)
+    _room_for_stamp(fig, 0.1)  # clear of the rotated tick labels of the last row
     return fig

@@ -1,4 +1,5 @@
-"""Training loop of paper 04: Adam (lr 1e-3, weight decay 1e-5), batch 512, early stopping.
+"""Training loop of paper 04: Adam (``TrainConfig``: the paper's lr 1e-3, weight decay 1e-5, batch 512 in
+params_paper.yaml; the batch of a run is its ``batch_size``), early stopping.
 
 Images are held in memory as ``(n, 3, H, W) float32`` in [0, 1] (``to_tensor``:
 the DisEnt ``ToTensor`` transform). Augmentation ``augment="disent_cifar"``: DisEnt's C-CIFAR-10 training
@@ -8,8 +9,9 @@ RandomCrop(32, padding=4), RandomHorizontalFlip, Normalize(mean (0.4914, 0.4822,
 forward and backward under ``torch.autocast`` (bfloat16; weights, optimiser and every evaluation stay float32);
 its speed and rounding depend on the processor (AVX-512 BF16 on the CPU measured here), so the default is
 ``fp32``. Early stopping watches the
-validation accuracy (comparable across objectives, unlike their losses) with the
-paper's patience of 12 epochs and restores the best epoch's weights. Runs on
+validation accuracy (comparable across objectives, unlike their losses) with the run's
+``patience`` (the paper's 12 in params_paper.yaml; the CPU runs' value in params_real.yaml) and restores the
+best epoch's weights. Runs on
 CUDA when available, else CPU; seeded (same seed, same CPU result).
 """
 
@@ -117,7 +119,8 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = EV
 
 def accuracy_split(pred, target, bias) -> dict:
     """Accuracy overall, on bias-aligned (target == bias) / bias-conflicting samples, and of the worst
-    (target, bias) group.
+    (target, bias) group; ``bias_rate``: the share of bias-conflicting samples predicted as their bias class (a
+    model that follows the bias has bias_rate near 1 and conflicting accuracy near 0).
 
     pred, target, bias: ``(n,)`` int. Returns fractions (None where a group is empty) and group sizes.
     """
@@ -133,6 +136,7 @@ def accuracy_split(pred, target, bias) -> dict:
         "accuracy": frac(np.ones_like(correct)),
         "aligned": frac(aligned),
         "conflicting": frac(~aligned),
+        "bias_rate": float((pred == bias)[~aligned].mean()) if (~aligned).any() else None,
         "worst_group": min((frac(groups == g) for g in np.unique(groups)), default=None),
         "n": int(len(correct)),
         "n_aligned": int(aligned.sum()),

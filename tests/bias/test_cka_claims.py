@@ -1,9 +1,12 @@
-"""lib.bias.cka_claims: the paper's CKA statements as scores per model, tested over models."""
+"""lib.bias.cka_claims: the paper's CKA statements as scores per model, tested over models against an untrained
+baseline, Holm-corrected over the run's claims (hand-set matrices)."""
 
 import numpy as np
 import pytest
 
 from lib.bias import cka_claims as cc
+
+NAMES = [f"layer{1 + i // 6}.0.conv{i}" for i in range(12)]
 
 
 def _blocks(n=12, cut=6, inside=0.9, across=0.2):
@@ -14,15 +17,27 @@ def _blocks(n=12, cut=6, inside=0.9, across=0.2):
     return m
 
 
+def _graded(n=12):
+    return np.fromfunction(lambda i, j: 1 - np.abs(i - j) / n, (n, n))  # similarity falls with distance
+
+
 def test_change_after_layer_and_progressive_on_known_matrices():
     m = _blocks()
     assert cc.change_after(m, 7) == pytest.approx(0.9 - 0.2)  # layer 7 (1-based) starts the late box
     assert np.isnan(cc.change_after(m, 12)) and np.isnan(cc.change_after(m, 1))
-    n = 10
-    grad = np.fromfunction(lambda i, j: 1 - np.abs(i - j) / n, (n, n))  # similarity falls with distance
-    assert cc.progressive(grad) == pytest.approx(1.0)
-    rising = np.fromfunction(lambda i, j: 0.1 + np.abs(i - j) / n, (n, n))
+    assert cc.progressive(_graded(10)) == pytest.approx(1.0)
+    rising = np.fromfunction(lambda i, j: 0.1 + np.abs(i - j) / 10, (10, 10))
     assert cc.progressive(rising) == pytest.approx(-1.0)
+
+
+def test_change_profile_peaks_at_the_box_start():
+    prof = cc.change_profile(_blocks(cut=8))
+    assert np.nanargmax(prof) + 1 == 9  # the box starts at layer 9 (1-based)
+    assert np.isnan(prof[0]) and np.isnan(prof[-1])
+
+
+def _noisy(base, rng, noise):
+    return np.clip(base + rng.normal(0, noise, base.shape), 0, 1)
 
 
 def _models(shift_sos: float, noise: float, seeds=(0, 1, 2), objectives=("sce", "bce", "l1", "sos")):
@@ -30,26 +45,86 @@ def _models(shift_sos: float, noise: float, seeds=(0, 1, 2), objectives=("sce", 
     mats = {}
     for o in objectives:
         for s in seeds:
-            base = _blocks(inside=0.9 if o == "sos" else 0.9 - shift_sos, across=0.2)
-            mats[("d", o, s)] = np.clip(base + rng.normal(0, noise, base.shape), 0, 1)
+            mats[("d", o, s)] = _noisy(_blocks(inside=0.9 if o == "sos" else 0.9 - shift_sos, across=0.2), rng, noise)
     return mats
 
 
-def test_block_claim_and_noise_floor_follow_the_data():
-    names = [f"layer{1 + i // 6}.0.conv{i}" for i in range(12)]
-    strong, _ = cc.cka_claims(_models(0.4, 0.01), names, paper_layer=7)
-    assert strong["d"]["block_structured"]["verdict"] == "supported"
-    assert strong["d"]["noise_floor"]["verdict"] == "above the seed noise floor"
-    assert strong["d"]["change_after_layer"]["verdict"] == "supported"
-    none, _ = cc.cka_claims(_models(0.0, 0.05), names, paper_layer=7)
-    assert none["d"]["block_structured"]["verdict"] == "not established"
-    assert none["d"]["noise_floor"]["verdict"] == "within the seed noise floor"
+def _untrained(inside: float, noise: float = 0.01, seeds=(0, 1)):
+    rng = np.random.default_rng(1)
+    return {("d", s): _noisy(_blocks(inside=inside, across=0.2), rng, noise) for s in seeds}
+
+
+def test_supported_only_above_the_untrained_baseline():
+    mats = _models(0.4, 0.01)
+    strong, scores = cc.cka_claims(mats, NAMES, paper_layer=7, untrained=_untrained(0.3))
+    c = strong["d"]
+    assert c["block_structured"]["verdict"] == "supported"
+    assert c["change_after_layer"]["verdict"] == "supported"
+    assert c["noise_floor"]["verdict"] == "above the seed noise floor"
+    assert "untrained" in set(scores["objective"])
+    assert c["untrained_scores"]["change_after"][0] == pytest.approx(0.1, abs=0.02)
+    # the same trained models against an untrained network that already shows the pattern: nothing supported
+    same, _ = cc.cka_claims(mats, NAMES, paper_layer=7, untrained=_untrained(0.95))
+    assert same["d"]["change_after_layer"]["verdict"] == cc.NOT_SHOWN
+    assert same["d"]["block_structured"]["verdict"].startswith("not established")
+    # no baseline at all: no box / block claim can be supported
+    bare, _ = cc.cka_claims(mats, NAMES, paper_layer=7)
+    assert bare["d"]["change_after_layer"]["verdict"] == cc.NOT_SHOWN
+    assert bare["d"]["block_structured"]["verdict"] != "supported"
     table = cc.claims_table(strong)
+    assert {"untrained", "p_holm"} <= set(table.columns)
     assert set(table["verdict"]) >= {"supported", "above the seed noise floor"}
 
 
+def test_no_difference_is_not_established():
+    none, _ = cc.cka_claims(_models(0.0, 0.05), NAMES, paper_layer=7, untrained=_untrained(0.3))
+    assert none["d"]["block_structured"]["verdict"].startswith("not established")
+    assert none["d"]["noise_floor"]["verdict"] == "not shown above the seed noise floor"
+
+
+def test_progressive_is_comparative():
+    rng = np.random.default_rng(2)
+    untrained = _untrained(0.3)
+    graded = {("d", "sce", s): _noisy(_graded(), rng, 0.01) for s in (0, 1, 2)}
+    blocky = {("d", "sos", s): _noisy(_blocks(), rng, 0.01) for s in (0, 1, 2)}
+    claims, _ = cc.cka_claims({**graded, **blocky}, NAMES, paper_layer=7, untrained=untrained)
+    p = claims["d"]["progressive"]
+    assert p["vs_sos"]["diff"] > 0 and p["verdict"] == "supported"
+    # SoS just as progressive as SCE: the comparative claim fails although SCE's score is far above 0
+    also = {("d", "sos", s): _noisy(_graded(), rng, 0.01) for s in (0, 1, 2)}
+    claims, _ = cc.cka_claims({**graded, **also}, NAMES, paper_layer=7, untrained=untrained)
+    p = claims["d"]["progressive"]
+    assert p["mean"] > 0.9 and p["verdict"].startswith("not established")
+
+
+def test_holm_over_the_claims_of_a_run():
+    def claim(p):
+        return {"p": p, "verdict": "x", "not_supported": "no"}
+
+    claims = {
+        "a": {"change_after_layer": claim(0.01), "block_structured": claim(0.04), "progressive": claim(None)},
+        "b": {"change_after_layer": claim(0.03), "noise_floor": claim(0.2)},
+    }
+    cc.holm_over_claims(claims)
+    # 4 p-values: 0.01 * 4 = 0.04; 0.03 * 3 = 0.09; 0.04 * 2 = 0.08 -> max with the previous: 0.09; 0.2 * 1 -> 0.2
+    assert claims["a"]["change_after_layer"]["p_holm"] == pytest.approx(0.04)
+    assert claims["a"]["change_after_layer"]["verdict"] == "supported"
+    assert claims["b"]["change_after_layer"]["p_holm"] == pytest.approx(0.09)
+    assert claims["a"]["block_structured"]["p_holm"] == pytest.approx(0.09)
+    assert claims["a"]["block_structured"]["verdict"] == "no"  # 0.04 alone would pass; not after Holm
+    assert claims["b"]["noise_floor"]["p_holm"] == pytest.approx(0.2)
+    assert claims["a"]["progressive"]["verdict"] == "x" and "p_holm" not in claims["a"]["progressive"]
+    assert claims["a"]["change_after_layer"]["n_tests_holm"] == 4
+
+
+def test_welch_greater():
+    t = cc.welch_greater([1.0, 1.1, 0.9], [0.0, 0.1, -0.1])
+    assert t["diff"] == pytest.approx(1.0) and t["p"] < 0.01 and t["ci95"] > 0
+    assert cc.welch_greater([1.0], [0.0, 0.1])["p"] is None
+
+
 def test_one_seed_is_not_established():
-    names = [f"layer{1 + i // 6}.0.conv{i}" for i in range(12)]
-    claims, _ = cc.cka_claims(_models(0.4, 0.01, seeds=(0,)), names, paper_layer=7)
+    claims, _ = cc.cka_claims(_models(0.4, 0.01, seeds=(0,)), NAMES, paper_layer=7, untrained=_untrained(0.3))
     assert claims["d"]["progressive"]["verdict"].startswith("not established")
     assert claims["d"]["noise_floor"]["verdict"].startswith("not measured")
+    assert claims["d"]["change_after_layer"]["verdict"] == cc.NOT_SHOWN

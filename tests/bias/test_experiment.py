@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.bias import cka_claims
 from lib.bias import data as biased_data
 from lib.bias import experiment as be
 from lib.core.params import load_params
@@ -116,6 +117,12 @@ def test_run_grid_end_to_end(tmp_path):
     m = res.cka[("cmnist", "sce")]
     assert m.shape == (len(res.layer_names),) * 2 and np.allclose(np.diag(m), 1.0)
     assert res.layer_names[0] == "conv1" and res.layer_names[-1] == "fc"
+    # the untrained baseline: one matrix per UNTRAINED_SEEDS on the same probe images, not a trained model's
+    assert sorted(res.cka_untrained) == [("cmnist", s) for s in cka_claims.UNTRAINED_SEEDS]
+    assert res.cka_untrained[("cmnist", 0)].shape == m.shape and not np.allclose(res.cka_untrained[("cmnist", 0)], m)
+    assert 0 <= res.runs.loc[0, "bias_rate"] <= 1
+    meta_seconds = float(be.distinct_runs(res.runs)["seconds"].sum())
+    assert meta_seconds == pytest.approx(res.runs.loc[0, "seconds"])  # the alias row is not counted twice
 
 
 def test_block_score_separates_stage_blocks():
@@ -178,5 +185,94 @@ def test_negative_control_trains_raw_nll_once_per_dataset(tmp_path):
         assert row["final_train_loss"] < 0, "-f_y is pushed below zero"
         assert 0 <= row["accuracy"] <= 1 and row["epochs"] <= 2
     lines = be.negative_control_lines(control)
-    assert len(lines) == 2 and "Negative control (cmnist, L_NLL(raw), seed 0)" in lines[0]
+    assert len(lines) == 2 and "Raw-output NLL reading, a control (cmnist, L_NLL(raw), seed 0)" in lines[0]
     assert be.negative_control(data, experiment_config(negative_control=None)).empty
+
+
+def _run_rows(conflicting, worst, bias_rate, objective="sce"):
+    return [
+        {
+            "dataset": "d",
+            "objective": objective,
+            "seed": s,
+            "conflicting": c,
+            "worst_group": w,
+            "bias_rate": b,
+            "trained_as": objective,
+        }
+        for s, (c, w, b) in enumerate(zip(conflicting, worst, bias_rate))
+    ]
+
+
+def test_bias_guard_uses_every_seed_and_the_bias_rate():
+    # worst group 0 in one seed, 0.01 in the other: the seed mean (0.005) is above 0, the guard still fires
+    g = be.bias_guard(pd.DataFrame(_run_rows([0.5, 0.5], [0.0, 0.01], [0.1, 0.1])))["d"]
+    assert g["follows_bias"] and g["min_worst_group"] == 0.0 and g["models_following"] == 1
+    # above chance, worst group > 0, but the bias class predicted more often than the label on conflicting samples
+    g = be.bias_guard(pd.DataFrame(_run_rows([0.18, 0.19], [0.02, 0.03], [0.7, 0.6])))["d"]
+    assert g["follows_bias"] and g["bias_rate_at_least_conflicting"] == 2 and g["max_bias_rate"] == 0.7
+    g = be.bias_guard(pd.DataFrame(_run_rows([0.9, 0.92], [0.4, 0.5], [0.02, 0.03])))["d"]
+    assert not g["follows_bias"] and g["models_following"] == 0
+
+
+def test_bias_rate_counts_conflicting_samples_predicted_as_their_bias():
+    from lib.bias.training import accuracy_split
+
+    target, bias = np.array([0, 1, 2, 3]), np.array([0, 2, 3, 1])  # sample 0 aligned, 1-3 conflicting
+    acc = accuracy_split(np.array([0, 2, 3, 3]), target, bias)
+    assert acc["bias_rate"] == pytest.approx(2 / 3) and acc["conflicting"] == pytest.approx(1 / 3)
+
+
+def _history(curves):
+    return pd.DataFrame(
+        [
+            {"dataset": "d", "objective": "sce", "seed": s, "epoch": e + 1, "valid_acc": v}
+            for s, c in enumerate(curves)
+            for e, v in enumerate(c)
+        ]
+    )
+
+
+def test_convergence_slope_calls_a_rising_patience_stop_still_rising():
+    rng = np.random.default_rng(0)
+    rising = list(0.5 + 0.02 * np.arange(12) + rng.normal(0, 0.003, 12))
+    flat = list(0.9 + rng.normal(0, 0.003, 12))
+    runs = pd.DataFrame(
+        [
+            {"dataset": "d", "objective": "sce", "seed": s, "best_epoch": 11, "epochs": 12, "trained_as": "sce"}
+            for s in (0, 1)
+        ]
+    )
+    table = be.convergence_table(_history([rising, flat]), runs, max_epochs=30)
+    assert table.loc[0, "stopped_by_patience"] == 2 and table.loc[0, "verdict"] == "still rising (seed 0)"
+    assert table.loc[0, f"slope_last_{be.SLOPE_EPOCHS}"].startswith("s0: +0.0")
+    table = be.convergence_table(_history([flat, flat]), runs, max_epochs=30)
+    assert table.loc[0, "verdict"] == "stopped by patience"
+    s = be.late_slope([0.1, 0.2, 0.3, 0.4])
+    assert s["slope"] == pytest.approx(0.1) and s["low"] == pytest.approx(0.1) and s["n_epochs"] == 4
+    assert be.late_slope([0.1, 0.2])["slope"] is None
+
+
+def test_control_beside_the_softmax_reading():
+    control = pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "objective": "nll_raw",
+                "seed": 0,
+                "accuracy": 0.95,
+                "conflicting": 0.94,
+                "epochs": 5,
+                "final_train_loss": -10.0,
+                "diverged": False,
+                "note": "",
+            }
+        ]
+    )
+    runs = pd.DataFrame(
+        [{"dataset": "d", "objective": "nll", "seed": 0, "accuracy": 0.94, "conflicting": 0.93, "trained_as": "sce"}]
+    )
+    t = be.control_vs_alias(control, runs)
+    assert t.loc[0, "raw_minus_alias"] == pytest.approx(0.01) and t.loc[0, "alias_reading"] == "nll (= sce)"
+    line = be.negative_control_lines(control, runs)[0]
+    assert "+1.00 points" in line and "our choice, not a finding" in line
