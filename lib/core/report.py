@@ -79,8 +79,10 @@ class Claim:
     #: the heading of the notebook section that measures the claim (the report links it)
     section: str = ""
     #: a ranking claim on models that may follow the bias: {conflicting: key(s), worst_group: key(s),
-    #: chance: number or key}; '*' in a key matches every entry at that level. The claim is
-    #: "not comparable (the models follow the bias)" when a conflicting accuracy is <= chance or a worst group is 0.
+    #: bias_rate: key(s), chance: number or key}; '*' in a key matches every entry at that level. The claim is
+    #: "not comparable (the models follow the bias)" when a conflicting accuracy is <= chance, a worst group is 0,
+    #: or a bias rate (share of conflicting samples predicted as their bias class) is >= the conflicting accuracy
+    #: stored beside it (the sibling key ``conflicting``).
     guard_metrics: dict = field(default_factory=dict)
     #: the paper's effect size (number, dotted key, or {higher: [claim ids], lower: [claim ids], how: mean|max}
     #: computed from those claims' paper values) and the dotted key of our paired 95% interval (a half-width or
@@ -102,8 +104,10 @@ def _check_claim(item: dict, path: Path) -> None:
     if item.get("kind", "claim") not in KINDS:
         raise ValueError(f"{path}: claim {cid!r}: kind must be one of {KINDS}, got {item['kind']!r}")
     guard = item.get("guard_metrics") or {}
-    if not isinstance(guard, dict) or set(guard) - {"conflicting", "worst_group", "chance"}:
-        raise ValueError(f"{path}: claim {cid!r}: guard_metrics takes conflicting, worst_group, chance; got {guard!r}")
+    if not isinstance(guard, dict) or set(guard) - {"conflicting", "worst_group", "bias_rate", "chance"}:
+        raise ValueError(
+            f"{path}: claim {cid!r}: guard_metrics takes conflicting, worst_group, bias_rate, chance; got {guard!r}"
+        )
     if guard.get("conflicting") and "chance" not in guard:
         raise ValueError(f"{path}: claim {cid!r}: guard_metrics.conflicting needs guard_metrics.chance")
     if (item.get("paper_effect") is None) != (not item.get("effect_ci")):
@@ -277,7 +281,8 @@ def bias_followed(claim: Claim, metrics: dict) -> str:
     if isinstance(chance, str):
         chance = lookup(metrics, chance)
     found = []
-    for what, keys in (("conflicting", guard.get("conflicting")), ("worst_group", guard.get("worst_group"))):
+    for what in ("conflicting", "worst_group", "bias_rate"):
+        keys = guard.get(what)
         for pattern in [keys] if isinstance(keys, str) else keys or []:
             for key, value in lookup_all(metrics, pattern).items():
                 value = _number(value)
@@ -287,6 +292,14 @@ def bias_followed(claim: Claim, metrics: dict) -> str:
                     found.append(f"{key} = {value:.3g} <= chance {float(chance):.3g}")
                 elif what == "worst_group" and value == 0:
                     found.append(f"{key} = 0")
+                elif what == "bias_rate":
+                    sibling = key.rpartition(".")[0] + ".conflicting"
+                    try:
+                        conflicting = _number(lookup(metrics, sibling))
+                    except KeyError as err:
+                        raise ValueError(f"guard_metrics.bias_rate {key!r} has no {sibling!r} beside it") from err
+                    if conflicting is not None and value >= conflicting:
+                        found.append(f"{key} = {value:.3g} >= {sibling} = {conflicting:.3g}")
     if not found:
         return ""
     shown = "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")

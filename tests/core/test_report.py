@@ -209,6 +209,20 @@ def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
     assert b.verdict == "not comparable" and "claims.acc.l1.worst_group = 0" in b.reasons[0]
     # just above chance and a worst group above 0: the ranking counts
     assert report.assess(r, _ranking_metrics("supported", conflicting=(0.11, 0.8))).verdict == "reproduced"
+    # a bias rate at or above the conflicting accuracy beside it: the models predict the bias class more often
+    # than the label on the conflicting samples
+    rated = _claim(**{**RANKING, "guard_metrics": {**RANKING["guard_metrics"], "bias_rate": "claims.acc.*.bias_rate"}})
+    m = _ranking_metrics("supported", conflicting=(0.4, 0.8))
+    m["claims"]["acc"]["sce"]["bias_rate"], m["claims"]["acc"]["l1"]["bias_rate"] = 0.45, 0.1
+    c = report.assess(rated, m)
+    assert c.verdict == "not comparable" and "claims.acc.sce.bias_rate = 0.45 >= claims.acc.sce.conflicting = 0.4" in (
+        c.reasons[0]
+    )
+    m["claims"]["acc"]["sce"]["bias_rate"] = 0.39
+    assert report.assess(rated, m).verdict == "reproduced"
+    del m["claims"]["acc"]["l1"]["conflicting"]
+    with pytest.raises(ValueError, match="no 'claims.acc.l1.conflicting' beside it"):
+        report.assess(rated, m)
     # chance read from the metrics file
     keyed = _claim(**{**RANKING, "guard_metrics": {"conflicting": "claims.acc.*.conflicting", "chance": "chance"}})
     m = {**_ranking_metrics("supported", conflicting=(0.4, 0.8)), "chance": 0.5}
