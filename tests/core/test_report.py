@@ -215,8 +215,9 @@ def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
     m = _ranking_metrics("supported", conflicting=(0.4, 0.8))
     m["claims"]["acc"]["sce"]["bias_rate"], m["claims"]["acc"]["l1"]["bias_rate"] = 0.45, 0.1
     c = report.assess(rated, m)
-    assert c.verdict == "not comparable" and "claims.acc.sce.bias_rate = 0.45 >= claims.acc.sce.conflicting = 0.4" in (
-        c.reasons[0]
+    assert (
+        c.verdict == "not comparable"
+        and "claims.acc.sce.bias_rate = 0.45 >= claims.acc.sce.conflicting = 0.4" in (c.reasons[0])
     )
     m["claims"]["acc"]["sce"]["bias_rate"] = 0.39
     assert report.assess(rated, m).verdict == "reproduced"
