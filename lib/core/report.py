@@ -79,10 +79,11 @@ class Claim:
     #: the heading of the notebook section that measures the claim (the report links it)
     section: str = ""
     #: a ranking claim on models that may follow the bias: {conflicting: key(s), worst_group: key(s),
-    #: bias_rate: key(s), chance: number or key}; '*' in a key matches every entry at that level. The claim is
-    #: "not comparable (the models follow the bias)" when a conflicting accuracy is <= chance, a worst group is 0,
-    #: or a bias rate (share of conflicting samples predicted as their bias class) is >= the conflicting accuracy
-    #: stored beside it (the sibling key ``conflicting``).
+    #: bias_rate: key(s), follows: key(s), chance: number or key}; '*' in a key matches every entry at that level.
+    #: The claim is "not comparable (the models follow the bias)" when a conflicting accuracy is <= chance, a worst
+    #: group is 0, a bias rate (share of conflicting samples predicted as their bias class) is >= the conflicting
+    #: accuracy stored beside it (the sibling key ``conflicting``), or a ``follows`` flag (the notebook's own
+    #: per-model reading) is true.
     guard_metrics: dict = field(default_factory=dict)
     #: the paper's effect size (number, dotted key, or {higher: [claim ids], lower: [claim ids], how: mean|max}
     #: computed from those claims' paper values) and the dotted key of our paired 95% interval (a half-width or
@@ -104,9 +105,10 @@ def _check_claim(item: dict, path: Path) -> None:
     if item.get("kind", "claim") not in KINDS:
         raise ValueError(f"{path}: claim {cid!r}: kind must be one of {KINDS}, got {item['kind']!r}")
     guard = item.get("guard_metrics") or {}
-    if not isinstance(guard, dict) or set(guard) - {"conflicting", "worst_group", "bias_rate", "chance"}:
+    if not isinstance(guard, dict) or set(guard) - {"conflicting", "worst_group", "bias_rate", "follows", "chance"}:
         raise ValueError(
-            f"{path}: claim {cid!r}: guard_metrics takes conflicting, worst_group, bias_rate, chance; got {guard!r}"
+            f"{path}: claim {cid!r}: guard_metrics takes conflicting, worst_group, bias_rate, follows, chance; "
+            f"got {guard!r}"
         )
     if guard.get("conflicting") and "chance" not in guard:
         raise ValueError(f"{path}: claim {cid!r}: guard_metrics.conflicting needs guard_metrics.chance")
@@ -281,10 +283,14 @@ def bias_followed(claim: Claim, metrics: dict) -> str:
     if isinstance(chance, str):
         chance = lookup(metrics, chance)
     found = []
-    for what in ("conflicting", "worst_group", "bias_rate"):
+    for what in ("conflicting", "worst_group", "bias_rate", "follows"):
         keys = guard.get(what)
         for pattern in [keys] if isinstance(keys, str) else keys or []:
             for key, value in lookup_all(metrics, pattern).items():
+                if what == "follows":
+                    if value is True:
+                        found.append(f"{key} = true")
+                    continue
                 value = _number(value)
                 if value is None:
                     continue
@@ -337,11 +343,20 @@ def interval_half_width(metrics: dict, key: str) -> float | None:
 
 
 def interval_holds_zero(metrics: dict, key: str) -> bool:
-    """Whether the interval stored at ``key`` contains 0 (True for a bare half-width: it cannot say). A paired
-    interval that excludes 0 is a significant result (for or against the paper), never "underpowered"."""
+    """Whether the interval stored at ``key`` contains 0. A bare half-width is read around the difference stored
+    beside it (the sibling key ``diff``); with no such difference it cannot say (True). A paired interval that
+    excludes 0 is a significant result (for or against the paper), never "underpowered"."""
     value = lookup(metrics, key)
     if isinstance(value, (list, tuple)) and len(value) == 2 and None not in value:
         return float(value[0]) <= 0.0 <= float(value[1])
+    half = _number(value)
+    if half is not None:
+        try:
+            diff = _number(lookup(metrics, key.rpartition(".")[0] + ".diff"))
+        except KeyError:
+            diff = None
+        if diff is not None:
+            return abs(diff) <= half
     return True
 
 

@@ -194,6 +194,12 @@ def test_assess_every_verdict_word():
     assert under.verdict == "underpowered" and "±0.03, wider than" in under.reasons[0] and "+0.02" in under.reasons[0]
     # an interval [low, high] that holds 0 and is wider than the effect: underpowered
     assert report.assess(r, _ranking_metrics(ci95=[-0.04, 0.02])).verdict == "underpowered"
+    # a bare half-width is read around the difference beside it: a significant reversal is not "underpowered"
+    bare = _ranking_metrics("contradicted", ci95=0.03)
+    bare["claims"]["test"]["diff"] = -0.05
+    assert report.assess(r, bare).verdict == "not reproduced"
+    bare["claims"]["test"]["diff"] = -0.02
+    assert report.assess(r, bare).verdict == "underpowered"
     # a clear reversal (interval excludes 0 on the other side) is a result against the paper, however wide
     reversed_ = report.assess(r, _ranking_metrics("contradicted", ci95=[-0.08, -0.02]))
     assert reversed_.verdict == "not reproduced" and not any("wider than" in x for x in reversed_.reasons)
@@ -224,6 +230,14 @@ def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
     del m["claims"]["acc"]["l1"]["conflicting"]
     with pytest.raises(ValueError, match="no 'claims.acc.l1.conflicting' beside it"):
         report.assess(rated, m)
+    # the notebook's own per-model flag
+    flagged = _claim(**{**RANKING, "guard_metrics": {"follows": "claims.guard.*.follows_bias"}})
+    m = {**_ranking_metrics("supported"), "claims": {**_ranking_metrics("supported")["claims"]}}
+    m["claims"]["guard"] = {"cmnist": {"follows_bias": False}}
+    assert report.assess(flagged, m).verdict == "reproduced"
+    m["claims"]["guard"]["cifar"] = {"follows_bias": True}
+    f = report.assess(flagged, m)
+    assert f.verdict == "not comparable" and "claims.guard.cifar.follows_bias = true" in f.reasons[0]
     # chance read from the metrics file
     keyed = _claim(**{**RANKING, "guard_metrics": {"conflicting": "claims.acc.*.conflicting", "chance": "chance"}})
     m = {**_ranking_metrics("supported", conflicting=(0.4, 0.8)), "chance": 0.5}
