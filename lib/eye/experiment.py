@@ -55,7 +55,7 @@ def all_readings(runs: dict, y, boot_groups, classes, cfg: EyeCVConfig) -> dict:
         r = readings(rs, y, boot_groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0], refs=REFS)
         for m in r:
             if m != "som":
-                cal = [calibration(y, run["proba"][m]) for run in rs]
+                cal = [calibration(y, run["proba"][m]) for run in rs if m in run["proba"]]
                 r[m]["brier"] = float(np.mean([c["brier"] for c in cal]))
                 r[m]["ece"] = float(np.mean([c["ece"] for c in cal]))
         out[p] = r
