@@ -193,6 +193,8 @@ def test_seed_models_run_every_seed_the_others_one():
     r = readings.readings(runs["linked"], y, groups, ["a", "b", "c", "d"], 200, seed=0, refs=("logreg",))
     assert r["logreg"]["n_seeds"] == 2 and r["knn"]["n_seeds"] == 1
     assert "knn" in r and np.isfinite(r["knn"]["accuracy_minus_logreg_ci"]).all()
+    every = experiment.all_readings(runs, y, groups, ["a", "b", "c", "d"], cfg)  # calibration over a model's seeds
+    assert every["plain"]["knn"]["n_seeds"] == 1 and np.isfinite(every["plain"]["knn"]["brier"])
     best = max(r, key=lambda m: r[m]["balanced_accuracy"])
     assert r[best]["vs_best"]["tied"] and r[best]["vs_best"]["balanced_accuracy_ci"] == [0.0, 0.0]
     from lib.eye import prose
