@@ -83,7 +83,7 @@ def model_table(read: dict, cfg: EyeCVConfig, classes: list[str], baselines: dic
         for ref in REFS:
             key = f"balanced_accuracy_minus_{ref}"
             row[f"balanced minus {ref} (pp)"] = ci_text(e, key) if key in e else "-"
-        vs = e.get("vs_best")
+        vs = e.get("vs_best") if m in read else None  # a baseline row's own readings rank only its own models
         row["balanced minus best (pp)"] = ci_text(vs, "balanced_accuracy") if vs else "-"
         row["tied with the best"] = ("yes" if vs["tied"] else "no") if vs else "-"
         row["CI resamples"] = ci_label(e.get("n_seeds", 1))

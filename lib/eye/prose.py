@@ -11,11 +11,11 @@ PROTOCOL_TEXT = {
     "patient": "stratified group {k}-fold over the previous round's groups (the two eyes of a patient; augmented "
     "copies grouped only when they share their index k)",
     "linked": "copy-grouped: stratified group {k}-fold over the linked groups (the two eyes of a patient with every "
-    "augmented copy of either, the copies linked to their detected source); scored on the originals only (copies "
-    "only ever in training, with their source's group)",
-    "neardup": "copy- and near-duplicate-grouped: stratified group {k}-fold over the linked groups with originals "
-    "whose feature cosine is at or above the near-duplicate threshold joined into one group; scored on the originals "
-    "only (copies only ever in training)",
+    "augmented copy of either, each copy linked to its single detected source; ambiguous copies dropped); scored on "
+    "the originals only (copies only ever in training, with their source's group)",
+    "neardup": "copy- and near-duplicate-grouped: stratified group {k}-fold over the linked groups with near-duplicate "
+    "originals (feature cosine at or above the threshold and confirmed by the pixel verifier) joined into one group; "
+    "scored on the originals only (copies only ever in training)",
     "originals": "the augmented copies removed, stratified group {k}-fold over the patients",
 }
 
