@@ -263,6 +263,18 @@ def test_leak_table_paired_differences():
     assert m["linked"] == pytest.approx(0.75) and m["originals"] == 0.0
 
 
+def test_model_table_columns_and_baseline_rows():
+    y = np.repeat([0, 1], 50)
+    good = {"pred": {"a": y.copy(), "b": np.where(np.arange(100) % 2 == 0, y, 1 - y)}, "proba": {}}
+    good["proba"] = {m: np.eye(2)[p] for m, p in good["pred"].items()}
+    r = readings.readings([good], y, np.arange(100), ["x", "z"], 200, seed=0)
+    cfg = _cfg(models=("logreg", "knn"))
+    floor = readings.readings([good], y, np.arange(100), ["x", "z"], 200, seed=0)["b"]
+    t = experiment.model_table({"logreg": r["a"], "knn": r["b"]}, cfg, ["x", "z"], baselines={"floor": floor})
+    assert t["tied with the best"].tolist() == ["yes", "no", "-"]  # a baseline row is not ranked
+    assert t["Seeds"].tolist() == [1, 1, 1] and t["CI resamples"].str.contains("no retraining").all()
+
+
 def test_calibration_exact():
     cal = readings.calibration(np.array([0, 1]), np.array([[1.0, 0.0], [0.5, 0.5]]))
     # Brier: (0 + 0.25 + 0.25) / 2; ECE: the 0.5 bin holds one wrong guess (argmax 0) at confidence 0.5, share 1/2
