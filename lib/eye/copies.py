@@ -16,13 +16,18 @@ The file name does not say which image a copy came from, so :func:`link_copies` 
    the Pearson correlations of the plain and the high-pass green channel;
 4. a copy is linked to its best original when that score is at least ``cfg.min_score``; otherwise it stays
    unmatched (and keeps its own group). The score does not separate the true source from look-alikes by itself
-   (blurry cataract images with little structure score >= 0.7 against several originals), so the join rule links
-   the copy to *every* candidate within ``cfg.tie_margin`` of the best (uncertain links join all their groups).
+   (blurry cataract images with little structure score >= 0.7 against several originals): a copy with a second
+   candidate within ``cfg.tie_margin`` of its best score is *ambiguous* (:func:`ambiguous_mask`) and is dropped
+   from the data rather than joined to all its candidates (joining chained a quarter of the cataract originals into
+   one group; removing a copy cannot leak). Every other linked copy joins its single best source.
 
 :func:`k_consistency` checks the links against the file names: copies sharing an index k should share a source.
 :func:`near_duplicate_pairs` finds originals that are near-duplicates of each other (feature cosine of a pair at or
-above a threshold; e.g. consecutive frames of one eye without a shared patient id), which the near-duplicate
-grouping joins as well.
+above a threshold; e.g. consecutive frames of one eye without a shared patient id); :func:`verify_pairs` checks
+each such pair at the pixel level (the warped correlation of the high-pass green channel at twice the link
+thumbnail: vessel detail, an independent detector) and the near-duplicate grouping joins only the verified pairs.
+:func:`exact_duplicates` lists the byte-identical files (the data's SHA256SUMS), including those filed under two
+classes.
 
 :func:`link_groups` puts every copy in its source's group (union-find over the patient groups of
 :func:`lib.eye.data.patient_groups` and the links), so a copy, its source and the source's other eye never sit on
@@ -63,7 +68,8 @@ class CopyConfig:
     dark: int
     min_score: float
     tie_margin: float
-    near_duplicate: float = 0.9  # originals with a feature cosine at or above this are joined (neardup protocol)
+    near_duplicate: float = 0.9  # originals with a feature cosine at or above this are near-duplicate candidates
+    near_pixel: float = 0.5  # ... joined (neardup protocol) when their pixel verification score is at least this
 
     def __post_init__(self):
         for name in ("flips", "angles", "zooms"):
@@ -81,8 +87,8 @@ class CopyConfig:
         return (
             f"{self.size} px green channel (+ high-pass, sigma {self.blur} px); shortlist {self.shortlist} per "
             f"similarity; warps: {len(self.flips)} flips x angles {list(self.angles)} deg x zooms {list(self.zooms)}; "
-            f"linked when score >= {self.min_score}; join rule: every candidate within {self.tie_margin} of the best "
-            "score is linked too"
+            f"linked when score >= {self.min_score}; a copy with a second candidate within {self.tie_margin} of its "
+            "best score is ambiguous and dropped from the data (not joined)"
         )
 
 
@@ -234,8 +240,22 @@ def pair_images(root: Path, rows: list[dict], size: int = 96, colors: int = 0) -
     return out
 
 
+def _candidates(links: pd.DataFrame) -> pd.Series:
+    """Candidates per link (1 where the table has no ``candidates`` column)."""
+    if "candidates" not in links:
+        return pd.Series(1, index=links.index)
+    return pd.to_numeric(links["candidates"]).fillna(1)
+
+
+def ambiguous_mask(files: list[str], links: pd.DataFrame) -> np.ndarray:
+    """(n,) bool: the linked copies with a second candidate within the tie margin (``candidates`` >= 2): dropped."""
+    amb = set(links.loc[links["linked"] & (_candidates(links) >= 2), "file"])
+    return np.array([f in amb for f in files], dtype=bool)
+
+
 def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> np.ndarray:
-    """(n,) group id: the connected components of "same patient group" and "copy -> linked source"; each group is
+    """(n,) group id: the connected components of "same patient group" and "copy -> its single best source" (an
+    ambiguous copy, :func:`ambiguous_mask`, keeps its own group: it is dropped from the data); each group is
     named by the alphabetically first patient group of its originals (of its copies when it has no original)."""
     parent = list(range(len(files)))
 
@@ -254,11 +274,8 @@ def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> n
     for i, g in enumerate(patient):
         union(i, first.setdefault(str(g), i))
     index = {f: i for i, f in enumerate(files)}
-    for _, r in links[links["linked"]].iterrows():
+    for _, r in links[links["linked"] & (_candidates(links) < 2)].iterrows():
         union(index[r["file"]], index[r["source"]])
-        for other in str(r.get("also") or "").split(" | "):
-            if other:
-                union(index[r["file"]], index[other])
     roots = np.array([find(i) for i in range(len(files))])
     name: dict = {}
     for i, r in enumerate(roots):  # originals' groups name the component before any copy's
@@ -267,11 +284,19 @@ def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> n
     return np.array([name[r][1] for r in roots])
 
 
-def group_table(files: list[str], groups: np.ndarray, links: pd.DataFrame) -> pd.DataFrame:
-    """Every image's group: columns file (``<class>/<name>``), group, linked source (copies only; '' otherwise; an
-    uncertain link names both candidates, ``a | b``)."""
-    source = {f: f"{s} | {a}" if a else s for f, s, a in zip(links["file"], links["source"], links["also"].fillna(""))}
-    return pd.DataFrame({"file": files, "group": groups, "linked source": [source.get(f, "") for f in files]})
+def group_table(files: list[str], groups: np.ndarray, links: pd.DataFrame, neardup=None, dropped=None) -> pd.DataFrame:
+    """Every image's group: columns file (``<class>/<name>``), group (copy-grouped), neardup group (the headline's,
+    when given), linked source (copies only; '' otherwise), dropped (ambiguous copies, when given: with the
+    candidates within the tie margin, ``a | b``)."""
+    source = dict(zip(links["file"], links["source"]))
+    out = pd.DataFrame({"file": files, "group": groups})
+    if neardup is not None:
+        out["neardup group"] = neardup
+    out["linked source"] = [source.get(f, "") for f in files]
+    if dropped is not None:
+        also = {f: f"{s} | {a}" for f, s, a in zip(links["file"], links["source"], links["also"].fillna(""))}
+        out["dropped (ambiguous copy)"] = [also.get(f, "") if d else "" for f, d in zip(files, dropped)]
+    return out
 
 
 def link_counts(links: pd.DataFrame) -> pd.DataFrame:
@@ -301,7 +326,9 @@ def k_consistency(links: pd.DataFrame, files: list[str]) -> pd.DataFrame:
     """Per class, the links checked against the copies' index k (``_<k>_``): linked copies, distinct k, k values
     whose linked copies all share one best source, copies whose best source is their k's most common one, and the
     share of copies whose k equals their best source's rank among the class's originals (in file order) plus the
-    most common offset k - rank (0 when the augmenter numbered its inputs in file order)."""
+    most common offset k - rank (0 when the augmenter numbered its inputs in file order); the converse: sources
+    whose linked copies carry 2+ distinct k, their copies, and the most common k spread (max - min, to tens) within
+    such a source (a steady spread: a second augmenter pass over the same inputs, not false links)."""
     rows = []
     linked = links[links["linked"]].copy()
     if not len(linked):
@@ -315,6 +342,10 @@ def k_consistency(links: pd.DataFrame, files: list[str]) -> pd.DataFrame:
         same = part.groupby("k")["best"].nunique()
         offset = part["k"] - part["best"].map(rank)
         common = int(offset.value_counts().index[0])
+        per_source = part.groupby("best")["k"]
+        multi_k = per_source.nunique()[per_source.nunique() > 1].index
+        spreads = (per_source.max() - per_source.min())[multi_k]
+        spread = int(spreads.round(-1).value_counts().index[0]) if len(spreads) else 0
         rows.append(
             {
                 "class": c,
@@ -325,6 +356,9 @@ def k_consistency(links: pd.DataFrame, files: list[str]) -> pd.DataFrame:
                 "most common k - rank": common,
                 "copies with k - rank = it (%)": 100.0 * float((offset == common).mean()),
                 "copies with 2+ candidates (%)": 100.0 * float((part["candidates"] > 1).mean()),
+                "sources with 2+ distinct k": int((part.groupby("best")["k"].nunique() > 1).sum()),
+                "their copies": int(part["best"].isin(multi_k).sum()),
+                "most common k spread within a source": spread,
             }
         )
     return pd.DataFrame(rows)
@@ -370,3 +404,78 @@ def join_pairs(files: list[str], groups: np.ndarray, pairs: pd.DataFrame) -> np.
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     return np.array([find(g) for g in groups])
+
+
+def pair_score(root: Path, a: str, b: str, cfg: CopyConfig, ims: dict | None = None) -> float:
+    """Pixel verification score of two originals: the best Pearson correlation, over every warp of ``cfg`` applied
+    to ``b``, of the high-pass green channel inside ``a``'s fundus disc, at twice the link thumbnail (2 x
+    ``cfg.size`` px) with half its blur. High-pass only: the plain channel of blurry look-alikes (featureless
+    cataract) correlates highly between different eyes, their vessel detail does not."""
+    size, blur = 2 * cfg.size, cfg.blur / 2
+    ims = {} if ims is None else ims
+    for f in (a, b):
+        if f not in ims:
+            ims[f] = _read(Path(root) / f, 4 * cfg.size)
+    sig = _signals(ims[a], size, blur)
+    mask = ndimage.binary_erosion(sig[0] > cfg.dark, iterations=max(1, size // 16))
+    if mask.sum() < 16:
+        mask = np.ones_like(mask)
+    target = _unit(sig[1][mask])
+    fine = CopyConfig(**{**cfg.__dict__, "size": size, "blur": blur})
+    w = _unit(warps(ims[b], fine)[:, 1][:, mask])
+    return float((w @ target).max())
+
+
+def verify_pairs(root: Path, pairs: pd.DataFrame, cfg: CopyConfig, progress: bool = True) -> pd.DataFrame:
+    """``pairs`` (columns a, b) with "pixel score" (:func:`pair_score`, symmetrised: the larger of both directions)
+    and "verified" (pixel score >= ``cfg.near_pixel``)."""
+    ims: dict = {}
+    score = [
+        max(pair_score(root, a, b, cfg, ims), pair_score(root, b, a, cfg, ims))
+        for a, b in tqdm(list(zip(pairs["a"], pairs["b"])), desc="verify pairs", **bar(progress))
+    ]
+    return pairs.assign(**{"pixel score": np.asarray(score, float), "verified": np.asarray(score) >= cfg.near_pixel})
+
+
+def band_pairs(files: list[str], similarity: np.ndarray, low: float, high: float, n: int, seed: int) -> pd.DataFrame:
+    """Up to ``n`` random pairs of originals with ``low`` <= similarity < ``high`` (the pairs just below the
+    near-duplicate threshold: possible misses): columns a, b, cosine, same class."""
+    idx = np.flatnonzero(originals_mask(files))
+    S = np.array(similarity[np.ix_(idx, idx)], dtype=float)
+    a, b = np.nonzero(np.triu((S >= low) & (S < high), k=1))
+    pick = np.random.default_rng(seed).permutation(len(a))[:n]
+    a, b = a[pick], b[pick]
+    df = pd.DataFrame({"a": [files[idx[i]] for i in a], "b": [files[idx[i]] for i in b], "cosine": S[a, b]})
+    df["same class"] = df["a"].str.split("/").str[0] == df["b"].str.split("/").str[0]
+    return df.sort_values("cosine", ascending=False, ignore_index=True)
+
+
+def exact_duplicates(root: Path, files: list[str]) -> pd.DataFrame:
+    """Byte-identical files by the data's SHA256SUMS: one row per file of a hash held by 2+ files (columns sha256,
+    file, class, classes of the hash, cross-class). Empty without a SHA256SUMS file."""
+    from lib.core.checksums import read_sha256sums
+
+    sums_path = Path(root) / "SHA256SUMS"
+    columns = ["sha256", "file", "class", "classes", "cross-class"]
+    empty = pd.DataFrame({c: pd.Series(dtype=bool if c == "cross-class" else object) for c in columns})
+    if not sums_path.is_file():
+        return empty
+    sums = read_sha256sums(sums_path)
+    known = set(files)
+    df = pd.DataFrame([{"sha256": h, "file": f} for f, h in sums.items() if f in known], columns=["sha256", "file"])
+    df = df[df.duplicated("sha256", keep=False)].copy()
+    if not len(df):
+        return empty
+    df["class"] = df["file"].str.split("/").str[0]
+    df["classes"] = df.groupby("sha256")["class"].transform(lambda v: " | ".join(sorted(set(v))))
+    df["cross-class"] = df["classes"].str.contains("|", regex=False)
+    return df.sort_values(["cross-class", "sha256", "file"], ascending=[False, True, True], ignore_index=True)[columns]
+
+
+def duplicate_pairs(dups: pd.DataFrame) -> pd.DataFrame:
+    """Pairs (columns a, b) joining every file of a hash to the first one (for :func:`join_pairs`)."""
+    rows = []
+    for _, part in dups.groupby("sha256"):
+        first, *rest = list(part["file"])
+        rows += [{"a": first, "b": f} for f in rest]
+    return pd.DataFrame(rows, columns=["a", "b"])

@@ -6,6 +6,7 @@ negative control, the copy-link outputs and the metrics file.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,12 +30,15 @@ def ci_text(entry: dict, key: str, scale: float = 100.0) -> str:
 def label_readings(read: dict, cfg: EyeCVConfig) -> dict:
     """The readings with what was run on every block: each protocol's and each model's entry gets "protocol" (the
     generated description) and "seeds"."""
-    from lib.eye.prose import run_description
+    from lib.eye.prose import ci_label, run_description
 
     desc = run_description(cfg)
     out = {}
     for p, r in read.items():
-        out[p] = {m: {**e, "protocol": desc[p], "seeds": list(cfg.cv.seeds_of(p))} for m, e in r.items()}
+        out[p] = {
+            m: {**e, "protocol": desc[p], "seeds": list(cfg.cv.model_seeds(p, m)), "ci": ci_label(e["n_seeds"])}
+            for m, e in r.items()
+        }
     return out
 
 
@@ -51,7 +55,7 @@ def all_readings(runs: dict, y, boot_groups, classes, cfg: EyeCVConfig) -> dict:
         r = readings(rs, y, boot_groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0], refs=REFS)
         for m in r:
             if m != "som":
-                cal = [calibration(y, run["proba"][m]) for run in rs]
+                cal = [calibration(y, run["proba"][m]) for run in rs if m in run["proba"]]
                 r[m]["brier"] = float(np.mean([c["brier"] for c in cal]))
                 r[m]["ece"] = float(np.mean([c["ece"] for c in cal]))
         out[p] = r
@@ -61,11 +65,14 @@ def all_readings(runs: dict, y, boot_groups, classes, cfg: EyeCVConfig) -> dict:
 def model_table(read: dict, cfg: EyeCVConfig, classes: list[str], baselines: dict | None = None) -> pd.DataFrame:
     """Paper Table 3 layout with CIs: accuracy, balanced accuracy, macro-F1, per-class recall (%), Brier, ECE,
     paired differences; ``baselines``: {row label: readings entry} appended (e.g. the metadata floor)."""
+    from lib.eye.prose import ci_label
+
     rows = []
     labels = {**{m: cfg.label(m) for m in read}, **{name: name for name in baselines or {}}}
     for m, e in {**read, **(baselines or {})}.items():
         row = {
             "Technique": labels[m],
+            "Seeds": e.get("n_seeds", 1),
             "Accuracy (%)": ci_text(e, "accuracy"),
             "Balanced accuracy (%)": ci_text(e, "balanced_accuracy"),
             "Macro-F1 (%)": ci_text(e, "macro_f1"),
@@ -74,8 +81,12 @@ def model_table(read: dict, cfg: EyeCVConfig, classes: list[str], baselines: dic
         row["Brier"] = f"{e['brier']:.3f}" if "brier" in e else "-"
         row["ECE"] = f"{e['ece']:.3f}" if "ece" in e else "-"
         for ref in REFS:
-            key = f"accuracy_minus_{ref}"
-            row[f"minus {ref} (pp)"] = ci_text(e, key) if key in e else "-"
+            key = f"balanced_accuracy_minus_{ref}"
+            row[f"balanced minus {ref} (pp)"] = ci_text(e, key) if key in e else "-"
+        vs = e.get("vs_best") if m in read else None  # a baseline row's own readings rank only its own models
+        row["balanced minus best (pp)"] = ci_text(vs, "balanced_accuracy") if vs else "-"
+        row["tied with the best"] = ("yes" if vs["tied"] else "no") if vs else "-"
+        row["CI resamples"] = ci_label(e.get("n_seeds", 1))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -208,16 +219,37 @@ def shortcut_features(images: np.ndarray, thumb: int = 16, bins: int = 16) -> di
     return {f"thumbnail {thumb}x{thumb}": small.reshape(n, -1) / 255.0, "colour histogram": hist}
 
 
+def file_facts(paths) -> pd.DataFrame:
+    """Per file: extension (lower case), width, height (from the header)."""
+    from PIL import Image
+
+    rows = []
+    for p in paths:
+        with Image.open(p) as im:
+            w, h = im.size
+        rows.append({"extension": str(p).rsplit(".", 1)[-1].lower(), "width": w, "height": h})
+    return pd.DataFrame(rows)
+
+
+def acquisition_table(paths, labels, classes, root) -> pd.DataFrame:
+    """Images per class and kind (original / augmented copy) x (extension, width x height): what the metadata floor
+    can read."""
+    facts = file_facts(paths)
+    copy_mask = ~eye_copies.originals_mask([Path(p).relative_to(root).as_posix() for p in paths])
+    key = facts["extension"] + " " + facts["width"].astype(str) + "x" + facts["height"].astype(str)
+    common = key.value_counts()
+    key = key.where(key.map(common) >= 5, "other (< 5 files each)")
+    kind = np.where(np.asarray(copy_mask, bool), "copy", "original")
+    cls = np.asarray(classes)[np.asarray(labels)]
+    tab = pd.crosstab([pd.Series(cls, name="class"), pd.Series(kind, name="kind")], key.rename("extension, size"))
+    return tab.reset_index()
+
+
 def metadata_features(paths) -> np.ndarray:
     """Features that see only the file, never the fundus: one-hot file extension, one-hot image size (width x
     height; sizes seen fewer than 5 times pooled) and log width, log height, aspect ratio. (n, k) float."""
-    from PIL import Image
-
-    ext, size = [], []
-    for p in paths:
-        with Image.open(p) as im:
-            size.append(im.size)
-        ext.append(str(p).rsplit(".", 1)[-1].lower())
+    facts = file_facts(paths)
+    ext, size = list(facts["extension"]), list(zip(facts["width"], facts["height"]))
     names = pd.Series([f"{w}x{h}" for w, h in size])
     common = names.value_counts()
     names = names.where(names.map(common) >= 5, "other")
@@ -227,20 +259,45 @@ def metadata_features(paths) -> np.ndarray:
 
 
 def shortcut_floors(
-    feature_sets: dict, y, groups, boot_groups, cfg: EyeCVConfig, classes, progress: bool = True, test=None
+    feature_sets: dict,
+    y,
+    groups,
+    boot_groups,
+    cfg: EyeCVConfig,
+    classes,
+    progress: bool = True,
+    test=None,
+    keep=None,
+    seeded=(),
 ) -> pd.DataFrame:
     """Tuned logistic regression and kNN on each of ``feature_sets`` ({name: (n, k)}: :func:`shortcut_features`,
-    :func:`metadata_features`), grouped by ``groups``, scored on ``test`` (the headline's population), first seed:
-    accuracy, balanced accuracy and per-class recall (%) with group-bootstrap 95% CIs."""
+    :func:`metadata_features`), grouped by ``groups``, on the images of ``keep`` (default all), scored on ``test``
+    (the headline's population): accuracy, balanced accuracy and per-class recall (%) with 95% CIs. The feature
+    sets named in ``seeded`` run every seed of ``cv.seeds`` (seeds x group bootstrap), the others the first seed
+    (group bootstrap)."""
+    from lib.eye.prose import ci_label
+    from lib.eye.protocols import _expand
+
     floor_cfg = replace(cfg, models=("logreg", "knn"))
+    keep = np.ones(len(y), bool) if keep is None else np.asarray(keep, bool)
+    t = None if test is None else np.asarray(test, bool)[keep]
+    g = None if groups is None else np.asarray(groups)[keep]
     rows = []
     for name, F in feature_sets.items():
-        res = cross_validate(F, y, floor_cfg, cfg.cv.seeds[0], groups, progress, test)
-        read = readings([res], y, boot_groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])
+        seeds = cfg.cv.seeds if name in seeded else cfg.cv.seeds[:1]
+        res = [
+            _expand(
+                cross_validate(np.asarray(F)[keep], np.asarray(y)[keep], floor_cfg, s, g, progress, t), keep, len(y)
+            )
+            for s in seeds
+        ]
+        read = readings(res, y, boot_groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])
         for m, e in read.items():
             row = {
                 "Features": name,
                 "Technique": cfg.label(m),
+                "Seeds": len(seeds),
+                "CI resamples": ci_label(len(seeds)),
                 "Accuracy (%)": ci_text(e, "accuracy"),
                 "Balanced accuracy (%)": ci_text(e, "balanced_accuracy"),
             }
@@ -277,24 +334,86 @@ def floors_metrics(floors: pd.DataFrame) -> dict:
 
 
 def negative_control(
-    data_source: str, control: dict | None, seed: int, y, groups, cfg: EyeCVConfig, classes, test=None
+    data_source: str, control: dict | None, seed: int, y, groups, cfg: EyeCVConfig, classes, test=None, keep=None
 ):
     """Tuned logistic regression on the control features (``control``: a FeatureConfig dict, e.g. random MobileNetV2
-    weights), grouped by ``groups``, first seed: its readings with group-bootstrap CIs, or None without a control."""
+    weights), grouped by ``groups``, on the images of ``keep``, first seed: its readings with group-bootstrap CIs
+    (one fold assignment), or None without a control."""
     if not control:
         return None
     from lib.eye import features as eye_features
+    from lib.eye.prose import ci_label
+    from lib.eye.protocols import _expand
 
     fcfg = eye_features.FeatureConfig(**control)
     feats = eye_features.features_for(data_source, fcfg, seed)
-    res = cross_validate(feats["features"], y, replace(cfg, models=("logreg",)), cfg.cv.seeds[0], groups, True, test)
-    read = readings([res], y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])["logreg"]
-    return {"features": fcfg.describe(), **read}
+    keep = np.ones(len(y), bool) if keep is None else np.asarray(keep, bool)
+    t = None if test is None else np.asarray(test, bool)[keep]
+    res = cross_validate(
+        feats["features"][keep],
+        np.asarray(y)[keep],
+        replace(cfg, models=("logreg",)),
+        cfg.cv.seeds[0],
+        None if groups is None else np.asarray(groups)[keep],
+        True,
+        t,
+    )
+    read = readings([_expand(res, keep, len(y))], y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])["logreg"]
+    return {"features": fcfg.describe(), **read, "ci": ci_label(1)}
+
+
+def protocol_masks(files, protocols, dropped, unscored) -> tuple[dict, dict]:
+    """(keep, test) for :func:`lib.eye.protocols.run_protocols`: every protocol drops ``dropped`` (the ambiguous
+    copies) and ``originals`` also every other copy; every protocol but ``plain`` scores the originals only, and
+    none scores ``unscored`` (the label-conflicted duplicates)."""
+    originals = eye_copies.originals_mask(files)
+    dropped, unscored = np.asarray(dropped, bool), np.asarray(unscored, bool)
+    keep = {p: ~dropped & (originals if p == "originals" else True) for p in protocols}
+    test = {p: ~unscored & (True if p == "plain" else originals) for p in protocols}
+    return keep, test
+
+
+def som_side_sweep(X, y, groups, keep, test, cfg: EyeCVConfig, seed: int, progress: bool = True) -> pd.DataFrame:
+    """The SOM classifier and the literal CBNN (one-hot winning unit, the widest network of the grid) at every SOM
+    side of ``tuning.sweep_sides`` on the first outer fold of ``groups`` (images of ``keep``, scored on ``test``), first
+    seed: accuracy and balanced accuracy (%) against the side: where the literal CBNN's capacity (the number of
+    units) stops paying."""
+    from lib.eye.cluster_net import ClusterNetwork
+    from lib.eye.protocols import folds
+    from lib.eye.readings import weighted_scores
+
+    keep = np.asarray(keep, bool)
+    Xk, yk = np.asarray(X, float)[keep], np.asarray(y)[keep]
+    tk, gk = np.asarray(test, bool)[keep], None if groups is None else np.asarray(groups)[keep]
+    tr, te = folds(yk, cfg.cv.n_splits, seed, gk)[0]
+    te = te[tk[te]]
+    c = int(yk.max() + 1)
+    net_cfg = replace(cfg.cbnn, hidden=(max(cfg.tuning.cbnn_hidden),))
+    rows = []
+    for side in cfg.tuning.sweep_sides:
+        som = SOMClassifier(replace(cfg.som, side=side), seed).fit(Xk[tr], yk[tr], c)
+        net = ClusterNetwork(net_cfg, "som", "onehot", seed).fit(
+            som.transform(Xk[tr]), yk[tr], centroids=som.codebook, n_classes=c
+        )
+        preds = (("SOM classifier", som.predict(Xk[te])), ("literal CBNN", net.predict(som.transform(Xk[te]))))
+        for name, pred in preds:
+            sc = weighted_scores(np.ones(len(te)), yk[te], pred, None, c)
+            rows.append(
+                {
+                    "side": side,
+                    "units": side * side,
+                    "model": name,
+                    "accuracy (%)": 100 * float(sc["accuracy"]),
+                    "balanced accuracy (%)": 100 * float(sc["balanced_accuracy"]),
+                    "units with hits": int((som.counts_.sum(axis=1) > 0).sum()),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def best_model(read: dict) -> str:
-    """The model with the highest accuracy in one protocol's readings."""
-    return max(read, key=lambda m: read[m]["accuracy"])
+    """The model with the highest balanced accuracy in one protocol's readings (free of the test class mix)."""
+    return max(read, key=lambda m: read[m]["balanced_accuracy"])
 
 
 def som_overview(som: SOMClassifier, X: np.ndarray, y: np.ndarray) -> dict:
@@ -310,16 +429,23 @@ def som_overview(som: SOMClassifier, X: np.ndarray, y: np.ndarray) -> dict:
 
 
 # ---------------------------------------------------------------- copies
-def near_pair_rows(pairs: pd.DataFrame, n_top: int, n_edge: int) -> list[dict]:
+def near_pair_rows(pairs: pd.DataFrame, n_top: int, n_edge: int, kind: str | None = None) -> list[dict]:
     """Rows (file = a, best = b) for the near-duplicate figure: the ``n_top`` most similar pairs and the ``n_edge``
-    pairs nearest the threshold (the least similar ones still joined)."""
+    pairs nearest the threshold (the least similar ones still candidates); ``kind``: one label for every row
+    instead. The pixel verification score and verdict are in the label when the pairs carry them."""
     if not len(pairs):
         return []
-    top = pairs.head(n_top).assign(kind="most similar")
-    edge = pairs.tail(n_edge).assign(kind="at the threshold")
+    top = pairs.head(n_top).assign(kind=kind or "most similar")
+    edge = pairs.tail(n_edge).assign(kind=kind or "at the threshold")
     rows = pd.concat([top, edge]).drop_duplicates(["a", "b"])
+
+    def label(r):
+        if "pixel score" not in r:
+            return r["kind"]
+        return f"{r['kind']}; pixel {r['pixel score']:.2f} ({'joined' if r['verified'] else 'not joined'})"
+
     return [
-        {"file": r["a"], "best": r["b"], "score": r["cosine"], "kind": r["kind"], "second": ""}
+        {"file": r["a"], "best": r["b"], "score": r["cosine"], "kind": label(r), "second": ""}
         for r in rows.to_dict("records")
     ]
 
@@ -352,6 +478,8 @@ def copy_metrics(links: pd.DataFrame, counts: pd.DataFrame, cfg: eye_copies.Copy
         "score_min": float(links["score"].min()) if len(links) else None,
         "margin_min": float(margin.min()) if len(links) else None,
         "uncertain": int((links["also"].fillna("") != "").sum()) if len(links) else 0,
+        "dropped_ambiguous": int((links["linked"] & (links["candidates"].fillna(1) >= 2)).sum()) if len(links) else 0,
+        "candidates_max": int(links["candidates"].max()) if len(links) else 0,
     }
 
 

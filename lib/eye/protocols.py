@@ -60,10 +60,11 @@ MODELS = ("som", *NETWORKS, *BASELINES)
 
 @dataclass(frozen=True)
 class CVConfig:
-    """params.yaml ``nb03.cv``: ``n_splits`` outer folds; ``protocols``: the first runs over every seed of ``seeds``,
-    the others over the first seed; blas_threads: BLAS threads in the loop; bootstrap: replicates of the
-    seeds x group bootstrap (:mod:`lib.eye.readings`); other_models: the models of the protocols after the first
-    (empty: all models)."""
+    """params.yaml ``nb03.cv``: ``n_splits`` outer folds; seeds: repetitions (each seed: new folds, SOMs and
+    networks); ``seed_models``: the models that run every seed of ``seeds`` in every protocol (the others run the
+    first seed only); without ``seed_models`` the first protocol runs every seed for every model and the others the
+    first seed; blas_threads: BLAS threads in the loop; bootstrap: replicates of the seeds x group bootstrap
+    (:mod:`lib.eye.readings`); other_models: the models of the protocols after the first (empty: all models)."""
 
     n_splits: int
     seeds: tuple[int, ...]
@@ -71,6 +72,7 @@ class CVConfig:
     blas_threads: int
     bootstrap: int
     other_models: tuple[str, ...] = ()
+    seed_models: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.n_splits < 2:
@@ -83,8 +85,18 @@ class CVConfig:
         object.__setattr__(self, "seeds", tuple(self.seeds))
         object.__setattr__(self, "protocols", tuple(self.protocols))
         object.__setattr__(self, "other_models", tuple(self.other_models))
+        object.__setattr__(self, "seed_models", tuple(self.seed_models))
+
+    def model_seeds(self, protocol: str, model: str) -> tuple[int, ...]:
+        """The seeds ``model`` runs under ``protocol`` (class docstring)."""
+        if self.seed_models:
+            return self.seeds if model in self.seed_models else self.seeds[:1]
+        return self.seeds if protocol == self.protocols[0] else self.seeds[:1]
 
     def seeds_of(self, protocol: str) -> tuple[int, ...]:
+        """Every seed run under ``protocol`` (by at least one model)."""
+        if self.seed_models:
+            return self.seeds
         return self.seeds if protocol == self.protocols[0] else self.seeds[:1]
 
 
@@ -101,10 +113,12 @@ class TuneConfig:
     logreg_max_iter: int
     mlp_max_iter: int
     soft_bandwidth: tuple[float, ...] = (1.0,)  # cbnn_soft: factors of the median nearest-unit distance
+    sweep_sides: tuple[int, ...] = ()  # SOM sides of the one-fold side sweep (empty: som_side)
 
     def __post_init__(self):
         if self.inner_splits < 2:
             raise ValueError(f"tuning.inner_splits must be >= 2, got {self.inner_splits}")
+        object.__setattr__(self, "sweep_sides", tuple(self.sweep_sides) or tuple(self.som_side))
         for name in ("logreg_c", "knn_k", "som_side", "cbnn_hidden", "soft_bandwidth"):
             if not getattr(self, name):
                 raise ValueError(f"tuning.{name} must list at least one value")
@@ -151,7 +165,7 @@ class EyeCVConfig:
     tuning: TuneConfig
 
     def __post_init__(self):
-        bad = [m for m in (*self.models, *self.cv.other_models) if m not in MODELS]
+        bad = [m for m in (*self.models, *self.cv.other_models, *self.cv.seed_models) if m not in MODELS]
         if bad:
             raise ValueError(f"models must be among {MODELS}, got {bad}")
         object.__setattr__(self, "models", tuple(self.models))
@@ -320,8 +334,9 @@ def cross_validate(
 def run_protocols(
     X, y, groups: dict, cfg: EyeCVConfig, keep: dict | None = None, progress: bool = True, test: dict | None = None
 ) -> dict:
-    """{protocol: [:func:`cross_validate` result per seed]}. ``groups``: {protocol: (n,) ids or None (plain)};
-    ``keep``: {protocol: (n,) bool} images a protocol uses (e.g. originals only; default all); ``test``:
+    """{protocol: [:func:`cross_validate` result per seed]} (the first seed's run holds every model of the protocol,
+    a later seed's only the models that run it: :meth:`CVConfig.model_seeds`). ``groups``: {protocol: (n,) ids or
+    None (plain)}; ``keep``: {protocol: (n,) bool} images a protocol uses (e.g. originals only; default all); ``test``:
     {protocol: (n,) bool} images a protocol scores (the others only in training; default all it uses). A result of a
     protocol on a subset is mapped back to all n images (pred -1, proba NaN, fold -1 outside it) with "mask"."""
     out = {}
@@ -330,8 +345,11 @@ def run_protocols(
         g = groups.get(p)
         runs = []
         models = cfg.models if p == cfg.cv.protocols[0] or not cfg.cv.other_models else cfg.cv.other_models
-        pcfg = replace(cfg, models=tuple(m for m in cfg.models if m in models))
         for s in cfg.cv.seeds_of(p):
+            run_models = tuple(m for m in cfg.models if m in models and s in cfg.cv.model_seeds(p, m))
+            if not run_models:
+                continue
+            pcfg = replace(cfg, models=run_models)
             t = None if test is None or p not in test else np.asarray(test[p], bool)[mask]
             r = cross_validate(X[mask], y[mask], pcfg, s, None if g is None else np.asarray(g)[mask], progress, t)
             runs.append(_expand(r, mask, len(y)))

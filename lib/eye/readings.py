@@ -10,7 +10,9 @@ retraining of every model: its folds, SOMs and networks) and resamples the group
 with every augmented copy of them) with replacement, weighting each image by its group's number of draws. A
 score's CI is the 2.5 / 97.5 percentiles of the score of run s_b under weights w_b, so it holds the test-sample
 and the retraining variability; with one seed it is a group bootstrap only. The point value is the mean over
-seeds. Differences between models (or protocols) use the same (s_b, w_b): paired.
+seeds. Differences between models (or protocols) use the same (s_b, w_b): paired. A model run on fewer seeds than
+the protocol (``cv.seed_models``) uses its run s_b modulo its number of seeds: with one seed its CI is a group
+bootstrap of one fold assignment, without retraining variability (every label says which).
 """
 
 from __future__ import annotations
@@ -64,16 +66,24 @@ def weighted_scores(w: np.ndarray, y: np.ndarray, pred: np.ndarray, proba, n_cla
     return out
 
 
+def model_runs(runs: list[dict], model: str) -> list[dict]:
+    """The runs (seeds) of ``runs`` that hold ``model`` (a model may run fewer seeds than the protocol)."""
+    return [r for r in runs if model in r["pred"]]
+
+
 def _scores_over(runs: list[dict], model: str, y, n_classes: int, s_idx, w) -> tuple[list[dict], dict]:
-    """Point scores per seed and the bootstrap scores (replicate b: seed s_idx[b], weights w[b])."""
+    """Point scores per seed and the bootstrap scores (replicate b: seed s_idx[b] modulo the model's number of
+    seeds, weights w[b]; a model run on one seed gets a group bootstrap only)."""
     use_proba = model not in LABEL_ONLY
+    runs = model_runs(runs, model)
     point, boot = [], {}
     for r in runs:
         point.append(
             weighted_scores(np.ones(len(y)), y, r["pred"][model], r["proba"][model] if use_proba else None, n_classes)
         )
+    own = s_idx % len(runs)
     for i, r in enumerate(runs):
-        sel = np.flatnonzero(s_idx == i)
+        sel = np.flatnonzero(own == i)
         if not len(sel):
             continue
         sc = weighted_scores(w[sel], y, r["pred"][model], r["proba"][model] if use_proba else None, n_classes)
@@ -92,11 +102,14 @@ def readings(runs: list[dict], y, groups, classes: list[str], n_boot: int, seed:
     """Every model's pooled out-of-fold scores (mean over the seeds of ``runs``) with seeds x group bootstrap CIs.
 
     Returns {model: {reading: {class: v, class_ci, "mean", "mean_ci"}, "accuracy", "accuracy_ci",
-    "balanced_accuracy", "balanced_accuracy_ci", "macro_f1", "macro_f1_ci", "accuracy_minus_<ref>", "..._ci"}}.
+    "balanced_accuracy", "balanced_accuracy_ci", "macro_f1", "macro_f1_ci", "accuracy_minus_<ref>", "..._ci",
+    "balanced_accuracy_minus_<ref>", "..._ci", "n_seeds", "vs_best": {"best", "accuracy", "accuracy_ci",
+    "balanced_accuracy", "balanced_accuracy_ci", "tied"}}}: ``vs_best`` is the paired difference to the model with
+    the highest balanced accuracy (the criterion: free of the test class mix); "tied": its 95% CI contains 0.
     """
     c = len(classes)
     s_idx, w = replicates(groups, len(runs), n_boot, seed)
-    out, boot_acc = {}, {}
+    out, boot_acc, boot_bal = {}, {}, {}
     for m in runs[0]["pred"]:
         point, boot = _scores_over(runs, m, y, c, s_idx, w)
         entry = {}
@@ -112,12 +125,22 @@ def readings(runs: list[dict], y, groups, classes: list[str], n_boot: int, seed:
         for score in ("accuracy", "balanced_accuracy", "macro_f1"):
             entry[score] = float(np.mean([p[score] for p in point]))
             entry[f"{score}_ci"] = _ci(boot[score])
-        boot_acc[m] = boot["accuracy"]
+        entry["n_seeds"] = len(model_runs(runs, m))
+        boot_acc[m], boot_bal[m] = boot["accuracy"], boot["balanced_accuracy"]
         out[m] = entry
+    best = max(out, key=lambda m: out[m]["balanced_accuracy"]) if out else None
     for m in out:
         for ref in [r for r in refs if r in out and r != m]:
             out[m][f"accuracy_minus_{ref}"] = out[m]["accuracy"] - out[ref]["accuracy"]
             out[m][f"accuracy_minus_{ref}_ci"] = _ci(boot_acc[m] - boot_acc[ref])
+            out[m][f"balanced_accuracy_minus_{ref}"] = out[m]["balanced_accuracy"] - out[ref]["balanced_accuracy"]
+            out[m][f"balanced_accuracy_minus_{ref}_ci"] = _ci(boot_bal[m] - boot_bal[ref])
+        vs = {"best": best}
+        for key, b in (("accuracy", boot_acc), ("balanced_accuracy", boot_bal)):
+            vs[key] = out[m][key] - out[best][key]
+            vs[f"{key}_ci"] = [0.0, 0.0] if m == best else _ci(b[m] - b[best])
+        vs["tied"] = bool(m == best or vs["balanced_accuracy_ci"][1] >= 0.0)
+        out[m]["vs_best"] = vs
     return out
 
 
@@ -140,6 +163,7 @@ def protocol_accuracy(runs: dict, y, clusters, models, n_boot: int, seed: int, c
         for p, rs in runs.items():
             if m not in rs[0]["pred"]:
                 continue
+            rs = model_runs(rs, m)
             s_idx = np.minimum((u * len(rs)).astype(int), len(rs) - 1)
             pts = [weighted_scores(ones, y, r["pred"][m], None, c) for r in rs]
             boot = {

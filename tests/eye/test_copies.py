@@ -84,14 +84,58 @@ def test_no_copies_no_links():
     assert len(copies.link_counts(links)) == 0
 
 
-def test_uncertain_link_joins_both_candidates():
-    files = ["c/1_left.jpg", "c/2_left.jpg", "c/_0_1.jpg"]
+def test_ambiguous_copy_is_dropped_not_joined():
+    """A copy with a second candidate within the tie margin joins no group (it is dropped from the data); a copy with
+    one candidate joins its single best source only, never its runner-up."""
+    files = ["c/1_left.jpg", "c/2_left.jpg", "c/3_left.jpg", "c/_0_1.jpg", "c/_1_2.jpg"]
     links = pd.DataFrame(
-        {"file": ["c/_0_1.jpg"], "linked": [True], "source": ["c/1_left.jpg"], "also": ["c/2_left.jpg"]}
+        {
+            "file": ["c/_0_1.jpg", "c/_1_2.jpg"],
+            "linked": [True, True],
+            "source": ["c/1_left.jpg", "c/3_left.jpg"],
+            "also": ["c/2_left.jpg", ""],
+            "second": ["c/2_left.jpg", "c/2_left.jpg"],
+            "candidates": [2, 1],
+        }
     )
-    groups = copies.link_groups(files, np.array(["p1", "p2", "c/_0_1.jpg"]), links)
-    assert len(set(groups)) == 1
-    assert copies.group_table(files, groups, links)["linked source"].tolist()[2] == "c/1_left.jpg | c/2_left.jpg"
+    groups = copies.link_groups(files, np.array(["p1", "p2", "p3", "c/_0_1.jpg", "c/_1_2.jpg"]), links)
+    assert groups.tolist() == ["p1", "p2", "p3", "c/_0_1.jpg", "p3"]
+    assert copies.ambiguous_mask(files, links).tolist() == [False, False, False, True, False]
+    t = copies.group_table(files, groups, links, neardup=groups, dropped=copies.ambiguous_mask(files, links))
+    assert t["dropped (ambiguous copy)"].tolist()[3] == "c/1_left.jpg | c/2_left.jpg"
+    assert list(t.columns) == ["file", "group", "neardup group", "linked source", "dropped (ambiguous copy)"]
+
+
+def test_exact_duplicates_flag_cross_class_files(tmp_path):
+    h1, h2, h3 = "a" * 64, "b" * 64, "c" * 64
+    (tmp_path / "SHA256SUMS").write_text(
+        f"{h1}  cataract/1415_right.jpg\n{h1}  glaucoma/1415_right.jpg\n{h2}  normal/1.jpg\n{h2}  normal/2.jpg\n"
+        f"{h3}  normal/3.jpg\n"
+    )
+    files = ["cataract/1415_right.jpg", "glaucoma/1415_right.jpg", "normal/1.jpg", "normal/2.jpg", "normal/3.jpg"]
+    d = copies.exact_duplicates(tmp_path, files)
+    assert len(d) == 4 and d["cross-class"].tolist() == [True, True, False, False]
+    assert d["classes"].iloc[0] == "cataract | glaucoma"
+    pairs = copies.duplicate_pairs(d)
+    groups = copies.join_pairs(files, np.array(["g1", "g2", "g3", "g4", "g5"]), pairs)
+    assert groups.tolist() == ["g1", "g1", "g3", "g3", "g5"]
+
+
+def test_pair_score_separates_an_image_from_its_mirror_and_from_noise(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:96, :96]
+    disc = ((yy - 48) ** 2 + (xx - 48) ** 2 < 44**2)[..., None]
+    base = (rng.integers(60, 200, (96, 96, 3)) * disc).astype(np.uint8)
+    Image.fromarray(base).save(tmp_path / "a.png")
+    Image.fromarray(base[:, ::-1]).save(tmp_path / "b.png")
+    Image.fromarray((rng.integers(60, 200, (96, 96, 3)) * disc).astype(np.uint8)).save(tmp_path / "c.png")
+    cfg = copies.CopyConfig(**{**CFG.__dict__, "near_pixel": 0.5})
+    pairs = pd.DataFrame({"a": ["a.png", "a.png"], "b": ["b.png", "c.png"]})
+    v = copies.verify_pairs(tmp_path, pairs, cfg, progress=False)
+    assert v["pixel score"].iloc[0] > 0.95 and v["pixel score"].iloc[1] < 0.5
+    assert v["verified"].tolist() == [True, False]
 
 
 def test_near_duplicate_pairs_and_join():
@@ -122,3 +166,5 @@ def test_k_consistency_counts_shared_sources_and_rank_offset():
     assert t["linked copies"] == 4 and t["distinct k"] == 3 and t["k with one source (%)"] == 100.0
     assert t["most common k - rank"] == 0 and t["copies with k - rank = it (%)"] == 75.0
     assert t["copies with 2+ candidates (%)"] == 25.0
+    # the converse: o1 carries k 1 and 0 (one source, 2 distinct k: spread 1, rounded to tens 0)
+    assert t["sources with 2+ distinct k"] == 1 and t["their copies"] == 3

@@ -175,6 +175,64 @@ def test_weighted_scores_exact_and_against_a_loop():
     assert out["accuracy"] == pytest.approx(3 / 5) and np.isnan(out["recall"][2])
 
 
+def test_seed_models_run_every_seed_the_others_one():
+    X, y = _blobs(120)
+    groups = np.arange(len(y)) // 2
+    cfg = _cfg(
+        models=("logreg", "knn"),
+        n_splits=3,
+        protocols=["linked", "plain"],
+        seeds=[0, 1],
+        seed_models=["logreg"],
+        other_models=[],
+    )
+    assert cfg.cv.model_seeds("plain", "logreg") == (0, 1) and cfg.cv.model_seeds("linked", "knn") == (0,)
+    runs = protocols.run_protocols(X, y, {"linked": groups, "plain": None}, cfg, progress=False)
+    for p in ("linked", "plain"):
+        assert [sorted(r["pred"]) for r in runs[p]] == [["knn", "logreg"], ["logreg"]]
+    r = readings.readings(runs["linked"], y, groups, ["a", "b", "c", "d"], 200, seed=0, refs=("logreg",))
+    assert r["logreg"]["n_seeds"] == 2 and r["knn"]["n_seeds"] == 1
+    assert "knn" in r and np.isfinite(r["knn"]["accuracy_minus_logreg_ci"]).all()
+    every = experiment.all_readings(runs, y, groups, ["a", "b", "c", "d"], cfg)  # calibration over a model's seeds
+    assert every["plain"]["knn"]["n_seeds"] == 1 and np.isfinite(every["plain"]["knn"]["brier"])
+    best = max(r, key=lambda m: r[m]["balanced_accuracy"])
+    assert r[best]["vs_best"]["tied"] and r[best]["vs_best"]["balanced_accuracy_ci"] == [0.0, 0.0]
+    from lib.eye import prose
+
+    assert prose.seeds_text(cfg, "linked") == "seeds [0, 1] (logreg; the others seed 0)"
+    assert "no retraining variability" in prose.ci_label(1) and "2 seeds" in prose.ci_label(2)
+
+
+def test_vs_best_separates_a_clearly_worse_model():
+    y = np.repeat([0, 1], 50)
+    good = {"pred": {"a": y.copy(), "b": np.where(np.arange(100) % 2 == 0, y, 1 - y)}, "proba": {}}
+    good["proba"] = {m: np.eye(2)[p] for m, p in good["pred"].items()}
+    r = readings.readings([good], y, np.arange(100), ["x", "z"], 400, seed=0)
+    assert r["b"]["vs_best"]["best"] == "a" and not r["b"]["vs_best"]["tied"]
+    assert r["b"]["vs_best"]["balanced_accuracy"] == pytest.approx(-0.5)
+
+
+def test_protocol_masks_drop_ambiguous_and_unscore_conflicted():
+    files = ["c/1.jpg", "c/_0_1.jpg", "c/_1_2.jpg", "g/1.jpg"]
+    keep, test = experiment.protocol_masks(
+        files, ("neardup", "plain", "originals"), np.array([0, 0, 1, 0], bool), np.array([0, 0, 0, 1], bool)
+    )
+    assert keep["neardup"].tolist() == [True, True, False, True]
+    assert keep["originals"].tolist() == [True, False, False, True]
+    assert test["neardup"].tolist() == [True, False, False, False]
+    assert test["plain"].tolist() == [True, True, True, False]
+
+
+def test_leak_text_says_which_pairs_were_not_run():
+    from lib.eye import prose
+
+    cfg = _cfg(protocols=["neardup", "linked", "plain"])
+    text = prose.leak_text(cfg, experiment.LEAK_PAIRS)
+    assert "*patient - linked*: not run (patient not among the protocols)" in text
+    assert "*plain - linked*: the paper's image-level folds" in text
+    assert "3 protocols" in prose.protocols_overview(cfg)
+
+
 def test_readings_ci_holds_the_seeds_and_pairs_models():
     """Seed 0 predicts everything right, seed 1 everything wrong: the point is 1/2 and the seeds x group bootstrap CI
     spans both retrainings; a model paired with itself differs by exactly 0."""
@@ -203,6 +261,18 @@ def test_leak_table_paired_differences():
     assert t["linked - originals (pp)"].startswith("+75.00 ")
     m = experiment.leak_metrics(comp)["logreg"]
     assert m["linked"] == pytest.approx(0.75) and m["originals"] == 0.0
+
+
+def test_model_table_columns_and_baseline_rows():
+    y = np.repeat([0, 1], 50)
+    good = {"pred": {"a": y.copy(), "b": np.where(np.arange(100) % 2 == 0, y, 1 - y)}, "proba": {}}
+    good["proba"] = {m: np.eye(2)[p] for m, p in good["pred"].items()}
+    r = readings.readings([good], y, np.arange(100), ["x", "z"], 200, seed=0)
+    cfg = _cfg(models=("logreg", "knn"))
+    floor = readings.readings([good], y, np.arange(100), ["x", "z"], 200, seed=0)["b"]
+    t = experiment.model_table({"logreg": r["a"], "knn": r["b"]}, cfg, ["x", "z"], baselines={"floor": floor})
+    assert t["tied with the best"].tolist() == ["yes", "no", "-"]  # a baseline row is not ranked
+    assert t["Seeds"].tolist() == [1, 1, 1] and t["CI resamples"].str.contains("no retraining").all()
 
 
 def test_calibration_exact():
