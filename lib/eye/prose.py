@@ -184,7 +184,7 @@ def copies_text(metrics: dict) -> str:
         f"Lowest verification score of a link {metrics['score_min']:.3f}; smallest margin over the runner-up "
         f"{metrics['margin_min']:.3f}. Ambiguous copies (a second candidate within the tie margin, up to "
         f"{metrics['candidates_max']} candidates; mostly blurry cataract images with little structure, which we "
-        f"cannot tell apart by eye either): {metrics['dropped_ambiguous']}, dropped from the data in every "
+        f"cannot tell apart by eye either): {metrics['dropped_ambiguous']}, **dropped from the data** in every "
         "protocol (joining all their candidates chained unrelated patients into one group; removing a copy cannot "
         f"leak). Every other linked copy joins its single best source. Method: {metrics['method']}."
     )
@@ -220,7 +220,7 @@ def interpretation(
     best = max(r, key=lambda m: r[m]["balanced_accuracy"])
     top = [m for m in r if r[m].get("vs_best", {}).get("tied", m == best)]
     lines = [
-        f"- Headline protocol: {protocol_label(main, cfg)}. Models are ranked by balanced accuracy (the mean "
+        f"- Headline protocol: {protocol_label(main, cfg)}. Models are ranked by **balanced accuracy** (the mean "
         "per-class recall): the test set holds the originals only, whose class mix differs from the training mix.",
         f"- Highest balanced accuracy: {cfg.label(best)}, {_ci(r[best], 'balanced_accuracy')} (accuracy "
         f"{_ci(r[best], 'accuracy')}; 95% CI: {r[best]['ci']}).",
