@@ -83,9 +83,10 @@ def choose_hgb_iter(F, y, train, record, *, iters, inner_k: int, seed: int) -> t
         raise ValueError(f"aami_hgb.iters must be positive integers, got {iters}")
     y = np.asarray(y)
     oof = {i: np.zeros(len(y), dtype=int) for i in iters}
-    held = []
+    held, fitted = [], []
     for a, b in inner_folds(record, y, train, inner_k, seed):
         m = make_model("hgb_balanced", seed, iters[-1]).fit(F[a], y[a])
+        fitted.append(int(m.n_iter_))
         wanted = set(iters)
         for n, p in enumerate(m.staged_predict_proba(F[b]), start=1):
             if n in wanted:
@@ -99,7 +100,10 @@ def choose_hgb_iter(F, y, train, record, *, iters, inner_k: int, seed: int) -> t
     rows = []
     for i in iters:
         f = f1_score(y[held], oof[i][held], labels=[s, v], average=None, zero_division=0)
-        rows.append({"iterations": i, "DS1 inner-CV S F1": float(f[0]), "DS1 inner-CV V F1": float(f[1])})
+        rows.append(
+            {"iterations": i, "DS1 inner-CV S F1": float(f[0]), "DS1 inner-CV V F1": float(f[1])}
+            | {"iterations the fold fits used (early stopping)": ", ".join(str(min(i, n)) for n in fitted)}
+        )
     table = pd.DataFrame(rows)
     table["mean S, V F1"] = table[["DS1 inner-CV S F1", "DS1 inner-CV V F1"]].mean(1)
     best = int(table["iterations"][int(np.argmax(table["mean S, V F1"].to_numpy()))])
@@ -114,6 +118,10 @@ def _patient_counts(y, pred, pat_idx, n_pat: int, c: int) -> tuple[np.ndarray, n
         return np.bincount(pat_idx[mask], minlength=n_pat).astype(float)
 
     return count((pred == c) & (y == c)), count((pred == c) & (y != c)), count((pred != c) & (y == c))
+
+
+def _round(ci, digits: int = 4):
+    return [round(float(v), digits) for v in ci] if ci else None
 
 
 def _ratio(a, b):
@@ -154,9 +162,9 @@ def per_class_cis(y, probas: dict, record, *, n_boot: int, seed: int, without=()
                         "class": cname,
                         "support": int((tp + fn).sum()),
                         "Se": float(_ratio(tp.sum(), (tp + fn).sum())),
-                        "Se_ci": percentile_interval(se_b, level),
+                        "Se_ci": _round(percentile_interval(se_b, level)),
                         "+P": float(_ratio(tp.sum(), (tp + fp).sum())),
-                        "+P_ci": percentile_interval(ppv_b, level),
+                        "+P_ci": _round(percentile_interval(ppv_b, level)),
                     }
                 )
     return pd.DataFrame(rows)
@@ -212,7 +220,10 @@ def beside_published(cis: pd.DataFrame) -> pd.DataFrame:
             | {f"{c} {k}": 100 * float(g.loc[c, k]) for c in ("S", "V") for k in ("Se", "+P")}
             | {f"{c} {k} 95% CI": _pct_ci(g.loc[c, f"{k}_ci"]) for c in ("S", "V") for k in ("Se", "+P")}
         )
-    return pd.DataFrame(PUBLISHED + ours)
+    table = pd.DataFrame(PUBLISHED + ours)
+    ci_cols = [c for c in table.columns if c.endswith("95% CI")]
+    table[ci_cols] = table[ci_cols].fillna("-")
+    return table
 
 
 def _meets(g, c: str, se: float, ppv: float) -> str:
@@ -261,3 +272,21 @@ def metrics(study, cis: pd.DataFrame) -> dict:
             "hgb_choice_ds1": study.hgb_choice.to_dict("records"),
         }
     }
+
+
+def hgb_choice_reading(table: pd.DataFrame) -> str:
+    """Markdown: which boosting-iteration cap DS1 chose for hgb_balanced, and whether the cap decided anything."""
+    best = int(table.loc[table["chosen (DS1)"], "iterations"].iloc[0])
+    scores = table["mean S, V F1"].to_numpy()
+    text = (
+        f"hgb_balanced's boosting iterations, chosen on DS1 alone (inner patient-grouped CV, mean S and V F1): {best} "
+        f"among {', '.join(str(int(i)) for i in table['iterations'])}."
+    )
+    if np.allclose(scores, scores[0]):
+        text += (
+            " Every candidate scores the same: the fits stop early (scikit-learn's automatic early stopping on 10% of "
+            "a fit's beats; iterations used per fold: "
+            f"{table['iterations the fold fits used (early stopping)'].iloc[-1]}), below the smallest cap, so the cap "
+            "decides nothing and the smallest is kept."
+        )
+    return text
