@@ -223,7 +223,15 @@ SECTIONS: dict[str, Any] = {
             "al_epochs": INT(min=1),
             "saving_fraction": FLOAT(min=0, max=1, min_open=True),
             "bootstrap_samples": INT(min=0),
-            "rhythm_study": DICT({"variants": LIST(LIST()), "seeds": LIST(INT(min=0)), "max_train": INT(min=0)}),
+            "rhythm_study": DICT(
+                {
+                    "variants": LIST(LIST()),
+                    "seeds": LIST(INT(min=0)),
+                    "max_train": INT(min=0),
+                    "epochs": INT(min=1),
+                    "patience": INT(min=0),
+                }
+            ),
             "label_reading_models": LIST(STR()),
             "importance_study": DICT({"n_repeats": INT(min=1), "max_test": INT(min=0)}),
             "label_reading": STR("statement", "episode"),
@@ -231,7 +239,8 @@ SECTIONS: dict[str, Any] = {
                 STR("random", "entropy", "margin", "least_confidence", "bald", "odal", "odal_no_fuzzy")
             ),
             "aami_kinds": LIST(STR()),
-            "aami_hgb_iter": INT(min=1),
+            "aami_hgb": DICT({"iters": LIST(INT(min=1)), "inner_k": INT(min=2)}),
+            "checks": DICT({"aami_without": LIST(STR()), "rhythm_without": LIST(STR()), "episode_min_s": FLOAT(min=0)}),
             "aami_targets": DICT({k: FLOAT(min=0, max=1) for k in ("s_se", "s_ppv", "v_se", "v_ppv")}),
             "floor": DICT(
                 {

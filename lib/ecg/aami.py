@@ -6,9 +6,15 @@ their ratios, plus QRS width, amplitudes, spectral and statistical descriptors o
 
 - ``logreg_balanced``: multinomial logistic regression on standardised features, class weights inversely
   proportional to the DS1 class frequencies (equal priors, chosen on DS1 only);
-- ``hgb_balanced``: histogram gradient-boosted trees (scikit-learn), the same DS1 class weights.
+- ``hgb_balanced``: histogram gradient-boosted trees (scikit-learn), the same DS1 class weights; its number of
+  boosting iterations is chosen on DS1 alone (:func:`choose_hgb_iter`: inner patient-grouped CV, pooled
+  out-of-fold mean of the S and V F1).
 
 Nothing is tuned on DS2: the class weights come from DS1 counts, the decision is the arg-max.
+
+Uncertainty (:func:`per_class_cis`): patient-bootstrap 95% CIs of every per-class Se and +P (DS2 patients
+resampled, records 201 and 202 one patient), and the same scores with named records left out (record 232 holds
+most of DS2's S beats); :func:`per_record` gives the S and V sensitivity of every DS2 record.
 """
 
 from __future__ import annotations
@@ -61,6 +67,128 @@ def make_model(name: str, seed: int, hgb_iter: int):
     raise ValueError(f"unknown AAMI feature model {name!r}; allowed: {FEATURE_MODELS}")
 
 
+def choose_hgb_iter(F, y, train, record, *, iters, inner_k: int, seed: int) -> tuple[int, pd.DataFrame]:
+    """The boosting iterations of ``hgb_balanced`` among ``iters``, chosen on the DS1 beats ``train`` alone: inner
+    patient-grouped ``inner_k``-fold CV (lib.ecg.rhythm.inner_folds, stratified by class), one fit per fold at the
+    largest candidate read at every candidate (staged predictions); the candidate with the best pooled
+    out-of-fold mean of the S and V F1 wins (ties: fewer iterations). scikit-learn's automatic early stopping (on
+    10% of a fit's beats, above 10,000 beats) stays on, so a candidate is a cap on the iterations. Returns
+    (iterations, one row per candidate)."""
+    from sklearn.metrics import f1_score
+
+    from lib.ecg.rhythm import inner_folds
+
+    iters = sorted({int(i) for i in iters})
+    if not iters or iters[0] < 1:
+        raise ValueError(f"aami_hgb.iters must be positive integers, got {iters}")
+    y = np.asarray(y)
+    oof = {i: np.zeros(len(y), dtype=int) for i in iters}
+    held, fitted = [], []
+    for a, b in inner_folds(record, y, train, inner_k, seed):
+        m = make_model("hgb_balanced", seed, iters[-1]).fit(F[a], y[a])
+        fitted.append(int(m.n_iter_))
+        wanted = set(iters)
+        for n, p in enumerate(m.staged_predict_proba(F[b]), start=1):
+            if n in wanted:
+                oof[n][b] = m.classes_[p.argmax(1)]
+        for i in iters:  # early stop inside the fit: later candidates read its last stage
+            if i > m.n_iter_:
+                oof[i][b] = m.predict(F[b])
+        held.append(b)
+    held = np.concatenate(held)
+    s, v = AAMI_CLASSES.index("S"), AAMI_CLASSES.index("V")
+    rows = []
+    for i in iters:
+        f = f1_score(y[held], oof[i][held], labels=[s, v], average=None, zero_division=0)
+        rows.append(
+            {"iterations": i, "DS1 inner-CV S F1": float(f[0]), "DS1 inner-CV V F1": float(f[1])}
+            | {"iterations the fold fits used (early stopping)": ", ".join(str(min(i, n)) for n in fitted)}
+        )
+    table = pd.DataFrame(rows)
+    table["mean S, V F1"] = table[["DS1 inner-CV S F1", "DS1 inner-CV V F1"]].mean(1)
+    best = int(table["iterations"][int(np.argmax(table["mean S, V F1"].to_numpy()))])
+    table["chosen (DS1)"] = table["iterations"] == best
+    return best, table
+
+
+def _patient_counts(y, pred, pat_idx, n_pat: int, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per patient: true positives, false positives, false negatives of class ``c``."""
+
+    def count(mask):
+        return np.bincount(pat_idx[mask], minlength=n_pat).astype(float)
+
+    return count((pred == c) & (y == c)), count((pred == c) & (y != c)), count((pred != c) & (y == c))
+
+
+def _round(ci, digits: int = 4):
+    return [round(float(v), digits) for v in ci] if ci else None
+
+
+def _ratio(a, b):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+def per_class_cis(y, probas: dict, record, *, n_boot: int, seed: int, without=(), level: float = 0.95) -> pd.DataFrame:
+    """Per model (``probas``: {model: (n, 5) DS2 probabilities}, arg-max decision) and class: Se and +P with
+    patient-bootstrap CIs (``n_boot`` resamples of the DS2 patients, the same ones for every model), on all DS2 beats
+    and, for each record in ``without``, on DS2 without that record (its patient). A resample without a beat of a
+    class gives no Se for it (left out of that interval)."""
+    from lib.ecg.bootstrap import _record_counts, percentile_interval
+    from lib.ecg.data import patients
+
+    y, rec = np.asarray(y), np.asarray(record).astype(str)
+    pat_idx, counts = _record_counts(rec, n_boot, seed)
+    names = np.unique(patients(rec))
+    rows = []
+    for drop in [None, *[str(r) for r in without]]:
+        keep = np.ones(names.size, dtype=bool)
+        if drop is not None:
+            gone = np.unique(patients(np.array([drop])))
+            if not np.isin(gone, names).any():
+                raise ValueError(f"per_class_cis: record {drop} is not among the DS2 records {sorted(set(rec))}")
+            keep = ~np.isin(names, gone)
+        W = counts * keep  # a left-out patient weighs 0 in every resample
+        for model, proba in probas.items():
+            pred = np.asarray(proba).argmax(1)
+            for c, cname in enumerate(AAMI_CLASSES):
+                tp, fp, fn = _patient_counts(y, pred, pat_idx, names.size, c)
+                tp, fp, fn = tp * keep, fp * keep, fn * keep
+                se_b, ppv_b = _ratio(W @ tp, W @ (tp + fn)), _ratio(W @ tp, W @ (tp + fp))
+                rows.append(
+                    {
+                        "DS2 beats": "all" if drop is None else f"without record {drop}",
+                        "model": model,
+                        "class": cname,
+                        "support": int((tp + fn).sum()),
+                        "Se": float(_ratio(tp.sum(), (tp + fn).sum())),
+                        "Se_ci": _round(percentile_interval(se_b, level)),
+                        "+P": float(_ratio(tp.sum(), (tp + fp).sum())),
+                        "+P_ci": _round(percentile_interval(ppv_b, level)),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def per_record(y, probas: dict, record, classes=("S", "V")) -> pd.DataFrame:
+    """Per DS2 record with beats of ``classes``: their count and each model's sensitivity (arg-max decision)."""
+    y, rec = np.asarray(y), np.asarray(record).astype(str)
+    rows = []
+    for r in np.unique(rec):
+        m = rec == r
+        row = {"record": r}
+        for c in classes:
+            ci = AAMI_CLASSES.index(c)
+            pos = m & (y == ci)
+            row[f"{c} beats"] = int(pos.sum())
+            for model, proba in probas.items():
+                pred = np.asarray(proba).argmax(1)
+                row[f"{model} {c} Se"] = float((pred[pos] == ci).mean()) if pos.any() else None
+        if any(row[f"{c} beats"] for c in classes):
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def fit_feature_models(F, y, split, *, seed: int, hgb_iter: int, models=FEATURE_MODELS) -> dict:
     """{model: (DS2 probabilities (n_test, 5), fit seconds)} for ``models`` trained on ``split['train']`` and
     ``split['val']`` (all DS1 beats: nothing is early-stopped)."""
@@ -76,28 +204,89 @@ def fit_feature_models(F, y, split, *, seed: int, hgb_iter: int, models=FEATURE_
     return out
 
 
-def beside_published(table: pd.DataFrame) -> pd.DataFrame:
-    """Our S and V rows (from the per-class table: model, class, Se, +P) in % beside :data:`PUBLISHED`."""
+def _pct_ci(ci) -> str:
+    return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "-"
+
+
+def beside_published(cis: pd.DataFrame) -> pd.DataFrame:
+    """Our S and V rows (from :func:`per_class_cis`, every DS2 beat and each left-out record) in % with their
+    patient-bootstrap 95% CIs, beside :data:`PUBLISHED` (point values only: the papers give no interval)."""
     ours = []
-    for m, g in table.groupby("model", sort=False):
+    for (beats, m), g in cis.groupby(["DS2 beats", "model"], sort=False):
         g = g.set_index("class")
+        tag = "" if beats == "all" else f", DS2 {beats}"
         ours.append(
-            {"study": f"this notebook: {m}"}
+            {"study": f"this notebook: {m}{tag}"}
             | {f"{c} {k}": 100 * float(g.loc[c, k]) for c in ("S", "V") for k in ("Se", "+P")}
+            | {f"{c} {k} 95% CI": _pct_ci(g.loc[c, f"{k}_ci"]) for c in ("S", "V") for k in ("Se", "+P")}
         )
-    return pd.DataFrame(PUBLISHED + ours)
+    table = pd.DataFrame(PUBLISHED + ours)
+    ci_cols = [c for c in table.columns if c.endswith("95% CI")]
+    table[ci_cols] = table[ci_cols].fillna("-")
+    return table
 
 
-def targets_reading(table: pd.DataFrame, s_se: float, s_ppv: float, v_se: float, v_ppv: float) -> str:
-    """Markdown: which models reach the issue's AAMI targets (S Se/+P and V Se/+P, shares)."""
+def _meets(g, c: str, se: float, ppv: float) -> str:
+    point = g.loc[c, "Se"] >= se and g.loc[c, "+P"] >= ppv
+    lo_se, lo_p = (g.loc[c, f"{k}_ci"][0] if g.loc[c, f"{k}_ci"] else float("nan") for k in ("Se", "+P"))
+    hi_se, hi_p = (g.loc[c, f"{k}_ci"][1] if g.loc[c, f"{k}_ci"] else float("nan") for k in ("Se", "+P"))
+    if point and lo_se >= se and lo_p >= ppv:
+        how = "meets, and both lower CI ends clear it"
+    elif point:
+        how = "meets at the point estimate only: the CI reaches below the target, not established"
+    elif hi_se >= se and hi_p >= ppv:
+        how = "misses at the point estimate; the CI reaches the target"
+    else:
+        how = "misses"
+    return (
+        f"{c} Se {g.loc[c, 'Se']:.3f} {_ci_txt(g.loc[c, 'Se_ci'])} / +P {g.loc[c, '+P']:.3f} "
+        f"{_ci_txt(g.loc[c, '+P_ci'])} ({how}: Se >= {se:.2f} with +P >= {ppv:.2f})"
+    )
+
+
+def _ci_txt(ci) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "[no CI]"
+
+
+def targets_reading(cis: pd.DataFrame, s_se: float, s_ppv: float, v_se: float, v_ppv: float) -> str:
+    """Markdown: which models reach the issue's AAMI targets (S Se/+P and V Se/+P, shares), each qualified by its
+    patient-bootstrap 95% CI, on all DS2 beats and on DS2 without each left-out record (:func:`per_class_cis`)."""
     lines = []
-    for m, g in table.groupby("model", sort=False):
+    for (beats, m), g in cis.groupby(["DS2 beats", "model"], sort=False):
         g = g.set_index("class")
-        s_ok = g.loc["S", "Se"] >= s_se and g.loc["S", "+P"] >= s_ppv
-        v_ok = g.loc["V", "Se"] >= v_se and g.loc["V", "+P"] >= v_ppv
-        lines.append(
-            f"- {m}: S Se {g.loc['S', 'Se']:.3f} / +P {g.loc['S', '+P']:.3f} ({'meets' if s_ok else 'misses'} "
-            f"Se >= {s_se:.2f} with +P >= {s_ppv:.2f}); V Se {g.loc['V', 'Se']:.3f} / +P {g.loc['V', '+P']:.3f} "
-            f"({'meets' if v_ok else 'misses'} Se >= {v_se:.2f} with +P >= {v_ppv:.2f})."
+        tag = "" if beats == "all" else f" (DS2 {beats})"
+        lines.append(f"- {m}{tag}: {_meets(g, 'S', s_se, s_ppv)}; {_meets(g, 'V', v_se, v_ppv)}.")
+    return "\n".join(lines) + (
+        "\n\nCIs: percentile intervals over patient resamples of DS2 (one seed, one model fit: the interval is the "
+        "patients' sampling error only); the published rows give no interval."
+    )
+
+
+def metrics(study, cis: pd.DataFrame) -> dict:
+    """The metrics-file block of the AAMI benchmark's uncertainty: per-class Se / +P with patient-bootstrap CIs (all
+    DS2 beats and without the named records) and hgb_balanced's DS1-chosen iterations."""
+    return {
+        "aami_uncertainty": {
+            "per_class_ci": cis.to_dict("records"),
+            "hgb_iterations_ds1": int(study.hgb_iter),
+            "hgb_choice_ds1": study.hgb_choice.to_dict("records"),
+        }
+    }
+
+
+def hgb_choice_reading(table: pd.DataFrame) -> str:
+    """Markdown: which boosting-iteration cap DS1 chose for hgb_balanced, and whether the cap decided anything."""
+    best = int(table.loc[table["chosen (DS1)"], "iterations"].iloc[0])
+    scores = table["mean S, V F1"].to_numpy()
+    text = (
+        f"hgb_balanced's boosting iterations, chosen on DS1 alone (inner patient-grouped CV, mean S and V F1): {best} "
+        f"among {', '.join(str(int(i)) for i in table['iterations'])}."
+    )
+    if np.allclose(scores, scores[0]):
+        text += (
+            " Every candidate scores the same: the fits stop early (scikit-learn's automatic early stopping on 10% of "
+            "a fit's beats; iterations used per fold: "
+            f"{table['iterations the fold fits used (early stopping)'].iloc[-1]}), below the smallest cap, so the cap "
+            "decides nothing and the smallest is kept."
         )
-    return "\n".join(lines)
+    return text

@@ -178,7 +178,7 @@ def reading(al: ForestAL) -> str:
         )
     else:
         head += "Verdict: measurable."
-    lines = [head + f"Per strategy, paired with random over {len(s['seeds'])} seeds:"]
+    lines = [head + f"\n\nPer strategy, paired with random over {len(s['seeds'])} seeds:"]
     for _, r in al.summary.iterrows():
         if r.method == "random":
             continue

@@ -7,6 +7,7 @@ Evaluation of the rhythm task (RHYTHM_CLASSES, class 0 = sinus) adds the binary 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -348,19 +349,35 @@ def _with_rounded_ci(d: dict) -> dict:
     return {**d, "ci": _rounded(d["ci"])}
 
 
-def aami_benchmark(data: EcgInputs, split: dict, seed: int, model_kw: dict, kinds=AAMI_KINDS, *, hgb_iter: int = 200):
+@dataclass
+class AamiStudy:
+    table: pd.DataFrame  # per model and class: Se, +P, F1, support (DS2)
+    cms: dict  # {model: confusion counts DataFrame}
+    summaries: dict  # {model: classification summary}
+    probas: dict  # {model: (n_test, 5) DS2 probabilities}
+    y: np.ndarray  # DS2 AAMI classes
+    record: np.ndarray  # DS2 record of each beat
+    hgb_choice: pd.DataFrame  # hgb_balanced iterations: DS1 inner-CV scores per candidate
+    hgb_iter: int  # the DS1-chosen iterations
+
+
+def aami_benchmark(
+    data: EcgInputs, split: dict, seed: int, model_kw: dict, kinds=AAMI_KINDS, *, hgb: dict
+) -> AamiStudy:
     """AAMI EC57 beat classes N/S/V/F/Q, DS1 -> DS2, for ``kinds`` (the CNN-BiLSTM + features and the Random Forests
     on features + window and on RR only; ``model_kw``: {kind: make_classifier kwargs}) and the class-balanced
-    feature models of lib.ecg.aami (trained on all DS1 beats).
-
-    Returns (per-class table: sensitivity Se, positive predictivity +P, F1, support per model and class;
-    {model: confusion counts DataFrame}; {model: classification summary}).
+    feature models of lib.ecg.aami (trained on all DS1 beats); ``hgb``: {'iters': candidate boosting iterations,
+    'inner_k'}: hgb_balanced's iterations chosen by inner patient-grouped CV on DS1 (lib.ecg.aami.choose_hgb_iter).
     """
     from dataclasses import replace
 
     from lib.ecg import aami as ecg_aami
 
     aami = replace(data, y=data.beats.aami, class_names=list(ecg_data.AAMI_CLASSES), task="aami")
+    ds1 = np.sort(np.concatenate([split["train"], split["val"]]))
+    hgb_iter, choice = ecg_aami.choose_hgb_iter(
+        aami.F, aami.y, ds1, data.record, iters=hgb["iters"], inner_k=hgb["inner_k"], seed=seed
+    )
     fitted = {kind: fit_predict(kind, aami, split, seed=seed, model_kw=model_kw.get(kind))[1:] for kind in kinds}
     fitted |= ecg_aami.fit_feature_models(aami.F, aami.y, split, seed=seed, hgb_iter=hgb_iter)
     rows, cms, summaries = [], {}, {}
@@ -372,4 +389,5 @@ def aami_benchmark(data: EcgInputs, split: dict, seed: int, model_kw: dict, kind
             {"model": kind, "class": c, "Se": v["recall"], "+P": v["precision"], "F1": v["f1"], "support": v["support"]}
             for c, v in summaries[kind]["per_class"].items()
         ]
-    return pd.DataFrame(rows), cms, summaries
+    probas = {k: p for k, (p, _) in fitted.items()}
+    return AamiStudy(pd.DataFrame(rows), cms, summaries, probas, y, data.record[split["test"]], choice, hgb_iter)

@@ -10,8 +10,9 @@ import pandas as pd
 from lib.core.outputs import Outputs
 from lib.ecg import data as ecg_data
 from lib.ecg import features as ecg_features
-from lib.ecg.headline import _rounded, _with_rounded_ci, fit_predict, score_predictions
-from lib.ecg.inputs import EcgInputs, _cap, context_index, with_rr_reading
+from lib.ecg.headline import _rounded, _with_rounded_ci, fit_predict, nonsinus_threshold, score_predictions
+from lib.ecg.inputs import EcgInputs, _cap, context_index, model_features, with_rr_reading
+from lib.ecg.rhythm import at_threshold
 
 RHYTHM_METRICS = ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus", "accuracy", "macro_f1")
 
@@ -21,6 +22,7 @@ class RhythmStudy:
     runs: pd.DataFrame  # one row per (variant, seed): test metrics on DS2 and fit seconds
     summary: pd.DataFrame  # one row per variant (+ the RR-only forest): mean over seeds with record-bootstrap CIs
     paired: pd.DataFrame  # differences (mean over seeds) vs the RR-only forest and vs one beat, paired resamples
+    n_pool: int | None = None  # training beats of the split before this study's cap
 
 
 #: how the rhythm study names a non-default RR reading
@@ -28,6 +30,21 @@ READING_LABELS = {"past": "past-only RR", "raw": "RR in seconds", "record": "RR 
 
 
 FLOOR = "RR + irregularity forest (floor)"
+VAL_THR = ", at its validation threshold"
+
+
+def _epochs_run(model) -> tuple[int | None, int | None]:
+    """(epochs trained, best epoch restored) of a Keras classifier's last fit (``history_``); None otherwise."""
+    h = getattr(model, "history_", None)
+    if not h or not h[-1].get("loss"):
+        return None, None
+    hist = h[-1]
+    mon = getattr(model, "monitor", None)
+    best = None
+    if mon and hist.get(mon if mon != "val_loss" else "val_loss"):
+        v = np.asarray(hist[mon], dtype=float)
+        best = int(np.argmin(v) if mon == "val_loss" else np.nanargmax(v)) + 1
+    return len(hist["loss"]), best
 
 
 def _variant(kind: str, k: int, feats: bool, reading: str | None = None) -> str:
@@ -51,6 +68,8 @@ def rhythm_study(
     max_train: int | None,
     n_boot: int,
     seed: int,
+    epochs: int | None = None,
+    patience: int | None = None,
     floor_kw: dict | None = None,
     progress: bool = True,
 ) -> RhythmStudy:
@@ -66,6 +85,10 @@ def rhythm_study(
     later beat, only the window's fixed ~0.44 s after R); for each such reading the RR-only forest is refitted on
     it (``floor_kw``, seed ``seed``) and paired with its variants, and each variant is paired with the same
     variant in the data's reading (what the restriction costs).
+
+    ``epochs`` / ``patience``: this study's cap and early-stopping patience (None: those of ``model_kw``).
+    Each variant is scored twice: at its arg-max and at the threshold on P(non-sinus) chosen on its validation
+    patients (held-out DS1; variant name + VAL_THR); the threshold does not change its ROC-AUC or PR-AUC.
 
     CIs: record-level bootstrap of the mean over seeds; every variant and the floor use the same resamples,
     so the differences are paired.
@@ -89,6 +112,11 @@ def rhythm_study(
         ecg_features.rr_names(r)
         return None if r == base else r
 
+    model_kw = (
+        {**model_kw}
+        | ({"epochs": int(epochs)} if epochs else {})
+        | ({"patience": int(patience)} if patience is not None else {})
+    )
     variants = [(str(v[0]), int(v[1]), bool(v[2]), reading_of(v)) for v in variants]
     inputs = {r: data if r is None else with_rr_reading(data, r) for r in {v[3] for v in variants}}
     jobs = [(*v, s) for v in variants for s in seeds]
@@ -96,14 +124,23 @@ def rhythm_study(
     for kind, k, f, r, s in tqdm(jobs, desc="rhythm study", **ecg_data.progress_kw(progress)):
         X = data.X if k == 1 else data.X[context_index(data.record, data.beats.sample, k)]
         dk = replace(inputs[r], X=X)
-        _, proba, secs = fit_predict(kind, dk, sp, seed=int(s), use_features=f, model_kw=model_kw)
+        model, proba, secs = fit_predict(kind, dk, sp, seed=int(s), use_features=f, model_kw=model_kw)
         probas.setdefault(_variant(kind, k, f, r), []).append(proba)
+        Fv = model_features(kind, dk, f)
+        va = sp["val"]
+        thr = nonsinus_threshold(data.y[va], model.predict_proba(dk.X[va], None if Fv is None else Fv[va]))
+        two = at_threshold(1.0 - proba[:, 0], thr)
+        probas.setdefault(_variant(kind, k, f, r) + VAL_THR, []).append(two)
         res = score_predictions(y, proba, data.class_names, data.task)
+        at_val = score_predictions((y != 0).astype(int), two, ["sinus", "non-sinus"], "nonsinus")
         rows.append(
             {"variant": _variant(kind, k, f, r), "kind": kind, "context_beats": k, "features": f}
             | {"rr_features": r or base, "seed": int(s)}
             | {m: res.get(m) for m in RHYTHM_METRICS}
-            | {"n_train": int(tr.size), "fit_seconds": secs}
+            | {"val_threshold": thr, "nonsinus_f1_at_val_threshold": at_val.get("nonsinus_f1")}
+            | {"n_train": int(tr.size)}
+            | dict(zip(("epochs_run", "best_epoch"), _epochs_run(model)))
+            | {"epoch_cap": int(model_kw.get("epochs", 0)) or None, "fit_seconds": secs}
         )
     runs = pd.DataFrame(rows)
     floors = {FLOOR: [floor_proba]}
@@ -112,7 +149,12 @@ def rhythm_study(
             raise ValueError(f"rhythm_study needs floor_kw to refit the RR-only forest on the {r!r} reading")
         floors[_floor(r)] = [fit_predict("rr_forest", inputs[r], split, seed=seed, model_kw=floor_kw)[1]]
     reps = seed_mean_replicates(y, {**probas, **floors}, data.record[te], n_boot=n_boot, seed=seed)
-    point = {v: runs[runs.variant == v][list(RHYTHM_METRICS)].mean().to_dict() for v in probas}
+    arg_max = [v for v in probas if not v.endswith(VAL_THR)]
+    point = {v: runs[runs.variant == v][list(RHYTHM_METRICS)].mean().to_dict() for v in arg_max}
+    for v in [v for v in probas if v.endswith(VAL_THR)]:  # non-sinus scores only: the decision is binary
+        pts = [score_predictions((y != 0).astype(int), p, ["sinus", "non-sinus"], "nonsinus") for p in probas[v]]
+        point[v] = {m: float(np.mean([pt.get(m) for pt in pts])) if m in pts[0] else None for m in RHYTHM_METRICS}
+        point[v] |= {"accuracy": None, "macro_f1": None}
     for v, (p,) in floors.items():
         point[v] = {m: score_predictions(y, p, data.class_names, data.task).get(m) for m in RHYTHM_METRICS}
     for v in floors:  # the floor decides non-sinus only: its 4-class scores are not defined
@@ -131,6 +173,7 @@ def rhythm_study(
     keys = {(c, k, f, r) for c, k, f, r in variants}
     pairs = (
         [(_variant(*v), _floor(v[3])) for v in dict.fromkeys(variants)]
+        + [(_variant(*v) + VAL_THR, _floor(v[3])) for v in dict.fromkeys(variants)]
         + [(_variant(c, k, f, r), _variant(c, 1, f, r)) for c, k, f, r in variants if k != 1 and (c, 1, f, r) in keys]
         + [
             (_variant(c, k, True, r), _variant(c, k, False, r))
@@ -148,23 +191,30 @@ def rhythm_study(
             for m in ("nonsinus_f1", "roc_auc_nonsinus")
         ]
     )
-    return RhythmStudy(runs, summary, paired)
+    return RhythmStudy(runs, summary, paired, int(split["train"].size))
 
 
 def write_rhythm(study: RhythmStudy, out: Outputs) -> pd.DataFrame:
     """Write the rhythm study's tables, print its generated reading; returns the summary for display."""
     out.tables({"rhythm_runs": study.runs, "rhythm_summary": study.summary, "rhythm_paired": study.paired})
-    print(rhythm_reading(study))
+    out.markdown(rhythm_reading(study))
     return study.summary.round(3)
 
 
 def rhythm_reading(study: RhythmStudy) -> str:
     """Generated sentences: each variant vs the RR-only floor and longer context vs one beat (paired CIs)."""
     lines = []
+    n = int(study.runs["n_train"].iloc[0]) if len(study.runs) else None
+    if n is not None and study.n_pool and n < study.n_pool:
+        lines.append(
+            f"Every network here is trained on a {n:,}-beat stratified subsample of the {study.n_pool:,} DS1 training "
+            "beats (the floor on all of them):"
+        )
     for r in study.paired.itertuples():
         lo, hi = r.ci if r.ci else (float("nan"), float("nan"))
         verdict = "higher" if lo > 0 else ("lower" if hi < 0 else "not distinguishable")
         lines.append(
-            f"{r.a} minus {r.b}, {r.metric}: {r.diff:+.3f} [95% CI {lo:+.3f} to {hi:+.3f}], p = {r.p:.3f} -> {verdict}."
+            f"- {r.a} minus {r.b}, {r.metric}: {r.diff:+.3f} [95% CI {lo:+.3f} to {hi:+.3f}], p = {r.p:.3f} "
+            f"-> {verdict}."
         )
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import StratifiedGroupKFold
 
-from lib.ecg.data import AAMI_CLASSES, patients
+from lib.ecg.data import AAMI_CLASSES, RHYTHM_CLASSES, patients
 from lib.ecg.features import MORPH_NAMES, RR_NAMES, SPEC_NAMES
 from lib.ecg.irregularity import (
     IRREGULARITY,
@@ -117,11 +117,14 @@ def _forest(trees: int, min_leaf: int, seed: int) -> RandomForestClassifier:
     )
 
 
-def fit_floor(Xf, y, train, test, *, trees: int, min_leaf: int, inner_k: int, record, seed: int) -> dict:
+def fit_floor(
+    Xf, y, train, test, *, trees: int, min_leaf: int, inner_k: int, record, seed: int, positive: int | None = None
+) -> dict:
     """The floor, DS1-chosen threshold: {'score': P(non-sinus) on ``test``, 'threshold', 'inner_ap' (pooled
-    out-of-fold non-sinus PR-AUC of the inner CV on ``train``), 'fit_seconds'}."""
+    out-of-fold non-sinus PR-AUC of the inner CV on ``train``), 'fit_seconds'}. ``positive``: a class index whose
+    beats are the positives instead (e.g. AF/flutter vs the rest); None: non-sinus (class != 0)."""
     t0 = time.perf_counter()
-    pos = np.asarray(y) != 0
+    pos = np.asarray(y) != 0 if positive is None else np.asarray(y) == positive
     oof = np.zeros(len(y))
     for a, b in inner_folds(record, y, train, inner_k, seed):
         oof[b] = _forest(trees, min_leaf, seed).fit(Xf[a], pos[a]).predict_proba(Xf[b])[:, -1]
@@ -242,7 +245,8 @@ def fit_sequence(
     at ``max_epochs``), the best epoch and its F1-best threshold are kept; refit on all of ``train`` for that many
     epochs. Returns {'proba' (test, 4 classes), 'score', 'threshold', 'epochs', 'capped' (best epoch = max_epochs),
     'inner_ap' and 'inner_loss' (per epoch: PR-AUC, mean training loss of the fold models), 'train_loss' (per
-    epoch of the refit), 'fit_seconds'}."""
+    epoch of the refit), 'af_score' (P(AF/flutter) on ``test``), 'af_threshold' (F1-best on P(AF/flutter) of the
+    inner CV's out-of-fold predictions at the chosen epoch: AF/flutter vs the rest), 'fit_seconds'}."""
     from sklearn.metrics import average_precision_score
 
     t0 = time.perf_counter()
@@ -253,17 +257,21 @@ def fit_sequence(
     held = np.sort(np.concatenate([b for _, b in folds]))
     models = [SequenceRhythmModel(Z.shape[1], n_classes, record, seed=seed, **kw) for _ in folds]
     oof = np.zeros(len(y))
-    ap, loss, best_oof = [], [], None
+    oof_af = np.zeros(len(y))
+    af = RHYTHM_CLASSES.index("af_flutter")
+    ap, loss, best_oof, best_af = [], [], None, None
     for e in range(max_epochs):
         losses = []
         for m, (a, b) in zip(models, folds):
             m.fit_epoch(Z, y, a)
             losses.append(m.last_loss)
-            oof[np.sort(b)] = 1.0 - m.predict(Z, b)[:, 0]
+            pb = m.predict(Z, np.sort(b))
+            oof[np.sort(b)] = 1.0 - pb[:, 0]
+            oof_af[np.sort(b)] = pb[:, af]
         ap.append(float(average_precision_score(pos[held], oof[held])))
         loss.append(float(np.mean(losses)))
         if ap[-1] >= max(ap):
-            best_oof = oof[held].copy()
+            best_oof, best_af = oof[held].copy(), oof_af[held].copy()
         if e - int(np.argmax(ap)) >= patience:
             break
     best = int(np.argmax(ap))
@@ -283,6 +291,8 @@ def fit_sequence(
         "inner_ap": ap,
         "inner_loss": loss,
         "train_loss": train_loss,
+        "af_score": proba[:, af],
+        "af_threshold": best_f1_threshold(y[held] == af, best_af),
         "fit_seconds": time.perf_counter() - t0,
     }
 
@@ -298,16 +308,28 @@ def runs(record, mask) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(starts, ends) if mask[s]]
 
 
-def episode_scores(record, sample, fs: float, ref, pred) -> dict:
+def _drop_short(rec, mask, dur, min_seconds: float) -> np.ndarray:
+    """``mask`` without its runs shorter than ``min_seconds`` (a run lasts the summed duration of its beats)."""
+    out = mask.copy()
+    for s, e in runs(rec, mask):
+        if dur[s:e].sum() < min_seconds:
+            out[s:e] = False
+    return out
+
+
+def episode_scores(record, sample, fs: float, ref, pred, min_seconds: float = 0.0) -> dict:
     """EC57-style gross statistics of episodes (runs of consecutive beats) of ``pred`` against ``ref``:
     episode Se = share of reference episodes that overlap a detected one, episode +P = share of detected episodes
     that overlap a reference one; duration Se / +P = overlapping time over reference / detected time (each beat lasts
-    until the next beat of its record). No minimum episode length. NaN where a denominator is 0."""
+    until the next beat of its record). ``min_seconds``: reference and detected episodes shorter than this are
+    dropped first (0: every run of one beat or more counts). NaN where a denominator is 0."""
     ref, pred = np.asarray(ref, dtype=bool), np.asarray(pred, dtype=bool)
     rec = np.asarray(record).astype(str)
     t = np.asarray(sample, dtype=float) / fs
     dur = np.concatenate([np.diff(t), [0.0]])
     dur[np.concatenate([rec[1:] != rec[:-1], [True]])] = 0.0
+    if min_seconds > 0:
+        ref, pred = _drop_short(rec, ref, dur, min_seconds), _drop_short(rec, pred, dur, min_seconds)
     er, ep = runs(rec, ref), runs(rec, pred)
 
     def hit(eps, other):

@@ -10,6 +10,7 @@ import pandas as pd
 
 from lib.ecg import bootstrap as ecg_boot
 from lib.ecg import rhythm as R
+from lib.ecg import rhythm_checks
 from lib.ecg.data import RHYTHM_CLASSES, patients
 from lib.ecg.rhythm_text import FLOOR_ECT
 from lib.ecg.splits import patient_kfold
@@ -33,6 +34,9 @@ class RhythmResult:
     floor_threshold: float  # chosen on DS1 (inner CV)
     chosen_epochs: int  # the sequence model's epochs chosen on DS1 (first seed, primary reading)
     floor_columns: np.ndarray  # columns of the floor matrix the DS1 choice kept
+    checks: pd.DataFrame  # non-sinus and AF/flutter-vs-rest, all DS2 beats and without named records (CIs)
+    checks_paired: pd.DataFrame  # sequence minus floor on each of those (paired resamples)
+    af_per_patient: pd.DataFrame  # AF/flutter Se / +P per DS2 patient, floor vs sequence model (first seed)
 
     @property
     def floor_proba(self) -> np.ndarray:
@@ -99,18 +103,24 @@ def study(
     n_boot: int,
     seed: int,
     target_auc: float,
+    without=(),
+    episode_min_s: float = 0.0,
 ):
     """Floor (seed ``seed``; its feature set chosen on DS1 among ``feature_sets``) and sequence model (each of
     ``seeds``) trained on ALL of DS1 (``split``'s training and validation parts; thresholds, epochs and the feature
     set come from the inner patient-grouped CV on it), scored on DS2, under the primary labels ``data.y`` and, with
     the first seed, under ``alt_y`` (the other reading, named ``alt_name``). ``X_ectopic``: the floor matrix with
-    annotated ectopic beats left out of the differences; its floor (same columns) is paired with the floor."""
+    annotated ectopic beats left out of the differences; its floor (same columns) is paired with the floor.
+    Under the primary reading also: a floor for AF/flutter vs the rest (same columns, its own DS1 threshold) beside
+    the sequence model's P(AF/flutter) at its DS1 threshold, both targets on all DS2 beats and without each record
+    of ``without`` (lib.ecg.rhythm_checks), AF/flutter per patient; episodes with no minimum length and with
+    ``episode_min_s`` seconds."""
     # every DS1 beat trains (the held-out validation patients too: the inner CV on DS1 chooses what is chosen)
     tr, te = np.sort(np.concatenate([split["train"], split["val"]])), split["test"]
     rec_te = data.record[te]
     rows, summary, paired, episodes, inner = [], [], [], [], []
     primary = data.settings.get("label_reading", "statement")
-    confusion = keep = choice = per_record = None
+    confusion = keep = choice = per_record = checks = None
     cols = None
     for rd, y, seq_seeds in ((primary, data.y, list(seeds)), (alt_name, alt_y, list(seeds)[:1])):
         y = np.asarray(y)
@@ -155,18 +165,45 @@ def study(
                     | ecg_boot.paired_difference(reps[name][m], reps["floor"][m], points[name][m] - points["floor"][m])
                 )
         b = data.beats
-        for name, fit in (("floor", floor), ("sequence", seqs[0])):
-            pred = fit["score"] >= fit["threshold"]
-            episodes.append(
-                {"reading": rd, "model": name, "episodes of": "non-sinus"}
-                | R.episode_scores(rec_te, b.sample[te], b.fs, y[te] != 0, pred)
-            )
         p0 = seqs[0]["proba"]
-        af_pred = (seqs[0]["score"] >= seqs[0]["threshold"]) & (p0[:, 1:].argmax(1) + 1 == AF)
-        episodes.append(
-            {"reading": rd, "model": "sequence", "episodes of": "AF/flutter"}
-            | R.episode_scores(rec_te, b.sample[te], b.fs, y[te] == AF, af_pred)
-        )
+        decisions = [
+            ("floor", "non-sinus", y[te] != 0, floor["score"] >= floor["threshold"]),
+            ("sequence", "non-sinus", y[te] != 0, seqs[0]["score"] >= seqs[0]["threshold"]),
+            (
+                "sequence (non-sinus decision, AF the likeliest non-sinus class)",
+                "AF/flutter",
+                y[te] == AF,
+                (seqs[0]["score"] >= seqs[0]["threshold"]) & (p0[:, 1:].argmax(1) + 1 == AF),
+            ),
+        ]
+        if rd == primary:
+            af_floor = R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=seed, positive=AF, **floor_kw)
+            af_fits = {
+                "floor": [(af_floor["score"], af_floor["threshold"])],
+                "sequence": [(f["af_score"], f["af_threshold"]) for f in seqs],
+            }
+            ns_fits = {"floor": [(floor["score"], floor["threshold"])]}
+            ns_fits["sequence"] = [(f["score"], f["threshold"]) for f in seqs]
+            tabs = [
+                rhythm_checks.scores(t, pos, fits_, rec_te, n_boot=n_boot, seed=seed, without=without)
+                for t, pos, fits_ in (
+                    ("non-sinus", y[te] != 0, ns_fits),
+                    ("AF/flutter vs rest", y[te] == AF, af_fits),
+                )
+            ]
+            checks = (pd.concat([a for a, _ in tabs]), pd.concat([p_ for _, p_ in tabs]))
+            af_dec = {
+                "floor (AF vs rest)": af_floor["score"] >= af_floor["threshold"],
+                f"sequence seed {seq_seeds[0]} (P(AF))": seqs[0]["af_score"] >= seqs[0]["af_threshold"],
+            }
+            af_patients = rhythm_checks.per_patient(y[te] == AF, af_dec, rec_te)
+            decisions += [(name, "AF/flutter", y[te] == AF, d) for name, d in af_dec.items()]
+        for min_s in sorted({0.0, float(episode_min_s)}):
+            for name, of, ref, pred in decisions:
+                episodes.append(
+                    {"reading": rd, "model": name, "episodes of": of, "min episode (s)": min_s}
+                    | R.episode_scores(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s)
+                )
         for s_, fit in zip(seq_seeds, seqs):
             inner += [
                 {
@@ -207,6 +244,9 @@ def study(
         settings,
         *keep,
         cols,
+        checks[0].reset_index(drop=True),
+        checks[1].reset_index(drop=True),
+        af_patients,
     )
 
 
@@ -269,6 +309,9 @@ def metrics(res: RhythmResult, cv: pd.DataFrame, folds: pd.DataFrame) -> dict:
             "floor_choice": res.floor_choice.to_dict("records"),
             "per_record_ds2": res.per_record.to_dict("records"),
             "sequence_epochs_ds1": res.chosen_epochs,
+            "checks": res.checks.to_dict("records"),
+            "checks_paired": res.checks_paired.to_dict("records"),
+            "af_per_patient_ds2": res.af_per_patient.to_dict("records"),
             "settings": res.settings,
         },
         "patient_cv": {"table": cv.to_dict("records"), "folds": folds.to_dict("records")},

@@ -240,7 +240,10 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
     acc = study.runs.set_index("context_beats")["accuracy"]
     assert acc[2] > 0.9 and acc[1] < 0.75, acc.to_dict()
     one, both = "cnn_bilstm, 1 beat, signal only", "cnn_bilstm, 2 beats, signal only"
-    assert list(study.summary.variant) == [one, both, ex.FLOOR]
+    at_val = ", at its validation threshold"
+    assert list(study.summary.variant) == [one, one + at_val, both, both + at_val, ex.FLOOR]
+    runs = study.runs.set_index("context_beats")
+    assert runs["val_threshold"].between(0, 1).all() and runs["epochs_run"].le(25).all()
     row = study.paired[(study.paired.a == both) & (study.paired.b == one)]
     assert set(row.metric) == {"nonsinus_f1", "roc_auc_nonsinus"} and (row["diff"] > 0).all()
     assert "higher" in ex.rhythm_reading(study)
@@ -361,7 +364,9 @@ def test_rhythm_study_past_reading_cannot_see_the_next_beat():
     study = ex.rhythm_study(data, split, variants=variants, floor_kw=forest, **common)
     hyb, hyb_past = "cnn_bilstm, 1 beat, signal + features", "cnn_bilstm, 1 beat, signal + features, past-only RR"
     past_floor = "RR-only forest, past-only RR"
-    assert list(study.summary.variant) == [hyb, hyb_past, ex.FLOOR, past_floor]
+    at_val = ", at its validation threshold"
+    assert list(study.summary.variant) == [hyb, hyb + at_val, hyb_past, hyb_past + at_val, ex.FLOOR, past_floor]
+    assert (hyb + at_val, ex.FLOOR) in set(zip(study.paired.a, study.paired.b))
     pairs = set(zip(study.paired.a, study.paired.b))
     assert {(hyb_past, past_floor), (hyb_past, hyb), (past_floor, ex.FLOOR)} <= pairs
     cost = study.paired[(study.paired.a == past_floor) & (study.paired.metric == "roc_auc_nonsinus")].iloc[0]
