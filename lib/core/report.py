@@ -87,7 +87,8 @@ class Claim:
     guard_metrics: dict = field(default_factory=dict)
     #: the paper's effect size (number, dotted key, or {higher: [claim ids], lower: [claim ids], how: mean|max}
     #: computed from those claims' paper values) and the dotted key of our paired 95% interval (a half-width or
-    #: [low, high]): a claim not reproduced whose interval's half-width exceeds the paper's effect is "underpowered".
+    #: [low, high], or a half-width around the sibling ``diff``): a claim not reproduced whose interval holds the
+    #: paper's effect is "underpowered" (an interval that excludes it rejects it: "not reproduced").
     paper_effect: Any = None
     effect_ci: str = ""
     #: for consistency checks: how to read the metric, e.g. "{value} of 10 fold values fit k/n (by luck: {x.chance})";
@@ -342,22 +343,32 @@ def interval_half_width(metrics: dict, key: str) -> float | None:
     return _number(value)
 
 
-def interval_holds_zero(metrics: dict, key: str) -> bool:
-    """Whether the interval stored at ``key`` contains 0. A bare half-width is read around the difference stored
-    beside it (the sibling key ``diff``); with no such difference it cannot say (True). A paired interval that
-    excludes 0 is a significant result (for or against the paper), never "underpowered"."""
+def interval_bounds(metrics: dict, key: str) -> tuple[float, float] | None:
+    """The interval stored at ``key`` as (low, high): [low, high] as stored, or a bare half-width read around the
+    difference stored beside it (the sibling key ``diff``); None when it cannot be placed."""
     value = lookup(metrics, key)
     if isinstance(value, (list, tuple)) and len(value) == 2 and None not in value:
-        return float(value[0]) <= 0.0 <= float(value[1])
+        return float(value[0]), float(value[1])
     half = _number(value)
-    if half is not None:
-        try:
-            diff = _number(lookup(metrics, key.rpartition(".")[0] + ".diff"))
-        except KeyError:
-            diff = None
-        if diff is not None:
-            return abs(diff) <= half
-    return True
+    if half is None:
+        return None
+    try:
+        diff = _number(lookup(metrics, key.rpartition(".")[0] + ".diff"))
+    except KeyError:
+        return None
+    return None if diff is None else (diff - half, diff + half)
+
+
+def cannot_decide(metrics: dict, key: str, effect: float) -> bool:
+    """Whether the paired interval at ``key`` holds the paper's (signed) ``effect``: the run can neither confirm
+    nor reject it ("underpowered"). An interval that excludes the effect (a null narrower than it, or a reversal)
+    rejects it. An interval that cannot be placed (a bare half-width with no difference beside it) is read by its
+    width: wider than the effect cannot decide."""
+    bounds = interval_bounds(metrics, key)
+    if bounds is not None:
+        return bounds[0] <= effect <= bounds[1]
+    half = interval_half_width(metrics, key)
+    return half is not None and half > abs(effect)
 
 
 def assess(
@@ -368,8 +379,9 @@ def assess(
     In order: no metrics file or no value -> "not measured"; synthetic data or ``not_comparable`` ->
     "not comparable"; models that follow the bias (``guard_metrics``) -> "not comparable"; then the measured
     comparison (:func:`verdict`) -> "reproduced" or "not reproduced", the latter "underpowered" when the
-    paired interval (``effect_ci``) holds 0 and its half-width exceeds the paper's effect (``paper_effect``);
-    an interval that excludes 0 stays "not reproduced" however wide it is.
+    paired interval (``effect_ci``) holds the paper's effect (``paper_effect``): the run can neither confirm
+    nor reject it (:func:`cannot_decide`); an interval that excludes the effect (a narrow null, a reversal)
+    stays "not reproduced" however wide it is.
     The honest protocol's outcome, when the claim has one, is a reason beside the verdict.
     """
     notes = [claim.note] if claim.note else []
@@ -400,11 +412,16 @@ def assess(
         return Assessment("not comparable", "", tuple(["The claim states no tolerance to compare with.", *notes]))
     effect = paper_effect(claim, metrics, claims)
     if effect is not None:
-        half = interval_half_width(metrics, claim.effect_ci)
-        if half is not None and half > abs(effect) and interval_holds_zero(metrics, claim.effect_ci):
+        if cannot_decide(metrics, claim.effect_ci, effect):
+            bounds = interval_bounds(metrics, claim.effect_ci)
+            shown = (
+                f"[{bounds[0]:+.3g}, {bounds[1]:+.3g}]"
+                if bounds
+                else f"±{interval_half_width(metrics, claim.effect_ci):.3g}, wider than the paper's effect"
+            )
             reasons.append(
-                f"Our paired 95% interval is ±{half:.3g}, wider than the paper's effect ({effect:+.3g}, from its "
-                "values in claims.yaml): these seeds cannot tell the claim from no effect.",
+                f"Our paired 95% interval {shown} holds the paper's effect ({effect:+.3g}, from its values in "
+                "claims.yaml): these seeds can neither confirm nor reject it.",
             )
             return Assessment("underpowered", detail, tuple(reasons + notes))
     return Assessment("not reproduced", detail, tuple(reasons + notes))

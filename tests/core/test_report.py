@@ -190,7 +190,7 @@ def test_assess_every_verdict_word():
     r = _claim(**RANKING)
     assert report.assess(r, _ranking_metrics("supported")).verdict == "reproduced"
     assert report.assess(r, _ranking_metrics(ci95=0.01)).verdict == "not reproduced"  # powered, and no effect
-    under = report.assess(r, _ranking_metrics(ci95=0.03))
+    under = report.assess(r, _ranking_metrics(ci95=0.03))  # a half-width with no difference beside it: by width
     assert under.verdict == "underpowered" and "±0.03, wider than" in under.reasons[0] and "+0.02" in under.reasons[0]
     # an interval [low, high] that holds 0 and is wider than the effect: underpowered
     assert report.assess(r, _ranking_metrics(ci95=[-0.04, 0.02])).verdict == "underpowered"
@@ -198,8 +198,16 @@ def test_assess_every_verdict_word():
     bare = _ranking_metrics("contradicted", ci95=0.03)
     bare["claims"]["test"]["diff"] = -0.05
     assert report.assess(r, bare).verdict == "not reproduced"
-    bare["claims"]["test"]["diff"] = -0.02
+    bare["claims"]["test"]["diff"] = 0.0  # [-0.03, +0.03] holds the effect +0.02: cannot decide
     assert report.assess(r, bare).verdict == "underpowered"
+    bare["claims"]["test"]["diff"] = -0.02  # [-0.05, +0.01] holds 0 but excludes the effect: rejects it
+    assert report.assess(r, bare).verdict == "not reproduced"
+    # an unadjusted interval that excludes 0 and holds the effect, not significant after Holm: cannot decide
+    holm = _ranking_metrics("not significant", ci95=0.036)
+    holm["claims"]["test"]["diff"] = 0.047
+    r56 = _claim(**{**RANKING, "paper_effect": 0.056})
+    h = report.assess(r56, holm)
+    assert h.verdict == "underpowered" and "[+0.011, +0.083] holds the paper's effect (+0.056," in h.reasons[0]
     # a clear reversal (interval excludes 0 on the other side) is a result against the paper, however wide
     reversed_ = report.assess(r, _ranking_metrics("contradicted", ci95=[-0.08, -0.02]))
     assert reversed_.verdict == "not reproduced" and not any("wider than" in x for x in reversed_.reasons)
