@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
@@ -78,14 +79,18 @@ def sequence_features(data, floor: np.ndarray, names, inputs) -> np.ndarray:
 
 
 def inner_folds(record, y, idx, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """k patient-grouped folds of the beats ``idx`` stratified by ``y`` (global indices: (fit, held out))."""
+    """k patient-grouped folds of the beats ``idx`` stratified by ``y`` (global indices: (fit, held out)).
+    Stratification is as close as the patients allow: a class held by fewer than k beats cannot reach every fold
+    (scikit-learn's warning about it is silenced here; the folds stay patient-grouped)."""
     idx = np.asarray(idx)
     pat = patients(np.asarray(record)[idx])
     k = int(min(k, np.unique(pat).size))
     if k < 2:
         raise ValueError("inner CV needs at least 2 patients")
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    return [(idx[a], idx[b]) for a, b in cv.split(np.zeros(idx.size), np.asarray(y)[idx], groups=pat)]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
+        return [(idx[a], idx[b]) for a, b in cv.split(np.zeros(idx.size), np.asarray(y)[idx], groups=pat)]
 
 
 def best_f1_threshold(positive, score) -> float:
