@@ -239,17 +239,24 @@ def per_class_ci(
     return fig
 
 
+def _nothing_to_show(message: str, title: str):
+    """A small figure that says why a grid of image pairs is empty (same size and fonts for every such grid)."""
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(5.4, 1.2))
+    ax.axis("off")
+    ax.text(0.0, 0.5, message, fontsize=8)
+    ax.set_title(textwrap.fill(title, 80), fontsize=8, loc="left")
+    return fig
+
+
 def copy_pairs(rows: list[dict], images: dict, title: str):
     """Rows of (copy, linked source, runner-up): ``rows`` each {"file", "best", "score", "second", "second_score",
     "kind"}; ``images``: {file: (s, s, 3) uint8}. The runner-up is the best *rejected* candidate."""
     import textwrap
 
     if not rows:
-        fig, ax = plt.subplots(figsize=(5.4, 1.2))
-        ax.axis("off")
-        ax.text(0.0, 0.5, "No augmented copies (_<k>_<random> files) in this data: nothing to link.", fontsize=8)
-        ax.set_title(textwrap.fill(title, 80), fontsize=8, loc="left")
-        return fig
+        return _nothing_to_show("No augmented copies (_<k>_<random> files) in this data: nothing to link.", title)
     fig, axes = plt.subplots(len(rows), 3, figsize=(5.4, 1.75 * len(rows)), squeeze=False)
     heads = ("copy", "linked source", "rejected runner-up")
     for i, r in enumerate(rows):
@@ -277,11 +284,7 @@ def pair_grid(rows: list[dict], images: dict, title: str, per_row: int = 4, px: 
     import textwrap
 
     if not rows:
-        fig, ax = plt.subplots(figsize=(5.4, 1.2))
-        ax.axis("off")
-        ax.text(0.0, 0.5, "No pairs to show in this data.", fontsize=8)
-        ax.set_title(textwrap.fill(title, 80), fontsize=8, loc="left")
-        return fig
+        return _nothing_to_show("No pairs to show in this data.", title)
     n_rows = -(-len(rows) // per_row)
     side = px / float(plt.rcParams["savefig.dpi"])
     fig, axes = plt.subplots(
