@@ -116,7 +116,8 @@ class GridResult:
         (m, m) for the CKA seed; cka_seeds: (dataset, objective, seed) -> (m, m) for every seed; cka_boot: the same
         keys -> (B, m, m) CKA matrices of B bootstrap resamples of the probe images (the same resamples for every
         model; empty when cka_bootstrap is 0); cka_untrained: (dataset, seed) -> (m, m) of the untrained baseline
-    (``untrained_cka``) on the same probe images."""
+    (``untrained_cka``, BatchNorm in eval mode) on the same probe images; cka_untrained_bn: the same with BatchNorm
+    statistics recalibrated on those probe images."""
 
     runs: pd.DataFrame
     history: pd.DataFrame
@@ -126,6 +127,7 @@ class GridResult:
     probe: dict = field(default_factory=dict)
     cka_boot: dict = field(default_factory=dict)
     cka_untrained: dict = field(default_factory=dict)
+    cka_untrained_bn: dict = field(default_factory=dict)
 
 
 def load_splits(root, datasets, pct: str) -> dict:
@@ -197,11 +199,12 @@ def run_grid(
     cfg.train_size / cfg.valid_size: ``split_subset`` of the training / validation split. CKA uses
     ``cfg.cka_samples`` test images drawn by a seeded permutation (the same for every model; files are
     stored by class, so a prefix would not do) in batches of ``cfg.cka_batch_size``. untrained: also the CKA
-    matrices of the untrained baseline (``untrained_cka``, ``cka_claims.UNTRAINED_SEEDS``) on those probe images.
+    matrices of the untrained baseline (``untrained_cka``, ``cka_claims.UNTRAINED_SEEDS``) on those probe images, in
+    eval mode and with BatchNorm statistics recalibrated on them.
     """
     cka_seed = cfg.seeds[0] if cka_seed is None else cka_seed
     config = cfg.train_config()
-    runs, hist, mats, names, probe, boot, base = [], [], {}, [], {}, {}, {}
+    runs, hist, mats, names, probe, boot, base, base_bn = [], [], {}, [], {}, {}, {}, {}
     jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
     done = {}
     for dataset, objective, seed in tqdm(jobs, desc="models", **quiet(progress)):
@@ -262,25 +265,51 @@ def run_grid(
         names, mats[(dataset, objective, seed)] = _cka(model, x_cka, cfg)
         if untrained and not any(k[0] == dataset for k in base):
             base.update({(dataset, s): m for s, m in untrained_cka(cfg, x_cka).items()})
+            base_bn.update({(dataset, s): m for s, m in untrained_cka(cfg, x_cka, bn="bn_recalibrated").items()})
         if cfg.cka_bootstrap:
             boot[(dataset, objective, seed)] = probe_bootstrap(model, x_cka, cfg, seed=cka_seed)
         if cfg.cka_probe_sets and seed == cka_seed:
             probe[(dataset, objective)] = cka_probe_study(model, x_te, sp["test"].aligned, cfg, seed=cka_seed)
     grid = {(d, o): m for (d, o, s), m in mats.items() if s == cka_seed}
-    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot, base)
+    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot, base, base_bn)
 
 
-def untrained_cka(cfg: ExperimentConfig, x, seeds=None) -> dict:
+def recalibrate_batchnorm(model, x, batch_size: int):
+    """Recompute every BatchNorm layer's running statistics on the images ``x``: ``reset_running_stats()``,
+    ``momentum=None`` (a cumulative average over the batches), one forward pass in train mode under no_grad in
+    batches of ``batch_size``, then eval mode. Returns the model."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            model(x[i : i + batch_size])
+    return model.eval()
+
+
+def untrained_cka(cfg: ExperimentConfig, x, seeds=None, bn: str = "eval") -> dict:
     """``{seed: (m, m)}``: CKA matrices of randomly initialised, untrained networks of the run's architecture
-    (width, stem, dropout; eval mode) on the probe images ``x``, one per seed of ``cka_claims.UNTRAINED_SEEDS``
-    (the initialisations the trained models of those seeds start from). The baseline of the CKA claims: banded
-    heatmaps and late boxes that an untrained network shows too say nothing about an objective."""
+    (width, stem, dropout) on the probe images ``x``, one per seed of ``cka_claims.UNTRAINED_SEEDS`` (the
+    initialisations the trained models of those seeds start from). The baseline of the CKA claims: banded heatmaps
+    and late boxes that an untrained network shows too say nothing about an objective.
+
+    bn: ``"eval"``: eval mode at the fresh BatchNorm statistics (running mean 0, variance 1): every BN layer is the
+    identity (up to its eps), so the heatmap is that of an un-normalised ResNet whose residual stream is dominated by
+    the identity path. ``"bn_recalibrated"``: BatchNorm statistics recomputed on ``x`` (``recalibrate_batchnorm``),
+    so every BN layer standardises its channels as in a trained network (linear CKA is not invariant to per-channel
+    rescaling); then eval mode."""
     from lib.bias.cka_claims import UNTRAINED_SEEDS
 
+    if bn not in ("eval", "bn_recalibrated"):
+        raise ValueError(f"untrained_cka: bn must be 'eval' or 'bn_recalibrated', got {bn!r}")
     out = {}
     for seed in UNTRAINED_SEEDS if seeds is None else seeds:
         seed_everything(seed, torch=True)
         model = cfg.model().eval()
+        if bn == "bn_recalibrated":
+            recalibrate_batchnorm(model, x, cfg.cka_batch_size)
         out[seed] = _cka(model, x, cfg)[1]
     return out
 
@@ -887,21 +916,31 @@ def cka_claim_lines(cka_tested: dict) -> list[str]:
     lines = []
     for d, c in cka_tested.items():
         ch, b, p, n = c["change_after_layer"], c["block_structured"], c["progressive"], c["noise_floor"]
-        base = c.get("untrained_scores", {})
+        by_base = c.get("untrained_scores_by_baseline", {"eval": c.get("untrained_scores", {})})
 
         def holm_p(v):
             return (
-                f" (Holm p = {v['p_holm']:.3g} over {v['n_tests_holm']} tests)" if v.get("p_holm") is not None else ""
+                f" (Holm p = {v['p_holm']:.3g} over this run's {v['n_tests_holm']} tests; smallest attainable "
+                f"{v['p_min_holm']:.3g})"
+                if v.get("p_holm") is not None
+                else ""
             )
 
-        def bmean(key, base=base):
-            return f"{np.mean(base[key]):.3f}" if base.get(key) else "n/a"
+        def bmean(key, by_base=by_base):
+            parts = [
+                f"{label} {np.mean(by_base[k][key]):.3f}"
+                for k, label in (("eval", "eval-mode BN"), ("bn_recalibrated", "BN recalibrated"))
+                if by_base.get(k, {}).get(key)
+            ]
+            return ", ".join(parts) if parts else "n/a"
 
         peaks = ch.get("peaks", {})
         peak_text = ", ".join(f"{o} k = {v['k']} ({v['height']:.3f})" for o, v in peaks.items())
         lines.append(
-            f"- CKA claims ({d}, tested over trained models against {len(c.get('untrained_seeds', []))} untrained "
-            f"networks of the same architecture on the same probe images): box from layer {c['paper_layer']} on: "
+            f"- CKA claims ({d}, tested over {c.get('n_models', 'the')} trained models, paired by seed against "
+            f"{len(c.get('untrained_seeds', []))} untrained networks of the same architecture and initialisation on "
+            "the same probe images, BatchNorm in eval mode and recalibrated on the probes, the more conservative "
+            "deciding): box from layer {c['paper_layer']} on: "
             f"{ch['verdict']}{holm_p(ch)} (untrained score {bmean('change_after')}); {b['objective']} "
             f"block-structured: {b['verdict']}{holm_p(b)} (untrained block score {bmean('block_score')}); "
             f"{p['objective']} progressive, compared with {p.get('compared_with', 'n/a')} and the untrained network: "

@@ -120,6 +120,9 @@ def test_run_grid_end_to_end(tmp_path):
     # the untrained baseline: one matrix per UNTRAINED_SEEDS on the same probe images, not a trained model's
     assert sorted(res.cka_untrained) == [("cmnist", s) for s in cka_claims.UNTRAINED_SEEDS]
     assert res.cka_untrained[("cmnist", 0)].shape == m.shape and not np.allclose(res.cka_untrained[("cmnist", 0)], m)
+    # and with BatchNorm statistics recalibrated on those probe images: BN no longer the identity, another heatmap
+    assert sorted(res.cka_untrained_bn) == sorted(res.cka_untrained)
+    assert not np.allclose(res.cka_untrained_bn[("cmnist", 0)], res.cka_untrained[("cmnist", 0)])
     assert 0 <= res.runs.loc[0, "bias_rate"] <= 1
     meta_seconds = float(be.distinct_runs(res.runs)["seconds"].sum())
     assert meta_seconds == pytest.approx(res.runs.loc[0, "seconds"])  # the alias row is not counted twice
@@ -276,3 +279,19 @@ def test_control_beside_the_softmax_reading():
     assert t.loc[0, "raw_minus_alias"] == pytest.approx(0.01) and t.loc[0, "alias_reading"] == "nll (= sce)"
     line = be.negative_control_lines(control, runs)[0]
     assert "+1.00 points" in line and "our choice, not a finding" in line
+
+
+def test_recalibrate_batchnorm_sets_probe_statistics():
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    x = torch.randn(12, 3, 8, 8) * 3 + 2
+    be.recalibrate_batchnorm(model, x, batch_size=4)
+    bn = model[1]
+    assert not model.training and bn.momentum is None
+    with torch.no_grad():
+        feats = model[0](x)
+    # momentum None: the cumulative mean of the three batch means, i.e. the probe images' channel means
+    assert torch.allclose(bn.running_mean, feats.mean(dim=(0, 2, 3)), atol=1e-4)
+    assert not torch.allclose(bn.running_var, torch.ones(4))
