@@ -68,6 +68,7 @@ class ExperimentConfig:
     precision: str  # fp32 (default, processor-independent) | bf16 (training under torch.autocast)
     augment: str  # none | disent_cifar (DisEnt's C-CIFAR crop + flip + normalisation)
     variant: str  # "" or the runner's --variant: the outputs are named paths.output_name("nb04", variant)
+    plateau_tolerance: float  # "plateau" when the late slope's upper 95 % bound x 10 epochs is below (convergence)
 
     @classmethod
     def from_namespace(cls, namespace: dict) -> ExperimentConfig:
@@ -675,6 +676,14 @@ def bias_guard(runs: pd.DataFrame, chance: float = CHANCE) -> dict:
     return out
 
 
+def underpowered(test: dict, effect: float) -> bool:
+    """A ranking test is underpowered when its paired interval (``diff`` ± ``ci95``) holds 0 (these seeds cannot
+    tell the claim from no effect) and is wider than the paper's ``effect``; a difference whose interval excludes 0,
+    of either sign, is not underpowered: it is decided."""
+    diff, half = test.get("diff"), test.get("ci95")
+    return bool(half is not None and diff is not None and abs(diff) <= half and half > effect)
+
+
 def summary(runs: pd.DataFrame) -> dict:
     """Nested metrics: ``{dataset: {objective: {accuracy, accuracy_std, accuracy_ci95, aligned, conflicting,
     worst_group, seeds, trained_as}}}``, the mean over datasets per objective, the best objectives (joint:
@@ -715,7 +724,7 @@ def summary(runs: pd.DataFrame) -> dict:
         for name, test in out["ranking_tests"].items():
             if name in effects:
                 test["paper_effect"] = effects[name]
-                test["underpowered"] = bool(test["ci95"] is not None and test["ci95"] > effects[name])
+                test["underpowered"] = underpowered(test, effects[name])
     out["chance"] = CHANCE
     out["bias_guard"] = bias_guard(runs)
     return out
@@ -834,9 +843,10 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
         f"{cfg.stem} stem",
         f"batch {cfg.batch_size} (paper: 512)",
         f"at most {cfg.max_epochs} epochs, early stopping after {cfg.patience} epochs without improvement "
-        f"(paper: patience {PAPER_PATIENCE}, no cap); {at_cap} of {len(runs)} runs reached the epoch cap (whether "
-        f"the others converged is the slope test of the last {SLOPE_EPOCHS} epochs in the convergence table, not the "
-        "patience stop)",
+        f"(paper: patience {PAPER_PATIENCE}, no cap); {at_cap} of {len(runs)} runs reached the epoch cap; a patience "
+        "stop is not a plateau: the convergence table calls a curve a plateau only when the upper 95 % bound of its "
+        f"late slope x {GAIN_EPOCHS} epochs is below {100 * cfg.plateau_tolerance:g} points, and otherwise states the "
+        f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
         "training in "
         + ("float32" if cfg.precision == "fp32" else "bfloat16 autocast (weights and evaluation float32)"),
         "augmentation: " + ("none (as the paper)" if cfg.augment == "none" else f"{cfg.augment} (DisEnt's C-CIFAR)"),
@@ -1013,16 +1023,20 @@ def sanity_tables(cfg: ExperimentConfig, path=None) -> dict:
     return {"text": text, "unbiased": unbiased, "biased": biased}
 
 
-#: epochs of the validation curve whose least-squares slope the convergence table tests
-SLOPE_EPOCHS = 8
+#: the "most this run could still gain" is read per this many epochs
+GAIN_EPOCHS = 10
 
 
-def late_slope(valid_acc, window: int = SLOPE_EPOCHS) -> dict:
-    """Least-squares slope (accuracy per epoch) of the last ``window`` values of one validation curve, with its
-    two-sided 95 % t-interval (n - 2 degrees of freedom); None where fewer than 3 epochs."""
-    y = np.asarray(valid_acc, dtype=float)[-window:]
+def late_slope(valid_acc) -> dict:
+    """Least-squares slope (accuracy per epoch) of the second half of one validation curve (at least its last 3
+    epochs; the whole curve when shorter), with its two-sided 95 % t-interval (n - 2 degrees of freedom) and
+    ``gain_bound``: the interval's upper end x ``GAIN_EPOCHS``, the most this run could still gain per
+    ``GAIN_EPOCHS`` epochs at that trend; None where fewer than 3 epochs. The second half, not only the epochs after
+    the best one: those are by construction the epochs that never beat the best, on which a rise can hardly show."""
+    y = np.asarray(valid_acc, dtype=float)
+    y = y[len(y) - max(3, (len(y) + 1) // 2) :] if len(y) >= 3 else y
     if len(y) < 3:
-        return {"slope": None, "low": None, "high": None, "n_epochs": len(y)}
+        return {"slope": None, "low": None, "high": None, "gain_bound": None, "n_epochs": len(y)}
     x = np.arange(len(y), dtype=float)
     fit_ = stats.linregress(x, y)
     half = float(stats.t.ppf(1 - st.ALPHA / 2, len(y) - 2) * fit_.stderr)
@@ -1030,18 +1044,39 @@ def late_slope(valid_acc, window: int = SLOPE_EPOCHS) -> dict:
         "slope": float(fit_.slope),
         "low": float(fit_.slope - half),
         "high": float(fit_.slope + half),
+        "gain_bound": float((fit_.slope + half) * GAIN_EPOCHS),
         "n_epochs": len(y),
     }
 
 
-def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, window: int = 3) -> pd.DataFrame:
-    """Did training stop? Per (dataset, objective) of the trained models: how many seeds stopped by patience
-    before the cap, the best epochs, the range of the seed-mean validation curve over its last ``window`` epochs
-    and the seed noise there (mean over those epochs of the standard deviation across seeds), and per seed the
-    least-squares slope of its last ``SLOPE_EPOCHS`` validation accuracies with a 95 % interval (``late_slope``).
-    Verdict: "still rising" when some seed's slope interval lies above 0 (a patience stop on a rising curve is a
-    stop on noise, not convergence), else "stopped by patience" (every seed), "flat at the cap" (the last-window
-    range within the seed noise), else "still moving at the cap" (train longer)."""
+def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: float) -> str:
+    """The convergence verdict of one (dataset, objective) from its seeds' ``late_slope``: "still rising" when
+    some seed's slope interval lies above 0; "plateau" only when every seed's ``gain_bound`` is below ``tolerance``
+    (an equivalence statement: a rise above the tolerance per ``GAIN_EPOCHS`` epochs is excluded); else the
+    largest rise that is not excluded. Never "converged" on a patience stop alone."""
+    rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
+    if rising:
+        return "still rising (seed " + ", ".join(str(s) for s in rising) + ")"
+    bounds = [v["gain_bound"] for v in slopes.values()]
+    how = "stopped by patience" if stopped == n_seeds else "at the epoch cap"
+    if not bounds or any(b is None for b in bounds):
+        return f"{how}; too few epochs for a slope"
+    gain = max(bounds)
+    if gain < tolerance:
+        return f"plateau (at most {100 * gain:+.2f} points per {GAIN_EPOCHS} epochs, tolerance {100 * tolerance:g})"
+    return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded"
+
+
+def convergence_table(
+    history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, tolerance: float = 0.01, window: int = 3
+) -> pd.DataFrame:
+    """Did training stop on a plateau? Per (dataset, objective) of the trained models: how many seeds stopped by
+    patience before the cap, the best epochs, the range of the seed-mean validation curve over its last ``window``
+    epochs and the seed noise there (mean over those epochs of the standard deviation across seeds), per seed the
+    least-squares slope of the second half of its validation curve with a 95 % interval (``late_slope``), the
+    largest upper bound over seeds x ``GAIN_EPOCHS`` (``max_gain_per_10_epochs``: the most a run could still gain
+    per 10 epochs at its late trend) and ``convergence_verdict`` against ``tolerance`` (params
+    ``plateau_tolerance``)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -1054,15 +1089,7 @@ def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int
         noise = float(by_epoch.std(ddof=1).mean()) if grp["seed"].nunique() > 1 else float("nan")
         spread = float(curve.max() - curve.min()) if len(curve) else float("nan")
         slopes = {s: late_slope(g.sort_values("epoch")["valid_acc"]) for s, g in h.groupby("seed", sort=True)}
-        rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
-        if rising:
-            verdict = "still rising (seed " + ", ".join(str(s) for s in rising) + ")"
-        elif stopped == len(grp):
-            verdict = "stopped by patience"
-        elif len(curve) >= window and np.isfinite(noise) and spread <= noise:
-            verdict = "flat at the cap"
-        else:
-            verdict = "still moving at the cap"
+        bounds = [v["gain_bound"] for v in slopes.values()]
         rows.append(
             {
                 "dataset": d,
@@ -1073,13 +1100,17 @@ def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int
                 "epochs_run": ", ".join(str(int(e)) for e in grp["epochs"]),
                 f"last_{window}_range": spread,
                 "seed_noise": noise,
-                f"slope_last_{SLOPE_EPOCHS}": "; ".join(
+                "slope_second_half": "; ".join(
                     f"s{s}: n/a"
                     if v["slope"] is None
-                    else f"s{s}: {v['slope']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}]"
+                    else f"s{s}: {v['slope']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}] over {v['n_epochs']} epochs"
                     for s, v in slopes.items()
                 ),
-                "verdict": verdict,
+                f"max_gain_per_{GAIN_EPOCHS}_epochs": (
+                    None if not bounds or any(b is None for b in bounds) else float(max(bounds))
+                ),
+                "tolerance": tolerance,
+                "verdict": convergence_verdict(slopes, stopped, int(len(grp)), tolerance),
             }
         )
     return pd.DataFrame(rows)
@@ -1175,6 +1206,14 @@ def ranking_lines(summary_: dict) -> list[str]:
             lines.append(
                 f"- {name}: paired 95% interval half-width {t['ci95']:.4f} vs the paper's effect "
                 f"{t['paper_effect']:.4f}: "
-                + ("underpowered (the interval is wider than the effect)." if t["underpowered"] else "narrower.")
+                + (
+                    "underpowered (the interval holds 0 and is wider than the effect)."
+                    if t["underpowered"]
+                    else (
+                        "the interval excludes 0."
+                        if t.get("diff") is not None and abs(t["diff"]) > t["ci95"]
+                        else "narrower than the effect."
+                    )
+                )
             )
     return lines

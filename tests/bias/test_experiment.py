@@ -248,11 +248,22 @@ def test_convergence_slope_calls_a_rising_patience_stop_still_rising():
     )
     table = be.convergence_table(_history([rising, flat]), runs, max_epochs=30)
     assert table.loc[0, "stopped_by_patience"] == 2 and table.loc[0, "verdict"] == "still rising (seed 0)"
-    assert table.loc[0, f"slope_last_{be.SLOPE_EPOCHS}"].startswith("s0: +0.0")
-    table = be.convergence_table(_history([flat, flat]), runs, max_epochs=30)
-    assert table.loc[0, "verdict"] == "stopped by patience"
+    assert table.loc[0, "slope_second_half"].startswith("s0: +0.0")
+    # a noisy flat curve: no rise detected, but a rise above the tolerance is not excluded either: no "plateau"
+    table = be.convergence_table(_history([flat, flat]), runs, max_epochs=30, tolerance=0.01)
+    verdict = table.loc[0, "verdict"]
+    assert verdict.startswith("stopped by patience; a rise of up to") and "not excluded" in verdict
+    assert table.loc[0, "max_gain_per_10_epochs"] >= 0.01
+    # the same curves against a looser tolerance, and a quiet flat curve against the strict one: plateau
+    assert be.convergence_table(_history([flat, flat]), runs, 30, tolerance=0.2).loc[0, "verdict"].startswith("plateau")
+    quiet = [0.9 + 0.0002 * (i % 2) for i in range(12)]
+    assert (
+        be.convergence_table(_history([quiet, quiet]), runs, 30, tolerance=0.01).loc[0, "verdict"].startswith("plateau")
+    )
     s = be.late_slope([0.1, 0.2, 0.3, 0.4])
-    assert s["slope"] == pytest.approx(0.1) and s["low"] == pytest.approx(0.1) and s["n_epochs"] == 4
+    assert s["slope"] == pytest.approx(0.1) and s["low"] == pytest.approx(0.1) and s["n_epochs"] == 3
+    assert s["gain_bound"] == pytest.approx(1.0)
+    assert be.late_slope(np.arange(12.0))["n_epochs"] == 6  # the second half of the curve
     assert be.late_slope([0.1, 0.2])["slope"] is None
 
 
@@ -295,3 +306,11 @@ def test_recalibrate_batchnorm_sets_probe_statistics():
     # momentum None: the cumulative mean of the three batch means, i.e. the probe images' channel means
     assert torch.allclose(bn.running_mean, feats.mean(dim=(0, 2, 3)), atol=1e-4)
     assert not torch.allclose(bn.running_var, torch.ones(4))
+
+
+def test_underpowered_only_when_the_interval_holds_zero():
+    assert be.underpowered({"diff": 0.01, "ci95": 0.05}, effect=0.02)
+    assert not be.underpowered({"diff": -0.08, "ci95": 0.05}, effect=0.02)  # a significant reversal is decided
+    assert not be.underpowered({"diff": 0.08, "ci95": 0.05}, effect=0.02)
+    assert not be.underpowered({"diff": 0.01, "ci95": 0.01}, effect=0.02)  # narrower than the effect
+    assert not be.underpowered({"diff": None, "ci95": None}, effect=0.02)
