@@ -10,7 +10,9 @@ test images. ``accuracy_table`` turns the per-run rows into the paper's Table 3 
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,6 +26,7 @@ from lib.bias import data as biased_data
 from lib.bias import statistics as st
 from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
+from lib.bias.synth import PALETTE
 from lib.bias.training import TrainConfig, evaluate_groups, fit, normalise, quiet, to_tensor
 from lib.core import paths
 from lib.core.device import pick_device
@@ -129,6 +132,18 @@ class GridResult:
     cka_boot: dict = field(default_factory=dict)
     cka_untrained: dict = field(default_factory=dict)
     cka_untrained_bn: dict = field(default_factory=dict)
+
+
+def protocol_notes(cfg: ExperimentConfig) -> str:
+    """Generated deviations from the datasets' reference builds that hold for this run's datasets (Markdown)."""
+    notes = []
+    if "cmnist" in cfg.datasets:
+        notes.append(
+            f"Colored MNIST colours: our palette (`lib.bias.synth.PALETTE`, {len(PALETTE)} colours), not LfF's "
+            "`data/resource/colors.th`, whose closest colour pairs are nearer: the colour shortcut is likely easier "
+            "to learn here than in LfF's build."
+        )
+    return "  \n".join(notes)
 
 
 def load_splits(root, datasets, pct: str) -> dict:
@@ -466,6 +481,53 @@ def accuracy_table(runs: pd.DataFrame, metric: str = "accuracy") -> tuple[pd.Dat
     return display, numeric
 
 
+def best_vs_runner_up(runs: pd.DataFrame) -> dict:
+    """Per dataset and over the datasets (``mean``): the best trained objective (by seed mean) against the
+    runner-up, paired over seeds: ``{column: {best, runner_up, diff, ci95, n_seeds, within_noise}}``;
+    ``within_noise`` when the paired 95 % interval holds 0 (or cannot be computed)."""
+    distinct = distinct_runs(runs)
+    out = {}
+    subsets = {d: distinct[distinct["dataset"] == d] for d in dict.fromkeys(distinct["dataset"])}
+    subsets["mean"] = distinct
+    for name, sub in subsets.items():
+        scores = st.seed_scores(sub).dropna()
+        means = scores.mean().sort_values(ascending=False, kind="stable")
+        if len(means) < 2:
+            continue
+        a, b = means.index[0], means.index[1]
+        diff, half, _p = st.paired_t(scores[a] - scores[b])
+        out[name] = {
+            "best": a,
+            "runner_up": b,
+            "diff": float(diff),
+            "ci95": float(half) if np.isfinite(half) else None,
+            "n_seeds": int(len(scores)),
+            "within_noise": bool(not np.isfinite(half) or abs(diff) <= half),
+        }
+    return out
+
+
+def _noise_text(v: dict) -> str:
+    half = "n/a" if v["ci95"] is None else f"±{100 * v['ci95']:.2f}"
+    return (
+        f"{v['best']} vs {v['runner_up']}: {100 * v['diff']:+.2f} points, paired 95% CI {half} over "
+        f"{v['n_seeds']} seeds, " + ("within seed noise" if v["within_noise"] else "outside seed noise")
+    )
+
+
+def marks_note(runs: pd.DataFrame) -> str:
+    """Generated Markdown under the accuracy table: per column, whether the **best** mark is within seed noise of
+    the runner-up (``best_vs_runner_up``)."""
+    rows = best_vs_runner_up(runs)
+    if not rows:
+        return "No runner-up to compare the best mark with."
+    return (
+        "Best mark against the runner-up (trained objectives): "
+        + "; ".join(f"{'Mean' if k == 'mean' else k}: {_noise_text(v)}" for k, v in rows.items())
+        + "."
+    )
+
+
 def negative_control(data: dict, cfg: ExperimentConfig, progress: bool = True) -> pd.DataFrame:
     """Train ``cfg.negative_control["objective"]`` (``nll_raw``: torch.nn.NLLLoss fed the raw outputs, -f_y,
     unbounded below; Table 2's NLL read without the log) once per dataset at seed ``cfg.negative_control["seed"]``,
@@ -672,8 +734,22 @@ def bias_guard(runs: pd.DataFrame, chance: float = CHANCE) -> dict:
             "models_following": int(follows.sum()),
             "n_models": int(len(grp)),
             "follows_bias": bool(follows.any()),
+            "zero_groups": zero_groups(grp),
         }
     return out
+
+
+def zero_groups(grp: pd.DataFrame) -> list[str]:
+    """The models of ``grp`` whose worst (class, bias) test group is at 0: which group and how many test samples
+    it holds (``objective sN: class c / bias b (n samples)``)."""
+    if "worst_group_class" not in grp or "worst_group" not in grp:
+        return []
+    rows = grp[grp["worst_group"] <= 0]
+    return [
+        f"{r.objective} s{int(r.seed)}: class {int(r.worst_group_class)} / bias {int(r.worst_group_bias)} "
+        f"({int(r.worst_group_n)} samples)"
+        for r in rows.itertuples()
+    ]
 
 
 def underpowered(test: dict, effect: float) -> bool:
@@ -761,8 +837,23 @@ def cka_metrics(cka_table: pd.DataFrame) -> dict:
     }
 
 
-def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, result: GridResult) -> dict:
-    """The metrics ``meta`` block: data source (lib.core.provenance), configuration, timing."""
+def metrics_meta(
+    cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, result: GridResult, clock: dict | None = None
+) -> dict:
+    """The metrics ``meta`` block: data source (lib.core.provenance), configuration, timing (with ``clock``, the
+    notebook's wall time and the load average at its start and end)."""
+    clock = stop_clock(clock)
+    timing = (
+        {}
+        if clock is None
+        else {
+            "wall_seconds": clock["wall_seconds"],
+            "budget_minutes_per_dataset": BUDGET_MINUTES,
+            "load_average_start": clock["load_start"],
+            "load_average_end": clock["load_end"],
+            "cores": clock["cores"],
+        }
+    )
     return {
         **source.meta(),
         "config": run,
@@ -788,7 +879,8 @@ def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, 
         "precision": cfg.precision,
         "augment": cfg.augment,
         "total_train_seconds": float(distinct_runs(result.runs)["seconds"].sum()),  # aliases not counted twice
-        "reductions": reductions(cfg, result.runs),
+        **timing,
+        "reductions": reductions(cfg, result.runs, clock),
     }
 
 
@@ -833,7 +925,7 @@ def probe_lines(probe: dict) -> list[str]:
     return lines
 
 
-def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
+def reductions(cfg: ExperimentConfig, runs: pd.DataFrame, clock: dict | None = None) -> str:
     """Generated Markdown: how this run departs from the paper's protocol (Sec. 3), from the configuration and
     the runs table (how many models were still improving at the epoch cap)."""
     runs = distinct_runs(runs) if len(runs) else runs
@@ -864,6 +956,8 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
         f"CKA on {cfg.cka_samples:,} test images"
         + (f" ({cfg.cka_bootstrap} bootstrap resamples)" if cfg.cka_bootstrap else ""),
     ]
+    if clock is not None:
+        items.append(budget_line(cfg, clock))
     return "Reductions against the paper's protocol (this run): " + "; ".join(items) + "."
 
 
@@ -887,10 +981,12 @@ def interpretation(
     if "best_is_probabilistic" in tests:
         best = tests["best_is_probabilistic"]
         lines.append(_verdict_line(f"Best objective is probabilistic ({best['compared']})", best))
+    noise = best_vs_runner_up(runs).get("mean") if runs is not None and len(runs) else None
     lines.append(
-        f"- Best mean accuracy: {', '.join(summary_['best_objectives'])} (ties share the rank); "
-        f"probabilistic {'above' if summary_.get('probabilistic_best_on_average') else 'not above'} margin-based "
-        "on the point means."
+        f"- Best mean accuracy: {', '.join(summary_['best_objectives'])} (ties share the rank)"
+        + (f" ({_noise_text(noise)})" if noise else "")
+        + f"; probabilistic {'above' if summary_.get('probabilistic_best_on_average') else 'not above'} "
+        "margin-based on the point means."
     )
     aliases = sorted(
         {
@@ -1021,6 +1117,36 @@ def sanity_tables(cfg: ExperimentConfig, path=None) -> dict:
         "bias-conflicting, unbiased test."
     )
     return {"text": text, "unbiased": unbiased, "biased": biased}
+
+
+#: SPEC section 8: notebook 04 may take up to this many minutes per dataset
+BUDGET_MINUTES = 60
+
+
+def run_clock() -> dict:
+    """The notebook's clock, started in its first code cell: wall time and the 1-minute load average."""
+    return {"start": time.time(), "load_start": float(os.getloadavg()[0]), "cores": os.cpu_count()}
+
+
+def stop_clock(clock: dict | None) -> dict | None:
+    """Stop ``run_clock`` once (later calls keep the first reading): ``wall_seconds`` and ``load_end``."""
+    if clock is not None and "wall_seconds" not in clock:
+        clock["wall_seconds"] = float(time.time() - clock["start"])
+        clock["load_end"] = float(os.getloadavg()[0])
+    return clock
+
+
+def budget_line(cfg: ExperimentConfig, clock: dict | None) -> str:
+    """One generated sentence: this run's wall time against the budget, with the load beside it."""
+    clock = stop_clock(clock)
+    if clock is None:
+        return ""
+    n = len(cfg.datasets)
+    return (
+        f"this run took {clock['wall_seconds'] / 60:.1f} min against the {BUDGET_MINUTES}-min budget per dataset "
+        f"({n} dataset{'s' if n > 1 else ''} here: {BUDGET_MINUTES * n} min), load average {clock['load_start']:.2f} "
+        f"at its start and {clock['load_end']:.2f} at its end on {clock['cores']} cores"
+    )
 
 
 #: the "most this run could still gain" is read per this many epochs
@@ -1200,6 +1326,7 @@ def ranking_lines(summary_: dict) -> list[str]:
                 f"{_f3(g['min_worst_group'])}; bias rate at least the conflicting accuracy in "
                 f"{g['bias_rate_at_least_conflicting']} models, highest bias rate {_f3(g['max_bias_rate'])}): "
                 "a ranking of these models, and their CKA heatmaps, are not comparable with the paper's."
+                + (f" Worst (class, bias) group at 0: {'; '.join(g['zero_groups'])}." if g.get("zero_groups") else "")
             )
     for name, t in summary_.get("ranking_tests", {}).items():
         if "paper_effect" in t and t.get("ci95") is not None:

@@ -314,3 +314,36 @@ def test_underpowered_only_when_the_interval_holds_zero():
     assert not be.underpowered({"diff": 0.08, "ci95": 0.05}, effect=0.02)
     assert not be.underpowered({"diff": 0.01, "ci95": 0.01}, effect=0.02)  # narrower than the effect
     assert not be.underpowered({"diff": None, "ci95": None}, effect=0.02)
+
+
+def test_zero_groups_name_the_cell_and_its_size():
+    rows = _run_rows([0.5, 0.5], [0.0, 0.2], [0.1, 0.1])
+    rows[0].update(worst_group_class=3, worst_group_bias=7, worst_group_n=98)
+    rows[1].update(worst_group_class=1, worst_group_bias=2, worst_group_n=101)
+    g = be.bias_guard(pd.DataFrame(rows))["d"]
+    assert g["zero_groups"] == ["sce s0: class 3 / bias 7 (98 samples)"]
+    assert "class 3 / bias 7 (98 samples)" in "".join(be.ranking_lines({"bias_guard": {"d": g}}))
+
+
+def test_best_mark_within_seed_noise():
+    def rows(o, accs):
+        return [{"dataset": "d", "objective": o, "seed": s, "accuracy": a, "trained_as": o} for s, a in enumerate(accs)]
+
+    noisy = pd.DataFrame(rows("sce", [0.80, 0.70, 0.78]) + rows("l2", [0.72, 0.77, 0.76]))
+    v = be.best_vs_runner_up(noisy)["mean"]
+    assert v["best"] == "sce" and v["within_noise"]
+    assert "within seed noise" in be.marks_note(noisy)
+    clear = pd.DataFrame(rows("sce", [0.80, 0.70, 0.78]) + rows("l2", [0.70, 0.60, 0.69]))
+    assert not be.best_vs_runner_up(clear)["d"]["within_noise"]
+    assert "outside seed noise" in be.marks_note(clear)
+
+
+def test_budget_line_and_meta_timing():
+    cfg = experiment_config()
+    clock = be.run_clock()
+    line = be.budget_line(cfg, clock)
+    assert line.startswith("this run took") and f"{be.BUDGET_MINUTES}-min budget per dataset" in line
+    first = clock["wall_seconds"]
+    assert be.stop_clock(clock)["wall_seconds"] == first  # stopped once: the metrics and the prose agree
+    assert "budget" in be.reductions(cfg, pd.DataFrame(), clock)
+    assert "Colored MNIST colours: our palette" in be.protocol_notes(cfg)
