@@ -1046,7 +1046,7 @@ def cka_claim_lines(cka_tested: dict) -> list[str]:
             f"- CKA claims ({d}, tested over {c.get('n_models', 'the')} trained models, paired by seed against "
             f"{len(c.get('untrained_seeds', []))} untrained networks of the same architecture and initialisation on "
             "the same probe images, BatchNorm in eval mode and recalibrated on the probes, the more conservative "
-            "deciding): box from layer {c['paper_layer']} on: "
+            f"deciding): box from layer {c['paper_layer']} on: "
             f"{ch['verdict']}{holm_p(ch)} (untrained score {bmean('change_after')}); {b['objective']} "
             f"block-structured: {b['verdict']}{holm_p(b)} (untrained block score {bmean('block_score')}); "
             f"{p['objective']} progressive, compared with {p.get('compared_with', 'n/a')} and the untrained network: "

@@ -174,3 +174,11 @@ def test_the_more_conservative_baseline_decides():
     # swapped: still the high one decides
     claims, _ = cc.cka_claims(mats, NAMES, paper_layer=7, untrained=high, untrained_bn=low)
     assert claims["d"]["change_after_layer"]["verdict"] == cc.NOT_SHOWN
+
+
+def test_claim_lines_are_fully_formatted():
+    from lib.bias import experiment as be
+
+    claims, _ = cc.cka_claims(_models(0.4, 0.01), NAMES, paper_layer=7, untrained=_untrained(0.3))
+    lines = be.cka_claim_lines(claims)
+    assert lines and all("{" not in line for line in lines) and "box from layer 7 on" in lines[0]
