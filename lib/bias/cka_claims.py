@@ -21,21 +21,38 @@ torchvision stem, layer4 runs on 1x1 maps) appear in a randomly initialised, unt
 above 0 says nothing about an objective. Every score is therefore set beside the same score of the same
 architecture (width, stem) at ``UNTRAINED_SEEDS`` random initialisations, on the same probe images
 (``untrained`` matrices, ``lib.bias.experiment.untrained_cka``), and a claim is "supported" only relative to it.
+Two untrained baselines (``BASELINES``): ``eval`` (fresh BatchNorm in eval mode: running mean 0, variance 1, so every
+BN layer is the identity and the heatmap is that of an un-normalised ResNet) and ``bn_recalibrated`` (BatchNorm
+statistics recomputed on the probe images, so every BN layer standardises its channels as a trained network's
+does). Each comparison with the untrained network is made against both, and the larger p (the more conservative of
+the two) decides the claim; both are kept in the metrics.
+
+Pairing. Trained seed s starts from exactly the untrained seed-s network (``seed_everything(s)`` then
+``cfg.model()`` in both), so a comparison with the untrained network is a paired t-test over seeds of
+(trained_s - untrained_s): the difference removes the initialisation's own share of the score. Comparisons between
+objectives (SCE vs SoS) stay Welch tests.
+
+Testability. Each claim carries ``p_min``, the smallest p its tests can reach with this run's number of models
+(a permutation test over n models with k in the group: 1 / C(n, k), and no less than 1 / (1 + permutations); a
+t-test with two or more pairs or values per group: 0), and ``p_min_holm``, the Holm adjustment of those minima
+over the run's claims (Holm's adjusted p is monotone in every raw p, so that is the smallest adjusted p each claim
+can reach). A claim whose ``p_min_holm`` is not below ``ALPHA`` is "not testable with N models", not "not
+established": these models cannot decide it either way.
 
 Tests, per dataset, over the trained models (aliases left out: their matrices are their twin's), one p-value per
 claim, Holm-corrected over every CKA claim of the run (``holm_over_claims``); "supported" when the Holm-adjusted
 p < ``ALPHA``:
 
-- (a) box: per objective, a one-sided Welch t-test of the trained models' ``change_after(50)`` above the untrained
+- (a) box: per objective, a one-sided paired t-test of the trained models' ``change_after(50)`` above the untrained
   models' (the seeds' 95 % t-interval over trained seeds is kept as a description); the claim is about every
   objective, so its p is the largest per-objective p (an intersection-union test). ``change_profile``: the score at
   every cut k, with the k that maximises it per objective and for the untrained network (is layer 50 special?);
 - (b) SoS block-structured: a one-sided permutation test over models (objective labels shuffled among the models
-  of a dataset, group sizes kept; statistic mean SoS score minus mean of the other objectives) and a Welch test of
+  of a dataset, group sizes kept; statistic mean SoS score minus mean of the other objectives) and a paired test of
   SoS above the untrained baseline; p is the larger of the two;
 - (c) SCE progressive, comparatively: one-sided Welch tests of SCE's score above SoS's (the paper's contrast:
-  progressive vs block-like) and above the untrained baseline; p is the larger. Welch ignores that seed s shares
-  its initialisation across objectives (conservative when the pairing is positive);
+  progressive vs block-like) and (paired) above the untrained baseline; p is the larger. Welch ignores that seed s
+  shares its initialisation across objectives (conservative when the pairing is positive);
 - noise floor: permutation test over models, statistic = mean |difference| between heatmaps of different objectives
   minus that of models of the same objective (two seeds). Verdict "above the seed noise floor", else "not shown
   above the seed noise floor". The probe-image bootstrap elsewhere in the notebook measures how much a heatmap
@@ -45,6 +62,7 @@ p < ``ALPHA``:
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 
 import numpy as np
@@ -58,6 +76,11 @@ N_PERMUTATIONS = 5000
 #: random initialisations of the untrained baseline (the trained models' own starting points for seeds 0 and 1)
 UNTRAINED_SEEDS = (0, 1)
 NOT_SHOWN = "not shown above the untrained baseline"
+#: the untrained baselines (``lib.bias.experiment.untrained_cka``): BatchNorm in eval mode at its fresh statistics,
+#: and BatchNorm statistics recalibrated on the probe images
+BASELINES = ("eval", "bn_recalibrated")
+#: the objective name of each baseline's rows in the scores and profile tables
+BASELINE_ROWS = {"eval": "untrained", "bn_recalibrated": "untrained_bn"}
 
 
 def change_after(m: np.ndarray, k: int) -> float:
@@ -108,22 +131,113 @@ def welch_greater(a, b) -> dict:
     }
 
 
+def paired_greater(trained, untrained) -> dict:
+    """One-sided paired t-test that trained_s > untrained_s over the seeds s both hold (``{seed: value}`` each):
+    mean difference, its two-sided 95 % half-width, p (None with fewer than two pairs)."""
+    common = sorted(s for s in trained if s in untrained and np.isfinite(trained[s]) and np.isfinite(untrained[s]))
+    d = np.array([trained[s] - untrained[s] for s in common], dtype=float)
+    out = {"diff": float(d.mean()) if len(d) else None, "ci95": None, "p": None, "n_pairs": len(d), "paired": True}
+    if len(d) < 2:
+        return out
+    se = float(d.std(ddof=1) / np.sqrt(len(d)))
+    if se == 0:
+        return {**out, "ci95": 0.0, "p": 0.0 if d.mean() > 0 else 1.0}
+    df = len(d) - 1
+    return {
+        **out,
+        "ci95": float(stats.t.ppf(1 - ALPHA / 2, df) * se),
+        "p": float(stats.t.sf(d.mean() / se, df)),
+    }
+
+
+def vs_baselines(trained: dict, baselines: dict, key: str) -> dict:
+    """``paired_greater`` of ``trained`` ``{seed: value}`` against every untrained baseline's scores
+    (``{name: DataFrame with seed and key}``); returns the more conservative test (the larger p; a missing p counts
+    as the largest) with ``baseline`` naming it and ``by_baseline`` holding every one."""
+    tests = {
+        name: paired_greater(trained, {int(s): float(v) for s, v in zip(b["seed"], b[key])})
+        for name, b in baselines.items()
+    }
+    if not tests:
+        return {
+            "diff": None,
+            "ci95": None,
+            "p": None,
+            "n_pairs": 0,
+            "paired": True,
+            "baseline": None,
+            "by_baseline": {},
+        }
+    name = max(tests, key=lambda n: 2.0 if tests[n]["p"] is None else tests[n]["p"])
+    return {**tests[name], "baseline": name, "by_baseline": tests}
+
+
+def _seed_values(g: pd.DataFrame, key: str) -> dict:
+    return {int(s): float(v) for s, v in zip(g["seed"], g[key])}
+
+
+def permutation_p_min(n: int, k: int, n_perm: int = N_PERMUTATIONS) -> float | None:
+    """The smallest p of ``permutation_group_test`` with ``k`` of ``n`` models in the group: 1 / C(n, k) (only the
+    observed labelling can be as extreme), and no less than 1 / (1 + n_perm)."""
+    if k < 1 or n - k < 1:
+        return None
+    return float(max(1.0 / math.comb(n, k), 1.0 / (1 + n_perm)))
+
+
+def partition_p_min(group_sizes, n_perm: int = N_PERMUTATIONS) -> float | None:
+    """The smallest p of ``noise_floor_permutation`` (its statistic depends only on which models share a label): 1 over
+    the number of distinct partitions of the models into groups of these sizes, no less than 1 / (1 + n_perm)."""
+    sizes = [int(x) for x in group_sizes if x > 0]
+    if len(sizes) < 2 or max(sizes) < 2:
+        return None
+    count = math.factorial(sum(sizes))
+    for x in sizes:
+        count //= math.factorial(x)
+    for m in set(sizes):
+        count //= math.factorial(sizes.count(m))
+    return float(max(1.0 / count, 1.0 / (1 + n_perm)))
+
+
+def t_p_min(test: dict) -> float | None:
+    """The smallest p of a t-test: 0 when it has a p at all (two or more pairs / values per group), else None."""
+    return None if test.get("p") is None else 0.0
+
+
 def _max_p(*ps):
     """The intersection-union p of claims that need every part: the largest p (None if any part has none)."""
     return None if any(p is None for p in ps) else float(max(ps))
 
 
+def not_testable(n_models: int, p_min_holm: float | None, alpha: float = ALPHA) -> str:
+    """The verdict of a claim these models cannot decide."""
+    if p_min_holm is None:
+        return f"not testable with {n_models} models (a test needs two models per group)"
+    return f"not testable with {n_models} models (smallest attainable Holm-adjusted p {p_min_holm:.3g} >= {alpha:g})"
+
+
 def holm_over_claims(claims: dict, alpha: float = ALPHA) -> dict:
     """Holm correction over every CKA claim of a run (every dataset): sets ``p_holm`` and the verdict of each
-    claim in place ("supported" when the adjusted p < alpha; a claim without a p keeps its verdict) and returns
-    ``claims``."""
+    claim in place ("supported" when the adjusted p < alpha; "not testable with N models" when even the smallest
+    attainable p, ``p_min``, Holm-adjusted over the run's claims the same way (``p_min_holm``), is not below alpha,
+    or the claim has no test; a claim without a p otherwise keeps its verdict) and returns ``claims``."""
     keys = [(d, c) for d, v in claims.items() for c in CLAIM_KEYS if v.get(c, {}).get("p") is not None]
     adjusted = holm([claims[d][c]["p"] for d, c in keys]) if keys else []
-    for (d, c), p_adj in zip(keys, adjusted):
+    minima = holm([claims[d][c].get("p_min") or 0.0 for d, c in keys]) if keys else []
+    for (d, c), p_adj, p_min_adj in zip(keys, adjusted, minima):
         entry = claims[d][c]
         entry["p_holm"] = float(p_adj)
+        entry["p_min_holm"] = float(p_min_adj)
         entry["n_tests_holm"] = len(keys)
-        entry["verdict"] = entry.get("supported", "supported") if p_adj < alpha else entry["not_supported"]
+        if p_min_adj >= alpha:
+            entry["verdict"] = not_testable(entry.get("n_models_claim", 0), float(p_min_adj), alpha)
+        else:
+            entry["verdict"] = entry.get("supported", "supported") if p_adj < alpha else entry["not_supported"]
+    for _d, v in claims.items():
+        for c in CLAIM_KEYS:
+            entry = v.get(c, {})
+            if entry and entry.get("p") is None and entry.get("testable") is False:
+                entry["p_min_holm"] = None
+                entry["verdict"] = not_testable(entry.get("n_models_claim", 0), None, alpha)
     return claims
 
 
@@ -228,15 +342,17 @@ def noise_floor_permutation(mats: dict, n_perm: int = N_PERMUTATIONS, seed: int 
     }
 
 
-def profile_table(mats: dict, untrained: dict | None = None) -> pd.DataFrame:
+def profile_table(mats: dict, untrained: dict | None = None, untrained_bn: dict | None = None) -> pd.DataFrame:
     """Long table of ``change_profile``: one row per (dataset, objective, k) with the mean over the seeds of each
-    objective (and of the untrained models, objective ``untrained``)."""
+    objective (and of the untrained models: objective ``untrained`` in eval mode, ``untrained_bn`` with BatchNorm
+    statistics recalibrated on the probe images)."""
     rows = []
     groups: dict = {}
     for (d, o, _s), m in mats.items():
         groups.setdefault((d, o), []).append(change_profile(m))
-    for (d, _s), m in (untrained or {}).items():
-        groups.setdefault((d, "untrained"), []).append(change_profile(m))
+    for name, base in ((BASELINE_ROWS["eval"], untrained), (BASELINE_ROWS["bn_recalibrated"], untrained_bn)):
+        for (d, _s), m in (base or {}).items():
+            groups.setdefault((d, name), []).append(change_profile(m))
     for (d, o), profs in groups.items():
         with warnings.catch_warnings():  # the first and last cut are undefined (NaN) in every profile
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -261,39 +377,54 @@ def cka_claims(
     untrained: dict | None = None,
     block_objective: str = "sos",
     progressive_objective="sce",
+    untrained_bn: dict | None = None,
 ):
     """Per dataset: the three CKA claims and the noise-floor verdict (see the module docstring), Holm-corrected
-    over the run, and the per-model scores table (untrained models as objective ``untrained``).
+    over the run, and the per-model scores table (untrained models as objectives ``untrained`` and
+    ``untrained_bn``).
 
-    mats: ``{(dataset, objective, seed): (m, m)}`` of the trained models; untrained: ``{(dataset, seed): (m, m)}``
-    of the untrained baseline on the same probe images (None or empty: no baseline, and no claim is supported)."""
-    untrained = untrained or {}
+    mats: ``{(dataset, objective, seed): (m, m)}`` of the trained models; untrained / untrained_bn:
+    ``{(dataset, seed): (m, m)}`` of the untrained baseline in eval mode / with BatchNorm statistics recalibrated on
+    the same probe images (each comparison with the untrained network uses the more conservative of those given;
+    none given: no baseline, and no claim is supported)."""
+    given = {"eval": untrained or {}, "bn_recalibrated": untrained_bn or {}}
+    given = {k: v for k, v in given.items() if v}
     scores = model_scores(mats, names, paper_layer)
-    base = model_scores({(d, "untrained", s): m for (d, s), m in untrained.items()}, names, paper_layer)
-    peaks = profile_peaks(profile_table(mats, untrained))
+    bases = {
+        k: model_scores({(d, BASELINE_ROWS[k], s): m for (d, s), m in v.items()}, names, paper_layer)
+        for k, v in given.items()
+    }
+    peaks = profile_peaks(profile_table(mats, untrained, untrained_bn))
     out = {}
     for d, grp in scores.groupby("dataset", sort=False):
         by_obj = {o: g for o, g in grp.groupby("objective", sort=False)}
-        b0 = base[base["dataset"] == d]
-        baseline = {c: [float(v) for v in b0[c]] for c in ("change_after", "block_score", "progressive")}
+        b0 = {k: b[b["dataset"] == d] for k, b in bases.items()}
+        b0 = {k: b for k, b in b0.items() if len(b)}
+        baseline = {
+            k: {c: [float(v) for v in b[c]] for c in ("change_after", "block_score", "progressive")}
+            for k, b in b0.items()
+        }
+        n_models = int(len(grp))
         change = {}
         for o, g in by_obj.items():
             change[o] = {
                 **_interval_verdict(g["change_after"]),
-                "vs_untrained": welch_greater(g["change_after"], b0["change_after"]),
+                "vs_untrained": vs_baselines(_seed_values(g, "change_after"), b0, "change_after"),
             }
             change[o]["verdict"] = "above the untrained baseline" if _p_ok(change[o]["vs_untrained"]) else NOT_SHOWN
         block = permutation_group_test(grp["block_score"], grp["objective"], block_objective)
+        k_block = int((grp["objective"] == block_objective).sum())
         block_base = (
-            welch_greater(by_obj[block_objective]["block_score"], b0["block_score"])
+            vs_baselines(_seed_values(by_obj[block_objective], "block_score"), b0, "block_score")
             if block_objective in by_obj
             else {"diff": None, "ci95": None, "p": None}
         )
         if progressive_objective in by_obj:
-            pv = by_obj[progressive_objective]["progressive"]
+            g = by_obj[progressive_objective]
+            pv = g["progressive"]
             prog = {
                 **_interval_verdict(pv),
-                "vs_untrained": welch_greater(pv, b0["progressive"]),
+                "vs_untrained": vs_baselines(_seed_values(g, "progressive"), b0, "progressive"),
                 "vs_" + block_objective: (
                     welch_greater(pv, by_obj[block_objective]["progressive"])
                     if block_objective in by_obj
@@ -301,17 +432,30 @@ def cka_claims(
                 ),
             }
             prog["p"] = _max_p(prog["vs_untrained"]["p"], prog["vs_" + block_objective]["p"])
+            prog["p_min"] = _max_p(t_p_min(prog["vs_untrained"]), t_p_min(prog["vs_" + block_objective]))
         else:
-            prog = {"p": None}
+            prog = {"p": None, "p_min": None}
         prog_no = f"not established (not above {block_objective} and the untrained baseline)"
         prog["verdict"] = "not measured" if progressive_objective not in by_obj else prog_no
+        prog["testable"] = prog["p_min"] is not None
+        nf = noise_floor_permutation({k: m for k, m in mats.items() if k[0] == d})
+        nf["p_min"] = partition_p_min(grp.groupby("objective").size().tolist())
+        nf["testable"] = nf["p_min"] is not None
+        block_p_min = _max_p(permutation_p_min(n_models, k_block), t_p_min(block_base))
+        change_p_min = _max_p(*(t_p_min(v["vs_untrained"]) for v in change.values()))
         out[d] = {
             "paper_layer": paper_layer,
-            "untrained_seeds": sorted(s for (dd, s) in untrained if dd == d),
-            "untrained_scores": baseline,
+            "untrained_seeds": sorted({s for v in given.values() for (dd, s) in v if dd == d}),
+            "untrained_baselines": list(b0),
+            "untrained_scores": baseline.get("eval", {}),
+            "untrained_scores_by_baseline": baseline,
+            "n_models": n_models,
             "change_after_layer": {
                 "by_objective": change,
                 "p": _max_p(*(v["vs_untrained"]["p"] for v in change.values())),
+                "p_min": change_p_min,
+                "testable": change_p_min is not None,
+                "n_models_claim": n_models,
                 "verdict": NOT_SHOWN,
                 "not_supported": NOT_SHOWN,
                 "peaks": peaks.get(d, {}),
@@ -320,8 +464,12 @@ def cka_claims(
                 "objective": block_objective,
                 **block,
                 "permutation_p": block["p"],
+                "permutation_p_min": permutation_p_min(n_models, k_block),
                 "vs_untrained": block_base,
                 "p": _max_p(block["p"], block_base["p"]),
+                "p_min": block_p_min,
+                "testable": block_p_min is not None,
+                "n_models_claim": n_models,
                 "verdict": "not established (not above the other objectives and the untrained baseline)",
                 "not_supported": "not established (not above the other objectives and the untrained baseline)",
                 "by_objective": {o: float(g["block_score"].mean()) for o, g in by_obj.items()},
@@ -330,12 +478,14 @@ def cka_claims(
                 "objective": progressive_objective,
                 "compared_with": block_objective,
                 **prog,
+                "n_models_claim": n_models,
                 "not_supported": prog_no,
             },
-            "noise_floor": noise_floor_permutation({k: m for k, m in mats.items() if k[0] == d}),
+            "noise_floor": {**nf, "n_models_claim": n_models},
         }
     holm_over_claims(out)
-    return out, pd.concat([scores, base], ignore_index=True) if len(base) else scores
+    base_rows = [b for b in bases.values() if len(b)]
+    return out, pd.concat([scores, *base_rows], ignore_index=True) if base_rows else scores
 
 
 def _p_ok(test: dict) -> bool:
@@ -349,34 +499,41 @@ def _fmt_test(t: dict) -> str:
         return ""
     half = f" ± {t['ci95']:.3f}" if t.get("ci95") is not None else ""
     p = f", p = {t['p']:.3g}" if t.get("p") is not None else ""
-    return f"{t['diff']:+.3f}{half}{p}"
+    pairs = f", paired over {t['n_pairs']} seeds" if t.get("paired") else ""
+    base = f", vs {t['baseline']}" if t.get("baseline") else ""
+    return f"{t['diff']:+.3f}{half}{p}{pairs}{base}"
 
 
 def claims_table(claims: dict) -> pd.DataFrame:
     """The claims as a table: dataset, claim, objective, trained value, the untrained baseline's value, the test
-    against it (difference ± Welch 95 % half-width, one-sided p), the claim's p, its Holm-adjusted p and verdict."""
+    against it (difference ± 95 % half-width, one-sided p; paired by seed against the untrained network, naming the
+    more conservative baseline), the untrained value with BatchNorm recalibrated (``untrained_bn``), the claim's p,
+    its smallest attainable Holm-adjusted p, its Holm-adjusted p and verdict."""
     rows = []
 
-    def row(d, claim, objective, value, baseline, test, p=None, p_holm=None, verdict=""):
+    def row(d, claim, objective, value, baseline, test, p=None, p_holm=None, verdict="", p_min_holm=None):
         rows.append(
             {
                 "dataset": d,
                 "claim": claim,
                 "objective": objective,
                 "value": value,
-                "untrained": baseline,
+                "untrained": baseline[0] if isinstance(baseline, tuple) else baseline,
+                "untrained_bn": baseline[1] if isinstance(baseline, tuple) else None,
                 "test": test,
                 "p": p,
+                "p_min_holm": p_min_holm,
                 "p_holm": p_holm,
                 "verdict": verdict,
             }
         )
 
     for d, c in claims.items():
-        base = c.get("untrained_scores", {})
+        by_base = c.get("untrained_scores_by_baseline", {"eval": c.get("untrained_scores", {})})
 
-        def bmean(key, base=base):
-            return float(np.mean(base[key])) if base.get(key) else None
+        def bmean(key, by_base=by_base):
+            vals = [by_base.get(k, {}).get(key) for k in BASELINES]
+            return tuple(float(np.mean(v)) if v else None for v in vals)
 
         ch = c["change_after_layer"]
         name = f"box from layer {c['paper_layer']} on (change_after above the untrained network)"
@@ -402,6 +559,7 @@ def claims_table(claims: dict) -> pd.DataFrame:
             ch.get("p"),
             ch.get("p_holm"),
             ch["verdict"],
+            ch.get("p_min_holm"),
         )
         b = c["block_structured"]
         row(
@@ -423,6 +581,7 @@ def claims_table(claims: dict) -> pd.DataFrame:
             b["vs_untrained"]["p"],
             b.get("p_holm"),
             b["verdict"],
+            b.get("p_min_holm"),
         )
         p = c["progressive"]
         if "mean" in p:
@@ -446,6 +605,7 @@ def claims_table(claims: dict) -> pd.DataFrame:
                 p["vs_untrained"]["p"],
                 p.get("p_holm"),
                 p["verdict"],
+                p.get("p_min_holm"),
             )
         n = c["noise_floor"]
         row(
@@ -458,6 +618,7 @@ def claims_table(claims: dict) -> pd.DataFrame:
             n.get("p"),
             n.get("p_holm"),
             n["verdict"],
+            n.get("p_min_holm"),
         )
     return pd.DataFrame(rows)
 
@@ -470,8 +631,10 @@ def peaks_table(claims: dict) -> pd.DataFrame:
         ch = c["change_after_layer"]
         for o, pk in ch.get("peaks", {}).items():
             at = ch["by_objective"].get(o, {}).get("mean")
-            if o == "untrained" and c.get("untrained_scores", {}).get("change_after"):
-                at = float(np.mean(c["untrained_scores"]["change_after"]))
+            by_base = c.get("untrained_scores_by_baseline", {"eval": c.get("untrained_scores", {})})
+            for k, row_name in BASELINE_ROWS.items():
+                if o == row_name and by_base.get(k, {}).get("change_after"):
+                    at = float(np.mean(by_base[k]["change_after"]))
             rows.append(
                 {
                     "dataset": d,

@@ -10,7 +10,9 @@ test images. ``accuracy_table`` turns the per-run rows into the paper's Table 3 
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,6 +26,7 @@ from lib.bias import data as biased_data
 from lib.bias import statistics as st
 from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
+from lib.bias.synth import PALETTE
 from lib.bias.training import TrainConfig, evaluate_groups, fit, normalise, quiet, to_tensor
 from lib.core import paths
 from lib.core.device import pick_device
@@ -68,6 +71,7 @@ class ExperimentConfig:
     precision: str  # fp32 (default, processor-independent) | bf16 (training under torch.autocast)
     augment: str  # none | disent_cifar (DisEnt's C-CIFAR crop + flip + normalisation)
     variant: str  # "" or the runner's --variant: the outputs are named paths.output_name("nb04", variant)
+    plateau_tolerance: float  # "plateau" when the late slope's upper 95 % bound x 10 epochs is below (convergence)
 
     @classmethod
     def from_namespace(cls, namespace: dict) -> ExperimentConfig:
@@ -116,7 +120,8 @@ class GridResult:
         (m, m) for the CKA seed; cka_seeds: (dataset, objective, seed) -> (m, m) for every seed; cka_boot: the same
         keys -> (B, m, m) CKA matrices of B bootstrap resamples of the probe images (the same resamples for every
         model; empty when cka_bootstrap is 0); cka_untrained: (dataset, seed) -> (m, m) of the untrained baseline
-    (``untrained_cka``) on the same probe images."""
+    (``untrained_cka``, BatchNorm in eval mode) on the same probe images; cka_untrained_bn: the same with BatchNorm
+    statistics recalibrated on those probe images."""
 
     runs: pd.DataFrame
     history: pd.DataFrame
@@ -126,6 +131,19 @@ class GridResult:
     probe: dict = field(default_factory=dict)
     cka_boot: dict = field(default_factory=dict)
     cka_untrained: dict = field(default_factory=dict)
+    cka_untrained_bn: dict = field(default_factory=dict)
+
+
+def protocol_notes(cfg: ExperimentConfig) -> str:
+    """Generated deviations from the datasets' reference builds that hold for this run's datasets (Markdown)."""
+    notes = []
+    if "cmnist" in cfg.datasets:
+        notes.append(
+            f"Colored MNIST colours: our palette (`lib.bias.synth.PALETTE`, {len(PALETTE)} colours), not LfF's "
+            "`data/resource/colors.th`, whose closest colour pairs are nearer: the colour shortcut is likely easier "
+            "to learn here than in LfF's build."
+        )
+    return "  \n".join(notes)
 
 
 def load_splits(root, datasets, pct: str) -> dict:
@@ -197,11 +215,12 @@ def run_grid(
     cfg.train_size / cfg.valid_size: ``split_subset`` of the training / validation split. CKA uses
     ``cfg.cka_samples`` test images drawn by a seeded permutation (the same for every model; files are
     stored by class, so a prefix would not do) in batches of ``cfg.cka_batch_size``. untrained: also the CKA
-    matrices of the untrained baseline (``untrained_cka``, ``cka_claims.UNTRAINED_SEEDS``) on those probe images.
+    matrices of the untrained baseline (``untrained_cka``, ``cka_claims.UNTRAINED_SEEDS``) on those probe images, in
+    eval mode and with BatchNorm statistics recalibrated on them.
     """
     cka_seed = cfg.seeds[0] if cka_seed is None else cka_seed
     config = cfg.train_config()
-    runs, hist, mats, names, probe, boot, base = [], [], {}, [], {}, {}, {}
+    runs, hist, mats, names, probe, boot, base, base_bn = [], [], {}, [], {}, {}, {}, {}
     jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
     done = {}
     for dataset, objective, seed in tqdm(jobs, desc="models", **quiet(progress)):
@@ -262,25 +281,51 @@ def run_grid(
         names, mats[(dataset, objective, seed)] = _cka(model, x_cka, cfg)
         if untrained and not any(k[0] == dataset for k in base):
             base.update({(dataset, s): m for s, m in untrained_cka(cfg, x_cka).items()})
+            base_bn.update({(dataset, s): m for s, m in untrained_cka(cfg, x_cka, bn="bn_recalibrated").items()})
         if cfg.cka_bootstrap:
             boot[(dataset, objective, seed)] = probe_bootstrap(model, x_cka, cfg, seed=cka_seed)
         if cfg.cka_probe_sets and seed == cka_seed:
             probe[(dataset, objective)] = cka_probe_study(model, x_te, sp["test"].aligned, cfg, seed=cka_seed)
     grid = {(d, o): m for (d, o, s), m in mats.items() if s == cka_seed}
-    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot, base)
+    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot, base, base_bn)
 
 
-def untrained_cka(cfg: ExperimentConfig, x, seeds=None) -> dict:
+def recalibrate_batchnorm(model, x, batch_size: int):
+    """Recompute every BatchNorm layer's running statistics on the images ``x``: ``reset_running_stats()``,
+    ``momentum=None`` (a cumulative average over the batches), one forward pass in train mode under no_grad in
+    batches of ``batch_size``, then eval mode. Returns the model."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            model(x[i : i + batch_size])
+    return model.eval()
+
+
+def untrained_cka(cfg: ExperimentConfig, x, seeds=None, bn: str = "eval") -> dict:
     """``{seed: (m, m)}``: CKA matrices of randomly initialised, untrained networks of the run's architecture
-    (width, stem, dropout; eval mode) on the probe images ``x``, one per seed of ``cka_claims.UNTRAINED_SEEDS``
-    (the initialisations the trained models of those seeds start from). The baseline of the CKA claims: banded
-    heatmaps and late boxes that an untrained network shows too say nothing about an objective."""
+    (width, stem, dropout) on the probe images ``x``, one per seed of ``cka_claims.UNTRAINED_SEEDS`` (the
+    initialisations the trained models of those seeds start from). The baseline of the CKA claims: banded heatmaps
+    and late boxes that an untrained network shows too say nothing about an objective.
+
+    bn: ``"eval"``: eval mode at the fresh BatchNorm statistics (running mean 0, variance 1): every BN layer is the
+    identity (up to its eps), so the heatmap is that of an un-normalised ResNet whose residual stream is dominated by
+    the identity path. ``"bn_recalibrated"``: BatchNorm statistics recomputed on ``x`` (``recalibrate_batchnorm``),
+    so every BN layer standardises its channels as in a trained network (linear CKA is not invariant to per-channel
+    rescaling); then eval mode."""
     from lib.bias.cka_claims import UNTRAINED_SEEDS
 
+    if bn not in ("eval", "bn_recalibrated"):
+        raise ValueError(f"untrained_cka: bn must be 'eval' or 'bn_recalibrated', got {bn!r}")
     out = {}
     for seed in UNTRAINED_SEEDS if seeds is None else seeds:
         seed_everything(seed, torch=True)
         model = cfg.model().eval()
+        if bn == "bn_recalibrated":
+            recalibrate_batchnorm(model, x, cfg.cka_batch_size)
         out[seed] = _cka(model, x, cfg)[1]
     return out
 
@@ -434,6 +479,53 @@ def accuracy_table(runs: pd.DataFrame, metric: str = "accuracy") -> tuple[pd.Dat
             for m, sd, r in zip(means[col], stds[col], ranks)
         ]
     return display, numeric
+
+
+def best_vs_runner_up(runs: pd.DataFrame) -> dict:
+    """Per dataset and over the datasets (``mean``): the best trained objective (by seed mean) against the
+    runner-up, paired over seeds: ``{column: {best, runner_up, diff, ci95, n_seeds, within_noise}}``;
+    ``within_noise`` when the paired 95 % interval holds 0 (or cannot be computed)."""
+    distinct = distinct_runs(runs)
+    out = {}
+    subsets = {d: distinct[distinct["dataset"] == d] for d in dict.fromkeys(distinct["dataset"])}
+    subsets["mean"] = distinct
+    for name, sub in subsets.items():
+        scores = st.seed_scores(sub).dropna()
+        means = scores.mean().sort_values(ascending=False, kind="stable")
+        if len(means) < 2:
+            continue
+        a, b = means.index[0], means.index[1]
+        diff, half, _p = st.paired_t(scores[a] - scores[b])
+        out[name] = {
+            "best": a,
+            "runner_up": b,
+            "diff": float(diff),
+            "ci95": float(half) if np.isfinite(half) else None,
+            "n_seeds": int(len(scores)),
+            "within_noise": bool(not np.isfinite(half) or abs(diff) <= half),
+        }
+    return out
+
+
+def _noise_text(v: dict) -> str:
+    half = "n/a" if v["ci95"] is None else f"±{100 * v['ci95']:.2f}"
+    return (
+        f"{v['best']} vs {v['runner_up']}: {100 * v['diff']:+.2f} points, paired 95% CI {half} over "
+        f"{v['n_seeds']} seeds, " + ("within seed noise" if v["within_noise"] else "outside seed noise")
+    )
+
+
+def marks_note(runs: pd.DataFrame) -> str:
+    """Generated Markdown under the accuracy table: per column, whether the **best** mark is within seed noise of
+    the runner-up (``best_vs_runner_up``)."""
+    rows = best_vs_runner_up(runs)
+    if not rows:
+        return "No runner-up to compare the best mark with."
+    return (
+        "Best mark against the runner-up (trained objectives): "
+        + "; ".join(f"{'Mean' if k == 'mean' else k}: {_noise_text(v)}" for k, v in rows.items())
+        + "."
+    )
 
 
 def negative_control(data: dict, cfg: ExperimentConfig, progress: bool = True) -> pd.DataFrame:
@@ -642,8 +734,30 @@ def bias_guard(runs: pd.DataFrame, chance: float = CHANCE) -> dict:
             "models_following": int(follows.sum()),
             "n_models": int(len(grp)),
             "follows_bias": bool(follows.any()),
+            "zero_groups": zero_groups(grp),
         }
     return out
+
+
+def zero_groups(grp: pd.DataFrame) -> list[str]:
+    """The models of ``grp`` whose worst (class, bias) test group is at 0: which group and how many test samples
+    it holds (``objective sN: class c / bias b (n samples)``)."""
+    if "worst_group_class" not in grp or "worst_group" not in grp:
+        return []
+    rows = grp[grp["worst_group"] <= 0]
+    return [
+        f"{r.objective} s{int(r.seed)}: class {int(r.worst_group_class)} / bias {int(r.worst_group_bias)} "
+        f"({int(r.worst_group_n)} samples)"
+        for r in rows.itertuples()
+    ]
+
+
+def underpowered(test: dict, effect: float) -> bool:
+    """A ranking test is underpowered when its paired interval (``diff`` ± ``ci95``) holds 0 (these seeds cannot
+    tell the claim from no effect) and is wider than the paper's ``effect``; a difference whose interval excludes 0,
+    of either sign, is not underpowered: it is decided."""
+    diff, half = test.get("diff"), test.get("ci95")
+    return bool(half is not None and diff is not None and abs(diff) <= half and half > effect)
 
 
 def summary(runs: pd.DataFrame) -> dict:
@@ -686,7 +800,7 @@ def summary(runs: pd.DataFrame) -> dict:
         for name, test in out["ranking_tests"].items():
             if name in effects:
                 test["paper_effect"] = effects[name]
-                test["underpowered"] = bool(test["ci95"] is not None and test["ci95"] > effects[name])
+                test["underpowered"] = underpowered(test, effects[name])
     out["chance"] = CHANCE
     out["bias_guard"] = bias_guard(runs)
     return out
@@ -723,8 +837,23 @@ def cka_metrics(cka_table: pd.DataFrame) -> dict:
     }
 
 
-def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, result: GridResult) -> dict:
-    """The metrics ``meta`` block: data source (lib.core.provenance), configuration, timing."""
+def metrics_meta(
+    cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, result: GridResult, clock: dict | None = None
+) -> dict:
+    """The metrics ``meta`` block: data source (lib.core.provenance), configuration, timing (with ``clock``, the
+    notebook's wall time and the load average at its start and end)."""
+    clock = stop_clock(clock)
+    timing = (
+        {}
+        if clock is None
+        else {
+            "wall_seconds": clock["wall_seconds"],
+            "budget_minutes_per_dataset": BUDGET_MINUTES,
+            "load_average_start": clock["load_start"],
+            "load_average_end": clock["load_end"],
+            "cores": clock["cores"],
+        }
+    )
     return {
         **source.meta(),
         "config": run,
@@ -750,7 +879,8 @@ def metrics_meta(cfg: ExperimentConfig, run: str, source, counts: pd.DataFrame, 
         "precision": cfg.precision,
         "augment": cfg.augment,
         "total_train_seconds": float(distinct_runs(result.runs)["seconds"].sum()),  # aliases not counted twice
-        "reductions": reductions(cfg, result.runs),
+        **timing,
+        "reductions": reductions(cfg, result.runs, clock),
     }
 
 
@@ -795,7 +925,7 @@ def probe_lines(probe: dict) -> list[str]:
     return lines
 
 
-def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
+def reductions(cfg: ExperimentConfig, runs: pd.DataFrame, clock: dict | None = None) -> str:
     """Generated Markdown: how this run departs from the paper's protocol (Sec. 3), from the configuration and
     the runs table (how many models were still improving at the epoch cap)."""
     runs = distinct_runs(runs) if len(runs) else runs
@@ -805,9 +935,10 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
         f"{cfg.stem} stem",
         f"batch {cfg.batch_size} (paper: 512)",
         f"at most {cfg.max_epochs} epochs, early stopping after {cfg.patience} epochs without improvement "
-        f"(paper: patience {PAPER_PATIENCE}, no cap); {at_cap} of {len(runs)} runs reached the epoch cap (whether "
-        f"the others converged is the slope test of the last {SLOPE_EPOCHS} epochs in the convergence table, not the "
-        "patience stop)",
+        f"(paper: patience {PAPER_PATIENCE}, no cap); {at_cap} of {len(runs)} runs reached the epoch cap; a patience "
+        "stop is not a plateau: the convergence table calls a curve a plateau only when the upper 95 % bound of its "
+        f"late slope x {GAIN_EPOCHS} epochs is below {100 * cfg.plateau_tolerance:g} points, and otherwise states the "
+        f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
         "training in "
         + ("float32" if cfg.precision == "fp32" else "bfloat16 autocast (weights and evaluation float32)"),
         "augmentation: " + ("none (as the paper)" if cfg.augment == "none" else f"{cfg.augment} (DisEnt's C-CIFAR)"),
@@ -825,6 +956,8 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame) -> str:
         f"CKA on {cfg.cka_samples:,} test images"
         + (f" ({cfg.cka_bootstrap} bootstrap resamples)" if cfg.cka_bootstrap else ""),
     ]
+    if clock is not None:
+        items.append(budget_line(cfg, clock))
     return "Reductions against the paper's protocol (this run): " + "; ".join(items) + "."
 
 
@@ -848,10 +981,12 @@ def interpretation(
     if "best_is_probabilistic" in tests:
         best = tests["best_is_probabilistic"]
         lines.append(_verdict_line(f"Best objective is probabilistic ({best['compared']})", best))
+    noise = best_vs_runner_up(runs).get("mean") if runs is not None and len(runs) else None
     lines.append(
-        f"- Best mean accuracy: {', '.join(summary_['best_objectives'])} (ties share the rank); "
-        f"probabilistic {'above' if summary_.get('probabilistic_best_on_average') else 'not above'} margin-based "
-        "on the point means."
+        f"- Best mean accuracy: {', '.join(summary_['best_objectives'])} (ties share the rank)"
+        + (f" ({_noise_text(noise)})" if noise else "")
+        + f"; probabilistic {'above' if summary_.get('probabilistic_best_on_average') else 'not above'} "
+        "margin-based on the point means."
     )
     aliases = sorted(
         {
@@ -887,21 +1022,31 @@ def cka_claim_lines(cka_tested: dict) -> list[str]:
     lines = []
     for d, c in cka_tested.items():
         ch, b, p, n = c["change_after_layer"], c["block_structured"], c["progressive"], c["noise_floor"]
-        base = c.get("untrained_scores", {})
+        by_base = c.get("untrained_scores_by_baseline", {"eval": c.get("untrained_scores", {})})
 
         def holm_p(v):
             return (
-                f" (Holm p = {v['p_holm']:.3g} over {v['n_tests_holm']} tests)" if v.get("p_holm") is not None else ""
+                f" (Holm p = {v['p_holm']:.3g} over this run's {v['n_tests_holm']} tests; smallest attainable "
+                f"{v['p_min_holm']:.3g})"
+                if v.get("p_holm") is not None
+                else ""
             )
 
-        def bmean(key, base=base):
-            return f"{np.mean(base[key]):.3f}" if base.get(key) else "n/a"
+        def bmean(key, by_base=by_base):
+            parts = [
+                f"{label} {np.mean(by_base[k][key]):.3f}"
+                for k, label in (("eval", "eval-mode BN"), ("bn_recalibrated", "BN recalibrated"))
+                if by_base.get(k, {}).get(key)
+            ]
+            return ", ".join(parts) if parts else "n/a"
 
         peaks = ch.get("peaks", {})
         peak_text = ", ".join(f"{o} k = {v['k']} ({v['height']:.3f})" for o, v in peaks.items())
         lines.append(
-            f"- CKA claims ({d}, tested over trained models against {len(c.get('untrained_seeds', []))} untrained "
-            f"networks of the same architecture on the same probe images): box from layer {c['paper_layer']} on: "
+            f"- CKA claims ({d}, tested over {c.get('n_models', 'the')} trained models, paired by seed against "
+            f"{len(c.get('untrained_seeds', []))} untrained networks of the same architecture and initialisation on "
+            "the same probe images, BatchNorm in eval mode and recalibrated on the probes, the more conservative "
+            f"deciding): box from layer {c['paper_layer']} on: "
             f"{ch['verdict']}{holm_p(ch)} (untrained score {bmean('change_after')}); {b['objective']} "
             f"block-structured: {b['verdict']}{holm_p(b)} (untrained block score {bmean('block_score')}); "
             f"{p['objective']} progressive, compared with {p.get('compared_with', 'n/a')} and the untrained network: "
@@ -974,16 +1119,50 @@ def sanity_tables(cfg: ExperimentConfig, path=None) -> dict:
     return {"text": text, "unbiased": unbiased, "biased": biased}
 
 
-#: epochs of the validation curve whose least-squares slope the convergence table tests
-SLOPE_EPOCHS = 8
+#: SPEC section 8: notebook 04 may take up to this many minutes per dataset
+BUDGET_MINUTES = 60
 
 
-def late_slope(valid_acc, window: int = SLOPE_EPOCHS) -> dict:
-    """Least-squares slope (accuracy per epoch) of the last ``window`` values of one validation curve, with its
-    two-sided 95 % t-interval (n - 2 degrees of freedom); None where fewer than 3 epochs."""
-    y = np.asarray(valid_acc, dtype=float)[-window:]
+def run_clock() -> dict:
+    """The notebook's clock, started in its first code cell: wall time and the 1-minute load average."""
+    return {"start": time.time(), "load_start": float(os.getloadavg()[0]), "cores": os.cpu_count()}
+
+
+def stop_clock(clock: dict | None) -> dict | None:
+    """Stop ``run_clock`` once (later calls keep the first reading): ``wall_seconds`` and ``load_end``."""
+    if clock is not None and "wall_seconds" not in clock:
+        clock["wall_seconds"] = float(time.time() - clock["start"])
+        clock["load_end"] = float(os.getloadavg()[0])
+    return clock
+
+
+def budget_line(cfg: ExperimentConfig, clock: dict | None) -> str:
+    """One generated sentence: this run's wall time against the budget, with the load beside it."""
+    clock = stop_clock(clock)
+    if clock is None:
+        return ""
+    n = len(cfg.datasets)
+    return (
+        f"this run took {clock['wall_seconds'] / 60:.1f} min against the {BUDGET_MINUTES}-min budget per dataset "
+        f"({n} dataset{'s' if n > 1 else ''} here: {BUDGET_MINUTES * n} min), load average {clock['load_start']:.2f} "
+        f"at its start and {clock['load_end']:.2f} at its end on {clock['cores']} cores"
+    )
+
+
+#: the "most this run could still gain" is read per this many epochs
+GAIN_EPOCHS = 10
+
+
+def late_slope(valid_acc) -> dict:
+    """Least-squares slope (accuracy per epoch) of the second half of one validation curve (at least its last 3
+    epochs; the whole curve when shorter), with its two-sided 95 % t-interval (n - 2 degrees of freedom) and
+    ``gain_bound``: the interval's upper end x ``GAIN_EPOCHS``, the most this run could still gain per
+    ``GAIN_EPOCHS`` epochs at that trend; None where fewer than 3 epochs. The second half, not only the epochs after
+    the best one: those are by construction the epochs that never beat the best, on which a rise can hardly show."""
+    y = np.asarray(valid_acc, dtype=float)
+    y = y[len(y) - max(3, (len(y) + 1) // 2) :] if len(y) >= 3 else y
     if len(y) < 3:
-        return {"slope": None, "low": None, "high": None, "n_epochs": len(y)}
+        return {"slope": None, "low": None, "high": None, "gain_bound": None, "n_epochs": len(y)}
     x = np.arange(len(y), dtype=float)
     fit_ = stats.linregress(x, y)
     half = float(stats.t.ppf(1 - st.ALPHA / 2, len(y) - 2) * fit_.stderr)
@@ -991,18 +1170,39 @@ def late_slope(valid_acc, window: int = SLOPE_EPOCHS) -> dict:
         "slope": float(fit_.slope),
         "low": float(fit_.slope - half),
         "high": float(fit_.slope + half),
+        "gain_bound": float((fit_.slope + half) * GAIN_EPOCHS),
         "n_epochs": len(y),
     }
 
 
-def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, window: int = 3) -> pd.DataFrame:
-    """Did training stop? Per (dataset, objective) of the trained models: how many seeds stopped by patience
-    before the cap, the best epochs, the range of the seed-mean validation curve over its last ``window`` epochs
-    and the seed noise there (mean over those epochs of the standard deviation across seeds), and per seed the
-    least-squares slope of its last ``SLOPE_EPOCHS`` validation accuracies with a 95 % interval (``late_slope``).
-    Verdict: "still rising" when some seed's slope interval lies above 0 (a patience stop on a rising curve is a
-    stop on noise, not convergence), else "stopped by patience" (every seed), "flat at the cap" (the last-window
-    range within the seed noise), else "still moving at the cap" (train longer)."""
+def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: float) -> str:
+    """The convergence verdict of one (dataset, objective) from its seeds' ``late_slope``: "still rising" when
+    some seed's slope interval lies above 0; "plateau" only when every seed's ``gain_bound`` is below ``tolerance``
+    (an equivalence statement: a rise above the tolerance per ``GAIN_EPOCHS`` epochs is excluded); else the
+    largest rise that is not excluded. Never "converged" on a patience stop alone."""
+    rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
+    if rising:
+        return "still rising (seed " + ", ".join(str(s) for s in rising) + ")"
+    bounds = [v["gain_bound"] for v in slopes.values()]
+    how = "stopped by patience" if stopped == n_seeds else "at the epoch cap"
+    if not bounds or any(b is None for b in bounds):
+        return f"{how}; too few epochs for a slope"
+    gain = max(bounds)
+    if gain < tolerance:
+        return f"plateau (at most {100 * gain:+.2f} points per {GAIN_EPOCHS} epochs, tolerance {100 * tolerance:g})"
+    return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded"
+
+
+def convergence_table(
+    history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, tolerance: float = 0.01, window: int = 3
+) -> pd.DataFrame:
+    """Did training stop on a plateau? Per (dataset, objective) of the trained models: how many seeds stopped by
+    patience before the cap, the best epochs, the range of the seed-mean validation curve over its last ``window``
+    epochs and the seed noise there (mean over those epochs of the standard deviation across seeds), per seed the
+    least-squares slope of the second half of its validation curve with a 95 % interval (``late_slope``), the
+    largest upper bound over seeds x ``GAIN_EPOCHS`` (``max_gain_per_10_epochs``: the most a run could still gain
+    per 10 epochs at its late trend) and ``convergence_verdict`` against ``tolerance`` (params
+    ``plateau_tolerance``)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -1015,15 +1215,7 @@ def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int
         noise = float(by_epoch.std(ddof=1).mean()) if grp["seed"].nunique() > 1 else float("nan")
         spread = float(curve.max() - curve.min()) if len(curve) else float("nan")
         slopes = {s: late_slope(g.sort_values("epoch")["valid_acc"]) for s, g in h.groupby("seed", sort=True)}
-        rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
-        if rising:
-            verdict = "still rising (seed " + ", ".join(str(s) for s in rising) + ")"
-        elif stopped == len(grp):
-            verdict = "stopped by patience"
-        elif len(curve) >= window and np.isfinite(noise) and spread <= noise:
-            verdict = "flat at the cap"
-        else:
-            verdict = "still moving at the cap"
+        bounds = [v["gain_bound"] for v in slopes.values()]
         rows.append(
             {
                 "dataset": d,
@@ -1034,13 +1226,17 @@ def convergence_table(history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int
                 "epochs_run": ", ".join(str(int(e)) for e in grp["epochs"]),
                 f"last_{window}_range": spread,
                 "seed_noise": noise,
-                f"slope_last_{SLOPE_EPOCHS}": "; ".join(
+                "slope_second_half": "; ".join(
                     f"s{s}: n/a"
                     if v["slope"] is None
-                    else f"s{s}: {v['slope']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}]"
+                    else f"s{s}: {v['slope']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}] over {v['n_epochs']} epochs"
                     for s, v in slopes.items()
                 ),
-                "verdict": verdict,
+                f"max_gain_per_{GAIN_EPOCHS}_epochs": (
+                    None if not bounds or any(b is None for b in bounds) else float(max(bounds))
+                ),
+                "tolerance": tolerance,
+                "verdict": convergence_verdict(slopes, stopped, int(len(grp)), tolerance),
             }
         )
     return pd.DataFrame(rows)
@@ -1130,12 +1326,21 @@ def ranking_lines(summary_: dict) -> list[str]:
                 f"{_f3(g['min_worst_group'])}; bias rate at least the conflicting accuracy in "
                 f"{g['bias_rate_at_least_conflicting']} models, highest bias rate {_f3(g['max_bias_rate'])}): "
                 "a ranking of these models, and their CKA heatmaps, are not comparable with the paper's."
+                + (f" Worst (class, bias) group at 0: {'; '.join(g['zero_groups'])}." if g.get("zero_groups") else "")
             )
     for name, t in summary_.get("ranking_tests", {}).items():
         if "paper_effect" in t and t.get("ci95") is not None:
             lines.append(
                 f"- {name}: paired 95% interval half-width {t['ci95']:.4f} vs the paper's effect "
                 f"{t['paper_effect']:.4f}: "
-                + ("underpowered (the interval is wider than the effect)." if t["underpowered"] else "narrower.")
+                + (
+                    "underpowered (the interval holds 0 and is wider than the effect)."
+                    if t["underpowered"]
+                    else (
+                        "the interval excludes 0."
+                        if t.get("diff") is not None and abs(t["diff"]) > t["ci95"]
+                        else "narrower than the effect."
+                    )
+                )
             )
     return lines

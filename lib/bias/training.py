@@ -119,8 +119,9 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = EV
 
 def accuracy_split(pred, target, bias) -> dict:
     """Accuracy overall, on bias-aligned (target == bias) / bias-conflicting samples, and of the worst
-    (target, bias) group; ``bias_rate``: the share of bias-conflicting samples predicted as their bias class (a
-    model that follows the bias has bias_rate near 1 and conflicting accuracy near 0).
+    (target, bias) group (with its class, bias and size); ``bias_rate``: the share of bias-conflicting samples
+    predicted as their bias class (a model that follows the bias has bias_rate near 1 and conflicting accuracy
+    near 0).
 
     pred, target, bias: ``(n,)`` int. Returns fractions (None where a group is empty) and group sizes.
     """
@@ -131,13 +132,21 @@ def accuracy_split(pred, target, bias) -> dict:
     def frac(mask):
         return float(correct[mask].mean()) if mask.any() else None
 
-    groups = target * (int(max(target.max(), bias.max())) + 1) + bias if len(target) else target
+    k = int(max(target.max(), bias.max())) + 1 if len(target) else 1
+    groups = target * k + bias if len(target) else target
+    by_group = sorted(((frac(groups == g), int(g)) for g in np.unique(groups)), key=lambda t: t[0])
+    worst = by_group[0] if by_group else (None, None)
     return {
         "accuracy": frac(np.ones_like(correct)),
         "aligned": frac(aligned),
         "conflicting": frac(~aligned),
         "bias_rate": float((pred == bias)[~aligned].mean()) if (~aligned).any() else None,
-        "worst_group": min((frac(groups == g) for g in np.unique(groups)), default=None),
+        "worst_group": worst[0],
+        # which (class, bias) group is the worst and how many test samples it holds (one hard cell of ~100 images
+        # can sit at 0 without the model following the bias)
+        "worst_group_class": None if worst[1] is None else worst[1] // k,
+        "worst_group_bias": None if worst[1] is None else worst[1] % k,
+        "worst_group_n": None if worst[1] is None else int((groups == worst[1]).sum()),
         "n": int(len(correct)),
         "n_aligned": int(aligned.sum()),
         "n_conflicting": int((~aligned).sum()),

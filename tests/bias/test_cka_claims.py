@@ -69,7 +69,7 @@ def test_supported_only_above_the_untrained_baseline():
     assert same["d"]["block_structured"]["verdict"].startswith("not established")
     # no baseline at all: no box / block claim can be supported
     bare, _ = cc.cka_claims(mats, NAMES, paper_layer=7)
-    assert bare["d"]["change_after_layer"]["verdict"] == cc.NOT_SHOWN
+    assert bare["d"]["change_after_layer"]["verdict"].startswith("not testable with 12 models")
     assert bare["d"]["block_structured"]["verdict"] != "supported"
     table = cc.claims_table(strong)
     assert {"untrained", "p_holm"} <= set(table.columns)
@@ -125,6 +125,60 @@ def test_welch_greater():
 
 def test_one_seed_is_not_established():
     claims, _ = cc.cka_claims(_models(0.4, 0.01, seeds=(0,)), NAMES, paper_layer=7, untrained=_untrained(0.3))
-    assert claims["d"]["progressive"]["verdict"].startswith("not established")
-    assert claims["d"]["noise_floor"]["verdict"].startswith("not measured")
+    assert claims["d"]["progressive"]["verdict"].startswith("not testable with 4 models")
+    assert claims["d"]["noise_floor"]["verdict"].startswith("not testable with 4 models")
+    assert claims["d"]["change_after_layer"]["verdict"].startswith("not testable with 4 models")
+
+
+def test_paired_greater_pairs_by_seed():
+    t = cc.paired_greater({0: 1.0, 1: 2.0, 2: 3.0}, {0: 0.5, 1: 1.4, 2: 2.6, 7: 9.0})
+    assert t["n_pairs"] == 3 and t["diff"] == pytest.approx(0.5) and t["p"] < 0.01 and t["ci95"] > 0
+    # Welch on the same numbers cannot see it: the seeds' spread swamps the paired difference
+    assert cc.welch_greater([1.0, 2.0, 3.0], [0.5, 1.4, 2.6])["p"] > 0.2
+    assert cc.paired_greater({0: 1.0}, {0: 0.0})["p"] is None
+
+
+def test_smallest_attainable_p():
+    assert cc.permutation_p_min(10, 2) == pytest.approx(1 / 45)
+    assert cc.permutation_p_min(4, 2) == pytest.approx(1 / 6)
+    assert cc.permutation_p_min(4, 0) is None
+    assert cc.partition_p_min([2] * 5) == pytest.approx(1 / 945)  # 10! / (2!^5 5!)
+    assert cc.partition_p_min([1, 1, 1]) is None
+
+
+def test_too_few_models_is_not_testable_not_a_negative_result():
+    # 2 SoS models among 4: the permutation test cannot go below 1/6, so the block claim cannot be decided
+    mats = _models(0.4, 0.01, seeds=(0, 1), objectives=("sce", "sos"))
+    claims, _ = cc.cka_claims(mats, NAMES, paper_layer=7, untrained=_untrained(0.3))
+    b = claims["d"]["block_structured"]
+    assert b["p_min"] == pytest.approx(1 / 6) and b["p_min_holm"] >= 0.05
+    assert b["verdict"].startswith("not testable with 4 models")
+    # ten models, two per objective: the same claim is testable
+    mats = _models(0.4, 0.01, seeds=(0, 1), objectives=("sce", "bce", "l1", "l2", "sos"))
+    claims, _ = cc.cka_claims(mats, NAMES, paper_layer=7, untrained=_untrained(0.3))
+    assert claims["d"]["block_structured"]["p_min"] == pytest.approx(1 / 45)
+    assert not claims["d"]["block_structured"]["verdict"].startswith("not testable")
+
+
+def test_the_more_conservative_baseline_decides():
+    mats = _models(0.4, 0.01)
+    low, high = _untrained(0.3), _untrained(0.95)
+    claims, scores = cc.cka_claims(mats, NAMES, paper_layer=7, untrained=low, untrained_bn=high)
+    ch = claims["d"]["change_after_layer"]
+    assert ch["verdict"] == cc.NOT_SHOWN
+    assert ch["by_objective"]["sos"]["vs_untrained"]["baseline"] == "bn_recalibrated"
+    assert set(ch["by_objective"]["sos"]["vs_untrained"]["by_baseline"]) == {"eval", "bn_recalibrated"}
+    assert {"untrained", "untrained_bn"} <= set(scores["objective"])
+    table = cc.claims_table(claims)
+    assert table["untrained_bn"].notna().any()
+    # swapped: still the high one decides
+    claims, _ = cc.cka_claims(mats, NAMES, paper_layer=7, untrained=high, untrained_bn=low)
     assert claims["d"]["change_after_layer"]["verdict"] == cc.NOT_SHOWN
+
+
+def test_claim_lines_are_fully_formatted():
+    from lib.bias import experiment as be
+
+    claims, _ = cc.cka_claims(_models(0.4, 0.01), NAMES, paper_layer=7, untrained=_untrained(0.3))
+    lines = be.cka_claim_lines(claims)
+    assert lines and all("{" not in line for line in lines) and "box from layer 7 on" in lines[0]

@@ -120,6 +120,9 @@ def test_run_grid_end_to_end(tmp_path):
     # the untrained baseline: one matrix per UNTRAINED_SEEDS on the same probe images, not a trained model's
     assert sorted(res.cka_untrained) == [("cmnist", s) for s in cka_claims.UNTRAINED_SEEDS]
     assert res.cka_untrained[("cmnist", 0)].shape == m.shape and not np.allclose(res.cka_untrained[("cmnist", 0)], m)
+    # and with BatchNorm statistics recalibrated on those probe images: BN no longer the identity, another heatmap
+    assert sorted(res.cka_untrained_bn) == sorted(res.cka_untrained)
+    assert not np.allclose(res.cka_untrained_bn[("cmnist", 0)], res.cka_untrained[("cmnist", 0)])
     assert 0 <= res.runs.loc[0, "bias_rate"] <= 1
     meta_seconds = float(be.distinct_runs(res.runs)["seconds"].sum())
     assert meta_seconds == pytest.approx(res.runs.loc[0, "seconds"])  # the alias row is not counted twice
@@ -245,11 +248,22 @@ def test_convergence_slope_calls_a_rising_patience_stop_still_rising():
     )
     table = be.convergence_table(_history([rising, flat]), runs, max_epochs=30)
     assert table.loc[0, "stopped_by_patience"] == 2 and table.loc[0, "verdict"] == "still rising (seed 0)"
-    assert table.loc[0, f"slope_last_{be.SLOPE_EPOCHS}"].startswith("s0: +0.0")
-    table = be.convergence_table(_history([flat, flat]), runs, max_epochs=30)
-    assert table.loc[0, "verdict"] == "stopped by patience"
+    assert table.loc[0, "slope_second_half"].startswith("s0: +0.0")
+    # a noisy flat curve: no rise detected, but a rise above the tolerance is not excluded either: no "plateau"
+    table = be.convergence_table(_history([flat, flat]), runs, max_epochs=30, tolerance=0.01)
+    verdict = table.loc[0, "verdict"]
+    assert verdict.startswith("stopped by patience; a rise of up to") and "not excluded" in verdict
+    assert table.loc[0, "max_gain_per_10_epochs"] >= 0.01
+    # the same curves against a looser tolerance, and a quiet flat curve against the strict one: plateau
+    assert be.convergence_table(_history([flat, flat]), runs, 30, tolerance=0.2).loc[0, "verdict"].startswith("plateau")
+    quiet = [0.9 + 0.0002 * (i % 2) for i in range(12)]
+    assert (
+        be.convergence_table(_history([quiet, quiet]), runs, 30, tolerance=0.01).loc[0, "verdict"].startswith("plateau")
+    )
     s = be.late_slope([0.1, 0.2, 0.3, 0.4])
-    assert s["slope"] == pytest.approx(0.1) and s["low"] == pytest.approx(0.1) and s["n_epochs"] == 4
+    assert s["slope"] == pytest.approx(0.1) and s["low"] == pytest.approx(0.1) and s["n_epochs"] == 3
+    assert s["gain_bound"] == pytest.approx(1.0)
+    assert be.late_slope(np.arange(12.0))["n_epochs"] == 6  # the second half of the curve
     assert be.late_slope([0.1, 0.2])["slope"] is None
 
 
@@ -276,3 +290,60 @@ def test_control_beside_the_softmax_reading():
     assert t.loc[0, "raw_minus_alias"] == pytest.approx(0.01) and t.loc[0, "alias_reading"] == "nll (= sce)"
     line = be.negative_control_lines(control, runs)[0]
     assert "+1.00 points" in line and "our choice, not a finding" in line
+
+
+def test_recalibrate_batchnorm_sets_probe_statistics():
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    x = torch.randn(12, 3, 8, 8) * 3 + 2
+    be.recalibrate_batchnorm(model, x, batch_size=4)
+    bn = model[1]
+    assert not model.training and bn.momentum is None
+    with torch.no_grad():
+        feats = model[0](x)
+    # momentum None: the cumulative mean of the three batch means, i.e. the probe images' channel means
+    assert torch.allclose(bn.running_mean, feats.mean(dim=(0, 2, 3)), atol=1e-4)
+    assert not torch.allclose(bn.running_var, torch.ones(4))
+
+
+def test_underpowered_only_when_the_interval_holds_zero():
+    assert be.underpowered({"diff": 0.01, "ci95": 0.05}, effect=0.02)
+    assert not be.underpowered({"diff": -0.08, "ci95": 0.05}, effect=0.02)  # a significant reversal is decided
+    assert not be.underpowered({"diff": 0.08, "ci95": 0.05}, effect=0.02)
+    assert not be.underpowered({"diff": 0.01, "ci95": 0.01}, effect=0.02)  # narrower than the effect
+    assert not be.underpowered({"diff": None, "ci95": None}, effect=0.02)
+
+
+def test_zero_groups_name_the_cell_and_its_size():
+    rows = _run_rows([0.5, 0.5], [0.0, 0.2], [0.1, 0.1])
+    rows[0].update(worst_group_class=3, worst_group_bias=7, worst_group_n=98)
+    rows[1].update(worst_group_class=1, worst_group_bias=2, worst_group_n=101)
+    g = be.bias_guard(pd.DataFrame(rows))["d"]
+    assert g["zero_groups"] == ["sce s0: class 3 / bias 7 (98 samples)"]
+    assert "class 3 / bias 7 (98 samples)" in "".join(be.ranking_lines({"bias_guard": {"d": g}}))
+
+
+def test_best_mark_within_seed_noise():
+    def rows(o, accs):
+        return [{"dataset": "d", "objective": o, "seed": s, "accuracy": a, "trained_as": o} for s, a in enumerate(accs)]
+
+    noisy = pd.DataFrame(rows("sce", [0.80, 0.70, 0.78]) + rows("l2", [0.72, 0.77, 0.76]))
+    v = be.best_vs_runner_up(noisy)["mean"]
+    assert v["best"] == "sce" and v["within_noise"]
+    assert "within seed noise" in be.marks_note(noisy)
+    clear = pd.DataFrame(rows("sce", [0.80, 0.70, 0.78]) + rows("l2", [0.70, 0.60, 0.69]))
+    assert not be.best_vs_runner_up(clear)["d"]["within_noise"]
+    assert "outside seed noise" in be.marks_note(clear)
+
+
+def test_budget_line_and_meta_timing():
+    cfg = experiment_config()
+    clock = be.run_clock()
+    line = be.budget_line(cfg, clock)
+    assert line.startswith("this run took") and f"{be.BUDGET_MINUTES}-min budget per dataset" in line
+    first = clock["wall_seconds"]
+    assert be.stop_clock(clock)["wall_seconds"] == first  # stopped once: the metrics and the prose agree
+    assert "budget" in be.reductions(cfg, pd.DataFrame(), clock)
+    assert "Colored MNIST colours: our palette" in be.protocol_notes(cfg)

@@ -42,6 +42,8 @@ def test_accuracy_split_exact():
     # groups (target, bias): (0,0): idx 0, 3 -> 1/2; (1,1): 1, 5 -> 1/2; (2,5): 2 -> 1; (0,3): 4 -> 1
     assert out["worst_group"] == pytest.approx(0.5)
     assert accuracy_split([0, 1, 1], [0, 1, 2], [0, 1, 2])["worst_group"] == 0.0
+    worst = accuracy_split([0, 1, 1, 2], [0, 1, 2, 2], [0, 1, 2, 2])  # group (class 2, bias 2): 1 of 2 right
+    assert (worst["worst_group_class"], worst["worst_group_bias"], worst["worst_group_n"]) == (2, 2, 2)
     assert accuracy_split([1], [1], [1])["conflicting"] is None
 
 
