@@ -10,7 +10,7 @@ the network's layers in forward order):
 - ``change_after``: mean CKA between two layers both from layer ``k`` on (the paper's 50th, 1-based; the box in
   the top right corner) minus the mean CKA between a layer from ``k`` on and one before it. > 0: the late layers
   form a box more similar within itself than to the earlier layers.
-- ``block_score`` (``lib.bias.experiment.block_score``): mean CKA between two layers of the same stage minus the
+- ``block_score``: mean CKA between two layers of the same stage minus the
   mean between layers of different stages. SoS "block-structured": SoS's score above the other objectives'.
 - ``progressive``: minus the Spearman correlation between the distance of two layers (|i - j|, every pair) and
   their CKA. > 0: similarity falls steadily with the distance in depth (a banded, progressive heatmap rather
@@ -81,6 +81,27 @@ NOT_SHOWN = "not shown above the untrained baseline"
 BASELINES = ("eval", "bn_recalibrated")
 #: the objective name of each baseline's rows in the scores and profile tables
 BASELINE_ROWS = {"eval": "untrained", "bn_recalibrated": "untrained_bn"}
+
+
+def stage_starts(layer_names) -> dict:
+    """``{stage: index of its first layer}`` for stem, layer1..layer4 and head (pooling + FC)."""
+    starts = {}
+    for i, name in enumerate(layer_names):
+        stage = name.split(".")[0] if name.startswith("layer") else ("stem" if i < 5 else "head")
+        starts.setdefault(stage, i)
+    return starts
+
+
+def block_score(m: np.ndarray, names) -> float:
+    """Block structure of a CKA matrix: mean CKA between two layers of the same stage (stem, layer1..4, head)
+    minus the mean between layers of different stages (0: no blocks; larger: sharper stage blocks)."""
+    starts = sorted(stage_starts(names).values())
+    block = np.zeros(len(m), dtype=int)
+    for b, start in enumerate(starts):
+        block[start:] = b
+    same = block[:, None] == block[None, :]
+    off = ~np.eye(len(m), dtype=bool)
+    return float(np.nanmean(m[same & off]) - np.nanmean(m[~same]))
 
 
 def change_after(m: np.ndarray, k: int) -> float:
@@ -247,8 +268,6 @@ CLAIM_KEYS = ("change_after_layer", "block_structured", "progressive", "noise_fl
 
 def model_scores(mats: dict, names, paper_layer: int) -> pd.DataFrame:
     """One row per model ``(dataset, objective, seed)``: change_after, block_score, progressive."""
-    from lib.bias.experiment import block_score
-
     rows = []
     for (d, o, s), m in sorted(mats.items()):
         rows.append(
