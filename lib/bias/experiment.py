@@ -21,7 +21,7 @@ import torch
 from scipy import stats
 from tqdm import tqdm
 
-from lib.bias import cka
+from lib.bias import cka, cka_claims
 from lib.bias import data as biased_data
 from lib.bias import statistics as st
 from lib.bias.cka_claims import block_score, stage_starts  # noqa: F401 (re-exported for the notebook)
@@ -744,6 +744,12 @@ def underpowered(test: dict, effect: float) -> bool:
     return bool(half is not None and diff is not None and abs(diff) <= half and half > effect)
 
 
+def best_epochs(runs: pd.DataFrame) -> dict:
+    """``{(dataset, objective, seed): best epoch}`` of the trained models (aliases left out): the age of the
+    checkpoint each heatmap is computed from."""
+    return {(r.dataset, r.objective, int(r.seed)): int(r.best_epoch) for r in distinct_runs(runs).itertuples()}
+
+
 def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per trained model (aliases left out): epochs run, best epoch, the best validation accuracy over the
     whole run (``valid_best``) and within its first ``budget_epochs`` epochs (``valid_best_first_n``), where
@@ -1178,6 +1184,7 @@ def cka_claim_lines(cka_tested: dict) -> list[str]:
                 if n.get("p") is not None
                 else "."
             )
+            + (f" {age}" if (age := cka_claims.age_sentence(n.get("checkpoint_age", {}))) else "")
             + (f" The late-box score change_after(k) peaks at: {peak_text}." if peak_text else "")
         )
     return lines
