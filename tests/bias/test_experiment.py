@@ -289,7 +289,38 @@ def test_control_beside_the_softmax_reading():
     t = be.control_vs_alias(control, runs)
     assert t.loc[0, "raw_minus_alias"] == pytest.approx(0.01) and t.loc[0, "alias_reading"] == "nll (= sce)"
     line = be.negative_control_lines(control, runs)[0]
-    assert "+1.00 points" in line and "our choice, not a finding" in line
+    assert "+1.00 points" in line and "our choice, not a finding" in line and "ran away" not in line
+
+
+def test_a_runaway_raw_loss_is_flagged_not_called_converged():
+    # review 25s3 m-P2-2: the raw reading ended at -3,594 with "diverged: False"
+    status = be.loss_status(-3594.0)
+    assert status["diverged"] and status["ran_away"] and "ran away" in status["note"] and "-3594" in status["note"]
+    assert not be.loss_status(-2.0)["diverged"] and not be.loss_status(be.RUNAWAY_LOSS)["ran_away"]
+    control = pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "objective": "nll_raw",
+                "seed": 0,
+                "accuracy": 0.2168,
+                "conflicting": 0.2,
+                "epochs": 11,
+                "best_epoch": 1,
+                **status,
+            }  # fmt: skip
+        ]
+    )
+    runs = pd.DataFrame(
+        [{"dataset": "d", "objective": "nll", "seed": 0, "accuracy": 0.28, "conflicting": 0.2, "trained_as": "sce"}]
+    )
+    assert len(be.control_vs_alias(control, runs)) == 1  # still compared: the weights are finite
+    line = be.negative_control_lines(control, runs)[0]
+    assert "the loss diverged, running away below -10" in line and "best validation epoch (1)" in line
+    # a non-finite loss: no model, no comparison
+    nan_row = control.assign(diverged=True, ran_away=False, note="non-finite loss at epoch 3")
+    assert be.control_vs_alias(nan_row, runs).empty
+    assert "non-finite" in be.negative_control_lines(nan_row, runs)[0]
 
 
 def test_recalibrate_batchnorm_sets_probe_statistics():
