@@ -500,7 +500,13 @@ def age_sentence(a: dict, n_models: int | None = None) -> str:
         text += f"; no pairs of both kinds at most {a['max_gap']} epochs apart"
     tracks = a["spearman"] is not None and a["spearman"] > 0 and a["spearman_p"] < ALPHA
     equal_age = a["adjusted_excess"] if a.get("adjusted_excess") is not None else a["matched_excess"]
-    share = equal_age / a["excess"] if equal_age is not None and a.get("excess") else None
+    if a.get("excess") is None or a["excess"] <= 0:
+        reading = "heatmaps of different objectives are on average no further apart than seeds of one objective, so "
+        reading += "there is no excess for checkpoint age to explain"
+        if tracks:
+            reading += " (distance does grow with the age gap)"
+        return text + f". Reading: {reading}."
+    share = equal_age / a["excess"] if equal_age is not None else None
     if share is not None:
         text += f"; the excess at equal age is {100 * share:.0f}% of the overall {a['excess']:+.3f}"
     if tracks and (share is None or share < 0.5):

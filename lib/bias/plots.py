@@ -221,9 +221,7 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
             axes[1, col].set_ylim(lo - pad, hi + pad)
         axes[1, col].set_xlim(start - 0.5, float(sub["epoch"].max()) + 0.5)
         axes[0, col].set_title(d)
-        axes[1, col].set_title(
-            f"{d}: from epoch {start} ({LATE_BEFORE_BEST} before the earliest best epoch), y zoomed", fontsize=8
-        )
+        axes[1, col].set_title(f"{d}: late epochs, from epoch {start}", fontsize=8)
         axes[1, col].set_xlabel("epoch")
     axes[0][0].set_ylabel("validation accuracy (unbiased)")
     axes[1][0].set_ylabel("validation accuracy (zoom)")

@@ -219,6 +219,12 @@ def test_age_confound_keeps_an_objective_effect_at_equal_age():
     a = cc.age_confound(mats, best, n_perm=200)
     assert a["matched_excess"] > 0.05 and a["n_matched_between"] > 0 and a["n_matched_same"] == 4
     assert "no sign that checkpoint age drives the verdict" in cc.age_sentence(a)
+    # no between-objective excess at all: nothing for age to explain, whatever the age correlation
+    flat, best_flat = _aged(
+        age_effect=0.01, objective_effect=0.0, ages={(o, s): 3 + 10 * s for o in ("l2", "sce") for s in (0, 1)}
+    )
+    a = cc.age_confound(flat, best_flat, n_perm=100)
+    assert a["excess"] < 0 and "no excess for checkpoint age to explain" in cc.age_sentence(a)
     same = cc.age_confound(mats, {k: 7 for k in best}, n_perm=10)
     assert same["same_age"] and "epoch-7 checkpoint" in cc.age_sentence(same)
 
