@@ -198,3 +198,12 @@ def test_bf16_training_runs_and_learns(one_thread):
     info = fit(model, "sce", x, y, xv, yv, train_config(max_epochs=8, precision="bf16"), seed=5, progress=False)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert info["best_valid_acc"] >= 0.9
+
+
+def test_short_checks_on_the_real_configuration_switch_early_stopping_off():
+    # lib.bias.precision_check trains a few epochs with the real run's settings: the real min_epochs (above its cap)
+    # must not make the configuration invalid, and stopping is off (patience = cap)
+    from lib.bias import precision_check
+
+    tc = precision_check.config([0], 100, 4, "sce").train_config()
+    assert (tc.max_epochs, tc.patience, tc.min_epochs, tc.patience_smoothing) == (4, 4, 1, 1)
