@@ -10,7 +10,7 @@ the network's layers in forward order):
 - ``change_after``: mean CKA between two layers both from layer ``k`` on (the paper's 50th, 1-based; the box in
   the top right corner) minus the mean CKA between a layer from ``k`` on and one before it. > 0: the late layers
   form a box more similar within itself than to the earlier layers.
-- ``block_score`` (``lib.bias.experiment.block_score``): mean CKA between two layers of the same stage minus the
+- ``block_score``: mean CKA between two layers of the same stage minus the
   mean between layers of different stages. SoS "block-structured": SoS's score above the other objectives'.
 - ``progressive``: minus the Spearman correlation between the distance of two layers (|i - j|, every pair) and
   their CKA. > 0: similarity falls steadily with the distance in depth (a banded, progressive heatmap rather
@@ -56,7 +56,9 @@ p < ``ALPHA``:
 - noise floor: permutation test over models, statistic = mean |difference| between heatmaps of different objectives
   minus that of models of the same objective (two seeds). Verdict "above the seed noise floor", else "not shown
   above the seed noise floor". The probe-image bootstrap elsewhere in the notebook measures how much a heatmap
-  moves with its probe images; it does not enter this verdict.
+  moves with its probe images; it does not enter this verdict. Each heatmap is of a model's best-epoch checkpoint,
+  and patience stops objectives at different epochs, so the verdict carries ``age_confound`` (heatmap distance
+  against best-epoch gap over the model pairs; the excess at matched and at equal age) and ``age_sentence``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,27 @@ NOT_SHOWN = "not shown above the untrained baseline"
 BASELINES = ("eval", "bn_recalibrated")
 #: the objective name of each baseline's rows in the scores and profile tables
 BASELINE_ROWS = {"eval": "untrained", "bn_recalibrated": "untrained_bn"}
+
+
+def stage_starts(layer_names) -> dict:
+    """``{stage: index of its first layer}`` for stem, layer1..layer4 and head (pooling + FC)."""
+    starts = {}
+    for i, name in enumerate(layer_names):
+        stage = name.split(".")[0] if name.startswith("layer") else ("stem" if i < 5 else "head")
+        starts.setdefault(stage, i)
+    return starts
+
+
+def block_score(m: np.ndarray, names) -> float:
+    """Block structure of a CKA matrix: mean CKA between two layers of the same stage (stem, layer1..4, head)
+    minus the mean between layers of different stages (0: no blocks; larger: sharper stage blocks)."""
+    starts = sorted(stage_starts(names).values())
+    block = np.zeros(len(m), dtype=int)
+    for b, start in enumerate(starts):
+        block[start:] = b
+    same = block[:, None] == block[None, :]
+    off = ~np.eye(len(m), dtype=bool)
+    return float(np.nanmean(m[same & off]) - np.nanmean(m[~same]))
 
 
 def change_after(m: np.ndarray, k: int) -> float:
@@ -247,8 +270,6 @@ CLAIM_KEYS = ("change_after_layer", "block_structured", "progressive", "noise_fl
 
 def model_scores(mats: dict, names, paper_layer: int) -> pd.DataFrame:
     """One row per model ``(dataset, objective, seed)``: change_after, block_score, progressive."""
-    from lib.bias.experiment import block_score
-
     rows = []
     for (d, o, s), m in sorted(mats.items()):
         rows.append(
@@ -342,6 +363,165 @@ def noise_floor_permutation(mats: dict, n_perm: int = N_PERMUTATIONS, seed: int 
     }
 
 
+#: two checkpoints are "of matched age" when their best epochs are at most this many epochs apart
+MATCHED_AGE_GAP = 2
+
+
+def pair_table(mats: dict, best_epochs: dict) -> pd.DataFrame:
+    """One row per pair of one dataset's models: whether they share the objective, their best epochs (the age of
+    the checkpoint whose heatmap is compared), the gap between those and the heatmaps' mean |difference|.
+
+    mats: ``{(dataset, objective, seed): (m, m)}``; best_epochs: the same keys -> best epoch."""
+    rows = []
+    for d in dict.fromkeys(k[0] for k in mats):
+        keys, dist = heatmap_distances({k: m for k, m in mats.items() if k[0] == d})
+        for i, j in itertools.combinations(range(len(keys)), 2):
+            a, b = keys[i], keys[j]
+            if a not in best_epochs or b not in best_epochs:
+                raise ValueError(f"no best epoch for {a if a not in best_epochs else b} (checkpoint-age check)")
+            rows.append(
+                {
+                    "dataset": d,
+                    "model_a": f"{a[1]} s{a[2]}",
+                    "model_b": f"{b[1]} s{b[2]}",
+                    "same_objective": a[1] == b[1],
+                    "best_epoch_a": int(best_epochs[a]),
+                    "best_epoch_b": int(best_epochs[b]),
+                    "epoch_gap": abs(int(best_epochs[a]) - int(best_epochs[b])),
+                    "distance": float(dist[i, j]),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "dataset",
+            "model_a",
+            "model_b",
+            "same_objective",
+            "best_epoch_a",
+            "best_epoch_b",
+            "epoch_gap",
+            "distance",
+        ],
+    )
+
+
+def age_confound(
+    mats: dict, best_epochs: dict, max_gap: int = MATCHED_AGE_GAP, n_perm: int = N_PERMUTATIONS, seed: int = 0
+) -> dict:
+    """Is "heatmaps differ between objectives beyond seed noise" a difference of checkpoint age? One dataset's
+    models (``pair_table``): the heatmaps compared are each model's best-epoch checkpoint, and objectives stopped
+    by patience at different epochs (C-CIFAR: epochs 3-5 against 21-37) can differ because older checkpoints
+    differ.
+
+    - ``spearman``: rank correlation over all model pairs between heatmap distance and the best-epoch gap, with a
+      one-sided Mantel permutation p (the best epochs shuffled over the models; pairs are not independent);
+    - ``excess``: the noise-floor excess over all pairs (mean distance between objectives minus within);
+    - ``matched_excess``: the noise-floor excess (mean distance between objectives minus within objectives) over
+      the pairs at most ``max_gap`` epochs apart only (None when either kind has no such pair);
+    - ``adjusted_excess`` / ``per_epoch_gap``: least-squares fit distance ~ 1 + between-objectives + epoch gap
+      over all pairs: the between-objective excess at equal age, and the distance added per epoch of gap.
+    ``same_age``: every checkpoint from the same epoch (no age confound possible)."""
+    pairs = pair_table(mats, best_epochs)
+    if len(pairs) < 3:
+        return {"measured": False}
+    d = pairs["distance"].to_numpy(float)
+    gap = pairs["epoch_gap"].to_numpy(float)
+    same = pairs["same_objective"].to_numpy(bool)
+    out = {
+        "measured": True,
+        "n_pairs": int(len(pairs)),
+        "best_epoch_range": [int(min(best_epochs[k] for k in mats)), int(max(best_epochs[k] for k in mats))],
+        "max_gap": int(max_gap),
+        "same_age": bool(gap.max() == 0),
+        "spearman": None,
+        "spearman_p": None,
+    }
+    out["excess"] = float(d[~same].mean() - d[same].mean()) if same.any() and (~same).any() else None
+    matched = gap <= max_gap
+    out["n_matched_between"] = int((matched & ~same).sum())
+    out["n_matched_same"] = int((matched & same).sum())
+    out["matched_excess"] = (
+        float(d[matched & ~same].mean() - d[matched & same].mean())
+        if out["n_matched_between"] and out["n_matched_same"]
+        else None
+    )
+    if out["same_age"]:
+        out["adjusted_excess"], out["per_epoch_gap"] = None, None
+        return out
+    keys = sorted(mats)
+    age = np.array([best_epochs[k] for k in keys], dtype=float)
+    iu = np.triu_indices(len(keys), 1)
+    _, dist = heatmap_distances(mats)
+    dv = dist[iu]
+
+    def rho(a):
+        g = np.abs(a[:, None] - a[None, :])[iu]
+        return float(stats.spearmanr(dv, g).statistic) if g.std() > 0 else float("nan")
+
+    obs = rho(age)
+    rng = np.random.default_rng(seed)
+    hits = sum(rho(rng.permutation(age)) >= obs - 1e-12 for _ in range(n_perm))
+    out["spearman"], out["spearman_p"] = obs, float((1 + hits) / (1 + n_perm))
+    design = np.column_stack([np.ones_like(d), (~same).astype(float), gap])
+    if same.any() and (~same).any() and np.linalg.matrix_rank(design) == 3:
+        coef = np.linalg.lstsq(design, d, rcond=None)[0]
+        out["adjusted_excess"], out["per_epoch_gap"] = float(coef[1]), float(coef[2])
+    else:
+        out["adjusted_excess"], out["per_epoch_gap"] = None, None
+    return out
+
+
+def age_sentence(a: dict, n_models: int | None = None) -> str:
+    """A generated sentence on ``age_confound`` for beside the noise-floor verdict ('' when not measured)."""
+    if not a or not a.get("measured"):
+        return ""
+    lo, hi = a["best_epoch_range"]
+    if a["same_age"]:
+        return (
+            f"Checkpoint age: every heatmap is of a model's epoch-{lo} checkpoint, so age cannot explain the verdict."
+        )
+    text = (
+        f"Checkpoint age: the heatmaps are of best-epoch checkpoints from epochs {lo}-{hi}; over {a['n_pairs']} model "
+        f"pairs heatmap distance vs best-epoch gap Spearman rho = {a['spearman']:+.2f} (one-sided permutation p = "
+        f"{a['spearman_p']:.3g})"
+    )
+    if a.get("adjusted_excess") is not None:
+        text += (
+            f"; least-squares fit: between-objective excess at equal age {a['adjusted_excess']:+.3f}, "
+            f"{a['per_epoch_gap']:+.4f} per epoch of gap"
+        )
+    if a["matched_excess"] is not None:
+        text += (
+            f"; excess over the pairs at most {a['max_gap']} epochs apart ({a['n_matched_between']} between, "
+            f"{a['n_matched_same']} within objectives) {a['matched_excess']:+.3f}"
+        )
+    else:
+        text += f"; no pairs of both kinds at most {a['max_gap']} epochs apart"
+    tracks = a["spearman"] is not None and a["spearman"] > 0 and a["spearman_p"] < ALPHA
+    equal_age = a["adjusted_excess"] if a.get("adjusted_excess") is not None else a["matched_excess"]
+    if a.get("excess") is None or a["excess"] <= 0:
+        reading = "heatmaps of different objectives are on average no further apart than seeds of one objective, so "
+        reading += "there is no excess for checkpoint age to explain"
+        if tracks:
+            reading += " (distance does grow with the age gap)"
+        return text + f". Reading: {reading}."
+    share = equal_age / a["excess"] if equal_age is not None else None
+    if share is not None:
+        text += f"; the excess at equal age is {100 * share:.0f}% of the overall {a['excess']:+.3f}"
+    if tracks and (share is None or share < 0.5):
+        reading = "distance grows with the age gap and less than half of the excess remains at equal age: the "
+        reading += "verdict is mostly checkpoint age (confounded with checkpoint age)"
+    elif tracks:
+        reading = "distance grows with the age gap, but most of the excess remains at equal age: the verdict is "
+        reading += "partly checkpoint age"
+    elif share is not None and share < 0.5:
+        reading = "less than half of the excess remains at equal age: the verdict cannot be told from checkpoint age"
+    else:
+        reading = "no sign that checkpoint age drives the verdict"
+    return text + f". Reading: {reading}."
+
+
 def profile_table(mats: dict, untrained: dict | None = None, untrained_bn: dict | None = None) -> pd.DataFrame:
     """Long table of ``change_profile``: one row per (dataset, objective, k) with the mean over the seeds of each
     objective (and of the untrained models: objective ``untrained`` in eval mode, ``untrained_bn`` with BatchNorm
@@ -378,10 +558,12 @@ def cka_claims(
     block_objective: str = "sos",
     progressive_objective="sce",
     untrained_bn: dict | None = None,
+    best_epochs: dict | None = None,
 ):
     """Per dataset: the three CKA claims and the noise-floor verdict (see the module docstring), Holm-corrected
     over the run, and the per-model scores table (untrained models as objectives ``untrained`` and
-    ``untrained_bn``).
+    ``untrained_bn``). With ``best_epochs`` (``{(dataset, objective, seed): best epoch}``), the noise floor carries
+    ``checkpoint_age`` (``age_confound``): whether the heatmap differences track the checkpoints' ages.
 
     mats: ``{(dataset, objective, seed): (m, m)}`` of the trained models; untrained / untrained_bn:
     ``{(dataset, seed): (m, m)}`` of the untrained baseline in eval mode / with BatchNorm statistics recalibrated on
@@ -441,6 +623,8 @@ def cka_claims(
         nf = noise_floor_permutation({k: m for k, m in mats.items() if k[0] == d})
         nf["p_min"] = partition_p_min(grp.groupby("objective").size().tolist())
         nf["testable"] = nf["p_min"] is not None
+        if best_epochs is not None:
+            nf["checkpoint_age"] = age_confound({k: m for k, m in mats.items() if k[0] == d}, best_epochs)
         block_p_min = _max_p(permutation_p_min(n_models, k_block), t_p_min(block_base))
         change_p_min = _max_p(*(t_p_min(v["vs_untrained"]) for v in change.values()))
         out[d] = {

@@ -21,9 +21,10 @@ import torch
 from scipy import stats
 from tqdm import tqdm
 
-from lib.bias import cka
+from lib.bias import cka, cka_claims
 from lib.bias import data as biased_data
 from lib.bias import statistics as st
+from lib.bias.cka_claims import block_score, stage_starts  # noqa: F401 (re-exported for the notebook)
 from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
 from lib.bias.synth import PALETTE
@@ -59,6 +60,8 @@ class ExperimentConfig:
     batch_size: int
     max_epochs: int
     patience: int
+    patience_smoothing: int  # patience on the trailing mean of this many validation epochs (1: the raw curve)
+    min_epochs: int  # no early stop before this epoch (1: none)
     train_size: int | None
     valid_size: int | None
     cka_samples: int
@@ -93,6 +96,8 @@ class ExperimentConfig:
             device=self.device,
             precision=self.precision,
             augment=self.augment,
+            patience_smoothing=self.patience_smoothing,
+            min_epochs=self.min_epochs,
         )
 
     def model(self) -> ResNet18:
@@ -186,15 +191,6 @@ def cka_layer_names(model) -> list[str]:
     """The layers of the CKA matrices: every leaf layer (convs, norms, ReLUs, shortcut convs/norms, pooling,
     FC) in forward order except ``CKA_SKIP``."""
     return [n for n in cka.leaf_layer_names(model) if n not in CKA_SKIP]
-
-
-def stage_starts(layer_names) -> dict:
-    """``{stage: index of its first layer}`` for stem, layer1..layer4 and head (pooling + FC)."""
-    starts = {}
-    for i, name in enumerate(layer_names):
-        stage = name.split(".")[0] if name.startswith("layer") else ("stem" if i < 5 else "head")
-        starts.setdefault(stage, i)
-    return starts
 
 
 def split_subset(split: biased_data.BiasedSplit, size: int | None) -> np.ndarray:
@@ -384,18 +380,6 @@ def bootstrap_table(result: GridResult, alpha: float = st.ALPHA) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def block_score(m: np.ndarray, names) -> float:
-    """Block structure of a CKA matrix: mean CKA between two layers of the same stage (stem, layer1..4, head)
-    minus the mean between layers of different stages (0: no blocks; larger: sharper stage blocks)."""
-    starts = sorted(stage_starts(names).values())
-    block = np.zeros(len(m), dtype=int)
-    for b, start in enumerate(starts):
-        block[start:] = b
-    same = block[:, None] == block[None, :]
-    off = ~np.eye(len(m), dtype=bool)
-    return float(np.nanmean(m[same & off]) - np.nanmean(m[~same]))
-
-
 def _mean_abs(a, b) -> float:
     off = ~np.eye(len(a), dtype=bool)
     return float(np.nanmean(np.abs(a - b)[off]))
@@ -528,14 +512,21 @@ def marks_note(runs: pd.DataFrame) -> str:
     )
 
 
+#: a training loss below this marks an unbounded objective that ran away (the six objectives of the grid are >= 0;
+#: the raw-output NLL reading -f_y is unbounded below and reached -3,594 / -29,579 in the real runs): its value then
+#: no longer measures fit
+RUNAWAY_LOSS = -10.0
+
+
 def negative_control(data: dict, cfg: ExperimentConfig, progress: bool = True) -> pd.DataFrame:
     """Train ``cfg.negative_control["objective"]`` (``nll_raw``: torch.nn.NLLLoss fed the raw outputs, -f_y,
     unbounded below; Table 2's NLL read without the log) once per dataset at seed ``cfg.negative_control["seed"]``,
     with the run's other settings: a documented negative control, not one of the six objectives.
 
     One row per dataset: test accuracy (overall, aligned, conflicting, worst group), best/last epoch and the last
-    training loss; ``diverged`` with the error text when the loss stopped being finite (training then stops there).
-    Empty when ``cfg.negative_control`` is None.
+    training loss; ``diverged`` when the loss stopped being finite (training then stops there: no accuracy, the
+    error text in ``note``) or ran away below ``RUNAWAY_LOSS`` (``ran_away``: the model is still evaluated, and the
+    note says so). Empty when ``cfg.negative_control`` is None.
     """
     if not cfg.negative_control:
         return pd.DataFrame()
@@ -547,20 +538,26 @@ def negative_control(data: dict, cfg: ExperimentConfig, progress: bool = True) -
         try:
             res = run_grid({dataset: data[dataset]}, c, progress=progress, untrained=False)
         except FloatingPointError as exc:
-            rows.append({**row, "diverged": True, "note": str(exc)})
+            rows.append({**row, "diverged": True, "ran_away": False, "note": str(exc)})
             continue
         run = res.runs.iloc[0]
         keep = ["accuracy", "aligned", "conflicting", "worst_group", "best_epoch", "epochs"]
-        rows.append(
-            {
-                **row,
-                **{k: run[k] for k in keep},
-                "final_train_loss": float(res.history["train_loss"].iloc[-1]),
-                "diverged": False,
-                "note": "",
-            }
-        )
+        rows.append({**row, **{k: run[k] for k in keep}, **loss_status(float(res.history["train_loss"].iloc[-1]))})
     return pd.DataFrame(rows)
+
+
+def loss_status(final_loss: float) -> dict:
+    """``final_train_loss``, ``diverged`` / ``ran_away`` (True when the loss fell below ``RUNAWAY_LOSS``: an unbounded
+    objective running away is a divergence of the loss, though the weights stay finite) and the ``note``."""
+    ran_away = bool(final_loss < RUNAWAY_LOSS)
+    return {
+        "final_train_loss": final_loss,
+        "diverged": ran_away,
+        "ran_away": ran_away,
+        "note": (
+            f"unbounded loss ran away: last training loss {final_loss:.4g}, below {RUNAWAY_LOSS:g}" if ran_away else ""
+        ),
+    }
 
 
 def control_vs_alias(control: pd.DataFrame, runs: pd.DataFrame, alias: str = "nll") -> pd.DataFrame:
@@ -571,7 +568,7 @@ def control_vs_alias(control: pd.DataFrame, runs: pd.DataFrame, alias: str = "nl
         return pd.DataFrame()
     rows = []
     for r in control.itertuples():
-        if r.diverged:
+        if r.diverged and not getattr(r, "ran_away", False):  # no finite model to compare
             continue
         twin = runs[(runs["dataset"] == r.dataset) & (runs["objective"] == alias) & (runs["seed"] == r.seed)]
         if not len(twin):
@@ -601,12 +598,19 @@ def negative_control_lines(control: pd.DataFrame, runs: pd.DataFrame | None = No
     for r in control.itertuples() if len(control) else []:
         name = LABELS.get(r.objective, r.objective)
         head = f"- Raw-output NLL reading, a control ({r.dataset}, {name}, seed {r.seed}): "
-        if r.diverged:
+        ran_away = bool(getattr(r, "ran_away", False))
+        if r.diverged and not ran_away:
             lines.append(head + f"training stopped with a non-finite loss ({r.note}).")
             continue
         line = (
             head + f"test accuracy {100 * r.accuracy:.2f}% (bias-conflicting {100 * r.conflicting:.2f}%) after "
-            f"{r.epochs} epochs, last training loss {r.final_train_loss:.3g} (unbounded below)"
+            f"{r.epochs} epochs, last training loss {r.final_train_loss:.4g} (unbounded below)"
+            + (
+                f": the loss diverged, running away below {RUNAWAY_LOSS:g}, so its value no longer measures fit and "
+                f"the model kept is the best validation epoch ({r.best_epoch})"
+                if ran_away
+                else ""
+            )
         )
         b = beside[beside["dataset"] == r.dataset] if len(beside) else beside
         if len(b):
@@ -760,12 +764,137 @@ def underpowered(test: dict, effect: float) -> bool:
     return bool(half is not None and diff is not None and abs(diff) <= half and half > effect)
 
 
-def summary(runs: pd.DataFrame) -> dict:
+def best_epochs(runs: pd.DataFrame) -> dict:
+    """``{(dataset, objective, seed): best epoch}`` of the trained models (aliases left out): the age of the
+    checkpoint each heatmap is computed from."""
+    return {(r.dataset, r.objective, int(r.seed)): int(r.best_epoch) for r in distinct_runs(runs).itertuples()}
+
+
+def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per trained model (aliases left out): epochs run, best epoch, the best validation accuracy over the
+    whole run (``valid_best``) and within its first ``budget_epochs`` epochs (``valid_best_first_n``), where
+    ``budget_epochs`` is the shortest run of the model's dataset, so every model of a dataset is read after the same
+    number of epochs. Patience stops some objectives long before others (a validation spike they share stops those
+    that do not beat it soon), and a ranking of the best checkpoints then compares training lengths too."""
+    cols = ["dataset", "objective", "seed", "epochs", "best_epoch", "budget_epochs", "valid_best"]
+    rows = []
+    for d, grp in distinct_runs(runs).groupby("dataset", sort=False):
+        n = int(grp["epochs"].min())
+        for r in grp.itertuples():
+            h = history[(history["dataset"] == d) & (history["objective"] == r.objective) & (history["seed"] == r.seed)]
+            first = h[h["epoch"] <= n]
+            if not len(first):
+                raise ValueError(f"{d}/{r.objective}/s{r.seed}: no validation history in the first {n} epochs")
+            rows.append(
+                {
+                    "dataset": d,
+                    "objective": r.objective,
+                    "seed": int(r.seed),
+                    "epochs": int(r.epochs),
+                    "best_epoch": int(r.best_epoch),
+                    "budget_epochs": n,
+                    "valid_best": float(h["valid_acc"].max()),
+                    "valid_best_first_n": float(first["valid_acc"].max()),
+                    "best_epoch_first_n": int(first.loc[first["valid_acc"].idxmax(), "epoch"]),
+                }
+            )
+    return pd.DataFrame(rows, columns=[*cols, "valid_best_first_n", "best_epoch_first_n"])
+
+
+def matched_budget(history: pd.DataFrame, runs: pd.DataFrame) -> dict:
+    """The paper's two ranking comparisons on validation accuracy, paired over seeds and Holm-corrected exactly as
+    the headline ranking (``lib.bias.statistics.ranking_claims``), once over the whole runs (``whole_runs``) and
+    once within the first ``budget_epochs`` of every run (``first_n``, N = the shortest run per dataset), with the
+    epochs each objective ran. ``same_length``: every model of every dataset ran the same number of epochs (then
+    the two comparisons coincide and the ranking has no training-length confound). {} without both groups."""
+    table = matched_budget_table(history, runs)
+    if not len(table):
+        return {}
+    whole = st.ranking_claims(table, PROBABILISTIC, MARGIN, metric="valid_best")
+    first = st.ranking_claims(table, PROBABILISTIC, MARGIN, metric="valid_best_first_n")
+    if not whole:
+        return {}
+    epochs = {
+        d: {o: [int(e) for e in g["epochs"]] for o, g in grp.groupby("objective", sort=False)}
+        for d, grp in table.groupby("dataset", sort=False)
+    }
+    group_epochs = {
+        name: [int(e) for e in table[table["objective"].isin(objs)]["epochs"]]
+        for name, objs in (("probabilistic", PROBABILISTIC), ("margin", MARGIN))
+    }
+    return {
+        "budget_epochs": {d: int(g["budget_epochs"].iloc[0]) for d, g in table.groupby("dataset", sort=False)},
+        "epochs": epochs,
+        "group_epochs": group_epochs,
+        "same_length": bool(table.groupby("dataset")["epochs"].nunique().max() == 1),
+        "whole_runs": whole,
+        "first_n": first,
+    }
+
+
+def _range(values) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
+def length_clause(mb: dict) -> str:
+    """A short generated clause for beside a ranking verdict: whether the compared models trained for the same
+    number of epochs (see ``matched_budget_lines``)."""
+    if not mb:
+        return ""
+    if mb["same_length"]:
+        return "every model ran the same number of epochs: no training-length confound"
+    g = mb["group_epochs"]
+    return (
+        f"training lengths differ (a confound): probabilistic models ran {_range(g['probabilistic'])} epochs, "
+        f"margin-based {_range(g['margin'])} (matched-budget comparison below)"
+    )
+
+
+def matched_budget_lines(mb: dict) -> list[str]:
+    """Generated lines: each ranking comparison on validation accuracy over the whole runs and within the first N
+    epochs of every run (``matched_budget``), and what that says about training length."""
+    if not mb:
+        return []
+    budget = ", ".join(f"{d} {n}" for d, n in mb["budget_epochs"].items())
+    lines = []
+    for name, full in mb["whole_runs"].items():
+        part = mb["first_n"].get(name)
+        if part is None:
+            continue
+
+        def fmt(t):
+            return (
+                f"{100 * t['diff']:+.2f} points (unadjusted 95% CI ±{100 * t['ci95']:.2f}, Holm p = "
+                f"{t['p_holm']:.3g}: {t['verdict']}" + (f"; {t['compared']}" if t.get("compared") else "") + ")"
+            )
+
+        line = (
+            f"- Matched training budget, {name} (validation accuracy, paired over {full['n_seeds']} seeds): "
+            f"{fmt(full)} over the whole runs; {fmt(part)} within the first N epochs of every run (N = the shortest "
+            f"run: {budget})"
+        )
+        if mb["same_length"]:
+            line += "; every model ran the same number of epochs, so the two coincide."
+        else:
+            shrink = abs(part["diff"]) < abs(full["diff"]) or np.sign(part["diff"]) != np.sign(full["diff"])
+            line += (
+                ". The difference is smaller at the matched budget: part of the ranking on the best checkpoints is "
+                "the extra epochs some objectives were allowed."
+                if shrink
+                else ". The difference is not smaller at the matched budget: the longer runs do not explain it."
+            )
+        lines.append(line)
+    return lines
+
+
+def summary(runs: pd.DataFrame, history: pd.DataFrame | None = None) -> dict:
     """Nested metrics: ``{dataset: {objective: {accuracy, accuracy_std, accuracy_ci95, aligned, conflicting,
     worst_group, seeds, trained_as}}}``, the mean over datasets per objective, the best objectives (joint:
     all tied for best), and the paper's two ranking claims (point values and paired-seed tests).
 
-    Means over objective groups count each trained objective once (an alias is not counted twice).
+    Means over objective groups count each trained objective once (an alias is not counted twice). With
+    ``history`` (the validation curves): ``matched_budget``, the ranking comparisons at a matched training budget.
     """
     out: dict = {}
     for (d, o), grp in runs.groupby(["dataset", "objective"], sort=False):
@@ -803,6 +932,8 @@ def summary(runs: pd.DataFrame) -> dict:
                 test["underpowered"] = underpowered(test, effects[name])
     out["chance"] = CHANCE
     out["bias_guard"] = bias_guard(runs)
+    if history is not None and len(history):
+        out["matched_budget"] = matched_budget(history, runs)
     return out
 
 
@@ -866,6 +997,8 @@ def metrics_meta(
         "n_parameters": cfg.n_parameters(),
         "max_epochs": cfg.max_epochs,
         "patience": cfg.patience,
+        "patience_smoothing": cfg.patience_smoothing,
+        "min_epochs": cfg.min_epochs,
         "batch_size": cfg.batch_size,
         "learning_rate": cfg.learning_rate,
         "weight_decay": cfg.weight_decay,
@@ -893,10 +1026,13 @@ def cka_grid_title(result: GridResult) -> str:
     )
 
 
-def _verdict_line(name: str, test: dict) -> str:
+def _verdict_line(name: str, test: dict, length: str = "") -> str:
+    """One ranking verdict: Holm-adjusted p beside the unadjusted paired interval (said so), and ``length``
+    (``length_clause``) after it."""
     return (
         f"- {name}: {test['verdict']} (paired over {test['n_seeds']} seeds: difference "
-        f"{100 * test['diff']:+.2f} points, 95% CI ±{100 * test['ci95']:.2f}, Holm-adjusted p = {test['p_holm']:.3g})"
+        f"{100 * test['diff']:+.2f} points, unadjusted 95% CI ±{100 * test['ci95']:.2f}, Holm-adjusted p = "
+        f"{test['p_holm']:.3g})" + (f"; {length}" if length else "")
     )
 
 
@@ -935,7 +1071,14 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame, clock: dict | None = N
         f"{cfg.stem} stem",
         f"batch {cfg.batch_size} (paper: 512)",
         f"at most {cfg.max_epochs} epochs, early stopping after {cfg.patience} epochs without improvement "
-        f"(paper: patience {PAPER_PATIENCE}, no cap); {at_cap} of {len(runs)} runs reached the epoch cap; a patience "
+        + (
+            f"of the {cfg.patience_smoothing}-epoch trailing mean of the validation accuracy "
+            if cfg.patience_smoothing > 1
+            else "of the validation accuracy "
+        )
+        + (f"and not before epoch {cfg.min_epochs} " if cfg.min_epochs > 1 else "")
+        + f"(paper: patience {PAPER_PATIENCE} on the raw curve, no cap); {at_cap} of {len(runs)} runs reached the "
+        "epoch cap; a patience "
         "stop is not a plateau: the convergence table calls a curve a plateau only when the upper 95 % bound of its "
         f"late slope x {GAIN_EPOCHS} epochs is below {100 * cfg.plateau_tolerance:g} points, and otherwise states the "
         f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
@@ -974,20 +1117,24 @@ def interpretation(
     CKA noise floor against the between-objective differences. No number in it is typed by hand."""
     lines = [f"Data: {source.stamp}.", ""]
     tests = summary_.get("ranking_tests", {})
+    length = length_clause(summary_.get("matched_budget", {}))
     if "probabilistic_above_margin" in tests:
         lines.append(
-            _verdict_line("Probabilistic objectives above margin-based ones", tests["probabilistic_above_margin"])
+            _verdict_line(
+                "Probabilistic objectives above margin-based ones", tests["probabilistic_above_margin"], length
+            )
         )
     if "best_is_probabilistic" in tests:
         best = tests["best_is_probabilistic"]
-        lines.append(_verdict_line(f"Best objective is probabilistic ({best['compared']})", best))
+        lines.append(_verdict_line(f"Best objective is probabilistic ({best['compared']})", best, length))
     noise = best_vs_runner_up(runs).get("mean") if runs is not None and len(runs) else None
     lines.append(
         f"- Best mean accuracy: {', '.join(summary_['best_objectives'])} (ties share the rank)"
         + (f" ({_noise_text(noise)})" if noise else "")
         + f"; probabilistic {'above' if summary_.get('probabilistic_best_on_average') else 'not above'} "
-        "margin-based on the point means."
+        "margin-based on the point means" + (f"; {length}." if length else ".")
     )
+    lines += matched_budget_lines(summary_.get("matched_budget", {}))
     aliases = sorted(
         {
             (o, v["trained_as"])
@@ -1057,6 +1204,7 @@ def cka_claim_lines(cka_tested: dict) -> list[str]:
                 if n.get("p") is not None
                 else "."
             )
+            + (f" {age}" if (age := cka_claims.age_sentence(n.get("checkpoint_age", {}))) else "")
             + (f" The late-box score change_after(k) peaks at: {peak_text}." if peak_text else "")
         )
     return lines
@@ -1280,7 +1428,7 @@ def headline_table(summary_: dict) -> pd.DataFrame:
     chance = summary_.get("chance", CHANCE)
     rows = []
     for d, objs in summary_.items():
-        if not isinstance(objs, dict) or d in ("mean_over_datasets", "ranking_tests", "bias_guard"):
+        if not isinstance(objs, dict) or d in ("mean_over_datasets", "ranking_tests", "bias_guard", "matched_budget"):
             continue
         for o, v in objs.items():
             if not isinstance(v, dict) or "accuracy" not in v:
@@ -1318,6 +1466,7 @@ def ranking_lines(summary_: dict) -> list[str]:
     """Prose on the two ranking claims' guards: models that follow the bias, and the interval vs the paper's
     effect (underpowered)."""
     lines = []
+    length = length_clause(summary_.get("matched_budget", {}))
     for d, g in summary_.get("bias_guard", {}).items():
         if g["follows_bias"]:
             lines.append(
@@ -1331,7 +1480,7 @@ def ranking_lines(summary_: dict) -> list[str]:
     for name, t in summary_.get("ranking_tests", {}).items():
         if "paper_effect" in t and t.get("ci95") is not None:
             lines.append(
-                f"- {name}: paired 95% interval half-width {t['ci95']:.4f} vs the paper's effect "
+                f"- {name}: paired 95% interval half-width (unadjusted) {t['ci95']:.4f} vs the paper's effect "
                 f"{t['paper_effect']:.4f}: "
                 + (
                     "underpowered (the interval holds 0 and is wider than the effect)."
@@ -1342,5 +1491,6 @@ def ranking_lines(summary_: dict) -> list[str]:
                         else "narrower than the effect."
                     )
                 )
+                + (f" Training length: {length}." if length else "")
             )
     return lines

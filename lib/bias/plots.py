@@ -176,9 +176,21 @@ def _alias_label(o: str, aliases: Mapping[str, str]) -> str:
     return MATH_LABELS.get(o, o) + (f" (= {', '.join(twins)})" if twins else "")
 
 
+#: the late-epoch panel of ``plot_valid_curves`` starts this many epochs before the earliest best epoch
+LATE_BEFORE_BEST = 2
+
+
+def late_start(history: pd.DataFrame) -> int:
+    """First epoch of the late-epoch panel: the earliest best epoch (first maximum of the validation accuracy) over
+    the runs of ``history`` minus ``LATE_BEFORE_BEST``, at least 1."""
+    best = history.loc[history.groupby(["objective", "seed"])["valid_acc"].idxmax(), "epoch"]
+    return max(1, int(best.min()) - LATE_BEFORE_BEST) if len(best) else 1
+
+
 def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None = None, width: float = 7.0):
-    """Validation accuracy per epoch, one column per dataset: top row the whole curves, bottom row the same
-    curves with the y axis on the late plateau (where the stopping decisions are made). Thick: mean over seeds,
+    """Validation accuracy per epoch, one column per dataset: top row the whole curves, bottom row the late epochs
+    (where the stopping decisions are made): x from ``LATE_BEFORE_BEST`` epochs before the earliest best epoch of any
+    run of the dataset, y spanning every value drawn there (nothing clipped). Thick: mean over seeds,
     drawn only over the epochs every seed ran (after the first seed stops, only the thin per-seed lines go on);
     thin: each seed.
 
@@ -187,9 +199,7 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
     width; the legend sits inside the top panel of the last column, at its lower right."""
     aliases = dict(aliases or {})
     datasets = list(dict.fromkeys(history["dataset"]))
-    fig, axes = plt.subplots(
-        2, len(datasets), figsize=(width, 5.6), squeeze=False, sharex="col", constrained_layout=True
-    )
+    fig, axes = plt.subplots(2, len(datasets), figsize=(width, 5.6), squeeze=False, constrained_layout=True)
     handles = {}
     for col, d in enumerate(datasets):
         sub = history[(history["dataset"] == d) & ~history["objective"].isin(list(aliases))]
@@ -203,13 +213,15 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
                 (line,) = ax.plot(curve.index, curve.values, color=colour, marker="o", ms=3, lw=1.6)
                 handles[_alias_label(o, aliases)] = line
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        late = sub[sub["epoch"] > sub.groupby(["objective", "seed"])["epoch"].transform("max") / 2]["valid_acc"]
+        start = late_start(sub)
+        late = sub[sub["epoch"] >= start]["valid_acc"]
         if len(late):
-            lo, hi = float(late.quantile(0.05)), float(late.max())
-            pad = max(0.005, 0.1 * (hi - lo))
+            lo, hi = float(late.min()), float(late.max())
+            pad = max(0.005, 0.05 * (hi - lo))
             axes[1, col].set_ylim(lo - pad, hi + pad)
+        axes[1, col].set_xlim(start - 0.5, float(sub["epoch"].max()) + 0.5)
         axes[0, col].set_title(d)
-        axes[1, col].set_title(f"{d}: late epochs (y zoomed)", fontsize=8)
+        axes[1, col].set_title(f"{d}: late epochs, from epoch {start}", fontsize=8)
         axes[1, col].set_xlabel("epoch")
     axes[0][0].set_ylabel("validation accuracy (unbiased)")
     axes[1][0].set_ylabel("validation accuracy (zoom)")

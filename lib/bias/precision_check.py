@@ -37,7 +37,9 @@ def config(seeds, train_size: int, epochs: int, objective: str) -> be.Experiment
         seeds=list(seeds),
         train_size=train_size,
         max_epochs=epochs,
-        patience=epochs,
+        patience=epochs,  # early stopping off: every run trains exactly `epochs` epochs
+        min_epochs=1,  # the real run's min_epochs may exceed this short cap
+        patience_smoothing=1,
         cka_bootstrap=0,
         cka_probe_sets=0,
         cka_samples=256,

@@ -108,7 +108,7 @@ def train_and_score(splits: dict, cfg: SanityConfig, seed: int = 0) -> tuple[pd.
     x_te = normalise(to_tensor(splits["test"].images), cfg.augment)
     seed_everything(seed, torch=True)
     model = ResNet18(num_classes=10, width=cfg.width, dropout=0.4, stem=cfg.stem)
-    tcfg = TrainConfig(1e-3, 1e-5, cfg.batch_size, cfg.epochs, cfg.epochs, "cpu", cfg.precision, cfg.augment)
+    tcfg = TrainConfig(1e-3, 1e-5, cfg.batch_size, cfg.epochs, cfg.epochs, "cpu", cfg.precision, cfg.augment, 1, 1)
     y_tr, y_va = torch.from_numpy(splits["train"].target), torch.from_numpy(splits["valid"].target)
     info = fit(model, cfg.objective, x_tr, y_tr, x_va, y_va, tcfg, seed=seed, progress=False)
     pred = predict(predict_logits(model, x_te)).numpy()

@@ -182,3 +182,60 @@ def test_claim_lines_are_fully_formatted():
     claims, _ = cc.cka_claims(_models(0.4, 0.01), NAMES, paper_layer=7, untrained=_untrained(0.3))
     lines = be.cka_claim_lines(claims)
     assert lines and all("{" not in line for line in lines) and "box from layer 7 on" in lines[0]
+
+
+def _aged(age_effect: float, objective_effect: float, ages: dict, noise: float = 0.002, seeds=(0, 1)):
+    """Heatmaps whose late box depends on the checkpoint's age (best epoch) and/or its objective."""
+    rng = np.random.default_rng(3)
+    objectives = sorted({o for o, _ in ages})
+    mats = {}
+    for (o, s), age in ages.items():
+        inside = 0.5 + age_effect * age + objective_effect * objectives.index(o)
+        mats[("d", o, s)] = _noisy(_blocks(inside=inside, across=0.2), rng, noise)
+    return mats, {("d", o, s): a for (o, s), a in ages.items()}
+
+
+#: two objectives stopped early (best epochs 3-5), two ran long (21-37), as C-CIFAR's L2/SoS vs SCE/BCE
+AGES = {("l2", 0): 3, ("l2", 1): 3, ("sos", 0): 3, ("sos", 1): 5, ("sce", 0): 29, ("sce", 1): 31, ("bce", 0): 37,
+        ("bce", 1): 21}  # fmt: skip
+
+
+def test_age_confound_flags_heatmaps_that_differ_only_by_checkpoint_age():
+    mats, best = _aged(age_effect=0.01, objective_effect=0.0, ages=AGES)
+    a = cc.age_confound(mats, best, n_perm=500)
+    assert a["measured"] and not a["same_age"] and a["n_pairs"] == 28
+    assert a["spearman"] > 0.5 and a["spearman_p"] < 0.05
+    assert abs(a["adjusted_excess"]) < 0.02 and a["per_epoch_gap"] > 0  # no objective effect at equal age
+    sentence = cc.age_sentence(a)
+    assert "confounded with checkpoint age" in sentence and "{" not in sentence
+    # the pairs table: one row per model pair, age gap and distance
+    pairs = cc.pair_table(mats, best)
+    assert len(pairs) == 28 and pairs["epoch_gap"].max() == 34
+
+
+def test_age_confound_keeps_an_objective_effect_at_equal_age():
+    ages = {(o, s): 10 + s for o in ("l2", "sos", "sce", "bce") for s in (0, 1)}  # same ages for every objective
+    mats, best = _aged(age_effect=0.0, objective_effect=0.1, ages=ages)
+    a = cc.age_confound(mats, best, n_perm=200)
+    assert a["matched_excess"] > 0.05 and a["n_matched_between"] > 0 and a["n_matched_same"] == 4
+    assert "no sign that checkpoint age drives the verdict" in cc.age_sentence(a)
+    # no between-objective excess at all: nothing for age to explain, whatever the age correlation
+    flat, best_flat = _aged(
+        age_effect=0.01, objective_effect=0.0, ages={(o, s): 3 + 10 * s for o in ("l2", "sce") for s in (0, 1)}
+    )
+    a = cc.age_confound(flat, best_flat, n_perm=100)
+    assert a["excess"] < 0 and "no excess for checkpoint age to explain" in cc.age_sentence(a)
+    same = cc.age_confound(mats, {k: 7 for k in best}, n_perm=10)
+    assert same["same_age"] and "epoch-7 checkpoint" in cc.age_sentence(same)
+
+
+def test_noise_floor_carries_the_age_check_and_its_sentence():
+    from lib.bias import experiment as be
+
+    mats, best = _aged(age_effect=0.01, objective_effect=0.0, ages=AGES)
+    claims, _ = cc.cka_claims(mats, NAMES, paper_layer=7, untrained=_untrained(0.3), best_epochs=best)
+    assert claims["d"]["noise_floor"]["checkpoint_age"]["measured"]
+    line = be.cka_claim_lines(claims)[0]
+    assert "Checkpoint age:" in line and "{" not in line
+    with pytest.raises(ValueError, match="no best epoch"):
+        cc.pair_table(mats, {k: v for k, v in best.items() if k[1] != "sce"})

@@ -289,7 +289,38 @@ def test_control_beside_the_softmax_reading():
     t = be.control_vs_alias(control, runs)
     assert t.loc[0, "raw_minus_alias"] == pytest.approx(0.01) and t.loc[0, "alias_reading"] == "nll (= sce)"
     line = be.negative_control_lines(control, runs)[0]
-    assert "+1.00 points" in line and "our choice, not a finding" in line
+    assert "+1.00 points" in line and "our choice, not a finding" in line and "ran away" not in line
+
+
+def test_a_runaway_raw_loss_is_flagged_not_called_converged():
+    # review 25s3 m-P2-2: the raw reading ended at -3,594 with "diverged: False"
+    status = be.loss_status(-3594.0)
+    assert status["diverged"] and status["ran_away"] and "ran away" in status["note"] and "-3594" in status["note"]
+    assert not be.loss_status(-2.0)["diverged"] and not be.loss_status(be.RUNAWAY_LOSS)["ran_away"]
+    control = pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "objective": "nll_raw",
+                "seed": 0,
+                "accuracy": 0.2168,
+                "conflicting": 0.2,
+                "epochs": 11,
+                "best_epoch": 1,
+                **status,
+            }  # fmt: skip
+        ]
+    )
+    runs = pd.DataFrame(
+        [{"dataset": "d", "objective": "nll", "seed": 0, "accuracy": 0.28, "conflicting": 0.2, "trained_as": "sce"}]
+    )
+    assert len(be.control_vs_alias(control, runs)) == 1  # still compared: the weights are finite
+    line = be.negative_control_lines(control, runs)[0]
+    assert "the loss diverged, running away below -10" in line and "best validation epoch (1)" in line
+    # a non-finite loss: no model, no comparison
+    nan_row = control.assign(diverged=True, ran_away=False, note="non-finite loss at epoch 3")
+    assert be.control_vs_alias(nan_row, runs).empty
+    assert "non-finite" in be.negative_control_lines(nan_row, runs)[0]
 
 
 def test_recalibrate_batchnorm_sets_probe_statistics():
@@ -347,3 +378,61 @@ def test_budget_line_and_meta_timing():
     assert be.stop_clock(clock)["wall_seconds"] == first  # stopped once: the metrics and the prose agree
     assert "budget" in be.reductions(cfg, pd.DataFrame(), clock)
     assert "Colored MNIST colours: our palette" in be.protocol_notes(cfg)
+
+
+def _budget_runs(lengths: dict, curve):
+    """Runs and validation histories: model (objective, seed) ran lengths[(o, s)] epochs of curve(o, s, epoch)."""
+    runs, hist = [], []
+    for (o, s), n in lengths.items():
+        accs = [curve(o, s, e) for e in range(1, n + 1)]
+        runs.append(
+            {
+                "dataset": "d",
+                "objective": o,
+                "seed": s,
+                "epochs": n,
+                "best_epoch": int(np.argmax(accs)) + 1,
+                "trained_as": o,
+            }  # fmt: skip
+        )
+        hist += [
+            {"dataset": "d", "objective": o, "seed": s, "epoch": e + 1, "valid_acc": a} for e, a in enumerate(accs)
+        ]
+    return pd.DataFrame(runs), pd.DataFrame(hist)
+
+
+def test_matched_budget_separates_training_length_from_the_objective():
+    # every objective learns at the same rate; the margin losses were stopped at 5 epochs, the probabilistic ones ran 20
+    lengths = {(o, s): (20 if o in ("sce", "bce") else 5 + s) for o in ("sce", "bce", "l1", "l2") for s in (0, 1, 2)}
+    runs, hist = _budget_runs(lengths, lambda o, s, e: 0.5 + 0.01 * e + 0.001 * s)
+    table = be.matched_budget_table(hist, runs)
+    assert set(table["budget_epochs"]) == {5}
+    assert table.loc[table.objective == "sce", "valid_best"].tolist() == pytest.approx([0.70, 0.701, 0.702])
+    assert table.loc[table.objective == "sce", "valid_best_first_n"].tolist() == pytest.approx([0.55, 0.551, 0.552])
+    mb = be.matched_budget(hist, runs)
+    assert not mb["same_length"] and mb["group_epochs"]["margin"] == [5, 6, 7, 5, 6, 7]
+    whole, first = mb["whole_runs"]["probabilistic_above_margin"], mb["first_n"]["probabilistic_above_margin"]
+    assert whole["diff"] > 0.1 and first["diff"] == pytest.approx(0.0, abs=1e-9)
+    clause = be.length_clause(mb)
+    assert "training lengths differ" in clause and "20 epochs" in clause and "5-7" in clause
+    lines = be.matched_budget_lines(mb)
+    assert len(lines) == 2 and "smaller at the matched budget" in lines[0] and "{" not in "".join(lines)
+    # beside every ranking verdict of the summary's prose
+    s = be.summary(runs.assign(accuracy=0.5, aligned=1.0, conflicting=0.5), hist)
+    text = be.interpretation(s, {}, SimpleNamespace(stamp="synthetic"), runs=runs.assign(accuracy=0.5))
+    verdicts = [
+        line for line in text.splitlines() if line.startswith(("- Probabilistic", "- Best objective", "- Best mean"))
+    ]
+    assert len(verdicts) == 3 and all("training lengths differ" in line for line in verdicts)
+    assert all("unadjusted 95% CI" in line for line in verdicts[:2])
+
+
+def test_matched_budget_of_equal_runs_reports_no_confound():
+    lengths = {(o, s): 6 for o in ("sce", "l1") for s in (0, 1)}
+    runs, hist = _budget_runs(lengths, lambda o, s, e: 0.5 + (0.02 if o == "sce" else 0.0) + 0.001 * s * e)
+    mb = be.matched_budget(hist, runs)
+    assert mb["same_length"] and "no training-length confound" in be.length_clause(mb)
+    assert mb["whole_runs"]["probabilistic_above_margin"]["diff"] == pytest.approx(
+        mb["first_n"]["probabilistic_above_margin"]["diff"]
+    )
+    assert "the two coincide" in be.matched_budget_lines(mb)[0]

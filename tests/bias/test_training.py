@@ -6,6 +6,7 @@ from lib.bias.resnet import ResNet18
 from lib.bias.training import (
     DISENT_MEAN,
     DISENT_STD,
+    EarlyStop,
     TrainConfig,
     accuracy_split,
     augment_batch,
@@ -27,6 +28,8 @@ def train_config(**kw):
         device="cpu",
         precision="fp32",
         augment="none",
+        patience_smoothing=1,
+        min_epochs=1,
     )
     return TrainConfig(**{**base, **kw})
 
@@ -105,6 +108,48 @@ def test_config_validation():
         train_config(device="tpu")
     with pytest.raises(ValueError):
         train_config(patience=0)
+    with pytest.raises(ValueError, match="patience_smoothing must be >= 1"):
+        train_config(patience_smoothing=0)
+    with pytest.raises(ValueError, match="min_epochs must be between 1 and max_epochs"):
+        train_config(max_epochs=5, min_epochs=6)
+
+
+def _stop_epoch(curve, patience, smoothing=1, min_epochs=1):
+    """The epoch at which EarlyStop stops on ``curve`` (None: ran to the end) and its best raw epoch."""
+    stop = EarlyStop(patience, smoothing, min_epochs)
+    for epoch, acc in enumerate(curve, 1):
+        if stop.update(acc):
+            return epoch, stop.best_epoch
+    return None, stop.best_epoch
+
+
+#: a validation spike at epoch 3 that later epochs need a while to beat (review 25s3: C-CIFAR, 9 of 10 models)
+SPIKE = [0.20, 0.21, 0.30, 0.22, 0.24, 0.26, 0.27, 0.28, 0.28, 0.29, 0.29, 0.30] + [0.31] * 7
+
+
+def test_early_stop_default_is_the_raw_patience_rule():
+    # raw rule: best 0.30 at epoch 3, no better within 3 epochs -> stops at epoch 6
+    assert _stop_epoch(SPIKE, patience=3) == (6, 3)
+    # equivalent to the loop the paper's rule describes: stop when epoch - best_epoch >= patience
+    best, expected = (-1.0, 0), None
+    for e, a in enumerate(SPIKE, 1):
+        if a > best[0]:
+            best = (a, e)
+        elif e - best[1] >= 3:
+            expected = e
+            break
+    assert _stop_epoch(SPIKE, 3)[0] == expected
+
+
+def test_early_stop_smoothing_and_min_epochs_let_a_rising_curve_run_past_a_spike():
+    # trailing 3-epoch mean: the spike lifts epochs 3-5 a little only; the rising curve keeps setting new smoothed
+    # bests, so patience 3 does not fire until the curve flattens (and the checkpoint is still the best raw epoch)
+    # (smoothed best at epoch 15, the first full window on the 0.31 plateau; 3 epochs later it stops)
+    assert _stop_epoch(SPIKE, patience=3, smoothing=3) == (18, 13)  # checkpoint: 0.31, the first value above 0.30
+    # min_epochs: no stop before epoch 12 even on the raw curve
+    assert _stop_epoch(SPIKE, patience=3, min_epochs=12)[0] == 12
+    # a flat curve still stops: smoothing delays, it does not disable patience
+    assert _stop_epoch([0.5] * 20, patience=3, smoothing=3)[0] == 4
 
 
 def test_progress_bars_obey_tqdm_disable():
@@ -153,3 +198,12 @@ def test_bf16_training_runs_and_learns(one_thread):
     info = fit(model, "sce", x, y, xv, yv, train_config(max_epochs=8, precision="bf16"), seed=5, progress=False)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert info["best_valid_acc"] >= 0.9
+
+
+def test_short_checks_on_the_real_configuration_switch_early_stopping_off():
+    # lib.bias.precision_check trains a few epochs with the real run's settings: the real min_epochs (above its cap)
+    # must not make the configuration invalid, and stopping is off (patience = cap)
+    from lib.bias import precision_check
+
+    tc = precision_check.config([0], 100, 4, "sce").train_config()
+    assert (tc.max_epochs, tc.patience, tc.min_epochs, tc.patience_smoothing) == (4, 4, 1, 1)
