@@ -540,10 +540,19 @@ def copy_metrics(links: pd.DataFrame, counts: pd.DataFrame, cfg: eye_copies.Copy
     }
 
 
+#: (label, clusters, inputs) of the networks in the learning check
+LEARNING_NETWORKS = (
+    ("soft (standardized)", "som", "soft"),
+    ("literal one-hot", "som", "onehot"),
+    ("features + unit", "som", "features+onehot"),
+    ("features only", "none", "features"),
+)
+
+
 def learning_check(X, y, groups, test, cfg: EyeCVConfig, seed: int, factor: int) -> dict:
-    """Loss curves of the SOM-based networks (soft and literal one-hot) on the first outer fold of ``groups``
-    (scored on ``test``), at the default SOM side and the widest network of the grid, trained ``factor`` times the
-    runs' epochs: {label: :meth:`lib.eye.cluster_net.ClusterNetwork.loss_curve`}."""
+    """Loss curves of every network of :data:`LEARNING_NETWORKS` (the SOM-based ones at the default SOM side) on the
+    first outer fold of ``groups`` (scored on ``test``), at the widest network of the grid, trained ``factor`` times
+    the runs' epochs: {label: :meth:`lib.eye.cluster_net.ClusterNetwork.loss_curve`}."""
     from lib.eye.cluster_net import ClusterNetwork
     from lib.eye.protocols import folds
 
@@ -555,8 +564,9 @@ def learning_check(X, y, groups, test, cfg: EyeCVConfig, seed: int, factor: int)
     Xtr, Xte = som.transform(X[tr]), som.transform(X[te])
     net_cfg = replace(cfg.cbnn, hidden=(max(cfg.tuning.cbnn_hidden),))
     out = {}
-    for label, inputs in (("soft (standardized)", "soft"), ("literal one-hot", "onehot")):
-        net = ClusterNetwork(net_cfg, "som", inputs, seed).fit(Xtr, y[tr], centroids=som.codebook, n_classes=c)
+    for label, clusters, inputs in LEARNING_NETWORKS:
+        cent = som.codebook if clusters == "som" else None
+        net = ClusterNetwork(net_cfg, clusters, inputs, seed).fit(Xtr, y[tr], centroids=cent, n_classes=c)
         out[label] = net.loss_curve(Xtr, y[tr], Xte, y[te], factor * cfg.cbnn.epochs)
     return out
 

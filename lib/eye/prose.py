@@ -264,6 +264,30 @@ def edge_text(edges) -> str:
     )
 
 
+def pixel_check_text(summary, cut: float, tie_only: int) -> str:
+    """The pixel check read on pairs of known status (Markdown, from :func:`lib.eye.copies.verifier_summary`): its
+    pass rate on same-eye pairs (copy and source) and on fellow eyes, and what that means for the near-duplicate
+    grouping (``tie_only``: candidate pairs joined by a copy tie below the pixel cut)."""
+    share = f"share at or above {cut:g} (%)"
+    rows = {str(r["pairs"]).split(" (")[0]: r for _, r in summary.iterrows()}
+    same, fellow = rows.get("copy and its source"), rows.get("fellow eyes")
+    if same is None or fellow is None:
+        return "*Pixel check on known pairs*: no copy links or fellow-eye pairs in this data."
+    return (
+        f"*Pixel check on known pairs*: at the cut {cut:g} it passes {same[share]:.0f} % of the same-eye pairs "
+        f"(copy and linked source, n = {int(same['n'])}) and {fellow[share]:.0f} % of the fellow-eye pairs "
+        f"(n = {int(fellow['n'])}). "
+        + (
+            f"It misses {100 - same[share]:.0f} % of same-eye pairs (augmented copies: zoomed, squashed or recoloured, "
+            "a harder case than unaugmented frames), so the pixel cut alone under-joins near-duplicates; "
+            if same[share] < 90
+            else "It finds most same-eye pairs; "
+        )
+        + f"{tie_only} candidate pairs below the cut were joined because an ambiguous copy ties them. A tie can also "
+        "join look-alikes of different eyes: that makes groups larger, never a leak."
+    )
+
+
 def sweep_text(sweep, main: str) -> str:
     """The SOM side sweep read as a diagnostic (Markdown): the spread of each model's balanced accuracy over the
     sides."""

@@ -533,6 +533,24 @@ def test_claims_notes_of_nb03_state_no_run_specific_facts():
             assert stale not in note, stale
 
 
+def test_pixel_check_text_reads_pass_rates():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    s = pd.DataFrame(
+        {
+            "pairs": ["copy and its source (same eye)", "fellow eyes (one patient: different eyes)"],
+            "n": [60, 60],
+            "share at or above 0.5 (%)": [51.7, 3.3],
+        }
+    )
+    t = prose.pixel_check_text(s, 0.5, 9)
+    assert "passes 52 % of the same-eye pairs" in t and "3 % of the fellow-eye pairs" in t and "misses 48 %" in t
+    assert "9 candidate pairs" in t
+    assert prose.pixel_check_text(s.iloc[:1], 0.5, 0).startswith("*Pixel check on known pairs*: no")
+
+
 def test_edge_text_names_models_mostly_on_an_edge():
     import pandas as pd
 
