@@ -25,7 +25,9 @@ The file name does not say which image a copy came from, so :func:`link_copies` 
 :func:`near_duplicate_pairs` finds originals that are near-duplicates of each other (feature cosine of a pair at or
 above a threshold; e.g. consecutive frames of one eye without a shared patient id); :func:`verify_pairs` checks
 each such pair at the pixel level (the warped correlation of the high-pass green channel at twice the link
-thumbnail: vessel detail, an independent detector) and the near-duplicate grouping joins only the verified pairs.
+thumbnail: vessel detail; the same family of score as the copy links: a pixel check, not an independent
+detector) and the near-duplicate grouping joins only the verified pairs (or, with ``tie_join``, the pairs an
+ambiguous copy ties: :func:`tie_pairs`).
 :func:`exact_duplicates` lists the byte-identical files (the data's SHA256SUMS), including those filed under two
 classes.
 
@@ -70,6 +72,7 @@ class CopyConfig:
     tie_margin: float
     near_duplicate: float = 0.9  # originals with a feature cosine at or above this are near-duplicate candidates
     near_pixel: float = 0.5  # ... joined (neardup protocol) when their pixel verification score is at least this
+    tie_join: int = 0  # ... or when an ambiguous copy with at most this many candidates ties them (0: off)
 
     def __post_init__(self):
         for name in ("flips", "angles", "zooms"):
@@ -89,6 +92,11 @@ class CopyConfig:
             f"similarity; warps: {len(self.flips)} flips x angles {list(self.angles)} deg x zooms {list(self.zooms)}; "
             f"linked when score >= {self.min_score}; a copy with a second candidate within {self.tie_margin} of its "
             "best score is ambiguous and dropped from the data (not joined)"
+            + (
+                f"; its candidates (at most {self.tie_join}) count as one eye for the near-duplicate grouping"
+                if self.tie_join >= 2
+                else ""
+            )
         )
 
 
@@ -375,6 +383,29 @@ def nearest_original_cosine(files: list[str], similarity: np.ndarray) -> pd.Data
     )
 
 
+def tie_pairs(links: pd.DataFrame, max_candidates: int) -> pd.DataFrame:
+    """Pairs of originals (columns a, b; a < b) that an ambiguous copy ties (its best source and every other candidate
+    within the tie margin, ``also``), for copies with 2 to ``max_candidates`` candidates: the copy matches each of
+    them about equally well, evidence that they show one eye (e.g. consecutive frames). Empty when
+    ``max_candidates`` < 2."""
+    rows = set()
+    if max_candidates >= 2 and len(links):
+        n = _candidates(links)
+        part = links[links["linked"] & (n >= 2) & (n <= max_candidates)]
+        for src, also in zip(part["source"], part["also"].fillna("")):
+            tied = sorted({src, *[a.strip() for a in str(also).split("|") if a.strip()]})
+            rows |= {(a, b) for i, a in enumerate(tied) for b in tied[i + 1 :]}
+    return pd.DataFrame(sorted(rows), columns=["a", "b"])
+
+
+def mark_ties(pairs: pd.DataFrame, ties: pd.DataFrame, cut: float) -> pd.DataFrame:
+    """Verified candidate pairs (:func:`verify_pairs`) with "copy tie" (the pair is in ``ties``, either order) and
+    "verified" = pixel score >= ``cut`` or a copy tie."""
+    tied = {(a, b) for a, b in zip(ties["a"], ties["b"])}
+    tie = np.array([(a, b) in tied or (b, a) in tied for a, b in zip(pairs["a"], pairs["b"])], dtype=bool)
+    return pairs.assign(**{"copy tie": tie, "verified": (pairs["pixel score"].to_numpy() >= cut) | tie})
+
+
 def near_duplicate_pairs(files: list[str], similarity: np.ndarray, threshold: float) -> pd.DataFrame:
     """Pairs of originals with ``similarity`` >= ``threshold``: columns a, b, cosine, same class (highest first)."""
     idx = np.flatnonzero(originals_mask(files))
@@ -435,6 +466,49 @@ def verify_pairs(root: Path, pairs: pd.DataFrame, cfg: CopyConfig, progress: boo
         for a, b in tqdm(list(zip(pairs["a"], pairs["b"])), desc="verify pairs", **bar(progress))
     ]
     return pairs.assign(**{"pixel score": np.asarray(score, float), "verified": np.asarray(score) >= cfg.near_pixel})
+
+
+def verifier_reference(files: list[str], links: pd.DataFrame, patient: np.ndarray, n: int, seed: int) -> pd.DataFrame:
+    """Pairs of known status for checking the pixel verifier (:func:`verify_pairs`) beside its candidates: up to
+    ``n`` random "copy and its source" pairs (the same eye, augmented: single-candidate links) and up to ``n`` random
+    "fellow eyes" pairs (the two eyes of one patient, ``patient`` groups of exactly two originals: different eyes,
+    the hardest negatives the data names). Columns a, b, kind, same class (b is the source / the right eye)."""
+    rng = np.random.default_rng(seed)
+    linked = links[links["linked"] & (_candidates(links) < 2)]
+    pick = rng.permutation(len(linked))[:n]
+    pos = pd.DataFrame({"a": linked["file"].to_numpy()[pick], "b": linked["source"].to_numpy()[pick]})
+    pos["kind"] = "copy and its source (same eye)"
+    orig = np.flatnonzero(originals_mask(files))
+    by_patient: dict = {}
+    for i in orig:
+        by_patient.setdefault(str(patient[i]), []).append(files[i])
+    pairs = sorted(tuple(sorted(v)) for v in by_patient.values() if len(v) == 2)
+    pick = rng.permutation(len(pairs))[:n]
+    neg = pd.DataFrame({"a": [pairs[i][0] for i in pick], "b": [pairs[i][1] for i in pick]})
+    neg["kind"] = "fellow eyes (one patient: different eyes)"
+    out = pd.concat([pos, neg], ignore_index=True)
+    out["same class"] = out["a"].str.split("/").str[0] == out["b"].str.split("/").str[0]
+    return out
+
+
+def verifier_summary(frames: list[pd.DataFrame], cut: float) -> pd.DataFrame:
+    """Per kind of pair (column ``kind``) of :func:`verify_pairs` outputs: pairs, pixel score quartiles and the share
+    at or above the cut ``cut`` (for known pairs: the check's pass rate; same eye should pass, fellow eyes not)."""
+    checked = pd.concat([f[["kind", "pixel score"]] for f in frames if len(f)], ignore_index=True)
+    rows = []
+    for kind, part in checked.groupby("kind", sort=False):
+        s = part["pixel score"].to_numpy(float)
+        q = np.percentile(s, [0, 25, 50, 75, 100]) if len(s) else [np.nan] * 5
+        rows.append(
+            {
+                "pairs": kind,
+                "n": len(s),
+                "pixel score min / q25 / median / q75 / max": " / ".join(f"{v:.2f}" for v in q),
+                f"at or above {cut:g}": int((s >= cut).sum()),
+                f"share at or above {cut:g} (%)": 100.0 * float((s >= cut).mean()) if len(s) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def band_pairs(files: list[str], similarity: np.ndarray, low: float, high: float, n: int, seed: int) -> pd.DataFrame:

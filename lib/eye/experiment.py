@@ -150,7 +150,8 @@ def leak_metrics(comp: dict) -> dict:
 
 
 def chosen_table(runs: dict) -> pd.DataFrame:
-    """Every outer fold's chosen setting per model: protocol, seed index, fold, model, setting, inner accuracy."""
+    """Every outer fold's chosen setting per model: protocol, seed index, fold, model, setting, inner balanced
+    accuracy."""
     rows = []
     for p, rs in runs.items():
         for i, r in enumerate(rs):
@@ -163,7 +164,7 @@ def chosen_table(runs: dict) -> pd.DataFrame:
                         "fold": c["fold"],
                         "model": c["model"],
                         "setting": setting,
-                        "inner accuracy": c["inner_accuracy"],
+                        "inner balanced accuracy": c["inner_accuracy"],
                         "grid edge": c.get("grid edge", ""),
                     }
                 )
@@ -181,7 +182,7 @@ def edge_summary(chosen: pd.DataFrame, cfg: EyeCVConfig) -> pd.DataFrame:
     choice sat on an edge of the grid (the optimum may lie outside it)."""
     rows = []
     for (p, m), part in chosen.groupby(["protocol", "model"], sort=False):
-        grid = cfg.tuning.grid(m)
+        grid = cfg.for_protocol(p).tuning.grid(m)
         keys = [k for k in grid[0] if not (k == "side" and m != "som")]
         edge = part["grid edge"].fillna("")
         rows.append(
@@ -318,6 +319,14 @@ def best_floor(floors: pd.DataFrame, features: str) -> pd.Series | None:
     return None if not len(part) else part.loc[part["_accuracy"].idxmax()]
 
 
+def strongest_floor(floors: pd.DataFrame) -> pd.Series | None:
+    """The floor row (any feature set and technique) with the highest balanced accuracy (None without floors)."""
+    if not len(floors):
+        return None
+    bal = floors["_entry"].map(lambda e: e["balanced_accuracy"])
+    return floors.loc[bal.idxmax()]
+
+
 def floors_metrics(floors: pd.DataFrame) -> dict:
     """{features: {technique: {accuracy, accuracy_ci}}} (fractions)."""
     out: dict = {}
@@ -337,8 +346,9 @@ def negative_control(
     data_source: str, control: dict | None, seed: int, y, groups, cfg: EyeCVConfig, classes, test=None, keep=None
 ):
     """Tuned logistic regression on the control features (``control``: a FeatureConfig dict, e.g. random MobileNetV2
-    weights), grouped by ``groups``, on the images of ``keep``, first seed: its readings with group-bootstrap CIs
-    (one fold assignment), or None without a control."""
+    weights), grouped by ``groups``, on the images of ``keep``, every seed of ``cv.seeds``: its readings with
+    seeds x group bootstrap CIs (a group bootstrap of one fold assignment with one seed), or None without a
+    control."""
     if not control:
         return None
     from lib.eye import features as eye_features
@@ -349,17 +359,21 @@ def negative_control(
     feats = eye_features.features_for(data_source, fcfg, seed)
     keep = np.ones(len(y), bool) if keep is None else np.asarray(keep, bool)
     t = None if test is None else np.asarray(test, bool)[keep]
-    res = cross_validate(
-        feats["features"][keep],
-        np.asarray(y)[keep],
-        replace(cfg, models=("logreg",)),
-        cfg.cv.seeds[0],
-        None if groups is None else np.asarray(groups)[keep],
-        True,
-        t,
-    )
-    read = readings([_expand(res, keep, len(y))], y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])["logreg"]
-    return {"features": fcfg.describe(), **read, "ci": ci_label(1)}
+    g = None if groups is None else np.asarray(groups)[keep]
+    lr_cfg = replace(cfg, models=("logreg",))
+    res = [
+        _expand(cross_validate(feats["features"][keep], np.asarray(y)[keep], lr_cfg, s, g, True, t), keep, len(y))
+        for s in cfg.cv.seeds
+    ]
+    read = readings(res, y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])["logreg"]
+    return {
+        "features": fcfg.describe(),
+        **read,
+        "ci": ci_label(len(res)),
+        "seeds": list(cfg.cv.seeds),
+        "extract_seconds": feats["meta"].get("extract_seconds"),
+        "cached": bool(feats["cached"]),
+    }
 
 
 def protocol_masks(files, protocols, dropped, unscored) -> tuple[dict, dict]:
@@ -377,7 +391,7 @@ def som_side_sweep(X, y, groups, keep, test, cfg: EyeCVConfig, seed: int, progre
     """The SOM classifier and the literal CBNN (one-hot winning unit, the widest network of the grid) at every SOM
     side of ``tuning.sweep_sides`` on the first outer fold of ``groups`` (images of ``keep``, scored on ``test``), first
     seed: accuracy and balanced accuracy (%) against the side: where the literal CBNN's capacity (the number of
-    units) stops paying."""
+    units) stops paying. A diagnostic scored on outer fold 1's test part: never used to choose a setting."""
     from lib.eye.cluster_net import ClusterNetwork
     from lib.eye.protocols import folds
     from lib.eye.readings import weighted_scores
@@ -450,6 +464,47 @@ def near_pair_rows(pairs: pd.DataFrame, n_top: int, n_edge: int, kind: str | Non
     ]
 
 
+def cut_pair_rows(pairs: pd.DataFrame, cut: float, n_each: int) -> list[dict]:
+    """Rows (file = a, best = b) for the pixel-verifier check figure: the ``n_each`` joined pairs with the lowest
+    pixel scores and the ``n_each`` rejected pairs with the highest (the verifier's closest calls around ``cut``),
+    each labelled with its kind (when the pairs carry one), pixel score and verdict."""
+    if not len(pairs):
+        return []
+    s = pairs["pixel score"]
+    above = pairs[s >= cut].nsmallest(n_each, "pixel score")
+    below = pairs[s < cut].nlargest(n_each, "pixel score")
+    rows = []
+    for r in pd.concat([above, below]).to_dict("records"):
+        head = f"{r['kind']}; " if "kind" in r and isinstance(r["kind"], str) else ""
+        verdict = "passes" if r["pixel score"] >= cut else "fails"
+        rows.append(
+            {
+                "file": r["a"],
+                "best": r["b"],
+                "score": r["pixel score"],
+                "kind": f"{head}pixel {r['pixel score']:.2f} {verdict} {cut:g}",
+                "second": "",
+            }
+        )
+    return rows
+
+
+def hardest_known_rows(checked: pd.DataFrame, cut: float, n: int) -> list[dict]:
+    """Rows for the pixel-verifier check figure from :func:`lib.eye.copies.verifier_reference` pairs (verified): the
+    ``n`` lowest-scoring same-eye pairs (copy and source: a miss if below ``cut``) and the ``n`` highest-scoring
+    fellow-eye pairs (a false pass if at or above ``cut``)."""
+    if not len(checked):
+        return []
+    same = checked["kind"].str.startswith("copy")
+    parts = [checked[same].nsmallest(n, "pixel score"), checked[~same].nlargest(n, "pixel score")]
+    rows = []
+    for r in pd.concat(parts).to_dict("records"):
+        verdict = "passes" if r["pixel score"] >= cut else "fails"
+        label = f"{r['kind'].split(' (')[0]}; pixel {r['pixel score']:.2f} {verdict} {cut:g}"
+        rows.append({"file": r["a"], "best": r["b"], "score": r["pixel score"], "kind": label, "second": ""})
+    return rows
+
+
 def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int) -> list[dict]:
     """Rows for the matched-pairs figure: ``n_random`` random links, the ``n_low`` lowest-scoring links and the
     ``n_low`` links with the smallest margin over the runner-up (the hardest cases for a false link)."""
@@ -462,6 +517,8 @@ def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int) -> list
         linked.assign(_m=linked["score"] - linked["second_score"]).nsmallest(n_low, "_m").assign(kind="smallest margin")
     )
     rows = pd.concat([rnd, low, margin.drop(columns="_m")]).drop_duplicates("file")
+    amb = pd.to_numeric(rows.get("candidates", pd.Series(1, index=rows.index))).fillna(1) >= 2
+    rows["kind"] = np.where(amb, rows["kind"] + " (ambiguous: dropped)", rows["kind"])
     return rows.to_dict("records")
 
 
@@ -483,10 +540,19 @@ def copy_metrics(links: pd.DataFrame, counts: pd.DataFrame, cfg: eye_copies.Copy
     }
 
 
+#: (label, clusters, inputs) of the networks in the learning check
+LEARNING_NETWORKS = (
+    ("soft (standardized)", "som", "soft"),
+    ("literal one-hot", "som", "onehot"),
+    ("features + unit", "som", "features+onehot"),
+    ("features only", "none", "features"),
+)
+
+
 def learning_check(X, y, groups, test, cfg: EyeCVConfig, seed: int, factor: int) -> dict:
-    """Loss curves of the SOM-based networks (soft and literal one-hot) on the first outer fold of ``groups``
-    (scored on ``test``), at the default SOM side and the widest network of the grid, trained ``factor`` times the
-    runs' epochs: {label: :meth:`lib.eye.cluster_net.ClusterNetwork.loss_curve`}."""
+    """Loss curves of every network of :data:`LEARNING_NETWORKS` (the SOM-based ones at the default SOM side) on the
+    first outer fold of ``groups`` (scored on ``test``), at the widest network of the grid, trained ``factor`` times
+    the runs' epochs: {label: :meth:`lib.eye.cluster_net.ClusterNetwork.loss_curve`}."""
     from lib.eye.cluster_net import ClusterNetwork
     from lib.eye.protocols import folds
 
@@ -498,8 +564,9 @@ def learning_check(X, y, groups, test, cfg: EyeCVConfig, seed: int, factor: int)
     Xtr, Xte = som.transform(X[tr]), som.transform(X[te])
     net_cfg = replace(cfg.cbnn, hidden=(max(cfg.tuning.cbnn_hidden),))
     out = {}
-    for label, inputs in (("soft (standardized)", "soft"), ("literal one-hot", "onehot")):
-        net = ClusterNetwork(net_cfg, "som", inputs, seed).fit(Xtr, y[tr], centroids=som.codebook, n_classes=c)
+    for label, clusters, inputs in LEARNING_NETWORKS:
+        cent = som.codebook if clusters == "som" else None
+        net = ClusterNetwork(net_cfg, clusters, inputs, seed).fit(Xtr, y[tr], centroids=cent, n_classes=c)
         out[label] = net.loss_curve(Xtr, y[tr], Xte, y[te], factor * cfg.cbnn.epochs)
     return out
 

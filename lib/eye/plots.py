@@ -280,32 +280,35 @@ def copy_pairs(rows: list[dict], images: dict, title: str):
 
 def pair_grid(rows: list[dict], images: dict, title: str, per_row: int = 4, px: int = 200):
     """Pairs side by side at ``px`` pixels per image in the saved PNG (at the style's savefig.dpi): ``rows`` each
-    {"file", "best", "score", "kind"} (left: file, right: best); ``images``: {file: (s, s, 3) uint8}."""
+    {"file", "best", "score", "kind"} (left: file, right: best); ``images``: {file: (s, s, 3) uint8}. Captions are
+    wrapped to the image width and the margins sized from the title's and the captions' line counts, so no text
+    overlaps."""
     import textwrap
 
     if not rows:
         return _nothing_to_show("No pairs to show in this data.", title)
     n_rows = -(-len(rows) // per_row)
     side = px / float(plt.rcParams["savefig.dpi"])
-    fig, axes = plt.subplots(
-        n_rows, 2 * per_row, figsize=(2 * per_row * side, n_rows * (side + 0.4) + 0.5), squeeze=False
-    )
+    width = max(12, int(side * 72 / 3.0))  # characters of 5-pt text per image width (about 3 pt a character)
+    left = [textwrap.fill(str(r["kind"]), width) + "\n" + r["file"] for r in rows]
+    right = [f"score {r['score']:.3f}\n{r['best']}" for r in rows]
+    lines = max(t.count("\n") + 1 for t in left + right)
+    title_text = textwrap.fill(title, 140)
+    cap_h = lines * 5 * 1.35 / 72 + 0.05  # inches of caption above each image
+    title_h = (title_text.count("\n") + 1) * 9 * 1.35 / 72 + 0.1
+    height = n_rows * (side + cap_h) + title_h
+    fig, axes = plt.subplots(n_rows, 2 * per_row, figsize=(2 * per_row * side, height), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, r in enumerate(rows):
         a, b = axes[i // per_row, 2 * (i % per_row)], axes[i // per_row, 2 * (i % per_row) + 1]
         a.imshow(images[r["file"]], interpolation="nearest")
         b.imshow(images[r["best"]], interpolation="nearest")
-        a.set_title(f"{r['kind']}\n{r['file']}", fontsize=5, loc="left")
-        b.set_title(f"score {r['score']:.3f}\n{r['best']}", fontsize=5, loc="left")
-    fig.suptitle(textwrap.fill(title, 140), fontsize=9, x=0.01, ha="left")
+        a.set_title(left[i], fontsize=5, loc="left")
+        b.set_title(right[i], fontsize=5, loc="left")
+    fig.suptitle(title_text, fontsize=9, x=0.01, y=1 - 0.05 / height, ha="left", va="top")
     fig.subplots_adjust(
-        left=0.005,
-        right=0.995,
-        bottom=0.005,
-        top=1 - 0.5 / (n_rows * (side + 0.4) + 0.5),
-        wspace=0.02,
-        hspace=0.4 / side,
+        left=0.005, right=0.995, bottom=0.005, top=1 - (title_h + cap_h) / height, wspace=0.02, hspace=cap_h / side
     )
     return fig
 

@@ -3,18 +3,21 @@ parameters and the numbers the notebook ran, never typed."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from lib.eye.protocols import EyeCVConfig
 
 PROTOCOL_TEXT = {
     "plain": "stratified {k}-fold over images (the paper's; a patient's eyes and an image's augmented copies can sit "
-    "on both sides of a split)",
+    "on both sides of a split); scored on all images, copies included (the leak table scores it on the originals)",
     "patient": "stratified group {k}-fold over the previous round's groups (the two eyes of a patient; augmented "
     "copies grouped only when they share their index k)",
     "linked": "copy-grouped: stratified group {k}-fold over the linked groups (the two eyes of a patient with every "
     "augmented copy of either, each copy linked to its single detected source; ambiguous copies dropped); scored on "
     "the originals only (copies only ever in training, with their source's group)",
     "neardup": "copy- and near-duplicate-grouped: stratified group {k}-fold over the linked groups with near-duplicate "
-    "originals (feature cosine at or above the threshold and confirmed by the pixel verifier) joined into one group; "
+    "originals (feature cosine at or above the threshold, confirmed by the pixel check or tied by an ambiguous copy) "
+    "joined into one group; "
     "scored on the originals only (copies only ever in training)",
     "originals": "the augmented copies removed, stratified group {k}-fold over the patients",
 }
@@ -74,8 +77,9 @@ LEAK_MEANING = {
 }
 
 
-def leak_text(cfg: EyeCVConfig, pairs) -> str:
-    """The leak table's reading guide, from the protocols this run ran (Markdown)."""
+def leak_text(cfg: EyeCVConfig, pairs, models=()) -> str:
+    """The leak table's reading guide, from the protocols this run ran (Markdown); ``models``: the leak table's
+    models (those run in the headline only are named)."""
     ran = set(cfg.cv.protocols)
     lines = [
         f"Protocols run: {', '.join(cfg.cv.protocols)}. Every protocol is scored on the same test images (the "
@@ -83,6 +87,13 @@ def leak_text(cfg: EyeCVConfig, pairs) -> str:
         "seeds; paired differences use the same resamples of groups that contain every protocol's groups (each "
         "replicate also draws a seed)."
     ]
+    only_main = [m for m in models if m in cfg.models and m not in protocol_models(cfg, cfg.cv.protocols[-1])]
+    if only_main and len(cfg.cv.protocols) > 1:
+        lines.append(
+            f"Run in the headline protocol only ({cfg.cv.protocols[0]}; the budget): "
+            + ", ".join(cfg.label(m) for m in only_main)
+            + ": no leak differences for it."
+        )
     for a, b in pairs:
         if a in ran and b in ran:
             lines.append(f"- *{a} - {b}*: {LEAK_MEANING[(a, b)]}.")
@@ -127,11 +138,16 @@ def reductions_text(cfg: EyeCVConfig, paper_folds: int = 10) -> str:
     parts = [fold_note(cfg, paper_folds)]
     for p in cfg.cv.protocols:
         parts.append(f"{p}: models {', '.join(protocol_models(cfg, p))}, {seeds_text(cfg, p)}")
-    if len(t.som_side) == 1:
-        parts.append(
-            f"SOM side fixed at {t.som_side[0]} inside the folds (not tuned); the one-fold side sweep covers "
-            f"{list(t.sweep_sides)}"
-        )
+    main, *rest = cfg.cv.protocols
+    for name, grid in ((main, t.som_side), (", ".join(rest), t.som_side_others)):
+        if not name:
+            continue
+        if len(grid) == 1:
+            parts.append(f"SOM side fixed at {grid[0]} inside the folds in {name} (not tuned)")
+        elif rest and t.som_side_others != t.som_side:
+            parts.append(f"SOM side tuned over {list(grid)} in {name}")
+    if len(t.sweep_sides) > 1:
+        parts.append(f"a one-fold SOM side sweep over {list(t.sweep_sides)} (first outer fold of {main})")
     parts.append(
         f"SOM {cfg.som.epochs} batch epochs; networks {cfg.cbnn.epochs} epochs of batch {cfg.cbnn.batch_size}; MLP "
         f"{t.mlp_max_iter} iterations; logistic regression at most {t.logreg_max_iter} iterations; "
@@ -151,20 +167,28 @@ def settings_text(cfg: EyeCVConfig, n_images: dict[str, int]) -> str:
     lines += [
         "- Each seed: new outer and inner folds, SOMs and networks.",
         f"- Nested selection inside every outer training part, {t.inner_splits} inner folds (grouped like the outer "
-        f"ones), by inner accuracy (ties: the first listed): logistic regression C in {list(t.logreg_c)} "
+        f"ones), by inner balanced accuracy (ties: the first listed): logistic regression C in {list(t.logreg_c)} "
         f"(max_iter {t.logreg_max_iter}); kNN k in {list(t.knn_k)}; MLP (width, L2 alpha) in "
-        f"{[list(p) for p in t.mlp]} ({t.mlp_max_iter} iterations); SOM side in {list(t.som_side)} (chosen by the "
-        "SOM classifier, shared by the SOM-based networks; one value: fixed, not tuned); network hidden width in "
+        f"{[list(p) for p in t.mlp]} ({t.mlp_max_iter} iterations, float32); SOM side in {list(t.som_side)}"
+        + (
+            ""
+            if t.som_side_others == t.som_side
+            else f" ({cfg.cv.protocols[0]}; {list(t.som_side_others)} in the other protocols)"
+        )
+        + " (chosen by the SOM classifier, shared by the SOM-based networks; one value: fixed, not tuned); network "
+        "hidden width in "
         f"{list(t.cbnn_hidden)} (each network separately; the soft CBNN also its RBF bandwidth factor in "
         f"{list(t.soft_bandwidth)} x the median nearest-unit distance, its soft assignments standardized per unit). "
         "All grids are ours; a choice on a grid edge is flagged in the tuning table.",
         f"- Folds: {fold_note(cfg)}.",
         f"- This run's budget (reductions against the paper's protocol): {reductions_text(cfg)}.",
         f"- Networks: {cfg.cbnn.epochs} epochs, batch {cfg.cbnn.batch_size}, Adam {cfg.cbnn.learning_rate:g}, "
-        f"loss {cfg.cbnn.loss}; SOM: {cfg.som.describe()} (its side tuned as above).",
+        f"loss {cfg.cbnn.loss}; SOM: {cfg.som.describe()} ("
+        + ("its side tuned as above" if len(t.som_side) > 1 else f"side fixed at {t.som_side[0]}")
+        + ").",
         f"- CIs: {cfg.cv.bootstrap} replicates, each one seed drawn from the model's seeds and the groups (copies "
-        f"and near-duplicates joined) drawn with replacement: a model run on several seeds gets a {ci_label(2)}; "
-        f"a model run on one seed a {ci_label(1)}.",
+        f"and near-duplicates joined) drawn with replacement: a model run on several seeds gets a "
+        f"{ci_label(len(cfg.cv.seeds))}; a model run on one seed a {ci_label(1)}.",
     ]
     return "\n".join(lines)
 
@@ -200,6 +224,131 @@ def _pp(entry: dict, key: str) -> str:
     return f"{100 * entry[key]:+.2f} pp [{100 * lo:+.2f}, {100 * hi:+.2f}]"
 
 
+def _strongest(floors):
+    """The floor row with the highest balanced accuracy (None without floors)."""
+    if floors is None or not len(floors):
+        return None
+    bal = floors["_entry"].map(lambda e: e["balanced_accuracy"])
+    return floors.loc[bal.idxmax()]
+
+
+def som_side_text(cfg: EyeCVConfig) -> str:
+    """Where the SOM side is tuned or fixed inside the folds, per protocol (one sentence, from the parameters)."""
+    t = cfg.tuning
+    main, *rest = cfg.cv.protocols
+    parts = []
+    for name, grid in ((main, t.som_side), (", ".join(rest), t.som_side_others)):
+        if name:
+            parts.append(
+                f"{name}: side tuned over {list(grid)} by the SOM classifier's inner balanced accuracy"
+                if len(grid) > 1
+                else f"{name}: side fixed at {grid[0]} (not tuned)"
+            )
+    return "; ".join(parts) + "."
+
+
+def edge_text(edges) -> str:
+    """The tuning table read for grid edges (Markdown, from :func:`lib.eye.experiment.edge_summary`): the models whose
+    choice sat on a grid edge in at least half of their folds x seeds, stated as a limit (the optimum may lie outside
+    the grid: such a model may be under-tuned, which can only understate it)."""
+    hits = []
+    for _, row in edges.iterrows():
+        k, n = (int(v) for v in str(row["on a grid edge"]).split(" of "))
+        if n and 2 * k >= n:
+            hits.append(f"{row['model']} ({row['protocol']}: {k} of {n}; {row['edges hit']})")
+    if not hits:
+        return "No model sat on a grid edge in half or more of its choices."
+    return (
+        "On a grid edge in half or more of their choices (the optimum may lie outside the grid; such a model may be "
+        "under-tuned, which can only understate it): " + "; ".join(hits) + "."
+    )
+
+
+def pixel_check_text(summary, cut: float, tie_only: int) -> str:
+    """The pixel check read on pairs of known status (Markdown, from :func:`lib.eye.copies.verifier_summary`): its
+    pass rate on same-eye pairs (copy and source) and on fellow eyes, and what that means for the near-duplicate
+    grouping (``tie_only``: candidate pairs joined by a copy tie below the pixel cut)."""
+    share = f"share at or above {cut:g} (%)"
+    rows = {str(r["pairs"]).split(" (")[0]: r for _, r in summary.iterrows()}
+    same, fellow = rows.get("copy and its source"), rows.get("fellow eyes")
+    if same is None or fellow is None:
+        return "*Pixel check on known pairs*: no copy links or fellow-eye pairs in this data."
+    return (
+        f"*Pixel check on known pairs*: at the cut {cut:g} it passes {same[share]:.0f} % of the same-eye pairs "
+        f"(copy and linked source, n = {int(same['n'])}) and {fellow[share]:.0f} % of the fellow-eye pairs "
+        f"(n = {int(fellow['n'])}). "
+        + (
+            f"It misses {100 - same[share]:.0f} % of same-eye pairs (augmented copies: zoomed, squashed or recoloured, "
+            "a harder case than unaugmented frames), so the pixel cut alone under-joins near-duplicates; "
+            if same[share] < 90
+            else "It finds most same-eye pairs; "
+        )
+        + f"{tie_only} candidate pairs below the cut were joined because an ambiguous copy ties them. A tie can also "
+        "join look-alikes of different eyes: that makes groups larger, never a leak."
+    )
+
+
+def sweep_text(sweep, main: str) -> str:
+    """The SOM side sweep read as a diagnostic (Markdown): the spread of each model's balanced accuracy over the
+    sides."""
+    if sweep is None or not len(sweep):
+        return "*SOM side sweep*: not run."
+    parts = []
+    for model, part in sweep.groupby("model", sort=False):
+        b = part["balanced accuracy (%)"]
+        parts.append(
+            f"{model} {b.min():.2f}-{b.max():.2f} % (spread {b.max() - b.min():.2f} pp; best side "
+            f"{int(part.loc[b.idxmax(), 'side'])})"
+        )
+    sides = sorted(sweep["side"].unique().tolist())
+    return (
+        f"*SOM side sweep (a diagnostic)*: first outer fold of {main}, first seed, scored on that fold's test part, "
+        f"so it is never used to choose a setting (the side is chosen inside the folds, above). Balanced accuracy "
+        f"over sides {sides}: " + "; ".join(parts) + "."
+    )
+
+
+def in_ci_text(tables: dict) -> str:
+    """Every Table 2 cell whose CI holds the paper's value ({label: table2.table2_vs_paper table}), with what it
+    means (Markdown)."""
+    hits = []
+    for name, df in tables.items():
+        for _, row in df.iterrows():
+            for col in [c for c in df.columns if c.startswith("paper ")]:
+                if str(row[col]).endswith("(in CI)"):
+                    cls = col[len("paper ") :]
+                    hits.append(
+                        f"{row['model']}, {row['reading']}, {cls}, {name}: ours {row[f'{cls} (%)']}, paper "
+                        f"{row[col].split(' ')[0]}"
+                    )
+    if not hits:
+        return "No reading of any model holds a paper value inside its 95% CI."
+    return (
+        "Cells whose 95% CI holds the paper's value: " + "; ".join(hits) + ". One value inside a CI does not "
+        "contradict the argument above: it concerns the four per-class values of one 4-class classifier together, "
+        "and no model matches all four."
+    )
+
+
+def timing_text(wall_s: float, feats_meta: dict, cached: bool, control: dict | None, budget_min: float = 45) -> str:
+    """The run time (Markdown): the notebook's wall time, the feature extraction (in this run or cached earlier) and
+    the clean-clone estimate (notebook + extractions) against the issue's target."""
+    where = {True: "cached by an earlier process", False: "in this run"}
+    sets = [("features", feats_meta.get("extract_seconds") or 0.0, cached)]
+    if control is not None:
+        sets.append(("control features", control.get("extract_seconds") or 0.0, control.get("cached", True)))
+    clean = wall_s + sum(sec for _, sec, was_cached in sets if was_cached)
+    inside = sum(sec for _, sec, was_cached in sets if not was_cached)
+    return (
+        f"*Run time*: this notebook {wall_s / 60:.1f} min wall (machine-dependent; the load is not recorded here). "
+        "Feature extraction: "
+        + ", ".join(f"{name} {sec:.0f} s ({where[bool(c)]})" for name, sec, c in sets)
+        + f"; a clean clone (every feature set extracted first) about {clean / 60:.1f} min against the "
+        f"{budget_min:g}-min target ({'within' if clean <= 60 * budget_min else 'over'} it; extraction inside this "
+        f"notebook: {inside:.0f} s)."
+    )
+
+
 def interpretation(
     read: dict,
     leak: dict,
@@ -232,6 +381,13 @@ def interpretation(
         )
         + ("." if len(top) > 1 else " (no other model is tied: the best is separated from every other model)."),
     ]
+    one_seed = [cfg.label(m) for m in top if r[m].get("n_seeds", 1) == 1]
+    if one_seed:
+        lines.append(
+            "- Paired CIs against a model run on one seed omit that model's retraining variability (too narrow): "
+            + ", ".join(one_seed)
+            + "."
+        )
     for m in top:
         lines.append(
             f"- Gap to the paper per class ({cfg.label(m)}, recall; paper minus ours): "
@@ -258,16 +414,57 @@ def interpretation(
             + ". A class the floor recalls (near) perfectly cannot show fundus reading: its recall is read off the "
             "file (the acquisition table in section 1)."
         )
+    strongest = _strongest(floors)
+    if strongest is not None:
+        e = strongest["_entry"]
+        lo_f, hi_f = e["balanced_accuracy_ci"]
+        above = [cfg.label(m) for m in r if r[m]["balanced_accuracy_ci"][0] > hi_f]
+        below = [cfg.label(m) for m in r if r[m]["balanced_accuracy_ci"][1] < lo_f]
+        within = [cfg.label(m) for m in r if cfg.label(m) not in above + below]
+        lines.append(
+            f"- Strongest floor on balanced accuracy: {strongest['Features']}, {strongest['Technique']}, "
+            f"{_ci(e, 'balanced_accuracy')} ({strongest['CI resamples']}). Against it (unpaired: the CIs compared): "
+            f"above: {', '.join(above) or 'none'}; overlapping: {', '.join(within) or 'none'}; below: "
+            f"{', '.join(below) or 'none'}. A model that does not clear a floor that cannot see lesions has not shown "
+            "that it reads the fundus."
+        )
+    if control is not None and "logreg" in r:
+        cb = control["balanced_accuracy"]
+        lines.append(
+            f"- Against the negative control ({control['features']}, logistic regression, balanced accuracy "
+            f"{100 * cb:.2f} %; point differences): ImageNet features with logistic regression "
+            f"{100 * (r['logreg']['balanced_accuracy'] - cb):+.2f} pp; {cfg.label(claim)} "
+            f"{100 * (r[claim]['balanced_accuracy'] - cb):+.2f} pp."
+        )
     for m, per in leak.items():
         for a, b in pairs:
             if a in per and b in per:
-                d = per[a]["accuracy"] - per[b]["accuracy"]
-                db = per[a]["balanced_accuracy"] - per[b]["balanced_accuracy"]
+                parts = []
+                for key, bkey, name in (
+                    ("accuracy", "boot", "accuracy"),
+                    ("balanced_accuracy", "balanced_boot", "balanced accuracy"),
+                ):
+                    d = per[a][key] - per[b][key]
+                    lo, hi = np.nanpercentile(per[a][bkey] - per[b][bkey], [2.5, 97.5])
+                    verdict = "established" if lo > 0 or hi < 0 else "not established: the CI contains 0"
+                    parts.append(f"{100 * d:+.2f} pp {name} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({verdict})")
                 lines.append(
-                    f"- *{a} - {b}* ({LEAK_MEANING[(a, b)]}), {cfg.label(m)}: {100 * d:+.2f} pp accuracy, "
-                    f"{100 * db:+.2f} pp balanced accuracy (scored on the same originals; CIs in the leak table: a "
-                    "difference whose CI contains 0 is not established)."
+                    f"- *{a} - {b}* ({LEAK_MEANING[(a, b)]}), {cfg.label(m)}: " + "; ".join(parts) + " (scored on "
+                    "the same originals)."
                 )
+    if "plain" in read and main != "plain":
+        both = [m for m in r if m in read["plain"]]
+        if both:
+            lines.append(
+                f"- The paper's protocol as the paper scores it (plain folds, every image scored, copies included) "
+                f"minus the headline ({main}), balanced accuracy, point values (different test sets, no CI): "
+                + ", ".join(
+                    f"{cfg.label(m)} {100 * (read['plain'][m]['balanced_accuracy'] - r[m]['balanced_accuracy']):+.2f}"
+                    " pp"
+                    for m in both
+                )
+                + "."
+            )
     if "net_features" in r and "balanced_accuracy_minus_net_features" in r.get(claim, {}):
         lines.append(
             f"- SOM contribution ({cfg.label(claim)} minus the same network on the features, balanced accuracy): "
@@ -277,11 +474,11 @@ def interpretation(
     if control is not None:
         lines.append(
             f"- Negative control ({control['features']}, logistic regression): accuracy {_ci(control, 'accuracy')}, "
-            f"balanced accuracy {_ci(control, 'balanced_accuracy')}."
+            f"balanced accuracy {_ci(control, 'balanced_accuracy')} (95% CI: {control['ci']})."
         )
     for _, row in floors.iterrows():
         lines.append(
             f"- Shortcut floor, {row['Features']}, {row['Technique']}: balanced accuracy "
-            f"{row['Balanced accuracy (%)']} %, accuracy {row['Accuracy (%)']} %."
+            f"{row['Balanced accuracy (%)']} %, accuracy {row['Accuracy (%)']} % (95% CI: {row['CI resamples']})."
         )
     return "\n".join(lines)

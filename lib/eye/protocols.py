@@ -18,9 +18,10 @@ the augmented copies are only ever in training, with their source's group, so th
 (inner validation too).
 
 Nested selection (:class:`TuneConfig`): inside each outer training part, ``inner_splits`` stratified folds (grouped
-like the outer ones) score every setting of the model's small grid by inner accuracy; the best (ties: the first
-listed) is refitted on the whole outer training part. Grids: logistic regression C, kNN k, MLP (width, L2 alpha),
-SOM side (chosen by the SOM classifier's inner accuracy; the SOM-based networks use that side), the hidden width of
+like the outer ones) score every setting of the model's small grid by inner balanced accuracy (the ranking score);
+the best (ties: the first listed) is refitted on the whole outer training part. Grids: logistic regression C, kNN k,
+MLP (width, L2 alpha), SOM side (chosen by the SOM classifier's inner balanced accuracy; the SOM-based networks use
+that side; the protocols after the first may tune it over another grid, ``som_side_others``), the hidden width of
 every network (each network separately).
 """
 
@@ -63,8 +64,10 @@ class CVConfig:
     """params.yaml ``nb03.cv``: ``n_splits`` outer folds; seeds: repetitions (each seed: new folds, SOMs and
     networks); ``seed_models``: the models that run every seed of ``seeds`` in every protocol (the others run the
     first seed only); without ``seed_models`` the first protocol runs every seed for every model and the others the
-    first seed; blas_threads: BLAS threads in the loop; bootstrap: replicates of the seeds x group bootstrap
-    (:mod:`lib.eye.readings`); other_models: the models of the protocols after the first (empty: all models)."""
+    first seed; ``headline_seed_models``: models that run every seed in the first protocol (the headline) and the
+    first seed in the others; blas_threads: BLAS threads in the loop; bootstrap: replicates of the seeds x group
+    bootstrap (:mod:`lib.eye.readings`); other_models: the models of the protocols after the first (empty: all
+    models)."""
 
     n_splits: int
     seeds: tuple[int, ...]
@@ -73,6 +76,7 @@ class CVConfig:
     bootstrap: int
     other_models: tuple[str, ...] = ()
     seed_models: tuple[str, ...] = ()
+    headline_seed_models: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.n_splits < 2:
@@ -86,17 +90,21 @@ class CVConfig:
         object.__setattr__(self, "protocols", tuple(self.protocols))
         object.__setattr__(self, "other_models", tuple(self.other_models))
         object.__setattr__(self, "seed_models", tuple(self.seed_models))
+        object.__setattr__(self, "headline_seed_models", tuple(self.headline_seed_models))
 
     def model_seeds(self, protocol: str, model: str) -> tuple[int, ...]:
         """The seeds ``model`` runs under ``protocol`` (class docstring)."""
-        if self.seed_models:
-            return self.seeds if model in self.seed_models else self.seeds[:1]
+        if self.seed_models or self.headline_seed_models:
+            every = model in self.seed_models or (protocol == self.protocols[0] and model in self.headline_seed_models)
+            return self.seeds if every else self.seeds[:1]
         return self.seeds if protocol == self.protocols[0] else self.seeds[:1]
 
     def seeds_of(self, protocol: str) -> tuple[int, ...]:
         """Every seed run under ``protocol`` (by at least one model)."""
-        if self.seed_models:
+        if self.seed_models or (self.headline_seed_models and protocol == self.protocols[0]):
             return self.seeds
+        if self.headline_seed_models:
+            return self.seeds[:1]
         return self.seeds if protocol == self.protocols[0] else self.seeds[:1]
 
 
@@ -114,11 +122,13 @@ class TuneConfig:
     mlp_max_iter: int
     soft_bandwidth: tuple[float, ...] = (1.0,)  # cbnn_soft: factors of the median nearest-unit distance
     sweep_sides: tuple[int, ...] = ()  # SOM sides of the one-fold side sweep (empty: som_side)
+    som_side_others: tuple[int, ...] = ()  # SOM side grid of the protocols after the first (empty: som_side)
 
     def __post_init__(self):
         if self.inner_splits < 2:
             raise ValueError(f"tuning.inner_splits must be >= 2, got {self.inner_splits}")
         object.__setattr__(self, "sweep_sides", tuple(self.sweep_sides) or tuple(self.som_side))
+        object.__setattr__(self, "som_side_others", tuple(self.som_side_others) or tuple(self.som_side))
         for name in ("logreg_c", "knn_k", "som_side", "cbnn_hidden", "soft_bandwidth"):
             if not getattr(self, name):
                 raise ValueError(f"tuning.{name} must list at least one value")
@@ -165,7 +175,8 @@ class EyeCVConfig:
     tuning: TuneConfig
 
     def __post_init__(self):
-        bad = [m for m in (*self.models, *self.cv.other_models, *self.cv.seed_models) if m not in MODELS]
+        listed = (*self.models, *self.cv.other_models, *self.cv.seed_models, *self.cv.headline_seed_models)
+        bad = [m for m in listed if m not in MODELS]
         if bad:
             raise ValueError(f"models must be among {MODELS}, got {bad}")
         object.__setattr__(self, "models", tuple(self.models))
@@ -173,6 +184,13 @@ class EyeCVConfig:
     @classmethod
     def from_params(cls, models, cv: dict, som: dict, cbnn: dict, tuning: dict) -> EyeCVConfig:
         return cls(tuple(models), CVConfig(**cv), SOMConfig(**som), CBNNConfig(**cbnn), TuneConfig(**tuning))
+
+    def for_protocol(self, protocol: str) -> EyeCVConfig:
+        """The configuration ``protocol`` runs: the protocols after the first tune the SOM side over
+        ``tuning.som_side_others``."""
+        if protocol == self.cv.protocols[0]:
+            return self
+        return replace(self, tuning=replace(self.tuning, som_side=self.tuning.som_side_others))
 
     def label(self, model: str) -> str:
         """Human-readable name of a model (its tuned settings are in the per-fold table)."""
@@ -247,17 +265,25 @@ class _Fitter:
                 max_iter=t.mlp_max_iter,
                 random_state=self.seed,
             )
+        # the MLP fits in float32 (scikit-learn keeps the input's precision: half the time of float64)
+        dtype = np.float32 if model == "mlp" else np.float64
         with warnings.catch_warnings():  # the MLP runs a fixed iteration budget (max_iter) by design
             warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(sc.transform(X[tr]), y[tr])
+            clf.fit(sc.transform(X[tr]).astype(dtype), y[tr])
         out = np.zeros((len(te), self.c))
-        out[:, clf.classes_] = clf.predict_proba(sc.transform(X[te]))
+        out[:, clf.classes_] = clf.predict_proba(sc.transform(X[te]).astype(dtype))
         return out
 
 
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean per-class recall over the classes present in ``y`` (the models' ranking score; free of the class mix)."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
+
+
 def _select(fitter: _Fitter, model: str, inner: list, tr: np.ndarray, k: int, fixed: dict) -> tuple[dict, float]:
-    """The grid setting (merged into ``fixed``) with the best mean inner accuracy (ties: the first listed) and that
-    accuracy (NaN when the grid has one setting). Inner validation scores the test population only."""
+    """The grid setting (merged into ``fixed``) with the best mean inner balanced accuracy (ties: the first listed)
+    and that score (NaN when the grid has one setting). Inner validation scores the test population only."""
     grid = [{**fixed, **g} for g in fitter.cfg.tuning.grid(model)]
     if len(grid) == 1:
         return grid[0], float("nan")
@@ -267,7 +293,7 @@ def _select(fitter: _Fitter, model: str, inner: list, tr: np.ndarray, k: int, fi
         for j, (itr, iva) in enumerate(inner):
             iva = iva[fitter.test[tr[iva]]]
             p = fitter.proba(model, setting, (k, j), tr[itr], tr[iva])
-            accs.append(float((p.argmax(axis=1) == fitter.y[tr[iva]]).mean()))
+            accs.append(balanced_accuracy(fitter.y[tr[iva]], p.argmax(axis=1)))
         scores.append(float(np.mean(accs)))
     best = int(np.argmax(scores))
     return grid[best], scores[best]
@@ -349,7 +375,7 @@ def run_protocols(
             run_models = tuple(m for m in cfg.models if m in models and s in cfg.cv.model_seeds(p, m))
             if not run_models:
                 continue
-            pcfg = replace(cfg, models=run_models)
+            pcfg = replace(cfg.for_protocol(p), models=run_models)
             t = None if test is None or p not in test else np.asarray(test[p], bool)[mask]
             r = cross_validate(X[mask], y[mask], pcfg, s, None if g is None else np.asarray(g)[mask], progress, t)
             runs.append(_expand(r, mask, len(y)))

@@ -212,15 +212,25 @@ def pca_codebook(X: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Initial codebook (rows, cols, d) on the plane of the first two principal components of X (n, d).
 
     Neuron (i, j) = mean + a_i sqrt(l1) v1 + b_j sqrt(l2) v2 with a, b evenly spaced in [-1, 1]
-    (+-1 standard deviation along each component). Computed by a thin SVD of the centred data,
-    O(n^2 d) rather than MiniSom's (d, d) covariance eigendecomposition; each component's sign
-    is fixed (largest-magnitude entry positive) so the result is deterministic.
+    (+-1 standard deviation along each component). Only the two leading eigenpairs are computed (of the
+    smaller of the (d, d) scatter and the (n, n) Gram matrix of the centred data, ``scipy.linalg.eigh`` with
+    an index subset: several times faster than a full SVD); each component's sign is fixed (largest-magnitude
+    entry positive) so the result is deterministic.
     """
+    from scipy.linalg import eigh
+
     X = np.asarray(X, dtype=np.float64)
     if X.shape[0] < 2 or X.shape[1] < 2:
         raise ValueError(f"PCA initialisation needs at least 2 samples and 2 features, got {X.shape}")
     mean = X.mean(axis=0)
-    _, sv, vt = np.linalg.svd(X - mean, full_matrices=False)
+    Xc = X - mean
+    n, d = Xc.shape
+    gram = n < d
+    k = min(n, d)
+    vals, vecs = eigh(Xc @ Xc.T if gram else Xc.T @ Xc, subset_by_index=[k - 2, k - 1])
+    vals, vecs = np.maximum(vals[::-1], 0.0), vecs[:, ::-1]
+    sv = np.sqrt(vals)
+    vt = (Xc.T @ vecs / np.where(sv > 0, sv, 1.0)).T if gram else vecs.T
     comps = vt[:2] * np.sign(vt[:2, np.argmax(np.abs(vt[:2]), axis=1)].diagonal())[:, None]
     scale = sv[:2] / np.sqrt(max(len(X) - 1, 1))
     a = np.linspace(-1, 1, rows)[:, None, None] * scale[0] * comps[0]

@@ -168,3 +168,56 @@ def test_k_consistency_counts_shared_sources_and_rank_offset():
     assert t["copies with 2+ candidates (%)"] == 25.0
     # the converse: o1 carries k 1 and 0 (one source, 2 distinct k: spread 1, rounded to tens 0)
     assert t["sources with 2+ distinct k"] == 1 and t["their copies"] == 3
+
+
+def _tie_links():
+    return pd.DataFrame(
+        {
+            "file": ["c/_0_1.jpg", "c/_1_2.jpg", "c/_2_3.jpg", "c/_3_4.jpg"],
+            "linked": [True, True, True, False],
+            "source": ["c/1_left.jpg", "c/3_left.jpg", "c/1_left.jpg", ""],
+            "also": ["c/2_left.jpg", "", "c/2_left.jpg | c/3_left.jpg | c/4_left.jpg", ""],
+            "candidates": [2, 1, 4, 1],
+        }
+    )
+
+
+def test_tie_pairs_only_from_ambiguous_copies_with_few_candidates():
+    links = _tie_links()
+    assert copies.tie_pairs(links, 3).values.tolist() == [["c/1_left.jpg", "c/2_left.jpg"]]
+    four = copies.tie_pairs(links, 4).values.tolist()
+    assert ["c/1_left.jpg", "c/4_left.jpg"] in four and ["c/3_left.jpg", "c/4_left.jpg"] in four and len(four) == 6
+    assert copies.tie_pairs(links, 0).empty and copies.tie_pairs(links, 1).empty
+
+
+def test_mark_ties_joins_a_tied_pair_below_the_pixel_cut():
+    pairs = pd.DataFrame(
+        {"a": ["c/2_left.jpg", "c/5_left.jpg", "c/6_left.jpg"], "b": ["c/1_left.jpg", "c/7_left.jpg", "c/8_left.jpg"]}
+    ).assign(**{"pixel score": [0.3, 0.6, 0.2]})
+    out = copies.mark_ties(pairs, copies.tie_pairs(_tie_links(), 3), 0.5)
+    assert out["copy tie"].tolist() == [True, False, False]  # either order
+    assert out["verified"].tolist() == [True, True, False]
+
+
+def test_verifier_reference_and_summary():
+    files = ["c/1_left.jpg", "c/1_right.jpg", "c/2_left.jpg", "c/3_left.jpg", "c/_0_1.jpg", "c/_1_2.jpg"]
+    links = pd.DataFrame(
+        {
+            "file": ["c/_0_1.jpg", "c/_1_2.jpg"],
+            "linked": [True, True],
+            "source": ["c/2_left.jpg", "c/3_left.jpg"],
+            "also": ["", "c/2_left.jpg"],
+            "candidates": [1, 2],
+        }
+    )
+    from lib.eye.data import patient_groups
+
+    ref = copies.verifier_reference(files, links, patient_groups(files, copies_by_index=False), 10, seed=0)
+    same = ref[ref["kind"].str.startswith("copy")]
+    assert same[["a", "b"]].values.tolist() == [["c/_0_1.jpg", "c/2_left.jpg"]]  # the ambiguous copy is no reference
+    fellow = ref[ref["kind"].str.startswith("fellow")]
+    assert fellow[["a", "b"]].values.tolist() == [["c/1_left.jpg", "c/1_right.jpg"]]
+    checked = ref.assign(**{"pixel score": [0.8, 0.2]})
+    s = copies.verifier_summary([checked, pd.DataFrame({"kind": ["x", "x"], "pixel score": [0.1, 0.9]})], 0.5)
+    assert s["n"].tolist() == [1, 1, 2]
+    assert s["share at or above 0.5 (%)"].tolist() == [100.0, 0.0, 50.0]

@@ -426,3 +426,144 @@ def test_metadata_features_see_extension_and_size_only(tmp_path):
     assert F.shape == (11, 3 + 3 + 3)  # 3 extensions, sizes 40x30 / 64x64 / other, log w, log h, aspect
     np.testing.assert_allclose(F[0, -3:], [np.log(40), np.log(30), 40 / 30])
     assert (F[:5] == F[0]).all() and not (F[5] == F[0]).all()
+
+
+def test_headline_seed_models_and_protocol_som_grid():
+    cfg = _cfg(
+        models=("som", "logreg", "mlp"),
+        protocols=["neardup", "linked"],
+        seeds=[0, 1, 2],
+        seed_models=["logreg"],
+        headline_seed_models=["mlp"],
+        tuning={"som_side": [3, 4], "som_side_others": [4]},
+    )
+    assert cfg.cv.model_seeds("neardup", "mlp") == (0, 1, 2) and cfg.cv.model_seeds("linked", "mlp") == (0,)
+    assert cfg.cv.model_seeds("linked", "logreg") == (0, 1, 2) and cfg.cv.model_seeds("neardup", "som") == (0,)
+    only = _cfg(protocols=["neardup", "linked"], seeds=[0, 1], headline_seed_models=["logreg"])
+    assert only.cv.seeds_of("neardup") == (0, 1) and only.cv.seeds_of("linked") == (0,)
+    assert cfg.for_protocol("neardup").tuning.som_side == (3, 4)
+    assert cfg.for_protocol("linked").tuning.som_side == (4,)
+    assert _cfg(tuning={"som_side": [3, 4]}).tuning.som_side_others == (3, 4)  # empty: the headline's grid
+    from lib.eye import prose
+
+    assert prose.som_side_text(cfg) == (
+        "neardup: side tuned over [3, 4] by the SOM classifier's inner balanced accuracy; linked: side fixed at 4 "
+        "(not tuned)."
+    )
+    text = prose.settings_text(cfg, {})
+    assert "3 seeds" in text and "(neardup; [4] in the other protocols)" in text
+    assert "SOM side fixed at 4 inside the folds in linked (not tuned)" in prose.reductions_text(cfg)
+    with pytest.raises(ValueError, match="models must be among"):
+        _cfg(headline_seed_models=["nope"])
+
+
+def test_inner_selection_uses_balanced_accuracy():
+    assert protocols.balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0])) == 0.5
+    assert protocols.balanced_accuracy(np.array([0, 1, 1]), np.array([0, 1, 0])) == 0.75
+
+
+def test_generated_texts_for_sweep_in_ci_and_timing():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    sweep = pd.DataFrame(
+        {"side": [8, 16, 8, 16], "model": ["SOM", "SOM", "CBNN", "CBNN"], "balanced accuracy (%)": [70, 66, 68, 69]}
+    )
+    t = prose.sweep_text(sweep, "neardup")
+    assert "SOM 66.00-70.00 % (spread 4.00 pp; best side 8)" in t and "never used to choose" in t
+    tab = pd.DataFrame(
+        {
+            "model": ["LR"],
+            "reading": ["recall"],
+            "a (%)": ["90.00 [88.00, 92.00]"],
+            "paper a": ["91.00 (in CI)"],
+            "b (%)": ["50.00 [45.00, 55.00]"],
+            "paper b": ["96.00 (above)"],
+        }
+    )
+    assert "LR, recall, a, plain: ours 90.00 [88.00, 92.00], paper 91.00" in prose.in_ci_text({"plain": tab})
+    assert prose.in_ci_text({"plain": tab.iloc[:0]}).startswith("No reading")
+    txt = prose.timing_text(600.0, {"extract_seconds": 120.0}, True, {"extract_seconds": 60.0, "cached": False})
+    assert "10.0 min wall" in txt and "about 12.0 min" in txt and "within" in txt and "notebook: 60 s)" in txt
+    assert "control" not in prose.timing_text(3000.0, {"extract_seconds": 1.0}, False, None)
+    assert "over it" in prose.timing_text(3000.0, {"extract_seconds": 1.0}, False, None)
+
+
+def test_pixel_check_rows_and_ambiguous_labels():
+    import pandas as pd
+
+    pairs = pd.DataFrame({"a": list("abcdef"), "b": list("ghijkl"), "pixel score": [0.9, 0.55, 0.52, 0.48, 0.3, 0.1]})
+    rows = experiment.cut_pair_rows(pairs, 0.5, 2)
+    assert [r["file"] for r in rows] == ["c", "b", "d", "e"]
+    assert rows[0]["kind"] == "pixel 0.52 passes 0.5" and rows[2]["kind"] == "pixel 0.48 fails 0.5"
+    ref = pd.DataFrame(
+        {
+            "a": list("abcd"),
+            "b": list("wxyz"),
+            "pixel score": [0.9, 0.4, 0.6, 0.1],
+            "kind": ["copy and its source (same eye)"] * 2 + ["fellow eyes (one patient: different eyes)"] * 2,
+        }
+    )
+    rows = experiment.hardest_known_rows(ref, 0.5, 1)
+    assert [r["file"] for r in rows] == ["b", "c"]
+    assert rows[1]["kind"] == "fellow eyes; pixel 0.60 passes 0.5"
+    links = pd.DataFrame(
+        {
+            "file": ["x", "y"],
+            "linked": [True, True],
+            "score": [0.9, 0.8],
+            "second_score": [0.5, 0.79],
+            "candidates": [1, 2],
+        }
+    )
+    kinds = {r["file"]: r["kind"] for r in experiment.pair_rows(links, n_random=0, n_low=2, seed=0)}
+    assert kinds["y"].endswith("(ambiguous: dropped)") and not kinds["x"].endswith("dropped)")
+
+
+def test_claims_notes_of_nb03_state_no_run_specific_facts():
+    """The nb03 claim notes point to the metrics for what ran (protocol, seeds, CI, SOM side), never state it: a
+    typed 'first seed' or 'side tuned' went stale against the run before (review 24s4 M1)."""
+    from lib.core.report import load_claims
+
+    notes = [c.note for c in load_claims() if c.id.startswith("nb03") and c.note]
+    assert notes
+    for note in notes:
+        for stale in ("first seed", "one seed (the literal", "side tuned inside", "3 seeds", "seeds [0"):
+            assert stale not in note, stale
+
+
+def test_pixel_check_text_reads_pass_rates():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    s = pd.DataFrame(
+        {
+            "pairs": ["copy and its source (same eye)", "fellow eyes (one patient: different eyes)"],
+            "n": [60, 60],
+            "share at or above 0.5 (%)": [51.7, 3.3],
+        }
+    )
+    t = prose.pixel_check_text(s, 0.5, 9)
+    assert "passes 52 % of the same-eye pairs" in t and "3 % of the fellow-eye pairs" in t and "misses 48 %" in t
+    assert "9 candidate pairs" in t
+    assert prose.pixel_check_text(s.iloc[:1], 0.5, 0).startswith("*Pixel check on known pairs*: no")
+
+
+def test_edge_text_names_models_mostly_on_an_edge():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    edges = pd.DataFrame(
+        {
+            "protocol": ["neardup", "neardup"],
+            "model": ["mlp", "logreg"],
+            "on a grid edge": ["2 of 3", "1 of 9"],
+            "edges hit": ["width high: 2", "C high: 1"],
+        }
+    )
+    t = prose.edge_text(edges)
+    assert "mlp (neardup: 2 of 3; width high: 2)" in t and "logreg" not in t
+    assert prose.edge_text(edges.iloc[1:]).startswith("No model")
