@@ -279,6 +279,7 @@ SECTIONS: dict[str, Any] = {
                     "batch": INT(min=1),
                     "budget": INT(min=1),
                     "trees": INT(min=1),
+                    "val_size": INT(min=1),
                 }
             ),
         }

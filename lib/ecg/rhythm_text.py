@@ -44,7 +44,12 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         "stratified by rhythm, out-of-fold predictions of every DS1 patient pooled, so both DS1 AF patients are in "
         "it): the floor its feature set and its threshold on P(non-sinus); the sequence model its number of epochs "
         f"(at most {sequence['max_epochs']}; the fold models train in lockstep and stop {sequence['patience']} "
-        "epochs after the best pooled non-sinus PR-AUC) and its threshold. DS2 chooses nothing.\n\n"
+        "epochs after the best pooled non-sinus PR-AUC) and its threshold; DS2 is scored by the mean of the "
+        f"{sequence['inner_k']} inner fold models at that epoch (no refit), the models the threshold was chosen on. "
+        "DS2 chooses nothing.\n\n"
+        "Both are offline (Holter-review) detectors, not real-time monitors: the irregularity and robust windows are "
+        "centred on the beat (half of them after it), the beat RR features read the next RR and a +-10-beat local "
+        "mean, and the BiLSTM reads its chunk in both directions.\n\n"
         "CIs: patient bootstrap of DS2 (mean over seeds), the same resamples for every model, so the differences are "
         "paired; seed variance is not in them. DS2's AF beats come from few patients: percentile intervals over so "
         "few positive clusters may under-cover. Episodes: EC57-style gross episode and duration Se / +P of the "
@@ -135,6 +140,13 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
             + ", ".join(f"{int(v):,} to {c}" for c, v in row.items())
             + "."
         )
+    if cm is not None and cm.loc["sinus"].sum() > 0:
+        row = cm.loc["sinus"]
+        wrong = row.drop("sinus")
+        lines.append(
+            f"- Of DS2's {int(row.sum()):,} sinus beats the sequence model (first seed) calls {int(wrong.sum()):,} "
+            "non-sinus: " + ", ".join(f"{int(v):,} {c}" for c, v in wrong.items()) + "."
+        )
     lines += _why(res, primary)
     lines += _checks(res)
     e = res.episodes[(res.episodes.reading == primary) & (res.episodes["episodes of"] == "AF/flutter")]
@@ -166,7 +178,11 @@ def _why(res, primary: str) -> list[str]:
         best = seq_in.groupby("seed").inner_cv_pr_auc.max()
         last = seq_in.groupby("seed").epoch.max()
         cap = int(res.settings["sequence"]["max_epochs"])
-        capped = [int(s_) for s_, e in zip(runs.seed, runs.epochs) if int(e) == cap]
+        patience = int(res.settings["sequence"]["patience"])
+        # stopped by the cap, not by patience: ran to the cap with fewer than ``patience`` epochs after the best
+        capped = [
+            int(s_) for s_, e in zip(runs.seed, runs.epochs) if int(last.get(s_, 0)) >= cap and cap - int(e) < patience
+        ]
         chosen = ", ".join(str(int(v)) for v in runs.epochs)
         fl = float(floor_in.inner_cv_pr_auc.iloc[0])
         text = (
@@ -177,14 +193,21 @@ def _why(res, primary: str) -> list[str]:
         )
         if capped:
             text += (
-                f"Seed(s) {', '.join(map(str, capped))} chose the cap: still improving, so unconverged; no verdict on "
-                "how the sequence model generalises."
+                f"Seed(s) {', '.join(map(str, capped))} stopped at the cap of {cap} epochs, fewer than {patience} "
+                "epochs after their best: not shown to have converged; no verdict on how the sequence model "
+                "generalises."
             )
         elif best.max() < fl:
             text += (
-                "Every seed stopped before the cap (its inner-CV PR-AUC had stopped rising) below the floor: with "
+                f"Every seed stopped by patience ({patience} epochs without a better inner-CV PR-AUC) below the "
+                "floor: with "
                 "the floor's own features as input, it does worse than the forest across DS1's own patients, so its "
                 "DS2 gap is not a DS2 artefact."
+            )
+        elif best.min() > fl:
+            text += (
+                "Inside DS1 every seed's best is above the floor, so a gap on DS2 is a failure to transfer to DS2's "
+                "patients, not a failure to fit."
             )
         else:
             text += "Inside DS1 the sequence model is not below the floor."
