@@ -253,10 +253,39 @@ def targets_reading(cis: pd.DataFrame, s_se: float, s_ppv: float, v_se: float, v
         g = g.set_index("class")
         tag = "" if beats == "all" else f" (DS2 {beats})"
         lines.append(f"- {m}{tag}: {_meets(g, 'S', s_se, s_ppv)}; {_meets(g, 'V', v_se, v_ppv)}.")
+    for m, g in cis.groupby("model", sort=False):
+        full = g[g["DS2 beats"] == "all"].set_index("class")
+        if full.empty or not (full.loc["S", "Se"] >= s_se and full.loc["S", "+P"] >= s_ppv):
+            continue
+        for beats, h in g[g["DS2 beats"] != "all"].groupby("DS2 beats", sort=False):
+            h = h.set_index("class")
+            if not (h.loc["S", "Se"] >= s_se and h.loc["S", "+P"] >= s_ppv):
+                lines.append(
+                    f"- {m}: S reaches the target only with that record: DS2 {beats}, S Se {h.loc['S', 'Se']:.3f} / "
+                    f"+P {h.loc['S', '+P']:.3f} ({int(h.loc['S', 'support']):,} of {int(full.loc['S', 'support']):,} "
+                    "S beats left)."
+                )
     return "\n".join(lines) + (
         "\n\nCIs: percentile intervals over patient resamples of DS2 (one seed, one model fit: the interval is the "
         "patients' sampling error only); the published rows give no interval."
     )
+
+
+def confusion_reading(cms: dict) -> str:
+    """Markdown: per model, its largest off-diagonal confusion count on DS2 (true -> predicted) and that predicted
+    class's +P (``cms``: {model: confusion counts DataFrame, rows true, columns predicted})."""
+    lines = []
+    for m, cm in cms.items():
+        c = cm.to_numpy(dtype=float)
+        off = c.copy()
+        np.fill_diagonal(off, -1)
+        i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+        ppv = c[j, j] / c[:, j].sum() if c[:, j].sum() else float("nan")
+        lines.append(
+            f"- {m}: largest confusion {cm.index[i]} -> {cm.columns[j]} ({int(c[i, j]):,} beats; {cm.columns[j]} +P "
+            f"{ppv:.3f})."
+        )
+    return "Largest confusion per model on DS2 (counts in the figure above):\n" + "\n".join(lines)
 
 
 def metrics(study, cis: pd.DataFrame) -> dict:

@@ -141,7 +141,8 @@ def rhythm_study(
             | {"val_threshold": thr, "nonsinus_f1_at_val_threshold": at_val.get("nonsinus_f1")}
             | {"n_train": int(tr.size)}
             | dict(zip(("epochs_run", "best_epoch"), _epochs_run(model)))
-            | {"epoch_cap": int(model_kw.get("epochs", 0)) or None, "fit_seconds": secs}
+            | {"epoch_cap": int(model_kw.get("epochs", 0)) or None, "patience": model_kw.get("patience")}
+            | {"fit_seconds": secs}
         )
     runs = pd.DataFrame(rows)
     floors = {FLOOR: [floor_proba]}
@@ -213,6 +214,21 @@ def rhythm_reading(study: RhythmStudy) -> str:
             if n < study.n_pool
             else f"Every network here is trained on all {n:,} DS1 training beats (no cap; the floor on every DS1 beat):"
         )
+    runs = study.runs
+    if len(runs) and {"best_epoch", "epoch_cap", "patience"} <= set(runs.columns):
+        # stopped by the cap, not by early stopping: fewer than `patience` epochs after the best
+        num = runs[["epochs_run", "epoch_cap", "best_epoch", "patience"]].apply(pd.to_numeric, errors="coerce")
+        at_cap = runs[(num.epochs_run >= num.epoch_cap) & (num.epoch_cap - num.best_epoch < num.patience)]
+        if len(at_cap):
+            lines.append(
+                "Stopped by the epoch cap, fewer than `patience` epochs after their best (not shown to have "
+                "converged): "
+                + ", ".join(
+                    f"{r.variant} seed {int(r.seed)} (best epoch {int(r.best_epoch)} of {int(r.epoch_cap)})"
+                    for r in at_cap.itertuples()
+                )
+                + "."
+            )
     for r in study.paired.itertuples():
         lo, hi = r.ci if r.ci else (float("nan"), float("nan"))
         verdict = "higher" if lo > 0 else ("lower" if hi < 0 else "not distinguishable")
