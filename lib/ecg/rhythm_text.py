@@ -314,6 +314,12 @@ def _checks(res) -> list[str]:
             f"model (mean of {int(q.n_seeds)} seeds) F1 {_fmt(q.F1, q.F1_ci)}, ROC-AUC "
             f"{_fmt(q['ROC-AUC'], q['ROC-AUC_ci'])}: " + "; ".join(verdict) + "."
         )
+    fl = res.summary[res.summary.model == "floor"]["n_seeds"]
+    if len(fl) and int(fl.iloc[0]) > 1 and int(ch[ch.model == "floor"]["n_seeds"].max()) == 1:
+        lines.append(
+            "- These checks use the floor's first forest seed (its decisions and its AF/flutter twin); the headline "
+            f"rows above average its {int(fl.iloc[0])} seeds, so their floor numbers differ in the third decimal."
+        )
     n_af = ch[ch.target != "non-sinus"]["patients with positives"]
     if len(n_af):
         lines.append(

@@ -236,6 +236,14 @@ def test_forest_al_pool_keeps_every_ds1_af_patient_and_charges_validation_to_oda
     assert (odal["saving_with_validation"] <= odal["saving_vs_random"] + 1e-12).all()
     text = al_forest.reading(al)
     assert "AF/flutter patients in it: 201+202, 203" in text
+    f = al.first_round
+    assert f["saving_estimable"] == (f["random_reaches_target_labels"] is not None)
+    if not f["saving_estimable"]:  # no saving where random's own curve never reaches the target
+        assert al.summary["saving_vs_random"].isna().all() and "not estimable here" in text
+    # forced: a target above every curve makes the saving not estimable, whatever the seeds
+    hard = al_forest.run(Xf, y, split, fraction=1.5, val_size=30, record=record, **kw)
+    assert not hard.first_round["saving_estimable"] and hard.summary["saving_vs_random"].isna().all()
+    assert "the label saving to that target is not estimable here" in al_forest.reading(hard)
     with pytest.raises(ValueError, match="val_size"):
         al_forest.run(Xf, y, split, fraction=0.9, val_size=0, record=record, **kw)
 
