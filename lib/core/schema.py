@@ -258,6 +258,7 @@ SECTIONS: dict[str, Any] = {
             "sequence": DICT(
                 {
                     "inputs": LIST(STR("rr", "irregularity", "morphology", "robust")),
+                    "alt_inputs": LIST(STR("rr", "irregularity", "morphology", "robust")),
                     "seq_len": INT(min=2),
                     "units": INT(min=1),
                     "dense": INT(min=1),
@@ -279,6 +280,7 @@ SECTIONS: dict[str, Any] = {
                     "batch": INT(min=1),
                     "budget": INT(min=1),
                     "trees": INT(min=1),
+                    "val_size": INT(min=1),
                 }
             ),
         }

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, log_loss
+from sklearn.metrics import average_precision_score, f1_score, log_loss
 
 from lib.core.stats import t_interval
 from lib.ecg.data import progress_kw
@@ -168,7 +168,8 @@ def _rows(A, idx):
 
 
 def score_round(model, val, test, *, n_classes: int, positive_classes=None) -> dict:
-    """Round metrics of a fitted model: val_loss (clipped log loss), val/test macro-F1 (+ positive-class F1).
+    """Round metrics of a fitted model: val_loss (clipped log loss), val/test macro-F1 (+ positive-class F1 and the
+    test PR-AUC of P(positive classes), ``test_pos_ap``).
 
     ``val``/``test``: tuples (X, F, y).
     """
@@ -183,6 +184,9 @@ def score_round(model, val, test, *, n_classes: int, positive_classes=None) -> d
     if positive_classes is not None:
         row["val_pos_f1"] = _positive_f1(yv, pv.argmax(1), positive_classes)
         row["test_pos_f1"] = _positive_f1(yt, pt.argmax(1), positive_classes)
+        pos = np.isin(yt, positive_classes)  # threshold-free: PR-AUC of P(positive classes)
+        both = 0 < pos.sum() < pos.size
+        row["test_pos_ap"] = float(average_precision_score(pos, pt[:, positive_classes].sum(1))) if both else np.nan
     return row
 
 

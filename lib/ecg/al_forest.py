@@ -1,19 +1,23 @@
 """Notebook 01's active-learning study with a learner whose full-pool reference clearly beats small budgets.
 
 Learner: a class-balanced Random Forest on the floor's RR + irregularity features (lib.ecg.rhythm), binary target
-non-sinus, refitted from scratch every round; pool = DS1 training patients, validation = the held-out DS1 patients
-(an AF patient among them; its size counted as labels), curves scored on every DS2 beat. Metric: non-sinus F1 (at
-the arg-max decision). Strategies from lib.ecg.experiment.STRATEGY_SETTINGS (random is the floor), seeds paired.
+non-sinus, refitted from scratch every round; pool = every DS1 beat (both DS1 AF patients, 201 and 203, in it) but
+a small stratified validation sample of ``val_size`` DS1 beats, which only ODAL's fuzzy controller reads (its
+validation-loss trend; the forest itself is not early-stopped); curves scored on every DS2 beat. Metric: non-sinus
+PR-AUC (threshold-free: F1 at the arg-max of a class-balanced forest moves with the class mix of the labelled set,
+so a few hundred selected labels can "beat" the whole pool). Strategies from lib.ecg.experiment.STRATEGY_SETTINGS
+(random is the floor), seeds paired.
 
 Decidability: the study can only measure a saving if the reference (the same forest on the whole pool) is clearly
-above what the budgets reach. ``flat`` is True (verdict "not measurable in this setting") when random sampling's
+above what small budgets reach. ``flat`` is True (verdict "not measurable in this setting") when random sampling's
 mean curve reaches ``fraction`` of the mean reference within its first two queried rounds, or when the reference is
-not above random's best mean curve point by at least the largest detectable effect size of the strategies (then
-no strategy could show a difference these seeds detect). The detectable effect size of a paired comparison over n
+not above random's first queried round by at least the largest detectable effect size of the strategies (the
+reference does not clearly beat small budgets). The fuzzy controller's own effect is ODAL minus ODAL without it
+(same query rule, paired over seeds; ``controller``). The detectable effect size of a paired comparison over n
 seeds (two-sided 5% level, 80% power, Student t) is (t_0.975 + t_0.8) x sd(paired differences) / sqrt(n).
 
-Label savings are given twice: in pool labels (what the strategies choose) and with the validation labels added to
-both arms (the convention of the CNN-BiLSTM study); the constant dilutes the second when validation is large.
+Label savings are given twice: in pool labels (what the strategies choose) and with the validation labels charged to
+the strategies that read them (ODAL with its fuzzy controller), not to random sampling.
 """
 
 from __future__ import annotations
@@ -24,10 +28,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lib.ecg.active_learning import ALConfig, fit_reference, mean_curve, per_seed_table, run_strategies, summarise_seeds
+from lib.ecg.active_learning import (
+    ALConfig,
+    fit_reference,
+    mean_curve,
+    per_seed_table,
+    run_strategies,
+    seed_interval,
+    summarise_seeds,
+)
 from lib.ecg.models import RandomForestECGClassifier
 
-METRIC = "test_pos_f1"
+METRIC = "test_pos_ap"  # DS2 non-sinus PR-AUC (threshold-free; F1 at the arg-max moves with the labelled class mix)
 
 
 @dataclass
@@ -40,6 +52,7 @@ class ForestAL:
     flat: bool
     first_round: dict
     settings: dict
+    controller: dict | None = None  # ODAL minus ODAL without the fuzzy controller: curve AUC, paired over seeds
 
 
 def detectable_effect(diffs, level: float = 0.95, power: float = 0.8) -> float | None:
@@ -51,8 +64,51 @@ def detectable_effect(diffs, level: float = 0.95, power: float = 0.8) -> float |
     return float((stats.t.ppf(0.5 + level / 2, df) + stats.t.ppf(power, df)) * d.std(ddof=1) / np.sqrt(d.size))
 
 
-def run(Xf, y, split, *, strategies, seeds, seed_size: int, batch: int, budget: int, trees: int, fraction: float):
+def reads_validation(method: str) -> bool:
+    """Whether a strategy reads the validation set (ODAL's fuzzy controller: its validation-loss trend)."""
     from lib.ecg.experiment import STRATEGY_SETTINGS
+
+    return bool(STRATEGY_SETTINGS[method].get("fuzzy", False))
+
+
+def _charge_validation(per_seed: pd.DataFrame, extra: dict) -> pd.DataFrame:
+    """``per_seed`` with ``extra[method]`` labels added to each method's labels to the target, the saving vs random
+    recomputed (random is charged ``extra['random']``, 0 when it does not read the validation set)."""
+    df = per_seed.copy()
+    df["labels_to_target"] = df["labels_to_target"] + df["method"].map(extra).fillna(0)
+    base = df[df["method"] == "random"].set_index("seed")["labels_to_target"]
+    df["saving_vs_random"] = 1.0 - df["labels_to_target"] / df["seed"].map(base)
+    return df
+
+
+def _af_patients(record, y, idx) -> list[str]:
+    """The patients (lib.ecg.data.patients) with AF/flutter beats among ``idx``."""
+    from lib.ecg.data import RHYTHM_CLASSES, patients
+
+    idx = np.asarray(idx)
+    af = np.asarray(y)[idx] == RHYTHM_CLASSES.index("af_flutter")
+    return sorted(set(patients(np.asarray(record)[idx][af]).tolist()))
+
+
+def run(
+    Xf,
+    y,
+    split,
+    *,
+    strategies,
+    seeds,
+    seed_size: int,
+    batch: int,
+    budget: int,
+    trees: int,
+    val_size: int,
+    fraction: float,
+    record=None,
+):
+    """The study on the DS1 beats of ``split`` (train + val; pool and validation as in the module docstring) and its
+    DS2 test part; ``record`` (every beat's record) names the AF/flutter patients of the pool in the settings."""
+    from lib.ecg.experiment import STRATEGY_SETTINGS
+    from lib.ecg.inputs import _cap
 
     bad = sorted(set(strategies) - set(STRATEGY_SETTINGS) | ({"bald"} & set(strategies)))
     if bad or "random" not in strategies:
@@ -61,7 +117,11 @@ def run(Xf, y, split, *, strategies, seeds, seed_size: int, batch: int, budget: 
             f" (a forest has no MC dropout), got {list(strategies)}"
         )
     yb = (np.asarray(y) != 0).astype(int)
-    pool, val, test = split["train"], split["val"], split["test"]
+    ds1 = np.sort(np.concatenate([split["train"], split["val"]]))
+    if not 0 < val_size < ds1.size:
+        raise ValueError(f"forest_al.val_size must be in (0, {ds1.size}) (DS1 beats), got {val_size}")
+    val = _cap(ds1, yb, val_size, min(seeds))
+    pool, test = np.setdiff1d(ds1, val), split["test"]
 
     def factory(s):
         return RandomForestECGClassifier(
@@ -77,7 +137,7 @@ def run(Xf, y, split, *, strategies, seeds, seed_size: int, batch: int, budget: 
     )
     ref = fit_reference(factory, Xf[pool], Xf[pool], yb[pool], v, t, seeds, n_classes=2, positive_classes=[1])
     per_seed = per_seed_table(long, ref, metric=METRIC, fraction=fraction, extra_labels=0)
-    with_val = per_seed_table(long, ref, metric=METRIC, fraction=fraction, extra_labels=len(val))
+    with_val = _charge_validation(per_seed, {m: len(val) if reads_validation(m) else 0 for m in strategies})
     per_seed["saving_with_validation"] = with_val["saving_vs_random"].to_numpy()
     summary = summarise_seeds(per_seed)
     sv = summarise_seeds(with_val).set_index("method")
@@ -106,8 +166,27 @@ def run(Xf, y, split, *, strategies, seeds, seed_size: int, batch: int, budget: 
     dets = [d for d in summary["detectable_auc_difference"] if d is not None and np.isfinite(d)]
     det = max(dets) if dets else float("nan")
     early = reach_round is not None and reach_round <= 2
-    small_gap = not (ref_mean - best_random >= det)
+    small_gap = not (ref_mean - first >= det)  # the reference does not clearly beat random's first queried round
     flat = early or small_gap
+    # a saving to the target needs random's own curve to reach it: where random's mean curve stays below it within
+    # the budget, the saving is not estimable (a few seeds that reach it would give a number without a meaning)
+    rnd_seeds = per_seed[per_seed.method == "random"]
+    saving_estimable = reach_round is not None
+    if not saving_estimable:
+        for col in ("saving_vs_random", "saving_with_validation"):
+            summary[col] = None
+            summary[col + "_ci"] = [[None, None]] * len(summary)
+    controller = None
+    if {"odal", "odal_no_fuzzy"} <= set(strategies):
+        a = per_seed[per_seed.method == "odal"].set_index("seed")["auc"]
+        b = per_seed[per_seed.method == "odal_no_fuzzy"].set_index("seed")["auc"]
+        d = (a - b.reindex(a.index)).dropna().to_numpy()
+        controller = {
+            "auc_difference": float(d.mean()) if d.size else None,
+            "auc_difference_ci": seed_interval(d),
+            "detectable": detectable_effect(d),
+            "seeds": int(d.size),
+        }
     return ForestAL(
         long,
         ref,
@@ -125,6 +204,8 @@ def run(Xf, y, split, *, strategies, seeds, seed_size: int, batch: int, budget: 
             "largest_detectable_effect": det,
             "reaches_early": bool(early),
             "reference_gap_below_detectable": bool(small_gap),
+            "saving_estimable": bool(saving_estimable),
+            "random_seeds_reaching_target": int(rnd_seeds["reached"].sum()),
         },
         {
             "strategies": list(strategies),
@@ -136,8 +217,11 @@ def run(Xf, y, split, *, strategies, seeds, seed_size: int, batch: int, budget: 
             "fraction": fraction,
             "pool": int(len(pool)),
             "validation_labels": int(len(val)),
+            "validation_charged_to": [m for m in strategies if reads_validation(m)],
+            "af_patients_in_pool": _af_patients(record, y, pool) if record is not None else None,
             "test_beats": int(len(test)),
         },
+        controller,
     )
 
 
@@ -146,15 +230,23 @@ def _ci(ci) -> str:
 
 
 def _pct(ci) -> str:
-    return "n/a" if not ci or ci[0] is None else f"[{ci[0]:+.1%}, {ci[1]:+.1%}]"
+    """A saving's interval; a saving cannot exceed 100%, so a t-interval reaching above it is cut there (said)."""
+    if not ci or ci[0] is None:
+        return "n/a"
+    if ci[1] > 1.0:
+        return f"[{ci[0]:+.1%}, +100.0%] (t-interval cut at the possible maximum; its upper end: {ci[1]:+.1%})"
+    return f"[{ci[0]:+.1%}, {ci[1]:+.1%}]"
 
 
 def reading(al: ForestAL) -> str:
     """Generated verdict per strategy (vs random, paired over seeds) with the detectable effect size."""
     f = al.first_round
     s = al.settings
+    af = s.get("af_patients_in_pool")
     head = (
-        f"Reference (the forest on the whole pool of {s['pool']:,} DS1 beats) non-sinus F1 {f['reference_mean']:.3f}; "
+        f"Reference (the forest on the whole pool of {s['pool']:,} DS1 beats"
+        + (f"; AF/flutter patients in it: {', '.join(af)}" if af is not None else "")
+        + f") non-sinus PR-AUC on DS2 {f['reference_mean']:.3f}; "
         f"random sampling at {f['n_labels']:,} labels {f['random_mean']:.3f}. "
     )
     if f["random_reaches_target_labels"] is not None:
@@ -162,22 +254,30 @@ def reading(al: ForestAL) -> str:
             f"Random reaches {s['fraction']:.0%} of the reference at {f['random_reaches_target_labels']:,} labels "
             f"(queried round {f['random_reaches_target_round']}). "
         )
+    else:
+        head += (
+            f"Random's mean curve does not reach {s['fraction']:.0%} of the reference within {s['budget']:,} pool "
+            f"labels ({f.get('random_seeds_reaching_target', 0)} of {len(s['seeds'])} seeds do): the label saving "
+            "to that target is not estimable here; the learning-curve AUC differences below are what this study "
+            "measures. "
+        )
     head += (
-        f"The reference is {f['reference_mean'] - f['random_best']:+.3f} above random's best mean point; the largest "
-        f"detectable effect with these seeds is {f['largest_detectable_effect']:.3f}. "
+        f"The reference is {f['reference_mean'] - f['random_mean']:+.3f} above random's first queried round "
+        f"({f['reference_mean'] - f['random_best']:+.3f} above random's best mean point); the largest detectable "
+        f"effect with these seeds is {f['largest_detectable_effect']:.3f}. "
     )
     if al.flat:
         why = []
         if f["reaches_early"]:
             why.append("random sampling reaches the target within two queried rounds")
         if f["reference_gap_below_detectable"]:
-            why.append("the reference is not above random's curve by a detectable effect")
+            why.append("the reference is not above random's first queried round by a detectable effect")
         head += (
             f"Verdict: a label saving is not measurable in this setting ({' and '.join(why)}); the per-strategy "
             "numbers below are shown, not a verdict."
         )
     else:
-        head += "Verdict: measurable."
+        head += "Verdict: measurable (the reference clearly beats small budgets)."
     lines = [head + f"\n\nPer strategy, paired with random over {len(s['seeds'])} seeds:"]
     for _, r in al.summary.iterrows():
         if r.method == "random":
@@ -194,23 +294,47 @@ def reading(al: ForestAL) -> str:
             f"detectable with these seeds: {r['detectable_auc_difference']:.3f}); label saving to "
             f"{s['fraction']:.0%} of the reference "
             + (
-                "not estimable (fewer than two seeds reach it on both curves)"
-                if sav is None
-                else f"{sav:.1%} {_pct(r['saving_vs_random_ci'])} in pool labels ("
-                + (
-                    "n/a"
-                    if r["saving_with_validation"] is None or pd.isna(r["saving_with_validation"])
-                    else f"{r['saving_with_validation']:.1%} {_pct(r['saving_with_validation_ci'])}"
+                (
+                    "not estimable (random's mean curve does not reach the target within the budget)"
+                    if not f.get("saving_estimable", True)
+                    else "not estimable (fewer than two seeds reach it on both curves)"
                 )
-                + f" with the {s['validation_labels']:,} validation labels added to both arms)"
+                if sav is None
+                else f"{sav:.1%} {_pct(r['saving_vs_random_ci'])} in pool labels over the {int(r['seeds_paired'])} "
+                "seeds where both curves reach it"
+                + (
+                    " ("
+                    + (
+                        "n/a"
+                        if r["saving_with_validation"] is None or pd.isna(r["saving_with_validation"])
+                        else f"{r['saving_with_validation']:.1%} {_pct(r['saving_with_validation_ci'])}"
+                    )
+                    + f" with the {s['validation_labels']:,} validation labels its controller reads charged to it)"
+                    if r.method in s.get("validation_charged_to", [])
+                    else " (it reads no validation labels)"
+                )
             )
             + "."
+        )
+    c = al.controller
+    if c is not None and c["auc_difference"] is not None:
+        ci = c["auc_difference_ci"]
+        word = (
+            "ODAL with it above"
+            if ci[0] is not None and ci[0] > 0
+            else ("ODAL with it below" if ci[1] is not None and ci[1] < 0 else "not separable")
+        )
+        det = "n/a" if c["detectable"] is None else f"{c['detectable']:.3f}"
+        lines.append(
+            f"- The fuzzy controller's own effect (ODAL minus ODAL without it, same query rule, {c['seeds']} seeds "
+            f"paired): learning-curve AUC difference {c['auc_difference']:.3f} {_ci(ci)}, {word} (detectable with "
+            f"these seeds: {det})."
         )
     return "\n".join(lines)
 
 
 def curves_figure(al: ForestAL, stamp: str | None = None):
-    """Mean learning curves (non-sinus F1 on DS2, +- 1 sd over seeds) with the reference and the target line."""
+    """Mean learning curves (non-sinus PR-AUC on DS2, +- 1 sd over seeds) with the reference and the target line."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -221,7 +345,7 @@ def curves_figure(al: ForestAL, stamp: str | None = None):
     ax.axhline(ref, color="k", ls="--", lw=1, label="reference (whole pool)")
     ax.axhline(al.settings["fraction"] * ref, color="grey", ls=":", lw=1, label=f"{al.settings['fraction']:.0%} of it")
     ax.set_xlabel("pool labels")
-    ax.set_ylabel("DS2 non-sinus F1")
+    ax.set_ylabel("DS2 non-sinus PR-AUC")
     ax.set_title("Active learning with the floor's forest (DS1 pool -> DS2)")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -231,7 +355,8 @@ def curves_figure(al: ForestAL, stamp: str | None = None):
 def metrics(al: ForestAL) -> dict:
     return {
         "active_learning_forest": {
-            "metric": "DS2 non-sinus F1",
+            "metric": "DS2 non-sinus PR-AUC",
+            "controller_effect": al.controller,
             "flat_reference": al.flat,
             "verdict": "not measurable in this setting" if al.flat else "measurable",
             "first_round": al.first_round,
@@ -249,13 +374,15 @@ def describe(forest_al: dict, fraction: float) -> str:
     return (
         "The CNN-BiLSTM study above (the paper's recipe) is shown for the paper's protocol. The study that can decide "
         f"uses a learner whose full-pool reference can be strong: the floor's forest ({s['trees']} trees, "
-        "class-balanced) on the floor's DS1-chosen features, binary non-sinus, refitted every round; pool = DS1 "
-        "training patients, validation = the held-out DS1 patients, curves on every DS2 beat; metric non-sinus F1. "
+        "class-balanced) on the floor's DS1-chosen features, binary non-sinus, refitted every round; pool = every "
+        f"DS1 beat (both DS1 AF patients) but a stratified validation sample of {s['val_size']:,} DS1 beats that only "
+        "ODAL's fuzzy controller reads (its validation-loss trend), curves on every DS2 beat; metric non-sinus PR-AUC "
+        "(threshold-free: F1 at the arg-max of a class-balanced forest follows the labelled set's class mix). "
         f"Strategies {', '.join(s['strategies'])} over seeds {', '.join(map(str, s['seeds']))} (paired with random), "
         f"a seed set of {s['seed_size']} labels, {s['batch']} labels a round, up to {s['budget']} pool labels. "
         f'Target: {fraction:.0%} of the reference (the forest on the whole pool). The verdict is "not measurable in '
         'this setting" when random sampling reaches the target within two queried rounds or when the reference is '
-        "not above random's best mean point by the largest detectable effect size (the mean paired learning-curve "
+        "not above random's first queried round by the largest detectable effect size (the mean paired learning-curve "
         "AUC difference a two-sided 5% t test over these seeds finds with 80% power). Savings are in pool labels, "
-        "and beside them with the validation labels added to both arms."
+        "and beside them with the validation labels charged to the strategies that read them (ODAL)."
     )

@@ -74,6 +74,7 @@ from lib.ecg.inputs import (  # noqa: F401
     class_counts_table,
     context_index,
     describe_inputs,
+    describe_validation,
     example_figures,
     make_splits,
     model_features,

@@ -222,3 +222,31 @@ def describe_inputs(data: EcgInputs) -> str:
             f"AAMI classes: {dict(zip(ecg_data.AAMI_CLASSES, n_aami))}",
         ]
     )
+
+
+def describe_validation(data: EcgInputs, split: dict) -> str:
+    """One sentence: the records of the inter-patient validation part, which of them hold AF/flutter, and which
+    AF/flutter records the training part keeps (records 201 and 202 are one patient: a held-out 201 is the DS1 tape
+    of DS2's 202)."""
+    af = ecg_data.RHYTHM_CLASSES.index("af_flutter")
+    y, rec = np.asarray(data.y), np.asarray(data.record).astype(str)
+
+    def names(idx, only_af=False):
+        idx = np.asarray(idx)
+        keep = y[idx] == af if only_af else np.ones(idx.size, dtype=bool)
+        return sorted(set(rec[idx][keep].tolist()))
+
+    val, val_af, tr_af = names(split["val"]), names(split["val"], True), names(split["train"], True)
+    text = (
+        f"Validation records (held-out DS1 patients): {', '.join(val)}; with AF/flutter beats: "
+        f"{', '.join(val_af) or 'none'}; the training part keeps the AF/flutter record(s) {', '.join(tr_af) or 'none'}."
+    )
+    twin = [r for r in val if ecg_data.SAME_PATIENT.get(r, r) != r]
+    if twin:
+        text += (
+            f" Record(s) {', '.join(twin)} share a patient with another record "
+            f"({', '.join(ecg_data.SAME_PATIENT[r] for r in twin)}): a DS2 patient's other tape chooses the early "
+            "stopping and the validation threshold of the headline networks (section 4's sensitivity rows leave named "
+            "DS2 records out)."
+        )
+    return text

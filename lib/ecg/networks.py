@@ -75,8 +75,9 @@ def rhythm_study(
 ) -> RhythmStudy:
     """Does the network see rhythm across patients, and what do the features add? Each ``variants`` entry
     ``[kind, k, features]`` is a Keras kind trained on the inter-patient split (DS1, early stopping on held-out DS1
-    records) with input context k (the beat and its k-1 predecessors in the same record: past only, as a real-time
-    monitor would see them; the recurrent layer runs across the k beats), hybrid (+ hand-crafted features) or
+    records) with input context k (the beat and its k-1 predecessors in the same record; the recurrent layer runs
+    across the k beats; the hand-crafted RR features of the ``record`` reading still read the next RR and the
+    record's mean RR, so only the ``past`` reading is causal), hybrid (+ hand-crafted features) or
     standalone (the signal alone), over ``seeds``; scored on DS2 (never subsampled). ``model_kw``: the Keras
     settings every kind shares. ``floor_proba``: the RR-only forest's DS2 probabilities.
     ``max_train``: a stratified cap on the training beats of this study (None/0: the split's training part).
@@ -140,7 +141,8 @@ def rhythm_study(
             | {"val_threshold": thr, "nonsinus_f1_at_val_threshold": at_val.get("nonsinus_f1")}
             | {"n_train": int(tr.size)}
             | dict(zip(("epochs_run", "best_epoch"), _epochs_run(model)))
-            | {"epoch_cap": int(model_kw.get("epochs", 0)) or None, "fit_seconds": secs}
+            | {"epoch_cap": int(model_kw.get("epochs", 0)) or None, "patience": model_kw.get("patience")}
+            | {"fit_seconds": secs}
         )
     runs = pd.DataFrame(rows)
     floors = {FLOOR: [floor_proba]}
@@ -205,11 +207,28 @@ def rhythm_reading(study: RhythmStudy) -> str:
     """Generated sentences: each variant vs the RR-only floor and longer context vs one beat (paired CIs)."""
     lines = []
     n = int(study.runs["n_train"].iloc[0]) if len(study.runs) else None
-    if n is not None and study.n_pool and n < study.n_pool:
+    if n is not None and study.n_pool:
         lines.append(
             f"Every network here is trained on a {n:,}-beat stratified subsample of the {study.n_pool:,} DS1 training "
-            "beats (the floor on all of them):"
+            "beats (the floor on every DS1 beat):"
+            if n < study.n_pool
+            else f"Every network here is trained on all {n:,} DS1 training beats (no cap; the floor on every DS1 beat):"
         )
+    runs = study.runs
+    if len(runs) and {"best_epoch", "epoch_cap", "patience"} <= set(runs.columns):
+        # stopped by the cap, not by early stopping: fewer than `patience` epochs after the best
+        num = runs[["epochs_run", "epoch_cap", "best_epoch", "patience"]].apply(pd.to_numeric, errors="coerce")
+        at_cap = runs[(num.epochs_run >= num.epoch_cap) & (num.epoch_cap - num.best_epoch < num.patience)]
+        if len(at_cap):
+            lines.append(
+                "Stopped by the epoch cap, fewer than `patience` epochs after their best (not shown to have "
+                "converged): "
+                + ", ".join(
+                    f"{r.variant} seed {int(r.seed)} (best epoch {int(r.best_epoch)} of {int(r.epoch_cap)})"
+                    for r in at_cap.itertuples()
+                )
+                + "."
+            )
     for r in study.paired.itertuples():
         lo, hi = r.ci if r.ci else (float("nan"), float("nan"))
         verdict = "higher" if lo > 0 else ("lower" if hi < 0 else "not distinguishable")

@@ -9,7 +9,8 @@
   chunks overlap by half at prediction time and the per-beat outputs are averaged.
 - Validation that holds the positive class: the number of epochs and the decision threshold on P(non-sinus) are
   chosen by an inner patient-grouped CV on DS1 (:func:`inner_folds`, stratified by rhythm); the out-of-fold
-  predictions of all DS1 patients (both AF patients included) are pooled. DS2 never chooses anything.
+  predictions of all DS1 patients (both AF patients included) are pooled. DS2 never chooses anything; it is scored
+  by the mean of the inner fold models at the chosen epoch (the models the threshold was chosen on).
 - A threshold ``t`` chosen on DS1 is applied by the monotone map :func:`at_threshold` (t -> 0.5), so that the
   arg-max decision of the two-column output is the thresholded one and rankings (AUCs) are unchanged.
 - Episodes: :func:`episode_scores` (EC57-style gross episode and duration sensitivity / positive predictivity).
@@ -247,11 +248,12 @@ def fit_sequence(
 ) -> dict:
     """Epochs and threshold by inner patient-grouped CV on ``train``: the fold models train in lockstep, after every
     epoch the pooled out-of-fold non-sinus PR-AUC is measured; training stops ``patience`` epochs after its best (or
-    at ``max_epochs``), the best epoch and its F1-best threshold are kept; refit on all of ``train`` for that many
-    epochs. Returns {'proba' (test, 4 classes), 'score', 'threshold', 'epochs', 'capped' (best epoch = max_epochs),
-    'inner_ap' and 'inner_loss' (per epoch: PR-AUC, mean training loss of the fold models), 'train_loss' (per
-    epoch of the refit), 'af_score' (P(AF/flutter) on ``test``), 'af_threshold' (F1-best on P(AF/flutter) of the
-    inner CV's out-of-fold predictions at the chosen epoch: AF/flutter vs the rest), 'fit_seconds'}."""
+    at ``max_epochs``); the best epoch's weights of every fold model and its F1-best threshold are kept. The model
+    scored on ``test`` is the mean of those fold models (no refit), so the threshold is applied to the models it was
+    chosen on. Returns {'proba' (test, 4 classes), 'score', 'threshold', 'epochs', 'capped' (stopped by the cap:
+    fewer than ``patience`` epochs after the best), 'inner_ap' and 'inner_loss' (per epoch: PR-AUC, mean training
+    loss of the fold models), 'af_score' (P(AF/flutter) on ``test``), 'af_threshold' (F1-best on P(AF/flutter) of
+    the inner CV's out-of-fold predictions at the chosen epoch: AF/flutter vs the rest), 'fit_seconds'}."""
     from sklearn.metrics import average_precision_score
 
     t0 = time.perf_counter()
@@ -264,7 +266,7 @@ def fit_sequence(
     oof = np.zeros(len(y))
     oof_af = np.zeros(len(y))
     af = RHYTHM_CLASSES.index("af_flutter")
-    ap, loss, best_oof, best_af = [], [], None, None
+    ap, loss, best_oof, best_af, best_w = [], [], None, None, None
     for e in range(max_epochs):
         losses = []
         for m, (a, b) in zip(models, folds):
@@ -277,25 +279,22 @@ def fit_sequence(
         loss.append(float(np.mean(losses)))
         if ap[-1] >= max(ap):
             best_oof, best_af = oof[held].copy(), oof_af[held].copy()
+            best_w = [m.model.get_weights() for m in models]
         if e - int(np.argmax(ap)) >= patience:
             break
     best = int(np.argmax(ap))
     thr = best_f1_threshold(pos[held], best_oof)
-    m = SequenceRhythmModel(Z.shape[1], n_classes, record, seed=seed, **kw)
-    train_loss = []
-    for _ in range(best + 1):
-        m.fit_epoch(Z, y, train)
-        train_loss.append(m.last_loss)
-    proba = m.predict(Z, test)
+    for m, w in zip(models, best_w):
+        m.model.set_weights(w)
+    proba = np.mean([m.predict(Z, test) for m in models], axis=0)
     return {
         "proba": proba,
         "score": 1.0 - proba[:, 0],
         "threshold": thr,
         "epochs": best + 1,
-        "capped": best + 1 == max_epochs,
+        "capped": len(ap) == max_epochs and max_epochs - (best + 1) < patience,
         "inner_ap": ap,
         "inner_loss": loss,
-        "train_loss": train_loss,
         "af_score": proba[:, af],
         "af_threshold": best_f1_threshold(y[held] == af, best_af),
         "fit_seconds": time.perf_counter() - t0,

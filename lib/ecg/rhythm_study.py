@@ -75,8 +75,13 @@ def _choice_rows(fits, chosen, yb) -> list[dict]:
 
 
 def _per_record(data, te, y, fits: dict) -> pd.DataFrame:
+    from lib.ecg.data import AAMI_CLASSES
+
     rec = data.record[te]
+    aami = np.asarray(data.beats.aami)[te]
     df = pd.DataFrame({"record": rec, "non-sinus": y[te] != 0, "AF/flutter": y[te] == AF})
+    df["S beats"] = aami == AAMI_CLASSES.index("S")
+    df["V beats"] = aami == AAMI_CLASSES.index("V")
     for name, fit in fits.items():
         pred = fit["score"] >= fit["threshold"]
         df[f"{name} FN"] = df["non-sinus"] & ~pred
@@ -105,6 +110,7 @@ def study(
     target_auc: float,
     without=(),
     episode_min_s: float = 0.0,
+    Z_alt=None,
 ):
     """Floor (seed ``seed``; its feature set chosen on DS1 among ``feature_sets``) and sequence model (each of
     ``seeds``) trained on ALL of DS1 (``split``'s training and validation parts; thresholds, epochs and the feature
@@ -114,7 +120,10 @@ def study(
     Under the primary reading also: a floor for AF/flutter vs the rest (same columns, its own DS1 threshold) beside
     the sequence model's P(AF/flutter) at its DS1 threshold, both targets on all DS2 beats and without each record
     of ``without`` (lib.ecg.rhythm_checks), AF/flutter per patient; episodes with no minimum length and with
-    ``episode_min_s`` seconds."""
+    ``episode_min_s`` seconds. Under the primary reading the floor is refitted with every seed of ``seeds`` (its
+    scores are the mean over them; decisions, per-record errors and checks use the fit with ``seed``), and ``Z_alt``
+    = (name, per-beat inputs) adds a second sequence model (e.g. with morphology) paired with the floor and with the
+    first sequence model."""
     # every DS1 beat trains (the held-out validation patients too: the inner CV on DS1 chooses what is chosen)
     tr, te = np.sort(np.concatenate([split["train"], split["val"]])), split["test"]
     rec_te = data.record[te]
@@ -137,7 +146,21 @@ def study(
             R.fit_sequence(Z, y, tr, te, record=data.record, n_classes=len(RHYTHM_CLASSES), seed=s, **seq_kw)
             for s in seq_seeds
         ]
+        fit_seeds = {"floor": [seed], "sequence": list(seq_seeds)}
         models = {"floor": [floor], "sequence": seqs}
+        if rd == primary:
+            more = [s_ for s_ in seq_seeds if s_ != seed]
+            models["floor"] += [
+                R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=s_, **floor_kw) for s_ in more
+            ]
+            fit_seeds["floor"] += more
+            if Z_alt is not None:
+                alt_model, Za = Z_alt
+                models[alt_model] = [
+                    R.fit_sequence(Za, y, tr, te, record=data.record, n_classes=len(RHYTHM_CLASSES), seed=s_, **seq_kw)
+                    for s_ in seq_seeds
+                ]
+                fit_seeds[alt_model] = list(seq_seeds)
         if X_ectopic is not None and rd == primary:
             models[FLOOR_ECT] = [R.fit_floor(X_ectopic[:, cols], y, tr, te, record=data.record, seed=seed, **floor_kw)]
         probas = {name: [_two(f) for f in fits_] for name, fits_ in models.items()}
@@ -148,7 +171,7 @@ def study(
             pts = [ecg_boot.weighted_scores(yb, p, ones) for p in probas[name]]
             for s_, (pt, fit) in enumerate(zip(pts, fits_)):
                 rows.append(
-                    {"reading": rd, "model": name, "seed": seq_seeds[s_] if name == "sequence" else seed}
+                    {"reading": rd, "model": name, "seed": fit_seeds.get(name, [seed] * len(fits_))[s_]}
                     | {m: float(pt[m][0]) for m in METRICS}
                     | {"threshold": fit["threshold"], "epochs": fit.get("epochs"), "fit_seconds": fit["fit_seconds"]}
                 )
@@ -158,11 +181,13 @@ def study(
                 | points[name]
                 | {f"{m}_ci": _ci(reps[name][m]) for m in METRICS}
             )
-        for name in [n for n in models if n != "floor"]:
+        pairs = [(n, "floor") for n in models if n != "floor"]
+        pairs += [(n, "sequence") for n in models if n not in ("floor", "sequence", FLOOR_ECT)]
+        for name, base in pairs:
             for m in METRICS:
                 paired.append(
-                    {"reading": rd, "comparison": f"{name} - floor", "metric": m, "n_seeds": len(models[name])}
-                    | ecg_boot.paired_difference(reps[name][m], reps["floor"][m], points[name][m] - points["floor"][m])
+                    {"reading": rd, "comparison": f"{name} - {base}", "metric": m, "n_seeds": len(models[name])}
+                    | ecg_boot.paired_difference(reps[name][m], reps[base][m], points[name][m] - points[base][m])
                 )
         b = data.beats
         p0 = seqs[0]["proba"]
@@ -248,6 +273,21 @@ def study(
         checks[1].reset_index(drop=True),
         af_patients,
     )
+
+
+def alt_sequence_inputs(data, X, names, sequence: dict):
+    """(name, per-beat inputs) of the second sequence model (``sequence['alt_inputs']``; None when empty), named by
+    the input groups it adds to (or drops from) ``sequence['inputs']``."""
+    alt = list(sequence.get("alt_inputs") or [])
+    if not alt:
+        return None
+    main = list(sequence["inputs"])
+    plus = [g for g in alt if g not in main]
+    minus = [g for g in main if g not in alt]
+    name = "sequence" + "".join(f" + {g}" for g in plus) + "".join(f" - {g}" for g in minus)
+    if name == "sequence":
+        raise ValueError("sequence.alt_inputs must differ from sequence.inputs")
+    return name, R.sequence_features(data, X, names, alt)
 
 
 def patient_cv(data, Xf, Z, *, k: int, seed: int, floor_kw: dict, seq_kw: dict, epochs: int, n_boot: int):

@@ -38,13 +38,25 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         f"before it, dropout {sequence['dropout']}) over {sequence['seq_len']} consecutive beats of one record, "
         f"per-beat inputs {' + '.join(sequence['inputs'])} (standardised on DS1), one 4-class rhythm output per beat; "
         "at prediction time the chunks overlap by half and the outputs are averaged. Adam, learning rate "
-        f"{sequence['lr']}, batches of {sequence['batch_size']} chunks, seeds {', '.join(map(str, seeds))}.\n\n"
+        f"{sequence['lr']}, batches of {sequence['batch_size']} chunks, seeds {', '.join(map(str, seeds))}."
+        + (
+            f" A second sequence model, the same but with per-beat inputs {' + '.join(sequence['alt_inputs'])}, is "
+            "paired with the floor and with the first (does the beat's own morphology help tell ectopy from AF?)."
+            if sequence.get("alt_inputs")
+            else ""
+        )
+        + " The floor is fitted with each of these seeds too (its scores: the mean).\n\n"
         "Validation that holds the positive class. Both models choose what they choose on DS1 only, by an inner "
         f"patient-grouped CV ({floor['inner_k']} folds for the floor, {sequence['inner_k']} for the sequence model, "
         "stratified by rhythm, out-of-fold predictions of every DS1 patient pooled, so both DS1 AF patients are in "
         "it): the floor its feature set and its threshold on P(non-sinus); the sequence model its number of epochs "
         f"(at most {sequence['max_epochs']}; the fold models train in lockstep and stop {sequence['patience']} "
-        "epochs after the best pooled non-sinus PR-AUC) and its threshold. DS2 chooses nothing.\n\n"
+        "epochs after the best pooled non-sinus PR-AUC) and its threshold; DS2 is scored by the mean of the "
+        f"{sequence['inner_k']} inner fold models at that epoch (no refit), the models the threshold was chosen on. "
+        "DS2 chooses nothing.\n\n"
+        "Both are offline (Holter-review) detectors, not real-time monitors: the irregularity and robust windows are "
+        "centred on the beat (half of them after it), the beat RR features read the next RR and a +-10-beat local "
+        "mean, and the BiLSTM reads its chunk in both directions.\n\n"
         "CIs: patient bootstrap of DS2 (mean over seeds), the same resamples for every model, so the differences are "
         "paired; seed variance is not in them. DS2's AF beats come from few patients: percentile intervals over so "
         "few positive clusters may under-cover. Episodes: EC57-style gross episode and duration Se / +P of the "
@@ -95,8 +107,11 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
     if target is not None:
         auc, ci = f0["roc_auc_nonsinus"], f0["roc_auc_nonsinus_ci"]
         met = "meets" if auc >= target else "misses"
+        fr = res.runs[(res.runs.reading == primary) & (res.runs.model == "floor")]["roc_auc_nonsinus"]
+        spread = f" (mean of {fr.size} forest seeds, range {fr.min():.3f}-{fr.max():.3f})" if fr.size > 1 else ""
         lines.append(
-            f"- Floor ROC-AUC on all DS2 beats {_fmt(auc, ci)} {met} the issue's target {target:.2f} as a point "
+            f"- Floor ROC-AUC on all DS2 beats {_fmt(auc, ci)}{spread} {met} the issue's target {target:.2f} as a "
+            "point "
             + (
                 "estimate; the CI reaches below it (DS2's non-sinus beats come from few patients)."
                 if ci and ci[0] < target <= auc
@@ -109,13 +124,32 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
         verdict = []
         for m, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
             word, txt = _verdict(pr, m)
-            verdict.append(f"{label} {word} the floor (difference {txt})")
+            per_seed = _seed_differences(res, rd, m)
+            sign = {"above": 1, "below": -1}.get(word)
+            if sign and len(per_seed) > 1 and not all(d * sign > 0 for d in per_seed):
+                word = "not separable from (the patient CI excludes 0, but the seeds disagree in sign)"
+            seeds_txt = f"; per seed {', '.join(f'{d:+.3f}' for d in per_seed)}" if len(per_seed) > 1 else ""
+            verdict.append(f"{label} {word} the floor (difference {txt}{seeds_txt})")
         one = " (1 seed: indicative)" if q.n_seeds == 1 else ""
         lines.append(
             f"- {rd} reading ({'primary' if rd == primary else 'alternative'}){one}: floor non-sinus F1 "
             f"{_fmt(f.nonsinus_f1, f.nonsinus_f1_ci)}, ROC-AUC {_fmt(f.roc_auc_nonsinus, f.roc_auc_nonsinus_ci)}; "
             f"sequence model (mean of {q.n_seeds} seed(s)) F1 {_fmt(q.nonsinus_f1, q.nonsinus_f1_ci)}, ROC-AUC "
             f"{_fmt(q.roc_auc_nonsinus, q.roc_auc_nonsinus_ci)}: " + "; ".join(verdict) + "."
+        )
+    for comp, g in res.paired[res.paired.reading == primary].groupby("comparison", sort=False):
+        name = comp.split(" - ")[0]
+        if name in ("sequence", FLOOR_ECT):
+            continue
+        g = g.set_index("metric")
+        row = s[(s.reading == primary) & (s.model == name)].iloc[0]
+        words = []
+        for m, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
+            word, txt = _verdict(g, m)
+            words.append(f"{label} {word} (difference {txt})")
+        lines.append(
+            f"- {comp} (mean of {int(row.n_seeds)} seed(s); {name}: F1 {_fmt(row.nonsinus_f1, row.nonsinus_f1_ci)}, "
+            f"ROC-AUC {_fmt(row.roc_auc_nonsinus, row.roc_auc_nonsinus_ci)}): " + "; ".join(words) + "."
         )
     ect = res.paired[res.paired.comparison == f"{FLOOR_ECT} - floor"].set_index("metric")
     if len(ect):
@@ -134,6 +168,20 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
             f"- Where DS2's {int(row.sum()):,} AF/flutter beats go (sequence model, first seed): "
             + ", ".join(f"{int(v):,} to {c}" for c, v in row.items())
             + "."
+            + (
+                " Most go to ventricular: on RR alone the 4-class head files AF's irregularity under the class whose "
+                "DS1 beats are also RR-irregular ((VT and the PVCs of bigeminy/trigeminy); the AF/flutter-vs-rest "
+                "rows below score P(AF/flutter) instead."
+                if row.idxmax() == "ventricular"
+                else ""
+            )
+        )
+    if cm is not None and cm.loc["sinus"].sum() > 0:
+        row = cm.loc["sinus"]
+        wrong = row.drop("sinus")
+        lines.append(
+            f"- Of DS2's {int(row.sum()):,} sinus beats the sequence model (first seed) calls {int(wrong.sum()):,} "
+            "non-sinus: " + ", ".join(f"{int(v):,} {c}" for c, v in wrong.items()) + "."
         )
     lines += _why(res, primary)
     lines += _checks(res)
@@ -141,7 +189,8 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
     for _, r in e.iterrows():
         lim = f"episodes under {r['min episode (s)']:.0f} s dropped" if r["min episode (s)"] > 0 else "no minimum"
         lines.append(
-            f"- AF/flutter episodes on DS2, {r.model} ({lim}; {int(r.episodes_ref)} reference, "
+            f"- AF/flutter episodes on DS2, {r.model} ({lim}; one fit: no CI, no test; {int(r.episodes_ref)} "
+            "reference, "
             f"{int(r.episodes_detected)} detected; reference R-peak times): episode Se {_fmt(r.episode_se, None)}, "
             f"+P {_fmt(r.episode_ppv, None)}; duration Se {_fmt(r.duration_se, None)}, +P {_fmt(r.duration_ppv, None)}."
         )
@@ -156,6 +205,13 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
     return "\n".join(lines)
 
 
+def _seed_differences(res, reading: str, metric: str) -> list[float]:
+    """Each sequence-model seed's DS2 score minus the floor's (mean over the floor's fits), one reading."""
+    r = res.runs[res.runs.reading == reading]
+    floor = r[r.model == "floor"][metric].mean()
+    return [float(v - floor) for v in r[r.model == "sequence"][metric]]
+
+
 def _why(res, primary: str) -> list[str]:
     """Evidence on the sequence model against the floor: inner CV on DS1, convergence, per-record errors."""
     lines = []
@@ -166,30 +222,62 @@ def _why(res, primary: str) -> list[str]:
         best = seq_in.groupby("seed").inner_cv_pr_auc.max()
         last = seq_in.groupby("seed").epoch.max()
         cap = int(res.settings["sequence"]["max_epochs"])
-        capped = [int(s_) for s_, e in zip(runs.seed, runs.epochs) if int(e) == cap]
+        patience = int(res.settings["sequence"]["patience"])
+        # stopped by the cap, not by patience: ran to the cap with fewer than ``patience`` epochs after the best
+        capped = [
+            int(s_) for s_, e in zip(runs.seed, runs.epochs) if int(last.get(s_, 0)) >= cap and cap - int(e) < patience
+        ]
         chosen = ", ".join(str(int(v)) for v in runs.epochs)
         fl = float(floor_in.inner_cv_pr_auc.iloc[0])
         text = (
             "- Inside DS1 (inner patient-grouped CV, pooled out-of-fold non-sinus PR-AUC; DS2 unseen): floor "
-            f"{fl:.3f}, sequence model {best.min():.3f}-{best.max():.3f} at its best epoch over seeds (epochs chosen: "
+            f"{fl:.3f}, sequence model {best.min():.3f}-{best.max():.3f} at its best epoch over seeds (selected on "
+            "these same scores, so optimistic against the floor's single fit; epochs chosen: "
             f"{chosen}; training ran {', '.join(str(int(v)) for v in last)} epochs, stopping "
             f"{res.settings['sequence']['patience']} epochs after the best or at the cap of {cap}). "
         )
         if capped:
             text += (
-                f"Seed(s) {', '.join(map(str, capped))} chose the cap: still improving, so unconverged; no verdict on "
-                "how the sequence model generalises."
+                f"Seed(s) {', '.join(map(str, capped))} stopped at the cap of {cap} epochs, fewer than {patience} "
+                "epochs after their best: not shown to have converged; no verdict on how the sequence model "
+                "generalises."
             )
         elif best.max() < fl:
             text += (
-                "Every seed stopped before the cap (its inner-CV PR-AUC had stopped rising) below the floor: with "
+                f"Every seed stopped by patience ({patience} epochs without a better inner-CV PR-AUC) below the "
+                "floor: with "
                 "the floor's own features as input, it does worse than the forest across DS1's own patients, so its "
                 "DS2 gap is not a DS2 artefact."
+            )
+        elif best.min() > fl:
+            text += (
+                "Inside DS1 every seed's best is above the floor, so a gap on DS2 is a failure to transfer to DS2's "
+                "patients, not a failure to fit."
             )
         else:
             text += "Inside DS1 the sequence model is not below the floor."
         lines.append(text)
     pr = res.per_record
+    if pr is not None and len(pr) and {"S beats", "V beats"} <= set(pr.columns) and pr["floor FP"].sum() > 0:
+        top = pr.sort_values("floor FP", ascending=False).head(5)
+        share = top["floor FP"].sum() / pr["floor FP"].sum()
+        lines.append(
+            f"- Where the floor errs (DS1 threshold): {int(pr['floor FP'].sum()):,} false positives and "
+            f"{int(pr['floor FN'].sum()):,} false negatives on DS2; the 5 records with the most false positives hold "
+            f"{share:.0%} of them: "
+            + ", ".join(
+                f"{r.record} {int(r['floor FP']):,} of {int(r.beats):,} beats ({int(r['non-sinus']):,} non-sinus, "
+                f"{int(r['S beats']):,} S and {int(r['V beats']):,} V beats)"
+                for _, r in top.iterrows()
+            )
+            + "."
+            + (
+                " Those records hold more ectopic (S + V) beats than non-sinus beats: an RR-only detector reads "
+                "frequent ectopy as an irregular rhythm (it has no atrial activity to tell it from AF)."
+                if (top["S beats"] + top["V beats"]).sum() > top["non-sinus"].sum()
+                else ""
+            )
+        )
     if pr is not None and len(pr):
         err = pr.assign(d=(pr["sequence FN"] + pr["sequence FP"]) - (pr["floor FN"] + pr["floor FP"]))
         worse = err.sort_values("d", ascending=False).head(3)
@@ -225,6 +313,12 @@ def _checks(res) -> list[str]:
             f"patients): floor F1 {_fmt(f.F1, f.F1_ci)}, ROC-AUC {_fmt(f['ROC-AUC'], f['ROC-AUC_ci'])}; sequence "
             f"model (mean of {int(q.n_seeds)} seeds) F1 {_fmt(q.F1, q.F1_ci)}, ROC-AUC "
             f"{_fmt(q['ROC-AUC'], q['ROC-AUC_ci'])}: " + "; ".join(verdict) + "."
+        )
+    fl = res.summary[res.summary.model == "floor"]["n_seeds"]
+    if len(fl) and int(fl.iloc[0]) > 1 and int(ch[ch.model == "floor"]["n_seeds"].max()) == 1:
+        lines.append(
+            "- These checks use the floor's first forest seed (its decisions and its AF/flutter twin); the headline "
+            f"rows above average its {int(fl.iloc[0])} seeds, so their floor numbers differ in the third decimal."
         )
     n_af = ch[ch.target != "non-sinus"]["patients with positives"]
     if len(n_af):

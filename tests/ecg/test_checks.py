@@ -153,7 +153,9 @@ def test_rhythm_study_integrates_the_checks_on_a_tiny_case():
     y[np.flatnonzero(record == "105")[5:8]] = 2
     X = np.c_[(y == af) + rng.normal(0, 0.4, y.size), (y != 0) + rng.normal(0, 0.4, y.size)].astype("float32")
     names = ["rr_pre", "rmssd_32"]  # one rr column, one irregularity column
-    beats = types.SimpleNamespace(sample=np.tile(np.arange(per) * 360, len(names_rec)), fs=360.0)
+    aami = np.zeros(record.size, dtype=int)
+    aami[np.flatnonzero(record == "105")[5:8]] = 2  # V beats
+    beats = types.SimpleNamespace(sample=np.tile(np.arange(per) * 360, len(names_rec)), fs=360.0, aami=aami)
     data = types.SimpleNamespace(record=record, y=y, beats=beats, settings={"label_reading": "statement"})
     split = {
         "train": np.flatnonzero(np.isin(record, ["100", "101", "201", "219"])),
@@ -165,7 +167,7 @@ def test_rhythm_study_integrates_the_checks_on_a_tiny_case():
         data, split, X, names, X, alt_y=y, alt_name="episode",
         floor_kw={"trees": 10, "min_leaf": 2, "inner_k": 2}, feature_sets=[["rr", "irregularity"]],
         seq_kw=seq | {"max_epochs": 2, "patience": 1}, seeds=[0, 1], n_boot=30, seed=0, target_auc=0.9,
-        without=["202"], episode_min_s=2.0,
+        without=["202"], episode_min_s=2.0, Z_alt=("sequence + extra", X),
     )  # fmt: skip
     c = res.checks
     assert set(c.target) == {"non-sinus", "AF/flutter vs rest"}
@@ -178,3 +180,42 @@ def test_rhythm_study_integrates_the_checks_on_a_tiny_case():
     assert set(res.episodes["min episode (s)"]) == {0.0, 2.0}
     text = __import__("lib.ecg.rhythm_text", fromlist=["reading"]).reading(res)
     assert "AF/flutter vs rest, DS2 without record 202" in text and "from 2 patients" in text
+    # the floor over the sequence seeds (primary reading), the second sequence model paired with floor and sequence
+    s = res.summary[res.summary.reading == "statement"].set_index("model")
+    assert s.loc["floor", "n_seeds"] == 2 and s.loc["sequence + extra", "n_seeds"] == 2
+    comps = set(res.paired[res.paired.reading == "statement"].comparison)
+    assert {"sequence + extra - floor", "sequence + extra - sequence"} <= comps
+    assert "sequence + extra - sequence (mean of 2 seed(s)" in text and "mean of 2 forest seeds" in text
+    assert {"S beats", "V beats"} <= set(res.per_record.columns) and res.per_record["V beats"].sum() == 3
+
+
+def test_aami_readings_name_the_record_a_target_rests_on_and_the_largest_confusion():
+    import pandas as pd
+
+    rows = []
+    for beats, s_se, s_ppv, sup in (("all", 0.9, 0.5, 100), ("without record 232", 0.6, 0.1, 20)):
+        for c, se, ppv in (("N", 0.9, 0.99), ("S", s_se, s_ppv), ("V", 0.9, 0.9), ("F", 0.1, 0.1), ("Q", 0.0, 0.0)):
+            rows.append(
+                {"DS2 beats": beats, "model": "m", "class": c, "support": sup, "Se": se, "Se_ci": [0, 1]}
+                | {"+P": ppv, "+P_ci": [0, 1]}
+            )
+    text = A.targets_reading(pd.DataFrame(rows), s_se=0.76, s_ppv=0.35, v_se=0.85, v_ppv=0.75)
+    assert "m: S reaches the target only with that record: DS2 without record 232, S Se 0.600 / +P 0.100" in text
+    counts = [[90, 1, 0, 9], [2, 8, 0, 0], [0, 0, 5, 0], [0, 0, 0, 1]]
+    cm = pd.DataFrame(counts, index=list("NSVF"), columns=list("NSVF"))
+    assert "largest confusion N -> F (9 beats; F +P 0.100)" in A.confusion_reading({"hgb": cm})
+
+
+def test_rhythm_reading_flags_seeds_stopped_by_the_epoch_cap():
+    import pandas as pd
+
+    from lib.ecg import networks
+
+    runs = pd.DataFrame(
+        {"variant": ["v", "v"], "seed": [0, 1], "n_train": [50, 50], "epochs_run": [12, 10]}
+        | {"best_epoch": [12, 7], "epoch_cap": [12, 12], "patience": [3, 3]}
+    )
+    paired = pd.DataFrame(columns=["a", "b", "metric", "diff", "ci", "p"])
+    study = networks.RhythmStudy(runs, pd.DataFrame(), paired, 50)
+    text = networks.rhythm_reading(study)
+    assert "v seed 0 (best epoch 12 of 12)" in text and "seed 1" not in text

@@ -247,6 +247,11 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
     row = study.paired[(study.paired.a == both) & (study.paired.b == one)]
     assert set(row.metric) == {"nonsinus_f1", "roc_auc_nonsinus"} and (row["diff"] > 0).all()
     assert "higher" in ex.rhythm_reading(study)
+    # the training size is stated either way: every training beat here (max_train 0), a subsample with a cap
+    assert (study.runs["n_train"] == split["train"].size).all() and study.n_pool == split["train"].size
+    assert f"trained on all {split['train'].size:,} DS1 training beats" in ex.rhythm_reading(study)
+    capped = dataclasses.replace(study, runs=study.runs.assign(n_train=100))
+    assert f"a 100-beat stratified subsample of the {split['train'].size:,}" in ex.rhythm_reading(capped)
     with pytest.raises(ValueError, match="one-beat windows"):
         ex.rhythm_study(dataclasses.replace(data, X=X[:, None, :]), split, variants=two[:1], **common, n_boot=5, seed=0)
 

@@ -169,3 +169,87 @@ def test_statement_reading_keeps_af_under_a_bigeminy_episode():
     y2 = readings.rhythm_labels(rhythm[1:3], rs[1:3], aami[1:3], "statement", record=record[1:3])
     assert y2.tolist() == [sinus, vent]
     assert readings.rhythm_labels(rhythm, rs, aami, "episode").tolist() == rhythm.tolist()
+
+
+def test_convergence_reading_tells_a_cap_stop_from_a_patience_stop():
+    """A seed that runs to the cap with fewer than ``patience`` epochs after its best was stopped by the cap (no
+    verdict); one whose best lies ``patience`` epochs before its last epoch was stopped by patience."""
+    import types
+
+    import pandas as pd
+
+    from lib.ecg import rhythm_text
+
+    def res(ap_by_seed, cap=8, patience=2):
+        inner = [
+            {"reading": "statement", "model": "sequence", "seed": s, "epoch": e + 1, "inner_cv_pr_auc": v}
+            for s, ap in ap_by_seed.items()
+            for e, v in enumerate(ap)
+        ] + [{"reading": "statement", "model": "floor", "seed": 0, "epoch": None, "inner_cv_pr_auc": 0.9}]
+        runs = [
+            {"reading": "statement", "model": "sequence", "seed": s, "epochs": int(np.argmax(ap)) + 1}
+            for s, ap in ap_by_seed.items()
+        ]
+        return types.SimpleNamespace(
+            inner=pd.DataFrame(inner),
+            runs=pd.DataFrame(runs),
+            settings={"sequence": {"max_epochs": cap, "patience": patience}},
+            per_record=None,
+        )
+
+    # seed 0: best at epoch 7 of a cap of 8 (one epoch after it): stopped by the cap
+    capped = rhythm_text._why(res({0: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.65]}), "statement")[0]
+    assert "Seed(s) 0 stopped at the cap of 8 epochs" in capped and "not a DS2 artefact" not in capped
+    # best at epoch 3, two epochs without a better one: stopped by patience, below the floor (0.9)
+    done = rhythm_text._why(res({0: [0.1, 0.2, 0.5, 0.4, 0.45]}), "statement")[0]
+    assert "stopped by patience" in done and "stopped at the cap" not in done
+    # best at epoch 6 of 8, two epochs after it: stopped by patience at the cap, not capped
+    edge = rhythm_text._why(res({0: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.55, 0.5]}), "statement")[0]
+    assert "stopped by patience" in edge
+
+
+def test_forest_al_pool_keeps_every_ds1_af_patient_and_charges_validation_to_odal_only():
+    from lib.ecg import al_forest
+
+    rng = np.random.default_rng(0)
+    recs = ["201", "203", "101", "103", "105", "210", "219"]
+    record = np.repeat(recs, 80)
+    af = ecg_data.RHYTHM_CLASSES.index("af_flutter")
+    y = np.zeros(record.size, dtype=int)
+    for r in ("201", "203", "210", "219"):  # AF in half of each AF record
+        y[np.flatnonzero(record == r)[:40]] = af
+    Xf = np.c_[(y != 0) + rng.normal(0, 0.7, y.size), rng.normal(size=(y.size, 2))].astype("float32")
+    split = {  # the held-out validation patients hold one of DS1's two AF patients, as the notebook's split does
+        "train": np.flatnonzero(np.isin(record, ["203", "101", "103"])),
+        "val": np.flatnonzero(np.isin(record, ["201", "105"])),
+        "test": np.flatnonzero(np.isin(record, ["210", "219"])),
+    }
+    kw = dict(strategies=["random", "odal"], seeds=[0, 1], seed_size=20, batch=20, budget=100, trees=10)
+    al = al_forest.run(Xf, y, split, fraction=0.9, val_size=30, record=record, **kw)
+    s = al.settings
+    assert s["af_patients_in_pool"] == ["201+202", "203"]
+    assert s["validation_labels"] == 30 and s["pool"] == 5 * 80 - 30
+    assert s["validation_charged_to"] == ["odal"]
+    rnd = al.per_seed[al.per_seed.method == "random"]
+    assert (rnd["saving_with_validation"].dropna() == 0).all()
+    odal = al.per_seed[al.per_seed.method == "odal"].dropna(subset=["saving_with_validation", "saving_vs_random"])
+    assert (odal["saving_with_validation"] <= odal["saving_vs_random"] + 1e-12).all()
+    text = al_forest.reading(al)
+    assert "AF/flutter patients in it: 201+202, 203" in text
+    f = al.first_round
+    assert f["saving_estimable"] == (f["random_reaches_target_labels"] is not None)
+    if not f["saving_estimable"]:  # no saving where random's own curve never reaches the target
+        assert al.summary["saving_vs_random"].isna().all() and "not estimable here" in text
+    # forced: a target above every curve makes the saving not estimable, whatever the seeds
+    hard = al_forest.run(Xf, y, split, fraction=1.5, val_size=30, record=record, **kw)
+    assert not hard.first_round["saving_estimable"] and hard.summary["saving_vs_random"].isna().all()
+    assert "the label saving to that target is not estimable here" in al_forest.reading(hard)
+    with pytest.raises(ValueError, match="val_size"):
+        al_forest.run(Xf, y, split, fraction=0.9, val_size=0, record=record, **kw)
+
+
+def test_saving_interval_beyond_the_possible_range_is_cut_and_said():
+    from lib.ecg.al_forest import _pct
+
+    assert _pct([-0.2, 0.5]) == "[-20.0%, +50.0%]"
+    assert _pct([-0.98, 1.229]) == "[-98.0%, +100.0%] (t-interval cut at the possible maximum; its upper end: +122.9%)"
