@@ -678,3 +678,62 @@ def test_cut_pair_rows_marks_pairs_joined_by_a_copy_tie():
     pairs = pd.DataFrame({"a": ["x", "y"], "b": ["x2", "y2"], "pixel score": [0.6, 0.37], "copy tie": [False, True]})
     rows = experiment.cut_pair_rows(pairs, 0.5, 1)
     assert rows[0]["kind"] == "pixel 0.60 passes 0.5" and rows[1]["kind"] == "pixel 0.37 fails 0.5 (joined: copy tie)"
+
+
+def test_interpretation_reads_control_by_cis_and_flags_the_side_confound():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    cfg = _cfg(
+        models=("cbnn_onehot", "logreg"),
+        tuning={"som_side": [8, 16], "som_side_others": [16]},
+        protocols=["neardup", "linked"],
+        seeds=[0, 1],
+    )
+    classes = ["a", "b"]
+
+    def entry(bal, lo, hi, seeds=2):
+        return {
+            "accuracy": bal,
+            "accuracy_ci": [lo, hi],
+            "balanced_accuracy": bal,
+            "balanced_accuracy_ci": [lo, hi],
+            "ci": "ci",
+            "n_seeds": seeds,
+            "recall": {"a": bal, "b": bal},
+        }
+
+    read = {"neardup": {"logreg": entry(0.80, 0.78, 0.82), "cbnn_onehot": entry(0.68, 0.65, 0.71)}}
+    read["neardup"]["cbnn_onehot"]["vs_best"] = {
+        "balanced_accuracy": -0.12,
+        "balanced_accuracy_ci": [-0.15, -0.1],
+        "tied": False,
+    }
+    control = {**entry(0.67, 0.65, 0.69), "features": "random"}
+    boot = np.zeros(10)
+    leak = {
+        m: {
+            p: {"accuracy": 0.7, "boot": boot, "balanced_accuracy": 0.7, "balanced_boot": boot}
+            for p in ("neardup", "linked")
+        }
+        for m in ("cbnn_onehot", "logreg")
+    }
+    t = prose.interpretation(
+        read,
+        leak,
+        cfg,
+        "cbnn_onehot",
+        {"a": 0.9, "b": 0.9},
+        classes,
+        control,
+        pd.DataFrame(),
+        "neardup",
+        None,
+        [("linked", "neardup")],
+    )
+    assert "overlapping CIs (unpaired): not established" in t and "above it (unpaired CIs apart)" in t
+    assert "Highest balanced accuracy with a retraining CI" in t
+    lines = [x for x in t.splitlines() if x.startswith("- *linked - neardup*")]
+    assert len(lines) == 2 and "also: SOM side tuned in neardup, fixed at 16" in lines[0] + lines[1]
+    assert sum("also: SOM side" in x for x in lines) == 1
