@@ -73,6 +73,7 @@ class CopyConfig:
     near_duplicate: float = 0.9  # originals with a feature cosine at or above this are near-duplicate candidates
     near_pixel: float = 0.5  # ... joined (neardup protocol) when their pixel verification score is at least this
     tie_join: int = 0  # ... or when an ambiguous copy with at most this many candidates ties them (0: off)
+    k_check: float = 0.0  # an unambiguous link whose k offset is unsupported and scores below this: dropped
 
     def __post_init__(self):
         for name in ("flips", "angles", "zooms"):
@@ -95,6 +96,12 @@ class CopyConfig:
             + (
                 f"; its candidates (at most {self.tie_join}) count as one eye for the near-duplicate grouping"
                 if self.tie_join >= 2
+                else ""
+            )
+            + (
+                f"; a single-candidate link scoring below {self.k_check} whose copy index k disagrees with its "
+                "k-neighbours' source offsets is dropped too"
+                if self.k_check > 0
                 else ""
             )
         )
@@ -255,9 +262,41 @@ def _candidates(links: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(links["candidates"]).fillna(1)
 
 
+def dropped_links(links: pd.DataFrame) -> pd.Series:
+    """(rows,) bool: the linked copies dropped from the data: a second candidate within the tie margin
+    (``candidates`` >= 2) or an unsupported k offset (``k unsupported``, :func:`k_check`)."""
+    flagged = links["k unsupported"].astype(bool) if "k unsupported" in links else False
+    return links["linked"].astype(bool) & ((_candidates(links) >= 2) | flagged)
+
+
+def k_check(links: pd.DataFrame, files: list[str], below: float, window: int = 1, tol: int = 1) -> pd.DataFrame:
+    """``links`` with a column ``k unsupported``: a linked single-candidate copy scoring below ``below`` whose offset
+    k - rank of its source (rank among the class's originals in file order; ``k`` from ``_<k>_``) is within
+    ``tol`` of no other linked copy's offset with k within ``window`` of its own (the augmenter numbers its inputs in
+    order, so neighbouring k share an offset). Such a link is treated as ambiguous (dropped); ``below`` <= 0: off."""
+    out = links.copy()
+    out["k unsupported"] = False
+    if below <= 0 or not len(out):
+        return out
+    ok = out["linked"].astype(bool) & out["file"].map(lambda f: COPY_NAME.match(f.rsplit("/", 1)[-1]) is not None)
+    part = out[ok].copy()
+    part["class"] = part["file"].str.split("/").str[0]
+    part["k"] = [int(COPY_NAME.match(f.rsplit("/", 1)[-1]).group(1)) for f in part["file"]]
+    for c, rows in part.groupby("class"):
+        rank = {f: i for i, f in enumerate(f for f in files if f.startswith(c + "/") and not is_copy(f))}
+        off = (rows["k"] - rows["best"].map(rank)).to_numpy(dtype=float)
+        k = rows["k"].to_numpy()
+        for i, idx in enumerate(rows.index):
+            near = (np.abs(k - k[i]) <= window) & (np.arange(len(k)) != i)
+            supported = bool((np.abs(off[near] - off[i]) <= tol).any())
+            single = _candidates(rows).loc[idx] < 2
+            out.loc[idx, "k unsupported"] = bool(single and not supported and rows.loc[idx, "score"] < below)
+    return out
+
+
 def ambiguous_mask(files: list[str], links: pd.DataFrame) -> np.ndarray:
-    """(n,) bool: the linked copies with a second candidate within the tie margin (``candidates`` >= 2): dropped."""
-    amb = set(links.loc[links["linked"] & (_candidates(links) >= 2), "file"])
+    """(n,) bool: the linked copies dropped from the data (:func:`dropped_links`)."""
+    amb = set(links.loc[dropped_links(links), "file"])
     return np.array([f in amb for f in files], dtype=bool)
 
 
@@ -282,7 +321,7 @@ def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> n
     for i, g in enumerate(patient):
         union(i, first.setdefault(str(g), i))
     index = {f: i for i, f in enumerate(files)}
-    for _, r in links[links["linked"] & (_candidates(links) < 2)].iterrows():
+    for _, r in links[links["linked"] & ~dropped_links(links)].iterrows():
         union(index[r["file"]], index[r["source"]])
     roots = np.array([find(i) for i in range(len(files))])
     name: dict = {}
@@ -308,9 +347,12 @@ def group_table(files: list[str], groups: np.ndarray, links: pd.DataFrame, neard
 
 
 def link_counts(links: pd.DataFrame) -> pd.DataFrame:
-    """Per class: copies, linked, unmatched, sources with more than one copy, share linked (%)."""
+    """Per class: copies, linked (a source found), of them linked to one source and ambiguous (dropped,
+    :func:`dropped_links`), unmatched, share linked to one source (%), sources with more than one copy."""
     if not len(links):
-        return pd.DataFrame(columns=["class", "copies", "linked", "unmatched", "linked (%)"])
+        return pd.DataFrame(
+            columns=["class", "copies", "linked", "linked to one source", "ambiguous (dropped)", "unmatched"]
+        )
     cls = links["file"].str.split("/").str[0]
     rows = []
     for c, part in links.groupby(cls):
@@ -320,8 +362,10 @@ def link_counts(links: pd.DataFrame) -> pd.DataFrame:
                 "class": c,
                 "copies": len(part),
                 "linked": len(linked),
+                "linked to one source": int((~dropped_links(linked)).sum()),
+                "ambiguous (dropped)": int(dropped_links(linked).sum()),
                 "unmatched": len(part) - len(linked),
-                "linked (%)": 100.0 * len(linked) / len(part),
+                "linked to one source (%)": 100.0 * int((~dropped_links(linked)).sum()) / len(part),
                 "sources used": linked["source"].nunique(),
                 "sources with 2+ copies": int((linked["source"].value_counts() > 1).sum()),
                 "uncertain (linked to 2+)": int((linked["also"].fillna("") != "").sum()),

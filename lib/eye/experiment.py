@@ -112,12 +112,13 @@ def _pct(v: float, boot: np.ndarray, sign: str = "") -> str:
 
 def leak_table(comp: dict, cfg: EyeCVConfig) -> pd.DataFrame:
     """One row per model and score (accuracy; balanced accuracy = mean per-class recall, free of the class mix):
-    the score (%) [95% CI] under each protocol (mean over its seeds) and the paired differences of
-    :data:`LEAK_PAIRS` in percentage points [95% CI]."""
+    the seeds each protocol ran, the score (%) [95% CI] under each protocol (mean over its seeds) and the paired
+    differences of :data:`LEAK_PAIRS` in percentage points [95% CI]."""
     rows = []
     for m, per in comp.items():
         for key, bkey, label in LEAK_SCORES:
             row = {"model": cfg.label(m), "score": label}
+            row["seeds per protocol"] = ", ".join(f"{p} {e['seeds']}" for p, e in per.items())
             for p, e in per.items():
                 row[f"{p} (%)"] = _pct(e[key], e[bkey])
             for a, b in LEAK_PAIRS:
@@ -477,12 +478,14 @@ def cut_pair_rows(pairs: pd.DataFrame, cut: float, n_each: int) -> list[dict]:
     for r in pd.concat([above, below]).to_dict("records"):
         head = f"{r['kind']}; " if "kind" in r and isinstance(r["kind"], str) else ""
         verdict = "passes" if r["pixel score"] >= cut else "fails"
+        tied = r["pixel score"] < cut and bool(r.get("copy tie", False))
+        cut_text = f" {cut:g}" + (" (joined: copy tie)" if tied else "")
         rows.append(
             {
                 "file": r["a"],
                 "best": r["b"],
                 "score": r["pixel score"],
-                "kind": f"{head}pixel {r['pixel score']:.2f} {verdict} {cut:g}",
+                "kind": f"{head}pixel {r['pixel score']:.2f} {verdict}{cut_text}",
                 "second": "",
             }
         )
@@ -517,7 +520,7 @@ def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int) -> list
         linked.assign(_m=linked["score"] - linked["second_score"]).nsmallest(n_low, "_m").assign(kind="smallest margin")
     )
     rows = pd.concat([rnd, low, margin.drop(columns="_m")]).drop_duplicates("file")
-    amb = pd.to_numeric(rows.get("candidates", pd.Series(1, index=rows.index))).fillna(1) >= 2
+    amb = eye_copies.dropped_links(rows)
     rows["kind"] = np.where(amb, rows["kind"] + " (ambiguous: dropped)", rows["kind"])
     return rows.to_dict("records")
 
@@ -535,7 +538,12 @@ def copy_metrics(links: pd.DataFrame, counts: pd.DataFrame, cfg: eye_copies.Copy
         "score_min": float(links["score"].min()) if len(links) else None,
         "margin_min": float(margin.min()) if len(links) else None,
         "uncertain": int((links["also"].fillna("") != "").sum()) if len(links) else 0,
-        "dropped_ambiguous": int((links["linked"] & (links["candidates"].fillna(1) >= 2)).sum()) if len(links) else 0,
+        "dropped_ambiguous": int(eye_copies.dropped_links(links).sum()) if len(links) else 0,
+        "dropped_k_unsupported": int(links.get("k unsupported", pd.Series(False, index=links.index)).sum()),
+        "k_unsupported_files": links.loc[
+            links.get("k unsupported", pd.Series(False, index=links.index)).astype(bool), "file"
+        ].tolist(),
+        "k_check_below": cfg.k_check,
         "candidates_max": int(links["candidates"].max()) if len(links) else 0,
     }
 

@@ -339,7 +339,7 @@ def loss_curves(curves: dict, budget: int, title: str):
     ``curves`` ({label: {"epoch", "train_loss", "val_loss", "val_accuracy"}}); ``budget``: the epochs the runs use."""
     import textwrap
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8.0, 3.0))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8.0, 4.2))
     for i, (label, c) in enumerate(curves.items()):
         a.plot(c["epoch"], c["train_loss"], color=f"C{i}", ls="--", lw=1, label=f"{label}, training")
         a.plot(c["epoch"], c["val_loss"], color=f"C{i}", lw=1.2, label=f"{label}, held out")
@@ -349,7 +349,8 @@ def loss_curves(curves: dict, budget: int, title: str):
         ax.set_xlabel(f"epoch (dotted: the runs' {budget})")
     a.set_ylabel("loss")
     b.set_ylabel("held-out accuracy")
-    a.legend(fontsize=6)
     fig.suptitle(textwrap.fill(title, 110), fontsize=8, x=0.02, ha="left")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.22, 1, 1))
+    handles, labels = a.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=6, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 0.0), frameon=False)
     return fig

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.eye.protocols import EyeCVConfig
+from lib.eye.protocols import NETWORKS, EyeCVConfig
+
+#: models whose inputs depend on the SOM side
+SOM_MODELS = ("som", *(m for m, (clusters, _) in NETWORKS.items() if clusters == "som"))
 
 PROTOCOL_TEXT = {
     "plain": "stratified {k}-fold over images (the paper's; a patient's eyes and an image's augmented copies can sit "
@@ -100,6 +103,9 @@ def leak_text(cfg: EyeCVConfig, pairs, models=()) -> str:
         else:
             missing = ", ".join(x for x in (a, b) if x not in ran)
             lines.append(f"- *{a} - {b}*: not run ({missing} not among the protocols).")
+    confound = side_confound_text(cfg, models)
+    if confound:
+        lines.append(f"- Note: {confound}.")
     return "\n".join(lines)
 
 
@@ -197,20 +203,31 @@ def copies_text(metrics: dict) -> str:
     """What the copies are and how many were linked (Markdown)."""
     if not metrics["copies"]:
         return "*Augmented copies.* None in this data (no `_<k>_<random>` files): the linked groups are the patients."
+    k_drop = metrics.get("dropped_k_unsupported", 0)
     per = "; ".join(
-        f"{c}: {v['linked']} of {v['copies']} linked, {v['unmatched']} unmatched"
+        f"{c}: {v['linked']} of {v['copies']} with a source found, {v['unmatched']} unmatched"
         for c, v in metrics["per_class"].items()
     )
     return (
         f"*Augmented copies.* {metrics['copies']:,} files named `_<k>_<random>.jpg` (256x256 JPEGs, Keras "
         "`ImageDataGenerator` naming) are flipped / turned / recoloured / squashed copies of images in the same "
-        f"folder. Linked to a source: {metrics['linked']:,}; unmatched: {metrics['unmatched']:,} ({per}). "
-        f"Lowest verification score of a link {metrics['score_min']:.3f}; smallest margin over the runner-up "
-        f"{metrics['margin_min']:.3f}. Ambiguous copies (a second candidate within the tie margin, up to "
+        f"folder. Of {metrics['copies']:,} copies: {metrics['linked'] - metrics['dropped_ambiguous']:,} linked to one "
+        f"source + {metrics['dropped_ambiguous']:,} ambiguous (dropped) + {metrics['unmatched']:,} unmatched "
+        f"({per}). Lowest verification score of a link {metrics['score_min']:.3f}; smallest margin over the runner-up "
+        f"{metrics['margin_min']:.3f}. Ambiguous copies: a second candidate within the tie margin (up to "
         f"{metrics['candidates_max']} candidates; mostly blurry cataract images with little structure, which we "
-        f"cannot tell apart by eye either): {metrics['dropped_ambiguous']}, **dropped from the data** in every "
-        "protocol (joining all their candidates chained unrelated patients into one group; removing a copy cannot "
-        f"leak). Every other linked copy joins its single best source. Method: {metrics['method']}."
+        f"cannot tell apart by eye either), {metrics['dropped_ambiguous'] - k_drop}"
+        + (
+            f", or a single candidate scoring below {metrics['k_check_below']:g} whose copy index k disagrees with its "
+            f"k-neighbours' source offsets, {k_drop} ({', '.join(metrics['k_unsupported_files'][:12])}"
+            + ("..." if k_drop > 12 else "")
+            + ")"
+            if k_drop
+            else ""
+        )
+        + ": **dropped from the data** in every protocol (joining all their candidates chained unrelated patients "
+        "into one group; removing a copy cannot leak). Every other linked copy joins its single best source. "
+        f"Method: {metrics['method']}."
     )
 
 
@@ -311,10 +328,13 @@ def sweep_text(sweep, main: str) -> str:
 def in_ci_text(tables: dict) -> str:
     """Every Table 2 cell whose CI holds the paper's value ({label: table2.table2_vs_paper table}), with what it
     means (Markdown)."""
-    hits = []
+    hits, full = [], []
     for name, df in tables.items():
         for _, row in df.iterrows():
-            for col in [c for c in df.columns if c.startswith("paper ")]:
+            cols = [c for c in df.columns if c.startswith("paper ")]
+            if cols and all(str(row[c]).endswith("(in CI)") for c in cols):
+                full.append(f"{row['model']}, {row['reading']}, {name}")
+            for col in cols:
                 if str(row[col]).endswith("(in CI)"):
                     cls = col[len("paper ") :]
                     hits.append(
@@ -323,10 +343,15 @@ def in_ci_text(tables: dict) -> str:
                     )
     if not hits:
         return "No reading of any model holds a paper value inside its 95% CI."
+    every = (
+        "no row (model, reading, protocol) holds the paper's value in all its classes' CIs"
+        if not full
+        else "rows holding the paper's value in every class's CI: " + "; ".join(full)
+    )
     return (
         "Cells whose 95% CI holds the paper's value: " + "; ".join(hits) + ". One value inside a CI does not "
-        "contradict the argument above: it concerns the four per-class values of one 4-class classifier together, "
-        "and no model matches all four."
+        "contradict the argument above: it concerns the per-class values of one classifier together; "
+        f"{every} (computed per row)."
     )
 
 
@@ -346,6 +371,103 @@ def timing_text(wall_s: float, feats_meta: dict, cached: bool, control: dict | N
         + f"; a clean clone (every feature set extracted first) about {clean / 60:.1f} min against the "
         f"{budget_min:g}-min target ({'within' if clean <= 60 * budget_min else 'over'} it; extraction inside this "
         f"notebook: {inside:.0f} s)."
+    )
+
+
+def best_seeded_text(r: dict, cfg: EyeCVConfig, best: str) -> str:
+    """The best model whose CI includes retraining variability (run on 2+ seeds), named with its CI (Markdown bullet);
+    when the overall best ran on one seed, its paired difference to that model."""
+    seeded = [m for m in r if r[m].get("n_seeds", 1) > 1]
+    if not seeded:
+        return "- No model ran on more than one seed: no CI includes retraining variability."
+    b = max(seeded, key=lambda m: r[m]["balanced_accuracy"])
+    text = (
+        f"- Highest balanced accuracy with a retraining CI: {cfg.label(b)}, {_ci(r[b], 'balanced_accuracy')} "
+        f"({r[b]['n_seeds']} seeds; 95% CI: {r[b]['ci']})"
+    )
+    if b != best and "vs_best" in r[b]:
+        text += f"; minus the overall best ({cfg.label(best)}, 1 seed) {_pp(r[b]['vs_best'], 'balanced_accuracy')}"
+    return text + "."
+
+
+def side_confound_text(cfg: EyeCVConfig, models=()) -> str:
+    """For the SOM-based models, the clause that a protocol difference also changes the SOM side when the headline
+    tunes it and the others fix it ('' otherwise)."""
+    t = cfg.tuning
+    main = cfg.cv.protocols[0]
+    if not t.som_side_others or list(t.som_side_others) == list(t.som_side):
+        return ""
+    som_models = [cfg.label(m) for m in models if m in SOM_MODELS]
+    if not som_models:
+        return ""
+    return (
+        f"for the SOM-based models ({', '.join(som_models)}) a difference against {main} also changes the SOM side "
+        f"(tuned over {list(t.som_side)} in {main}, fixed at {', '.join(str(v) for v in t.som_side_others)} in the "
+        "other protocols): it measures the grouping and the side together"
+    )
+
+
+def side_edge_text(edges, sweep, cfg: EyeCVConfig, claim: str, sweep_model: str = "literal CBNN") -> str:
+    """Where the tuned SOM side sat on its grid (from the tuning table) against the diagnostic sweep's best side for
+    the claim model (Markdown sentence; '' without a tuned side)."""
+    grid = list(cfg.tuning.som_side)
+    rows = edges[(edges["model"] == "som") & (edges["protocol"] == cfg.cv.protocols[0])] if edges is not None else []
+    if len(grid) < 2 or not len(rows):
+        return f"*SOM side*: not tuned in {cfg.cv.protocols[0]} (grid {grid}): no grid edge to report."
+    row = rows.iloc[0]
+    text = (
+        f"*SOM side chosen inside the folds* ({cfg.cv.protocols[0]}, grid {grid}, by the SOM classifier's inner score; "
+        f"the SOM-based networks inherit it): {row['chosen (times)']}; on a grid edge in {row['on a grid edge']} "
+        f"({row['edges hit'] or 'none'})."
+    )
+    if sweep is not None and len(sweep):
+        part = sweep[sweep["model"] == sweep_model]
+        if len(part):
+            b = part["balanced accuracy (%)"]
+            top = part.loc[b.idxmax()]
+            low = part[part["side"] == min(grid)]
+            text += (
+                f" The diagnostic sweep's best side for {cfg.label(claim)} is {int(top['side'])} "
+                f"({top['balanced accuracy (%)']:.2f} % balanced, outer fold 1)"
+            )
+            if len(low):
+                gap = float(top["balanced accuracy (%)"] - low["balanced accuracy (%)"].iloc[0])
+                text += (
+                    f"; at the grid's lowest side {min(grid)} it scores {low['balanced accuracy (%)'].iloc[0]:.2f} %: "
+                    f"where the lowest side is chosen, {cfg.label(claim)} may be under-sized by up to {gap:.2f} pp "
+                    "(one fold, one seed)"
+                )
+            text += "."
+    return text
+
+
+def leak_footnote(cfg: EyeCVConfig, models=()) -> str:
+    """The leak table's footnote on the SOM side (Markdown)."""
+    confound = side_confound_text(cfg, models)
+    if not confound:
+        return "*Note to the table*: every protocol uses the same SOM side grid."
+    return f"*Note to the table*: {confound}. Seeds per protocol: the column *seeds per protocol*."
+
+
+def caveats_text(near_facts: dict, verifier, cut: float, feature_note: str) -> str:
+    """The closing caveats (Markdown), the near-duplicate grouping stated from this run's counts and the pixel
+    check's pass rate on known same-eye pairs (:func:`lib.eye.copies.verifier_summary`)."""
+    rows = {str(r["pairs"]).split(" (")[0]: r for _, r in verifier.iterrows()} if verifier is not None else {}
+    same = rows.get("copy and its source")
+    share = f"share at or above {cut:g} (%)"
+    rate = f" (which passes {same[share]:.0f} % of known same-eye pairs)" if same is not None else ""
+    return (
+        "Caveats: acquisition (size, format, source) differs by class in the Kaggle set, and diabetic retinopathy is "
+        "recognised even from 16x16 thumbnails where lesions are invisible, so high accuracies partly measure the "
+        "source of an image. The copy links come from an image match, not from a list of the augmenter's inputs: a "
+        "copy whose source is not in the folder, or a link to a near-identical image of the same eye, cannot be told "
+        "apart here (the pairs figure shows the hardest cases). Near-identical originals without a shared patient id "
+        f"are grouped when their feature cosine is at least {near_facts['threshold']:g} **and** the pixel check "
+        f"confirms them{rate} or an ambiguous copy ties them: {near_facts['pairs']} of "
+        f"{near_facts['candidate_pairs']} candidate pairs joined (section 2c); the other candidates and every pair "
+        "below the threshold stay apart, so the near-duplicate effect is measured for the joined pairs only. The "
+        f"paper gives no SOM or network setting: every grid and setting here is ours. Features: {feature_note} (the "
+        "paper's MobileNetV2 is the full-width network)."
     )
 
 
@@ -381,6 +503,7 @@ def interpretation(
         )
         + ("." if len(top) > 1 else " (no other model is tied: the best is separated from every other model)."),
     ]
+    lines.append(best_seeded_text(r, cfg, best))
     one_seed = [cfg.label(m) for m in top if r[m].get("n_seeds", 1) == 1]
     if one_seed:
         lines.append(
@@ -430,11 +553,24 @@ def interpretation(
         )
     if control is not None and "logreg" in r:
         cb = control["balanced_accuracy"]
+        lo_c, hi_c = control["balanced_accuracy_ci"]
+
+        def _vs_control(m):
+            lo, hi = r[m]["balanced_accuracy_ci"]
+            verdict = (
+                "overlapping CIs (unpaired): not established"
+                if lo <= hi_c and hi >= lo_c
+                else ("above it (unpaired CIs apart)" if lo > hi_c else "below it (unpaired CIs apart)")
+            )
+            return (
+                f"{cfg.label(m)} {100 * (r[m]['balanced_accuracy'] - cb):+.2f} pp "
+                f"({_ci(r[m], 'balanced_accuracy')}: {verdict})"
+            )
+
         lines.append(
             f"- Against the negative control ({control['features']}, logistic regression, balanced accuracy "
-            f"{100 * cb:.2f} %; point differences): ImageNet features with logistic regression "
-            f"{100 * (r['logreg']['balanced_accuracy'] - cb):+.2f} pp; {cfg.label(claim)} "
-            f"{100 * (r[claim]['balanced_accuracy'] - cb):+.2f} pp."
+            f"{_ci(control, 'balanced_accuracy')}; point differences, CIs compared unpaired): ImageNet features with "
+            f"logistic regression: {_vs_control('logreg')}; {_vs_control(claim)}."
         )
     for m, per in leak.items():
         for a, b in pairs:
@@ -448,9 +584,13 @@ def interpretation(
                     lo, hi = np.nanpercentile(per[a][bkey] - per[b][bkey], [2.5, 97.5])
                     verdict = "established" if lo > 0 or hi < 0 else "not established: the CI contains 0"
                     parts.append(f"{100 * d:+.2f} pp {name} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({verdict})")
+                also = ""
+                if m in SOM_MODELS and main in (a, b) and side_confound_text(cfg, (m,)):
+                    others = ", ".join(str(v) for v in cfg.tuning.som_side_others)
+                    also = f"; also: SOM side tuned in {main}, fixed at {others} in the other protocol"
                 lines.append(
                     f"- *{a} - {b}* ({LEAK_MEANING[(a, b)]}), {cfg.label(m)}: " + "; ".join(parts) + " (scored on "
-                    "the same originals)."
+                    f"the same originals{also})."
                 )
     if "plain" in read and main != "plain":
         both = [m for m in r if m in read["plain"]]

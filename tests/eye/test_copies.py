@@ -221,3 +221,38 @@ def test_verifier_reference_and_summary():
     s = copies.verifier_summary([checked, pd.DataFrame({"kind": ["x", "x"], "pixel score": [0.1, 0.9]})], 0.5)
     assert s["n"].tolist() == [1, 1, 2]
     assert s["share at or above 0.5 (%)"].tolist() == [100.0, 0.0, 50.0]
+
+
+def _k_links(rows):
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {"file": f, "best": b, "score": s, "linked": True, "source": b, "also": "", "candidates": n}
+            for f, b, s, n in rows
+        ]
+    )
+
+
+def test_k_check_drops_an_unsupported_low_scoring_link_and_counts_it():
+    """Copies _<k>_ number the augmenter's inputs in order: k - rank(source) is shared by neighbouring k. A single-
+    candidate link whose offset no k-neighbour shares and whose score is below the cut is dropped (review m1)."""
+    files = [f"c/{i:02d}_left.jpg" for i in range(10)] + ["c/_3_1.jpg", "c/_4_1.jpg", "c/_5_1.jpg", "c/_6_1.jpg"]
+    links = _k_links(
+        [
+            ("c/_3_1.jpg", "c/03_left.jpg", 0.99, 1),
+            ("c/_4_1.jpg", "c/04_left.jpg", 0.99, 1),
+            ("c/_5_1.jpg", "c/09_left.jpg", 0.95, 1),  # offset -4 against 0 around it: the false link
+            ("c/_6_1.jpg", "c/06_left.jpg", 0.99, 1),
+        ]
+    )
+    flagged = copies.k_check(links, files, 0.96)
+    assert flagged["k unsupported"].tolist() == [False, False, True, False]
+    assert copies.ambiguous_mask(files, flagged)[files.index("c/_5_1.jpg")]
+    assert not copies.k_check(links, files, 0.9)["k unsupported"].any()  # scores above the cut stay linked
+    assert not copies.k_check(links, files, 0.0)["k unsupported"].any()  # off
+    groups = dict(zip(files, copies.link_groups(files, np.array(files), flagged)))
+    assert groups["c/_5_1.jpg"] != groups["c/09_left.jpg"] and groups["c/_3_1.jpg"] == groups["c/03_left.jpg"]
+    c = copies.link_counts(flagged).iloc[0]
+    assert (c["linked"], c["linked to one source"], c["ambiguous (dropped)"]) == (4, 3, 1)
+    assert c["linked to one source (%)"] == 75.0

@@ -567,3 +567,173 @@ def test_edge_text_names_models_mostly_on_an_edge():
     t = prose.edge_text(edges)
     assert "mlp (neardup: 2 of 3; width high: 2)" in t and "logreg" not in t
     assert prose.edge_text(edges.iloc[1:]).startswith("No model")
+
+
+def _reading(bal, lo, hi, seeds):
+    return {"balanced_accuracy": bal, "balanced_accuracy_ci": [lo, hi], "n_seeds": seeds, "ci": f"{seeds} seeds"}
+
+
+def test_best_seeded_text_names_the_best_model_with_a_retraining_ci():
+    from lib.eye import prose
+
+    cfg = _cfg(models=("net_features", "logreg", "mlp"))
+    r = {
+        "net_features": _reading(0.80, 0.78, 0.82, 1),
+        "logreg": {
+            **_reading(0.79, 0.77, 0.81, 3),
+            "vs_best": {"balanced_accuracy": -0.01, "balanced_accuracy_ci": [-0.02, 0.01]},
+        },
+        "mlp": _reading(0.78, 0.76, 0.80, 3),
+    }
+    t = prose.best_seeded_text(r, cfg, "net_features")
+    assert f"retraining CI: {cfg.label('logreg')}, 79.00 % [77.00, 81.00] (3 seeds" in t and "-1.00 pp" in t
+    r["net_features"]["n_seeds"] = 3
+    assert cfg.label("net_features") in prose.best_seeded_text(r, cfg, "net_features")
+    assert "No model ran on more than one seed" in prose.best_seeded_text(
+        {"logreg": _reading(0.7, 0.6, 0.8, 1)}, cfg, "logreg"
+    )
+
+
+def test_side_confound_is_stated_only_when_the_side_grids_differ():
+    from lib.eye import prose
+
+    cfg = _cfg(
+        models=("som", "cbnn_onehot", "logreg"),
+        tuning={"som_side": [8, 16], "som_side_others": [16]},
+        protocols=["neardup", "linked"],
+    )
+    t = prose.side_confound_text(cfg, ("cbnn_onehot", "logreg"))
+    assert cfg.label("cbnn_onehot") in t and cfg.label("logreg") not in t and "fixed at 16" in t
+    assert prose.side_confound_text(cfg, ("logreg",)) == ""
+    assert "fixed at 16" in prose.leak_footnote(cfg, ("cbnn_onehot",))
+    same = _cfg(
+        models=("som", "cbnn_onehot"),
+        tuning={"som_side": [8, 16], "som_side_others": []},
+        protocols=["neardup", "linked"],
+    )
+    assert prose.side_confound_text(same, ("cbnn_onehot",)) == ""
+    assert "same SOM side grid" in prose.leak_footnote(same, ("cbnn_onehot",))
+
+
+def test_side_edge_text_reads_the_chosen_side_against_the_sweep():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    cfg = _cfg(models=("som", "cbnn_onehot"), tuning={"som_side": [8, 16, 32]}, protocols=["neardup"])
+    edges = pd.DataFrame(
+        [
+            {
+                "protocol": "neardup",
+                "model": "som",
+                "chosen (times)": "side 8: 3",
+                "on a grid edge": "3 of 3",
+                "edges hit": "side low: 3",
+            }
+        ]
+    )
+    sweep = pd.DataFrame(
+        {"side": [8, 12, 16], "model": ["literal CBNN"] * 3, "balanced accuracy (%)": [66.11, 69.40, 68.69]}
+    )
+    t = prose.side_edge_text(edges, sweep, cfg, "cbnn_onehot")
+    assert "side 8: 3" in t and "3 of 3" in t and "best side for" in t and "is 12 (69.40 %" in t
+    assert "under-sized by up to 3.29 pp" in t
+    assert "not tuned" in prose.side_edge_text(edges, sweep, _cfg(tuning={"som_side": [8]}), "cbnn_onehot")
+
+
+def test_in_ci_text_computes_whether_a_row_matches_every_class():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    tab = pd.DataFrame(
+        {
+            "model": ["LR"],
+            "reading": ["recall"],
+            "a (%)": ["90.00 [88.00, 92.00]"],
+            "paper a": ["91.00 (in CI)"],
+            "b (%)": ["50.00 [45.00, 55.00]"],
+            "paper b": ["96.00 (above)"],
+        }
+    )
+    assert "no row (model, reading, protocol) holds" in prose.in_ci_text({"plain": tab})
+    both = tab.assign(**{"paper b": ["52.00 (in CI)"]})
+    assert "rows holding the paper's value in every class's CI: LR, recall, plain" in prose.in_ci_text({"plain": both})
+
+
+def test_caveats_text_states_the_grouping_from_the_counts():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    v = pd.DataFrame({"pairs": ["copy and its source (same eye)"], "n": [60], "share at or above 0.5 (%)": [51.7]})
+    t = prose.caveats_text({"threshold": 0.9, "pairs": 19, "candidate_pairs": 116}, v, 0.5, "ImageNet alpha 0.35")
+    assert "19 of 116 candidate pairs joined" in t and "passes 52 % of known same-eye pairs" in t
+    assert "at least 0.9" in t and "ImageNet alpha 0.35" in t
+
+
+def test_cut_pair_rows_marks_pairs_joined_by_a_copy_tie():
+    import pandas as pd
+
+    pairs = pd.DataFrame({"a": ["x", "y"], "b": ["x2", "y2"], "pixel score": [0.6, 0.37], "copy tie": [False, True]})
+    rows = experiment.cut_pair_rows(pairs, 0.5, 1)
+    assert rows[0]["kind"] == "pixel 0.60 passes 0.5" and rows[1]["kind"] == "pixel 0.37 fails 0.5 (joined: copy tie)"
+
+
+def test_interpretation_reads_control_by_cis_and_flags_the_side_confound():
+    import pandas as pd
+
+    from lib.eye import prose
+
+    cfg = _cfg(
+        models=("cbnn_onehot", "logreg"),
+        tuning={"som_side": [8, 16], "som_side_others": [16]},
+        protocols=["neardup", "linked"],
+        seeds=[0, 1],
+    )
+    classes = ["a", "b"]
+
+    def entry(bal, lo, hi, seeds=2):
+        return {
+            "accuracy": bal,
+            "accuracy_ci": [lo, hi],
+            "balanced_accuracy": bal,
+            "balanced_accuracy_ci": [lo, hi],
+            "ci": "ci",
+            "n_seeds": seeds,
+            "recall": {"a": bal, "b": bal},
+        }
+
+    read = {"neardup": {"logreg": entry(0.80, 0.78, 0.82), "cbnn_onehot": entry(0.68, 0.65, 0.71)}}
+    read["neardup"]["cbnn_onehot"]["vs_best"] = {
+        "balanced_accuracy": -0.12,
+        "balanced_accuracy_ci": [-0.15, -0.1],
+        "tied": False,
+    }
+    control = {**entry(0.67, 0.65, 0.69), "features": "random"}
+    boot = np.zeros(10)
+    leak = {
+        m: {
+            p: {"accuracy": 0.7, "boot": boot, "balanced_accuracy": 0.7, "balanced_boot": boot}
+            for p in ("neardup", "linked")
+        }
+        for m in ("cbnn_onehot", "logreg")
+    }
+    t = prose.interpretation(
+        read,
+        leak,
+        cfg,
+        "cbnn_onehot",
+        {"a": 0.9, "b": 0.9},
+        classes,
+        control,
+        pd.DataFrame(),
+        "neardup",
+        None,
+        [("linked", "neardup")],
+    )
+    assert "overlapping CIs (unpaired): not established" in t and "above it (unpaired CIs apart)" in t
+    assert "Highest balanced accuracy with a retraining CI" in t
+    lines = [x for x in t.splitlines() if x.startswith("- *linked - neardup*")]
+    assert len(lines) == 2 and "also: SOM side tuned in neardup, fixed at 16" in lines[0] + lines[1]
+    assert sum("also: SOM side" in x for x in lines) == 1
