@@ -168,14 +168,22 @@ def run(
     early = reach_round is not None and reach_round <= 2
     small_gap = not (ref_mean - first >= det)  # the reference does not clearly beat random's first queried round
     flat = early or small_gap
-    # a saving to the target needs random's own curve to reach it: where random's mean curve stays below it within
-    # the budget, the saving is not estimable (a few seeds that reach it would give a number without a meaning)
+    # a saving to the target is a paired estimate only when every seed of both curves reaches it (review22s4b N-M1:
+    # averaging over the seeds where random happens to reach it keeps exactly the seeds where random did well).
+    # Where random does not reach it within the budget but the strategy does, that seed's saving is censored: at
+    # least 1 - labels / (the most labels random saw); the mean of those bounds (exact where random reaches) is a
+    # lower bound on the mean saving, shown when the strategy reaches the target in every seed.
     rnd_seeds = per_seed[per_seed.method == "random"]
-    saving_estimable = reach_round is not None
-    if not saving_estimable:
-        for col in ("saving_vs_random", "saving_with_validation"):
-            summary[col] = None
-            summary[col + "_ci"] = [[None, None]] * len(summary)
+    n_seeds = len(seeds)
+    saving_estimable = bool(rnd_seeds["reached"].all()) and len(rnd_seeds) == n_seeds
+    rnd_max = long[long.method == "random"].groupby("seed")["n_labels"].max()
+    extra = {m: len(val) if reads_validation(m) else 0 for m in strategies}
+    for col, vals in censored_savings(per_seed, rnd_max, extra, n_seeds, summary["method"]).items():
+        summary[col] = vals
+    paired_all = [saving_estimable and int(n) == n_seeds for n in summary["seeds_paired"].fillna(0)]
+    for col in ("saving_vs_random", "saving_with_validation"):
+        summary[col] = [v if ok else None for v, ok in zip(summary[col], paired_all)]
+        summary[col + "_ci"] = [list(c) if ok else [None, None] for c, ok in zip(summary[col + "_ci"], paired_all)]
     controller = None
     if {"odal", "odal_no_fuzzy"} <= set(strategies):
         a = per_seed[per_seed.method == "odal"].set_index("seed")["auc"]
@@ -205,6 +213,7 @@ def run(
             "reaches_early": bool(early),
             "reference_gap_below_detectable": bool(small_gap),
             "saving_estimable": bool(saving_estimable),
+            "random_max_labels": int(rnd_max.max()) if len(rnd_max) else None,
             "random_seeds_reaching_target": int(rnd_seeds["reached"].sum()),
         },
         {
@@ -225,6 +234,31 @@ def run(
     )
 
 
+def censored_savings(per_seed: pd.DataFrame, random_max: pd.Series, extra: dict, n_seeds: int, methods) -> dict:
+    """Per method (in ``methods``' order): seeds reaching the target, and, where the method reaches it in all
+    ``n_seeds`` seeds, a lower bound on its mean saving vs random: per seed 1 - labels / random's labels where
+    random reaches the target, else 1 - labels / ``random_max`` (the most labels random saw in that seed: random
+    needs more); with ``extra[method]`` labels added to the method's count (the validation its controller reads)
+    in ``saving_lower_bound_with_validation``; ``seeds_censored``: seeds where random does not reach it."""
+    rnd = per_seed[per_seed.method == "random"].set_index("seed")["labels_to_target"]
+    out = {k: [] for k in ("seeds_reaching_target", "saving_lower_bound", "saving_lower_bound_with_validation")}
+    out["seeds_censored"] = []
+    for m in methods:
+        g = per_seed[per_seed.method == m].set_index("seed")
+        out["seeds_reaching_target"].append(int(g["reached"].sum()))
+        if m == "random" or len(g) != n_seeds or not g["reached"].all():
+            for k in ("saving_lower_bound", "saving_lower_bound_with_validation", "seeds_censored"):
+                out[k].append(None)
+            continue
+        den = rnd.reindex(g.index).fillna(random_max.reindex(g.index))
+        out["saving_lower_bound"].append(float((1.0 - g["labels_to_target"] / den).mean()))
+        out["saving_lower_bound_with_validation"].append(
+            float((1.0 - (g["labels_to_target"] + extra.get(m, 0)) / den).mean())
+        )
+        out["seeds_censored"].append(int(rnd.reindex(g.index).isna().sum()))
+    return out
+
+
 def _ci(ci) -> str:
     return "n/a" if not ci or ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
@@ -236,6 +270,52 @@ def _pct(ci) -> str:
     if ci[1] > 1.0:
         return f"[{ci[0]:+.1%}, +100.0%] (t-interval cut at the possible maximum; its upper end: {ci[1]:+.1%})"
     return f"[{ci[0]:+.1%}, {ci[1]:+.1%}]"
+
+
+def _saving_text(r, s) -> str:
+    """The paired saving, estimated on every seed (both curves reach the target in each)."""
+    val = (
+        " ("
+        + (
+            "n/a"
+            if r["saving_with_validation"] is None or pd.isna(r["saving_with_validation"])
+            else f"{r['saving_with_validation']:.1%} {_pct(r['saving_with_validation_ci'])}"
+        )
+        + f" with the {s['validation_labels']:,} validation labels its controller reads charged to it)"
+        if r.method in s.get("validation_charged_to", [])
+        else " (it reads no validation labels)"
+    )
+    return (
+        f"{r['saving_vs_random']:.1%} {_pct(r['saving_vs_random_ci'])} in pool labels over all "
+        f"{int(r['seeds_paired'])} seeds" + val
+    )
+
+
+def _censored_text(r, s, f) -> str:
+    """Where random misses the target in some seeds: a lower bound when this strategy reaches it in every seed."""
+    lb = r.get("saving_lower_bound")
+    n = len(s["seeds"])
+    if lb is None or pd.isna(lb):
+        return (
+            "not estimated: it needs every seed of both curves to reach the target (here "
+            f"{int(r['seeds_reaching_target'])} of {n} for {r.method}, "
+            f"{f.get('random_seeds_reaching_target', 0)} of {n} for random; a mean over the "
+            "seeds where both reach it would keep only the seeds where random did well)"
+        )
+    cens = int(r["seeds_censored"])
+    val = (
+        f"; at least {r['saving_lower_bound_with_validation']:.1%} with the {s['validation_labels']:,} validation "
+        "labels its controller reads charged to it"
+        if r.method in s.get("validation_charged_to", [])
+        else ""
+    )
+    return (
+        f">= {lb:.1%} (censored: random does not reach the target within {f.get('random_max_labels') or s['budget']:,}"
+        f" labels in {cens} of {n} seeds, where the saving is at least 1 - labels / that count; exact in the other "
+        f"{n - cens}; a lower bound on the mean, no interval{val})"
+        if cens
+        else f">= {lb:.1%}"
+    )
 
 
 def reading(al: ForestAL) -> str:
@@ -257,9 +337,15 @@ def reading(al: ForestAL) -> str:
     else:
         head += (
             f"Random's mean curve does not reach {s['fraction']:.0%} of the reference within {s['budget']:,} pool "
-            f"labels ({f.get('random_seeds_reaching_target', 0)} of {len(s['seeds'])} seeds do): the label saving "
-            "to that target is not estimable here; the learning-curve AUC differences below are what this study "
-            "measures. "
+            "labels. "
+        )
+    n = len(s["seeds"])
+    reach = al.summary.set_index("method")["seeds_reaching_target"] if "seeds_reaching_target" in al.summary else {}
+    if len(reach):
+        head += (
+            f"Seeds whose curve reaches {s['fraction']:.0%} of its reference within the budget: "
+            + ", ".join(f"{m} {int(k)} of {n}" for m, k in reach.items())
+            + ". "
         )
     head += (
         f"The reference is {f['reference_mean'] - f['random_mean']:+.3f} above random's first queried round "
@@ -293,27 +379,7 @@ def reading(al: ForestAL) -> str:
             f"- {r.method}: learning-curve AUC {word} random (difference {r['auc_minus_random']:.3f} {_ci(ci)}; "
             f"detectable with these seeds: {r['detectable_auc_difference']:.3f}); label saving to "
             f"{s['fraction']:.0%} of the reference "
-            + (
-                (
-                    "not estimable (random's mean curve does not reach the target within the budget)"
-                    if not f.get("saving_estimable", True)
-                    else "not estimable (fewer than two seeds reach it on both curves)"
-                )
-                if sav is None
-                else f"{sav:.1%} {_pct(r['saving_vs_random_ci'])} in pool labels over the {int(r['seeds_paired'])} "
-                "seeds where both curves reach it"
-                + (
-                    " ("
-                    + (
-                        "n/a"
-                        if r["saving_with_validation"] is None or pd.isna(r["saving_with_validation"])
-                        else f"{r['saving_with_validation']:.1%} {_pct(r['saving_with_validation_ci'])}"
-                    )
-                    + f" with the {s['validation_labels']:,} validation labels its controller reads charged to it)"
-                    if r.method in s.get("validation_charged_to", [])
-                    else " (it reads no validation labels)"
-                )
-            )
+            + (_saving_text(r, s) if sav is not None and not pd.isna(sav) else _censored_text(r, s, f))
             + "."
         )
     c = al.controller
@@ -384,5 +450,9 @@ def describe(forest_al: dict, fraction: float) -> str:
         'this setting" when random sampling reaches the target within two queried rounds or when the reference is '
         "not above random's first queried round by the largest detectable effect size (the mean paired learning-curve "
         "AUC difference a two-sided 5% t test over these seeds finds with 80% power). Savings are in pool labels, "
-        "and beside them with the validation labels charged to the strategies that read them (ODAL)."
+        "and beside them with the validation labels charged to the strategies that read them (ODAL). A saving is "
+        "estimated only when every seed of both curves reaches the target; where the strategy reaches it in every "
+        "seed but random does not within the budget, the saving is censored and shown as a lower bound (per such "
+        "seed: 1 - labels / the most labels random saw), never as a mean over the seeds where random happened to "
+        "reach it. How many seeds of each strategy reach the target is in the reading."
     )

@@ -203,6 +203,22 @@ def write_rhythm(study: RhythmStudy, out: Outputs) -> pd.DataFrame:
     return study.summary.round(3)
 
 
+def _per_seed(study: RhythmStudy, a: str, b: str, metric: str) -> list[float]:
+    """Each seed's DS2 ``metric`` of variant ``a`` minus ``b``'s (seed by seed when ``b`` has the same seeds, else
+    minus ``b``'s point in the summary); empty when ``a`` has no per-seed rows."""
+    r = study.runs
+    if "variant" not in r.columns or metric not in r.columns:
+        return []
+    va = r[r.variant == a].set_index("seed")[metric].astype(float)
+    vb = r[r.variant == b].set_index("seed")[metric].astype(float)
+    if not len(va):
+        return []
+    if len(vb) and set(vb.index) == set(va.index):
+        return [float(va[s] - vb[s]) for s in va.index]
+    base = study.summary[study.summary.variant == b][metric]
+    return [float(v - base.iloc[0]) for v in va] if len(base) and pd.notna(base.iloc[0]) else []
+
+
 def rhythm_reading(study: RhythmStudy) -> str:
     """Generated sentences: each variant vs the RR-only floor and longer context vs one beat (paired CIs)."""
     lines = []
@@ -229,9 +245,13 @@ def rhythm_reading(study: RhythmStudy) -> str:
                 )
                 + "."
             )
+    from lib.ecg.rhythm_text import decide  # the one verdict rule of the cell (CI, edge of 0, every seed's sign)
+
+    words = {"above": "higher", "below": "lower", "not separable from": "not distinguishable"}
     for r in study.paired.itertuples():
         lo, hi = r.ci if r.ci else (float("nan"), float("nan"))
-        verdict = "higher" if lo > 0 else ("lower" if hi < 0 else "not distinguishable")
+        verdict = decide(r.ci, _per_seed(study, r.a, r.b, r.metric))
+        verdict = words.get(verdict, verdict.replace(" against", "").replace(" from", ""))
         lines.append(
             f"- {r.a} minus {r.b}, {r.metric}: {r.diff:+.3f} [95% CI {lo:+.3f} to {hi:+.3f}], p = {r.p:.3f} "
             f"-> {verdict}."

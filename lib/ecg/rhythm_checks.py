@@ -45,10 +45,11 @@ def scores(target: str, positive, fits: dict, record, *, n_boot: int, seed: int,
         probas = {m: [R.at_threshold(np.asarray(s)[keep], t) for s, t in fits[m]] for m in models}
         reps = ecg_boot.seed_mean_replicates(yk, probas, rk, n_boot=n_boot, seed=seed)
         ones = np.ones((1, yk.size))
-        point = {}
+        point, per_seed = {}, {}
         for m in models:
             pts = [ecg_boot.weighted_scores(yk, p, ones) for p in probas[m]]
-            point[m] = {k: float(np.mean([pt[k][0] for pt in pts])) for k in NAMES}
+            per_seed[m] = {k: [float(pt[k][0]) for pt in pts] for k in NAMES}
+            point[m] = {k: float(np.mean(per_seed[m][k])) for k in NAMES}
             rows.append(
                 {"target": target, "DS2 beats": beats, "model": m, "n_seeds": len(pts), "positives": int(yk.sum())}
                 | {"patients with positives": int(np.unique(patients(rk[yk == 1])).size)}
@@ -58,6 +59,8 @@ def scores(target: str, positive, fits: dict, record, *, n_boot: int, seed: int,
         for m in models[1:]:
             for k in NAMES:
                 d = ecg_boot.paired_difference(reps[m][k], reps[models[0]][k], point[m][k] - point[models[0]][k])
+                # each seed of m minus the first model's mean over its seeds (the every-seed-same-sign rule)
+                d["per_seed"] = [v - point[models[0]][k] for v in per_seed[m][k]]
                 paired.append(
                     {"target": target, "DS2 beats": beats, "comparison": f"{m} - {models[0]}", "metric": NAMES[k]} | d
                 )

@@ -37,6 +37,8 @@ class RhythmResult:
     checks: pd.DataFrame  # non-sinus and AF/flutter-vs-rest, all DS2 beats and without named records (CIs)
     checks_paired: pd.DataFrame  # sequence minus floor on each of those (paired resamples)
     af_per_patient: pd.DataFrame  # AF/flutter Se / +P per DS2 patient, floor vs sequence model (first seed)
+    #: DS2 non-sinus truth and each model's P(non-sinus) averaged over its seeds (primary reading; the figure)
+    scores: dict | None = None
 
     @property
     def floor_proba(self) -> np.ndarray:
@@ -121,15 +123,15 @@ def study(
     the sequence model's P(AF/flutter) at its DS1 threshold, both targets on all DS2 beats and without each record
     of ``without`` (lib.ecg.rhythm_checks), AF/flutter per patient; episodes with no minimum length and with
     ``episode_min_s`` seconds. Under the primary reading the floor is refitted with every seed of ``seeds`` (its
-    scores are the mean over them; decisions, per-record errors and checks use the fit with ``seed``), and ``Z_alt``
-    = (name, per-beat inputs) adds a second sequence model (e.g. with morphology) paired with the floor and with the
-    first sequence model."""
+    scores, and the checks', are the mean over them; decisions and per-record errors use the fit with ``seed``),
+    and ``Z_alt`` = (name, per-beat inputs) adds a second sequence model (e.g. with morphology) paired with the
+    floor and with the first sequence model."""
     # every DS1 beat trains (the held-out validation patients too: the inner CV on DS1 chooses what is chosen)
     tr, te = np.sort(np.concatenate([split["train"], split["val"]])), split["test"]
     rec_te = data.record[te]
     rows, summary, paired, episodes, inner = [], [], [], [], []
     primary = data.settings.get("label_reading", "statement")
-    confusion = keep = choice = per_record = checks = None
+    confusion = keep = choice = per_record = checks = mean_scores = None
     cols = None
     for rd, y, seq_seeds in ((primary, data.y, list(seeds)), (alt_name, alt_y, list(seeds)[:1])):
         y = np.asarray(y)
@@ -202,12 +204,17 @@ def study(
             ),
         ]
         if rd == primary:
-            af_floor = R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=seed, positive=AF, **floor_kw)
+            # the checks' floor is the headline's: every forest seed of the primary reading (scores: the mean)
+            af_floors = [
+                R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=s_, positive=AF, **floor_kw)
+                for s_ in fit_seeds["floor"]
+            ]
+            af_floor = af_floors[0]
             af_fits = {
-                "floor": [(af_floor["score"], af_floor["threshold"])],
+                "floor": [(f_["score"], f_["threshold"]) for f_ in af_floors],
                 "sequence": [(f["af_score"], f["af_threshold"]) for f in seqs],
             }
-            ns_fits = {"floor": [(floor["score"], floor["threshold"])]}
+            ns_fits = {"floor": [(f_["score"], f_["threshold"]) for f_ in models["floor"]]}
             ns_fits["sequence"] = [(f["score"], f["threshold"]) for f in seqs]
             tabs = [
                 rhythm_checks.scores(t, pos, fits_, rec_te, n_boot=n_boot, seed=seed, without=without)
@@ -247,6 +254,10 @@ def study(
         )
         if rd == primary:
             keep = (floor["score"], floor["threshold"], seqs[0]["epochs"])
+            mean_scores = {"y": yb} | {
+                name: np.mean([np.asarray(f_["score"], dtype=float) for f_ in fits_], axis=0)
+                for name, fits_ in models.items()
+            }
             per_record = _per_record(data, te, y, {"floor": floor, "sequence": seqs[0]})
             pred = np.where(seqs[0]["score"] >= seqs[0]["threshold"], p0[:, 1:].argmax(1) + 1, 0)
             cm = pd.crosstab(
@@ -272,6 +283,7 @@ def study(
         checks[0].reset_index(drop=True),
         checks[1].reset_index(drop=True),
         af_patients,
+        mean_scores,
     )
 
 

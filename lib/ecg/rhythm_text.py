@@ -41,7 +41,9 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         f"{sequence['lr']}, batches of {sequence['batch_size']} chunks, seeds {', '.join(map(str, seeds))}."
         + (
             f" A second sequence model, the same but with per-beat inputs {' + '.join(sequence['alt_inputs'])}, is "
-            "paired with the floor and with the first (does the beat's own morphology help tell ectopy from AF?)."
+            "paired with the floor and with the first (does the beat's own morphology help tell ectopy from AF?); "
+            "one setting, untuned (the first model's settings as they are), so it is no test of whether morphology "
+            "helps."
             if sequence.get("alt_inputs")
             else ""
         )
@@ -80,10 +82,31 @@ def _fmt(v, ci) -> str:
     return f"{v:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
-def _verdict(pr, m) -> tuple[str, str]:
+#: a CI end this close to 0 is "at the edge of 0": no direction is established either way
+EDGE = 0.001
+
+
+def decide(ci, per_seed=()) -> str:
+    """The one verdict rule of the cell (this reading and lib.ecg.networks.rhythm_reading): 'above' / 'below' when
+    the paired patient CI excludes 0 by more than ``EDGE`` AND every seed's difference has that sign; 'at the edge
+    of 0' when a CI end lies within ``EDGE`` of 0; otherwise 'not separable'. Returns the word before 'the floor'."""
+    if not ci or not all(np.isfinite(ci)):
+        return "not separable from"
+    lo, hi = float(ci[0]), float(ci[1])
+    if abs(lo) <= EDGE or abs(hi) <= EDGE:
+        return "at the edge of 0 against (a CI end within 0.001 of 0: not established)"
+    sign = 1 if lo > 0 else (-1 if hi < 0 else 0)
+    if not sign:
+        return "not separable from"
+    per_seed = list(per_seed)
+    if len(per_seed) > 1 and not all(d * sign > 0 for d in per_seed):
+        return "not separable from (the patient CI excludes 0, but the seeds disagree in sign)"
+    return "above" if sign > 0 else "below"
+
+
+def _verdict(pr, m, per_seed=()) -> tuple[str, str]:
     ci = pr.loc[m, "ci"]
-    word = "above" if ci and ci[0] > 0 else ("below" if ci and ci[1] < 0 else "not separable from")
-    return word, _fmt(pr.loc[m, "diff"], ci)
+    return decide(ci, per_seed), _fmt(pr.loc[m, "diff"], ci)
 
 
 def reading(res, cv: pd.DataFrame | None = None) -> str:
@@ -123,11 +146,8 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
         pr = res.paired[(res.paired.reading == rd) & (res.paired.comparison == "sequence - floor")].set_index("metric")
         verdict = []
         for m, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
-            word, txt = _verdict(pr, m)
             per_seed = _seed_differences(res, rd, m)
-            sign = {"above": 1, "below": -1}.get(word)
-            if sign and len(per_seed) > 1 and not all(d * sign > 0 for d in per_seed):
-                word = "not separable from (the patient CI excludes 0, but the seeds disagree in sign)"
+            word, txt = _verdict(pr, m, per_seed)
             seeds_txt = f"; per seed {', '.join(f'{d:+.3f}' for d in per_seed)}" if len(per_seed) > 1 else ""
             verdict.append(f"{label} {word} the floor (difference {txt}{seeds_txt})")
         one = " (1 seed: indicative)" if q.n_seeds == 1 else ""
@@ -145,11 +165,13 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
         row = s[(s.reading == primary) & (s.model == name)].iloc[0]
         words = []
         for m, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
-            word, txt = _verdict(g, m)
+            word, txt = _verdict(g, m, _seed_differences(res, primary, m, name, comp.split(" - ")[1]))
             words.append(f"{label} {word} (difference {txt})")
         lines.append(
             f"- {comp} (mean of {int(row.n_seeds)} seed(s); {name}: F1 {_fmt(row.nonsinus_f1, row.nonsinus_f1_ci)}, "
-            f"ROC-AUC {_fmt(row.roc_auc_nonsinus, row.roc_auc_nonsinus_ci)}): " + "; ".join(words) + "."
+            f"ROC-AUC {_fmt(row.roc_auc_nonsinus, row.roc_auc_nonsinus_ci)}): "
+            + "; ".join(words)
+            + f" ({name}: one setting, untuned; not a negative result on its inputs)."
         )
     ect = res.paired[res.paired.comparison == f"{FLOOR_ECT} - floor"].set_index("metric")
     if len(ect):
@@ -205,11 +227,15 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
     return "\n".join(lines)
 
 
-def _seed_differences(res, reading: str, metric: str) -> list[float]:
-    """Each sequence-model seed's DS2 score minus the floor's (mean over the floor's fits), one reading."""
+def _seed_differences(res, reading: str, metric: str, name: str = "sequence", base: str = "floor") -> list[float]:
+    """Each seed's DS2 score of ``name`` minus ``base``'s: minus the floor's mean over its fits when ``base`` is
+    the floor, else seed by seed (the same seeds in the same order), one reading."""
     r = res.runs[res.runs.reading == reading]
-    floor = r[r.model == "floor"][metric].mean()
-    return [float(v - floor) for v in r[r.model == "sequence"][metric]]
+    a = r[r.model == name][metric].to_numpy(float)
+    b = r[r.model == base][metric].to_numpy(float)
+    if base == "floor" or b.size != a.size:
+        return [float(v - b.mean()) for v in a]
+    return [float(v) for v in a - b]
 
 
 def _why(res, primary: str) -> list[str]:
@@ -250,12 +276,17 @@ def _why(res, primary: str) -> list[str]:
                 "DS2 gap is not a DS2 artefact."
             )
         elif best.min() > fl:
+            every = seq_in.inner_cv_pr_auc
             text += (
-                "Inside DS1 every seed's best is above the floor, so a gap on DS2 is a failure to transfer to DS2's "
-                "patients, not a failure to fit."
+                f"Every seed's best epoch is above the floor, but its per-epoch scores range {every.min():.3f}-"
+                f"{every.max():.3f} (floor {fl:.3f}) and the best is chosen on them: no evidence either way on "
+                "whether the model fits DS1 better than the floor."
             )
         else:
-            text += "Inside DS1 the sequence model is not below the floor."
+            text += (
+                f"Its per-epoch scores range {seq_in.inner_cv_pr_auc.min():.3f}-{seq_in.inner_cv_pr_auc.max():.3f} "
+                f"(floor {fl:.3f}): no evidence either way."
+            )
         lines.append(text)
     pr = res.per_record
     if pr is not None and len(pr) and {"S beats", "V beats"} <= set(pr.columns) and pr["floor FP"].sum() > 0:
@@ -304,21 +335,24 @@ def _checks(res) -> list[str]:
         g = g.set_index("model")
         f, q = g.loc["floor"], g.loc["sequence"]
         pr = cp[(cp.target == target) & (cp["DS2 beats"] == beats)].set_index("metric")
+        # non-sinus on all DS2 beats is the primary comparison above: its F1 and ROC-AUC verdicts are given there
+        # once (the same floor fits, the same rule); here only what the primary bullet does not say
+        same = target == "non-sinus" and beats == "all"
         verdict = []
-        for m in ("F1", "ROC-AUC", "PR-AUC"):
-            word, txt = _verdict(pr, m)
+        for m in ("PR-AUC",) if same else ("F1", "ROC-AUC", "PR-AUC"):
+            seeds_ = pr.loc[m, "per_seed"] if "per_seed" in pr.columns else ()
+            word, txt = _verdict(pr, m, seeds_ if isinstance(seeds_, (list, tuple, np.ndarray)) else ())
             verdict.append(f"{m} {word} the floor ({txt})")
+        floor_seeds = int(f.n_seeds)
         lines.append(
             f"- {target}, DS2 {beats} ({int(f.positives):,} positive beats from {int(f['patients with positives'])} "
-            f"patients): floor F1 {_fmt(f.F1, f.F1_ci)}, ROC-AUC {_fmt(f['ROC-AUC'], f['ROC-AUC_ci'])}; sequence "
+            f"patients): floor (mean of {floor_seeds} forest seed(s)) F1 {_fmt(f.F1, f.F1_ci)}, ROC-AUC "
+            f"{_fmt(f['ROC-AUC'], f['ROC-AUC_ci'])}; sequence "
             f"model (mean of {int(q.n_seeds)} seeds) F1 {_fmt(q.F1, q.F1_ci)}, ROC-AUC "
-            f"{_fmt(q['ROC-AUC'], q['ROC-AUC_ci'])}: " + "; ".join(verdict) + "."
-        )
-    fl = res.summary[res.summary.model == "floor"]["n_seeds"]
-    if len(fl) and int(fl.iloc[0]) > 1 and int(ch[ch.model == "floor"]["n_seeds"].max()) == 1:
-        lines.append(
-            "- These checks use the floor's first forest seed (its decisions and its AF/flutter twin); the headline "
-            f"rows above average its {int(fl.iloc[0])} seeds, so their floor numbers differ in the third decimal."
+            f"{_fmt(q['ROC-AUC'], q['ROC-AUC_ci'])}: "
+            + ("F1 and ROC-AUC: the primary reading's verdicts above; " if same else "")
+            + "; ".join(verdict)
+            + "."
         )
     n_af = ch[ch.target != "non-sinus"]["patients with positives"]
     if len(n_af):
@@ -327,3 +361,41 @@ def _checks(res) -> list[str]:
             "positive clusters that they may under-cover; the per-patient AF table shows how the score splits."
         )
     return lines
+
+
+def curves_figure(res, stamp: str | None = None):
+    """Three panels: DS2 ROC and precision-recall curves of non-sinus, the floor vs the sequence model (scores
+    averaged over each model's seeds; primary reading), and each sequence seed's inner-CV PR-AUC per epoch on DS1
+    with the chosen epoch marked and the floor's inner-CV PR-AUC as a line."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    sc = res.scores or {}
+    y = sc.get("y")
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for name in [k for k in sc if k != "y" and k != FLOOR_ECT]:
+        fpr, tpr, _ = roc_curve(y, sc[name])
+        prec, rec, _ = precision_recall_curve(y, sc[name])
+        axes[0].plot(fpr, tpr, label=name)
+        axes[1].plot(rec, prec, label=name)
+    axes[0].plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    axes[0].set(xlabel="false-positive rate", ylabel="sensitivity", title="DS2 non-sinus ROC (mean over seeds)")
+    if y is not None:
+        axes[1].axhline(float(np.mean(y)), color="grey", lw=0.8, ls=":", label="prevalence")
+    axes[1].set(xlabel="recall", ylabel="precision", title="DS2 non-sinus precision-recall")
+    primary = res.summary["reading"].iloc[0]
+    inn = res.inner[res.inner.reading == primary]
+    for s_, g in inn[inn.model == "sequence"].groupby("seed"):
+        (line,) = axes[2].plot(g["epoch"], g["inner_cv_pr_auc"], marker=".", label=f"sequence seed {int(s_)}")
+        ch = g[g["chosen"].astype(bool)]
+        axes[2].plot(ch["epoch"], ch["inner_cv_pr_auc"], marker="o", ms=10, mfc="none", color=line.get_color())
+    fl = inn[inn.model == "floor"]["inner_cv_pr_auc"]
+    if len(fl):
+        axes[2].axhline(float(fl.iloc[0]), color="k", ls="--", lw=1, label="floor")
+    axes[2].set(xlabel="epoch", ylabel="pooled out-of-fold PR-AUC", title="DS1 inner CV (circle: chosen epoch)")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    if stamp:
+        fig.suptitle(stamp, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -187,6 +187,18 @@ def test_rhythm_study_integrates_the_checks_on_a_tiny_case():
     assert {"sequence + extra - floor", "sequence + extra - sequence"} <= comps
     assert "sequence + extra - sequence (mean of 2 seed(s)" in text and "mean of 2 forest seeds" in text
     assert {"S beats", "V beats"} <= set(res.per_record.columns) and res.per_record["V beats"].sum() == 3
+    # review22s4b N-M2: the checks use the headline's floor (every forest seed, mean) and each comparison gets one
+    # verdict in the cell: non-sinus on all DS2 beats is decided in the primary bullet only
+    assert (c[c.model == "floor"]["n_seeds"] == 2).all()
+    assert all(len(v) == 2 for v in res.checks_paired["per_seed"])
+    line = next(x for x in text.splitlines() if x.startswith("- non-sinus, DS2 all"))
+    assert "F1 and ROC-AUC: the primary reading's verdicts above" in line
+    assert "F1 " + "above" not in line and "ROC-AUC below" not in line and "ROC-AUC above" not in line
+    assert sum(x.startswith("- statement reading (primary)") for x in text.splitlines()) == 1
+    # review22s4b N-m10: the rhythm figure (DS2 ROC / PR, floor vs sequence; DS1 inner CV per epoch)
+    assert set(res.scores) >= {"y", "floor", "sequence"} and res.scores["floor"].shape == res.scores["y"].shape
+    fig = __import__("lib.ecg.rhythm_text", fromlist=["curves_figure"]).curves_figure(res, "stamp")
+    assert len(fig.axes) == 3 and len(fig.axes[2].lines) >= 2 * 2 + 1  # 2 seeds (curve + chosen mark) + floor
 
 
 def test_aami_readings_name_the_record_a_target_rests_on_and_the_largest_confusion():
@@ -219,3 +231,29 @@ def test_rhythm_reading_flags_seeds_stopped_by_the_epoch_cap():
     study = networks.RhythmStudy(runs, pd.DataFrame(), paired, 50)
     text = networks.rhythm_reading(study)
     assert "v seed 0 (best epoch 12 of 12)" in text and "seed 1" not in text
+
+
+def test_one_verdict_rule_for_the_cell_edge_of_zero_and_seed_signs():
+    """review22s4b N-M2 / N-m8: rhythm_text.decide is the rule of both readers: a CI end within 0.001 of 0 is 'at
+    the edge of 0', a CI excluding 0 needs every seed's difference of that sign."""
+    import pandas as pd
+
+    from lib.ecg import networks
+    from lib.ecg.rhythm_text import decide
+
+    assert decide([-0.055, 0.00004], [-0.03, -0.01]).startswith("at the edge of 0")
+    assert decide([-0.055, -0.0002], [-0.03, -0.01]).startswith("at the edge of 0")
+    assert decide([-0.06, -0.01], [-0.03, -0.01]) == "below"
+    assert decide([0.01, 0.06], [0.03, -0.01]).startswith("not separable from (the patient CI excludes 0")
+    assert decide([-0.05, 0.04], [0.1, 0.2]) == "not separable from"
+    assert decide(None) == "not separable from"
+    runs = pd.DataFrame([{"variant": "v", "seed": s, "nonsinus_f1": f, "n_train": 10} for s, f in ((0, 0.5), (1, 0.7))])
+    summary = pd.DataFrame([{"variant": "floor", "nonsinus_f1": 0.6}])
+    paired = pd.DataFrame(
+        [{"a": "v", "b": "floor", "metric": "nonsinus_f1", "diff": 0.1, "ci": [0.02, 0.2], "p": 0.01}]
+    )
+    text = networks.rhythm_reading(networks.RhythmStudy(runs, summary, paired, 0))
+    assert "not separable (the patient CI excludes 0, but the seeds disagree in sign)" in text
+    paired["ci"] = [[0.0005, 0.2]]
+    text = networks.rhythm_reading(networks.RhythmStudy(runs.assign(nonsinus_f1=[0.65, 0.7]), summary, paired, 0))
+    assert "-> at the edge of 0 (a CI end within 0.001 of 0: not established)." in text
