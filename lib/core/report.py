@@ -437,10 +437,24 @@ def _honest_reason(claim: Claim, metrics: dict, kind: str, detail: str) -> str:
         value = None
     if value is None:
         return "Under the honest protocol: no value."
-    honest = verdict(claim, value, kind)
+    honest = _within_interval(claim, verdict(claim, value, kind), lookup_ci(metrics, claim.honest_metric))
     if detail.startswith("reproduced") and honest.startswith("not reproduced"):
         return f"Reproduced only under the paper's protocol; under the honest protocol: {honest}."
     return f"Under the honest protocol: {honest}."
+
+
+def _within_interval(claim: Claim, honest: str, ci: tuple[float, float] | None) -> str:
+    """A point inside the tolerance band is not a reproduction when its 95% interval reaches out of the band on the
+    side that would not reproduce (below ``paper - tol``; above ``paper + tol`` too unless higher is better)."""
+    if not honest.startswith("reproduced") or ci is None or claim.tolerance is None:
+        return honest
+    low, high = float(claim.paper_value) - claim.tolerance, float(claim.paper_value) + claim.tolerance
+    if ci[0] < low or (not claim.higher_is_better and ci[1] > high):
+        return (
+            f"not established (the point is within ±{claim.tolerance:g}, but its 95% interval "
+            f"[{ci[0]:.3g}, {ci[1]:.3g}] reaches beyond that band)"
+        )
+    return honest
 
 
 def protocols_note(claim: Claim) -> str:

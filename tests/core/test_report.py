@@ -97,6 +97,23 @@ def test_honest_protocol_and_confidence_intervals(tmp_path):
         report.build_table([claim], metrics_root=tmp_path)
 
 
+def test_honest_point_within_tolerance_with_an_interval_beyond_it_is_not_established():
+    """A saving of 0.31 against the paper's 0.30 (tolerance 0.1) with a 95% interval [-0.35, 0.97] reproduces
+    nothing; the same point with [0.25, 0.40] does; a higher-is-better claim may reach above the band."""
+    claim = _claim(paper_value=0.30, tolerance=0.1, higher_is_better=True, honest_metric="h.saving")
+    wide = {"h": {"saving": 0.31, "saving_ci": [-0.35, 0.97]}}
+    reason = report._honest_reason(claim, wide, "real", "not measured")
+    assert reason.startswith("Under the honest protocol: not established") and "[-0.35, 0.97]" in reason
+    narrow = {"h": {"saving": 0.31, "saving_ci": [0.25, 0.45]}}
+    assert report._honest_reason(claim, narrow, "real", "not measured") == (
+        "Under the honest protocol: reproduced (within ±0.1)."
+    )
+    lower = _claim(paper_value=0.30, tolerance=0.1, higher_is_better=False, honest_metric="h.saving")
+    assert "not established" in report._honest_reason(lower, narrow, "real", "not measured")
+    no_ci = {"h": {"saving": 0.31}}
+    assert report._honest_reason(claim, no_ci, "real", "not measured").endswith("reproduced (within ±0.1).")
+
+
 def test_load_claims_validates(tmp_path):
     f = tmp_path / "claims.yaml"
     f.write_text("claims:\n- {id: a, notebook: 01_odal_ecg, claim: x, paper_value: 1, source: s}\n")
