@@ -19,6 +19,22 @@ def _from_cm(cm):
     return np.array(y), np.array(p)
 
 
+def _in_ci_table():
+    """One Table 2 row: class a's CI holds the paper's value, class b's does not."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "model": ["LR"],
+            "reading": ["recall"],
+            "a (%)": ["90.00 [88.00, 92.00]"],
+            "paper a": ["91.00 (in CI)"],
+            "b (%)": ["50.00 [45.00, 55.00]"],
+            "paper b": ["96.00 (above)"],
+        }
+    )
+
+
 def test_per_class_accuracy_both_definitions_exact():
     cm = [[5, 1, 0], [2, 6, 2], [0, 0, 4]]  # rows = true, 20 samples
     y, p = _from_cm(cm)
@@ -472,16 +488,7 @@ def test_generated_texts_for_sweep_in_ci_and_timing():
     )
     t = prose.sweep_text(sweep, "neardup")
     assert "SOM 66.00-70.00 % (spread 4.00 pp; best side 8)" in t and "never used to choose" in t
-    tab = pd.DataFrame(
-        {
-            "model": ["LR"],
-            "reading": ["recall"],
-            "a (%)": ["90.00 [88.00, 92.00]"],
-            "paper a": ["91.00 (in CI)"],
-            "b (%)": ["50.00 [45.00, 55.00]"],
-            "paper b": ["96.00 (above)"],
-        }
-    )
+    tab = _in_ci_table()
     assert "LR, recall, a, plain: ours 90.00 [88.00, 92.00], paper 91.00" in prose.in_ci_text({"plain": tab})
     assert prose.in_ci_text({"plain": tab.iloc[:0]}).startswith("No reading")
     txt = prose.timing_text(600.0, {"extract_seconds": 120.0}, True, {"extract_seconds": 60.0, "cached": False})
@@ -642,20 +649,10 @@ def test_side_edge_text_reads_the_chosen_side_against_the_sweep():
 
 
 def test_in_ci_text_computes_whether_a_row_matches_every_class():
-    import pandas as pd
 
     from lib.eye import prose
 
-    tab = pd.DataFrame(
-        {
-            "model": ["LR"],
-            "reading": ["recall"],
-            "a (%)": ["90.00 [88.00, 92.00]"],
-            "paper a": ["91.00 (in CI)"],
-            "b (%)": ["50.00 [45.00, 55.00]"],
-            "paper b": ["96.00 (above)"],
-        }
-    )
+    tab = _in_ci_table()
     assert "no row (model, reading, protocol) holds" in prose.in_ci_text({"plain": tab})
     both = tab.assign(**{"paper b": ["52.00 (in CI)"]})
     assert "rows holding the paper's value in every class's CI: LR, recall, plain" in prose.in_ci_text({"plain": both})
