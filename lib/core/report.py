@@ -359,6 +359,17 @@ def interval_bounds(metrics: dict, key: str) -> tuple[float, float] | None:
     return None if diff is None else (diff - half, diff + half)
 
 
+def direction_shown(metrics: dict, key: str, effect: float) -> tuple[float, float] | None:
+    """The interval at ``key`` when it lies wholly on the paper's side of 0 (the sign of ``effect``), else None.
+
+    A test that did not support the claim although its unadjusted interval shows the paper's direction (Holm over
+    several tests not reached, or a difference beyond the paper's effect) neither confirms nor rejects it."""
+    bounds = interval_bounds(metrics, key)
+    if bounds is None or not effect:
+        return None
+    return bounds if (bounds[0] > 0 if effect > 0 else bounds[1] < 0) else None
+
+
 def cannot_decide(metrics: dict, key: str, effect: float) -> bool:
     """Whether the paired interval at ``key`` holds the paper's (signed) ``effect``: the run can neither confirm
     nor reject it ("underpowered"). An interval that excludes the effect (a null narrower than it, or a reversal)
@@ -380,8 +391,9 @@ def assess(
     "not comparable"; models that follow the bias (``guard_metrics``) -> "not comparable"; then the measured
     comparison (:func:`verdict`) -> "reproduced" or "not reproduced", the latter "underpowered" when the
     paired interval (``effect_ci``) holds the paper's effect (``paper_effect``): the run can neither confirm
-    nor reject it (:func:`cannot_decide`); an interval that excludes the effect (a narrow null, a reversal)
-    stays "not reproduced" however wide it is.
+    nor reject it (:func:`cannot_decide`), or when it lies wholly on the paper's side of 0 although the test's
+    adjusted p does not support the claim (:func:`direction_shown`); an interval that excludes the effect (a narrow
+    null, a reversal) stays "not reproduced" however wide it is.
     The honest protocol's outcome, when the claim has one, is a reason beside the verdict.
     """
     notes = [claim.note] if claim.note else []
@@ -422,6 +434,14 @@ def assess(
             reasons.append(
                 f"Our paired 95% interval {shown} holds the paper's effect ({effect:+.3g}, from its values in "
                 "claims.yaml): these seeds can neither confirm nor reject it.",
+            )
+            return Assessment("underpowered", detail, tuple(reasons + notes))
+        shown_side = direction_shown(metrics, claim.effect_ci, effect)
+        if shown_side is not None:
+            reasons.append(
+                f"Our paired 95% interval [{shown_side[0]:+.3g}, {shown_side[1]:+.3g}] excludes 0 on the paper's side "
+                f"(its effect {effect:+.3g}, from its values in claims.yaml), but the test's own rule (the adjusted "
+                "p) does not support it: direction shown, not established.",
             )
             return Assessment("underpowered", detail, tuple(reasons + notes))
     return Assessment("not reproduced", detail, tuple(reasons + notes))

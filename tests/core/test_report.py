@@ -225,6 +225,14 @@ def test_assess_every_verdict_word():
     r56 = _claim(**{**RANKING, "paper_effect": 0.056})
     h = report.assess(r56, holm)
     assert h.verdict == "underpowered" and "[+0.011, +0.083] holds the paper's effect (+0.056," in h.reasons[0]
+    # review25s5 M2: the paper's direction beyond its effect, Holm not reached: not a failed reproduction
+    beyond = _ranking_metrics("not significant", ci95=0.024)
+    beyond["claims"]["test"]["diff"] = 0.030
+    b = report.assess(_claim(**{**RANKING, "paper_effect": 0.0056}), beyond)
+    assert b.verdict == "underpowered" and "[+0.006, +0.054] excludes 0 on the paper's side" in b.reasons[0]
+    # the same interval below 0 for a positive paper effect is a reversal
+    beyond["claims"]["test"]["diff"] = -0.030
+    assert report.assess(_claim(**{**RANKING, "paper_effect": 0.0056}), beyond).verdict == "not reproduced"
     # a clear reversal (interval excludes 0 on the other side) is a result against the paper, however wide
     reversed_ = report.assess(r, _ranking_metrics("contradicted", ci95=[-0.08, -0.02]))
     assert reversed_.verdict == "not reproduced" and not any("wider than" in x for x in reversed_.reasons)
