@@ -261,9 +261,12 @@ def run_grid(
             "objective": objective,
             "seed": seed,
             **acc,
-            "best_epoch": info["best_epoch"],
+            "best_epoch": info["best_epoch"],  # the checkpoint: best of the smoothed curve patience reads
+            "raw_best_epoch": info["raw_best_epoch"],  # the raw validation maximum (the same with smoothing 1)
+            "before_min_epochs": bool(info["best_epoch"] < cfg.min_epochs),
             "epochs": info["epochs"],
             "valid_accuracy": info["best_valid_acc"],
+            "raw_best_valid_accuracy": info["raw_best_valid_acc"],
             "n_train": len(idx),
             "n_train_conflicting": int((~sp["train"].aligned[idx]).sum()),
             "seconds": info["seconds"],
@@ -764,6 +767,29 @@ def underpowered(test: dict, effect: float) -> bool:
     return bool(half is not None and diff is not None and abs(diff) <= half and half > effect)
 
 
+def early_checkpoints(runs: pd.DataFrame) -> dict:
+    """``{dataset: ["<objective> s<seed> (epoch e)", ...]}``: the trained models whose kept checkpoint predates
+    ``min_epochs`` (``before_min_epochs`` in ``runs``: the smoothed validation curve peaked before patience was
+    allowed to fire, so the model tested, ranked and CKA'd is younger than the stopping rule intends). Empty lists
+    are left out; {} when ``runs`` has no such column."""
+    if "before_min_epochs" not in runs:
+        return {}
+    out: dict = {}
+    for r in distinct_runs(runs).itertuples():
+        if bool(r.before_min_epochs):
+            out.setdefault(r.dataset, []).append(f"{r.objective} s{int(r.seed)} (epoch {int(r.best_epoch)})")
+    return out
+
+
+def early_clause(early: dict, datasets=None) -> str:
+    """A generated clause naming the models of ``early_checkpoints`` (of ``datasets``; all when None); '' when
+    none."""
+    parts = [f"{d}: {', '.join(v)}" for d, v in early.items() if v and (datasets is None or d in datasets)]
+    if not parts:
+        return ""
+    return "kept checkpoints that predate min_epochs (younger than the stopping rule intends): " + "; ".join(parts)
+
+
 def best_epochs(runs: pd.DataFrame) -> dict:
     """``{(dataset, objective, seed): best epoch}`` of the trained models (aliases left out): the age of the
     checkpoint each heatmap is computed from."""
@@ -837,18 +863,22 @@ def _range(values) -> str:
     return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
-def length_clause(mb: dict) -> str:
+def length_clause(mb: dict, early: dict | None = None) -> str:
     """A short generated clause for beside a ranking verdict: whether the compared models trained for the same
-    number of epochs (see ``matched_budget_lines``)."""
+    number of epochs (see ``matched_budget_lines``), and the models whose kept checkpoint predates min_epochs
+    (``early_checkpoints``)."""
+    tail = early_clause(early or {})
     if not mb:
-        return ""
+        return tail
     if mb["same_length"]:
-        return "every model ran the same number of epochs: no training-length confound"
-    g = mb["group_epochs"]
-    return (
-        f"training lengths differ (a confound): probabilistic models ran {_range(g['probabilistic'])} epochs, "
-        f"margin-based {_range(g['margin'])} (matched-budget comparison below)"
-    )
+        text = "every model ran the same number of epochs: no training-length confound"
+    else:
+        g = mb["group_epochs"]
+        text = (
+            f"training lengths differ (a confound): probabilistic models ran {_range(g['probabilistic'])} epochs, "
+            f"margin-based {_range(g['margin'])} (matched-budget comparison below)"
+        )
+    return text + (f"; {tail}" if tail else "")
 
 
 def matched_budget_lines(mb: dict) -> list[str]:
@@ -932,6 +962,7 @@ def summary(runs: pd.DataFrame, history: pd.DataFrame | None = None) -> dict:
                 test["underpowered"] = underpowered(test, effects[name])
     out["chance"] = CHANCE
     out["bias_guard"] = bias_guard(runs)
+    out["early_checkpoints"] = early_checkpoints(runs)
     if history is not None and len(history):
         out["matched_budget"] = matched_budget(history, runs)
     return out
@@ -1117,7 +1148,8 @@ def interpretation(
     CKA noise floor against the between-objective differences. No number in it is typed by hand."""
     lines = [f"Data: {source.stamp}.", ""]
     tests = summary_.get("ranking_tests", {})
-    length = length_clause(summary_.get("matched_budget", {}))
+    early = summary_.get("early_checkpoints", {})
+    length = length_clause(summary_.get("matched_budget", {}), early)
     if "probabilistic_above_margin" in tests:
         lines.append(
             _verdict_line(
@@ -1157,15 +1189,16 @@ def interpretation(
                 "noise-floor verdict is the test over trained models in the CKA line below."
             )
     lines += ranking_lines(summary_)
-    lines += cka_claim_lines(cka_tested or {})
+    lines += cka_claim_lines(cka_tested or {}, early)
     lines += probe_lines(probe or {})
     lines += negative_control_lines(control if control is not None else pd.DataFrame(), runs)
     return "\n".join(lines)
 
 
-def cka_claim_lines(cka_tested: dict) -> list[str]:
+def cka_claim_lines(cka_tested: dict, early: dict | None = None) -> list[str]:
     """Prose for ``lib.bias.cka_claims.cka_claims``: per dataset the four verdicts (relative to the untrained
-    baseline, Holm-adjusted over the run's CKA claims) and where change_after peaks."""
+    baseline, Holm-adjusted over the run's CKA claims), the checkpoint-age reading with the models whose kept
+    checkpoint predates min_epochs (``early_checkpoints``), and where change_after peaks."""
     lines = []
     for d, c in cka_tested.items():
         ch, b, p, n = c["change_after_layer"], c["block_structured"], c["progressive"], c["noise_floor"]
@@ -1205,6 +1238,7 @@ def cka_claim_lines(cka_tested: dict) -> list[str]:
                 else "."
             )
             + (f" {age}" if (age := cka_claims.age_sentence(n.get("checkpoint_age", {}))) else "")
+            + (f" Heatmaps from {young}." if (young := early_clause(early or {}, [d])) else "")
             + (f" The late-box score change_after(k) peaks at: {peak_text}." if peak_text else "")
         )
     return lines
@@ -1345,12 +1379,13 @@ def convergence_table(
     history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, tolerance: float = 0.01, window: int = 3
 ) -> pd.DataFrame:
     """Did training stop on a plateau? Per (dataset, objective) of the trained models: how many seeds stopped by
-    patience before the cap, the best epochs, the range of the seed-mean validation curve over its last ``window``
-    epochs and the seed noise there (mean over those epochs of the standard deviation across seeds), per seed the
-    least-squares slope of the second half of its validation curve with a 95 % interval (``late_slope``), the
-    largest upper bound over seeds x ``GAIN_EPOCHS`` (``max_gain_per_10_epochs``: the most a run could still gain
-    per 10 epochs at its late trend) and ``convergence_verdict`` against ``tolerance`` (params
-    ``plateau_tolerance``)."""
+    patience before the cap, the kept checkpoints' epochs (``best_epochs``: the best of the smoothed curve patience
+    reads), the raw maxima's epochs (``raw_best_epochs``), how many checkpoints predate min_epochs, the range of the
+    seed-mean validation curve over its last ``window`` epochs and the seed noise there (mean over those epochs of the
+    standard deviation across seeds), per seed the least-squares slope of the second half of its validation curve
+    with a 95 % interval (``late_slope``), the largest upper bound over seeds x ``GAIN_EPOCHS``
+    (``max_gain_per_10_epochs``: the most a run could still gain per 10 epochs at its late trend) and
+    ``convergence_verdict`` against ``tolerance`` (params ``plateau_tolerance``)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -1370,7 +1405,11 @@ def convergence_table(
                 "objective": o,
                 "seeds": int(len(grp)),
                 "stopped_by_patience": stopped,
-                "best_epochs": ", ".join(str(int(e)) for e in grp["best_epoch"]),
+                "best_epochs": ", ".join(str(int(e)) for e in grp["best_epoch"]),  # the checkpoints (smoothed best)
+                "raw_best_epochs": (
+                    ", ".join(str(int(e)) for e in grp["raw_best_epoch"]) if "raw_best_epoch" in grp else "n/a"
+                ),
+                "kept_before_min_epochs": int(grp["before_min_epochs"].sum()) if "before_min_epochs" in grp else 0,
                 "epochs_run": ", ".join(str(int(e)) for e in grp["epochs"]),
                 f"last_{window}_range": spread,
                 "seed_noise": noise,
@@ -1428,7 +1467,8 @@ def headline_table(summary_: dict) -> pd.DataFrame:
     chance = summary_.get("chance", CHANCE)
     rows = []
     for d, objs in summary_.items():
-        if not isinstance(objs, dict) or d in ("mean_over_datasets", "ranking_tests", "bias_guard", "matched_budget"):
+        skip = ("mean_over_datasets", "ranking_tests", "bias_guard", "matched_budget", "early_checkpoints")
+        if not isinstance(objs, dict) or d in skip:
             continue
         for o, v in objs.items():
             if not isinstance(v, dict) or "accuracy" not in v:
@@ -1466,7 +1506,7 @@ def ranking_lines(summary_: dict) -> list[str]:
     """Prose on the two ranking claims' guards: models that follow the bias, and the interval vs the paper's
     effect (underpowered)."""
     lines = []
-    length = length_clause(summary_.get("matched_budget", {}))
+    length = length_clause(summary_.get("matched_budget", {}), summary_.get("early_checkpoints", {}))
     for d, g in summary_.get("bias_guard", {}).items():
         if g["follows_bias"]:
             lines.append(

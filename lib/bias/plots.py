@@ -176,23 +176,26 @@ def _alias_label(o: str, aliases: Mapping[str, str]) -> str:
     return MATH_LABELS.get(o, o) + (f" (= {', '.join(twins)})" if twins else "")
 
 
-#: the late-epoch panel of ``plot_valid_curves`` starts this many epochs before the earliest best epoch
+#: the late-epoch panel of ``plot_valid_curves`` starts this many epochs before the median checkpoint epoch
 LATE_BEFORE_BEST = 2
 
 
 def late_start(history: pd.DataFrame) -> int:
-    """First epoch of the late-epoch panel: the earliest best epoch (first maximum of the validation accuracy) over
-    the runs of ``history`` minus ``LATE_BEFORE_BEST``, at least 1."""
-    best = history.loc[history.groupby(["objective", "seed"])["valid_acc"].idxmax(), "epoch"]
-    return max(1, int(best.min()) - LATE_BEFORE_BEST) if len(best) else 1
+    """First epoch of the late-epoch panel: the median over the runs of ``history`` of the checkpoint epoch (first
+    maximum of ``valid_smoothed``, the curve early stopping reads, where the history has it; else of ``valid_acc``)
+    minus ``LATE_BEFORE_BEST``, at least 1. The median, not the earliest: one run kept at an early spike (review
+    25s5 m1) would otherwise pull the panel back to epoch 1, the whole curve again."""
+    col = "valid_smoothed" if "valid_smoothed" in history else "valid_acc"
+    best = history.loc[history.groupby(["objective", "seed"])[col].idxmax(), "epoch"]
+    return max(1, int(np.median(best)) - LATE_BEFORE_BEST) if len(best) else 1
 
 
 def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None = None, width: float = 7.0):
     """Validation accuracy per epoch, one column per dataset: top row the whole curves, bottom row the late epochs
-    (where the stopping decisions are made): x from ``LATE_BEFORE_BEST`` epochs before the earliest best epoch of any
-    run of the dataset, y spanning every value drawn there (nothing clipped). Thick: mean over seeds,
-    drawn only over the epochs every seed ran (after the first seed stops, only the thin per-seed lines go on);
-    thin: each seed.
+    (where the stopping decisions are made): x from ``LATE_BEFORE_BEST`` epochs before the median checkpoint epoch of
+    the runs of the dataset (``late_start``), y spanning every value drawn there (nothing clipped). Thick: mean over
+    seeds, drawn only over the epochs every seed ran (after the first seed stops, only the thin per-seed lines go
+    on); thin: each seed.
 
     aliases: ``{alias: twin}`` objectives not trained separately (NLL = SCE): their curves are the twin's, so they
     are not drawn again and the twin's label names them (SCE is never hidden under NLL). The canvas has a fixed

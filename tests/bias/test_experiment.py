@@ -124,6 +124,8 @@ def test_run_grid_end_to_end(tmp_path):
     assert sorted(res.cka_untrained_bn) == sorted(res.cka_untrained)
     assert not np.allclose(res.cka_untrained_bn[("cmnist", 0)], res.cka_untrained[("cmnist", 0)])
     assert 0 <= res.runs.loc[0, "bias_rate"] <= 1
+    # one epoch: the checkpoint and the raw maximum are epoch 1, not before min_epochs 1
+    assert res.runs.loc[0, ["best_epoch", "raw_best_epoch", "before_min_epochs"]].tolist() == [1, 1, False]
     meta_seconds = float(be.distinct_runs(res.runs)["seconds"].sum())
     assert meta_seconds == pytest.approx(res.runs.loc[0, "seconds"])  # the alias row is not counted twice
 
@@ -436,3 +438,42 @@ def test_matched_budget_of_equal_runs_reports_no_confound():
         mb["first_n"]["probabilistic_above_margin"]["diff"]
     )
     assert "the two coincide" in be.matched_budget_lines(mb)[0]
+
+
+def test_checkpoints_before_min_epochs_are_named_beside_the_verdicts():
+    """Review 25s5 M1: a model whose kept checkpoint (smoothed best) predates min_epochs is named in the length
+    clause beside the ranking verdicts and beside the CKA checkpoint-age reading; the convergence table gives the
+    kept and the raw-maximum epochs."""
+    lengths = {(o, s): 20 for o in ("sce", "bce", "l1", "l2") for s in (0, 1)}
+    runs, hist = _budget_runs(lengths, lambda o, s, e: 0.5 + 0.001 * e + 0.001 * s)
+    runs["raw_best_epoch"] = runs["best_epoch"]
+    runs["before_min_epochs"] = False
+    young = (runs["objective"] == "l2") & (runs["seed"] == 1)
+    runs.loc[young, ["best_epoch", "raw_best_epoch", "before_min_epochs"]] = [5, 3, True]
+    assert be.early_checkpoints(runs) == {"d": ["l2 s1 (epoch 5)"]}
+    s = be.summary(runs.assign(accuracy=0.5, aligned=1.0, conflicting=0.5), hist)
+    assert s["early_checkpoints"] == {"d": ["l2 s1 (epoch 5)"]}
+    text = be.interpretation(s, {}, SimpleNamespace(stamp="synthetic"), runs=runs.assign(accuracy=0.5))
+    verdicts = [line for line in text.splitlines() if line.startswith(("- Probabilistic", "- Best objective"))]
+    assert len(verdicts) == 2 and all("predate min_epochs" in v and "d: l2 s1 (epoch 5)" in v for v in verdicts)
+    table = be.convergence_table(hist, runs, max_epochs=40)
+    l2 = table[table["objective"] == "l2"].iloc[0]
+    assert l2["best_epochs"] == "20, 5" and l2["raw_best_epochs"] == "20, 3" and l2["kept_before_min_epochs"] == 1
+    # the CKA line of that dataset names it too; a run without such models names nobody
+    claim = {"verdict": "x", "p_holm": None}
+    tested = {
+        "d": {
+            "change_after_layer": {**claim, "peaks": {}},
+            "block_structured": {**claim, "objective": "sos"},
+            "progressive": {**claim, "objective": "sce"},
+            "noise_floor": {"verdict": "x"},
+            "paper_layer": 50,
+        }
+    }
+    assert (
+        "Heatmaps from kept checkpoints that predate min_epochs"
+        in be.cka_claim_lines(tested, s["early_checkpoints"])[0]
+    )
+    assert "predate" not in be.cka_claim_lines(tested, {})[0]
+    assert be.early_checkpoints(runs.assign(before_min_epochs=False)) == {}
+    assert "predate" not in be.length_clause(be.matched_budget(hist, runs), {})

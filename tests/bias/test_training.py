@@ -115,7 +115,7 @@ def test_config_validation():
 
 
 def _stop_epoch(curve, patience, smoothing=1, min_epochs=1):
-    """The epoch at which EarlyStop stops on ``curve`` (None: ran to the end) and its best raw epoch."""
+    """The epoch at which EarlyStop stops on ``curve`` (None: ran to the end) and its checkpoint epoch."""
     stop = EarlyStop(patience, smoothing, min_epochs)
     for epoch, acc in enumerate(curve, 1):
         if stop.update(acc):
@@ -143,13 +143,31 @@ def test_early_stop_default_is_the_raw_patience_rule():
 
 def test_early_stop_smoothing_and_min_epochs_let_a_rising_curve_run_past_a_spike():
     # trailing 3-epoch mean: the spike lifts epochs 3-5 a little only; the rising curve keeps setting new smoothed
-    # bests, so patience 3 does not fire until the curve flattens (and the checkpoint is still the best raw epoch)
-    # (smoothed best at epoch 15, the first full window on the 0.31 plateau; 3 epochs later it stops)
-    assert _stop_epoch(SPIKE, patience=3, smoothing=3) == (18, 13)  # checkpoint: 0.31, the first value above 0.30
+    # bests, so patience 3 does not fire until the curve flattens; the checkpoint is the smoothed best, epoch 15 (the
+    # first full window on the 0.31 plateau), 3 epochs before the stop
+    assert _stop_epoch(SPIKE, patience=3, smoothing=3) == (18, 15)
     # min_epochs: no stop before epoch 12 even on the raw curve
     assert _stop_epoch(SPIKE, patience=3, min_epochs=12)[0] == 12
     # a flat curve still stops: smoothing delays, it does not disable patience
     assert _stop_epoch([0.5] * 20, patience=3, smoothing=3)[0] == 4
+
+
+def test_checkpoint_is_the_smoothed_best_not_a_shared_early_spike():
+    """Review 25s5 M1: the model kept is read on the curve patience reads. A spike at epoch 3 that the raw curve
+    never beats is the raw maximum (recorded as raw_best_epoch) but not the checkpoint once smoothing is on."""
+    curve = [0.10, 0.15, 0.30, 0.18, 0.20, 0.22, 0.24, 0.25, 0.26, 0.26, 0.27, 0.27, 0.27] + [0.26] * 15
+    stop = EarlyStop(patience=5, smoothing=3, min_epochs=20)
+    stopped = next(e for e, a in enumerate(curve, 1) if stop.update(a))
+    assert (stop.raw_best_epoch, stop.raw_best_acc) == (3, 0.30)
+    # windows: epoch 5 (0.30, 0.18, 0.20) = 0.227; epoch 13 (0.27, 0.27, 0.27) = 0.27, the highest
+    assert stop.best_epoch == 13 and stop.best_acc == 0.27
+    assert stop.best_smoothed == pytest.approx(0.27)
+    assert stopped == 20  # patience 5 ran out at 18, min_epochs holds it to 20
+    # smoothing 1 is the paper's rule: the checkpoint is the raw maximum, the spike
+    raw = EarlyStop(patience=5)
+    for a in curve[:8]:
+        stopped_raw = raw.update(a)
+    assert stopped_raw and raw.best_epoch == raw.raw_best_epoch == 3
 
 
 def test_progress_bars_obey_tqdm_disable():
