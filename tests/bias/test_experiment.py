@@ -477,3 +477,46 @@ def test_checkpoints_before_min_epochs_are_named_beside_the_verdicts():
     assert "predate" not in be.cka_claim_lines(tested, {})[0]
     assert be.early_checkpoints(runs.assign(before_min_epochs=False)) == {}
     assert "predate" not in be.length_clause(be.matched_budget(hist, runs), {})
+
+
+def test_paper_effect_is_computed_over_the_objectives_the_test_compares():
+    """Review 25s5 M3: the test drops NLL (SCE's alias); the paper's effect that decides 'underpowered' must too."""
+    col = {"sce": 0.3444, "bce": 0.3247, "nll": 0.3525, "l1": 0.2511, "l2": 0.2534, "sos": 0.3481}
+    t3 = {"cifar10c": col}
+    e = be.paper_effects(["cifar10c"], t3)  # default: aliases dropped
+    assert e["objectives"] == ["sce", "bce", "l1", "l2", "sos"]
+    assert e["probabilistic_above_margin"] == pytest.approx((0.3444 + 0.3247) / 2 - (0.2511 + 0.2534 + 0.3481) / 3)
+    assert e["best_is_probabilistic"] == pytest.approx(0.3444 - 0.3481)  # -0.37 points: the paper's own column
+    with_nll = be.paper_effects(["cifar10c"], t3, objectives=list(col))
+    assert with_nll["best_is_probabilistic"] == pytest.approx(0.3525 - 0.3481)
+    # the summary uses the trained objectives and says when the paper's own values do not show the ranking
+    rows = [
+        {"dataset": "cifar10c", "objective": o, "seed": s, "accuracy": a + 0.01 * s, "aligned": 1.0,
+         "conflicting": 0.5, "trained_as": "sce" if o == "nll" else o}
+        for o, a in col.items()
+        for s in (0, 1, 2)
+    ]  # fmt: skip
+    s = be.summary(pd.DataFrame(rows))  # the paper's values from claims.yaml (C-CIFAR column: the values above)
+    test = s["ranking_tests"]["best_is_probabilistic"]
+    assert test["paper_effect_objectives"] == ["sce", "bce", "l1", "l2", "sos"]
+    assert test["paper_effect"] == pytest.approx(be.paper_effects(["cifar10c"])["best_is_probabilistic"])
+    assert test["paper_effect"] < 0
+    line = [ln for ln in be.ranking_lines(s) if ln.startswith("- best_is_probabilistic")][0]
+    assert "do not show this ranking" in line
+    above = [ln for ln in be.ranking_lines(s) if ln.startswith("- probabilistic_above_margin")][0]
+    assert "do not show" not in above
+
+
+def test_claims_yaml_paper_effects_leave_the_alias_out():
+    """The tested ranking claims' paper_effect specs name the objectives the test compares (no NLL ids)."""
+    import yaml
+
+    from lib.core import paths
+
+    items = yaml.safe_load(paths.CLAIMS.read_text())["claims"]
+    tested = [c for c in items if c["id"].startswith("nb04_") and c["id"].endswith("_tested") and c.get("paper_effect")]
+    assert len(tested) == 4
+    for c in tested:
+        ids = c["paper_effect"]["higher"] + c["paper_effect"]["lower"]
+        assert not any(i.endswith("_nll") for i in ids), c["id"]
+        assert "alias" in c["note"]
