@@ -1053,7 +1053,7 @@ def metrics_meta(
         "augment": cfg.augment,
         "total_train_seconds": float(distinct_runs(result.runs)["seconds"].sum()),  # aliases not counted twice
         **timing,
-        "reductions": reductions(cfg, result.runs, clock),
+        "reductions": reductions(cfg, result.runs, clock, result.history),
     }
 
 
@@ -1101,9 +1101,37 @@ def probe_lines(probe: dict) -> list[str]:
     return lines
 
 
-def reductions(cfg: ExperimentConfig, runs: pd.DataFrame, clock: dict | None = None) -> str:
+def plateau_sentence(convergence: pd.DataFrame) -> str:
+    """One generated sentence against SPEC section 8 ("training to convergence (validation curves shown to
+    plateau)"): how many (dataset, objective) rows of ``convergence_table`` are shown to plateau, and what the others
+    are (still rising; stopped by patience or at the epoch cap with a rise that is not excluded). '' when empty."""
+    if convergence is None or not len(convergence):
+        return ""
+    verdicts = convergence["verdict"].astype(str)
+    n, k = len(verdicts), int(verdicts.str.startswith("plateau").sum())
+    what = "(dataset, objective) validation curves" if convergence["dataset"].nunique() > 1 else "objectives"
+    text = f"{k} of {n} {what} shown to plateau (SPEC section 8 asks for validation curves shown to plateau)"
+    if k == n:
+        return text
+    rising = int(verdicts.str.startswith("still rising").sum())
+    short = int(verdicts.str.contains("too few epochs").sum())
+    open_ = n - k - rising - short
+    others = [
+        f"{rising} still rising" if rising else "",
+        f"{open_} stopped (by patience or at the epoch cap) with a rise above the tolerance not excluded"
+        if open_
+        else "",
+        f"{short} with too few epochs for a slope" if short else "",
+    ]
+    return text + "; the others: " + ", ".join(o for o in others if o) + ": for them that requirement is not met"
+
+
+def reductions(
+    cfg: ExperimentConfig, runs: pd.DataFrame, clock: dict | None = None, history: pd.DataFrame | None = None
+) -> str:
     """Generated Markdown: how this run departs from the paper's protocol (Sec. 3), from the configuration and
-    the runs table (how many models were still improving at the epoch cap)."""
+    the runs table (how many models were still improving at the epoch cap); with ``history`` (the validation
+    curves) also how many objectives are shown to plateau (``plateau_sentence``, review 25s5 M4)."""
     runs = distinct_runs(runs) if len(runs) else runs
     at_cap = int((runs["epochs"] >= cfg.max_epochs).sum()) if len(runs) else 0
     items = [
@@ -1139,9 +1167,11 @@ def reductions(cfg: ExperimentConfig, runs: pd.DataFrame, clock: dict | None = N
         f"CKA on {cfg.cka_samples:,} test images"
         + (f" ({cfg.cka_bootstrap} bootstrap resamples)" if cfg.cka_bootstrap else ""),
     ]
+    if history is not None and len(history) and len(runs):
+        items.append(plateau_sentence(convergence_table(history, runs, cfg.max_epochs, cfg.plateau_tolerance)))
     if clock is not None:
         items.append(budget_line(cfg, clock))
-    return "Reductions against the paper's protocol (this run): " + "; ".join(items) + "."
+    return "Reductions against the paper's protocol (this run): " + "; ".join(i for i in items if i) + "."
 
 
 def interpretation(

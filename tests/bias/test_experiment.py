@@ -520,3 +520,39 @@ def test_claims_yaml_paper_effects_leave_the_alias_out():
         ids = c["paper_effect"]["higher"] + c["paper_effect"]["lower"]
         assert not any(i.endswith("_nll") for i in ids), c["id"]
         assert "alias" in c["note"]
+
+
+def test_reductions_count_the_objectives_shown_to_plateau():
+    """Review 25s5 M4: one generated sentence says how many objectives are shown to plateau (SPEC section 8), and
+    what the others are."""
+    table = pd.DataFrame(
+        {
+            "dataset": ["d"] * 4,
+            "objective": ["sce", "bce", "l1", "l2"],
+            "verdict": [
+                "plateau (at most +0.50 points per 10 epochs, tolerance 1)",
+                "still rising (seed 0)",
+                "stopped by patience; a rise of up to 2.00 points per 10 epochs is not excluded",
+                "at the epoch cap; a rise of up to 3.00 points per 10 epochs is not excluded",
+            ],
+        }
+    )
+    text = be.plateau_sentence(table)
+    assert text.startswith("1 of 4 objectives shown to plateau (SPEC section 8")
+    assert "1 still rising" in text and "2 stopped" in text and "not met" in text
+    assert be.plateau_sentence(table.iloc[:1]) == (
+        "1 of 1 objectives shown to plateau (SPEC section 8 asks for validation curves shown to plateau)"
+    )
+    # in the generated reductions of a run, from its validation curves
+    rng = np.random.default_rng(0)
+    flat = list(0.9 + rng.normal(0, 0.02, 12))  # noisy: a rise above 1 point per 10 epochs is not excluded
+    runs = pd.DataFrame(
+        [
+            {"dataset": "d", "objective": "sce", "seed": s, "best_epoch": 11, "epochs": 12, "trained_as": "sce"}
+            for s in (0, 1)
+        ]
+    )
+    cfg = experiment_config(max_epochs=30, plateau_tolerance=0.01)
+    line = be.reductions(cfg, runs, history=_history([flat, flat]))
+    assert "0 of 1 objectives shown to plateau" in line and "1 stopped" in line
+    assert "shown to plateau" not in be.reductions(cfg, runs)
