@@ -1268,8 +1268,13 @@ def cka_claim_lines(cka_tested: dict, early: dict | None = None) -> list[str]:
             f"deciding): box from layer {c['paper_layer']} on: "
             f"{ch['verdict']}{holm_p(ch)} (untrained score {bmean('change_after')}); {b['objective']} "
             f"block-structured: {b['verdict']}{holm_p(b)} (untrained block score {bmean('block_score')}); "
-            f"{p['objective']} progressive, compared with {p.get('compared_with', 'n/a')} and the untrained network: "
-            f"{p['verdict']}{holm_p(p)} (untrained score {bmean('progressive')}); heatmaps between objectives: "
+            f"{p['objective']} progressive, compared with "
+            + (
+                f"{p['compared_with']} and the untrained network: "
+                if p.get("compared_with")
+                else f"the untrained network only (the paper calls {b['objective']} progressive on this dataset too): "
+            )
+            + f"{p['verdict']}{holm_p(p)} (untrained score {bmean('progressive')}); heatmaps between objectives: "
             f"{n['verdict']}"
             + (
                 f" (permutation p = {n['p']:.3g} over {n['n_models']} models){holm_p(n)}."
