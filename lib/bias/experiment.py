@@ -1152,7 +1152,12 @@ def reductions(
         f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
         "training in "
         + ("float32" if cfg.precision == "fp32" else "bfloat16 autocast (weights and evaluation float32)"),
-        "augmentation: " + ("none (as the paper)" if cfg.augment == "none" else f"{cfg.augment} (DisEnt's C-CIFAR)"),
+        (
+            "no augmentation and no input normalisation (the paper normalises: 'without any augmentations (except "
+            "normalisation)')"
+            if cfg.augment == "none"
+            else f"augmentation: {cfg.augment} (DisEnt's C-CIFAR crop and flip, with its normalisation)"
+        ),
         "training split: " + ("all of it" if cfg.train_size is None else f"a stratified subset of {cfg.train_size:,}"),
         "validation split: "
         + ("all of it" if cfg.valid_size is None else f"a stratified subset of {cfg.valid_size:,}"),
@@ -1504,10 +1509,22 @@ def floor_summary_table(floor_summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def bias_rate_excess(bias_rate: float | None, conflicting: float, chance: float = CHANCE) -> float | None:
+    """A descriptor of shortcut reliance short of dominance (review 25s5 m7): the bias rate minus what a bias-blind
+    model with this conflicting accuracy would give, its errors spread evenly over the other C - 1 classes
+    (C = 1 / chance): ``bias_rate - (1 - conflicting) / (C - 1)``. > 0: the bias class is over-chosen among the
+    errors; the guard ``bias_rate >= conflicting`` flags only dominance. None without a bias rate."""
+    if bias_rate is None or conflicting is None or not np.isfinite(bias_rate):
+        return None
+    n_classes = round(1 / chance)
+    return float(bias_rate - (1 - conflicting) / (n_classes - 1))
+
+
 def headline_table(summary_: dict) -> pd.DataFrame:
     """Per dataset and objective: test accuracy, bias-conflicting and worst-group accuracy (seed mean and lowest
-    seed) beside chance, the bias rate, and whether the models follow the bias (conflicting <= chance, some seed's
-    worst group 0, or bias rate >= conflicting accuracy)."""
+    seed) beside chance, the bias rate and its excess over a bias-blind model's (``bias_rate_excess``, a
+    descriptor), and whether the models follow the bias (conflicting <= chance, some seed's worst group 0, or bias
+    rate >= conflicting accuracy)."""
     chance = summary_.get("chance", CHANCE)
     rows = []
     for d, objs in summary_.items():
@@ -1533,6 +1550,7 @@ def headline_table(summary_: dict) -> pd.DataFrame:
                     "worst_group": v["worst_group"],
                     "worst_group_min": worst,
                     "bias_rate": rate,
+                    "bias_rate_excess": bias_rate_excess(rate, v["conflicting"], chance),
                     "chance": chance,
                     "follows_bias": bool(follows),
                     "seeds": v["seeds"],

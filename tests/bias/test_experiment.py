@@ -556,3 +556,15 @@ def test_reductions_count_the_objectives_shown_to_plateau():
     line = be.reductions(cfg, runs, history=_history([flat, flat]))
     assert "0 of 1 objectives shown to plateau" in line and "1 stopped" in line
     assert "shown to plateau" not in be.reductions(cfg, runs)
+
+
+def test_bias_rate_excess_describes_reliance_short_of_dominance():
+    """Review 25s5 m7: conflicting 0.25 with bias rate 0.24 passes the dominance guard, yet a bias-blind model
+    would put only (1 - 0.25) / 9 of the conflicting samples on the bias class."""
+    assert be.bias_rate_excess(0.24, 0.25) == pytest.approx(0.24 - 0.75 / 9)
+    assert be.bias_rate_excess(0.75 / 9, 0.25) == pytest.approx(0.0)
+    assert be.bias_rate_excess(None, 0.25) is None
+    summary_ = {"chance": 0.1, "d": {"sce": {"accuracy": 0.5, "conflicting": 0.25, "worst_group": 0.1,
+                                            "bias_rate": 0.24, "seeds": 2, "trained_as": "sce"}}}  # fmt: skip
+    row = be.headline_table(summary_).iloc[0]
+    assert not row["follows_bias"] and row["bias_rate_excess"] == pytest.approx(0.24 - 0.75 / 9)

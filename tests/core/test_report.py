@@ -159,6 +159,9 @@ def test_text_claims_compare_verdict_words():
     assert report.verdict(claim, "supported", "real") == "reproduced"
     assert report.verdict(claim, "not significant", "real") == "not reproduced (not significant)"
     assert report.verdict(claim, "not significant", "synthetic") == "not comparable (synthetic data)"
+    # a test these models cannot decide is not a failed reproduction (review 25s5 m6)
+    untestable = "not testable with 10 models (smallest attainable Holm-adjusted p 0.0889 >= 0.05)"
+    assert report.verdict(claim, untestable, "real") == untestable
 
 
 def test_half_width_ci95_is_read_as_an_interval():
