@@ -610,7 +610,7 @@ def negative_control_lines(control: pd.DataFrame, runs: pd.DataFrame | None = No
             f"{r.epochs} epochs, last training loss {r.final_train_loss:.4g} (unbounded below)"
             + (
                 f": the loss diverged, running away below {RUNAWAY_LOSS:g}, so its value no longer measures fit and "
-                f"the model kept is the best validation epoch ({r.best_epoch})"
+                f"the model kept is the early-stopping checkpoint (epoch {r.best_epoch})"
                 if ran_away
                 else ""
             )
@@ -652,6 +652,14 @@ def html_table(display: pd.DataFrame):
 
     bold = display.map(lambda v: re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", v) if isinstance(v, str) else v)
     return HTML(bold.to_html(index=False, escape=False))
+
+
+def show_html(display: pd.DataFrame) -> None:
+    """Display ``html_table(display)`` now (a marked table that is not its cell's last expression: shown with its
+    marks rendered, not as raw Markdown); returns None."""
+    from IPython.display import display as show
+
+    show(html_table(display))
 
 
 def cka_summary(cka_mats: dict) -> pd.DataFrame:

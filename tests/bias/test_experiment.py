@@ -318,7 +318,7 @@ def test_a_runaway_raw_loss_is_flagged_not_called_converged():
     )
     assert len(be.control_vs_alias(control, runs)) == 1  # still compared: the weights are finite
     line = be.negative_control_lines(control, runs)[0]
-    assert "the loss diverged, running away below -10" in line and "best validation epoch (1)" in line
+    assert "the loss diverged, running away below -10" in line and "early-stopping checkpoint (epoch 1)" in line
     # a non-finite loss: no model, no comparison
     nan_row = control.assign(diverged=True, ran_away=False, note="non-finite loss at epoch 3")
     assert be.control_vs_alias(nan_row, runs).empty
