@@ -364,15 +364,23 @@ def interval_bounds(metrics: dict, key: str) -> tuple[float, float] | None:
     return None if diff is None else (diff - half, diff + half)
 
 
-def direction_shown(metrics: dict, key: str, effect: float) -> tuple[float, float] | None:
-    """The interval at ``key`` when it lies wholly on the paper's side of 0 (the sign of ``effect``), else None.
+def claim_side(claim: Claim, effect: float) -> int:
+    """The sign a difference has when it goes the claim's way: +1 for a ``{higher, lower}`` effect (higher minus
+    lower), else the sign of the paper's effect (0 when it is 0)."""
+    if isinstance(claim.paper_effect, dict):
+        return 1
+    return (effect > 0) - (effect < 0)
 
-    A test that did not support the claim although its unadjusted interval shows the paper's direction (Holm over
+
+def direction_shown(metrics: dict, key: str, side: int) -> tuple[float, float] | None:
+    """The interval at ``key`` when it lies wholly on the claim's ``side`` of 0, else None.
+
+    A test that did not support the claim although its unadjusted interval shows the claim's direction (Holm over
     several tests not reached, or a difference beyond the paper's effect) neither confirms nor rejects it."""
     bounds = interval_bounds(metrics, key)
-    if bounds is None or not effect:
+    if bounds is None or not side:
         return None
-    return bounds if (bounds[0] > 0 if effect > 0 else bounds[1] < 0) else None
+    return bounds if (bounds[0] > 0 if side > 0 else bounds[1] < 0) else None
 
 
 def cannot_decide(metrics: dict, key: str, effect: float) -> bool:
@@ -397,7 +405,8 @@ def assess(
     comparison (:func:`verdict`) -> "reproduced" or "not reproduced", the latter "underpowered" when the
     paired interval (``effect_ci``) holds the paper's effect (``paper_effect``): the run can neither confirm
     nor reject it (:func:`cannot_decide`), or when it lies wholly on the paper's side of 0 although the test's
-    adjusted p does not support the claim (:func:`direction_shown`); an interval that excludes the effect (a narrow
+    adjusted p does not support the claim (:func:`direction_shown`); a ranking the paper's own values do not
+    show (its ``{higher, lower}`` effect <= 0) is "not comparable"; an interval that excludes the effect (a narrow
     null, a reversal) stays "not reproduced" however wide it is.
     The honest protocol's outcome, when the claim has one, is a reason beside the verdict.
     """
@@ -429,6 +438,13 @@ def assess(
         return Assessment("not comparable", "", tuple(["The claim states no tolerance to compare with.", *notes]))
     effect = paper_effect(claim, metrics, claims)
     if effect is not None:
+        side = claim_side(claim, effect)
+        if isinstance(claim.paper_effect, dict) and effect <= 0:
+            reasons.append(
+                f"The paper's own values give an effect of {effect:+.3g} against its claim (claims.yaml): a ranking "
+                "the paper's numbers do not show cannot be reproduced or refuted here.",
+            )
+            return Assessment("not comparable", f"measured: {detail}", tuple(reasons + notes))
         if cannot_decide(metrics, claim.effect_ci, effect):
             bounds = interval_bounds(metrics, claim.effect_ci)
             shown = (
@@ -441,12 +457,12 @@ def assess(
                 "claims.yaml): these seeds can neither confirm nor reject it.",
             )
             return Assessment("underpowered", detail, tuple(reasons + notes))
-        shown_side = direction_shown(metrics, claim.effect_ci, effect)
+        shown_side = None if "contradicted" in detail else direction_shown(metrics, claim.effect_ci, side)
         if shown_side is not None:
             reasons.append(
-                f"Our paired 95% interval [{shown_side[0]:+.3g}, {shown_side[1]:+.3g}] excludes 0 on the paper's side "
-                f"(its effect {effect:+.3g}, from its values in claims.yaml), but the test's own rule (the adjusted "
-                "p) does not support it: direction shown, not established.",
+                f"Our paired 95% interval [{shown_side[0]:+.3g}, {shown_side[1]:+.3g}] excludes 0 on the claim's "
+                f"side (the paper's effect {effect:+.3g}, from its values in claims.yaml), but the test's own rule "
+                "(the adjusted p) does not support it: direction shown, not established.",
             )
             return Assessment("underpowered", detail, tuple(reasons + notes))
     return Assessment("not reproduced", detail, tuple(reasons + notes))

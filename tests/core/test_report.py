@@ -232,10 +232,27 @@ def test_assess_every_verdict_word():
     beyond = _ranking_metrics("not significant", ci95=0.024)
     beyond["claims"]["test"]["diff"] = 0.030
     b = report.assess(_claim(**{**RANKING, "paper_effect": 0.0056}), beyond)
-    assert b.verdict == "underpowered" and "[+0.006, +0.054] excludes 0 on the paper's side" in b.reasons[0]
+    assert b.verdict == "underpowered" and "[+0.006, +0.054] excludes 0 on the claim's side" in b.reasons[0]
+    # ... but never a test that says "contradicted"
+    assert (
+        report.assess(
+            _claim(**{**RANKING, "paper_effect": 0.0056}),
+            {**beyond, "claims": {**beyond["claims"], "test": {**beyond["claims"]["test"], "verdict": "contradicted"}}},
+        ).verdict
+        == "not reproduced"
+    )
     # the same interval below 0 for a positive paper effect is a reversal
     beyond["claims"]["test"]["diff"] = -0.030
     assert report.assess(_claim(**{**RANKING, "paper_effect": 0.0056}), beyond).verdict == "not reproduced"
+    # review25s5 2x: the side comes from the claim ({higher, lower}: higher minus lower), not from the effect's sign;
+    # a ranking the paper's own values do not show is not comparable, whatever our test says against it
+    table = {"h": _claim(id="h", paper_value=0.3444), "l": _claim(id="l", paper_value=0.3481)}
+    inconsistent = _claim(**{**RANKING, "paper_effect": {"higher": ["h"], "lower": ["l"], "how": "max"}})
+    rev = report.assess(inconsistent, _ranking_metrics("contradicted", ci95=[-0.08, -0.02]), claims=table)
+    assert rev.verdict == "not comparable" and "effect of -0.0037 against its claim" in rev.reasons[0]
+    table["h"] = _claim(id="h", paper_value=0.3491)  # +0.001: below our interval, on the claim's side
+    shown = report.assess(inconsistent, _ranking_metrics("not significant", ci95=[0.006, 0.054]), claims=table)
+    assert shown.verdict == "underpowered" and "excludes 0 on the claim's side" in shown.reasons[0]
     # a clear reversal (interval excludes 0 on the other side) is a result against the paper, however wide
     reversed_ = report.assess(r, _ranking_metrics("contradicted", ci95=[-0.08, -0.02]))
     assert reversed_.verdict == "not reproduced" and not any("wider than" in x for x in reversed_.reasons)
