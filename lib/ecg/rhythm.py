@@ -321,6 +321,44 @@ def _drop_short(rec, mask, dur, min_seconds: float) -> np.ndarray:
     return out
 
 
+def episode_cis(record, sample, fs: float, ref, pred, *, min_seconds: float = 0.0, n_boot: int, seed: int) -> dict:
+    """Patient-bootstrap 95% intervals of :func:`episode_scores`' four ratios: the patients (lib.ecg.data.patients:
+    201 and 202 one) are drawn with replacement ``n_boot`` times (seeded; the resamples of
+    lib.ecg.bootstrap.record_bootstrap for the same records and seed), each episode counted with its patient's draw
+    count (an episode lies within one record). Returns {``<ratio>_ci``: [lo, hi] or None}."""
+    from lib.ecg.bootstrap import _record_counts, percentile_interval
+
+    ref, pred = np.asarray(ref, dtype=bool), np.asarray(pred, dtype=bool)
+    rec = np.asarray(record).astype(str)
+    t = np.asarray(sample, dtype=float) / fs
+    dur = np.concatenate([np.diff(t), [0.0]])
+    dur[np.concatenate([rec[1:] != rec[:-1], [True]])] = 0.0
+    if min_seconds > 0:
+        ref, pred = _drop_short(rec, ref, dur, min_seconds), _drop_short(rec, pred, dur, min_seconds)
+    idx, counts = _record_counts(rec, n_boot, seed)
+    n_pat = counts.shape[1]
+
+    def per_patient(eps, other):  # (episodes, episodes overlapping ``other``) per patient
+        n, h = np.zeros(n_pat), np.zeros(n_pat)
+        for a, b in eps:
+            n[idx[a]] += 1
+            h[idx[a]] += bool(other[a:b].any())
+        return n, h
+
+    n_ref, h_ref = per_patient(runs(rec, ref), pred)
+    n_det, h_det = per_patient(runs(rec, pred), ref)
+    d_ref, d_det, d_both = (np.bincount(idx, weights=dur * m, minlength=n_pat) for m in (ref, pred, ref & pred))
+    C = counts.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = {
+            "episode_se": (C @ h_ref) / (C @ n_ref),
+            "episode_ppv": (C @ h_det) / (C @ n_det),
+            "duration_se": (C @ d_both) / (C @ d_ref),
+            "duration_ppv": (C @ d_both) / (C @ d_det),
+        }
+    return {f"{k}_ci": percentile_interval(v, 0.95) for k, v in reps.items()}
+
+
 def episode_scores(record, sample, fs: float, ref, pred, min_seconds: float = 0.0) -> dict:
     """EC57-style gross statistics of episodes (runs of consecutive beats) of ``pred`` against ``ref``:
     episode Se = share of reference episodes that overlap a detected one, episode +P = share of detected episodes

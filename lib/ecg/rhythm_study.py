@@ -235,6 +235,7 @@ def study(
                 episodes.append(
                     {"reading": rd, "model": name, "episodes of": of, "min episode (s)": min_s}
                     | R.episode_scores(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s)
+                    | R.episode_cis(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s, n_boot=n_boot, seed=seed)
                 )
         for s_, fit in zip(seq_seeds, seqs):
             inner += [

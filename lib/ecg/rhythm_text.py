@@ -63,7 +63,8 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         "paired; seed variance is not in them. DS2's AF beats come from few patients: percentile intervals over so "
         "few positive clusters may under-cover. Episodes: EC57-style gross episode and duration Se / +P of the "
         "non-sinus and AF/flutter decisions; every model here reads the reference R-peak times of the annotation "
-        "(no beat detector), and episodes are scored with no minimum length"
+        "(no beat detector); 95% CIs over DS2 patients (patient bootstrap, each episode counted with its patient's "
+        "draws); episodes are scored with no minimum length"
         + (f" and with episodes under {checks['episode_min_s']:g} s dropped." if checks else ".")
         + "\n\nBeside non-sinus: **AF/flutter vs the rest**, a target with no taxonomy ambiguity: a floor of its own "
         "(the same DS1-chosen columns, positives AF/flutter, its threshold from the same inner CV) and the sequence "
@@ -210,11 +211,19 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
     e = res.episodes[(res.episodes.reading == primary) & (res.episodes["episodes of"] == "AF/flutter")]
     for _, r in e.iterrows():
         lim = f"episodes under {r['min episode (s)']:.0f} s dropped" if r["min episode (s)"] > 0 else "no minimum"
+        ci = {k: r.get(f"{k}_ci") for k in ("episode_se", "episode_ppv", "duration_se", "duration_ppv")}
+        ci = {k: v if isinstance(v, list | tuple) and len(v) == 2 else None for k, v in ci.items()}
+        what = (
+            "one fit per model (the sequence model: its first seed), 95% CI over DS2 patients (patient bootstrap; "
+            "no seed spread in it), no paired test"
+            if any(ci.values())
+            else "one fit: no CI, no test"
+        )
         lines.append(
-            f"- AF/flutter episodes on DS2, {r.model} ({lim}; one fit: no CI, no test; {int(r.episodes_ref)} "
-            "reference, "
-            f"{int(r.episodes_detected)} detected; reference R-peak times): episode Se {_fmt(r.episode_se, None)}, "
-            f"+P {_fmt(r.episode_ppv, None)}; duration Se {_fmt(r.duration_se, None)}, +P {_fmt(r.duration_ppv, None)}."
+            f"- AF/flutter episodes on DS2, {r.model} ({lim}; {what}; {int(r.episodes_ref)} reference, "
+            f"{int(r.episodes_detected)} detected; reference R-peak times): episode Se "
+            f"{_fmt(r.episode_se, ci['episode_se'])}, +P {_fmt(r.episode_ppv, ci['episode_ppv'])}; duration Se "
+            f"{_fmt(r.duration_se, ci['duration_se'])}, +P {_fmt(r.duration_ppv, ci['duration_ppv'])}."
         )
     if cv is not None and len(cv):
         for _, r in cv.iterrows():
