@@ -81,6 +81,49 @@ def test_notebook_is_thin(key):
             )
 
 
+def _unseen_tables(nb) -> list[str]:
+    """``out.table(...)`` calls whose table a reader would not see: a bare call statement that is not the cell's last
+    top-level statement (or sits inside an ``if``/``for``/``with`` body) renders nothing, yet passes no ``show=``."""
+    unseen = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        body = ast.parse(cell.source).body
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            call = getattr(node, "value", None) if isinstance(node, ast.Expr) else None
+            is_table = (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "table"
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id == "out"
+            )
+            if is_table and node is not body[-1] and not any(k.arg == "show" for k in call.keywords):
+                unseen.append(f"cell {i}: {ast.get_source_segment(cell.source, call)[:60]}")
+    return unseen
+
+
+#: Notebooks whose committed executed copies (real runs of hours) predate ``show=``: their unseen tables are listed
+#: so that the next rerun fixes them and a NEW unseen table still fails. Remove an entry when its notebook is fixed.
+UNSEEN_PENDING_RERUN = {
+    "nb01": 1,  # cell 48: patient_cv_folds
+    "nb02": 1,  # cell 28: learning_curve (its figure shows the same numbers)
+    "nb03": 11,  # cells 10, 13, 20, 26, 29, 31: copy counts, tuning tables, the leak table, plain-protocol models
+    "nb04": 17,  # cells 8-29: corruption constants, sanity, control, group-accuracy and CKA detail tables
+}
+
+
+@pytest.mark.parametrize("key", NOTEBOOKS)
+def test_every_table_is_shown_or_marked_disk_only(key):
+    """A table the notebook writes is in the executed copy, unless its call says show=False (the reviewers read the
+    notebook, not tables/: the eye notebook's leak table was on disk only)."""
+    unseen = _unseen_tables(_nb(key))
+    assert len(unseen) == UNSEEN_PENDING_RERUN.get(key, 0), (
+        "out.table(...) not rendered: end the cell with it, or pass show=True (display now) or show=False (disk "
+        "only): " + "; ".join(unseen)
+    )
+
+
 def test_runner_rejects_unknown_notebook():
     with pytest.raises(ValueError, match="must be one of"):
         runner.notebook_parameters("nb09", "default")

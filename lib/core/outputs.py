@@ -2,6 +2,7 @@
 
     out = Outputs.for_run("04_cka_objectives", run, source)   # source: lib.core.provenance.DataSource
     out.table(df, "split_counts")       # tables/<run>/<nb>/split_counts.csv + .md; returns df (renders as a table)
+    out.table(df, "x", show=True)       # the same, displayed now: for a table that is not the cell's last expression
     out.figure(fig, "samples")          # figures/<run>/<nb>/samples.png, shown inline once, closed; returns None
     out.metrics({...})                  # metrics/<run>/<nb>.json (meta block gets the data source); returns None
     out.markdown("text")                # prose shown as Markdown (never a dict repr)
@@ -70,10 +71,23 @@ class Outputs:
             raise ValueError(f"run must be one of {paths.RUNS}, got {run!r}")
         return cls(notebook, run, source)
 
-    def table(self, df, name: str, *, index: bool = False, floatfmt: str = ".4f"):
-        """Write ``df`` as CSV + Markdown and return it (the cell renders it as a table)."""
+    def table(self, df, name: str, *, show: bool | None = None, index: bool = False, floatfmt: str = ".4f"):
+        """Write ``df`` as CSV + Markdown.
+
+        show=None (default): return ``df``, so a cell ENDING with the call renders it as a table. A cell renders only
+        its last expression: a table written before that, or inside an ``if``, is on disk but not in the notebook.
+        Such a call must say which it wants (tests/test_notebooks.py checks): show=True displays the table now (in a
+        kernel) and returns None; show=False writes it to disk only (a large or figure-duplicating table) and returns
+        None.
+        """
         write_table(df, name, self.notebook, self.run, index=index, floatfmt=floatfmt)
-        return df
+        if show is None:
+            return df
+        if show and _in_kernel():
+            from IPython.display import display
+
+            display(df)
+        return None
 
     def tables(self, tables: dict) -> dict:
         """Write every {name: DataFrame}; returns ``tables``."""

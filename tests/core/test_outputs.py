@@ -4,6 +4,7 @@ and the runner's executed copy names the project kernel, hides the parameter cel
 import json
 
 import nbformat
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -16,6 +17,7 @@ CELLS = [
     "fig, ax = plt.subplots()\nax.plot([0, 1], [n, 2 * n])\nout.figure(fig, 'line')",
     "fig, ax = plt.subplots()\nax.bar([0, 1], [1, n])\nout.figure(fig, 'bars')",
     "out.table(pd.DataFrame({'a': [1, 2]}), 'tab')",
+    "out.table(pd.DataFrame({'b': [3]}), 'shown', show=True)\nout.table(pd.DataFrame({'c': [4]}), 'disk', show=False)",
     "out.metrics({'n': n})",
     "out.markdown(f'**n** is {n}')",
     'from lib.core import paths\nprint(f\'data root: {paths.OUTPUT_ROOT / "data" / "raw"}\')',
@@ -71,7 +73,10 @@ def test_executed_copy_shows_each_figure_once_and_is_tidy(tiny_project):
     md = [o for c in nb["cells"] for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
     assert "".join(md[-1]["data"]["text/markdown"]) == "**n** is 3"
     html = [o for c in nb["cells"] for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
-    assert len(html) == 1, "the table renders as a table"
+    assert len(html) == 2, "the returned table and the show=True table render as tables; show=False is not shown"
+    shown = ["".join(o["data"]["text/html"]) for o in html]
+    assert ">3<" in shown[1] and not any(">4<" in h for h in shown)
+    assert (paths.OUTPUT_ROOT / "tables" / "default" / "01_odal_ecg" / "disk.csv").exists(), "show=False still writes"
 
 
 def test_missing_kernel_is_a_clear_error():
@@ -86,6 +91,12 @@ def test_outside_a_kernel_figure_is_saved_not_shown(tmp_path, monkeypatch, capsy
     out = outputs.Outputs.for_run("02_arxiv_bert", "default", data_source("default", "tiny"))
     fig, ax = plt.subplots()
     assert out.figure(fig, "f") is None
+    monkeypatch.setattr(paths, "TABLES", tmp_path / "tables")
+    df = pd.DataFrame({"a": [1]})
+    assert out.table(df, "t") is df
+    assert out.table(df, "t2", show=True) is None and out.table(df, "t3", show=False) is None
+    assert not capsys.readouterr().out, "outside a kernel a shown table is written, not printed"
+    assert (tmp_path / "tables" / "default" / "02_arxiv_bert" / "t3.csv").exists()
     assert (tmp_path / "figures" / "default" / "02_arxiv_bert" / "f.png").stat().st_size > 0
     assert not plt.get_fignums(), "the figure is closed"
     assert outputs.relative(paths.ROOT / "notebooks" / "x.ipynb") == "notebooks/x.ipynb"
