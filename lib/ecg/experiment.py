@@ -93,6 +93,7 @@ from lib.ecg.networks import (  # noqa: F401
     RhythmStudy,
     _floor,
     _variant,
+    af_patients_text,
     rhythm_reading,
     rhythm_study,
     write_rhythm,

@@ -23,7 +23,7 @@ def claims_block(
 ) -> dict:
     """The values the claims of claims.yaml read (``claims.*``): ODAL on ``paper_split`` plus inter-patient.
     ``savings``: {split: ALAnalysis.saving} of the AL study's splits (None where a split had no study); ``floor``:
-    the RR + irregularity floor's DS2 row of the rhythm study (lib.ecg.rhythm_study, primary reading);
+    the RR-irregularity floor's DS2 row of the rhythm study (lib.ecg.rhythm_study, primary reading);
     ``forest_al``: the forest AL study (lib.ecg.al_forest.ForestAL): where it runs, the inter-patient saving is its
     ODAL saving in pool labels, None when its verdict is "not measurable in this setting"; ``seeds``: the headline
     over seeds (lib.ecg.headline_seeds.SeedStudy): ODAL's and the baselines' scores are then the means over the
@@ -238,7 +238,7 @@ def interpretation(
     """Generated sentences on the headline: ODAL, the full CNN-BiLSTM and the 9-feature beat-RR forest across patients,
     and the paper's intra-patient split beside it (every number read from ``results``, or with ``seeds``
     (lib.ecg.headline_seeds.SeedStudy) the means over the headline seeds with the patient CI of the mean). The floor
-    every rhythm model is compared with (RR + irregularity forest) comes later, in the rhythm study."""
+    every rhythm model is compared with (the RR-irregularity forest) comes later, in the rhythm study."""
     red = _reductions(results, max_train, max_val, al_pool_max)
     results = seed_means(results, seeds)
     inter, rand = results["interpatient"], results["random"]
@@ -253,7 +253,11 @@ def interpretation(
     names = (
         ("odal", f"ODAL ({red['odal']})"),
         ("cnn_bilstm", f"CNN-BiLSTM (full supervision, {red['cnn_bilstm']})"),
-        ("rr_forest", "the forest on the 9 beat-RR features (not the floor: that is the RR + irregularity forest)"),
+        (
+            "rr_forest",
+            "the forest on the 9 beat-RR features (not the floor: that is the RR-irregularity forest of "
+            "section 4, its features chosen on DS1)",
+        ),
     )
     for k, name in names:
         r = inter[k]
@@ -261,7 +265,12 @@ def interpretation(
             f"Across patients (DS1 -> DS2) {name}: non-sinus F1 {_with_ci(r, 'nonsinus_f1')}, "
             f"ROC-AUC {_with_ci(r, 'roc_auc_nonsinus')}, PR-AUC {_with_ci(r, 'pr_auc_nonsinus')}."
         )
-    lines.append("Each against the RR + irregularity floor, paired over seeds: section 4 (the rhythm study).")
+    lines.append(
+        "Every headline model against the RR-irregularity floor, paired over its seeds: section 4 (table "
+        "headline_minus_floor_over_seeds)."
+        if seeds is not None
+        else "Paired with the floor over seeds: section 4 (the rhythm study's networks only)."
+    )
     lines.append(
         f"Under the paper's random beat split (intra-patient, optimistic) ODAL ({red['odal']}) reaches non-sinus F1 "
         f"{_with_ci(rand['odal'], 'nonsinus_f1')} and ROC-AUC {_with_ci(rand['odal'], 'roc_auc_nonsinus')}; the "

@@ -124,16 +124,34 @@ def _forest(trees: int, min_leaf: int, seed: int) -> RandomForestClassifier:
 
 
 def fit_floor(
-    Xf, y, train, test, *, trees: int, min_leaf: int, inner_k: int, record, seed: int, positive: int | None = None
+    Xf,
+    y,
+    train,
+    test,
+    *,
+    trees: int,
+    min_leaf: int,
+    inner_k: int,
+    record,
+    seed: int,
+    positive: int | None = None,
+    fold_score: bool = False,
 ) -> dict:
     """The floor, DS1-chosen threshold: {'score': P(non-sinus) on ``test``, 'threshold', 'inner_ap' (pooled
     out-of-fold non-sinus PR-AUC of the inner CV on ``train``), 'fit_seconds'}. ``positive``: a class index whose
-    beats are the positives instead (e.g. AF/flutter vs the rest); None: non-sinus (class != 0)."""
+    beats are the positives instead (e.g. AF/flutter vs the rest); None: non-sinus (class != 0). ``score`` comes from
+    a forest refitted on all of ``train`` (the threshold transferred to it); with ``fold_score`` also 'fold_score':
+    the mean of the inner fold forests' scores on ``test``, the models the threshold was chosen on (the sequence
+    model's protocol: lib.ecg.rhythm.fit_sequence scores DS2 with its inner fold models, no refit)."""
     t0 = time.perf_counter()
     pos = np.asarray(y) != 0 if positive is None else np.asarray(y) == positive
     oof = np.zeros(len(y))
+    folds = []
     for a, b in inner_folds(record, y, train, inner_k, seed):
-        oof[b] = _forest(trees, min_leaf, seed).fit(Xf[a], pos[a]).predict_proba(Xf[b])[:, -1]
+        m = _forest(trees, min_leaf, seed).fit(Xf[a], pos[a])
+        oof[b] = m.predict_proba(Xf[b])[:, -1]
+        if fold_score:
+            folds.append(m.predict_proba(Xf[test])[:, -1])
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     thr = best_f1_threshold(pos[train], oof[train])
@@ -147,7 +165,7 @@ def fit_floor(
         "inner_ap": inner_ap,
         "inner_auc": inner_auc,
         "fit_seconds": time.perf_counter() - t0,
-    }
+    } | ({"fold_score": np.mean(folds, axis=0)} if fold_score else {})
 
 
 def choose_floor(X, names, y, train, test, *, feature_sets, record, seed: int, **floor_kw) -> tuple[list, dict, list]:
