@@ -271,6 +271,7 @@ SECTIONS: dict[str, Any] = {
                 }
             ),
             "sequence_seeds": LIST(INT(min=0)),
+            "headline_seeds": LIST(INT(min=0)),
             "patient_cv_folds": INT(min=2),
             "forest_al": DICT(
                 {

@@ -314,4 +314,20 @@ def hgb_choice_reading(table: pd.DataFrame) -> str:
             f" The candidates' DS1 scores lie within 0.005 of each other ({scores.min():.3f}-{scores.max():.3f}): "
             "the choice decides little."
         )
+    its = [int(i) for i in table["iterations"]]
+    if len(its) > 1 and best == its[-1]:  # the grid's top: did the score still rise there?
+        step = float(scores[-1] - scores[-2])
+        text += (
+            f" The choice is the grid's largest candidate: from {its[-2]} to {its[-1]} iterations the DS1 score "
+            f"changed by {step:+.3f} (over the whole grid {scores.min():.3f}-{scores.max():.3f}), "
+            + (
+                f"flat within {FLAT_STEP} at the top: more iterations would decide little."
+                if abs(step) <= FLAT_STEP
+                else "still rising at the top: more iterations might score higher (not tried)."
+            )
+        )
     return text
+
+
+#: a DS1 score change at most this large between the grid's two largest candidates reads as flat
+FLAT_STEP = 0.005

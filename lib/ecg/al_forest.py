@@ -239,7 +239,8 @@ def censored_savings(per_seed: pd.DataFrame, random_max: pd.Series, extra: dict,
     ``n_seeds`` seeds, a lower bound on its mean saving vs random: per seed 1 - labels / random's labels where
     random reaches the target, else 1 - labels / ``random_max`` (the most labels random saw in that seed: random
     needs more); with ``extra[method]`` labels added to the method's count (the validation its controller reads)
-    in ``saving_lower_bound_with_validation``; ``seeds_censored``: seeds where random does not reach it."""
+    in ``saving_lower_bound_with_validation``; ``seeds_censored``: seeds where random does not reach it (none: no
+    bound, the saving itself is estimated)."""
     rnd = per_seed[per_seed.method == "random"].set_index("seed")["labels_to_target"]
     out = {k: [] for k in ("seeds_reaching_target", "saving_lower_bound", "saving_lower_bound_with_validation")}
     out["seeds_censored"] = []
@@ -251,11 +252,16 @@ def censored_savings(per_seed: pd.DataFrame, random_max: pd.Series, extra: dict,
                 out[k].append(None)
             continue
         den = rnd.reindex(g.index).fillna(random_max.reindex(g.index))
+        censored = int(rnd.reindex(g.index).isna().sum())
+        out["seeds_censored"].append(censored)
+        if not censored:  # nothing censored: the saving itself is estimated, no bound (review22s6 m5)
+            out["saving_lower_bound"].append(None)
+            out["saving_lower_bound_with_validation"].append(None)
+            continue
         out["saving_lower_bound"].append(float((1.0 - g["labels_to_target"] / den).mean()))
         out["saving_lower_bound_with_validation"].append(
             float((1.0 - (g["labels_to_target"] + extra.get(m, 0)) / den).mean())
         )
-        out["seeds_censored"].append(int(rnd.reindex(g.index).isna().sum()))
     return out
 
 

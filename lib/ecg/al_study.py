@@ -104,6 +104,8 @@ class ALStudy:
     caps: dict
     epochs_per_round: int | None
     reference: pd.DataFrame
+    #: {split: {seed: (metrics, test proba)}} of every ODAL run on the split's whole test part (headline seeds)
+    odal_runs: dict | None = None
 
     def curve(self, method: str, seed: int) -> pd.DataFrame:
         """One run's learning curve (with the controller columns)."""
@@ -123,6 +125,7 @@ def run_al_study(
     val_max: int | None,
     test_max: int | None,
     fit_kw: dict | None = None,
+    odal_seeds=None,
     progress: bool = True,
 ) -> dict[str, ALStudy]:
     """The whole study (every strategy x seed, and the per-seed reference) on each split of ``al_splits`` (one
@@ -132,6 +135,10 @@ def run_al_study(
 
     Pool = the split's training part, validation = its validation part, curves scored on its test part
     (each optionally subsampled: ``*_max``); the headline models are scored on the whole test part.
+
+    ``odal_seeds`` (the headline seeds; None: ``seed`` only): ODAL runs for each of them on every split, scored on
+    the whole test part (``ALStudy.odal_runs``); on a whole-study split the study's own ODAL runs of those seeds are
+    used and the missing seeds run ODAL alone (outside the study's curves).
     """
     from lib.ecg.models import ClassifierFactory
 
@@ -143,37 +150,47 @@ def run_al_study(
     caps = {"al_pool_max": pool_max, "al_val_max": val_max, "al_test_max": test_max}
     epochs = (fit_kw or {}).get("epochs")
     n_classes, positive = len(data.class_names), list(range(1, len(data.class_names)))
+    wanted = list(dict.fromkeys([int(seed), *(int(s) for s in (odal_seeds or []))]))
     studies = {}
     for name in al_splits + [s for s in splits if s not in al_splits]:
         st = al_sets(data, splits[name], pool_max=pool_max, val_max=val_max, test_max=test_max, seed=seed)
         te = splits[name]["test"]
-        results, probas, t0 = {}, {}, [time.perf_counter()]
+        results, probas, t0, runs = {}, {}, [time.perf_counter()], {}
 
-        def keep(method, s, model, curve, name=name, te=te, t0=t0, st=st, results=results, probas=probas):
-            if (method, s) == ("odal", int(seed)):
-                probas[name] = model.predict_proba(data.X[te], data.F[te])
-                res = score_predictions(data.y[te], probas[name], data.class_names, data.task)
+        def keep(method, s, model, curve, name=name, te=te, t0=t0, st=st, results=results, probas=probas, runs=runs):
+            if method == "odal" and int(s) in wanted:
+                proba = model.predict_proba(data.X[te], data.F[te])
+                res = score_predictions(data.y[te], proba, data.class_names, data.task)
                 if data.task == "rhythm":
                     (Xv, Fv, yv) = st["val"]
-                    validation_threshold(res, yv, model.predict_proba(Xv, Fv), data.y[te], probas[name])
-                results[name] = {**res, "fit_seconds": time.perf_counter() - t0[0]}
-                results[name]["labels_used"] = int(curve["n_labels"].iloc[-1])
+                    validation_threshold(res, yv, model.predict_proba(Xv, Fv), data.y[te], proba)
+                used = int(curve["n_labels"].iloc[-1])
+                res = {**res, "fit_seconds": time.perf_counter() - t0[0], "labels_used": used}
+                runs[int(s)] = (res, proba)
+                if int(s) == int(seed):
+                    results[name], probas[name] = res, proba
             t0[0] = time.perf_counter()
 
         full = name in al_splits
-        run_configs, run_seeds = (configs, list(seeds)) if full else ({"odal": configs["odal"]}, [seed])
+        run_configs, run_seeds = (configs, list(seeds)) if full else ({"odal": configs["odal"]}, list(wanted))
         args = (st["X_pool"], st["F_pool"], st["y_pool"], st["val"], st["test"])
         long = run_strategies(
             factory, *args, run_configs, run_seeds, n_classes=n_classes, positive_classes=positive, fit_kw=fit_kw,
             after_run=keep, progress=progress,
         )  # fmt: skip
+        extra = [s for s in wanted if s not in run_seeds]
+        if extra:  # headline seeds the study does not run: ODAL alone, outside the study's curves
+            run_strategies(
+                factory, *args, {"odal": configs["odal"]}, extra, n_classes=n_classes, positive_classes=positive,
+                fit_kw=fit_kw, after_run=keep, progress=progress,
+            )  # fmt: skip
         reference = (
             fit_reference(factory, *args, run_seeds, n_classes=n_classes, positive_classes=positive, fit_kw=fit_kw)
             if full
             else pd.DataFrame()
         )
         studies[name] = ALStudy(
-            name, long, {name: st}, results, probas, run_configs, run_seeds, caps, epochs, reference
+            name, long, {name: st}, results, probas, run_configs, run_seeds, caps, epochs, reference, {name: runs}
         )
     return studies
 
@@ -301,6 +318,11 @@ def write_fuzzy(controller, out: Outputs) -> pd.DataFrame:
     return out.table(controller.rule_table(), "fuzzy_rule_base")
 
 
+def odal_runs(studies: dict) -> dict:
+    """{split: {seed: (metrics, test proba)}} of every ODAL run of the studies (lib.ecg.headline_seeds)."""
+    return {sp: r for st in studies.values() for sp, r in (st.odal_runs or {}).items()}
+
+
 def add_headline_odal(results: dict, probas: dict, studies: dict) -> None:
     """Put the studies' headline ODAL models beside the fully supervised ones (``results[split]["odal"]``)."""
     for study in studies.values():
@@ -318,3 +340,59 @@ def describe_al_runs(studies: dict) -> str:
             pool = len(st.sets[split]["y_pool"])
             lines.append(f"{split} ({what}): ODAL used {res['labels_used']} labels of a pool of {pool}")
     return "\n".join(lines)
+
+
+def equal_budget_reading(
+    table: pd.DataFrame, studies: dict, analyses: dict, *, train_sizes: dict, epochs: int, patience: int, seed: int
+) -> str:
+    """Markdown under the equal-label table (lib.ecg.headline.equal_budget): the recipe difference between its
+    baseline rows and ODAL (epochs, pool), and the like-for-like comparator, the AL study's random arm at the same
+    labels (``analyses``: {split: ALAnalysis}); every number from ``table``, ``studies`` and ``analyses``."""
+    lines = []
+    for sp in table["split"].unique():
+        t = table[table.split == sp].set_index("model")
+        if "odal" not in t.index:
+            continue
+        labels = int(t.loc["odal", "labels"])
+        st = next((s for s in studies.values() if sp in s.sets), None)
+        pool = len(st.sets[sp]["y_pool"]) if st is not None else None
+        rounds = f", retrained {st.epochs_per_round} epochs a round from reset weights" if st is not None else ""
+        line = (
+            f"{sp}: every baseline row is trained once (seed {seed}) on {labels:,} stratified labels drawn from the "
+            f"headline training part ({train_sizes[sp]:,} beats), up to {epochs} epochs with early stopping "
+            f"(patience {patience}); ODAL's {labels:,} labels come from "
+            + (f"a {pool:,}-beat pool" if pool is not None else "its pool")
+            + f"{rounds}. A gap between these rows mixes that recipe difference with the query strategy."
+        )
+        al = analyses.get(sp)
+        if al is not None and {"random", "odal"} <= set(al.ablation["method"]):
+            ab = al.ablation.set_index("method")
+            r, o = ab.loc["random"], ab.loc["odal"]
+            n_seeds = al.per_seed["seed"].nunique() if "seed" in al.per_seed else None
+            n_test = len(al_sets_test(st, sp)) if st is not None else None
+            bilstm = (
+                f"; this table's CNN-BiLSTM row (the same network, the baselines' recipe) "
+                f"{float(t.loc['cnn_bilstm', 'nonsinus_f1']):.3f} on all test beats"
+                if "cnn_bilstm" in t.index
+                else ""
+            )
+            line += (
+                " The like-for-like comparator is the AL study's random arm (ODAL's recipe and pool, labels drawn at "
+                f"random): at {int(r['labels']):,} labels random non-sinus F1 {r['nonsinus_f1_mean']:.3f} (sd "
+                f"{r['nonsinus_f1_std']:.3f}) vs ODAL {o['nonsinus_f1_mean']:.3f} (sd {o['nonsinus_f1_std']:.3f})"
+                + (f" over {n_seeds} seeds" if n_seeds else "")
+                + (f", on the study's {n_test:,} test beats" if n_test else "")
+                + f"{bilstm}."
+            )
+        else:
+            line += (
+                " No AL study ran on this split (params al_splits): no like-for-like comparator here, so these rows "
+                "do not separate the strategy from the recipe."
+            )
+        lines.append(line)
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def al_sets_test(study: ALStudy, split: str):
+    """The test labels the AL study's curves are scored on (its ``al_test_max`` subsample)."""
+    return study.sets[split]["test"][2]

@@ -2,6 +2,7 @@
 (``from lib.ecg import experiment as ex``):
 
 - :mod:`lib.ecg.inputs`: model inputs (EcgInputs), splits, counts;
+- :mod:`lib.ecg.headline_seeds`: every headline model over seeds (mean, sd, patient CI), paired;
 - :mod:`lib.ecg.headline`: the paper's models on both splits, scores, tables, confusions, equal-label baselines,
   both label readings, the AAMI benchmark, patient-bootstrap CIs;
 - :mod:`lib.ecg.importance`: permutation importance across patients;
@@ -27,6 +28,8 @@ from lib.ecg.al_study import (  # noqa: F401
     al_suffix,
     analyse_al,
     describe_al_runs,
+    equal_budget_reading,
+    odal_runs,
     run_al_study,
     strategy_configs,
     write_al,
@@ -90,6 +93,7 @@ from lib.ecg.networks import (  # noqa: F401
     RhythmStudy,
     _floor,
     _variant,
+    af_patients_text,
     rhythm_reading,
     rhythm_study,
     write_rhythm,

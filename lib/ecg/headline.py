@@ -268,11 +268,13 @@ def evaluation_tables(results: dict) -> dict[str, pd.DataFrame]:
 
 
 def confusion_tables(data: EcgInputs, splits: dict, probas: dict) -> dict[str, pd.DataFrame]:
-    """{title: confusion DataFrame} of ODAL and the fully supervised CNN-BiLSTM on each split's test part."""
+    """{title: confusion DataFrame} of ODAL and the fully supervised CNN-BiLSTM on each split's test part (the title
+    names the CNN-BiLSTM's training beats: "full" supervision, not the full data)."""
     out = {}
-    for model, label in (("odal", "ODAL, {s} split"), ("cnn_bilstm", "CNN-BiLSTM full, {s}")):
+    for model, label in (("odal", "ODAL, {s} split"), ("cnn_bilstm", "CNN-BiLSTM supervised {n} beats, {s}")):
         for s in splits:
-            out[label.format(s=s)] = confusion(data.y[splits[s]["test"]], probas[s][model], data.class_names)
+            name = label.format(s=s, n=int(splits[s]["train"].size))
+            out[name] = confusion(data.y[splits[s]["test"]], probas[s][model], data.class_names)
     return out
 
 

@@ -29,7 +29,7 @@ class RhythmStudy:
 READING_LABELS = {"past": "past-only RR", "raw": "RR in seconds", "record": "RR per record mean"}
 
 
-FLOOR = "RR + irregularity forest (floor)"
+FLOOR = "RR-irregularity floor (DS1-chosen features)"
 VAL_THR = ", at its validation threshold"
 
 
@@ -79,7 +79,8 @@ def rhythm_study(
     across the k beats; the hand-crafted RR features of the ``record`` reading still read the next RR and the
     record's mean RR, so only the ``past`` reading is causal), hybrid (+ hand-crafted features) or
     standalone (the signal alone), over ``seeds``; scored on DS2 (never subsampled). ``model_kw``: the Keras
-    settings every kind shares. ``floor_proba``: the RR-only forest's DS2 probabilities.
+    settings every kind shares. ``floor_proba``: the floor's DS2 probabilities, or a list of them (one per forest seed:
+    the floor's point and replicates are then the mean over them).
     ``max_train``: a stratified cap on the training beats of this study (None/0: the split's training part).
     An optional 4th entry names another RR reading of the features (lib.ecg.features.RR_READINGS, e.g. ``past``:
     every feature of beat i reads beats <= i only; with k > 1 the k beats end at beat i, so the input holds no
@@ -145,7 +146,7 @@ def rhythm_study(
             | {"fit_seconds": secs}
         )
     runs = pd.DataFrame(rows)
-    floors = {FLOOR: [floor_proba]}
+    floors = {FLOOR: list(floor_proba) if isinstance(floor_proba, list) else [floor_proba]}
     for r in sorted(r for r in inputs if r is not None):  # the floor in every other reading, on the study's split
         if floor_kw is None:
             raise ValueError(f"rhythm_study needs floor_kw to refit the RR-only forest on the {r!r} reading")
@@ -157,8 +158,10 @@ def rhythm_study(
         pts = [score_predictions((y != 0).astype(int), p, ["sinus", "non-sinus"], "nonsinus") for p in probas[v]]
         point[v] = {m: float(np.mean([pt.get(m) for pt in pts])) if m in pts[0] else None for m in RHYTHM_METRICS}
         point[v] |= {"accuracy": None, "macro_f1": None}
-    for v, (p,) in floors.items():
-        point[v] = {m: score_predictions(y, p, data.class_names, data.task).get(m) for m in RHYTHM_METRICS}
+    for v, ps in floors.items():  # the mean over the floor's forest seeds, as the bootstrap replicates average
+        pts = [score_predictions(y, p, data.class_names, data.task) for p in ps]
+        point[v] = {m: float(np.mean([pt[m] for pt in pts])) if pts[0].get(m) is not None else None
+                    for m in RHYTHM_METRICS}  # fmt: skip
     for v in floors:  # the floor decides non-sinus only: its 4-class scores are not defined
         point[v] = {**point[v], "accuracy": None, "macro_f1": None}
     summary = pd.DataFrame(
@@ -257,3 +260,23 @@ def rhythm_reading(study: RhythmStudy) -> str:
             f"-> {verdict}."
         )
     return "\n".join(lines)
+
+
+def af_patients_text(data: EcgInputs, split: dict) -> str:
+    """One sentence: which patients hold AF/flutter beats in the split's training and validation parts (the networks
+    of the rhythm study) against the floor's training set (every DS1 patient, both parts)."""
+    from lib.ecg.data import RHYTHM_CLASSES, patients
+
+    af = RHYTHM_CLASSES.index("af_flutter")
+
+    def holders(idx) -> str:
+        idx = np.asarray(idx)
+        names = sorted(set(patients(data.record[idx][np.asarray(data.y)[idx] == af])))
+        return ", ".join(names) if names else "none"
+
+    return (
+        f"Patients with AF/flutter beats among these networks' training beats: {holders(split['train'])}; among "
+        f"their validation patients (early stopping and threshold only): {holders(split['val'])}. The floor trains "
+        f"on both parts (AF/flutter patients: {holders(np.concatenate([split['train'], split['val']]))}), so these "
+        "pairings also differ in the AF patients each side learned from."
+    )

@@ -18,12 +18,16 @@ from lib.ecg.networks import FLOOR, READING_LABELS, RhythmStudy
 CLAIM_METRICS = {"accuracy": "accuracy", "nonsinus_f1": "nonsinus_f1", "roc_auc": "roc_auc_nonsinus"}
 
 
-def claims_block(results: dict, savings: dict, floor: dict, forest_al=None, paper_split: str = "random") -> dict:
+def claims_block(
+    results: dict, savings: dict, floor: dict, forest_al=None, paper_split: str = "random", seeds=None
+) -> dict:
     """The values the claims of claims.yaml read (``claims.*``): ODAL on ``paper_split`` plus inter-patient.
     ``savings``: {split: ALAnalysis.saving} of the AL study's splits (None where a split had no study); ``floor``:
-    the RR + irregularity floor's DS2 row of the rhythm study (lib.ecg.rhythm_study, primary reading);
+    the RR-irregularity floor's DS2 row of the rhythm study (lib.ecg.rhythm_study, primary reading);
     ``forest_al``: the forest AL study (lib.ecg.al_forest.ForestAL): where it runs, the inter-patient saving is its
-    ODAL saving in pool labels, None when its verdict is "not measurable in this setting"."""
+    ODAL saving in pool labels, None when its verdict is "not measurable in this setting"; ``seeds``: the headline
+    over seeds (lib.ecg.headline_seeds.SeedStudy): ODAL's and the baselines' scores are then the means over the
+    headline seeds with the patient CI of the mean (one-vs-rest macro ROC-AUC: the headline seed only)."""
     none = {"saving_vs_random": None, "saving_vs_random_ci": None, "auc_minus_random": None}
     paper_al = savings.get(paper_split, {}).get("odal", {**none, "auc_minus_random_ci": None})
     inter_al = savings.get("interpatient", {}).get("odal", {**none, "auc_minus_random_ci": None})
@@ -41,6 +45,7 @@ def claims_block(results: dict, savings: dict, floor: dict, forest_al=None, pape
             if forest_al.flat or pd.isna(row.get("saving_lower_bound"))
             else float(row["saving_lower_bound"]),
         }
+    results = seed_means(results, seeds)
     odal = results[paper_split]["odal"]
     baseline_acc = {k: results[paper_split][k]["accuracy"] for k in BASELINES}
     inter = results["interpatient"]["odal"]
@@ -210,17 +215,49 @@ def _reductions(results: dict, max_train: int = 0, max_val: int = 0, al_pool_max
     }
 
 
-def interpretation(results: dict, source, max_train: int = 0, max_val: int = 0, al_pool_max: int = 0) -> str:
+def seed_means(results: dict, seeds=None) -> dict:
+    """{split: {model: {metric: value, metric_ci: [lo, hi]}}}: the seed means of the headline over seeds
+    (lib.ecg.headline_seeds.SeedStudy) where given, else ``results`` (one seed) as they are."""
+    if seeds is None:
+        return results
+    out = {s: dict(by) for s, by in results.items()}
+    for r in seeds.summary.to_dict("records"):
+        row = {**out.get(r["split"], {}).get(r["model"], {}), "seeds": r["seeds"]}
+        for key, v in r.items():
+            if key.endswith("_mean"):
+                row[key.removesuffix("_mean")] = v
+            elif key.endswith("_ci") or key.endswith("_sd"):
+                row[key] = v
+        out.setdefault(r["split"], {})[r["model"]] = row
+    return out
+
+
+def interpretation(
+    results: dict, source, max_train: int = 0, max_val: int = 0, al_pool_max: int = 0, seeds=None
+) -> str:
     """Generated sentences on the headline: ODAL, the full CNN-BiLSTM and the 9-feature beat-RR forest across patients,
-    and the paper's intra-patient split beside it (every number read from ``results``). The floor every rhythm model
-    is compared with (RR + irregularity forest) comes later, in the rhythm study (lib.ecg.rhythm_study)."""
+    and the paper's intra-patient split beside it (every number read from ``results``, or with ``seeds``
+    (lib.ecg.headline_seeds.SeedStudy) the means over the headline seeds with the patient CI of the mean). The floor
+    every rhythm model is compared with (the RR-irregularity forest) comes later, in the rhythm study."""
+    red = _reductions(results, max_train, max_val, al_pool_max)
+    results = seed_means(results, seeds)
     inter, rand = results["interpatient"], results["random"]
     lines = [f"Data: {source.stamp}."]
-    red = _reductions(results, max_train, max_val, al_pool_max)
+    if seeds is not None:
+        lines.append(
+            f"Every number below is the mean over the headline seeds {', '.join(map(str, seeds.seeds))} with the "
+            "patient-bootstrap 95% CI of that mean (the tables above and below give each seed and the sd)."
+        )
+    else:
+        lines.append("One seed per model (no seed spread).")
     names = (
         ("odal", f"ODAL ({red['odal']})"),
         ("cnn_bilstm", f"CNN-BiLSTM (full supervision, {red['cnn_bilstm']})"),
-        ("rr_forest", "the forest on the 9 beat-RR features (not the floor: that is the RR + irregularity forest)"),
+        (
+            "rr_forest",
+            "the forest on the 9 beat-RR features (not the floor: that is the RR-irregularity forest of "
+            "section 4, its features chosen on DS1)",
+        ),
     )
     for k, name in names:
         r = inter[k]
@@ -228,7 +265,12 @@ def interpretation(results: dict, source, max_train: int = 0, max_val: int = 0, 
             f"Across patients (DS1 -> DS2) {name}: non-sinus F1 {_with_ci(r, 'nonsinus_f1')}, "
             f"ROC-AUC {_with_ci(r, 'roc_auc_nonsinus')}, PR-AUC {_with_ci(r, 'pr_auc_nonsinus')}."
         )
-    lines.append("Each against the RR + irregularity floor, paired over seeds: section 4 (the rhythm study).")
+    lines.append(
+        "Every headline model against the RR-irregularity floor, paired over its seeds: section 4 (table "
+        "headline_minus_floor_over_seeds)."
+        if seeds is not None
+        else "Paired with the floor over seeds: section 4 (the rhythm study's networks only)."
+    )
     lines.append(
         f"Under the paper's random beat split (intra-patient, optimistic) ODAL ({red['odal']}) reaches non-sinus F1 "
         f"{_with_ci(rand['odal'], 'nonsinus_f1')} and ROC-AUC {_with_ci(rand['odal'], 'roc_auc_nonsinus')}; the "
@@ -257,10 +299,10 @@ def _verdict(ci) -> str:
     return "higher" if ci[0] > 0 else ("lower" if ci[1] < 0 else "not distinguishable")
 
 
-def headline_reading(results: dict, source, **caps) -> str:
+def headline_reading(results: dict, source, seeds=None, **caps) -> str:
     """:func:`interpretation` as Markdown bullets (for IPython.display.Markdown); ``caps``: max_train, max_val,
-    al_pool_max of the run (0: none)."""
-    return _bullets(interpretation(results, source, **caps).split("\n"))
+    al_pool_max of the run (0: none); ``seeds``: the headline over seeds (lib.ecg.headline_seeds.SeedStudy)."""
+    return _bullets(interpretation(results, source, seeds=seeds, **caps).split("\n"))
 
 
 def rhythm_summary_reading(study: RhythmStudy) -> str:

@@ -124,16 +124,34 @@ def _forest(trees: int, min_leaf: int, seed: int) -> RandomForestClassifier:
 
 
 def fit_floor(
-    Xf, y, train, test, *, trees: int, min_leaf: int, inner_k: int, record, seed: int, positive: int | None = None
+    Xf,
+    y,
+    train,
+    test,
+    *,
+    trees: int,
+    min_leaf: int,
+    inner_k: int,
+    record,
+    seed: int,
+    positive: int | None = None,
+    fold_score: bool = False,
 ) -> dict:
     """The floor, DS1-chosen threshold: {'score': P(non-sinus) on ``test``, 'threshold', 'inner_ap' (pooled
     out-of-fold non-sinus PR-AUC of the inner CV on ``train``), 'fit_seconds'}. ``positive``: a class index whose
-    beats are the positives instead (e.g. AF/flutter vs the rest); None: non-sinus (class != 0)."""
+    beats are the positives instead (e.g. AF/flutter vs the rest); None: non-sinus (class != 0). ``score`` comes from
+    a forest refitted on all of ``train`` (the threshold transferred to it); with ``fold_score`` also 'fold_score':
+    the mean of the inner fold forests' scores on ``test``, the models the threshold was chosen on (the sequence
+    model's protocol: lib.ecg.rhythm.fit_sequence scores DS2 with its inner fold models, no refit)."""
     t0 = time.perf_counter()
     pos = np.asarray(y) != 0 if positive is None else np.asarray(y) == positive
     oof = np.zeros(len(y))
+    folds = []
     for a, b in inner_folds(record, y, train, inner_k, seed):
-        oof[b] = _forest(trees, min_leaf, seed).fit(Xf[a], pos[a]).predict_proba(Xf[b])[:, -1]
+        m = _forest(trees, min_leaf, seed).fit(Xf[a], pos[a])
+        oof[b] = m.predict_proba(Xf[b])[:, -1]
+        if fold_score:
+            folds.append(m.predict_proba(Xf[test])[:, -1])
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     thr = best_f1_threshold(pos[train], oof[train])
@@ -147,7 +165,7 @@ def fit_floor(
         "inner_ap": inner_ap,
         "inner_auc": inner_auc,
         "fit_seconds": time.perf_counter() - t0,
-    }
+    } | ({"fold_score": np.mean(folds, axis=0)} if fold_score else {})
 
 
 def choose_floor(X, names, y, train, test, *, feature_sets, record, seed: int, **floor_kw) -> tuple[list, dict, list]:
@@ -319,6 +337,44 @@ def _drop_short(rec, mask, dur, min_seconds: float) -> np.ndarray:
         if dur[s:e].sum() < min_seconds:
             out[s:e] = False
     return out
+
+
+def episode_cis(record, sample, fs: float, ref, pred, *, min_seconds: float = 0.0, n_boot: int, seed: int) -> dict:
+    """Patient-bootstrap 95% intervals of :func:`episode_scores`' four ratios: the patients (lib.ecg.data.patients:
+    201 and 202 one) are drawn with replacement ``n_boot`` times (seeded; the resamples of
+    lib.ecg.bootstrap.record_bootstrap for the same records and seed), each episode counted with its patient's draw
+    count (an episode lies within one record). Returns {``<ratio>_ci``: [lo, hi] or None}."""
+    from lib.ecg.bootstrap import _record_counts, percentile_interval
+
+    ref, pred = np.asarray(ref, dtype=bool), np.asarray(pred, dtype=bool)
+    rec = np.asarray(record).astype(str)
+    t = np.asarray(sample, dtype=float) / fs
+    dur = np.concatenate([np.diff(t), [0.0]])
+    dur[np.concatenate([rec[1:] != rec[:-1], [True]])] = 0.0
+    if min_seconds > 0:
+        ref, pred = _drop_short(rec, ref, dur, min_seconds), _drop_short(rec, pred, dur, min_seconds)
+    idx, counts = _record_counts(rec, n_boot, seed)
+    n_pat = counts.shape[1]
+
+    def per_patient(eps, other):  # (episodes, episodes overlapping ``other``) per patient
+        n, h = np.zeros(n_pat), np.zeros(n_pat)
+        for a, b in eps:
+            n[idx[a]] += 1
+            h[idx[a]] += bool(other[a:b].any())
+        return n, h
+
+    n_ref, h_ref = per_patient(runs(rec, ref), pred)
+    n_det, h_det = per_patient(runs(rec, pred), ref)
+    d_ref, d_det, d_both = (np.bincount(idx, weights=dur * m, minlength=n_pat) for m in (ref, pred, ref & pred))
+    C = counts.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = {
+            "episode_se": (C @ h_ref) / (C @ n_ref),
+            "episode_ppv": (C @ h_det) / (C @ n_det),
+            "duration_se": (C @ d_both) / (C @ d_ref),
+            "duration_ppv": (C @ d_both) / (C @ d_det),
+        }
+    return {f"{k}_ci": percentile_interval(v, 0.95) for k, v in reps.items()}
 
 
 def episode_scores(record, sample, fs: float, ref, pred, min_seconds: float = 0.0) -> dict:

@@ -12,7 +12,7 @@ from lib.ecg import bootstrap as ecg_boot
 from lib.ecg import rhythm as R
 from lib.ecg import rhythm_checks
 from lib.ecg.data import RHYTHM_CLASSES, patients
-from lib.ecg.rhythm_text import FLOOR_ECT
+from lib.ecg.rhythm_text import FLOOR_ECT, FLOOR_FOLDS
 from lib.ecg.splits import patient_kfold
 
 METRICS = ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus")
@@ -39,6 +39,16 @@ class RhythmResult:
     af_per_patient: pd.DataFrame  # AF/flutter Se / +P per DS2 patient, floor vs sequence model (first seed)
     #: DS2 non-sinus truth and each model's P(non-sinus) averaged over its seeds (primary reading; the figure)
     scores: dict | None = None
+    #: (P(non-sinus) on DS2, DS1 threshold) of every forest seed of the floor (primary reading)
+    floor_fits: list | None = None
+
+    @property
+    def floor_probas(self) -> list:
+        """One (n_test, 4) rhythm-shaped probability array per forest seed of the floor (each at its own DS1
+        threshold, as the summary scores them): pair a model with the floor's seed mean on the same resamples."""
+        fits = self.floor_fits or [(self.floor_score, self.floor_threshold)]
+        pad = len(RHYTHM_CLASSES) - 2
+        return [np.hstack([R.at_threshold(s, t), np.zeros((len(s), pad))]) for s, t in fits]
 
     @property
     def floor_proba(self) -> np.ndarray:
@@ -131,15 +141,16 @@ def study(
     rec_te = data.record[te]
     rows, summary, paired, episodes, inner = [], [], [], [], []
     primary = data.settings.get("label_reading", "statement")
-    confusion = keep = choice = per_record = checks = mean_scores = None
+    confusion = keep = choice = per_record = checks = mean_scores = floor_fits = None
     cols = None
     for rd, y, seq_seeds in ((primary, data.y, list(seeds)), (alt_name, alt_y, list(seeds)[:1])):
         y = np.asarray(y)
         yb = (y[te] != 0).astype(int)
         if cols is None:
             groups, floor, fits = R.choose_floor(
-                X, names, y, tr, te, feature_sets=feature_sets, record=data.record, seed=seed, **floor_kw
-            )
+                X, names, y, tr, te, feature_sets=feature_sets, record=data.record, seed=seed, fold_score=True,
+                **floor_kw,
+            )  # fmt: skip
             cols = R.select(names, groups)
             choice = pd.DataFrame(_choice_rows(fits, groups, yb))
         else:
@@ -153,9 +164,17 @@ def study(
         if rd == primary:
             more = [s_ for s_ in seq_seeds if s_ != seed]
             models["floor"] += [
-                R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=s_, **floor_kw) for s_ in more
+                R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=s_, fold_score=True, **floor_kw)
+                for s_ in more
             ]
             fit_seeds["floor"] += more
+            # like for like with the sequence model: the floor's inner fold forests, scored as an ensemble at the
+            # threshold chosen on their own out-of-fold predictions (no refit, no threshold transfer)
+            models[FLOOR_FOLDS] = [
+                {"score": f["fold_score"], "threshold": f["threshold"], "fit_seconds": f["fit_seconds"]}
+                for f in models["floor"]
+            ]
+            fit_seeds[FLOOR_FOLDS] = list(fit_seeds["floor"])
             if Z_alt is not None:
                 alt_model, Za = Z_alt
                 models[alt_model] = [
@@ -184,7 +203,8 @@ def study(
                 | {f"{m}_ci": _ci(reps[name][m]) for m in METRICS}
             )
         pairs = [(n, "floor") for n in models if n != "floor"]
-        pairs += [(n, "sequence") for n in models if n not in ("floor", "sequence", FLOOR_ECT)]
+        pairs += [(n, "sequence") for n in models if n not in ("floor", "sequence", FLOOR_ECT, FLOOR_FOLDS)]
+        pairs += [("sequence", FLOOR_FOLDS)] if FLOOR_FOLDS in models else []
         for name, base in pairs:
             for m in METRICS:
                 paired.append(
@@ -235,6 +255,7 @@ def study(
                 episodes.append(
                     {"reading": rd, "model": name, "episodes of": of, "min episode (s)": min_s}
                     | R.episode_scores(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s)
+                    | R.episode_cis(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s, n_boot=n_boot, seed=seed)
                 )
         for s_, fit in zip(seq_seeds, seqs):
             inner += [
@@ -254,6 +275,7 @@ def study(
         )
         if rd == primary:
             keep = (floor["score"], floor["threshold"], seqs[0]["epochs"])
+            floor_fits = [(f_["score"], f_["threshold"]) for f_ in models["floor"]]
             mean_scores = {"y": yb} | {
                 name: np.mean([np.asarray(f_["score"], dtype=float) for f_ in fits_], axis=0)
                 for name, fits_ in models.items()
@@ -284,6 +306,7 @@ def study(
         checks[1].reset_index(drop=True),
         af_patients,
         mean_scores,
+        floor_fits,
     )
 
 

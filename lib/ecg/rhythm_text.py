@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 FLOOR_ECT = "floor, ectopic beats excluded (oracle)"
+#: the floor scored like the sequence model: its inner fold forests' mean, at their own out-of-fold threshold
+FLOOR_FOLDS = "floor, inner fold ensemble (like for like)"
 
 
 def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> str:
@@ -55,7 +57,10 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         f"(at most {sequence['max_epochs']}; the fold models train in lockstep and stop {sequence['patience']} "
         "epochs after the best pooled non-sinus PR-AUC) and its threshold; DS2 is scored by the mean of the "
         f"{sequence['inner_k']} inner fold models at that epoch (no refit), the models the threshold was chosen on. "
-        "DS2 chooses nothing.\n\n"
+        "The floor is refitted on every DS1 beat and its out-of-fold threshold transferred to that refit (the issue's "
+        "floor); beside it, the like-for-like row scores the floor as the sequence model is scored (the mean of its "
+        f"{floor['inner_k']} inner fold forests at their own out-of-fold threshold), and the sequence model is paired "
+        "with both. DS2 chooses nothing.\n\n"
         "Both are offline (Holter-review) detectors, not real-time monitors: the irregularity and robust windows are "
         "centred on the beat (half of them after it), the beat RR features read the next RR and a +-10-beat local "
         "mean, and the BiLSTM reads its chunk in both directions.\n\n"
@@ -63,7 +68,8 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         "paired; seed variance is not in them. DS2's AF beats come from few patients: percentile intervals over so "
         "few positive clusters may under-cover. Episodes: EC57-style gross episode and duration Se / +P of the "
         "non-sinus and AF/flutter decisions; every model here reads the reference R-peak times of the annotation "
-        "(no beat detector), and episodes are scored with no minimum length"
+        "(no beat detector); 95% CIs over DS2 patients (patient bootstrap, each episode counted with its patient's "
+        "draws); episodes are scored with no minimum length"
         + (f" and with episodes under {checks['episode_min_s']:g} s dropped." if checks else ".")
         + "\n\nBeside non-sinus: **AF/flutter vs the rest**, a target with no taxonomy ambiguity: a floor of its own "
         "(the same DS1-chosen columns, positives AF/flutter, its threshold from the same inner CV) and the sequence "
@@ -89,7 +95,8 @@ EDGE = 0.001
 def decide(ci, per_seed=()) -> str:
     """The one verdict rule of the cell (this reading and lib.ecg.networks.rhythm_reading): 'above' / 'below' when
     the paired patient CI excludes 0 by more than ``EDGE`` AND every seed's difference has that sign; 'at the edge
-    of 0' when a CI end lies within ``EDGE`` of 0; otherwise 'not separable'. Returns the word before 'the floor'."""
+    of 0' when a CI end lies within ``EDGE`` of 0; 'not decided (one seed ...)' when the CI excludes 0 but
+    ``per_seed`` holds a single seed's difference; otherwise 'not separable'. Returns the word before 'the floor'."""
     if not ci or not all(np.isfinite(ci)):
         return "not separable from"
     lo, hi = float(ci[0]), float(ci[1])
@@ -99,6 +106,8 @@ def decide(ci, per_seed=()) -> str:
     if not sign:
         return "not separable from"
     per_seed = list(per_seed)
+    if len(per_seed) == 1:  # one seed: the every-seed rule is vacuous (review22s6 m3)
+        return "not decided (one seed: indicative only) against"
     if len(per_seed) > 1 and not all(d * sign > 0 for d in per_seed):
         return "not separable from (the patient CI excludes 0, but the seeds disagree in sign)"
     return "above" if sign > 0 else "below"
@@ -151,15 +160,23 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
             seeds_txt = f"; per seed {', '.join(f'{d:+.3f}' for d in per_seed)}" if len(per_seed) > 1 else ""
             verdict.append(f"{label} {word} the floor (difference {txt}{seeds_txt})")
         one = " (1 seed: indicative)" if q.n_seeds == 1 else ""
+        sq = res.settings.get("sequence", {})
+        untuned = (
+            f" The sequence model is one setting, untuned (lr {sq['lr']}, {sq['units']} units, dropout "
+            f"{sq['dropout']}; only its epochs and threshold are chosen on DS1): a verdict on this setting, not on "
+            "whether timing helps."
+            if rd == primary and {"lr", "units", "dropout"} <= set(sq)
+            else ""
+        )
         lines.append(
             f"- {rd} reading ({'primary' if rd == primary else 'alternative'}){one}: floor non-sinus F1 "
             f"{_fmt(f.nonsinus_f1, f.nonsinus_f1_ci)}, ROC-AUC {_fmt(f.roc_auc_nonsinus, f.roc_auc_nonsinus_ci)}; "
             f"sequence model (mean of {q.n_seeds} seed(s)) F1 {_fmt(q.nonsinus_f1, q.nonsinus_f1_ci)}, ROC-AUC "
-            f"{_fmt(q.roc_auc_nonsinus, q.roc_auc_nonsinus_ci)}: " + "; ".join(verdict) + "."
+            f"{_fmt(q.roc_auc_nonsinus, q.roc_auc_nonsinus_ci)}: " + "; ".join(verdict) + "." + untuned
         )
     for comp, g in res.paired[res.paired.reading == primary].groupby("comparison", sort=False):
         name = comp.split(" - ")[0]
-        if name in ("sequence", FLOOR_ECT):
+        if name in ("sequence", FLOOR_ECT, FLOOR_FOLDS):
             continue
         g = g.set_index("metric")
         row = s[(s.reading == primary) & (s.model == name)].iloc[0]
@@ -173,6 +190,7 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
             + "; ".join(words)
             + f" ({name}: one setting, untuned; not a negative result on its inputs)."
         )
+    lines += _like_for_like(res, primary)
     ect = res.paired[res.paired.comparison == f"{FLOOR_ECT} - floor"].set_index("metric")
     if len(ect):
         e = res.primary_row(FLOOR_ECT)
@@ -210,11 +228,19 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
     e = res.episodes[(res.episodes.reading == primary) & (res.episodes["episodes of"] == "AF/flutter")]
     for _, r in e.iterrows():
         lim = f"episodes under {r['min episode (s)']:.0f} s dropped" if r["min episode (s)"] > 0 else "no minimum"
+        ci = {k: r.get(f"{k}_ci") for k in ("episode_se", "episode_ppv", "duration_se", "duration_ppv")}
+        ci = {k: v if isinstance(v, list | tuple) and len(v) == 2 else None for k, v in ci.items()}
+        what = (
+            "one fit per model (the sequence model: its first seed), 95% CI over DS2 patients (patient bootstrap; "
+            "no seed spread in it), no paired test"
+            if any(ci.values())
+            else "one fit: no CI, no test"
+        )
         lines.append(
-            f"- AF/flutter episodes on DS2, {r.model} ({lim}; one fit: no CI, no test; {int(r.episodes_ref)} "
-            "reference, "
-            f"{int(r.episodes_detected)} detected; reference R-peak times): episode Se {_fmt(r.episode_se, None)}, "
-            f"+P {_fmt(r.episode_ppv, None)}; duration Se {_fmt(r.duration_se, None)}, +P {_fmt(r.duration_ppv, None)}."
+            f"- AF/flutter episodes on DS2, {r.model} ({lim}; {what}; {int(r.episodes_ref)} reference, "
+            f"{int(r.episodes_detected)} detected; reference R-peak times): episode Se "
+            f"{_fmt(r.episode_se, ci['episode_se'])}, +P {_fmt(r.episode_ppv, ci['episode_ppv'])}; duration Se "
+            f"{_fmt(r.duration_se, ci['duration_se'])}, +P {_fmt(r.duration_ppv, ci['duration_ppv'])}."
         )
     if cv is not None and len(cv):
         for _, r in cv.iterrows():
@@ -225,6 +251,29 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
                 f"PR-AUC {_fmt(r.pr_auc_nonsinus, r.pr_auc_nonsinus_ci)}."
             )
     return "\n".join(lines)
+
+
+def _like_for_like(res, primary: str) -> list[str]:
+    """The sequence model against the floor scored by the same protocol (its inner fold models' mean at their own
+    out-of-fold threshold, no refit): the verdict per metric, the fold ensemble beside the refitted floor."""
+    pr = res.paired[(res.paired.reading == primary) & (res.paired.comparison == f"sequence - {FLOOR_FOLDS}")]
+    if not len(pr):
+        return []
+    pr, row = pr.set_index("metric"), res.primary_row(FLOOR_FOLDS)
+    words = []
+    for m, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC"), ("pr_auc_nonsinus", "PR-AUC")):
+        word, txt = _verdict(pr, m, _seed_differences(res, primary, m, "sequence", FLOOR_FOLDS))
+        words.append(f"{label} {word} it (difference {txt})")
+    k = res.settings["floor"]["inner_k"]
+    return [
+        f"- Like for like: the floor scored as the sequence model is (the mean of its {k} "
+        "inner fold forests, each trained on part of DS1's patients, at the threshold chosen on their own "
+        "out-of-fold predictions; no refit on all of DS1, no threshold transfer): F1 "
+        f"{_fmt(row['nonsinus_f1'], row['nonsinus_f1_ci'])}, ROC-AUC "
+        f"{_fmt(row['roc_auc_nonsinus'], row['roc_auc_nonsinus_ci'])}. The sequence model against this floor: "
+        + "; ".join(words)
+        + ". The refitted floor above (every DS1 patient, the threshold transferred) stays the issue's floor."
+    ]
 
 
 def _seed_differences(res, reading: str, metric: str, name: str = "sequence", base: str = "floor") -> list[float]:

@@ -186,6 +186,19 @@ def test_rhythm_study_integrates_the_checks_on_a_tiny_case():
     comps = set(res.paired[res.paired.reading == "statement"].comparison)
     assert {"sequence + extra - floor", "sequence + extra - sequence"} <= comps
     assert "sequence + extra - sequence (mean of 2 seed(s)" in text and "mean of 2 forest seeds" in text
+    # review22s6 M1: the floor scored like the sequence model (inner fold forests, own OOF threshold), paired
+    from lib.ecg.rhythm_text import FLOOR_FOLDS
+
+    assert f"sequence - {FLOOR_FOLDS}" in comps and s.loc[FLOOR_FOLDS, "n_seeds"] == 2
+    assert s.loc[FLOOR_FOLDS, "roc_auc_nonsinus"] != s.loc["floor", "roc_auc_nonsinus"]
+    line = next(x for x in text.splitlines() if x.startswith("- Like for like: the floor scored as the sequence"))
+    assert (
+        "(the mean of its 2 inner fold forests" in line
+        and "The sequence model against this floor: non-sinus F1" in line
+    )
+    assert f"{FLOOR_FOLDS} - floor (mean" not in text  # not read as an untuned model
+    # review22s6 M4: the primary verdict names the sequence model as one untuned setting
+    assert "The sequence model is one setting, untuned (lr 0.01, 2 units, dropout 0.0;" in text
     assert {"S beats", "V beats"} <= set(res.per_record.columns) and res.per_record["V beats"].sum() == 3
     # review22s4b N-M2: the checks use the headline's floor (every forest seed, mean) and each comparison gets one
     # verdict in the cell: non-sinus on all DS2 beats is decided in the primary bullet only
@@ -247,6 +260,8 @@ def test_one_verdict_rule_for_the_cell_edge_of_zero_and_seed_signs():
     assert decide([0.01, 0.06], [0.03, -0.01]).startswith("not separable from (the patient CI excludes 0")
     assert decide([-0.05, 0.04], [0.1, 0.2]) == "not separable from"
     assert decide(None) == "not separable from"
+    assert decide([-0.15, -0.006], [-0.064]) == "not decided (one seed: indicative only) against"  # review22s6 m3
+    assert decide([-0.15, 0.006], [-0.064]) == "not separable from"
     runs = pd.DataFrame([{"variant": "v", "seed": s, "nonsinus_f1": f, "n_train": 10} for s, f in ((0, 0.5), (1, 0.7))])
     summary = pd.DataFrame([{"variant": "floor", "nonsinus_f1": 0.6}])
     paired = pd.DataFrame(

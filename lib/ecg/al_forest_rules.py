@@ -1,0 +1,183 @@
+"""The forest-AL label saving under several rules (review22s6 M3): the first-crossing saving of lib.ecg.al_forest reads
+the first touch of a noisy per-seed curve, and ODAL's shrunken rounds give it more points near the target. Here
+every per-seed curve is first put on random sampling's label grid (the seed set plus whole batches: the labels random
+actually saw), linearly interpolated between the points the strategy saw (no extrapolation past its last point), and
+the labels to the target are read on that grid:
+
+- ``first``: the first grid point at or above the target (``fraction`` x that seed's reference);
+- ``sustained``: the first grid point from which the curve stays at or above the target up to its last point.
+
+Targets at each of ``fractions``. Per seed saving = 1 - labels(strategy) / labels(random); the mean and a 95%
+t-interval over seeds only when every seed of both curves reaches the target (otherwise the reach counts alone).
+Beside them, a named secondary: the paired curve AUC over the early budget (the seed set to a third of the budget,
+on the same grid), mean and t-interval over seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lib.ecg.active_learning import seed_interval
+
+RULES = ("first", "sustained")
+#: the second target beside params saving_fraction (review22s6 M3: the 95% target sits where the curves plateau)
+OTHER_FRACTION = 0.90
+
+
+def fractions(saving_fraction: float) -> list[float]:
+    """The targets read: :data:`OTHER_FRACTION` and the run's ``saving_fraction``."""
+    return sorted({OTHER_FRACTION, float(saving_fraction)})
+
+
+def grid(long: pd.DataFrame) -> np.ndarray:
+    """Random sampling's label grid: every label count its curves saw (the seed set plus whole batches)."""
+    return np.sort(long.loc[long.method == "random", "n_labels"].unique()).astype(float)
+
+
+def on_grid(g: pd.DataFrame, metric: str, x: np.ndarray) -> np.ndarray:
+    """One run's curve at the grid points ``x`` (linear between its own points, NaN past its last one)."""
+    g = g.sort_values("n_labels")
+    n, v = g["n_labels"].to_numpy(float), g[metric].to_numpy(float)
+    out = np.interp(x, n, v)
+    out[(x < n[0]) | (x > n[-1])] = np.nan
+    return out
+
+
+def labels_at(x: np.ndarray, v: np.ndarray, target: float, rule: str) -> float | None:
+    """Labels to ``target`` on the grid ``x`` (values ``v``; NaN = not seen) by ``rule`` (:data:`RULES`)."""
+    ok = np.isfinite(v)
+    x, v = x[ok], v[ok]
+    above = v >= target
+    if not above.any():
+        return None
+    if rule == "first":
+        return float(x[int(np.argmax(above))])
+    if rule == "sustained":
+        if not above[-1]:
+            return None
+        below = np.flatnonzero(~above)
+        return float(x[below[-1] + 1] if below.size else x[0])
+    raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+
+
+def per_seed_curves(long: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Every (method, seed) curve on random's grid: method, seed, n_labels, ``metric`` (the committed per-seed
+    curves: anyone can recompute the saving under another rule)."""
+    x = grid(long)
+    rows = []
+    for (m, s), g in long.groupby(["method", "seed"]):
+        v = on_grid(g, metric, x)
+        rows += [{"method": m, "seed": int(s), "n_labels": int(n), metric: val} for n, val in zip(x, v)]
+    return pd.DataFrame(rows)
+
+
+def savings(long: pd.DataFrame, reference: pd.DataFrame, metric: str, fractions, budget: int) -> pd.DataFrame:
+    """One row per (method, fraction, rule) for every method but random: reach counts, per-seed labels and savings,
+    the mean saving with its t-interval (every seed of both reaches), and the early-budget AUC difference."""
+    x = grid(long)
+    ref = reference.set_index("seed")[metric]
+    curves = {(m, int(s)): on_grid(g, metric, x) for (m, s), g in long.groupby(["method", "seed"])}
+    seeds = sorted({s for _, s in curves})
+    early = (x >= x[0]) & (x <= x[0] + (budget - x[0]) / 3.0)
+    methods = [m for m in dict.fromkeys(long["method"]) if m != "random"]
+    rows = []
+    for m in methods:
+        auc_d = [
+            float(np.nanmean(curves[(m, s)][early]) - np.nanmean(curves[("random", s)][early]))
+            for s in seeds
+            if (m, s) in curves and ("random", s) in curves
+        ]
+        for f in fractions:
+            for rule in RULES:
+                lab = {
+                    k: [labels_at(x, curves[(k, s)], f * float(ref.loc[s]), rule) for s in seeds] for k in (m, "random")
+                }
+                both = [a is not None and b is not None for a, b in zip(lab[m], lab["random"])]
+                per = [1.0 - a / b if ok else None for a, b, ok in zip(lab[m], lab["random"], both)]
+                every = all(both) and len(both) > 1
+                vals = np.asarray([p for p in per if p is not None], dtype=float)
+                rows.append(
+                    {"method": m, "fraction": f, "rule": rule, "seeds": len(seeds)}
+                    | {"seeds_reaching": sum(v is not None for v in lab[m])}
+                    | {"random_seeds_reaching": sum(v is not None for v in lab["random"])}
+                    | {"labels_per_seed": lab[m], "random_labels_per_seed": lab["random"]}
+                    | {"saving_per_seed": [None if p is None else round(p, 4) for p in per]}
+                    | {"saving": float(vals.mean()) if every else None}
+                    | {"saving_ci": seed_interval(vals) if every else None}
+                    | {"early_auc_minus_random": float(np.mean(auc_d)) if auc_d else None}
+                    | {"early_auc_minus_random_ci": seed_interval(np.asarray(auc_d)) if len(auc_d) > 1 else None}
+                    | {"early_window": [int(x[early][0]), int(x[early][-1])]}
+                )
+    return pd.DataFrame(rows)
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:+.1%}"
+
+
+def reading(table: pd.DataFrame, method: str = "odal", curves_rows: int | None = None) -> str:
+    """Generated Markdown: the method's saving under each target and rule (on random's grid), reach counts, and the
+    early-budget AUC difference as a named secondary; ``curves_rows``: the size of the per-seed curves table (on
+    disk) to point to."""
+    t = table[table.method == method]
+    if not len(t):
+        return ""
+    lines = [
+        f"{method}'s label saving vs random on random's label grid (every per-seed curve interpolated onto the labels "
+        "random saw), by target and rule ('first': the first grid point at the target; 'sustained': from where the "
+        "curve stays at or above it to the end):"
+    ]
+    for r in t.itertuples():
+        ci = r.saving_ci
+        est = (
+            f"{_pct(r.saving)} [95% CI {_pct(ci[0])} to {_pct(ci[1])}] over {r.seeds} seeds"
+            if r.saving is not None and ci
+            else "no mean (not every seed of both curves reaches the target); per seed "
+            + ", ".join("-" if p is None else f"{p:+.0%}" for p in r.saving_per_seed)
+        )
+        lines.append(
+            f"{r.fraction:.0%} of the reference, {r.rule} crossing: {est} ({method} reaches it in {r.seeds_reaching} "
+            f"of {r.seeds} seeds, random in {r.random_seeds_reaching})."
+        )
+    r = t.iloc[0]
+    ci = r["early_auc_minus_random_ci"]
+    lo, hi = r["early_window"]
+    lines.append(
+        "Secondary (named after review22s6, not chosen before the run): mean curve difference "
+        f"{method} minus random over the early budget ({lo:,}-{hi:,} labels, on the grid) "
+        f"{r['early_auc_minus_random']:+.3f}"
+        + (f" [95% t-interval over seeds {ci[0]:+.3f} to {ci[1]:+.3f}]" if ci else "")
+        + "."
+    )
+    if curves_rows:
+        lines.append(
+            f"Every per-seed curve on that grid: table al_forest_curves_per_seed ({curves_rows:,} rows; on disk, not "
+            "shown), to recompute the saving under another rule."
+        )
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def scope_text(long: pd.DataFrame, *, batch: int, al_strategies, al_seeds, forest_strategies) -> str:
+    """Generated Markdown (review22s6 m11): what of the specification's AL study this configuration does not run,
+    read from the parameters, and the round sizes ODAL's controller actually used (``long``: the forest study's
+    curves) against the fixed ``batch`` of the other strategies."""
+    lines = []
+    if "bald" not in al_strategies:
+        lines.append("BALD (MC-dropout disagreement) is not among the CNN-BiLSTM AL study's strategies in this run.")
+    if len(al_seeds) < 5:
+        lines.append(
+            f"The CNN-BiLSTM AL study runs {len(al_seeds)} seed(s) (the specification asks for at least 5); the "
+            "forest study carries the verdict."
+        )
+    if "entropy" not in forest_strategies:
+        lines.append("Plain uncertainty (entropy) sampling is not an arm of the forest study here.")
+    o = long[long.method == "odal"].sort_values(["seed", "n_labels"])
+    steps = o.groupby("seed")["n_labels"].diff().dropna()
+    steps = steps[steps > 0]
+    if len(steps) and "odal_no_fuzzy" in forest_strategies:
+        lines.append(
+            f"ODAL's fuzzy controller changed its round sizes ({int(steps.min())}-{int(steps.max())} labels, median "
+            f"{int(steps.median())}) while ODAL without it queries {batch} a round: their difference (the "
+            "controller's own effect) mixes the round size with the query threshold."
+        )
+    return "\n".join(f"- {line}" for line in lines)
