@@ -108,7 +108,6 @@ def _unseen_tables(nb) -> list[str]:
 UNSEEN_PENDING_RERUN = {
     "nb01": 1,  # cell 48: patient_cv_folds
     "nb02": 1,  # cell 28: learning_curve (its figure shows the same numbers)
-    "nb03": 11,  # cells 10, 13, 20, 26, 29, 31: copy counts, tuning tables, the leak table, plain-protocol models
     "nb04": 17,  # cells 8-29: corruption constants, sanity, control, group-accuracy and CKA detail tables
 }
 

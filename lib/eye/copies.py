@@ -304,16 +304,21 @@ def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> n
 
 def group_table(files: list[str], groups: np.ndarray, links: pd.DataFrame, neardup=None, dropped=None) -> pd.DataFrame:
     """Every image's group: columns file (``<class>/<name>``), group (copy-grouped), neardup group (the headline's,
-    when given), linked source (copies only; '' otherwise), dropped (ambiguous copies, when given: with the
-    candidates within the tie margin, ``a | b``)."""
+    when given), linked source (the copies joined to one source; '' for originals and for dropped copies), dropped
+    (when given: a dropped copy's best match and the other candidates within the tie margin, ``a | b``, or its best
+    match alone when the k-offset check dropped it)."""
     source = dict(zip(links["file"], links["source"]))
     out = pd.DataFrame({"file": files, "group": groups})
     if neardup is not None:
         out["neardup group"] = neardup
-    out["linked source"] = [source.get(f, "") for f in files]
+    gone = np.zeros(len(files), bool) if dropped is None else np.asarray(dropped, bool)
+    out["linked source"] = ["" if d else source.get(f, "") for f, d in zip(files, gone)]
     if dropped is not None:
-        also = {f: f"{s} | {a}" for f, s, a in zip(links["file"], links["source"], links["also"].fillna(""))}
-        out["dropped (ambiguous copy)"] = [also.get(f, "") if d else "" for f, d in zip(files, dropped)]
+        also = {
+            f: " | ".join(x for x in (s, a) if x)
+            for f, s, a in zip(links["file"], links["source"], links["also"].fillna(""))
+        }
+        out["dropped (best match | candidates)"] = [also.get(f, "") if d else "" for f, d in zip(files, gone)]
     return out
 
 

@@ -130,7 +130,9 @@ def copy_metrics(links: pd.DataFrame, counts: pd.DataFrame, cfg: CopyConfig) -> 
         "copies": int(len(links)),
         "linked": int(links["linked"].sum()),
         "unmatched": int((~links["linked"]).sum()),
-        "per_class": counts.set_index("class")[["copies", "linked", "unmatched"]].to_dict("index")
+        "per_class": counts.set_index("class")[["copies", "linked", "linked to one source", "unmatched"]].to_dict(
+            "index"
+        )
         if len(counts)
         else {},
         "score_min": float(links["score"].min()) if len(links) else None,

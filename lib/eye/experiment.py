@@ -5,6 +5,7 @@ negative control, the copy-link outputs and the metrics file.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -183,6 +184,32 @@ def som_side_sweep(X, y, groups, keep, test, cfg: EyeCVConfig, seed: int, progre
     return pd.DataFrame(rows)
 
 
+def same_source_table(runs: list[dict], block: dict | None, y, groups, classes, cfg: EyeCVConfig) -> pd.DataFrame:
+    """The out-of-fold predictions of ``runs`` (one protocol, every seed) scored inside one acquisition block only
+    (:func:`lib.eye.floors.same_source_block`; no retraining): the model table over the block's classes, with the
+    same seeds x group bootstrap. Empty without a block."""
+    if block is None:
+        return pd.DataFrame()
+    mask = np.asarray(block["mask"], bool)
+    inside = [{**r, "pred": {m: np.where(mask, p, -1) for m, p in r["pred"].items()}} for r in runs]
+    with warnings.catch_warnings():  # the classes outside the block have no images: their (unshown) CIs are NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        read = readings(inside, y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0], refs=REFS)
+    return model_table(read, cfg, block["classes"])
+
+
+def sweep_metrics(sweep: pd.DataFrame, protocol: str, seed: int) -> dict:
+    """JSON-ready side sweep: what it ran (protocol, outer fold 1, seed; scored on that fold's test part, a
+    diagnostic) and its rows."""
+    return {
+        "protocol": protocol,
+        "fold": 1,
+        "seed": seed,
+        "scored_on": "outer fold 1's test part (a diagnostic: never used to choose a setting)",
+        "rows": sweep.to_dict("records"),
+    }
+
+
 def best_model(read: dict) -> str:
     """The model with the highest balanced accuracy in one protocol's readings (free of the test class mix)."""
     return max(read, key=lambda m: read[m]["balanced_accuracy"])
@@ -228,17 +255,37 @@ def learning_check(X, y, groups, test, cfg: EyeCVConfig, seed: int, factor: int)
     return out
 
 
-def learning_summary(curves: dict, budget: int) -> dict:
-    """JSON-ready learning check: per network, the held-out loss and accuracy at the runs' epoch budget and the best
-    over the longer check."""
-    return {
-        k: {
+def learning_summary(curves: dict, cfg: EyeCVConfig, protocol: str, seed: int, window: int = 3) -> dict:
+    """JSON-ready learning check (:func:`learning_check`): what it ran (protocol, outer fold 1, seed, width, SOM side,
+    soft bandwidth factor 1: not the settings chosen inside the folds; held out = outer fold 1's test part, a
+    diagnostic never used for a choice) and per network the held-out loss and accuracy at the runs' epoch budget,
+    the mean held-out accuracy over the ``window`` epochs up to the budget and over the last ``window`` epochs of the
+    longer check (single epochs swing by a few points), and the gain between those means."""
+    budget = cfg.cbnn.epochs
+    setup = {
+        "protocol": protocol,
+        "fold": 1,
+        "seed": seed,
+        "width": max(cfg.tuning.cbnn_hidden),
+        "som_side": cfg.som.side,
+        "soft_bandwidth_factor": 1.0,
+        "held_out": "outer fold 1's test part (a diagnostic: never used to choose a setting)",
+    }
+    out = {}
+    for k, v in curves.items():
+        acc = np.asarray(v["val_accuracy"], float)
+        at, end = float(acc[max(0, budget - window) : budget].mean()), float(acc[-window:].mean())
+        out[k] = {
+            **setup,
             "epochs_run": budget,
             "epochs_checked": len(v["epoch"]),
             "val_loss_at_budget": v["val_loss"][budget - 1],
             "val_loss_min": min(v["val_loss"]),
             "val_accuracy_at_budget": v["val_accuracy"][budget - 1],
             "val_accuracy_max": max(v["val_accuracy"]),
+            f"val_accuracy_mean{window}_at_budget": at,
+            f"val_accuracy_mean{window}_at_end": end,
+            "gain_after_budget": end - at,
+            "window": window,
         }
-        for k, v in curves.items()
-    }
+    return out

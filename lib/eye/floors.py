@@ -44,6 +44,33 @@ def file_facts(paths) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def same_source_block(paths, y, test, classes, min_per_class: int = 20) -> dict | None:
+    """The largest acquisition block (file extension x image size) among the scored images ``test`` that holds at
+    least two classes with ``min_per_class`` images each: inside it the file format and size carry no class.
+    {"key", "mask" (n,) bool (scored images of the block, those classes only), "classes", "counts"} or None."""
+    facts = file_facts(paths)
+    key = (facts["extension"] + " " + facts["width"].astype(str) + "x" + facts["height"].astype(str)).to_numpy()
+    y, test = np.asarray(y), np.asarray(test, bool)
+    best = None
+    for k in pd.unique(key[test]):
+        inside = test & (key == k)
+        counts = np.bincount(y[inside], minlength=len(classes))
+        held = [i for i, n in enumerate(counts) if n >= min_per_class]
+        rank = (len(held), int(counts[held].sum()))
+        if len(held) >= 2 and (best is None or rank > best[0]):
+            best = (rank, k, held, counts)
+    if best is None:
+        return None
+    _, k, held, counts = best
+    mask = test & (key == k) & np.isin(y, held)
+    return {
+        "key": str(k),
+        "mask": mask,
+        "classes": [classes[i] for i in held],
+        "counts": {classes[i]: int(counts[i]) for i in held},
+    }
+
+
 def acquisition_table(paths, labels, classes, root) -> pd.DataFrame:
     """Images per class and kind (original / augmented copy) x (extension, width x height): what the metadata floor
     can read."""
@@ -136,12 +163,16 @@ def strongest_floor(floors: pd.DataFrame | None) -> pd.Series | None:
     return floors.loc[bal.idxmax()]
 
 
-def floors_metrics(floors: pd.DataFrame) -> dict:
-    """{features: {technique: {accuracy, accuracy_ci}}} (fractions)."""
+def floors_metrics(floors: pd.DataFrame, protocol: str, seeds) -> dict:
+    """{features: {technique: {protocol, seeds, ci, accuracy, accuracy_ci, balanced_accuracy, ...}}} (fractions):
+    ``protocol`` the grouping the floors ran under (the headline's), ``seeds`` the seeds of ``cv.seeds``."""
     out: dict = {}
     for _, r in floors.iterrows():
         e = r["_entry"]
         out.setdefault(r["Features"], {})[r["Technique"]] = {
+            "protocol": protocol,
+            "seeds": list(seeds)[: int(r["Seeds"])],
+            "ci": r["CI resamples"],
             "accuracy": r["_accuracy"],
             "accuracy_ci": list(r["_ci"]),
             "balanced_accuracy": e["balanced_accuracy"],
@@ -152,7 +183,16 @@ def floors_metrics(floors: pd.DataFrame) -> dict:
 
 
 def negative_control(
-    data_source: str, control: dict | None, seed: int, y, groups, cfg: EyeCVConfig, classes, test=None, keep=None
+    data_source: str,
+    control: dict | None,
+    seed: int,
+    y,
+    groups,
+    cfg: EyeCVConfig,
+    classes,
+    test=None,
+    keep=None,
+    protocol: str | None = None,
 ):
     """Tuned logistic regression on the control features (``control``: a FeatureConfig dict, e.g. random MobileNetV2
     weights), grouped by ``groups``, on the images of ``keep``, every seed of ``cv.seeds``: its readings with
@@ -173,6 +213,7 @@ def negative_control(
     read = readings(res, y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0])["logreg"]
     return {
         "features": fcfg.describe(),
+        "protocol": protocol,
         **read,
         "ci": ci_label(len(res)),
         "seeds": list(cfg.cv.seeds),

@@ -23,7 +23,13 @@ def leak_comparison(runs: dict, y, clusters, cfg: EyeCVConfig, classes, score=No
 
 
 #: (minuend, subtrahend) protocol pairs of the leak table
-LEAK_PAIRS = (("patient", "linked"), ("linked", "originals"), ("plain", "linked"), ("linked", "neardup"))
+LEAK_PAIRS = (
+    ("patient", "linked"),
+    ("linked", "originals"),
+    ("plain", "linked"),
+    ("linked", "neardup"),
+    ("neardup", "neardup_all"),
+)
 
 
 #: (key of the comparison entry, its bootstrap, column label) of the two scores of the leak table
@@ -38,17 +44,20 @@ def _pct(v: float, boot: np.ndarray, sign: str = "") -> str:
 def leak_table(comp: dict, cfg: EyeCVConfig) -> pd.DataFrame:
     """One row per model and score (accuracy; balanced accuracy = mean per-class recall, free of the class mix):
     the seeds each protocol ran, the score (%) [95% CI] under each protocol (mean over its seeds) and the paired
-    differences of :data:`LEAK_PAIRS` in percentage points [95% CI]."""
+    differences of :data:`LEAK_PAIRS` in percentage points [95% CI]; "-" where a model did not run a protocol."""
     rows = []
+    protocols = list(dict.fromkeys(p for per in comp.values() for p in per))
     for m, per in comp.items():
         for key, bkey, label in LEAK_SCORES:
             row = {"model": cfg.label(m), "score": label}
             row["seeds per protocol"] = ", ".join(f"{p} {e['seeds']}" for p, e in per.items())
-            for p, e in per.items():
-                row[f"{p} (%)"] = _pct(e[key], e[bkey])
+            for p in protocols:  # a protocol a model did not run (a sensitivity check): "-"
+                row[f"{p} (%)"] = _pct(per[p][key], per[p][bkey]) if p in per else "-"
             for a, b in LEAK_PAIRS:
-                if a in per and b in per:
-                    row[f"{a} - {b} (pp)"] = _pct(per[a][key] - per[b][key], per[a][bkey] - per[b][bkey], "+")
+                if a in protocols and b in protocols:
+                    both = a in per and b in per
+                    diff = _pct(per[a][key] - per[b][key], per[a][bkey] - per[b][bkey], "+") if both else "-"
+                    row[f"{a} - {b} (pp)"] = diff
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -234,7 +234,7 @@ def cut_pair_rows(pairs: pd.DataFrame, cut: float, n_each: int) -> list[dict]:
 
 
 def hardest_known_rows(checked: pd.DataFrame, cut: float, n: int) -> list[dict]:
-    """Rows for the pixel-verifier check figure from :func:`lib.eye.copies.verifier_reference` pairs (verified): the
+    """Rows for the pixel-verifier check figure from :func:`lib.eye.neardup.verifier_reference` pairs (verified): the
     ``n`` lowest-scoring same-eye pairs (copy and source: a miss if below ``cut``) and the ``n`` highest-scoring
     fellow-eye pairs (a false pass if at or above ``cut``)."""
     if not len(checked):

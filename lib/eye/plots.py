@@ -350,7 +350,8 @@ def loss_curves(curves: dict, budget: int, title: str):
     a.set_ylabel("loss")
     b.set_ylabel("held-out accuracy")
     fig.suptitle(textwrap.fill(title, 110), fontsize=8, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0.22, 1, 1))
+    fig.tight_layout(rect=(0, 0.26, 1, 1))
     handles, labels = a.get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=6, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 0.0), frameon=False)
+    # below the axes, above the bottom strip that holds the data stamp (lib.core.plotting, bottom right)
+    fig.legend(handles, labels, fontsize=6, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 0.06), frameon=False)
     return fig

@@ -21,6 +21,9 @@ PROTOCOL_TEXT = {
     "joined into one group; "
     "scored on the originals only (copies only ever in training)",
     "originals": "the augmented copies removed, stratified group {k}-fold over the patients",
+    "neardup_all": "a sensitivity check of the near-duplicate grouping: as neardup, with every candidate pair of "
+    "originals at or above the feature-cosine threshold joined (the pixel check not applied); scored on the originals "
+    "only",
 }
 
 
@@ -36,10 +39,13 @@ def seeds_text(cfg: EyeCVConfig, protocol: str) -> str:
 
 
 def protocol_models(cfg: EyeCVConfig, protocol: str) -> tuple[str, ...]:
-    """The models run under ``protocol`` (the first protocol: all; the others: ``cv.other_models`` when given)."""
-    if protocol == cfg.cv.protocols[0] or not cfg.cv.other_models:
-        return cfg.models
-    return tuple(m for m in cfg.models if m in cfg.cv.other_models)
+    """The models run under ``protocol`` (:meth:`lib.eye.protocols.EyeCVConfig.models_of`)."""
+    return cfg.models_of(protocol)
+
+
+def som_protocols(cfg: EyeCVConfig) -> tuple[str, ...]:
+    """The protocols that run a SOM-based model (where the SOM side is chosen or fixed)."""
+    return tuple(p for p in cfg.cv.protocols if any(m in SOM_MODELS for m in protocol_models(cfg, p)))
 
 
 def ci_label(n_seeds: int) -> str:
@@ -102,7 +108,8 @@ def reductions_text(cfg: EyeCVConfig, paper_folds: int = 10) -> str:
     parts = [fold_note(cfg, paper_folds)]
     for p in cfg.cv.protocols:
         parts.append(f"{p}: models {', '.join(protocol_models(cfg, p))}, {seeds_text(cfg, p)}")
-    main, *rest = cfg.cv.protocols
+    main = cfg.cv.protocols[0]
+    rest = [p for p in som_protocols(cfg) if p != main]
     for name, grid in ((main, t.som_side), (", ".join(rest), t.som_side_others)):
         if not name:
             continue
@@ -133,23 +140,16 @@ def settings_text(cfg: EyeCVConfig, n_images: dict[str, int]) -> str:
         f"- Nested selection inside every outer training part, {t.inner_splits} inner folds (grouped like the outer "
         f"ones), by inner balanced accuracy (ties: the first listed): logistic regression C in {list(t.logreg_c)} "
         f"(max_iter {t.logreg_max_iter}); kNN k in {list(t.knn_k)}; MLP (width, L2 alpha) in "
-        f"{[list(p) for p in t.mlp]} ({t.mlp_max_iter} iterations, float32); SOM side in {list(t.som_side)}"
-        + (
-            ""
-            if t.som_side_others == t.som_side
-            else f" ({cfg.cv.protocols[0]}; {list(t.som_side_others)} in the other protocols)"
-        )
-        + " (chosen by the SOM classifier, shared by the SOM-based networks; one value: fixed, not tuned); network "
-        "hidden width in "
+        f"{[list(p) for p in t.mlp]} ({t.mlp_max_iter} iterations, float32); SOM side: {som_side_text(cfg)[:-1]} "
+        "(chosen by the SOM classifier, shared by the SOM-based networks); network hidden width in "
         f"{list(t.cbnn_hidden)} (each network separately; the soft CBNN also its RBF bandwidth factor in "
         f"{list(t.soft_bandwidth)} x the median nearest-unit distance, its soft assignments standardized per unit). "
         "All grids are ours; a choice on a grid edge is flagged in the tuning table.",
         f"- Folds: {fold_note(cfg)}.",
         f"- This run's budget (reductions against the paper's protocol): {reductions_text(cfg)}.",
         f"- Networks: {cfg.cbnn.epochs} epochs, batch {cfg.cbnn.batch_size}, Adam {cfg.cbnn.learning_rate:g}, "
-        f"loss {cfg.cbnn.loss}; SOM: {cfg.som.describe()} ("
-        + ("its side tuned as above" if len(t.som_side) > 1 else f"side fixed at {t.som_side[0]}")
-        + ").",
+        f"loss {cfg.cbnn.loss}; SOM: {cfg.som.describe().split(' ', 1)[1]} (its side as above; the figures' map: side "
+        f"{cfg.som.side}).",
         f"- CIs: {cfg.cv.bootstrap} replicates, each one seed drawn from the model's seeds and the groups (copies "
         f"and near-duplicates joined) drawn with replacement: a model run on several seeds gets a "
         f"{ci_label(len(cfg.cv.seeds))}; a model run on one seed a {ci_label(1)}.",
@@ -160,7 +160,13 @@ def settings_text(cfg: EyeCVConfig, n_images: dict[str, int]) -> str:
 def som_side_text(cfg: EyeCVConfig) -> str:
     """Where the SOM side is tuned or fixed inside the folds, per protocol (one sentence, from the parameters)."""
     t = cfg.tuning
-    main, *rest = cfg.cv.protocols
+    main = cfg.cv.protocols[0]
+    rest = [p for p in som_protocols(cfg) if p != main]
+    if rest and list(t.som_side_others) == list(t.som_side) and len(t.som_side) > 1:
+        return (
+            f"every protocol with a SOM-based model ({', '.join([main, *rest])}): side tuned over {list(t.som_side)} "
+            "by the SOM classifier's inner balanced accuracy."
+        )
     parts = []
     for name, grid in ((main, t.som_side), (", ".join(rest), t.som_side_others)):
         if name:

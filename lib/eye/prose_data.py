@@ -31,12 +31,33 @@ def copies_text(metrics: dict) -> str:
         )
         + ": **dropped from the data** in every protocol (joining all their candidates chained unrelated patients "
         "into one group; removing a copy cannot leak). Every other linked copy joins its single best source. "
-        f"Method: {metrics['method']}."
+        f"Method: {metrics['method']}. " + target_text(metrics)
+    )
+
+
+def target_text(metrics: dict) -> str:
+    """The copy counts read against the issue's target (at least 95 % of the copies kept with their source): the
+    copies that cannot sit apart from their source (linked to one source, or dropped) and those linked to one source,
+    overall and per class (Markdown sentence)."""
+    n = metrics["copies"]
+    one = metrics["linked"] - metrics["dropped_ambiguous"]
+    safe = one + metrics["dropped_ambiguous"]
+    per = "; ".join(
+        f"{c} {v.get('linked to one source', v['linked'])}/{v['copies']} "
+        f"({100 * v.get('linked to one source', v['linked']) / v['copies']:.1f} %)"
+        for c, v in metrics["per_class"].items()
+        if v["copies"]
+    )
+    return (
+        f"*Against the target (at least 95 % of the copies kept with their source)*: {one:,} linked to one source + "
+        f"{metrics['dropped_ambiguous']:,} dropped = {100 * safe / n:.1f} % of the {n:,} copies cannot sit apart from "
+        f"their source ({metrics['unmatched']:,} unmatched copies stay in the data in their own group); linked to one "
+        f"source: {100 * one / n:.1f} % ({per})."
     )
 
 
 def pixel_check_text(summary, cut: float, tie_only: int) -> str:
-    """The pixel check read on pairs of known status (Markdown, from :func:`lib.eye.copies.verifier_summary`): its
+    """The pixel check read on pairs of known status (Markdown, from :func:`lib.eye.neardup.verifier_summary`): its
     pass rate on same-eye pairs (copy and source) and on fellow eyes, and what that means for the near-duplicate
     grouping (``tie_only``: candidate pairs joined by a copy tie below the pixel cut)."""
     share = f"share at or above {cut:g} (%)"
@@ -61,7 +82,7 @@ def pixel_check_text(summary, cut: float, tie_only: int) -> str:
 
 def caveats_text(near_facts: dict, verifier, cut: float, feature_note: str) -> str:
     """The closing caveats (Markdown), the near-duplicate grouping stated from this run's counts and the pixel
-    check's pass rate on known same-eye pairs (:func:`lib.eye.copies.verifier_summary`)."""
+    check's pass rate on known same-eye pairs (:func:`lib.eye.neardup.verifier_summary`)."""
     rows = {str(r["pairs"]).split(" (")[0]: r for _, r in verifier.iterrows()} if verifier is not None else {}
     same = rows.get("copy and its source")
     share = f"share at or above {cut:g} (%)"

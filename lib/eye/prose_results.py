@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from lib.eye.floors import strongest_floor
-from lib.eye.prose import SOM_MODELS, protocol_label, protocol_models, side_confound_text
-from lib.eye.protocols import EyeCVConfig
+from lib.eye.prose import SOM_MODELS, ci_label, protocol_label, protocol_models, seeds_text, side_confound_text
+from lib.eye.protocols import SENSITIVITY, EyeCVConfig
 
 #: what each paired protocol difference of the leak table measures
 LEAK_MEANING = {
@@ -18,6 +18,8 @@ LEAK_MEANING = {
     ("plain", "linked"): "the paper's image-level folds against the copy-grouped ones",
     ("linked", "neardup"): "what the near-duplicate originals across splits added (copy-grouped minus "
     "near-duplicate-grouped)",
+    ("neardup", "neardup_all"): "what the candidate pairs the pixel check left apart would add if they were "
+    "near-duplicates (near-duplicate-grouped minus every candidate pair joined; positive: those pairs leak)",
 }
 
 
@@ -29,7 +31,8 @@ def leak_text(cfg: EyeCVConfig, pairs, models=()) -> str:
         f"Protocols run: {', '.join(cfg.cv.protocols)}. Every protocol is scored on the same test images (the "
         "originals, less the label-conflicted duplicates): like for like. Point values are means over each model's "
         "seeds; paired differences use the same resamples of groups that contain every protocol's groups (each "
-        "replicate also draws a seed)."
+        "replicate also draws a seed). These CIs resample that union of groups, so they differ slightly from the CIs "
+        "of the model tables (the headline's groups)."
     ]
     only_main = [m for m in models if m in cfg.models and m not in protocol_models(cfg, cfg.cv.protocols[-1])]
     if only_main and len(cfg.cv.protocols) > 1:
@@ -38,6 +41,13 @@ def leak_text(cfg: EyeCVConfig, pairs, models=()) -> str:
             + ", ".join(cfg.label(m) for m in only_main)
             + ": no leak differences for it."
         )
+    for p in cfg.cv.protocols:
+        if p in SENSITIVITY:
+            names = ", ".join(cfg.label(m) for m in protocol_models(cfg, p))
+            lines.append(
+                f"*{p}* is a sensitivity check, not a grouping of the headline: {names} only, "
+                f"{seeds_text(cfg, p)} (CI: {ci_label(1)}); '-' for the other models."
+            )
     for a, b in pairs:
         if a in ran and b in ran:
             lines.append(f"- *{a} - {b}*: {LEAK_MEANING[(a, b)]}.")
@@ -48,6 +58,39 @@ def leak_text(cfg: EyeCVConfig, pairs, models=()) -> str:
     if confound:
         lines.append(f"- Note: {confound}.")
     return "\n".join(lines)
+
+
+def class_mix_text(y, keep: dict, test: dict, classes, a: str = "linked", b: str = "originals") -> str:
+    """The class mix of the training pool of protocols ``a`` (copies kept) and ``b`` (originals only) against the test
+    images (Markdown sentence; '' unless both ran): why a leak difference can change sign between accuracy (weighted
+    by the test mix) and balanced accuracy (free of it)."""
+    if a not in keep or b not in keep:
+        return ""
+    y = np.asarray(y)
+
+    def mix(mask) -> str:
+        n = np.bincount(y[np.asarray(mask, bool)], minlength=len(classes))
+        return ", ".join(f"{c} {k:,} ({100 * k / n.sum():.0f} %)" for c, k in zip(classes, n))
+
+    return (
+        f"*Class mix*: training pool of *{a}* (copies kept): {mix(keep[a])}; of *{b}*: {mix(keep[b])}; test images "
+        f"(every protocol but plain): {mix(test[a])}. Copies shift the training mix away from the test mix, which "
+        "moves predictions toward the copied classes: accuracy (weighted by the test mix) and balanced accuracy (free "
+        f"of it) can then move in opposite directions in *{a} - {b}*."
+    )
+
+
+def same_source_text(block: dict | None, protocol: str) -> str:
+    """What the same-source table scores (Markdown sentence)."""
+    if block is None:
+        return "*Within one acquisition source*: no file format and size holds two classes here: not scored."
+    counts = ", ".join(f"{c} {n:,}" for c, n in block["counts"].items())
+    return (
+        f"*Within one acquisition source* ({block['key']} files, the largest block of the scored originals that holds "
+        f"two or more classes: {counts}): inside it the file format and size carry no class. The {protocol} models' "
+        "out-of-fold predictions scored on those images only (no retraining; the same seeds x group bootstrap), "
+        "recall per class and balanced accuracy over these classes only:"
+    )
 
 
 def leak_footnote(cfg: EyeCVConfig, models=()) -> str:
@@ -270,8 +313,8 @@ def interpretation(
     if "net_features" in r and "balanced_accuracy_minus_net_features" in r.get(claim, {}):
         lines.append(
             f"- SOM contribution ({cfg.label(claim)} minus the same network on the features, balanced accuracy): "
-            f"{_pp(r[claim], 'balanced_accuracy_minus_net_features')}; the literal CBNN sees only the winning unit, so "
-            "its capacity is the number of SOM units (the side sweep and the tuning table show where the side sits)."
+            f"{_pp(r[claim], 'balanced_accuracy_minus_net_features')}; the literal CBNN sees only the winning unit "
+            "(section 4 reads it against the map size in the side sweep)."
         )
     if control is not None:
         lines.append(

@@ -102,8 +102,11 @@ def test_ambiguous_copy_is_dropped_not_joined():
     assert groups.tolist() == ["p1", "p2", "p3", "c/_0_1.jpg", "p3"]
     assert copies.ambiguous_mask(files, links).tolist() == [False, False, False, True, False]
     t = copies.group_table(files, groups, links, neardup=groups, dropped=copies.ambiguous_mask(files, links))
-    assert t["dropped (ambiguous copy)"].tolist()[3] == "c/1_left.jpg | c/2_left.jpg"
-    assert list(t.columns) == ["file", "group", "neardup group", "linked source", "dropped (ambiguous copy)"]
+    assert t["dropped (best match | candidates)"].tolist()[3] == "c/1_left.jpg | c/2_left.jpg"
+    assert list(t.columns) == ["file", "group", "neardup group", "linked source", "dropped (best match | candidates)"]
+    assert t["linked source"].tolist() == ["", "", "", "", "c/3_left.jpg"]  # a dropped copy names no linked source
+    k_dropped = copies.group_table(files, groups, links, dropped=np.array([False] * 4 + [True]))
+    assert k_dropped["dropped (best match | candidates)"].tolist()[4] == "c/3_left.jpg"  # no trailing separator
 
 
 def test_exact_duplicates_flag_cross_class_files(tmp_path):

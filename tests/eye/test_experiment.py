@@ -464,6 +464,7 @@ def test_headline_seed_models_and_protocol_som_grid():
         seeds=[0, 1, 2],
         seed_models=["logreg"],
         headline_seed_models=["mlp"],
+        other_models=["som", "logreg"],
         tuning={"som_side": [3, 4], "som_side_others": [4]},
     )
     assert cfg.cv.model_seeds("neardup", "mlp") == (0, 1, 2) and cfg.cv.model_seeds("linked", "mlp") == (0,)
@@ -480,7 +481,10 @@ def test_headline_seed_models_and_protocol_som_grid():
         "(not tuned)."
     )
     text = prose.settings_text(cfg, {})
-    assert "3 seeds" in text and "(neardup; [4] in the other protocols)" in text
+    assert (
+        "3 seeds" in text and "SOM side: neardup: side tuned over [3, 4]" in text and "linked: side fixed at 4" in text
+    )
+    assert "one value" not in text and "(its side as above; the figures' map: side" in text
     assert "SOM side fixed at 4 inside the folds in linked (not tuned)" in prose.reductions_text(cfg)
     with pytest.raises(ValueError, match="models must be among"):
         _cfg(headline_seed_models=["nope"])
@@ -648,7 +652,14 @@ def test_side_edge_text_reads_the_chosen_side_against_the_sweep():
     )
     t = prose_tuning.side_edge_text(edges, sweep, cfg, "cbnn_onehot")
     assert "side 8: 3" in t and "3 of 3" in t and "best side for" in t and "is 12 (69.40 %" in t
-    assert "under-sized by up to 3.29 pp" in t
+    assert "not among the sides chosen inside the folds ([8]" in t and "side 8, scores 66.11 %, 3.29 pp lower" in t
+    chosen_best = edges.assign(**{"chosen (times)": "side 8: 1; side 12: 2"})
+    t2 = prose_tuning.side_edge_text(chosen_best, sweep, cfg, "cbnn_onehot")
+    assert "a side chosen inside the folds ([8, 12])" in t2 and "pp lower" not in t2
+    gap = prose_tuning.sweep_gap_text(
+        pd.concat([sweep, sweep.assign(model="SOM classifier", **{"balanced accuracy (%)": [65.11, 70.40, 68.69]})])
+    )
+    assert "stays within 1.00 pp of the SOM classifier" in gap and "spread over the sides 3.29 pp" in gap
     assert "not tuned" in prose_tuning.side_edge_text(edges, sweep, _cfg(tuning={"som_side": [8]}), "cbnn_onehot")
 
 
@@ -734,3 +745,160 @@ def test_interpretation_reads_control_by_cis_and_flags_the_side_confound():
     lines = [x for x in t.splitlines() if x.startswith("- *linked - neardup*")]
     assert len(lines) == 2 and "also: SOM side tuned in neardup, fixed at 16" in lines[0] + lines[1]
     assert sum("also: SOM side" in x for x in lines) == 1
+
+
+def test_sensitivity_protocol_runs_its_models_on_the_first_seed_and_shows_dashes():
+    from lib.eye import prose
+
+    X, y = _blobs(120)
+    groups = np.arange(len(y)) // 2
+    cfg = _cfg(
+        models=("logreg", "mlp"),
+        n_splits=3,
+        seeds=[0, 1],
+        protocols=["neardup", "linked", "neardup_all"],
+        seed_models=["logreg"],
+        sensitivity_models=["logreg"],
+        bootstrap=100,
+    )
+    assert cfg.models_of("neardup_all") == ("logreg",) and cfg.models_of("linked") == ("logreg", "mlp")
+    assert cfg.cv.model_seeds("neardup_all", "logreg") == (0,) and cfg.cv.seeds_of("neardup_all") == (0,)
+    assert cfg.cv.model_seeds("linked", "logreg") == (0, 1)
+    g = {"neardup": groups, "linked": groups, "neardup_all": groups // 2}
+    runs = protocols.run_protocols(X, y, g, cfg, progress=False)
+    assert len(runs["neardup_all"]) == 1 and list(runs["neardup_all"][0]["pred"]) == ["logreg"]
+    assert len(runs["linked"]) == 2
+    comp = leak.leak_comparison(runs, y, groups // 2, cfg, ["a", "b", "c", "d"])
+    t = leak.leak_table(comp, cfg)
+    lr, mlp = (t[(t["model"] == cfg.label(m)) & (t["score"] == "accuracy")].iloc[0] for m in ("logreg", "mlp"))
+    assert mlp["neardup_all (%)"] == "-" and mlp["neardup - neardup_all (pp)"] == "-"
+    assert lr["neardup_all (%)"] != "-" and lr["neardup - neardup_all (pp)"].startswith(("+", "-0"))
+    assert "neardup_all 1" in lr["seeds per protocol"] and "neardup 2" in lr["seeds per protocol"]
+    assert "neardup_minus_neardup_all" in leak.leak_metrics(comp)["logreg"]
+    text = prose_results.leak_text(cfg, leak.LEAK_PAIRS, leak.LEAK_MODELS)
+    assert "*neardup_all* is a sensitivity check" in text and f"{cfg.label('logreg')} only, seed 0" in text
+    assert "*neardup - neardup_all*: what the candidate pairs the pixel check left apart" in text
+    assert "sensitivity check" in prose.protocol_label("neardup_all", cfg)
+    with pytest.raises(ValueError, match="cannot be a sensitivity check"):
+        _cfg(protocols=["neardup_all", "linked"])
+
+
+def test_som_side_tuned_in_every_protocol_is_said_once_and_skips_protocols_without_a_som():
+    from lib.eye import prose
+
+    cfg = _cfg(
+        models=("som", "cbnn_onehot", "logreg"),
+        protocols=["neardup", "linked", "neardup_all"],
+        sensitivity_models=["logreg"],
+        tuning={"som_side": [3, 4], "som_side_others": []},
+    )
+    assert prose.som_protocols(cfg) == ("neardup", "linked")
+    assert prose.som_side_text(cfg) == (
+        "every protocol with a SOM-based model (neardup, linked): side tuned over [3, 4] by the SOM classifier's inner "
+        "balanced accuracy."
+    )
+    assert prose.side_confound_text(cfg, ("cbnn_onehot",)) == ""
+    assert "SOM side fixed" not in prose.reductions_text(cfg)
+
+
+def test_copy_target_text_counts_leak_safe_and_single_source_copies():
+    facts = {
+        "copies": 100,
+        "linked": 100,
+        "dropped_ambiguous": 10,
+        "unmatched": 0,
+        "per_class": {"a": {"copies": 60, "linked": 60, "linked to one source": 50, "unmatched": 0}},
+    }
+    t = prose_data.target_text(facts)
+    assert "90 linked to one source + 10 dropped = 100.0 % of the 100 copies" in t
+    assert "linked to one source: 90.0 % (a 50/60 (83.3 %))" in t
+
+
+def test_learning_summary_and_text_read_windows_and_say_what_ran():
+    cfg = _cfg(models=("cbnn",), protocols=["neardup"])
+    budget = cfg.cbnn.epochs
+    n = 2 * budget
+    flat = {"epoch": list(range(1, n + 1)), "val_loss": [0.1] * n, "train_loss": [0.1] * n}
+    curves = {
+        "flat": {**flat, "val_accuracy": [0.8] * n},
+        "rising": {**flat, "val_accuracy": [0.8] * budget + [0.9] * budget},
+    }
+    s = experiment.learning_summary(curves, cfg, "neardup", 0)
+    assert s["flat"]["protocol"] == "neardup" and s["flat"]["fold"] == 1 and s["flat"]["seed"] == 0
+    assert s["rising"]["gain_after_budget"] == pytest.approx(0.1) and s["flat"]["gain_after_budget"] == 0
+    text = prose_tuning.learning_text(s)
+    assert "rising 80.0 % -> 90.0 % (+10.0 pp: under-trained at the budget" in text
+    assert "flat 80.0 % -> 80.0 % (+0.0 pp: within 1 pp)" in text and "never used to choose a setting" in text
+
+
+def test_class_mix_text_gives_both_training_pools_and_the_test_mix():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    originals = np.array([True, False, False, True, True, True])
+    keep = {"linked": np.ones(6, bool), "originals": originals}
+    t = prose_results.class_mix_text(y, keep, {"linked": originals}, ["a", "b"])
+    assert "*linked* (copies kept): a 3 (50 %), b 3 (50 %)" in t and "of *originals*: a 1 (25 %), b 3 (75 %)" in t
+    assert prose_results.class_mix_text(y, {"linked": keep["linked"]}, {}, ["a", "b"]) == ""
+
+
+def test_floors_and_sweep_metrics_carry_protocol_and_seeds():
+    import pandas as pd
+
+    entry = {"balanced_accuracy": 0.5, "balanced_accuracy_ci": [0.4, 0.6], "recall": {"a": 0.5}}
+    floors_df = pd.DataFrame(
+        [
+            {
+                "Features": "thumb",
+                "Technique": "LR",
+                "Seeds": 1,
+                "CI resamples": "x",
+                "_accuracy": 0.5,
+                "_ci": [0.4, 0.6],
+                "_entry": entry,
+            }
+        ]
+    )
+    m = floors.floors_metrics(floors_df, "neardup", (0, 1, 2))["thumb"]["LR"]
+    assert m["protocol"] == "neardup" and m["seeds"] == [0] and m["ci"] == "x"
+    sw = experiment.sweep_metrics(pd.DataFrame({"side": [8]}), "neardup", 0)
+    assert sw["protocol"] == "neardup" and sw["fold"] == 1 and sw["rows"] == [{"side": 8}]
+
+
+def test_every_scored_block_of_the_default_metrics_names_its_protocol():
+    """Issue 24 point 5 (review24s6 m2): the readings, floors, control, learning check and side sweep blocks of the
+    committed default metrics say which protocol (and seeds) they come from."""
+    import json
+
+    from lib.core import paths
+
+    m = json.loads((paths.ROOT / "metrics" / "default" / "03_eye_mobilenet_som.json").read_text())
+    blocks = [e for per in m["readings"].values() for e in per.values()]
+    blocks += [e for per in m["shortcut_floors"].values() for e in per.values()]
+    blocks += list(m["learning_check"].values()) + [m["som_side_sweep"]]
+    blocks += [m["negative_control"]] if m["negative_control"] else []
+    assert blocks and all(b.get("protocol") for b in blocks)
+    assert all("seeds" in b or "seed" in b for b in blocks)
+
+
+def test_same_source_block_picks_the_mixed_block_and_scores_it_alone(tmp_path):
+    from PIL import Image
+
+    paths, y = [], []
+    for i, (cls, ext, size) in enumerate(
+        [(0, "jpg", 40)] * 3 + [(1, "jpg", 40)] * 3 + [(2, "png", 30)] * 4 + [(0, "png", 50)] * 2
+    ):
+        p = tmp_path / f"{i}.{ext}"
+        Image.new("RGB", (size, size)).save(p)
+        paths.append(p)
+        y.append(cls)
+    y = np.array(y)
+    block = floors.same_source_block(paths, y, np.ones(len(y), bool), ["a", "b", "c"], min_per_class=2)
+    assert block["key"] == "jpg 40x40" and block["classes"] == ["a", "b"] and block["counts"] == {"a": 3, "b": 3}
+    assert block["mask"].tolist() == [True] * 6 + [False] * 6
+    assert floors.same_source_block(paths, y, np.ones(len(y), bool), ["a", "b", "c"], min_per_class=4) is None
+    cfg = _cfg(models=("logreg",), bootstrap=50)
+    pred = np.where(np.arange(len(y)) < 6, y, 0)  # right inside the block, wrong on class c outside it
+    run = {"pred": {"logreg": pred}, "proba": {"logreg": np.eye(3)[pred]}}
+    t = experiment.same_source_table([run], block, y, np.arange(len(y)), ["a", "b", "c"], cfg)
+    assert t.iloc[0]["Balanced accuracy (%)"].startswith("100.00") and "c recall (%)" not in t.columns
+    assert experiment.same_source_table([run], None, y, np.arange(len(y)), ["a", "b", "c"], cfg).empty
+    assert "not scored" in prose_results.same_source_text(None, "neardup")

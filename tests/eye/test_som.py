@@ -221,3 +221,25 @@ def test_som_config_rejects_bad_combinations():
         som.SOMConfig(**{**MATLAB, "neighborhood": "mexican_hat"})
     with pytest.raises(ValueError, match="cover_steps"):
         som.SOMConfig(**{**MATLAB, "cover_steps": 0})
+
+
+def test_batch_bubble_sparse_products_match_a_dense_reference():
+    """The bubble neighbourhood runs as sparse products: the same codebook as the dense rule (rounding level)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 7))
+    W0 = rng.normal(size=(6, 6, 7))
+    dist = som_grid.link_distances(6, 6, "hexagonal")
+    W = W0.reshape(36, 7).copy()
+    for t in range(12):
+        nd = 1.0 + (3.0 - 1.0) * (1.0 - t / 8) if t < 8 else 1.0
+        H = (dist <= nd + 1e-9).astype(float) + np.eye(36)
+        W32, X32 = W.astype(np.float32), X.astype(np.float32)
+        bmu = np.argmin((W32**2).sum(1)[None, :] - 2.0 * (X32 @ W32.T), axis=1)
+        sums = np.zeros((36, 7))
+        np.add.at(sums, bmu, X)
+        n = np.bincount(bmu, minlength=36).astype(float)
+        num, den = H @ sums, H @ n
+        hit = den > 0
+        W[hit] = num[hit] / den[hit, None]
+    out = som_grid.batch_train(X, W0, "hexagonal", epochs=12, initial_neighborhood=3.0, cover_steps=8)
+    np.testing.assert_allclose(out.reshape(36, 7), W, rtol=0, atol=1e-10)
