@@ -227,7 +227,9 @@ def per_class_ci(
                 x + s * width + width / 2,
                 color="k",
                 lw=2,
-                label=paper_label if reading == [r for r in shown if r in paper_readings][0] else None,
+                label=textwrap.fill(paper_label, 28)
+                if reading == [r for r in shown if r in paper_readings][0]
+                else None,
             )
     ax.set_xticks(x + width * (len(shown) - 1) / 2)
     ax.set_xticklabels([c.replace("_", " ") for c in classes], fontsize=8)
