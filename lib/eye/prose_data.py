@@ -80,9 +80,16 @@ def pixel_check_text(summary, cut: float, tie_only: int) -> str:
     )
 
 
-def caveats_text(near_facts: dict, verifier, cut: float, feature_note: str) -> str:
+def caveats_text(near_facts: dict, verifier, cut: float, feature_note: str, sensitivity: bool = False) -> str:
     """The closing caveats (Markdown), the near-duplicate grouping stated from this run's counts and the pixel
-    check's pass rate on known same-eye pairs (:func:`lib.eye.neardup.verifier_summary`)."""
+    check's pass rate on known same-eye pairs (:func:`lib.eye.neardup.verifier_summary`); ``sensitivity``: the
+    neardup_all check ran (every candidate pair joined)."""
+    measured = (
+        "the near-duplicate effect of the other candidates is measured by the leak table's *neardup - neardup_all* "
+        "column (every candidate pair joined; logistic regression, one seed), not for the pairs below the threshold"
+        if sensitivity
+        else "the near-duplicate effect is measured for the joined pairs only"
+    )
     rows = {str(r["pairs"]).split(" (")[0]: r for _, r in verifier.iterrows()} if verifier is not None else {}
     same = rows.get("copy and its source")
     share = f"share at or above {cut:g} (%)"
@@ -96,7 +103,6 @@ def caveats_text(near_facts: dict, verifier, cut: float, feature_note: str) -> s
         f"are grouped when their feature cosine is at least {near_facts['threshold']:g} **and** the pixel check "
         f"confirms them{rate} or an ambiguous copy ties them: {near_facts['pairs']} of "
         f"{near_facts['candidate_pairs']} candidate pairs joined (section 2c); the other candidates and every pair "
-        "below the threshold stay apart, so the near-duplicate effect is measured for the joined pairs only. The "
-        f"paper gives no SOM or network setting: every grid and setting here is ours. Features: {feature_note} (the "
-        "paper's MobileNetV2 is the full-width network)."
+        f"below the threshold stay apart, so {measured}. The paper gives no SOM or network setting: every grid and "
+        f"setting here is ours. Features: {feature_note} (the paper's MobileNetV2 is the full-width network)."
     )

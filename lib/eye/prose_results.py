@@ -72,11 +72,16 @@ def class_mix_text(y, keep: dict, test: dict, classes, a: str = "linked", b: str
         n = np.bincount(y[np.asarray(mask, bool)], minlength=len(classes))
         return ", ".join(f"{c} {k:,} ({100 * k / n.sum():.0f} %)" for c, k in zip(classes, n))
 
-    return (
+    head = (
         f"*Class mix*: training pool of *{a}* (copies kept): {mix(keep[a])}; of *{b}*: {mix(keep[b])}; test images "
-        f"(every protocol but plain): {mix(test[a])}. Copies shift the training mix away from the test mix, which "
-        "moves predictions toward the copied classes: accuracy (weighted by the test mix) and balanced accuracy (free "
-        f"of it) can then move in opposite directions in *{a} - {b}*."
+        f"(every protocol but plain): {mix(test[a])}."
+    )
+    if mix(keep[a]) == mix(keep[b]):
+        return head + " The copies do not change the class mix here."
+    return head + (
+        " Copies shift the training mix away from the test mix, which moves predictions toward the copied classes: "
+        f"accuracy (weighted by the test mix) and balanced accuracy (free of it) can then move in opposite directions "
+        f"in *{a} - {b}*."
     )
 
 

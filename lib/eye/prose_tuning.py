@@ -93,7 +93,12 @@ def learning_text(summary: dict, tol_pp: float = 1.0) -> str:
     parts = []
     for name, e in summary.items():
         gain = 100 * e["gain_after_budget"]
-        verdict = "under-trained at the budget: its rows understate it" if gain > tol_pp else f"within {tol_pp:g} pp"
+        if gain > tol_pp:
+            verdict = "under-trained at the budget: its rows understate it"
+        elif gain < -tol_pp:
+            verdict = "lower after the budget: longer training does not help it"
+        else:
+            verdict = f"within {tol_pp:g} pp"
         parts.append(
             f"{name} {100 * e[f'val_accuracy_mean{w}_at_budget']:.1f} % -> "
             f"{100 * e[f'val_accuracy_mean{w}_at_end']:.1f} % ({gain:+.1f} pp: {verdict})"
@@ -107,7 +112,7 @@ def learning_text(summary: dict, tol_pp: float = 1.0) -> str:
     )
 
 
-def sweep_gap_text(sweep, first: str = "literal CBNN", second: str = "SOM classifier") -> str:
+def sweep_gap_text(sweep, first: str = "literal CBNN", second: str = "SOM classifier", close_pp: float = 3.0) -> str:
     """How far the literal CBNN stays from the SOM classifier at every side of the diagnostic sweep (Markdown
     sentence; '' without both)."""
     if sweep is None or not len(sweep):
@@ -118,8 +123,15 @@ def sweep_gap_text(sweep, first: str = "literal CBNN", second: str = "SOM classi
     if not len(both):
         return ""
     gap = (a[both] - b[both]).abs()
+    close = gap.max() <= close_pp
     return (
         f"At every side swept ({', '.join(str(int(s)) for s in both)}) the {first} stays within {gap.max():.2f} pp of "
-        f"the {second} (balanced accuracy; its own spread over the sides {a.max() - a.min():.2f} pp): reading only the "
-        "winning unit, it adds little to the map's own majority labels at any map size (one fold, one seed)."
+        f"the {second} (balanced accuracy; its own spread over the sides {a.max() - a.min():.2f} pp)"
+        + (
+            f": within {close_pp:g} pp at every side, reading only the winning unit it adds little to the map's own "
+            "majority labels at any map size"
+            if close
+            else ""
+        )
+        + " (one fold, one seed)."
     )

@@ -902,3 +902,32 @@ def test_same_source_block_picks_the_mixed_block_and_scores_it_alone(tmp_path):
     assert t.iloc[0]["Balanced accuracy (%)"].startswith("100.00") and "c recall (%)" not in t.columns
     assert experiment.same_source_table([run], None, y, np.arange(len(y)), ["a", "b", "c"], cfg).empty
     assert "not scored" in prose_results.same_source_text(None, "neardup")
+
+
+def test_round6_texts_do_not_overstate():
+    import pandas as pd
+
+    far = pd.DataFrame(
+        {
+            "side": [5, 8, 5, 8],
+            "model": ["literal CBNN"] * 2 + ["SOM classifier"] * 2,
+            "balanced accuracy (%)": [50.0, 60.0, 62.5, 61.0],
+        }
+    )
+    assert "adds little" not in prose_tuning.sweep_gap_text(far) and "within 12.50 pp" in prose_tuning.sweep_gap_text(
+        far
+    )
+    cfg = _cfg(models=("cbnn",), protocols=["neardup"])
+    n = 2 * cfg.cbnn.epochs
+    base = {"epoch": list(range(1, n + 1)), "val_loss": [0.1] * n, "train_loss": [0.1] * n}
+    falling = {"falling": {**base, "val_accuracy": [0.8] * cfg.cbnn.epochs + [0.7] * cfg.cbnn.epochs}}
+    text = prose_tuning.learning_text(experiment.learning_summary(falling, cfg, "neardup", 0))
+    assert "-10.0 pp: lower after the budget" in text and "within 1 pp" not in text
+    y = np.array([0, 1, 0, 1])
+    same = prose_results.class_mix_text(
+        y, {"linked": np.ones(4, bool), "originals": np.ones(4, bool)}, {"linked": np.ones(4, bool)}, ["a", "b"]
+    )
+    assert "do not change the class mix" in same
+    facts = {"threshold": 0.9, "pairs": 1, "candidate_pairs": 5}
+    assert "neardup - neardup_all" in prose_data.caveats_text(facts, None, 0.5, "f", sensitivity=True)
+    assert "joined pairs only" in prose_data.caveats_text(facts, None, 0.5, "f")
