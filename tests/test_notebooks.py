@@ -107,7 +107,6 @@ def _unseen_tables(nb) -> list[str]:
 #: so that the next rerun fixes them and a NEW unseen table still fails. Remove an entry when its notebook is fixed.
 UNSEEN_PENDING_RERUN = {
     "nb02": 1,  # cell 28: learning_curve (its figure shows the same numbers)
-    "nb03": 11,  # cells 10, 13, 20, 26, 29, 31: copy counts, tuning tables, the leak table, plain-protocol models
 }
 
 

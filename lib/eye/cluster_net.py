@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lib.eye.som_grid import map_side
+
 CLUSTERS = ("som", "kmeans", "none")
 INPUTS = ("onehot", "soft", "centroid", "features+onehot", "features")
 LOSSES = ("mse", "crossentropy")
@@ -174,8 +176,6 @@ class ClusterNetwork:
     ) -> ClusterNetwork:
         """centroids (m, d): required for clusters='som' (the SOM codebook, flattened)."""
         import tensorflow as tf
-
-        from lib.eye.som import map_side
 
         tf.get_logger().setLevel("ERROR")  # retracing notices (one per new input width) are not results
 

@@ -77,7 +77,14 @@ class FeatureConfig:
     def describe(self) -> str:
         """One line saying which network produced the features (shown wherever its results appear)."""
         if self.weights == "imagenet":
-            return f"ImageNet MobileNetV2 alpha {self.alpha:g}"
+            base = f"ImageNet MobileNetV2 alpha {self.alpha:g}"
+            try:
+                rows = int(weights_file(self.alpha, self.image_size).name.split("_")[-3])
+            except (FileNotFoundError, DataError, ValueError):
+                return base
+            return (
+                base if rows == self.image_size else f"{base} ({rows}-px ImageNet weights run at {self.image_size} px)"
+            )
         return f"MobileNetV2 alpha {self.alpha:g} with RANDOM weights (negative control): not ImageNet features"
 
 
@@ -88,7 +95,10 @@ def _keras_name(alpha: float, rows: int) -> str:
 def weights_file(alpha: float, image_size: int) -> Path:
     """The no-top ImageNet weights file for ``alpha``: ../shared/data/mobilenet_v2 (sha256-verified) or the Keras cache.
 
-    The weights of a no-top MobileNetV2 do not depend on the input size, so the 224 file serves every size.
+    The no-top weights have the same shapes at every input size, so one file loads at any size; but Keras ships one
+    file per input size (96-224), each from a checkpoint trained at that size. The shared copy is the 224-px file and
+    serves every size (a deviation when the run's size differs: :meth:`FeatureConfig.describe` says so); the Keras
+    cache is searched for the run's own size first.
     """
     shared = paths.shared_data(SHARED_WEIGHTS)
     name = _keras_name(alpha, 224)

@@ -227,7 +227,9 @@ def per_class_ci(
                 x + s * width + width / 2,
                 color="k",
                 lw=2,
-                label=paper_label if reading == [r for r in shown if r in paper_readings][0] else None,
+                label=textwrap.fill(paper_label, 28)
+                if reading == [r for r in shown if r in paper_readings][0]
+                else None,
             )
     ax.set_xticks(x + width * (len(shown) - 1) / 2)
     ax.set_xticklabels([c.replace("_", " ") for c in classes], fontsize=8)
@@ -350,7 +352,8 @@ def loss_curves(curves: dict, budget: int, title: str):
     a.set_ylabel("loss")
     b.set_ylabel("held-out accuracy")
     fig.suptitle(textwrap.fill(title, 110), fontsize=8, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0.22, 1, 1))
+    fig.tight_layout(rect=(0, 0.26, 1, 1))
     handles, labels = a.get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=6, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 0.0), frameon=False)
+    # below the axes, above the bottom strip that holds the data stamp (lib.core.plotting, bottom right)
+    fig.legend(handles, labels, fontsize=6, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 0.06), frameon=False)
     return fig

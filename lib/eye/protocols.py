@@ -10,8 +10,11 @@ Protocols (:data:`PROTOCOLS`; the notebook builds the groups):
 - ``linked``: stratified group k-fold over the linked groups (patients + each copy with its detected source,
   ``lib.eye.copies``);
 - ``neardup``: as ``linked``, with near-duplicate originals (feature cosine of their nearest neighbour at or above
-  a threshold, ``lib.eye.copies.near_duplicate_pairs``) joined into one group as well;
-- ``originals``: the augmented copies removed, stratified group k-fold over the patient groups.
+  a threshold, ``lib.eye.neardup.near_duplicate_pairs``) joined into one group as well;
+- ``originals``: the augmented copies removed, stratified group k-fold over the patient groups;
+- ``neardup_all`` (a sensitivity check, :data:`SENSITIVITY`): as ``neardup``, with every candidate pair of
+  near-duplicate originals joined (the pixel check not applied): how much the candidate pairs the check leaves apart
+  would change a score if they were near-duplicates. Its models: ``cv.sensitivity_models``, first seed only.
 
 Test population: a protocol listed in ``test`` of :func:`run_protocols` scores only those images (the originals):
 the augmented copies are only ever in training, with their source's group, so the headline is scored on originals
@@ -28,33 +31,21 @@ every network (each network separately).
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from lib.eye import bar
-from lib.eye.cluster_net import CBNNConfig, ClusterNetwork
-from lib.eye.som import SOMClassifier, SOMConfig
+from lib.eye.cluster_net import CBNNConfig
+from lib.eye.fitter import NETWORKS, Fitter
+from lib.eye.som import SOMConfig
 
-PROTOCOLS = ("plain", "patient", "linked", "neardup", "originals")
-#: model -> (clusters, network input) of the cluster-based networks and the features-only ablation
-NETWORKS = {
-    "cbnn": ("som", "features+onehot"),
-    "cbnn_onehot": ("som", "onehot"),
-    "cbnn_soft": ("som", "soft"),
-    "cbnn_centroid": ("som", "centroid"),
-    "cbnn_kmeans": ("kmeans", "onehot"),
-    "net_features": ("none", "features"),
-}
+PROTOCOLS = ("plain", "patient", "linked", "neardup", "originals", "neardup_all")
+#: protocols that check one grouping choice: ``cv.sensitivity_models`` only, first seed only
+SENSITIVITY = ("neardup_all",)
 BASELINES = ("logreg", "knn", "mlp")
 MODELS = ("som", *NETWORKS, *BASELINES)
 
@@ -65,9 +56,10 @@ class CVConfig:
     networks); ``seed_models``: the models that run every seed of ``seeds`` in every protocol (the others run the
     first seed only); without ``seed_models`` the first protocol runs every seed for every model and the others the
     first seed; ``headline_seed_models``: models that run every seed in the first protocol (the headline) and the
-    first seed in the others; blas_threads: BLAS threads in the loop; bootstrap: replicates of the seeds x group
-    bootstrap (:mod:`lib.eye.readings`); other_models: the models of the protocols after the first (empty: all
-    models)."""
+    first seed in the others; ``sensitivity_models``: the models of the sensitivity protocols (:data:`SENSITIVITY`;
+    first seed only; empty: as the other protocols); blas_threads: BLAS threads in the loop; bootstrap: replicates
+    of the seeds x group bootstrap (:mod:`lib.eye.readings`); other_models: the models of the protocols after the
+    first (empty: all models)."""
 
     n_splits: int
     seeds: tuple[int, ...]
@@ -77,6 +69,7 @@ class CVConfig:
     other_models: tuple[str, ...] = ()
     seed_models: tuple[str, ...] = ()
     headline_seed_models: tuple[str, ...] = ()
+    sensitivity_models: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.n_splits < 2:
@@ -91,9 +84,14 @@ class CVConfig:
         object.__setattr__(self, "other_models", tuple(self.other_models))
         object.__setattr__(self, "seed_models", tuple(self.seed_models))
         object.__setattr__(self, "headline_seed_models", tuple(self.headline_seed_models))
+        object.__setattr__(self, "sensitivity_models", tuple(self.sensitivity_models))
+        if self.protocols[0] in SENSITIVITY:
+            raise ValueError(f"the first protocol (the headline) cannot be a sensitivity check ({self.protocols[0]})")
 
     def model_seeds(self, protocol: str, model: str) -> tuple[int, ...]:
         """The seeds ``model`` runs under ``protocol`` (class docstring)."""
+        if protocol in SENSITIVITY:
+            return self.seeds[:1]
         if self.seed_models or self.headline_seed_models:
             every = model in self.seed_models or (protocol == self.protocols[0] and model in self.headline_seed_models)
             return self.seeds if every else self.seeds[:1]
@@ -101,6 +99,8 @@ class CVConfig:
 
     def seeds_of(self, protocol: str) -> tuple[int, ...]:
         """Every seed run under ``protocol`` (by at least one model)."""
+        if protocol in SENSITIVITY:
+            return self.seeds[:1]
         if self.seed_models or (self.headline_seed_models and protocol == self.protocols[0]):
             return self.seeds
         if self.headline_seed_models:
@@ -175,7 +175,8 @@ class EyeCVConfig:
     tuning: TuneConfig
 
     def __post_init__(self):
-        listed = (*self.models, *self.cv.other_models, *self.cv.seed_models, *self.cv.headline_seed_models)
+        cv = self.cv
+        listed = (*self.models, *cv.other_models, *cv.seed_models, *cv.headline_seed_models, *cv.sensitivity_models)
         bad = [m for m in listed if m not in MODELS]
         if bad:
             raise ValueError(f"models must be among {MODELS}, got {bad}")
@@ -184,6 +185,17 @@ class EyeCVConfig:
     @classmethod
     def from_params(cls, models, cv: dict, som: dict, cbnn: dict, tuning: dict) -> EyeCVConfig:
         return cls(tuple(models), CVConfig(**cv), SOMConfig(**som), CBNNConfig(**cbnn), TuneConfig(**tuning))
+
+    def models_of(self, protocol: str) -> tuple[str, ...]:
+        """The models run under ``protocol``: the first protocol all; a sensitivity protocol ``cv.sensitivity_models``
+        when given; the others ``cv.other_models`` when given (in the order of ``models``)."""
+        if protocol == self.cv.protocols[0]:
+            return self.models
+        if protocol in SENSITIVITY and self.cv.sensitivity_models:
+            return tuple(m for m in self.models if m in self.cv.sensitivity_models)
+        if self.cv.other_models:
+            return tuple(m for m in self.models if m in self.cv.other_models)
+        return self.models
 
     def for_protocol(self, protocol: str) -> EyeCVConfig:
         """The configuration ``protocol`` runs: the protocols after the first tune the SOM side over
@@ -215,73 +227,13 @@ def folds(y: np.ndarray, n_splits: int, seed: int, groups: np.ndarray | None = N
     return list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(y, y, groups))
 
 
-class _Fitter:
-    """Fits one model setting on a training part and returns test probabilities; SOMs cached per (part, side)."""
-
-    def __init__(self, X, y, cfg: EyeCVConfig, seed: int, n_classes: int, test: np.ndarray):
-        self.X, self.y, self.cfg, self.seed, self.c, self.test = X, y, cfg, seed, n_classes, test
-        self.soms: dict = {}
-
-    def som(self, key, tr, side: int) -> SOMClassifier:
-        if (key, side) not in self.soms:
-            self.soms[(key, side)] = SOMClassifier(replace(self.cfg.som, side=side), self.seed).fit(
-                self.X[tr], self.y[tr], self.c
-            )
-        return self.soms[(key, side)]
-
-    def proba(self, model: str, setting: dict, key, tr, te) -> np.ndarray:
-        X, y, t = self.X, self.y, self.cfg.tuning
-        if model == "som":
-            pred = self.som(key, tr, setting["side"]).predict(X[te])
-            return np.eye(self.c)[pred]
-        if model in NETWORKS:
-            clusters, inputs = NETWORKS[model]
-            net_cfg = replace(self.cfg.cbnn, hidden=(setting["width"],))
-            if clusters == "none":
-                sc = StandardScaler().fit(X[tr])
-                Xtr, Xte, cent, m = sc.transform(X[tr]), sc.transform(X[te]), None, None
-            else:
-                som = self.som(key, tr, setting["side"])
-                Xtr, Xte, m = som.transform(X[tr]), som.transform(X[te]), setting["side"] ** 2
-                cent = som.codebook if clusters == "som" else None
-            net = ClusterNetwork(
-                net_cfg,
-                clusters,
-                inputs,
-                self.seed,
-                n_clusters=m if clusters == "kmeans" else None,
-                bandwidth_factor=setting.get("bandwidth", 1.0),
-            )
-            return net.fit(Xtr, y[tr], centroids=cent, n_classes=self.c).predict_proba(Xte)
-        sc = StandardScaler().fit(X[tr])
-        if model == "logreg":
-            clf = LogisticRegression(C=setting["C"], max_iter=t.logreg_max_iter)
-        elif model == "knn":
-            clf = KNeighborsClassifier(n_neighbors=min(setting["k"], len(tr)))
-        else:
-            clf = MLPClassifier(
-                hidden_layer_sizes=(setting["width"],),
-                alpha=setting["alpha"],
-                max_iter=t.mlp_max_iter,
-                random_state=self.seed,
-            )
-        # the MLP fits in float32 (scikit-learn keeps the input's precision: half the time of float64)
-        dtype = np.float32 if model == "mlp" else np.float64
-        with warnings.catch_warnings():  # the MLP runs a fixed iteration budget (max_iter) by design
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(sc.transform(X[tr]).astype(dtype), y[tr])
-        out = np.zeros((len(te), self.c))
-        out[:, clf.classes_] = clf.predict_proba(sc.transform(X[te]).astype(dtype))
-        return out
-
-
 def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     """Mean per-class recall over the classes present in ``y`` (the models' ranking score; free of the class mix)."""
     y, pred = np.asarray(y), np.asarray(pred)
     return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
-def _select(fitter: _Fitter, model: str, inner: list, tr: np.ndarray, k: int, fixed: dict) -> tuple[dict, float]:
+def _select(fitter: Fitter, model: str, inner: list, tr: np.ndarray, k: int, fixed: dict) -> tuple[dict, float]:
     """The grid setting (merged into ``fixed``) with the best mean inner balanced accuracy (ties: the first listed)
     and that score (NaN when the grid has one setting). Inner validation scores the test population only."""
     grid = [{**fixed, **g} for g in fitter.cfg.tuning.grid(model)]
@@ -312,7 +264,7 @@ def cross_validate(
     n_classes = int(y.max() + 1)
     test = np.ones(len(y), bool) if test is None else np.asarray(test, bool)
     with threadpool_limits(limits=cfg.cv.blas_threads):
-        fitter = _Fitter(X, y, cfg, seed, n_classes, test)
+        fitter = Fitter(X, y, cfg, seed, n_classes, test)
         proba = {m: np.full((len(y), n_classes), np.nan) for m in cfg.models}
         fold_of = np.full(len(y), -1, dtype=np.int64)
         seconds, chosen = dict.fromkeys(cfg.models, 0.0), []
@@ -370,9 +322,9 @@ def run_protocols(
         mask = np.ones(len(y), bool) if keep is None or p not in keep else np.asarray(keep[p], bool)
         g = groups.get(p)
         runs = []
-        models = cfg.models if p == cfg.cv.protocols[0] or not cfg.cv.other_models else cfg.cv.other_models
+        models = cfg.models_of(p)
         for s in cfg.cv.seeds_of(p):
-            run_models = tuple(m for m in cfg.models if m in models and s in cfg.cv.model_seeds(p, m))
+            run_models = tuple(m for m in models if s in cfg.cv.model_seeds(p, m))
             if not run_models:
                 continue
             pcfg = replace(cfg.for_protocol(p), models=run_models)

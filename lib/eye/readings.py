@@ -201,3 +201,8 @@ def calibration(y: np.ndarray, proba: np.ndarray, bins: int = 15) -> dict[str, f
         if m.any():
             ece += m.mean() * abs((guess[m] == y[m]).mean() - top[m].mean())
     return {"brier": float(((proba - Y) ** 2).sum(axis=1).mean()), "ece": float(ece)}
+
+
+def ci_text(entry: dict, key: str, scale: float = 100.0) -> str:
+    lo, hi = entry[f"{key}_ci"]
+    return f"{scale * entry[key]:.2f} [{scale * lo:.2f}, {scale * hi:.2f}]"

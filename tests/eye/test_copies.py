@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from lib.eye import copies
+from lib.eye import copies, copy_check, neardup
 
 
 def _fundus(rng, n=128):
@@ -66,7 +66,7 @@ def test_copies_are_linked_to_their_sources(tmp_path):
     table = copies.group_table(files, groups, links)
     assert list(table.columns) == ["file", "group", "linked source"]
     assert table.set_index("file").loc["glaucoma/_0_111.jpg", "linked source"] == srcs[2]
-    counts = copies.link_counts(links).iloc[0]
+    counts = copy_check.link_counts(links).iloc[0]
     assert (counts["copies"], counts["linked"], counts["unmatched"], counts["sources with 2+ copies"]) == (3, 3, 0, 1)
     assert copies.originals_mask(files).sum() == 6
 
@@ -81,7 +81,7 @@ def test_link_groups_union_is_transitive():
 def test_no_copies_no_links():
     links = copies.link_copies(".", ["c/1_left.jpg"], CFG, progress=False)
     assert len(links) == 0 and list(links.columns)[0] == "file"
-    assert len(copies.link_counts(links)) == 0
+    assert len(copy_check.link_counts(links)) == 0
 
 
 def test_ambiguous_copy_is_dropped_not_joined():
@@ -102,8 +102,11 @@ def test_ambiguous_copy_is_dropped_not_joined():
     assert groups.tolist() == ["p1", "p2", "p3", "c/_0_1.jpg", "p3"]
     assert copies.ambiguous_mask(files, links).tolist() == [False, False, False, True, False]
     t = copies.group_table(files, groups, links, neardup=groups, dropped=copies.ambiguous_mask(files, links))
-    assert t["dropped (ambiguous copy)"].tolist()[3] == "c/1_left.jpg | c/2_left.jpg"
-    assert list(t.columns) == ["file", "group", "neardup group", "linked source", "dropped (ambiguous copy)"]
+    assert t["dropped (best match | candidates)"].tolist()[3] == "c/1_left.jpg | c/2_left.jpg"
+    assert list(t.columns) == ["file", "group", "neardup group", "linked source", "dropped (best match | candidates)"]
+    assert t["linked source"].tolist() == ["", "", "", "", "c/3_left.jpg"]  # a dropped copy names no linked source
+    k_dropped = copies.group_table(files, groups, links, dropped=np.array([False] * 4 + [True]))
+    assert k_dropped["dropped (best match | candidates)"].tolist()[4] == "c/3_left.jpg"  # no trailing separator
 
 
 def test_exact_duplicates_flag_cross_class_files(tmp_path):
@@ -113,10 +116,10 @@ def test_exact_duplicates_flag_cross_class_files(tmp_path):
         f"{h3}  normal/3.jpg\n"
     )
     files = ["cataract/1415_right.jpg", "glaucoma/1415_right.jpg", "normal/1.jpg", "normal/2.jpg", "normal/3.jpg"]
-    d = copies.exact_duplicates(tmp_path, files)
+    d = neardup.exact_duplicates(tmp_path, files)
     assert len(d) == 4 and d["cross-class"].tolist() == [True, True, False, False]
     assert d["classes"].iloc[0] == "cataract | glaucoma"
-    pairs = copies.duplicate_pairs(d)
+    pairs = neardup.duplicate_pairs(d)
     groups = copies.join_pairs(files, np.array(["g1", "g2", "g3", "g4", "g5"]), pairs)
     assert groups.tolist() == ["g1", "g1", "g3", "g3", "g5"]
 
@@ -133,7 +136,7 @@ def test_pair_score_separates_an_image_from_its_mirror_and_from_noise(tmp_path):
     Image.fromarray((rng.integers(60, 200, (96, 96, 3)) * disc).astype(np.uint8)).save(tmp_path / "c.png")
     cfg = copies.CopyConfig(**{**CFG.__dict__, "near_pixel": 0.5})
     pairs = pd.DataFrame({"a": ["a.png", "a.png"], "b": ["b.png", "c.png"]})
-    v = copies.verify_pairs(tmp_path, pairs, cfg, progress=False)
+    v = neardup.verify_pairs(tmp_path, pairs, cfg, progress=False)
     assert v["pixel score"].iloc[0] > 0.95 and v["pixel score"].iloc[1] < 0.5
     assert v["verified"].tolist() == [True, False]
 
@@ -144,9 +147,9 @@ def test_near_duplicate_pairs_and_join():
     S[0, 1] = S[1, 0] = 0.95  # x ~ y
     S[0, 3] = S[3, 0] = 0.99  # a copy: never a near-duplicate pair
     S[2, 4] = S[4, 2] = 0.5
-    pairs = copies.near_duplicate_pairs(files, S, 0.9)
+    pairs = neardup.near_duplicate_pairs(files, S, 0.9)
     assert pairs[["a", "b"]].values.tolist() == [["a/x.png", "a/y.png"]]
-    nn = copies.nearest_original_cosine(files, S).set_index("file")
+    nn = neardup.nearest_original_cosine(files, S).set_index("file")
     assert nn.loc["a/x.png", "nearest"] == "a/y.png" and nn.loc["a/z.png", "cosine"] == 0.5
     groups = copies.join_pairs(files, np.array(["g1", "g2", "g3", "g1", "g4"]), pairs)
     assert groups.tolist() == ["g1", "g1", "g3", "g1", "g4"]
@@ -162,7 +165,7 @@ def test_k_consistency_counts_shared_sources_and_rank_offset():
             "candidates": [1, 2, 1, 1],
         }
     )
-    t = copies.k_consistency(links, files).iloc[0]
+    t = copy_check.k_consistency(links, files).iloc[0]
     assert t["linked copies"] == 4 and t["distinct k"] == 3 and t["k with one source (%)"] == 100.0
     assert t["most common k - rank"] == 0 and t["copies with k - rank = it (%)"] == 75.0
     assert t["copies with 2+ candidates (%)"] == 25.0
@@ -184,17 +187,17 @@ def _tie_links():
 
 def test_tie_pairs_only_from_ambiguous_copies_with_few_candidates():
     links = _tie_links()
-    assert copies.tie_pairs(links, 3).values.tolist() == [["c/1_left.jpg", "c/2_left.jpg"]]
-    four = copies.tie_pairs(links, 4).values.tolist()
+    assert neardup.tie_pairs(links, 3).values.tolist() == [["c/1_left.jpg", "c/2_left.jpg"]]
+    four = neardup.tie_pairs(links, 4).values.tolist()
     assert ["c/1_left.jpg", "c/4_left.jpg"] in four and ["c/3_left.jpg", "c/4_left.jpg"] in four and len(four) == 6
-    assert copies.tie_pairs(links, 0).empty and copies.tie_pairs(links, 1).empty
+    assert neardup.tie_pairs(links, 0).empty and neardup.tie_pairs(links, 1).empty
 
 
 def test_mark_ties_joins_a_tied_pair_below_the_pixel_cut():
     pairs = pd.DataFrame(
         {"a": ["c/2_left.jpg", "c/5_left.jpg", "c/6_left.jpg"], "b": ["c/1_left.jpg", "c/7_left.jpg", "c/8_left.jpg"]}
     ).assign(**{"pixel score": [0.3, 0.6, 0.2]})
-    out = copies.mark_ties(pairs, copies.tie_pairs(_tie_links(), 3), 0.5)
+    out = neardup.mark_ties(pairs, neardup.tie_pairs(_tie_links(), 3), 0.5)
     assert out["copy tie"].tolist() == [True, False, False]  # either order
     assert out["verified"].tolist() == [True, True, False]
 
@@ -212,13 +215,13 @@ def test_verifier_reference_and_summary():
     )
     from lib.eye.data import patient_groups
 
-    ref = copies.verifier_reference(files, links, patient_groups(files, copies_by_index=False), 10, seed=0)
+    ref = neardup.verifier_reference(files, links, patient_groups(files, copies_by_index=False), 10, seed=0)
     same = ref[ref["kind"].str.startswith("copy")]
     assert same[["a", "b"]].values.tolist() == [["c/_0_1.jpg", "c/2_left.jpg"]]  # the ambiguous copy is no reference
     fellow = ref[ref["kind"].str.startswith("fellow")]
     assert fellow[["a", "b"]].values.tolist() == [["c/1_left.jpg", "c/1_right.jpg"]]
     checked = ref.assign(**{"pixel score": [0.8, 0.2]})
-    s = copies.verifier_summary([checked, pd.DataFrame({"kind": ["x", "x"], "pixel score": [0.1, 0.9]})], 0.5)
+    s = neardup.verifier_summary([checked, pd.DataFrame({"kind": ["x", "x"], "pixel score": [0.1, 0.9]})], 0.5)
     assert s["n"].tolist() == [1, 1, 2]
     assert s["share at or above 0.5 (%)"].tolist() == [100.0, 0.0, 50.0]
 
@@ -246,13 +249,13 @@ def test_k_check_drops_an_unsupported_low_scoring_link_and_counts_it():
             ("c/_6_1.jpg", "c/06_left.jpg", 0.99, 1),
         ]
     )
-    flagged = copies.k_check(links, files, 0.96)
+    flagged = copy_check.k_check(links, files, 0.96)
     assert flagged["k unsupported"].tolist() == [False, False, True, False]
     assert copies.ambiguous_mask(files, flagged)[files.index("c/_5_1.jpg")]
-    assert not copies.k_check(links, files, 0.9)["k unsupported"].any()  # scores above the cut stay linked
-    assert not copies.k_check(links, files, 0.0)["k unsupported"].any()  # off
+    assert not copy_check.k_check(links, files, 0.9)["k unsupported"].any()  # scores above the cut stay linked
+    assert not copy_check.k_check(links, files, 0.0)["k unsupported"].any()  # off
     groups = dict(zip(files, copies.link_groups(files, np.array(files), flagged)))
     assert groups["c/_5_1.jpg"] != groups["c/09_left.jpg"] and groups["c/_3_1.jpg"] == groups["c/03_left.jpg"]
-    c = copies.link_counts(flagged).iloc[0]
+    c = copy_check.link_counts(flagged).iloc[0]
     assert (c["linked"], c["linked to one source"], c["ambiguous (dropped)"]) == (4, 3, 1)
     assert c["linked to one source (%)"] == 75.0

@@ -7,7 +7,20 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from lib.eye import cluster_net, experiment, protocols, readings, table2
+from lib.eye import (
+    cluster_net,
+    copy_check,
+    experiment,
+    floors,
+    leak,
+    neardup,
+    prose_data,
+    prose_results,
+    prose_tuning,
+    protocols,
+    readings,
+    table2,
+)
 
 
 def _from_cm(cm):
@@ -243,7 +256,7 @@ def test_leak_text_says_which_pairs_were_not_run():
     from lib.eye import prose
 
     cfg = _cfg(protocols=["neardup", "linked", "plain"])
-    text = prose.leak_text(cfg, experiment.LEAK_PAIRS)
+    text = prose_results.leak_text(cfg, leak.LEAK_PAIRS)
     assert "*patient - linked*: not run (patient not among the protocols)" in text
     assert "*plain - linked*: the paper's image-level folds" in text
     assert "3 protocols" in prose.protocols_overview(cfg)
@@ -269,13 +282,13 @@ def test_leak_table_paired_differences():
     run = {"pred": {"logreg": pred}, "proba": {"logreg": np.eye(2)[pred]}}
     worse = {"pred": {"logreg": 1 - y}, "proba": {"logreg": np.eye(2)[1 - y]}}
     cfg = _cfg(models=("logreg",), bootstrap=200)
-    comp = experiment.leak_comparison(
+    comp = leak.leak_comparison(
         {"patient": [run], "linked": [run], "originals": [worse]}, y, np.arange(20) // 2, cfg, ["x", "z"]
     )
-    t = experiment.leak_table(comp, cfg).iloc[0]
+    t = leak.leak_table(comp, cfg).iloc[0]
     assert t["patient - linked (pp)"] == "+0.00 [+0.00, +0.00]"
     assert t["linked - originals (pp)"].startswith("+75.00 ")
-    m = experiment.leak_metrics(comp)["logreg"]
+    m = leak.leak_metrics(comp)["logreg"]
     assert m["linked"] == pytest.approx(0.75) and m["originals"] == 0.0
 
 
@@ -322,7 +335,7 @@ def test_table2_consistency_on_the_papers_values():
 def test_shortcut_features_exact():
     im = np.zeros((2, 32, 32, 3), np.uint8)
     im[1, :16, :, 0] = 255  # top half of image 1 red
-    f = experiment.shortcut_features(im, thumb=2, bins=4)
+    f = floors.shortcut_features(im, thumb=2, bins=4)
     np.testing.assert_allclose(f["thumbnail 2x2"][1], [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])
     np.testing.assert_allclose(f["colour histogram"][1], [0.5, 0, 0, 0.5, 1, 0, 0, 0, 1, 0, 0, 0])
 
@@ -408,12 +421,12 @@ def test_leak_comparison_scores_every_protocol_on_the_same_images():
     bad_on_copies = np.where(originals, y, 1 - y)
     plain = {"pred": {"logreg": bad_on_copies}, "proba": {"logreg": np.eye(2)[bad_on_copies]}}
     cfg = _cfg(models=("logreg",), bootstrap=100)
-    comp = experiment.leak_comparison(
+    comp = leak.leak_comparison(
         {"plain": [plain], "linked": [good, good]}, y, np.arange(20) // 2, cfg, ["x", "z"], score=originals
     )
     assert comp["logreg"]["plain"]["accuracy"] == 1.0  # the copies it misses are not scored
     assert comp["logreg"]["linked"]["seeds"] == 2
-    t = experiment.leak_table(comp, cfg)
+    t = leak.leak_table(comp, cfg)
     assert list(t["score"]) == ["accuracy", "balanced accuracy"]
     assert t.iloc[0]["plain - linked (pp)"] == "+0.00 [+0.00, +0.00]"
 
@@ -438,7 +451,7 @@ def test_metadata_features_see_extension_and_size_only(tmp_path):
         p = tmp_path / f"im{i}.{ext}"
         Image.new("RGB", size, (i, i, i)).save(p)
         paths.append(p)
-    F = experiment.metadata_features(paths)
+    F = floors.metadata_features(paths)
     assert F.shape == (11, 3 + 3 + 3)  # 3 extensions, sizes 40x30 / 64x64 / other, log w, log h, aspect
     np.testing.assert_allclose(F[0, -3:], [np.log(40), np.log(30), 40 / 30])
     assert (F[:5] == F[0]).all() and not (F[5] == F[0]).all()
@@ -451,6 +464,7 @@ def test_headline_seed_models_and_protocol_som_grid():
         seeds=[0, 1, 2],
         seed_models=["logreg"],
         headline_seed_models=["mlp"],
+        other_models=["som", "logreg"],
         tuning={"som_side": [3, 4], "som_side_others": [4]},
     )
     assert cfg.cv.model_seeds("neardup", "mlp") == (0, 1, 2) and cfg.cv.model_seeds("linked", "mlp") == (0,)
@@ -467,7 +481,10 @@ def test_headline_seed_models_and_protocol_som_grid():
         "(not tuned)."
     )
     text = prose.settings_text(cfg, {})
-    assert "3 seeds" in text and "(neardup; [4] in the other protocols)" in text
+    assert (
+        "3 seeds" in text and "SOM side: neardup: side tuned over [3, 4]" in text and "linked: side fixed at 4" in text
+    )
+    assert "one value" not in text and "(its side as above; the figures' map: side" in text
     assert "SOM side fixed at 4 inside the folds in linked (not tuned)" in prose.reductions_text(cfg)
     with pytest.raises(ValueError, match="models must be among"):
         _cfg(headline_seed_models=["nope"])
@@ -481,27 +498,25 @@ def test_inner_selection_uses_balanced_accuracy():
 def test_generated_texts_for_sweep_in_ci_and_timing():
     import pandas as pd
 
-    from lib.eye import prose
-
     sweep = pd.DataFrame(
         {"side": [8, 16, 8, 16], "model": ["SOM", "SOM", "CBNN", "CBNN"], "balanced accuracy (%)": [70, 66, 68, 69]}
     )
-    t = prose.sweep_text(sweep, "neardup")
+    t = prose_tuning.sweep_text(sweep, "neardup")
     assert "SOM 66.00-70.00 % (spread 4.00 pp; best side 8)" in t and "never used to choose" in t
     tab = _in_ci_table()
-    assert "LR, recall, a, plain: ours 90.00 [88.00, 92.00], paper 91.00" in prose.in_ci_text({"plain": tab})
-    assert prose.in_ci_text({"plain": tab.iloc[:0]}).startswith("No reading")
-    txt = prose.timing_text(600.0, {"extract_seconds": 120.0}, True, {"extract_seconds": 60.0, "cached": False})
+    assert "LR, recall, a, plain: ours 90.00 [88.00, 92.00], paper 91.00" in prose_results.in_ci_text({"plain": tab})
+    assert prose_results.in_ci_text({"plain": tab.iloc[:0]}).startswith("No reading")
+    txt = prose_results.timing_text(600.0, {"extract_seconds": 120.0}, True, {"extract_seconds": 60.0, "cached": False})
     assert "10.0 min wall" in txt and "about 12.0 min" in txt and "within" in txt and "notebook: 60 s)" in txt
-    assert "control" not in prose.timing_text(3000.0, {"extract_seconds": 1.0}, False, None)
-    assert "over it" in prose.timing_text(3000.0, {"extract_seconds": 1.0}, False, None)
+    assert "control" not in prose_results.timing_text(3000.0, {"extract_seconds": 1.0}, False, None)
+    assert "over it" in prose_results.timing_text(3000.0, {"extract_seconds": 1.0}, False, None)
 
 
 def test_pixel_check_rows_and_ambiguous_labels():
     import pandas as pd
 
     pairs = pd.DataFrame({"a": list("abcdef"), "b": list("ghijkl"), "pixel score": [0.9, 0.55, 0.52, 0.48, 0.3, 0.1]})
-    rows = experiment.cut_pair_rows(pairs, 0.5, 2)
+    rows = neardup.cut_pair_rows(pairs, 0.5, 2)
     assert [r["file"] for r in rows] == ["c", "b", "d", "e"]
     assert rows[0]["kind"] == "pixel 0.52 passes 0.5" and rows[2]["kind"] == "pixel 0.48 fails 0.5"
     ref = pd.DataFrame(
@@ -512,7 +527,7 @@ def test_pixel_check_rows_and_ambiguous_labels():
             "kind": ["copy and its source (same eye)"] * 2 + ["fellow eyes (one patient: different eyes)"] * 2,
         }
     )
-    rows = experiment.hardest_known_rows(ref, 0.5, 1)
+    rows = neardup.hardest_known_rows(ref, 0.5, 1)
     assert [r["file"] for r in rows] == ["b", "c"]
     assert rows[1]["kind"] == "fellow eyes; pixel 0.60 passes 0.5"
     links = pd.DataFrame(
@@ -524,7 +539,7 @@ def test_pixel_check_rows_and_ambiguous_labels():
             "candidates": [1, 2],
         }
     )
-    kinds = {r["file"]: r["kind"] for r in experiment.pair_rows(links, n_random=0, n_low=2, seed=0)}
+    kinds = {r["file"]: r["kind"] for r in copy_check.pair_rows(links, n_random=0, n_low=2, seed=0)}
     assert kinds["y"].endswith("(ambiguous: dropped)") and not kinds["x"].endswith("dropped)")
 
 
@@ -543,8 +558,6 @@ def test_claims_notes_of_nb03_state_no_run_specific_facts():
 def test_pixel_check_text_reads_pass_rates():
     import pandas as pd
 
-    from lib.eye import prose
-
     s = pd.DataFrame(
         {
             "pairs": ["copy and its source (same eye)", "fellow eyes (one patient: different eyes)"],
@@ -552,16 +565,14 @@ def test_pixel_check_text_reads_pass_rates():
             "share at or above 0.5 (%)": [51.7, 3.3],
         }
     )
-    t = prose.pixel_check_text(s, 0.5, 9)
+    t = prose_data.pixel_check_text(s, 0.5, 9)
     assert "passes 52 % of the same-eye pairs" in t and "3 % of the fellow-eye pairs" in t and "misses 48 %" in t
     assert "9 candidate pairs" in t
-    assert prose.pixel_check_text(s.iloc[:1], 0.5, 0).startswith("*Pixel check on known pairs*: no")
+    assert prose_data.pixel_check_text(s.iloc[:1], 0.5, 0).startswith("*Pixel check on known pairs*: no")
 
 
 def test_edge_text_names_models_mostly_on_an_edge():
     import pandas as pd
-
-    from lib.eye import prose
 
     edges = pd.DataFrame(
         {
@@ -571,9 +582,9 @@ def test_edge_text_names_models_mostly_on_an_edge():
             "edges hit": ["width high: 2", "C high: 1"],
         }
     )
-    t = prose.edge_text(edges)
+    t = prose_tuning.edge_text(edges)
     assert "mlp (neardup: 2 of 3; width high: 2)" in t and "logreg" not in t
-    assert prose.edge_text(edges.iloc[1:]).startswith("No model")
+    assert prose_tuning.edge_text(edges.iloc[1:]).startswith("No model")
 
 
 def _reading(bal, lo, hi, seeds):
@@ -581,7 +592,6 @@ def _reading(bal, lo, hi, seeds):
 
 
 def test_best_seeded_text_names_the_best_model_with_a_retraining_ci():
-    from lib.eye import prose
 
     cfg = _cfg(models=("net_features", "logreg", "mlp"))
     r = {
@@ -592,11 +602,11 @@ def test_best_seeded_text_names_the_best_model_with_a_retraining_ci():
         },
         "mlp": _reading(0.78, 0.76, 0.80, 3),
     }
-    t = prose.best_seeded_text(r, cfg, "net_features")
+    t = prose_results.best_seeded_text(r, cfg, "net_features")
     assert f"retraining CI: {cfg.label('logreg')}, 79.00 % [77.00, 81.00] (3 seeds" in t and "-1.00 pp" in t
     r["net_features"]["n_seeds"] = 3
-    assert cfg.label("net_features") in prose.best_seeded_text(r, cfg, "net_features")
-    assert "No model ran on more than one seed" in prose.best_seeded_text(
+    assert cfg.label("net_features") in prose_results.best_seeded_text(r, cfg, "net_features")
+    assert "No model ran on more than one seed" in prose_results.best_seeded_text(
         {"logreg": _reading(0.7, 0.6, 0.8, 1)}, cfg, "logreg"
     )
 
@@ -612,20 +622,18 @@ def test_side_confound_is_stated_only_when_the_side_grids_differ():
     t = prose.side_confound_text(cfg, ("cbnn_onehot", "logreg"))
     assert cfg.label("cbnn_onehot") in t and cfg.label("logreg") not in t and "fixed at 16" in t
     assert prose.side_confound_text(cfg, ("logreg",)) == ""
-    assert "fixed at 16" in prose.leak_footnote(cfg, ("cbnn_onehot",))
+    assert "fixed at 16" in prose_results.leak_footnote(cfg, ("cbnn_onehot",))
     same = _cfg(
         models=("som", "cbnn_onehot"),
         tuning={"som_side": [8, 16], "som_side_others": []},
         protocols=["neardup", "linked"],
     )
     assert prose.side_confound_text(same, ("cbnn_onehot",)) == ""
-    assert "same SOM side grid" in prose.leak_footnote(same, ("cbnn_onehot",))
+    assert "same SOM side grid" in prose_results.leak_footnote(same, ("cbnn_onehot",))
 
 
 def test_side_edge_text_reads_the_chosen_side_against_the_sweep():
     import pandas as pd
-
-    from lib.eye import prose
 
     cfg = _cfg(models=("som", "cbnn_onehot"), tuning={"som_side": [8, 16, 32]}, protocols=["neardup"])
     edges = pd.DataFrame(
@@ -642,29 +650,34 @@ def test_side_edge_text_reads_the_chosen_side_against_the_sweep():
     sweep = pd.DataFrame(
         {"side": [8, 12, 16], "model": ["literal CBNN"] * 3, "balanced accuracy (%)": [66.11, 69.40, 68.69]}
     )
-    t = prose.side_edge_text(edges, sweep, cfg, "cbnn_onehot")
+    t = prose_tuning.side_edge_text(edges, sweep, cfg, "cbnn_onehot")
     assert "side 8: 3" in t and "3 of 3" in t and "best side for" in t and "is 12 (69.40 %" in t
-    assert "under-sized by up to 3.29 pp" in t
-    assert "not tuned" in prose.side_edge_text(edges, sweep, _cfg(tuning={"som_side": [8]}), "cbnn_onehot")
+    assert "not among the sides chosen inside the folds ([8]" in t and "side 8, scores 66.11 %, 3.29 pp lower" in t
+    chosen_best = edges.assign(**{"chosen (times)": "side 8: 1; side 12: 2"})
+    t2 = prose_tuning.side_edge_text(chosen_best, sweep, cfg, "cbnn_onehot")
+    assert "a side chosen inside the folds ([8, 12])" in t2 and "pp lower" not in t2
+    gap = prose_tuning.sweep_gap_text(
+        pd.concat([sweep, sweep.assign(model="SOM classifier", **{"balanced accuracy (%)": [65.11, 70.40, 68.69]})])
+    )
+    assert "stays within 1.00 pp of the SOM classifier" in gap and "spread over the sides 3.29 pp" in gap
+    assert "not tuned" in prose_tuning.side_edge_text(edges, sweep, _cfg(tuning={"som_side": [8]}), "cbnn_onehot")
 
 
 def test_in_ci_text_computes_whether_a_row_matches_every_class():
 
-    from lib.eye import prose
-
     tab = _in_ci_table()
-    assert "no row (model, reading, protocol) holds" in prose.in_ci_text({"plain": tab})
+    assert "no row (model, reading, protocol) holds" in prose_results.in_ci_text({"plain": tab})
     both = tab.assign(**{"paper b": ["52.00 (in CI)"]})
-    assert "rows holding the paper's value in every class's CI: LR, recall, plain" in prose.in_ci_text({"plain": both})
+    assert "rows holding the paper's value in every class's CI: LR, recall, plain" in prose_results.in_ci_text(
+        {"plain": both}
+    )
 
 
 def test_caveats_text_states_the_grouping_from_the_counts():
     import pandas as pd
 
-    from lib.eye import prose
-
     v = pd.DataFrame({"pairs": ["copy and its source (same eye)"], "n": [60], "share at or above 0.5 (%)": [51.7]})
-    t = prose.caveats_text({"threshold": 0.9, "pairs": 19, "candidate_pairs": 116}, v, 0.5, "ImageNet alpha 0.35")
+    t = prose_data.caveats_text({"threshold": 0.9, "pairs": 19, "candidate_pairs": 116}, v, 0.5, "ImageNet alpha 0.35")
     assert "19 of 116 candidate pairs joined" in t and "passes 52 % of known same-eye pairs" in t
     assert "at least 0.9" in t and "ImageNet alpha 0.35" in t
 
@@ -673,14 +686,12 @@ def test_cut_pair_rows_marks_pairs_joined_by_a_copy_tie():
     import pandas as pd
 
     pairs = pd.DataFrame({"a": ["x", "y"], "b": ["x2", "y2"], "pixel score": [0.6, 0.37], "copy tie": [False, True]})
-    rows = experiment.cut_pair_rows(pairs, 0.5, 1)
+    rows = neardup.cut_pair_rows(pairs, 0.5, 1)
     assert rows[0]["kind"] == "pixel 0.60 passes 0.5" and rows[1]["kind"] == "pixel 0.37 fails 0.5 (joined: copy tie)"
 
 
 def test_interpretation_reads_control_by_cis_and_flags_the_side_confound():
     import pandas as pd
-
-    from lib.eye import prose
 
     cfg = _cfg(
         models=("cbnn_onehot", "logreg"),
@@ -716,7 +727,7 @@ def test_interpretation_reads_control_by_cis_and_flags_the_side_confound():
         }
         for m in ("cbnn_onehot", "logreg")
     }
-    t = prose.interpretation(
+    t = prose_results.interpretation(
         read,
         leak,
         cfg,
@@ -734,3 +745,189 @@ def test_interpretation_reads_control_by_cis_and_flags_the_side_confound():
     lines = [x for x in t.splitlines() if x.startswith("- *linked - neardup*")]
     assert len(lines) == 2 and "also: SOM side tuned in neardup, fixed at 16" in lines[0] + lines[1]
     assert sum("also: SOM side" in x for x in lines) == 1
+
+
+def test_sensitivity_protocol_runs_its_models_on_the_first_seed_and_shows_dashes():
+    from lib.eye import prose
+
+    X, y = _blobs(120)
+    groups = np.arange(len(y)) // 2
+    cfg = _cfg(
+        models=("logreg", "mlp"),
+        n_splits=3,
+        seeds=[0, 1],
+        protocols=["neardup", "linked", "neardup_all"],
+        seed_models=["logreg"],
+        sensitivity_models=["logreg"],
+        bootstrap=100,
+    )
+    assert cfg.models_of("neardup_all") == ("logreg",) and cfg.models_of("linked") == ("logreg", "mlp")
+    assert cfg.cv.model_seeds("neardup_all", "logreg") == (0,) and cfg.cv.seeds_of("neardup_all") == (0,)
+    assert cfg.cv.model_seeds("linked", "logreg") == (0, 1)
+    g = {"neardup": groups, "linked": groups, "neardup_all": groups // 2}
+    runs = protocols.run_protocols(X, y, g, cfg, progress=False)
+    assert len(runs["neardup_all"]) == 1 and list(runs["neardup_all"][0]["pred"]) == ["logreg"]
+    assert len(runs["linked"]) == 2
+    comp = leak.leak_comparison(runs, y, groups // 2, cfg, ["a", "b", "c", "d"])
+    t = leak.leak_table(comp, cfg)
+    lr, mlp = (t[(t["model"] == cfg.label(m)) & (t["score"] == "accuracy")].iloc[0] for m in ("logreg", "mlp"))
+    assert mlp["neardup_all (%)"] == "-" and mlp["neardup - neardup_all (pp)"] == "-"
+    assert lr["neardup_all (%)"] != "-" and lr["neardup - neardup_all (pp)"].startswith(("+", "-0"))
+    assert "neardup_all 1" in lr["seeds per protocol"] and "neardup 2" in lr["seeds per protocol"]
+    assert "neardup_minus_neardup_all" in leak.leak_metrics(comp)["logreg"]
+    text = prose_results.leak_text(cfg, leak.LEAK_PAIRS, leak.LEAK_MODELS)
+    assert "*neardup_all* is a sensitivity check" in text and f"{cfg.label('logreg')} only, seed 0" in text
+    assert "*neardup - neardup_all*: what the candidate pairs the pixel check left apart" in text
+    assert "sensitivity check" in prose.protocol_label("neardup_all", cfg)
+    with pytest.raises(ValueError, match="cannot be a sensitivity check"):
+        _cfg(protocols=["neardup_all", "linked"])
+
+
+def test_som_side_tuned_in_every_protocol_is_said_once_and_skips_protocols_without_a_som():
+    from lib.eye import prose
+
+    cfg = _cfg(
+        models=("som", "cbnn_onehot", "logreg"),
+        protocols=["neardup", "linked", "neardup_all"],
+        sensitivity_models=["logreg"],
+        tuning={"som_side": [3, 4], "som_side_others": []},
+    )
+    assert prose.som_protocols(cfg) == ("neardup", "linked")
+    assert prose.som_side_text(cfg) == (
+        "every protocol with a SOM-based model (neardup, linked): side tuned over [3, 4] by the SOM classifier's inner "
+        "balanced accuracy."
+    )
+    assert prose.side_confound_text(cfg, ("cbnn_onehot",)) == ""
+    assert "SOM side fixed" not in prose.reductions_text(cfg)
+
+
+def test_copy_target_text_counts_leak_safe_and_single_source_copies():
+    facts = {
+        "copies": 100,
+        "linked": 100,
+        "dropped_ambiguous": 10,
+        "unmatched": 0,
+        "per_class": {"a": {"copies": 60, "linked": 60, "linked to one source": 50, "unmatched": 0}},
+    }
+    t = prose_data.target_text(facts)
+    assert "90 linked to one source + 10 dropped = 100.0 % of the 100 copies" in t
+    assert "linked to one source: 90.0 % (a 50/60 (83.3 %))" in t
+
+
+def test_learning_summary_and_text_read_windows_and_say_what_ran():
+    cfg = _cfg(models=("cbnn",), protocols=["neardup"])
+    budget = cfg.cbnn.epochs
+    n = 2 * budget
+    flat = {"epoch": list(range(1, n + 1)), "val_loss": [0.1] * n, "train_loss": [0.1] * n}
+    curves = {
+        "flat": {**flat, "val_accuracy": [0.8] * n},
+        "rising": {**flat, "val_accuracy": [0.8] * budget + [0.9] * budget},
+    }
+    s = experiment.learning_summary(curves, cfg, "neardup", 0)
+    assert s["flat"]["protocol"] == "neardup" and s["flat"]["fold"] == 1 and s["flat"]["seed"] == 0
+    assert s["rising"]["gain_after_budget"] == pytest.approx(0.1) and s["flat"]["gain_after_budget"] == 0
+    text = prose_tuning.learning_text(s)
+    assert "rising 80.0 % -> 90.0 % (+10.0 pp: under-trained at the budget" in text
+    assert "flat 80.0 % -> 80.0 % (+0.0 pp: within 1 pp)" in text and "never used to choose a setting" in text
+
+
+def test_class_mix_text_gives_both_training_pools_and_the_test_mix():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    originals = np.array([True, False, False, True, True, True])
+    keep = {"linked": np.ones(6, bool), "originals": originals}
+    t = prose_results.class_mix_text(y, keep, {"linked": originals}, ["a", "b"])
+    assert "*linked* (copies kept): a 3 (50 %), b 3 (50 %)" in t and "of *originals*: a 1 (25 %), b 3 (75 %)" in t
+    assert prose_results.class_mix_text(y, {"linked": keep["linked"]}, {}, ["a", "b"]) == ""
+
+
+def test_floors_and_sweep_metrics_carry_protocol_and_seeds():
+    import pandas as pd
+
+    entry = {"balanced_accuracy": 0.5, "balanced_accuracy_ci": [0.4, 0.6], "recall": {"a": 0.5}}
+    floors_df = pd.DataFrame(
+        [
+            {
+                "Features": "thumb",
+                "Technique": "LR",
+                "Seeds": 1,
+                "CI resamples": "x",
+                "_accuracy": 0.5,
+                "_ci": [0.4, 0.6],
+                "_entry": entry,
+            }
+        ]
+    )
+    m = floors.floors_metrics(floors_df, "neardup", (0, 1, 2))["thumb"]["LR"]
+    assert m["protocol"] == "neardup" and m["seeds"] == [0] and m["ci"] == "x"
+    sw = experiment.sweep_metrics(pd.DataFrame({"side": [8]}), "neardup", 0)
+    assert sw["protocol"] == "neardup" and sw["fold"] == 1 and sw["rows"] == [{"side": 8}]
+
+
+def test_every_scored_block_of_the_default_metrics_names_its_protocol():
+    """Issue 24 point 5 (review24s6 m2): the readings, floors, control, learning check and side sweep blocks of the
+    committed default metrics say which protocol (and seeds) they come from."""
+    import json
+
+    from lib.core import paths
+
+    m = json.loads((paths.ROOT / "metrics" / "default" / "03_eye_mobilenet_som.json").read_text())
+    blocks = [e for per in m["readings"].values() for e in per.values()]
+    blocks += [e for per in m["shortcut_floors"].values() for e in per.values()]
+    blocks += list(m["learning_check"].values()) + [m["som_side_sweep"]]
+    blocks += [m["negative_control"]] if m["negative_control"] else []
+    assert blocks and all(b.get("protocol") for b in blocks)
+    assert all("seeds" in b or "seed" in b for b in blocks)
+
+
+def test_same_source_block_picks_the_mixed_block_and_scores_it_alone(tmp_path):
+    from PIL import Image
+
+    paths, y = [], []
+    for i, (cls, ext, size) in enumerate(
+        [(0, "jpg", 40)] * 3 + [(1, "jpg", 40)] * 3 + [(2, "png", 30)] * 4 + [(0, "png", 50)] * 2
+    ):
+        p = tmp_path / f"{i}.{ext}"
+        Image.new("RGB", (size, size)).save(p)
+        paths.append(p)
+        y.append(cls)
+    y = np.array(y)
+    block = floors.same_source_block(paths, y, np.ones(len(y), bool), ["a", "b", "c"], min_per_class=2)
+    assert block["key"] == "jpg 40x40" and block["classes"] == ["a", "b"] and block["counts"] == {"a": 3, "b": 3}
+    assert block["mask"].tolist() == [True] * 6 + [False] * 6
+    assert floors.same_source_block(paths, y, np.ones(len(y), bool), ["a", "b", "c"], min_per_class=4) is None
+    cfg = _cfg(models=("logreg",), bootstrap=50)
+    pred = np.where(np.arange(len(y)) < 6, y, 0)  # right inside the block, wrong on class c outside it
+    run = {"pred": {"logreg": pred}, "proba": {"logreg": np.eye(3)[pred]}}
+    t = experiment.same_source_table([run], block, y, np.arange(len(y)), ["a", "b", "c"], cfg)
+    assert t.iloc[0]["Balanced accuracy (%)"].startswith("100.00") and "c recall (%)" not in t.columns
+    assert experiment.same_source_table([run], None, y, np.arange(len(y)), ["a", "b", "c"], cfg).empty
+    assert "not scored" in prose_results.same_source_text(None, "neardup")
+
+
+def test_round6_texts_do_not_overstate():
+    import pandas as pd
+
+    far = pd.DataFrame(
+        {
+            "side": [5, 8, 5, 8],
+            "model": ["literal CBNN"] * 2 + ["SOM classifier"] * 2,
+            "balanced accuracy (%)": [50.0, 60.0, 62.5, 61.0],
+        }
+    )
+    assert "adds little" not in prose_tuning.sweep_gap_text(far) and "within 12.50 pp" in prose_tuning.sweep_gap_text(
+        far
+    )
+    cfg = _cfg(models=("cbnn",), protocols=["neardup"])
+    n = 2 * cfg.cbnn.epochs
+    base = {"epoch": list(range(1, n + 1)), "val_loss": [0.1] * n, "train_loss": [0.1] * n}
+    falling = {"falling": {**base, "val_accuracy": [0.8] * cfg.cbnn.epochs + [0.7] * cfg.cbnn.epochs}}
+    text = prose_tuning.learning_text(experiment.learning_summary(falling, cfg, "neardup", 0))
+    assert "-10.0 pp: lower after the budget" in text and "within 1 pp" not in text
+    y = np.array([0, 1, 0, 1])
+    same = prose_results.class_mix_text(
+        y, {"linked": np.ones(4, bool), "originals": np.ones(4, bool)}, {"linked": np.ones(4, bool)}, ["a", "b"]
+    )
+    assert "do not change the class mix" in same
+    facts = {"threshold": 0.9, "pairs": 1, "candidate_pairs": 5}
+    assert "neardup - neardup_all" in prose_data.caveats_text(facts, None, 0.5, "f", sensitivity=True)
+    assert "joined pairs only" in prose_data.caveats_text(facts, None, 0.5, "f")
