@@ -421,6 +421,11 @@ def assess(
     if ours is None:
         why = "not in the metrics file" if missing else "null in the metrics file (see the note)"
         extra = [protocols_note(claim), _honest_reason(claim, metrics, kind, why)] if kind != "synthetic" else []
+        graded = _honest_only(claim, metrics, kind) if kind != "synthetic" else None
+        if graded is not None:  # the paper's protocol has no value: the honest one is graded (review22s6 m6)
+            word, honest = graded
+            detail = f"paper's protocol: {why}; graded on the honest protocol: {honest}"
+            return Assessment(word, detail, tuple([r for r in extra if r] + notes))
         return Assessment("not measured", why, tuple([r for r in extra if r] + notes))
     # what the numbers alone say (also for claims our setting cannot test: shown as the measured detail)
     detail = verdict(replace(claim, not_comparable=""), ours, kind)
@@ -482,6 +487,27 @@ def _honest_reason(claim: Claim, metrics: dict, kind: str, detail: str) -> str:
     if detail.startswith("reproduced") and honest.startswith("not reproduced"):
         return f"Reproduced only under the paper's protocol; under the honest protocol: {honest}."
     return f"Under the honest protocol: {honest}."
+
+
+def _honest_only(claim: Claim, metrics: dict, kind: str) -> tuple[str, str] | None:
+    """(verdict word, detail) of the honest protocol's value alone, for a claim whose paper-protocol value is null;
+    None when the claim has no honest value. A point inside the band whose interval reaches beyond it is
+    "underpowered" (it holds the paper's value and values that would not reproduce it)."""
+    if not claim.honest_metric:
+        return None
+    try:
+        value = lookup(metrics, claim.honest_metric)
+    except KeyError:
+        return None
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    honest = _within_interval(claim, verdict(claim, value, kind), lookup_ci(metrics, claim.honest_metric))
+    for start, word in (("reproduced", "reproduced"), ("not established", "underpowered")):
+        if honest.startswith(start):
+            return word, honest
+    if honest.startswith("not reproduced"):
+        return "not reproduced", honest
+    return None
 
 
 def _within_interval(claim: Claim, honest: str, ci: tuple[float, float] | None) -> str:

@@ -114,6 +114,19 @@ def test_honest_point_within_tolerance_with_an_interval_beyond_it_is_not_establi
     assert report._honest_reason(claim, no_ci, "real", "not measured").endswith("reproduced (within ±0.1).")
 
 
+def test_a_null_paper_protocol_value_is_graded_on_the_honest_protocol():
+    """review22s6 m6: the AL saving has no paper-protocol value but an honest one: not 'not measured'."""
+    claim = _claim(paper_value=0.30, tolerance=0.1, higher_is_better=True, honest_metric="h.saving")
+    wide = report.assess(claim, {"claims": {"accuracy": None}, "h": {"saving": 0.31, "saving_ci": [-0.35, 0.97]}})
+    assert wide.verdict == "underpowered" and wide.detail.startswith("paper's protocol: null in the metrics file")
+    assert "graded on the honest protocol: not established" in wide.detail
+    narrow = report.assess(claim, {"claims": {"accuracy": None}, "h": {"saving": 0.31, "saving_ci": [0.25, 0.45]}})
+    assert narrow.verdict == "reproduced"
+    low = report.assess(claim, {"claims": {"accuracy": None}, "h": {"saving": 0.05, "saving_ci": [0.0, 0.1]}})
+    assert low.verdict == "not reproduced"
+    assert report.assess(claim, {"claims": {"accuracy": None}, "h": {"saving": None}}).verdict == "not measured"
+
+
 def test_load_claims_validates(tmp_path):
     f = tmp_path / "claims.yaml"
     f.write_text("claims:\n- {id: a, notebook: 01_odal_ecg, claim: x, paper_value: 1, source: s}\n")
