@@ -14,7 +14,7 @@ import pandas as pd
 from lib.eye import copies as eye_copies
 from lib.eye.cluster_net import ClusterNetwork
 from lib.eye.prose import ci_label, run_description
-from lib.eye.protocols import EyeCVConfig, folds
+from lib.eye.protocols import NETWORKS, SIDE_ROW, EyeCVConfig, folds
 from lib.eye.readings import calibration, ci_text, readings, weighted_scores
 from lib.eye.som import SOMClassifier
 
@@ -115,14 +115,17 @@ def edge_summary(chosen: pd.DataFrame, cfg: EyeCVConfig) -> pd.DataFrame:
     choice sat on an edge of the grid (the optimum may lie outside it)."""
     rows = []
     for (p, m), part in chosen.groupby(["protocol", "model"], sort=False):
-        grid = cfg.for_protocol(p).tuning.grid(m)
-        keys = [k for k in grid[0] if not (k == "side" and m != "som")]
+        tuning = cfg.for_protocol(p).tuning
+        grid = tuning.grid("som" if m == SIDE_ROW else m)
+        if NETWORKS.get(m, ("none",))[0] == "som":  # a SOM-based network: its inherited side is flagged too
+            grid = grid + tuning.grid("som")
+        keys = list(dict.fromkeys(k for g in grid for k in g))
         edge = part["grid edge"].fillna("")
         rows.append(
             {
                 "protocol": p,
                 "model": m,
-                "grid": "; ".join(f"{k} {sorted({g[k] for g in grid})}" for k in keys),
+                "grid": "; ".join(f"{k} {sorted({g[k] for g in grid if k in g})}" for k in keys),
                 "chosen (times)": "; ".join(f"{k}: {v}" for k, v in part["setting"].value_counts().items()),
                 "on a grid edge": f"{int((edge != '').sum())} of {len(part)}",
                 "edges hit": "; ".join(f"{k}: {v}" for k, v in edge[edge != ""].value_counts().items()),
@@ -184,17 +187,25 @@ def som_side_sweep(X, y, groups, keep, test, cfg: EyeCVConfig, seed: int, progre
     return pd.DataFrame(rows)
 
 
-def same_source_table(runs: list[dict], block: dict | None, y, groups, classes, cfg: EyeCVConfig) -> pd.DataFrame:
-    """The out-of-fold predictions of ``runs`` (one protocol, every seed) scored inside one acquisition block only
-    (:func:`lib.eye.floors.same_source_block`; no retraining): the model table over the block's classes, with the
-    same seeds x group bootstrap. Empty without a block."""
+def same_source_readings(runs: list[dict], block: dict | None, y, groups, cfg: EyeCVConfig, classes) -> dict:
+    """{model: readings entry} of the out-of-fold predictions of ``runs`` (one protocol, every seed) scored inside one
+    acquisition block only (:func:`lib.eye.floors.same_source_block`; no retraining; the same seeds x group
+    bootstrap; macro-F1 and balanced accuracy over the block's classes). {} without a block."""
     if block is None:
-        return pd.DataFrame()
+        return {}
     mask = np.asarray(block["mask"], bool)
     inside = [{**r, "pred": {m: np.where(mask, p, -1) for m, p in r["pred"].items()}} for r in runs]
     with warnings.catch_warnings():  # the classes outside the block have no images: their (unshown) CIs are NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        read = readings(inside, y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0], refs=REFS)
+        return readings(inside, y, groups, classes, cfg.cv.bootstrap, cfg.cv.seeds[0], refs=REFS)
+
+
+def same_source_table(runs: list[dict], block: dict | None, y, groups, classes, cfg: EyeCVConfig, read=None):
+    """The model table of :func:`same_source_readings` over the block's classes (``read``: those readings, when
+    already computed). Empty without a block."""
+    if block is None:
+        return pd.DataFrame()
+    read = same_source_readings(runs, block, y, groups, cfg, classes) if read is None else read
     return model_table(read, cfg, block["classes"])
 
 

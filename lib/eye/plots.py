@@ -10,6 +10,15 @@ import numpy as np
 import pandas as pd
 
 CLASS_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")  # colour-blind safe, one per class
+#: one (colour, marker) per network of the learning check: colour-blind safe hues far apart, each with its own marker
+NET_STYLES = (
+    ("#0072B2", "o"),
+    ("#D55E00", "s"),
+    ("#009E73", "^"),
+    ("#CC79A7", "D"),
+    ("#000000", "v"),
+    ("#56B4E9", "P"),
+)
 MARKERS = ("o", "s", "^", "D")
 
 
@@ -343,9 +352,11 @@ def loss_curves(curves: dict, budget: int, title: str):
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(8.0, 4.2))
     for i, (label, c) in enumerate(curves.items()):
-        a.plot(c["epoch"], c["train_loss"], color=f"C{i}", ls="--", lw=1, label=f"{label}, training")
-        a.plot(c["epoch"], c["val_loss"], color=f"C{i}", lw=1.2, label=f"{label}, held out")
-        b.plot(c["epoch"], c["val_accuracy"], color=f"C{i}", lw=1.2, label=label)
+        colour, marker = NET_STYLES[i % len(NET_STYLES)]
+        style = {"color": colour, "marker": marker, "markersize": 3.5, "markevery": max(1, len(c["epoch"]) // 8)}
+        a.plot(c["epoch"], c["train_loss"], ls="--", lw=1, label=f"{label}, training", **style)
+        a.plot(c["epoch"], c["val_loss"], lw=1.2, label=f"{label}, held out", **style)
+        b.plot(c["epoch"], c["val_accuracy"], lw=1.2, label=label, **style)
     for ax in (a, b):
         ax.axvline(budget, color="0.4", lw=0.8, ls=":")
         ax.set_xlabel(f"epoch (dotted: the runs' {budget})")

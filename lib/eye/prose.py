@@ -3,7 +3,9 @@ parameters and the numbers the notebook ran, never typed."""
 
 from __future__ import annotations
 
-from lib.eye.protocols import NETWORKS, EyeCVConfig
+import re
+
+from lib.eye.protocols import NETWORKS, SIDE_ROW, EyeCVConfig
 
 #: models whose inputs depend on the SOM side
 SOM_MODELS = ("som", *(m for m, (clusters, _) in NETWORKS.items() if clusters == "som"))
@@ -178,18 +180,66 @@ def som_side_text(cfg: EyeCVConfig) -> str:
     return "; ".join(parts) + "."
 
 
-def side_confound_text(cfg: EyeCVConfig, models=()) -> str:
-    """For the SOM-based models, the clause that a protocol difference also changes the SOM side when the headline
-    tunes it and the others fix it ('' otherwise)."""
+def chosen_sides(chosen) -> dict:
+    """{protocol: {side: times chosen over outer folds x seeds}} from the tuning table's side-selection rows
+    (:data:`lib.eye.protocols.SIDE_ROW`; {} without a table or without a side selection)."""
+    if chosen is None or not len(chosen):
+        return {}
+    out: dict = {}
+    for _, row in chosen[chosen["model"] == SIDE_ROW].iterrows():
+        m = re.search(r"side (\d+)", str(row["setting"]))
+        if m:
+            counts = out.setdefault(row["protocol"], {})
+            counts[int(m.group(1))] = counts.get(int(m.group(1)), 0) + 1
+    return {p: dict(sorted(c.items())) for p, c in out.items()}
+
+
+def sides_text(cfg: EyeCVConfig, sides: dict) -> str:
+    """'neardup: side 8 in 5 of 9 (low edge), side 16 in 4 of 9; plain: side 32 in 3 of 3 (top edge)'."""
+    parts = []
+    for p, counts in sides.items():
+        grid = sorted(cfg.for_protocol(p).tuning.som_side)
+        n = sum(counts.values())
+        items = []
+        for s, k in counts.items():
+            edge = ""
+            if len(grid) > 1 and s in (grid[0], grid[-1]):
+                edge = " (low edge)" if s == grid[0] else " (top edge)"
+            items.append(f"side {s} in {k} of {n}{edge}")
+        parts.append(f"{p}: " + ", ".join(items))
+    return "; ".join(parts)
+
+
+def side_confound_text(cfg: EyeCVConfig, models=(), chosen=None) -> str:
+    """For the SOM-based models among ``models``, the clause that a protocol difference also changes the SOM side
+    ('' when no side differs). With ``chosen`` (:func:`lib.eye.experiment.chosen_table`) the sides actually chosen
+    per protocol are compared; without it (before the run) the parameters' side grids."""
+    som_models = [m for m in models if m in SOM_MODELS]
+    if not som_models:
+        return ""
+    names = ", ".join(cfg.label(m) for m in som_models)
+    sides = chosen_sides(chosen)
+    if sides:
+        if len({s for c in sides.values() for s in c}) < 2:
+            return ""
+        text = (
+            f"for the SOM-based models ({names}) the SOM side is chosen inside each protocol's folds by the SOM "
+            f"classifier and inherited, and the sides chosen differ between protocols (outer folds x seeds: "
+            f"{sides_text(cfg, sides)}): a protocol difference of these models measures the grouping and the side "
+            "together"
+        )
+        if "cbnn_onehot" in som_models:
+            text += (
+                f"; the {cfg.label('cbnn_onehot')}'s differences include its inherited side (it reads only the "
+                "winning unit, so the side sets its whole input)"
+            )
+        return text
     t = cfg.tuning
     main = cfg.cv.protocols[0]
     if not t.som_side_others or list(t.som_side_others) == list(t.som_side):
         return ""
-    som_models = [cfg.label(m) for m in models if m in SOM_MODELS]
-    if not som_models:
-        return ""
     return (
-        f"for the SOM-based models ({', '.join(som_models)}) a difference against {main} also changes the SOM side "
+        f"for the SOM-based models ({names}) a difference against {main} also changes the SOM side "
         f"(tuned over {list(t.som_side)} in {main}, fixed at {', '.join(str(v) for v in t.som_side_others)} in the "
         "other protocols): it measures the grouping and the side together"
     )

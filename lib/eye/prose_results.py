@@ -7,7 +7,16 @@ from __future__ import annotations
 import numpy as np
 
 from lib.eye.floors import strongest_floor
-from lib.eye.prose import SOM_MODELS, ci_label, protocol_label, protocol_models, seeds_text, side_confound_text
+from lib.eye.prose import (
+    SOM_MODELS,
+    chosen_sides,
+    ci_label,
+    protocol_label,
+    protocol_models,
+    seeds_text,
+    side_confound_text,
+    sides_text,
+)
 from lib.eye.protocols import SENSITIVITY, EyeCVConfig
 
 #: what each paired protocol difference of the leak table measures
@@ -23,9 +32,10 @@ LEAK_MEANING = {
 }
 
 
-def leak_text(cfg: EyeCVConfig, pairs, models=()) -> str:
+def leak_text(cfg: EyeCVConfig, pairs, models=(), chosen=None) -> str:
     """The leak table's reading guide, from the protocols this run ran (Markdown); ``models``: the leak table's
-    models (those run in the headline only are named)."""
+    models (those run in the headline only, and those run on one seed in some protocols, are named); ``chosen``: the
+    tuning table (:func:`lib.eye.experiment.chosen_table`), for the SOM sides chosen per protocol."""
     ran = set(cfg.cv.protocols)
     lines = [
         f"Protocols run: {', '.join(cfg.cv.protocols)}. Every protocol is scored on the same test images (the "
@@ -34,13 +44,29 @@ def leak_text(cfg: EyeCVConfig, pairs, models=()) -> str:
         "replicate also draws a seed). These CIs resample that union of groups, so they differ slightly from the CIs "
         "of the model tables (the headline's groups)."
     ]
-    only_main = [m for m in models if m in cfg.models and m not in protocol_models(cfg, cfg.cv.protocols[-1])]
-    if only_main and len(cfg.cv.protocols) > 1:
+    others = [p for p in cfg.cv.protocols[1:] if p not in SENSITIVITY]
+    only_main = [m for m in models if m in cfg.models and not any(m in protocol_models(cfg, p) for p in others)]
+    if only_main and others:
         lines.append(
             f"Run in the headline protocol only ({cfg.cv.protocols[0]}; the budget): "
             + ", ".join(cfg.label(m) for m in only_main)
             + ": no leak differences for it."
         )
+    if len(cfg.cv.seeds) > 1:
+        one = []
+        for m in models:
+            ps = [
+                p
+                for p in cfg.cv.protocols
+                if p not in SENSITIVITY and m in protocol_models(cfg, p) and len(cfg.cv.model_seeds(p, m)) == 1
+            ]
+            if ps:
+                one.append(f"{cfg.label(m)} in {', '.join(ps)}")
+        if one:
+            lines.append(
+                f"One seed ({cfg.cv.seeds[0]}; CI: {ci_label(1)}) per model and protocol (the budget; the other "
+                f"protocols run seeds {list(cfg.cv.seeds)}): " + "; ".join(one) + "."
+            )
     for p in cfg.cv.protocols:
         if p in SENSITIVITY:
             names = ", ".join(cfg.label(m) for m in protocol_models(cfg, p))
@@ -54,7 +80,7 @@ def leak_text(cfg: EyeCVConfig, pairs, models=()) -> str:
         else:
             missing = ", ".join(x for x in (a, b) if x not in ran)
             lines.append(f"- *{a} - {b}*: not run ({missing} not among the protocols).")
-    confound = side_confound_text(cfg, models)
+    confound = side_confound_text(cfg, models, chosen)
     if confound:
         lines.append(f"- Note: {confound}.")
     return "\n".join(lines)
@@ -98,12 +124,16 @@ def same_source_text(block: dict | None, protocol: str) -> str:
     )
 
 
-def leak_footnote(cfg: EyeCVConfig, models=()) -> str:
-    """The leak table's footnote on the SOM side (Markdown)."""
-    confound = side_confound_text(cfg, models)
-    if not confound:
-        return "*Note to the table*: every protocol uses the same SOM side grid."
-    return f"*Note to the table*: {confound}. Seeds per protocol: the column *seeds per protocol*."
+def leak_footnote(cfg: EyeCVConfig, models=(), chosen=None) -> str:
+    """The leak table's footnote on the SOM side (Markdown): the sides chosen per protocol when ``chosen`` is given."""
+    confound = side_confound_text(cfg, models, chosen)
+    if confound:
+        return f"*Note to the table*: {confound}. Seeds per protocol: the column *seeds per protocol*."
+    sides = chosen_sides(chosen)
+    if sides:
+        side = next(iter(next(iter(sides.values()))))
+        return f"*Note to the table*: every protocol chose the same SOM side ({side}) in every fold and seed."
+    return "*Note to the table*: every protocol uses the same SOM side grid."
 
 
 def _ci(entry: dict, key: str) -> str:
@@ -193,9 +223,13 @@ def interpretation(
     main: str,
     meta_floor=None,
     pairs=(),
+    chosen=None,
+    same_source=None,
 ) -> str:
     """Generated reading of the results (Markdown bullets); ``meta_floor``: the best metadata-floor row (or None);
-    ``pairs``: the leak table's protocol pairs. The "best" model is the one with the highest balanced accuracy (free
+    ``pairs``: the leak table's protocol pairs; ``chosen``: the tuning table (the SOM sides chosen per protocol);
+    ``same_source``: (block, {model: readings entry inside it}) (:func:`lib.eye.experiment.same_source_readings`) or
+    None. The "best" model is the one with the highest balanced accuracy (free
     of the test class mix); every model whose paired CI against it contains 0 is in the tied top group."""
     r = read[main]
     best = max(r, key=lambda m: r[m]["balanced_accuracy"])
@@ -220,6 +254,20 @@ def interpretation(
             "- Paired CIs against a model run on one seed omit that model's retraining variability (too narrow): "
             + ", ".join(one_seed)
             + "."
+        )
+    if same_source is not None and same_source[0] is not None and best in same_source[1]:
+        block, inside = same_source
+        e, whole = same_source[1][best], r[best]
+        lines.append(
+            f"- Inside one acquisition source ({block['key']} files; no retraining) against all scored originals, "
+            f"{cfg.label(best)} (the best), recall per class: "
+            + ", ".join(
+                f"{c} {100 * e['recall'][c]:.2f} % [{100 * e['recall'][f'{c}_ci'][0]:.2f}, "
+                f"{100 * e['recall'][f'{c}_ci'][1]:.2f}] against {100 * whole['recall'][c]:.2f} %"
+                for c in block["classes"]
+            )
+            + f"; balanced accuracy over these {len(block['classes'])} classes {_ci(e, 'balanced_accuracy')}. "
+            "Where the file format and size carry no class, this is what the model reads from the fundus itself."
         )
     for m in top:
         lines.append(
@@ -295,7 +343,10 @@ def interpretation(
                     verdict = "established" if lo > 0 or hi < 0 else "not established: the CI contains 0"
                     parts.append(f"{100 * d:+.2f} pp {name} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({verdict})")
                 also = ""
-                if m in SOM_MODELS and main in (a, b) and side_confound_text(cfg, (m,)):
+                sides = {q: v for q, v in chosen_sides(chosen).items() if q in (a, b)}
+                if m in SOM_MODELS and len(sides) == 2 and sides[a] != sides[b]:
+                    also = f"; also the SOM side it inherits: {sides_text(cfg, sides)}"
+                elif m in SOM_MODELS and main in (a, b) and not sides and side_confound_text(cfg, (m,)):
                     others = ", ".join(str(v) for v in cfg.tuning.som_side_others)
                     also = f"; also: SOM side tuned in {main}, fixed at {others} in the other protocol"
                 lines.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lib.eye.protocols import EyeCVConfig
+from lib.eye.protocols import SIDE_ROW, EyeCVConfig
 
 
 def edge_text(edges) -> str:
@@ -45,17 +45,24 @@ def sweep_text(sweep, main: str) -> str:
 
 
 def side_edge_text(edges, sweep, cfg: EyeCVConfig, claim: str, sweep_model: str = "literal CBNN") -> str:
-    """Where the tuned SOM side sat on its grid (from the tuning table) against the diagnostic sweep's best side for
-    the claim model (Markdown sentence; '' without a tuned side)."""
+    """Where the tuned SOM side sat on its grid in every protocol (the tuning table's side-selection rows) and, for
+    the headline, against the diagnostic sweep's best side for the claim model (Markdown; a fixed side says so)."""
     grid = list(cfg.tuning.som_side)
-    rows = edges[(edges["model"] == "som") & (edges["protocol"] == cfg.cv.protocols[0])] if edges is not None else []
-    if len(grid) < 2 or not len(rows):
-        return f"*SOM side*: not tuned in {cfg.cv.protocols[0]} (grid {grid}): no grid edge to report."
-    row = rows.iloc[0]
+    main = cfg.cv.protocols[0]
+    rows = edges[edges["model"] == SIDE_ROW] if edges is not None and len(edges) else []
+    if not len(rows) and edges is not None and len(edges):  # a table from before the side-selection rows
+        rows = edges[edges["model"] == "som"]
+    if len(grid) < 2 or not len(rows) or main not in set(rows["protocol"]):
+        return f"*SOM side*: not tuned in {main} (grid {grid}): no grid edge to report."
+    per = [
+        f"*{r['protocol']}*{' (the headline)' if r['protocol'] == main else ''}: {r['chosen (times)']}; on a grid "
+        f"edge in {r['on a grid edge']} ({r['edges hit'] or 'none'})"
+        for _, r in rows.iterrows()
+    ]
+    row = rows[rows["protocol"] == main].iloc[0]
     text = (
-        f"*SOM side chosen inside the folds* ({cfg.cv.protocols[0]}, grid {grid}, by the SOM classifier's inner score; "
-        f"the SOM-based networks inherit it): {row['chosen (times)']}; on a grid edge in {row['on a grid edge']} "
-        f"({row['edges hit'] or 'none'})."
+        f"*SOM side chosen inside the folds* (grid {grid}, by the SOM classifier's inner score; the SOM-based networks "
+        "inherit it; outer folds x seeds of each protocol): " + "; ".join(per) + "."
     )
     if sweep is not None and len(sweep):
         part = sweep[sweep["model"] == sweep_model]

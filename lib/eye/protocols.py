@@ -47,6 +47,8 @@ PROTOCOLS = ("plain", "patient", "linked", "neardup", "originals", "neardup_all"
 #: protocols that check one grouping choice: ``cv.sensitivity_models`` only, first seed only
 SENSITIVITY = ("neardup_all",)
 BASELINES = ("logreg", "knn", "mlp")
+#: the tuning table's row of the SOM side choice (made by the SOM classifier, inherited by the SOM-based networks)
+SIDE_ROW = "som (side selection)"
 MODELS = ("som", *NETWORKS, *BASELINES)
 
 
@@ -281,6 +283,15 @@ def cross_validate(
                 som_side = {"side": som_setting["side"]}
                 seconds.setdefault("som_selection", 0.0)
                 seconds["som_selection"] += time.perf_counter() - t
+                chosen.append(
+                    {
+                        "fold": k + 1,
+                        "model": SIDE_ROW,
+                        "setting": som_setting,
+                        "inner_accuracy": som_score,
+                        "grid edge": ", ".join(grid_edges(cfg.tuning.grid("som"), som_setting)),
+                    }
+                )
             for m in cfg.models:
                 t = time.perf_counter()
                 if m == "som":
@@ -290,15 +301,15 @@ def cross_validate(
                     setting, score = _select(fitter, m, inner, tr, k, som_side if uses_som else {})
                 proba[m][te] = fitter.proba(m, setting, (k, "outer"), tr, te)
                 seconds[m] += time.perf_counter() - t
-                own = {key: v for key, v in setting.items() if not (key == "side" and m != "som")}
-                grid = cfg.tuning.grid(m)
+                uses_side = m == "som" or NETWORKS.get(m, ("none",))[0] == "som"
+                grid = cfg.tuning.grid(m) + (cfg.tuning.grid("som") if uses_side and m != "som" else [])
                 chosen.append(
                     {
                         "fold": k + 1,
                         "model": m,
                         "setting": setting,
                         "inner_accuracy": score,
-                        "grid edge": ", ".join(grid_edges(grid, own)),
+                        "grid edge": ", ".join(grid_edges(grid, setting)),  # an inherited SOM side included
                     }
                 )
             fitter.soms.clear()

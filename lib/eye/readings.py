@@ -44,7 +44,8 @@ def replicates(groups: np.ndarray, n_seeds: int, n_boot: int, seed: int) -> tupl
 def weighted_scores(w: np.ndarray, y: np.ndarray, pred: np.ndarray, proba, n_classes: int) -> dict:
     """Scores under weights w (n,) or (B, n); images with pred < 0 (not in the protocol) get weight 0.
     Per class (.., c): recall, one_vs_rest, confidence (None without proba); (..): accuracy, balanced_accuracy (the
-    mean of the per-class recalls: free of the class mix), macro_f1."""
+    mean of the per-class recalls: free of the class mix), macro_f1 (over the classes present in y, as balanced
+    accuracy: a class with no image scored, e.g. outside a same-source block, is not counted as an F1 of 0)."""
     w = w * (pred >= 0)
     Y = np.eye(n_classes)[y]
     P = np.eye(n_classes)[np.maximum(pred, 0)] * (pred >= 0)[:, None]
@@ -57,7 +58,7 @@ def weighted_scores(w: np.ndarray, y: np.ndarray, pred: np.ndarray, proba, n_cla
             "one_vs_rest": 1 - (fn + fp) / total[..., None],
             "accuracy": (w @ correct) / total,
             "balanced_accuracy": np.nanmean(tp / pos, axis=-1),
-            "macro_f1": np.nanmean(np.where(2 * tp + fn + fp > 0, 2 * tp / (2 * tp + fn + fp), np.nan), axis=-1),
+            "macro_f1": np.nanmean(np.where(pos > 0, 2 * tp / (2 * tp + fn + fp), np.nan), axis=-1),
             "confidence": None,
         }
         if proba is not None:

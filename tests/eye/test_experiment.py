@@ -103,7 +103,8 @@ def test_cross_validate_blobs_determinism_and_chosen_settings():
     for m in cfg.models:
         assert (a["pred"][m] == y).mean() >= 0.95, m
     assert sorted(np.unique(a["fold"]).tolist()) == [0, 1, 2]
-    assert {(c["fold"], c["model"]) for c in a["chosen"]} == {(k, m) for k in (1, 2, 3) for m in cfg.models}
+    expected = {(k, m) for k in (1, 2, 3) for m in (*cfg.models, protocols.SIDE_ROW)}  # a SOM model: side rows
+    assert {(c["fold"], c["model"]) for c in a["chosen"]} == expected
     b = protocols.cross_validate(X, y, cfg, seed=0, progress=False)
     for m in cfg.models:
         np.testing.assert_array_equal(a["pred"][m], b["pred"][m])
