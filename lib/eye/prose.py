@@ -230,7 +230,7 @@ def side_confound_text(cfg: EyeCVConfig, models=(), chosen=None) -> str:
         )
         if "cbnn_onehot" in som_models:
             text += (
-                f"; the {cfg.label('cbnn_onehot')}'s differences include its inherited side (it reads only the "
+                f"; the differences of the {cfg.label('cbnn_onehot')} include its inherited side (it reads only the "
                 "winning unit, so the side sets its whole input)"
             )
         return text

@@ -64,8 +64,8 @@ def leak_text(cfg: EyeCVConfig, pairs, models=(), chosen=None) -> str:
                 one.append(f"{cfg.label(m)} in {', '.join(ps)}")
         if one:
             lines.append(
-                f"One seed ({cfg.cv.seeds[0]}; CI: {ci_label(1)}) per model and protocol (the budget; the other "
-                f"protocols run seeds {list(cfg.cv.seeds)}): " + "; ".join(one) + "."
+                f"One seed only (seed {cfg.cv.seeds[0]} of {list(cfg.cv.seeds)}; the budget), so there a CI is a "
+                f"{ci_label(1)}: " + "; ".join(one) + "."
             )
     for p in cfg.cv.protocols:
         if p in SENSITIVITY:

@@ -117,7 +117,7 @@ def test_literal_cbnn_on_one_seed_outside_the_headline_skips_the_side_selection(
     side = chosen[chosen["model"] == protocols.SIDE_ROW]
     assert set(zip(side["protocol"], side["seed"])) == {("neardup", 0), ("neardup", 1), ("linked", 0)}
     text = prose_results.leak_text(cfg, leak.LEAK_PAIRS, ("cbnn_onehot", "logreg"))
-    line = next(x for x in text.splitlines() if x.startswith("One seed"))
+    line = next(x for x in text.splitlines() if x.startswith("One seed only"))
     assert f"{cfg.label('cbnn_onehot')} in linked" in line and cfg.label("logreg") not in line
 
 
