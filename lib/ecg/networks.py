@@ -208,14 +208,17 @@ def write_rhythm(study: RhythmStudy, out: Outputs, headline: pd.DataFrame | None
 
 
 def _beside_headline(study: RhythmStudy, headline: pd.DataFrame | None, n: int | None) -> list[str]:
-    """review22s6b n1: each arg-max network of the study beside the headline's row of the same kind (inter-patient,
-    seed means), points only (different training sets: not paired)."""
+    """review22s6b n1: each arg-max network of the study in the headline's configuration (one beat, signal +
+    features) beside the headline's row of the same kind (inter-patient, seed means), points only (different
+    training sets: not paired)."""
     if headline is None or not len(headline) or n is None:
         return []
     lines = []
     s = study.summary
     for r in s[(s.variant != FLOOR) & ~s.variant.str.endswith(VAL_THR) & s.accuracy.notna()].itertuples():
         kind = r.variant.split(",")[0]
+        if r.variant != _variant(kind, 1, True):  # the headline's configuration only: one beat, signal + features
+            continue
         h = headline[(headline.split == "interpatient") & (headline.model == kind)]
         if not len(h):
             continue

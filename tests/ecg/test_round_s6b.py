@@ -3,6 +3,7 @@ counts its forest seeds, and each AF-episode line names the fit (seed) it reads.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import matplotlib.pyplot as plt
@@ -218,6 +219,8 @@ def test_rhythm_networks_beside_the_headline_and_pr_auc_direction():
     study = networks.RhythmStudy(pd.DataFrame({"n_train": [41558]}), summary, pd.DataFrame(), 41558)
     lines = networks._beside_headline(study, headline, 41558)
     assert len(lines) == 1 and "(differences +0.140 / +0.120; points, not paired" in lines[0]
+    other = summary.assign(variant=["cnn_bilstm, 1 beat, signal only", networks.FLOOR])  # not the headline's setup
+    assert networks._beside_headline(dataclasses.replace(study, summary=other), headline, 41558) == []
     runs = pd.DataFrame(
         [{"reading": "statement", "model": m, "seed": s, "pr_auc_nonsinus": p}
          for m, ps in (("floor", [0.80, 0.80, 0.80]), ("sequence", [0.65, 0.78, 0.74]),
