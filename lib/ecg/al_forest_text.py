@@ -16,6 +16,13 @@ def _ci(ci) -> str:
     return "n/a" if not ci or ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def _side_word(ci, above: str, below: str) -> str:
+    """``above`` when the interval ``ci`` lies above 0, ``below`` when below, else "not separable"."""
+    if ci[0] is not None and ci[0] > 0:
+        return above
+    return below if ci[1] is not None and ci[1] < 0 else "not separable"
+
+
 def _pct(ci) -> str:
     """A saving's interval; a saving cannot exceed 100%, so a t-interval reaching above it is cut there (said)."""
     if not ci or ci[0] is None:
@@ -139,11 +146,7 @@ def reading(al: ForestAL) -> str:
         if c["auc_difference"] is None:
             continue
         ci = c["auc_difference_ci"]
-        word = (
-            "ODAL above"
-            if ci[0] is not None and ci[0] > 0
-            else ("ODAL below" if ci[1] is not None and ci[1] < 0 else "not separable")
-        )
+        word = _side_word(ci, "ODAL above", "ODAL below")
         det = "n/a" if c["detectable"] is None else f"{c['detectable']:.3f}"
         lines.append(
             f"- ODAL minus {m} ({c['seeds']} seeds paired): learning-curve AUC difference {c['auc_difference']:+.3f} "
@@ -152,11 +155,7 @@ def reading(al: ForestAL) -> str:
     c = al.controller
     if c is not None and c["auc_difference"] is not None:
         ci = c["auc_difference_ci"]
-        word = (
-            "ODAL with it above"
-            if ci[0] is not None and ci[0] > 0
-            else ("ODAL with it below" if ci[1] is not None and ci[1] < 0 else "not separable")
-        )
+        word = _side_word(ci, "ODAL with it above", "ODAL with it below")
         det = "n/a" if c["detectable"] is None else f"{c['detectable']:.3f}"
         lines.append(
             f"- The fuzzy controller's own effect (ODAL minus ODAL without it, same query rule, {c['seeds']} seeds "

@@ -30,13 +30,9 @@ def _drop_short(rec, mask, dur, min_seconds: float) -> np.ndarray:
     return out
 
 
-def episode_cis(record, sample, fs: float, ref, pred, *, min_seconds: float = 0.0, n_boot: int, seed: int) -> dict:
-    """Patient-bootstrap 95% intervals of :func:`episode_scores`' four ratios: the patients (lib.ecg.data.patients:
-    201 and 202 one) are drawn with replacement ``n_boot`` times (seeded; the resamples of
-    lib.ecg.bootstrap.record_bootstrap for the same records and seed), each episode counted with its patient's draw
-    count (an episode lies within one record). Returns {``<ratio>_ci``: [lo, hi] or None}."""
-    from lib.ecg.bootstrap import _record_counts, percentile_interval
-
+def _prepare(record, sample, fs: float, ref, pred, min_seconds: float):
+    """(record ids as str, ref, pred, per-beat durations in s): each beat lasts until the next beat of its record (the
+    last beat of a record: 0); with ``min_seconds`` > 0, reference and detected episodes shorter than it dropped."""
     ref, pred = np.asarray(ref, dtype=bool), np.asarray(pred, dtype=bool)
     rec = np.asarray(record).astype(str)
     t = np.asarray(sample, dtype=float) / fs
@@ -44,6 +40,17 @@ def episode_cis(record, sample, fs: float, ref, pred, *, min_seconds: float = 0.
     dur[np.concatenate([rec[1:] != rec[:-1], [True]])] = 0.0
     if min_seconds > 0:
         ref, pred = _drop_short(rec, ref, dur, min_seconds), _drop_short(rec, pred, dur, min_seconds)
+    return rec, ref, pred, dur
+
+
+def episode_cis(record, sample, fs: float, ref, pred, *, min_seconds: float = 0.0, n_boot: int, seed: int) -> dict:
+    """Patient-bootstrap 95% intervals of :func:`episode_scores`' four ratios: the patients (lib.ecg.data.patients:
+    201 and 202 one) are drawn with replacement ``n_boot`` times (seeded; the resamples of
+    lib.ecg.bootstrap.record_bootstrap for the same records and seed), each episode counted with its patient's draw
+    count (an episode lies within one record). Returns {``<ratio>_ci``: [lo, hi] or None}."""
+    from lib.ecg.bootstrap import _record_counts, percentile_interval
+
+    rec, ref, pred, dur = _prepare(record, sample, fs, ref, pred, min_seconds)
     idx, counts = _record_counts(rec, n_boot, seed)
     n_pat = counts.shape[1]
 
@@ -76,13 +83,7 @@ def episode_scores(record, sample, fs: float, ref, pred, min_seconds: float = 0.
     dropped first (0: every run of one beat or more counts). NaN where a denominator is 0. ``ref_short_share``: the
     share of reference episodes shorter than :data:`SHORT_BEATS` beats (one- and two-beat runs say little as
     episodes)."""
-    ref, pred = np.asarray(ref, dtype=bool), np.asarray(pred, dtype=bool)
-    rec = np.asarray(record).astype(str)
-    t = np.asarray(sample, dtype=float) / fs
-    dur = np.concatenate([np.diff(t), [0.0]])
-    dur[np.concatenate([rec[1:] != rec[:-1], [True]])] = 0.0
-    if min_seconds > 0:
-        ref, pred = _drop_short(rec, ref, dur, min_seconds), _drop_short(rec, pred, dur, min_seconds)
+    rec, ref, pred, dur = _prepare(record, sample, fs, ref, pred, min_seconds)
     er, ep = runs(rec, ref), runs(rec, pred)
 
     def hit(eps, other):
