@@ -35,31 +35,13 @@ def test_confusion_titles_do_not_overlap():
 
 def test_episode_lines_name_each_rows_seed():
     """Floor fitted with seed 0, the sequence model with seed 1 only: each episode row and line says its own seed."""
-    import types
-
     from lib.ecg import rhythm_study as rs
     from lib.ecg import rhythm_text
-    from lib.ecg.data import RHYTHM_CLASSES
+    from tests.ecg.tiny_rhythm import SEQ as seq
+    from tests.ecg.tiny_rhythm import tiny_case
 
-    rng = np.random.default_rng(0)
-    names_rec = ["100", "101", "103", "105", "201", "202", "210", "219"]
-    per = 40
-    record = np.repeat(names_rec, per)
-    y = np.zeros(record.size, dtype=int)
-    af = RHYTHM_CLASSES.index("af_flutter")
-    for r in ("201", "202", "210", "219"):
-        y[np.flatnonzero(record == r)[10:30]] = af
-    X = np.c_[(y == af) + rng.normal(0, 0.4, y.size), (y != 0) + rng.normal(0, 0.4, y.size)].astype("float32")
-    beats = types.SimpleNamespace(
-        sample=np.tile(np.arange(per) * 360, len(names_rec)), fs=360.0, aami=np.zeros(record.size, dtype=int)
-    )
-    data = types.SimpleNamespace(record=record, y=y, beats=beats, settings={"label_reading": "statement"})
-    split = {
-        "train": np.flatnonzero(np.isin(record, ["100", "101", "201", "219"])),
-        "val": np.flatnonzero(np.isin(record, ["103"])),
-        "test": np.flatnonzero(np.isin(record, ["105", "202", "210"])),
-    }
-    seq = {"seq_len": 8, "units": 2, "dense": 2, "dropout": 0.0, "lr": 0.01, "batch_size": 8, "inner_k": 2}
+    data, split, X, _ = tiny_case()
+    y = data.y
     res = rs.study(
         data, split, X, ["rr_pre", "rmssd_32"], X, alt_y=y, alt_name="episode",
         floor_kw={"trees": 5, "min_leaf": 2, "inner_k": 2}, feature_sets=[["rr", "irregularity"]],
