@@ -37,7 +37,19 @@ from lib.ecg.active_learning import (
     seed_interval,
     summarise_seeds,
 )
+from lib.ecg.al_forest_text import curves_figure, describe, metrics, reading
 from lib.ecg.models import RandomForestECGClassifier
+
+__all__ = [
+    "ForestAL",
+    "censored_savings",
+    "curves_figure",
+    "describe",
+    "detectable_effect",
+    "metrics",
+    "reading",
+    "run",
+]
 
 METRIC = "test_pos_ap"  # DS2 non-sinus PR-AUC (threshold-free; F1 at the arg-max moves with the labelled class mix)
 
@@ -53,6 +65,8 @@ class ForestAL:
     first_round: dict
     settings: dict
     controller: dict | None = None  # ODAL minus ODAL without the fuzzy controller: curve AUC, paired over seeds
+    #: ODAL minus each other query rule (plain uncertainty sampling, ...): curve AUC, paired over seeds
+    odal_minus: dict | None = None
 
 
 def detectable_effect(diffs, level: float = 0.95, power: float = 0.8) -> float | None:
@@ -184,17 +198,10 @@ def run(
     for col in ("saving_vs_random", "saving_with_validation"):
         summary[col] = [v if ok else None for v, ok in zip(summary[col], paired_all)]
         summary[col + "_ci"] = [list(c) if ok else [None, None] for c, ok in zip(summary[col + "_ci"], paired_all)]
-    controller = None
-    if {"odal", "odal_no_fuzzy"} <= set(strategies):
-        a = per_seed[per_seed.method == "odal"].set_index("seed")["auc"]
-        b = per_seed[per_seed.method == "odal_no_fuzzy"].set_index("seed")["auc"]
-        d = (a - b.reindex(a.index)).dropna().to_numpy()
-        controller = {
-            "auc_difference": float(d.mean()) if d.size else None,
-            "auc_difference_ci": seed_interval(d),
-            "detectable": detectable_effect(d),
-            "seeds": int(d.size),
-        }
+    has_both = {"odal", "odal_no_fuzzy"} <= set(strategies)
+    controller = _paired_auc(per_seed, "odal", "odal_no_fuzzy") if has_both else None
+    others = [m for m in strategies if m not in ("random", "odal", "odal_no_fuzzy")] if "odal" in strategies else []
+    odal_minus = {m: _paired_auc(per_seed, "odal", m) for m in others} or None
     return ForestAL(
         long,
         ref,
@@ -231,7 +238,21 @@ def run(
             "test_beats": int(len(test)),
         },
         controller,
+        odal_minus,
     )
+
+
+def _paired_auc(per_seed: pd.DataFrame, a: str, b: str) -> dict:
+    """Learning-curve AUC of ``a`` minus ``b``, paired by seed: mean, 95% t-interval, detectable effect, seeds."""
+    x = per_seed[per_seed.method == a].set_index("seed")["auc"]
+    y = per_seed[per_seed.method == b].set_index("seed")["auc"]
+    d = (x - y.reindex(x.index)).dropna().to_numpy()
+    return {
+        "auc_difference": float(d.mean()) if d.size else None,
+        "auc_difference_ci": seed_interval(d),
+        "detectable": detectable_effect(d),
+        "seeds": int(d.size),
+    }
 
 
 def censored_savings(per_seed: pd.DataFrame, random_max: pd.Series, extra: dict, n_seeds: int, methods) -> dict:
@@ -263,202 +284,3 @@ def censored_savings(per_seed: pd.DataFrame, random_max: pd.Series, extra: dict,
             float((1.0 - (g["labels_to_target"] + extra.get(m, 0)) / den).mean())
         )
     return out
-
-
-def _ci(ci) -> str:
-    return "n/a" if not ci or ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
-
-
-def _pct(ci) -> str:
-    """A saving's interval; a saving cannot exceed 100%, so a t-interval reaching above it is cut there (said)."""
-    if not ci or ci[0] is None:
-        return "n/a"
-    if ci[1] > 1.0:
-        return f"[{ci[0]:+.1%}, +100.0%] (t-interval cut at the possible maximum; its upper end: {ci[1]:+.1%})"
-    return f"[{ci[0]:+.1%}, {ci[1]:+.1%}]"
-
-
-def _saving_text(r, s) -> str:
-    """The paired saving, estimated on every seed (both curves reach the target in each)."""
-    val = (
-        " ("
-        + (
-            "n/a"
-            if r["saving_with_validation"] is None or pd.isna(r["saving_with_validation"])
-            else f"{r['saving_with_validation']:.1%} {_pct(r['saving_with_validation_ci'])}"
-        )
-        + f" with the {s['validation_labels']:,} validation labels its controller reads charged to it)"
-        if r.method in s.get("validation_charged_to", [])
-        else " (it reads no validation labels)"
-    )
-    return (
-        f"{r['saving_vs_random']:.1%} {_pct(r['saving_vs_random_ci'])} in pool labels over all "
-        f"{int(r['seeds_paired'])} seeds" + val
-    )
-
-
-def _censored_text(r, s, f) -> str:
-    """Where random misses the target in some seeds: a lower bound when this strategy reaches it in every seed."""
-    lb = r.get("saving_lower_bound")
-    n = len(s["seeds"])
-    if lb is None or pd.isna(lb):
-        return (
-            "not estimated: it needs every seed of both curves to reach the target (here "
-            f"{int(r['seeds_reaching_target'])} of {n} for {r.method}, "
-            f"{f.get('random_seeds_reaching_target', 0)} of {n} for random; a mean over the "
-            "seeds where both reach it would keep only the seeds where random did well)"
-        )
-    cens = int(r["seeds_censored"])
-    val = (
-        f"; at least {r['saving_lower_bound_with_validation']:.1%} with the {s['validation_labels']:,} validation "
-        "labels its controller reads charged to it"
-        if r.method in s.get("validation_charged_to", [])
-        else ""
-    )
-    return (
-        f">= {lb:.1%} (censored: random does not reach the target within {f.get('random_max_labels') or s['budget']:,}"
-        f" labels in {cens} of {n} seeds, where the saving is at least 1 - labels / that count; exact in the other "
-        f"{n - cens}; a lower bound on the mean, no interval{val})"
-        if cens
-        else f">= {lb:.1%}"
-    )
-
-
-def reading(al: ForestAL) -> str:
-    """Generated verdict per strategy (vs random, paired over seeds) with the detectable effect size."""
-    f = al.first_round
-    s = al.settings
-    af = s.get("af_patients_in_pool")
-    head = (
-        f"Reference (the forest on the whole pool of {s['pool']:,} DS1 beats"
-        + (f"; AF/flutter patients in it: {', '.join(af)}" if af is not None else "")
-        + f") non-sinus PR-AUC on DS2 {f['reference_mean']:.3f}; "
-        f"random sampling at {f['n_labels']:,} labels {f['random_mean']:.3f}. "
-    )
-    if f["random_reaches_target_labels"] is not None:
-        head += (
-            f"Random reaches {s['fraction']:.0%} of the reference at {f['random_reaches_target_labels']:,} labels "
-            f"(queried round {f['random_reaches_target_round']}). "
-        )
-    else:
-        head += (
-            f"Random's mean curve does not reach {s['fraction']:.0%} of the reference within {s['budget']:,} pool "
-            "labels. "
-        )
-    n = len(s["seeds"])
-    reach = al.summary.set_index("method")["seeds_reaching_target"] if "seeds_reaching_target" in al.summary else {}
-    if len(reach):
-        head += (
-            f"Seeds whose curve reaches {s['fraction']:.0%} of its reference within the budget: "
-            + ", ".join(f"{m} {int(k)} of {n}" for m, k in reach.items())
-            + ". "
-        )
-    head += (
-        f"The reference is {f['reference_mean'] - f['random_mean']:+.3f} above random's first queried round "
-        f"({f['reference_mean'] - f['random_best']:+.3f} above random's best mean point); the largest detectable "
-        f"effect with these seeds is {f['largest_detectable_effect']:.3f}. "
-    )
-    if al.flat:
-        why = []
-        if f["reaches_early"]:
-            why.append("random sampling reaches the target within two queried rounds")
-        if f["reference_gap_below_detectable"]:
-            why.append("the reference is not above random's first queried round by a detectable effect")
-        head += (
-            f"Verdict: a label saving is not measurable in this setting ({' and '.join(why)}); the per-strategy "
-            "numbers below are shown, not a verdict."
-        )
-    else:
-        head += "Verdict: measurable (the reference clearly beats small budgets)."
-    lines = [head + f"\n\nPer strategy, paired with random over {len(s['seeds'])} seeds:"]
-    for _, r in al.summary.iterrows():
-        if r.method == "random":
-            continue
-        ci = r["auc_minus_random_ci"]
-        word = (
-            "above"
-            if ci[0] is not None and ci[0] > 0
-            else ("below" if ci[1] is not None and ci[1] < 0 else "not separable from")
-        )
-        sav = r["saving_vs_random"]
-        lines.append(
-            f"- {r.method}: learning-curve AUC {word} random (difference {r['auc_minus_random']:.3f} {_ci(ci)}; "
-            f"detectable with these seeds: {r['detectable_auc_difference']:.3f}); label saving to "
-            f"{s['fraction']:.0%} of the reference "
-            + (_saving_text(r, s) if sav is not None and not pd.isna(sav) else _censored_text(r, s, f))
-            + "."
-        )
-    c = al.controller
-    if c is not None and c["auc_difference"] is not None:
-        ci = c["auc_difference_ci"]
-        word = (
-            "ODAL with it above"
-            if ci[0] is not None and ci[0] > 0
-            else ("ODAL with it below" if ci[1] is not None and ci[1] < 0 else "not separable")
-        )
-        det = "n/a" if c["detectable"] is None else f"{c['detectable']:.3f}"
-        lines.append(
-            f"- The fuzzy controller's own effect (ODAL minus ODAL without it, same query rule, {c['seeds']} seeds "
-            f"paired): learning-curve AUC difference {c['auc_difference']:.3f} {_ci(ci)}, {word} (detectable with "
-            f"these seeds: {det})."
-        )
-    return "\n".join(lines)
-
-
-def curves_figure(al: ForestAL, stamp: str | None = None):
-    """Mean learning curves (non-sinus PR-AUC on DS2, +- 1 sd over seeds) with the reference and the target line."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for m, g in al.curves.groupby("method", sort=False):
-        ax.plot(g["n_labels"], g["mean"], label=m)
-        ax.fill_between(g["n_labels"], g["mean"] - g["std"], g["mean"] + g["std"], alpha=0.15)
-    ref = al.first_round["reference_mean"]
-    ax.axhline(ref, color="k", ls="--", lw=1, label="reference (whole pool)")
-    ax.axhline(al.settings["fraction"] * ref, color="grey", ls=":", lw=1, label=f"{al.settings['fraction']:.0%} of it")
-    ax.set_xlabel("pool labels")
-    ax.set_ylabel("DS2 non-sinus PR-AUC")
-    ax.set_title("Active learning with the floor's forest (DS1 pool -> DS2)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def metrics(al: ForestAL) -> dict:
-    return {
-        "active_learning_forest": {
-            "metric": "DS2 non-sinus PR-AUC",
-            "controller_effect": al.controller,
-            "flat_reference": al.flat,
-            "verdict": "not measurable in this setting" if al.flat else "measurable",
-            "first_round": al.first_round,
-            "summary": al.summary.to_dict("records"),
-            "per_seed": al.per_seed.to_dict("records"),
-            "reference": al.reference.to_dict("records"),
-            "settings": al.settings,
-        }
-    }
-
-
-def describe(forest_al: dict, fraction: float) -> str:
-    """Markdown: the forest AL study's settings, read from the parameters."""
-    s = forest_al
-    return (
-        "The CNN-BiLSTM study above (the paper's recipe) is shown for the paper's protocol. The study that can decide "
-        f"uses a learner whose full-pool reference can be strong: the floor's forest ({s['trees']} trees, "
-        "class-balanced) on the floor's DS1-chosen features, binary non-sinus, refitted every round; pool = every "
-        f"DS1 beat (both DS1 AF patients) but a stratified validation sample of {s['val_size']:,} DS1 beats that only "
-        "ODAL's fuzzy controller reads (its validation-loss trend), curves on every DS2 beat; metric non-sinus PR-AUC "
-        "(threshold-free: F1 at the arg-max of a class-balanced forest follows the labelled set's class mix). "
-        f"Strategies {', '.join(s['strategies'])} over seeds {', '.join(map(str, s['seeds']))} (paired with random), "
-        f"a seed set of {s['seed_size']} labels, {s['batch']} labels a round, up to {s['budget']} pool labels. "
-        f'Target: {fraction:.0%} of the reference (the forest on the whole pool). The verdict is "not measurable in '
-        'this setting" when random sampling reaches the target within two queried rounds or when the reference is '
-        "not above random's first queried round by the largest detectable effect size (the mean paired learning-curve "
-        "AUC difference a two-sided 5% t test over these seeds finds with 80% power). Savings are in pool labels, "
-        "and beside them with the validation labels charged to the strategies that read them (ODAL). A saving is "
-        "estimated only when every seed of both curves reaches the target; where the strategy reaches it in every "
-        "seed but random does not within the budget, the saving is censored and shown as a lower bound (per such "
-        "seed: 1 - labels / the most labels random saw), never as a mean over the seeds where random happened to "
-        "reach it. How many seeds of each strategy reach the target is in the reading."
-    )

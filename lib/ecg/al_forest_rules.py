@@ -5,10 +5,14 @@ actually saw), linearly interpolated between the points the strategy saw (no ext
 the labels to the target are read on that grid:
 
 - ``first``: the first grid point at or above the target (``fraction`` x that seed's reference);
-- ``sustained``: the first grid point from which the curve stays at or above the target up to its last point.
+- ``sustained``: the first grid point from which the curve stays at or above the target up to its last point, for
+  at least two grid points (a touch at the last point alone is censored: not reached).
 
 Targets at each of ``fractions``. Per seed saving = 1 - labels(strategy) / labels(random); the mean and a 95%
-t-interval over seeds only when every seed of both curves reaches the target (otherwise the reach counts alone).
+t-interval over seeds (cut at +100%, the most a saving can be) only when every seed of both curves reaches the target
+(otherwise the reach counts alone); beside it the ratio of totals, 1 - sum(labels) / sum(random's labels), another
+estimator of the same data. The claim (:func:`claim_row`) is ODAL's first crossing of the run's ``saving_fraction``
+on this grid.
 Beside them, a named secondary: the paired curve AUC over the early budget (the seed set to a third of the budget,
 on the same grid), mean and t-interval over seeds."""
 
@@ -20,6 +24,10 @@ import pandas as pd
 from lib.ecg.active_learning import seed_interval
 
 RULES = ("first", "sustained")
+#: grid points at or above the target, up to the end, that make a crossing sustained
+SUSTAINED_POINTS = 2
+#: the upper end of a saving (a strategy cannot need fewer than 0 labels): t-intervals are cut there
+MAX_SAVING = 1.0
 #: the second target beside params saving_fraction (review22s6 M3: the 95% target sits where the curves plateau)
 OTHER_FRACTION = 0.90
 
@@ -56,7 +64,10 @@ def labels_at(x: np.ndarray, v: np.ndarray, target: float, rule: str) -> float |
         if not above[-1]:
             return None
         below = np.flatnonzero(~above)
-        return float(x[below[-1] + 1] if below.size else x[0])
+        start = below[-1] + 1 if below.size else 0
+        if x.size - start < SUSTAINED_POINTS:  # only the last point above: not sustained (censored)
+            return None
+        return float(x[start])
     raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
 
 
@@ -103,7 +114,8 @@ def savings(long: pd.DataFrame, reference: pd.DataFrame, metric: str, fractions,
                     | {"labels_per_seed": lab[m], "random_labels_per_seed": lab["random"]}
                     | {"saving_per_seed": [None if p is None else round(p, 4) for p in per]}
                     | {"saving": float(vals.mean()) if every else None}
-                    | {"saving_ci": seed_interval(vals) if every else None}
+                    | {"saving_ci": _cut(seed_interval(vals)) if every else None}
+                    | {"saving_ratio_of_totals": 1.0 - sum(lab[m]) / sum(lab["random"]) if every else None}
                     | {"early_auc_minus_random": float(np.mean(auc_d)) if auc_d else None}
                     | {"early_auc_minus_random_ci": seed_interval(np.asarray(auc_d)) if len(auc_d) > 1 else None}
                     | {"early_window": [int(x[early][0]), int(x[early][-1])]}
@@ -111,26 +123,48 @@ def savings(long: pd.DataFrame, reference: pd.DataFrame, metric: str, fractions,
     return pd.DataFrame(rows)
 
 
+def _cut(ci):
+    """A saving's t-interval with its upper end cut at :data:`MAX_SAVING`."""
+    return None if ci is None else [ci[0], None if ci[1] is None else min(ci[1], MAX_SAVING)]
+
+
+def claim_row(table: pd.DataFrame, fraction: float, method: str = "odal") -> dict | None:
+    """The row the claim reads: ``method``'s first crossing of ``fraction`` x the reference on random's grid."""
+    t = table[(table.method == method) & np.isclose(table.fraction, fraction) & (table.rule == "first")]
+    return None if t.empty else t.iloc[0].to_dict()
+
+
 def _pct(v) -> str:
     return "n/a" if v is None or not np.isfinite(v) else f"{v:+.1%}"
 
 
-def reading(table: pd.DataFrame, method: str = "odal", curves_rows: int | None = None) -> str:
+def reading(
+    table: pd.DataFrame,
+    method: str = "odal",
+    curves_rows: int | None = None,
+    claim_fraction: float | None = None,
+    own_grid: tuple | None = None,
+) -> str:
     """Generated Markdown: the method's saving under each target and rule (on random's grid), reach counts, and the
     early-budget AUC difference as a named secondary; ``curves_rows``: the size of the per-seed curves table (on
-    disk) to point to."""
+    disk) to point to; ``claim_fraction``: the target whose first crossing is the claim (:func:`claim_row`), named,
+    with ``own_grid`` = (saving, [lo, hi]) of the same target read on each strategy's own points beside it."""
     t = table[table.method == method]
     if not len(t):
         return ""
     lines = [
         f"{method}'s label saving vs random on random's label grid (every per-seed curve interpolated onto the labels "
         "random saw), by target and rule ('first': the first grid point at the target; 'sustained': from where the "
-        "curve stays at or above it to the end):"
+        f"curve stays at or above it to the end, for at least {SUSTAINED_POINTS} grid points, else not reached). "
+        "Each saving is the mean of per-seed ratios 1 - labels / random's labels with a 95% t-interval over seeds "
+        f"(cut at {MAX_SAVING:+.0%}); the ratio of totals over seeds, 1 - sum(labels) / sum(random's labels), is "
+        "another estimator of the same data and can differ from it:"
     ]
     for r in t.itertuples():
         ci = r.saving_ci
         est = (
-            f"{_pct(r.saving)} [95% CI {_pct(ci[0])} to {_pct(ci[1])}] over {r.seeds} seeds"
+            f"{_pct(r.saving)} [95% CI {_pct(ci[0])} to {_pct(ci[1])}] over {r.seeds} seeds (ratio of totals "
+            f"{_pct(r.saving_ratio_of_totals)})"
             if r.saving is not None and ci
             else "no mean (not every seed of both curves reaches the target); per seed "
             + ", ".join("-" if p is None else f"{p:+.0%}" for p in r.saving_per_seed)
@@ -138,6 +172,24 @@ def reading(table: pd.DataFrame, method: str = "odal", curves_rows: int | None =
         lines.append(
             f"{r.fraction:.0%} of the reference, {r.rule} crossing: {est} ({method} reaches it in {r.seeds_reaching} "
             f"of {r.seeds} seeds, random in {r.random_seeds_reaching})."
+        )
+    c = claim_row(table, claim_fraction, method) if claim_fraction is not None else None
+    if c is not None:
+        val = (
+            f"{_pct(c['saving'])} [95% CI {_pct(c['saving_ci'][0])} to {_pct(c['saving_ci'][1])}]"
+            if c["saving"] is not None and not pd.isna(c["saving"])
+            else "no value (not every seed of both curves reaches the target)"
+        )
+        own = (
+            f"; the same target read on each strategy's own points (the forest AL reading above) gives "
+            f"{_pct(own_grid[0])} [95% CI {_pct(own_grid[1][0])} to {_pct(own_grid[1][1])}], shown beside it, not the "
+            "claim: denser rounds near the target favour a strategy there"
+            if own_grid is not None and own_grid[0] is not None and own_grid[1] and own_grid[1][0] is not None
+            else ""
+        )
+        lines.append(
+            f"**The claim** (claims.interpatient_annotation_saving) is the {claim_fraction:.0%} first-crossing row on "
+            f"random's grid: {val}{own}."
         )
     r = t.iloc[0]
     ci = r["early_auc_minus_random_ci"]

@@ -8,7 +8,8 @@
 - :mod:`lib.ecg.importance`: permutation importance across patients;
 - :mod:`lib.ecg.al_study`: the CNN-BiLSTM active-learning study (the paper's recipe);
 - :mod:`lib.ecg.networks`: the headline networks over seeds, paired with the floor;
-- :mod:`lib.ecg.prose`: claims, the metrics file and the generated readings.
+- :mod:`lib.ecg.prose`: claims, the metrics file and the headline reading; :mod:`lib.ecg.readings_text`: the other
+  generated readings.
 
 The rhythm study with the floor and the sequence model is :mod:`lib.ecg.rhythm` / :mod:`lib.ecg.rhythm_study`,
 the forest AL study :mod:`lib.ecg.al_forest`, the AAMI feature models :mod:`lib.ecg.aami`.
@@ -100,20 +101,22 @@ from lib.ecg.networks import (  # noqa: F401
 )
 from lib.ecg.prose import (  # noqa: F401
     CLAIM_METRICS,
+    _with_ci,
+    claims_block,
+    claims_table,
+    headline_reading,
+    interpretation,
+    metrics_block,
+    run_meta,
+)
+from lib.ecg.readings_text import (  # noqa: F401
     FUZZY_PARTS,
     _bullets,
     _ci_text,
     _verdict,
-    _with_ci,
     aami_reading,
     al_reading,
-    claims_block,
-    claims_table,
     fuzzy_effect_lines,
-    headline_reading,
-    interpretation,
     label_readings_text,
-    metrics_block,
     rhythm_summary_reading,
-    run_meta,
 )

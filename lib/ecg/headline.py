@@ -134,9 +134,11 @@ def _metric_cols(res: dict) -> dict:
     return {m: res.get(m) for m in ("accuracy", "nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus")}
 
 
-def confusion_pattern(data: EcgInputs, split: dict, probas: dict, kinds=("odal", "cnn_bilstm")) -> str:
+def confusion_pattern(
+    data: EcgInputs, split: dict, probas: dict, kinds=("odal", "cnn_bilstm"), seed: int | None = None
+) -> str:
     """Markdown: where each true rhythm class goes (arg-max) on the split's test part, for ``kinds``; names the
-    class that takes most AF/flutter beats."""
+    class that takes most AF/flutter beats; ``seed``: the one seed ``probas`` come from, named on every line."""
     y = data.y[split["test"]]
     names = data.class_names
     lines = []
@@ -151,7 +153,7 @@ def confusion_pattern(data: EcgInputs, split: dict, probas: dict, kinds=("odal",
         top = names[int(counts.argmax())]
         sin = np.bincount(pred[y == 0], minlength=len(names))
         lines.append(
-            f"- {k}: of {int((y == af).sum()):,} AF/flutter test beats, "
+            f"- {'' if seed is None else f'seed {seed}, '}{k}: of {int((y == af).sum()):,} AF/flutter test beats, "
             + ", ".join(f"{int(c):,} are predicted {n}" for n, c in zip(names, counts))
             + f" (most go to {top}); of {int((y == 0).sum()):,} sinus beats {int(sin[1:].sum()):,} are predicted "
             "non-sinus."

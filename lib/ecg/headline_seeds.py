@@ -182,21 +182,14 @@ def reading(study: SeedStudy, names: dict | None = None) -> str:
                 f"{_fmt(r.roc_auc_nonsinus_mean, r.roc_auc_nonsinus_sd, r.roc_auc_nonsinus_ci)}, PR-AUC "
                 f"{_fmt(r.pr_auc_nonsinus_mean, r.pr_auc_nonsinus_sd, r.pr_auc_nonsinus_ci)}."
             )
-        q = p[(p.split == sp) & (p.metric == "accuracy")]
-        if len(q):
+        labels = {"accuracy": "accuracy", "nonsinus_f1": "non-sinus F1", "roc_auc_nonsinus": "non-sinus ROC-AUC"}
+        rule = " (paired over seeds; 'higher'/'lower' only when the CI excludes 0 and every seed agrees)"
+        for i, m in enumerate(dict.fromkeys(p.metric)):  # every paired metric (review22s6b n6: ROC-AUC too)
+            q = p[(p.split == sp) & (p.metric == m)]
+            if not len(q):
+                continue
             lines.append(
-                f"{sp}, ODAL minus each model, accuracy (paired over seeds; 'higher'/'lower' only when the CI excludes "
-                "0 and every seed agrees): "
-                + "; ".join(
-                    f"{r.b} {r.diff:+.3f} [{r.ci[0]:+.3f}, {r.ci[1]:+.3f}] -> {r.verdict}" if r.ci else f"{r.b} n/a"
-                    for r in q.itertuples()
-                )
-                + "."
-            )
-        q = p[(p.split == sp) & (p.metric == "nonsinus_f1")]
-        if len(q):
-            lines.append(
-                f"{sp}, ODAL minus each model, non-sinus F1: "
+                f"{sp}, ODAL minus each model, {labels.get(m, m)}{'' if i else rule}: "
                 + "; ".join(
                     f"{r.b} {r.diff:+.3f} [{r.ci[0]:+.3f}, {r.ci[1]:+.3f}] -> {r.verdict}" if r.ci else f"{r.b} n/a"
                     for r in q.itertuples()

@@ -166,7 +166,7 @@ def rhythm_study(
         point[v] = {**point[v], "accuracy": None, "macro_f1": None}
     summary = pd.DataFrame(
         [
-            {"variant": v, "seeds": len(probas.get(v, [None]))}
+            {"variant": v, "seeds": len({**probas, **floors}[v])}  # the floor: its forest seeds, as averaged
             | {m: point[v][m] for m in RHYTHM_METRICS}
             | {
                 f"{m}_ci": _rounded(percentile_interval(reps[v][m], 0.95))
@@ -199,11 +199,39 @@ def rhythm_study(
     return RhythmStudy(runs, summary, paired, int(split["train"].size))
 
 
-def write_rhythm(study: RhythmStudy, out: Outputs) -> pd.DataFrame:
-    """Write the rhythm study's tables, print its generated reading; returns the summary for display."""
+def write_rhythm(study: RhythmStudy, out: Outputs, headline: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Write the rhythm study's tables, print its generated reading (``headline``: the headline models over seeds,
+    lib.ecg.headline_seeds.SeedStudy.summary, set beside); returns the summary for display."""
     out.tables({"rhythm_runs": study.runs, "rhythm_summary": study.summary, "rhythm_paired": study.paired})
-    out.markdown(rhythm_reading(study))
+    out.markdown(rhythm_reading(study, headline))
     return study.summary.round(3)
+
+
+def _beside_headline(study: RhythmStudy, headline: pd.DataFrame | None, n: int | None) -> list[str]:
+    """review22s6b n1: each arg-max network of the study in the headline's configuration (one beat, signal +
+    features) beside the headline's row of the same kind (inter-patient, seed means), points only (different
+    training sets: not paired)."""
+    if headline is None or not len(headline) or n is None:
+        return []
+    lines = []
+    s = study.summary
+    for r in s[(s.variant != FLOOR) & ~s.variant.str.endswith(VAL_THR) & s.accuracy.notna()].itertuples():
+        kind = r.variant.split(",")[0]
+        if r.variant != _variant(kind, 1, True):  # the headline's configuration only: one beat, signal + features
+            continue
+        h = headline[(headline.split == "interpatient") & (headline.model == kind)]
+        if not len(h):
+            continue
+        h = h.iloc[0]
+        lines.append(
+            f"{r.variant}, trained on these {n:,} beats (mean of {r.seeds} seed(s)): non-sinus F1 {r.nonsinus_f1:.3f}, "
+            f"ROC-AUC {r.roc_auc_nonsinus:.3f}; the headline's {kind} (inter-patient, its own training part, mean of "
+            f"{int(h.seeds)} seeds): F1 {h.nonsinus_f1_mean:.3f}, ROC-AUC {h.roc_auc_nonsinus_mean:.3f} "
+            f"(differences {r.nonsinus_f1 - h.nonsinus_f1_mean:+.3f} / "
+            f"{r.roc_auc_nonsinus - h.roc_auc_nonsinus_mean:+.3f}; points, not paired: different training beats and "
+            "validation)."
+        )
+    return lines
 
 
 def _per_seed(study: RhythmStudy, a: str, b: str, metric: str) -> list[float]:
@@ -222,8 +250,9 @@ def _per_seed(study: RhythmStudy, a: str, b: str, metric: str) -> list[float]:
     return [float(v - base.iloc[0]) for v in va] if len(base) and pd.notna(base.iloc[0]) else []
 
 
-def rhythm_reading(study: RhythmStudy) -> str:
-    """Generated sentences: each variant vs the RR-only floor and longer context vs one beat (paired CIs)."""
+def rhythm_reading(study: RhythmStudy, headline: pd.DataFrame | None = None) -> str:
+    """Generated sentences: each variant vs the RR-only floor and longer context vs one beat (paired CIs); with
+    ``headline`` (the headline models' seed means), each network beside the same kind's inter-patient headline row."""
     lines = []
     n = int(study.runs["n_train"].iloc[0]) if len(study.runs) else None
     if n is not None and study.n_pool:
@@ -233,6 +262,7 @@ def rhythm_reading(study: RhythmStudy) -> str:
             if n < study.n_pool
             else f"Every network here is trained on all {n:,} DS1 training beats (no cap; the floor on every DS1 beat):"
         )
+    lines += _beside_headline(study, headline, n)
     runs = study.runs
     if len(runs) and {"best_epoch", "epoch_cap", "patience"} <= set(runs.columns):
         # stopped by the cap, not by early stopping: fewer than `patience` epochs after the best
@@ -250,7 +280,7 @@ def rhythm_reading(study: RhythmStudy) -> str:
             )
     from lib.ecg.rhythm_text import decide  # the one verdict rule of the cell (CI, edge of 0, every seed's sign)
 
-    words = {"above": "higher", "below": "lower", "not separable from": "not distinguishable"}
+    words = {"above": "higher", "below": "lower", "not separable from": "not separable"}
     for r in study.paired.itertuples():
         lo, hi = r.ci if r.ci else (float("nan"), float("nan"))
         verdict = decide(r.ci, _per_seed(study, r.a, r.b, r.metric))

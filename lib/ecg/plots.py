@@ -36,10 +36,13 @@ def example_windows(
 
 
 def confusion_matrices(frames: dict, normalise: bool = True):
-    """Side-by-side heatmaps of {title: confusion DataFrame (rows true)}; row-normalised if asked."""
+    """Side-by-side heatmaps of {title: confusion DataFrame (rows true)}; row-normalised if asked. Titles are
+    wrapped to the panel's width, so long model names do not run into the next panel."""
+    import textwrap
+
     import seaborn as sns
 
-    fig, axes = plt.subplots(1, len(frames), figsize=(3.6 * len(frames), 3.2))
+    fig, axes = plt.subplots(1, len(frames), figsize=(3.8 * len(frames), 3.6))
     for ax, (title, cm) in zip(np.atleast_1d(axes), frames.items()):
         data = cm.div(cm.sum(axis=1).replace(0, 1), axis=0) if normalise else cm
         sns.heatmap(
@@ -52,7 +55,7 @@ def confusion_matrices(frames: dict, normalise: bool = True):
             vmin=0,
             vmax=1 if normalise else None,
         )
-        ax.set_title(title)
+        ax.set_title(textwrap.fill(str(title), width=28), fontsize=10)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
     fig.tight_layout()

@@ -1,4 +1,5 @@
-"""Notebook-01: claims, the metrics file, and the generated readings (Markdown; every number read from results)."""
+"""Notebook-01: claims, the metrics file, and the headline reading (Markdown; every number read from results). The
+other generated readings are in lib.ecg.readings_text."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ import time
 import numpy as np
 import pandas as pd
 
-from lib.ecg.active_learning import (
-    seed_interval,
-)
-from lib.ecg.al_study import ALAnalysis
 from lib.ecg.headline import BASELINES
 from lib.ecg.inputs import EcgInputs
-from lib.ecg.networks import FLOOR, READING_LABELS, RhythmStudy
+from lib.ecg.networks import RhythmStudy
+from lib.ecg.readings_text import _bullets
 
 CLAIM_METRICS = {"accuracy": "accuracy", "nonsinus_f1": "nonsinus_f1", "roc_auc": "roc_auc_nonsinus"}
 
 
 def claims_block(
-    results: dict, savings: dict, floor: dict, forest_al=None, paper_split: str = "random", seeds=None
+    results: dict,
+    savings: dict,
+    floor: dict,
+    forest_al=None,
+    paper_split: str = "random",
+    seeds=None,
+    saving_rule: dict | None = None,
 ) -> dict:
     """The values the claims of claims.yaml read (``claims.*``): ODAL on ``paper_split`` plus inter-patient.
     ``savings``: {split: ALAnalysis.saving} of the AL study's splits (None where a split had no study); ``floor``:
@@ -27,7 +31,10 @@ def claims_block(
     ``forest_al``: the forest AL study (lib.ecg.al_forest.ForestAL): where it runs, the inter-patient saving is its
     ODAL saving in pool labels, None when its verdict is "not measurable in this setting"; ``seeds``: the headline
     over seeds (lib.ecg.headline_seeds.SeedStudy): ODAL's and the baselines' scores are then the means over the
-    headline seeds with the patient CI of the mean (one-vs-rest macro ROC-AUC: the headline seed only)."""
+    headline seeds with the patient CI of the mean (one-vs-rest macro ROC-AUC: the headline seed only);
+    ``saving_rule``: the row of lib.ecg.al_forest_rules.claim_row (ODAL's first crossing on random's label grid):
+    given, it is the inter-patient saving, and the first crossing on ODAL's own points goes beside it
+    (``interpatient_annotation_saving_own_grid``)."""
     none = {"saving_vs_random": None, "saving_vs_random_ci": None, "auc_minus_random": None}
     paper_al = savings.get(paper_split, {}).get("odal", {**none, "auc_minus_random_ci": None})
     inter_al = savings.get("interpatient", {}).get("odal", {**none, "auc_minus_random_ci": None})
@@ -45,6 +52,16 @@ def claims_block(
             if forest_al.flat or pd.isna(row.get("saving_lower_bound"))
             else float(row["saving_lower_bound"]),
         }
+        if saving_rule is not None:  # review22s6b N-M1: the claim reads random's grid, the own-grid value beside it
+            own = {"own": inter_al["saving_vs_random"], "own_ci": inter_al["saving_vs_random_ci"]}
+            rule_value = saving_rule.get("saving")
+            inter_al |= {
+                "saving_vs_random": None if forest_al.flat or pd.isna(rule_value) else float(rule_value),
+                "saving_vs_random_ci": None if forest_al.flat or pd.isna(rule_value) else saving_rule["saving_ci"],
+                "saving_own_grid": own["own"],
+                "saving_own_grid_ci": own["own_ci"],
+                "saving_rule": f"{saving_rule['fraction']:.0%} of the reference, first crossing, random's label grid",
+            }
     results = seed_means(results, seeds)
     odal = results[paper_split]["odal"]
     baseline_acc = {k: results[paper_split][k]["accuracy"] for k in BASELINES}
@@ -62,6 +79,9 @@ def claims_block(
         "interpatient_annotation_saving": inter_al["saving_vs_random"],
         "interpatient_annotation_saving_ci": inter_al["saving_vs_random_ci"],
         "interpatient_annotation_saving_lower_bound": inter_al.get("saving_lower_bound"),
+        "interpatient_annotation_saving_rule": inter_al.get("saving_rule"),
+        "interpatient_annotation_saving_own_grid": inter_al.get("saving_own_grid"),
+        "interpatient_annotation_saving_own_grid_ci": inter_al.get("saving_own_grid_ci"),
         "interpatient_al_auc_minus_random": inter_al["auc_minus_random"],
         "interpatient_al_auc_minus_random_ci": inter_al["auc_minus_random_ci"],
         "interpatient_al_verdict": verdict,
@@ -282,137 +302,7 @@ def interpretation(
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------ generated readings (Markdown, values only)
-def _bullets(lines: list[str]) -> str:
-    return "\n".join(f"- {line}" for line in lines)
-
-
-def _ci_text(ci) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
-        return ""
-    return f" [95% CI {ci[0]:+.3f} to {ci[1]:+.3f}]"
-
-
-def _verdict(ci) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
-        return "no interval"
-    return "higher" if ci[0] > 0 else ("lower" if ci[1] < 0 else "not distinguishable")
-
-
 def headline_reading(results: dict, source, seeds=None, **caps) -> str:
     """:func:`interpretation` as Markdown bullets (for IPython.display.Markdown); ``caps``: max_train, max_val,
     al_pool_max of the run (0: none); ``seeds``: the headline over seeds (lib.ecg.headline_seeds.SeedStudy)."""
     return _bullets(interpretation(results, source, seeds=seeds, **caps).split("\n"))
-
-
-def rhythm_summary_reading(study: RhythmStudy) -> str:
-    """Markdown: the best network vs the RR-only floor, and what the past-only (real-time) features cost, read
-    from the paired differences of the rhythm study (every number from ``study``)."""
-    p, lines = study.paired, []
-    floor = p[p["b"].str.startswith(FLOOR) & ~p["a"].str.startswith(FLOOR)]
-    for metric, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
-        m = floor[floor.metric == metric]
-        if m.empty:
-            continue
-        best = m.loc[m["diff"].idxmax()]
-        above = [r.a for r in m.itertuples() if _verdict(r.ci) == "higher"]
-        lines.append(
-            f"{label}: the best network vs its floor is {best.a} ({best['diff']:+.3f}{_ci_text(best.ci)}); "
-            + (f"above the floor with a CI excluding 0: {', '.join(above)}." if above else "no network is above the "
-               "RR-only floor with a CI excluding 0.")
-        )  # fmt: skip
-    past = p[p["a"].str.contains(READING_LABELS["past"]) & ~p["b"].str.contains(READING_LABELS["past"])]
-    for r in past.itertuples():
-        if r.b.startswith(FLOOR) and r.a.startswith(FLOOR):
-            what = "the RR-only forest on past-only RR minus the forest on the default RR features"
-        elif r.b.startswith(FLOOR):
-            continue
-        else:
-            what = f"{r.a} minus the same network on the default features"
-        lines.append(f"Real-time cost, {r.metric}: {what}: {r.diff:+.3f}{_ci_text(r.ci)} -> {_verdict(r.ci)}.")
-    lines.append("Differences are paired (the same record-bootstrap resamples); the lines printed above list them all.")
-    return _bullets(lines)
-
-
-def aami_reading(table: pd.DataFrame) -> str:
-    """Markdown: per AAMI class, the model with the highest F1 on DS2 and every model's Se / +P (from ``table``)."""
-    lines = []
-    for c, g in table.groupby("class", sort=False):
-        if not g["support"].sum():
-            continue
-        best = g.loc[g["F1"].idxmax()]
-        each = "; ".join(f"{r['model']} Se {r['Se']:.3f} / +P {r['+P']:.3f}" for r in g.to_dict("records"))
-        lines.append(f"{c} ({int(best.support)} DS2 beats): best F1 {best.F1:.3f} ({best.model}); {each}.")
-    return _bullets(lines)
-
-
-def al_reading(al: ALAnalysis, strategies=("odal", "odal_no_fuzzy", "bald", "entropy", "margin")) -> str:
-    """Markdown: the protocol, ODAL's label saving and learning-curve AUC vs random (t-intervals over seeds), the
-    strategies that beat random, and the fuzzy controller's effect (ODAL with vs without it)."""
-    st, lines = al.saving, [f"Protocol: {al.protocol}."]
-    lines.append(
-        f"Reference (the same recipe on the whole pool, mean over seeds): non-sinus F1 {al.full_ns:.3f} (decides; "
-        f"macro-F1 {al.full_f1:.3f}, shown only)."
-    )
-    first = al.curves_ns.get("random")
-    if (
-        first is not None
-        and len(first) > 1
-        and float(first["mean"].iloc[1]) >= al.per_seed.attrs.get("fraction", 0.95) * al.full_ns
-    ):
-        lines.append(
-            f"Random sampling already reaches the target at {int(first['n_labels'].iloc[1])} labels: the reference is "
-            "flat early, so a label saving is not measurable in this setting."
-        )
-    n_random = st["random"]["seeds_reaching_target"] if "random" in st else 0
-    for m in [s for s in strategies if s in st]:
-        r = st[m]
-        sv, paired = r.get("saving_vs_random"), r.get("seeds_paired", 0)
-        if sv is None or not np.isfinite(sv):
-            saving = f"not estimable (both curves reach the target in {paired} seed{'s' * (paired != 1)}; two needed)"
-        else:
-            saving = f"{sv:+.3f}{_ci_text(r.get('saving_vs_random_ci'))} over {paired} seeds"
-        lines.append(
-            f"{m}: label saving vs random {saving} ({m} reaches the target in {r['seeds_reaching_target']} of "
-            f"{r['n_seeds']} seeds, random in {n_random}); "
-            f"curve AUC minus random {r['auc_minus_random']:+.3f}{_ci_text(r.get('auc_minus_random_ci'))} "
-            f"-> {_verdict(r.get('auc_minus_random_ci'))}."
-        )
-    lines += fuzzy_effect_lines(al.per_seed)
-    return _bullets(lines)
-
-
-FUZZY_PARTS = {"odal": "the whole controller", "odal_query_control": "query control only",
-               "odal_training_control": "learning-rate/dropout control only"}  # fmt: skip
-
-
-def fuzzy_effect_lines(per_seed: pd.DataFrame) -> list[str]:
-    """The fuzzy controller's effect: per part (``FUZZY_PARTS``), its curve AUC minus ODAL without the controller,
-    paired by seed, with a 95% t-interval over seeds (``per_seed``: rows method, seed, auc)."""
-    if per_seed.empty or "odal_no_fuzzy" not in set(per_seed["method"]):
-        return []
-    auc = per_seed.pivot(index="seed", columns="method", values="auc")
-    lines = []
-    for m, what in FUZZY_PARTS.items():
-        if m not in auc:
-            continue
-        d = (auc[m] - auc["odal_no_fuzzy"]).dropna().to_numpy(dtype=float)
-        ci = seed_interval(d)
-        lines.append(
-            f"Fuzzy controller, {what}: curve AUC minus ODAL without it {d.mean():+.3f}{_ci_text(ci)} over "
-            f"{d.size} seeds -> {_verdict(ci)}."
-        )
-    return lines
-
-
-def label_readings_text(table: pd.DataFrame) -> str:
-    """Markdown: per model, non-sinus F1 and ROC-AUC under the two label readings (from ``table``)."""
-    lines = []
-    for m, g in table.groupby("model", sort=False):
-        e, b = g.iloc[0], g.iloc[1]
-        lines.append(
-            f"{m}: non-sinus F1 {e.nonsinus_f1:.3f} ({e.reading} reading) vs {b.nonsinus_f1:.3f} ({b.reading}), "
-            f"ROC-AUC {e.roc_auc_nonsinus:.3f} vs {b.roc_auc_nonsinus:.3f}; {int(b['DS2 labels changed'])} DS2 labels "
-            "change."
-        )
-    return _bullets(lines)

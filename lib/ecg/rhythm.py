@@ -13,7 +13,8 @@
   by the mean of the inner fold models at the chosen epoch (the models the threshold was chosen on).
 - A threshold ``t`` chosen on DS1 is applied by the monotone map :func:`at_threshold` (t -> 0.5), so that the
   arg-max decision of the two-column output is the thresholded one and rankings (AUCs) are unchanged.
-- Episodes: :func:`episode_scores` (EC57-style gross episode and duration sensitivity / positive predictivity).
+- Episodes: :mod:`lib.ecg.episodes` (EC57-style gross episode and duration sensitivity / positive predictivity;
+  :func:`episode_scores`, :func:`episode_cis` and :func:`runs` are re-exported here).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import StratifiedGroupKFold
 
 from lib.ecg.data import AAMI_CLASSES, RHYTHM_CLASSES, patients
+from lib.ecg.episodes import episode_cis as episode_cis
+from lib.ecg.episodes import episode_scores as episode_scores
+from lib.ecg.episodes import runs as runs
 from lib.ecg.features import MORPH_NAMES, RR_NAMES, SPEC_NAMES
 from lib.ecg.irregularity import (
     IRREGULARITY,
@@ -316,94 +320,4 @@ def fit_sequence(
         "af_score": proba[:, af],
         "af_threshold": best_f1_threshold(y[held] == af, best_af),
         "fit_seconds": time.perf_counter() - t0,
-    }
-
-
-# ------------------------------------------------------------------ episodes
-def runs(record, mask) -> list[tuple[int, int]]:
-    """[start, end) index runs where ``mask`` is True, never crossing a record boundary."""
-    mask = np.asarray(mask, dtype=bool)
-    rec = np.asarray(record).astype(str)
-    brk = np.concatenate([[True], (rec[1:] != rec[:-1]) | (mask[1:] != mask[:-1])])
-    starts = np.flatnonzero(brk)
-    ends = np.concatenate([starts[1:], [mask.size]])
-    return [(int(s), int(e)) for s, e in zip(starts, ends) if mask[s]]
-
-
-def _drop_short(rec, mask, dur, min_seconds: float) -> np.ndarray:
-    """``mask`` without its runs shorter than ``min_seconds`` (a run lasts the summed duration of its beats)."""
-    out = mask.copy()
-    for s, e in runs(rec, mask):
-        if dur[s:e].sum() < min_seconds:
-            out[s:e] = False
-    return out
-
-
-def episode_cis(record, sample, fs: float, ref, pred, *, min_seconds: float = 0.0, n_boot: int, seed: int) -> dict:
-    """Patient-bootstrap 95% intervals of :func:`episode_scores`' four ratios: the patients (lib.ecg.data.patients:
-    201 and 202 one) are drawn with replacement ``n_boot`` times (seeded; the resamples of
-    lib.ecg.bootstrap.record_bootstrap for the same records and seed), each episode counted with its patient's draw
-    count (an episode lies within one record). Returns {``<ratio>_ci``: [lo, hi] or None}."""
-    from lib.ecg.bootstrap import _record_counts, percentile_interval
-
-    ref, pred = np.asarray(ref, dtype=bool), np.asarray(pred, dtype=bool)
-    rec = np.asarray(record).astype(str)
-    t = np.asarray(sample, dtype=float) / fs
-    dur = np.concatenate([np.diff(t), [0.0]])
-    dur[np.concatenate([rec[1:] != rec[:-1], [True]])] = 0.0
-    if min_seconds > 0:
-        ref, pred = _drop_short(rec, ref, dur, min_seconds), _drop_short(rec, pred, dur, min_seconds)
-    idx, counts = _record_counts(rec, n_boot, seed)
-    n_pat = counts.shape[1]
-
-    def per_patient(eps, other):  # (episodes, episodes overlapping ``other``) per patient
-        n, h = np.zeros(n_pat), np.zeros(n_pat)
-        for a, b in eps:
-            n[idx[a]] += 1
-            h[idx[a]] += bool(other[a:b].any())
-        return n, h
-
-    n_ref, h_ref = per_patient(runs(rec, ref), pred)
-    n_det, h_det = per_patient(runs(rec, pred), ref)
-    d_ref, d_det, d_both = (np.bincount(idx, weights=dur * m, minlength=n_pat) for m in (ref, pred, ref & pred))
-    C = counts.astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        reps = {
-            "episode_se": (C @ h_ref) / (C @ n_ref),
-            "episode_ppv": (C @ h_det) / (C @ n_det),
-            "duration_se": (C @ d_both) / (C @ d_ref),
-            "duration_ppv": (C @ d_both) / (C @ d_det),
-        }
-    return {f"{k}_ci": percentile_interval(v, 0.95) for k, v in reps.items()}
-
-
-def episode_scores(record, sample, fs: float, ref, pred, min_seconds: float = 0.0) -> dict:
-    """EC57-style gross statistics of episodes (runs of consecutive beats) of ``pred`` against ``ref``:
-    episode Se = share of reference episodes that overlap a detected one, episode +P = share of detected episodes
-    that overlap a reference one; duration Se / +P = overlapping time over reference / detected time (each beat lasts
-    until the next beat of its record). ``min_seconds``: reference and detected episodes shorter than this are
-    dropped first (0: every run of one beat or more counts). NaN where a denominator is 0."""
-    ref, pred = np.asarray(ref, dtype=bool), np.asarray(pred, dtype=bool)
-    rec = np.asarray(record).astype(str)
-    t = np.asarray(sample, dtype=float) / fs
-    dur = np.concatenate([np.diff(t), [0.0]])
-    dur[np.concatenate([rec[1:] != rec[:-1], [True]])] = 0.0
-    if min_seconds > 0:
-        ref, pred = _drop_short(rec, ref, dur, min_seconds), _drop_short(rec, pred, dur, min_seconds)
-    er, ep = runs(rec, ref), runs(rec, pred)
-
-    def hit(eps, other):
-        return sum(bool(other[s:e].any()) for s, e in eps)
-
-    def ratio(a, b):
-        return float(a / b) if b > 0 else float("nan")
-
-    both = float(dur[ref & pred].sum())
-    return {
-        "episodes_ref": len(er),
-        "episodes_detected": len(ep),
-        "episode_se": ratio(hit(er, pred), len(er)),
-        "episode_ppv": ratio(hit(ep, ref), len(ep)),
-        "duration_se": ratio(both, dur[ref].sum()),
-        "duration_ppv": ratio(both, dur[pred].sum()),
     }

@@ -213,14 +213,16 @@ def study(
                 )
         b = data.beats
         p0 = seqs[0]["proba"]
+        s0 = int(seq_seeds[0])  # episodes: one fit per model, named per row (the floor's seed, the first sequence seed)
         decisions = [
-            ("floor", "non-sinus", y[te] != 0, floor["score"] >= floor["threshold"]),
-            ("sequence", "non-sinus", y[te] != 0, seqs[0]["score"] >= seqs[0]["threshold"]),
+            ("floor", "non-sinus", y[te] != 0, floor["score"] >= floor["threshold"], int(seed)),
+            ("sequence", "non-sinus", y[te] != 0, seqs[0]["score"] >= seqs[0]["threshold"], s0),
             (
                 "sequence (non-sinus decision, AF the likeliest non-sinus class)",
                 "AF/flutter",
                 y[te] == AF,
                 (seqs[0]["score"] >= seqs[0]["threshold"]) & (p0[:, 1:].argmax(1) + 1 == AF),
+                s0,
             ),
         ]
         if rd == primary:
@@ -249,11 +251,12 @@ def study(
                 f"sequence seed {seq_seeds[0]} (P(AF))": seqs[0]["af_score"] >= seqs[0]["af_threshold"],
             }
             af_patients = rhythm_checks.per_patient(y[te] == AF, af_dec, rec_te)
-            decisions += [(name, "AF/flutter", y[te] == AF, d) for name, d in af_dec.items()]
+            dec_seeds = (int(fit_seeds["floor"][0]), s0)
+            decisions += [(name, "AF/flutter", y[te] == AF, d, s_) for (name, d), s_ in zip(af_dec.items(), dec_seeds)]
         for min_s in sorted({0.0, float(episode_min_s)}):
-            for name, of, ref, pred in decisions:
+            for name, of, ref, pred, fit_seed in decisions:
                 episodes.append(
-                    {"reading": rd, "model": name, "episodes of": of, "min episode (s)": min_s}
+                    {"reading": rd, "model": name, "seed": fit_seed, "episodes of": of, "min episode (s)": min_s}
                     | R.episode_scores(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s)
                     | R.episode_cis(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s, n_boot=n_boot, seed=seed)
                 )

@@ -1,85 +1,16 @@
-"""Notebook 01's rhythm study in words: the section's description generated from the parameters, and the reading
-of its results (lib.ecg.rhythm_study)."""
+"""Notebook 01's rhythm study in words: the reading of its results (lib.ecg.rhythm_study). The section's description,
+the names of the floor rows and the curves figure live in lib.ecg.rhythm_description (re-exported here)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-FLOOR_ECT = "floor, ectopic beats excluded (oracle)"
-#: the floor scored like the sequence model: its inner fold forests' mean, at their own out-of-fold threshold
-FLOOR_FOLDS = "floor, inner fold ensemble (like for like)"
-
-
-def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> str:
-    """Markdown: what the floor and the sequence model are, every setting read from the parameters (``checks``: the
-    records left out in the sensitivity rows and the minimum episode length)."""
-    sets = "; ".join(" + ".join(g) for g in floor["feature_sets"])
-    w = " and ".join(str(v) for v in floor["windows"])
-    ect = (
-        "left out of the successive differences (the reference annotation as an oracle ectopic detector)"
-        if floor["exclude_ectopic"]
-        else "kept in the successive differences"
-    )
-    row = (
-        "; the floor with them left out (an oracle: the reference beat annotation marks them) is paired beside it"
-        if floor["ectopic_row"]
-        else ""
-    )
-    return (
-        f"Floor: a Random Forest ({floor['trees']} trees, at least {floor['min_leaf']} beats a leaf, "
-        "class-balanced) on RR-derived features, trained on every DS1 beat (no cap), target non-sinus. Feature groups: "
-        "rr = the 9 record-normalised beat RR features; irregularity = over windows of "
-        f"{w} beats centred on each beat, RMSSD over mean RR, share of successive differences above "
-        f"{floor['large']:.0%} of the mean RR, turning-point ratio, coefficient of variation, local mean |dRR| over "
-        "local mean RR; robust = median |dRR| over median RR and the RR interquartile range over median RR (medians: "
-        f"little moved by isolated ectopic beats). The candidate sets ({sets}) compete on DS1 alone (inner-CV PR-AUC); "
-        f"the issue's target ROC-AUC on DS2 is {floor['target_roc_auc']:.2f}. Annotated ectopic (S, V) beats are "
-        f"{ect}{row}.\n\n"
-        f"Sequence model: a BiLSTM ({sequence['units']} units each way, a {sequence['dense']}-unit dense layer "
-        f"before it, dropout {sequence['dropout']}) over {sequence['seq_len']} consecutive beats of one record, "
-        f"per-beat inputs {' + '.join(sequence['inputs'])} (standardised on DS1), one 4-class rhythm output per beat; "
-        "at prediction time the chunks overlap by half and the outputs are averaged. Adam, learning rate "
-        f"{sequence['lr']}, batches of {sequence['batch_size']} chunks, seeds {', '.join(map(str, seeds))}."
-        + (
-            f" A second sequence model, the same but with per-beat inputs {' + '.join(sequence['alt_inputs'])}, is "
-            "paired with the floor and with the first (does the beat's own morphology help tell ectopy from AF?); "
-            "one setting, untuned (the first model's settings as they are), so it is no test of whether morphology "
-            "helps."
-            if sequence.get("alt_inputs")
-            else ""
-        )
-        + " The floor is fitted with each of these seeds too (its scores: the mean).\n\n"
-        "Validation that holds the positive class. Both models choose what they choose on DS1 only, by an inner "
-        f"patient-grouped CV ({floor['inner_k']} folds for the floor, {sequence['inner_k']} for the sequence model, "
-        "stratified by rhythm, out-of-fold predictions of every DS1 patient pooled, so both DS1 AF patients are in "
-        "it): the floor its feature set and its threshold on P(non-sinus); the sequence model its number of epochs "
-        f"(at most {sequence['max_epochs']}; the fold models train in lockstep and stop {sequence['patience']} "
-        "epochs after the best pooled non-sinus PR-AUC) and its threshold; DS2 is scored by the mean of the "
-        f"{sequence['inner_k']} inner fold models at that epoch (no refit), the models the threshold was chosen on. "
-        "The floor is refitted on every DS1 beat and its out-of-fold threshold transferred to that refit (the issue's "
-        "floor); beside it, the like-for-like row scores the floor as the sequence model is scored (the mean of its "
-        f"{floor['inner_k']} inner fold forests at their own out-of-fold threshold), and the sequence model is paired "
-        "with both. DS2 chooses nothing.\n\n"
-        "Both are offline (Holter-review) detectors, not real-time monitors: the irregularity and robust windows are "
-        "centred on the beat (half of them after it), the beat RR features read the next RR and a +-10-beat local "
-        "mean, and the BiLSTM reads its chunk in both directions.\n\n"
-        "CIs: patient bootstrap of DS2 (mean over seeds), the same resamples for every model, so the differences are "
-        "paired; seed variance is not in them. DS2's AF beats come from few patients: percentile intervals over so "
-        "few positive clusters may under-cover. Episodes: EC57-style gross episode and duration Se / +P of the "
-        "non-sinus and AF/flutter decisions; every model here reads the reference R-peak times of the annotation "
-        "(no beat detector); 95% CIs over DS2 patients (patient bootstrap, each episode counted with its patient's "
-        "draws); episodes are scored with no minimum length"
-        + (f" and with episodes under {checks['episode_min_s']:g} s dropped." if checks else ".")
-        + "\n\nBeside non-sinus: **AF/flutter vs the rest**, a target with no taxonomy ambiguity: a floor of its own "
-        "(the same DS1-chosen columns, positives AF/flutter, its threshold from the same inner CV) and the sequence "
-        "model's P(AF/flutter) at the F1-best threshold of its inner-CV out-of-fold predictions (DS1), paired"
-        + (
-            f"; both targets also on DS2 without record(s) {', '.join(checks['rhythm_without'])} (sensitivity check)."
-            if checks and checks["rhythm_without"]
-            else "."
-        )
-    )
+from lib.ecg.episodes import SHORT_BEATS
+from lib.ecg.rhythm_description import FLOOR_ECT as FLOOR_ECT
+from lib.ecg.rhythm_description import FLOOR_FOLDS as FLOOR_FOLDS
+from lib.ecg.rhythm_description import curves_figure as curves_figure
+from lib.ecg.rhythm_description import describe as describe
 
 
 def _fmt(v, ci) -> str:
@@ -191,6 +122,7 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
             + f" ({name}: one setting, untuned; not a negative result on its inputs)."
         )
     lines += _like_for_like(res, primary)
+    lines += _pr_auc_direction(res, primary)
     ect = res.paired[res.paired.comparison == f"{FLOOR_ECT} - floor"].set_index("metric")
     if len(ect):
         e = res.primary_row(FLOOR_ECT)
@@ -230,14 +162,20 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
         lim = f"episodes under {r['min episode (s)']:.0f} s dropped" if r["min episode (s)"] > 0 else "no minimum"
         ci = {k: r.get(f"{k}_ci") for k in ("episode_se", "episode_ppv", "duration_se", "duration_ppv")}
         ci = {k: v if isinstance(v, list | tuple) and len(v) == 2 else None for k, v in ci.items()}
+        fit = f"one fit, seed {int(r['seed'])}" if pd.notna(r.get("seed")) else "one fit"
         what = (
-            "one fit per model (the sequence model: its first seed), 95% CI over DS2 patients (patient bootstrap; "
-            "no seed spread in it), no paired test"
+            f"{fit}, 95% CI over DS2 patients (patient bootstrap; no seed spread in it), no paired test"
             if any(ci.values())
-            else "one fit: no CI, no test"
+            else f"{fit}: no CI, no test"
         )
         lines.append(
-            f"- AF/flutter episodes on DS2, {r.model} ({lim}; {what}; {int(r.episodes_ref)} reference, "
+            f"- AF/flutter episodes on DS2, {r.model} ({lim}; {what}; {int(r.episodes_ref)} reference"
+            + (
+                f" ({r['ref_short_share']:.0%} of them under {SHORT_BEATS} beats)"
+                if pd.notna(r.get("ref_short_share"))
+                else ""
+            )
+            + ", "
             f"{int(r.episodes_detected)} detected; reference R-peak times): episode Se "
             f"{_fmt(r.episode_se, ci['episode_se'])}, +P {_fmt(r.episode_ppv, ci['episode_ppv'])}; duration Se "
             f"{_fmt(r.duration_se, ci['duration_se'])}, +P {_fmt(r.duration_ppv, ci['duration_ppv'])}."
@@ -273,6 +211,30 @@ def _like_for_like(res, primary: str) -> list[str]:
         f"{_fmt(row['roc_auc_nonsinus'], row['roc_auc_nonsinus_ci'])}. The sequence model against this floor: "
         + "; ".join(words)
         + ". The refitted floor above (every DS1 patient, the threshold transferred) stays the issue's floor."
+    ]
+
+
+def _pr_auc_direction(res, primary: str) -> list[str]:
+    """review22s6b n5: where every seed of every floor pairing (refit, like for like) puts the sequence model's DS2
+    PR-AUC on the same side of the floor, say so beside the verdicts (which also need the CI to clear 0)."""
+    m, bases = "pr_auc_nonsinus", [b for b in ("floor", FLOOR_FOLDS) if b in set(res.runs.model)]
+    diffs, cis = [], []
+    for base in bases:
+        pr = res.paired[(res.paired.reading == primary) & (res.paired.comparison == f"sequence - {base}")]
+        pr = pr.set_index("metric")
+        if m not in pr.index:
+            continue
+        diffs += _seed_differences(res, primary, m, "sequence", base)
+        cis.append((base, pr.loc[m, "ci"]))
+    seeds = int((res.runs[res.runs.reading == primary].model == "sequence").sum())
+    if seeds < 2 or not diffs or not (all(d < 0 for d in diffs) or all(d > 0 for d in diffs)):
+        return []
+    side = "lower" if diffs[0] < 0 else "higher"
+    each = "; ".join(f"vs {b}: [{c[0]:+.3f}, {c[1]:+.3f}]" for b, c in cis)
+    return [
+        f"- PR-AUC: the sequence model is {side} than the floor in every seed of every pairing ({len(diffs)} per-seed "
+        f"differences, {min(diffs):+.3f} to {max(diffs):+.3f}); paired CIs {each}. The verdict words above need the "
+        "CI to clear 0 as well; the direction itself is the same in every seed."
     ]
 
 
@@ -410,41 +372,3 @@ def _checks(res) -> list[str]:
             "positive clusters that they may under-cover; the per-patient AF table shows how the score splits."
         )
     return lines
-
-
-def curves_figure(res, stamp: str | None = None):
-    """Three panels: DS2 ROC and precision-recall curves of non-sinus, the floor vs the sequence model (scores
-    averaged over each model's seeds; primary reading), and each sequence seed's inner-CV PR-AUC per epoch on DS1
-    with the chosen epoch marked and the floor's inner-CV PR-AUC as a line."""
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import precision_recall_curve, roc_curve
-
-    sc = res.scores or {}
-    y = sc.get("y")
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for name in [k for k in sc if k != "y" and k != FLOOR_ECT]:
-        fpr, tpr, _ = roc_curve(y, sc[name])
-        prec, rec, _ = precision_recall_curve(y, sc[name])
-        axes[0].plot(fpr, tpr, label=name)
-        axes[1].plot(rec, prec, label=name)
-    axes[0].plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
-    axes[0].set(xlabel="false-positive rate", ylabel="sensitivity", title="DS2 non-sinus ROC (mean over seeds)")
-    if y is not None:
-        axes[1].axhline(float(np.mean(y)), color="grey", lw=0.8, ls=":", label="prevalence")
-    axes[1].set(xlabel="recall", ylabel="precision", title="DS2 non-sinus precision-recall")
-    primary = res.summary["reading"].iloc[0]
-    inn = res.inner[res.inner.reading == primary]
-    for s_, g in inn[inn.model == "sequence"].groupby("seed"):
-        (line,) = axes[2].plot(g["epoch"], g["inner_cv_pr_auc"], marker=".", label=f"sequence seed {int(s_)}")
-        ch = g[g["chosen"].astype(bool)]
-        axes[2].plot(ch["epoch"], ch["inner_cv_pr_auc"], marker="o", ms=10, mfc="none", color=line.get_color())
-    fl = inn[inn.model == "floor"]["inner_cv_pr_auc"]
-    if len(fl):
-        axes[2].axhline(float(fl.iloc[0]), color="k", ls="--", lw=1, label="floor")
-    axes[2].set(xlabel="epoch", ylabel="pooled out-of-fold PR-AUC", title="DS1 inner CV (circle: chosen epoch)")
-    for ax in axes:
-        ax.legend(fontsize=7)
-    if stamp:
-        fig.suptitle(stamp, fontsize=8)
-    fig.tight_layout()
-    return fig

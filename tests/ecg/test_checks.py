@@ -136,33 +136,13 @@ def test_floor_can_score_af_against_the_rest():
 
 def test_rhythm_study_integrates_the_checks_on_a_tiny_case():
     """rs.study end to end on 8 small records: AF vs rest, a record left out, per-patient AF, minimum episodes."""
-    import types
-
     from lib.ecg import rhythm_study as rs
-    from lib.ecg.data import RHYTHM_CLASSES
+    from tests.ecg.tiny_rhythm import SEQ as seq
+    from tests.ecg.tiny_rhythm import tiny_case
 
-    rng = np.random.default_rng(0)
-    names_rec = ["100", "101", "103", "105", "201", "202", "210", "219"]
-    per = 40
-    record = np.repeat(names_rec, per)
-    y = np.zeros(record.size, dtype=int)
-    af = RHYTHM_CLASSES.index("af_flutter")
-    for r in ("201", "202", "210", "219"):
-        i = np.flatnonzero(record == r)
-        y[i[10:30]] = af
-    y[np.flatnonzero(record == "105")[5:8]] = 2
-    X = np.c_[(y == af) + rng.normal(0, 0.4, y.size), (y != 0) + rng.normal(0, 0.4, y.size)].astype("float32")
+    data, split, X, _ = tiny_case(v_beats=True)
+    y = data.y
     names = ["rr_pre", "rmssd_32"]  # one rr column, one irregularity column
-    aami = np.zeros(record.size, dtype=int)
-    aami[np.flatnonzero(record == "105")[5:8]] = 2  # V beats
-    beats = types.SimpleNamespace(sample=np.tile(np.arange(per) * 360, len(names_rec)), fs=360.0, aami=aami)
-    data = types.SimpleNamespace(record=record, y=y, beats=beats, settings={"label_reading": "statement"})
-    split = {
-        "train": np.flatnonzero(np.isin(record, ["100", "101", "201", "219"])),
-        "val": np.flatnonzero(np.isin(record, ["103"])),
-        "test": np.flatnonzero(np.isin(record, ["105", "202", "210"])),
-    }
-    seq = {"seq_len": 8, "units": 2, "dense": 2, "dropout": 0.0, "lr": 0.01, "batch_size": 8, "inner_k": 2}
     res = rs.study(
         data, split, X, names, X, alt_y=y, alt_name="episode",
         floor_kw={"trees": 10, "min_leaf": 2, "inner_k": 2}, feature_sets=[["rr", "irregularity"]],

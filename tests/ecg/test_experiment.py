@@ -234,7 +234,7 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
         arch={"filters": [4], "lstm_units": 4, "feature_units": 4},
     )
     floor = np.tile([0.5, 0.5, 0.0, 0.0], (split["test"].size, 1))
-    common = dict(seeds=[0], model_kw=kw, floor_proba=floor, max_train=0)
+    common = dict(seeds=[0], model_kw=kw, floor_proba=[floor, floor], max_train=0)  # two forest seeds
     two = [["cnn_bilstm", 1, False], ["cnn_bilstm", 2, False]]
     study = ex.rhythm_study(data, split, variants=two, **common, n_boot=50, seed=0, progress=False)
     acc = study.runs.set_index("context_beats")["accuracy"]
@@ -242,6 +242,8 @@ def test_rhythm_study_context_sees_what_one_beat_cannot():
     one, both = "cnn_bilstm, 1 beat, signal only", "cnn_bilstm, 2 beats, signal only"
     at_val = ", at its validation threshold"
     assert list(study.summary.variant) == [one, one + at_val, both, both + at_val, ex.FLOOR]
+    # the floor's row counts the forest seeds its (mean) value averages, not one
+    assert study.summary.set_index("variant").loc[ex.FLOOR, "seeds"] == 2
     runs = study.runs.set_index("context_beats")
     assert runs["val_threshold"].between(0, 1).all() and runs["epochs_run"].le(25).all()
     row = study.paired[(study.paired.a == both) & (study.paired.b == one)]

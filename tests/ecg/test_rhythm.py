@@ -283,7 +283,7 @@ def test_censored_saving_is_a_lower_bound_on_every_seed_and_never_a_survivor_mea
 
 
 def test_saving_interval_beyond_the_possible_range_is_cut_and_said():
-    from lib.ecg.al_forest import _pct
+    from lib.ecg.al_forest_text import _pct
 
     assert _pct([-0.2, 0.5]) == "[-20.0%, +50.0%]"
     assert _pct([-0.98, 1.229]) == "[-98.0%, +100.0%] (t-interval cut at the possible maximum; its upper end: +122.9%)"
