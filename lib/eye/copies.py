@@ -15,13 +15,14 @@ The file name does not say which image a copy came from, so :func:`link_copies` 
    with the copy inside the copy's fundus disc (pixels above ``cfg.dark`` of 255, eroded): the score is the mean of
    the Pearson correlations of the plain and the high-pass green channel;
 4. a copy is linked to its best original when that score is at least ``cfg.min_score``; otherwise it stays
-   unmatched (and keeps its own group). The score does not separate the true source from look-alikes by itself
-   (blurry cataract images with little structure score >= 0.7 against several originals): a copy with a second
-   candidate within ``cfg.tie_margin`` of its best score is *ambiguous* (:func:`ambiguous_mask`) and is dropped
-   from the data rather than joined to all its candidates (joining chained a quarter of the cataract originals into
-   one group; removing a copy cannot leak). Every other linked copy joins its single best source.
+   unmatched (it is dropped from the data: no group can hold it with its unknown source). The score does not
+   separate the true source from look-alikes by itself (blurry cataract images with little structure score >= 0.7
+   against several originals): a copy with a second candidate within ``cfg.tie_margin`` of its best score is
+   *ambiguous* and is put in one group with all those candidates (its true source is among them, so it never sits
+   apart from it; conservative: the group may join two eyes), unless its file name fixes its source
+   (:func:`lib.eye.copy_check.resolve_links`). Every other linked copy joins its single best source.
 
-:func:`lib.eye.copy_check.k_check` drops unsupported low-scoring links by their index k, and
+:func:`lib.eye.copy_check.k_check` flags unsupported low-scoring links by their index k, and
 :func:`lib.eye.copy_check.k_consistency` checks the links against the file names (copies sharing an index k should
 share a source). Near-duplicate originals, the pixel check of their pairs and the byte-identical files are in
 :mod:`lib.eye.neardup`.
@@ -69,7 +70,7 @@ class CopyConfig:
     near_duplicate: float = 0.9  # originals with a feature cosine at or above this are near-duplicate candidates
     near_pixel: float = 0.5  # ... joined (neardup protocol) when their pixel verification score is at least this
     tie_join: int = 0  # ... or when an ambiguous copy with at most this many candidates ties them (0: off)
-    k_check: float = 0.0  # an unambiguous link whose k offset is unsupported and scores below this: dropped
+    k_check: float = 0.0  # an unambiguous link whose k offset is unsupported and scores below this: flagged
 
     def __post_init__(self):
         for name in ("flips", "angles", "zooms"):
@@ -88,7 +89,8 @@ class CopyConfig:
             f"{self.size} px green channel (+ high-pass, sigma {self.blur} px); shortlist {self.shortlist} per "
             f"similarity; warps: {len(self.flips)} flips x angles {list(self.angles)} deg x zooms {list(self.zooms)}; "
             f"linked when score >= {self.min_score}; a copy with a second candidate within {self.tie_margin} of its "
-            "best score is ambiguous and dropped from the data (not joined)"
+            "best score is ambiguous and joined to all those candidates (one group), unless its file name fixes its "
+            "source (a class whose unambiguous links all share one offset k - rank); an unmatched copy is dropped"
             + (
                 f"; its candidates (at most {self.tie_join}) count as one eye for the near-duplicate grouping"
                 if self.tie_join >= 2
@@ -96,7 +98,7 @@ class CopyConfig:
             )
             + (
                 f"; a single-candidate link scoring below {self.k_check} whose copy index k disagrees with its "
-                "k-neighbours' source offsets is dropped too"
+                "k-neighbours' source offsets is flagged (kept with its one candidate)"
                 if self.k_check > 0
                 else ""
             )
@@ -258,23 +260,58 @@ def candidate_counts(links: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(links["candidates"]).fillna(1)
 
 
+#: a copy's link status (column ``link`` of :func:`lib.eye.copy_check.resolve_links`)
+ONE_SOURCE = "one source"
+BY_NAME = "one source (file name)"
+K_UNSUPPORTED = "one source (k offset unsupported)"
+JOINED = "joined to all candidates"
+UNMATCHED = "unmatched (dropped)"
+
+
+def joined_originals(links: pd.DataFrame) -> list[list[str]]:
+    """Per link row, the originals its copy is grouped with: column ``joins`` (``a | b``) when present (see
+    :func:`lib.eye.copy_check.resolve_links`), else the best source and every other candidate within the tie margin
+    (``also``) of a linked copy; [] for an unmatched copy."""
+    if "joins" in links:
+        col = links["joins"].fillna("")
+    else:
+        also = links["also"].fillna("") if "also" in links else [""] * len(links)
+        col = [
+            " | ".join(x for x in (s, a) if x) if ok else ""
+            for s, a, ok in zip(links["source"], also, links["linked"].astype(bool))
+        ]
+    return [[x.strip() for x in str(v).split("|") if x.strip()] for v in col]
+
+
+def link_status(links: pd.DataFrame) -> pd.Series:
+    """(rows,) each copy's status: the ``link`` column, or, when :func:`lib.eye.copy_check.resolve_links` did not
+    run, unmatched / joined to all candidates (2+ candidates within the tie margin) / one source."""
+    if "link" in links:
+        return links["link"]
+    n = candidate_counts(links)
+    return pd.Series(
+        np.where(~links["linked"].astype(bool), UNMATCHED, np.where(n >= 2, JOINED, ONE_SOURCE)), index=links.index
+    )
+
+
 def dropped_links(links: pd.DataFrame) -> pd.Series:
-    """(rows,) bool: the linked copies dropped from the data: a second candidate within the tie margin
-    (``candidates`` >= 2) or an unsupported k offset (``k unsupported``, :func:`k_check`)."""
-    flagged = links["k unsupported"].astype(bool) if "k unsupported" in links else False
-    return links["linked"].astype(bool) & ((candidate_counts(links) >= 2) | flagged)
+    """(rows,) bool: the copies dropped from the data: unmatched (no source found, so no group can hold it with its
+    source). Every linked copy stays: with its one source, or joined to all its candidates."""
+    return ~links["linked"].astype(bool)
 
 
-def ambiguous_mask(files: list[str], links: pd.DataFrame) -> np.ndarray:
-    """(n,) bool: the linked copies dropped from the data (:func:`dropped_links`)."""
-    amb = set(links.loc[dropped_links(links), "file"])
-    return np.array([f in amb for f in files], dtype=bool)
+def dropped_mask(files: list[str], links: pd.DataFrame) -> np.ndarray:
+    """(n,) bool: the copies dropped from the data (:func:`dropped_links`: the unmatched copies)."""
+    gone = set(links.loc[dropped_links(links), "file"])
+    return np.array([f in gone for f in files], dtype=bool)
 
 
-def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> np.ndarray:
-    """(n,) group id: the connected components of "same patient group" and "copy -> its single best source" (an
-    ambiguous copy, :func:`ambiguous_mask`, keeps its own group: it is dropped from the data); each group is
-    named by the alphabetically first patient group of its originals (of its copies when it has no original)."""
+def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame, join_ambiguous: bool = True) -> np.ndarray:
+    """(n,) group id: the connected components of "same patient group" and "copy -> every original it joins"
+    (:func:`joined_originals`: its one source, or all its candidates within the tie margin, so that no copy sits
+    apart from its true source); ``join_ambiguous`` False: a copy joining 2+ originals keeps its own group (the
+    originals-only protocol's grouping: its originals are grouped as without the copies). Each group is named by the
+    alphabetically first patient group of its originals (of its copies when it has no original)."""
     parent = list(range(len(files)))
 
     def find(i: int) -> int:
@@ -292,8 +329,10 @@ def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> n
     for i, g in enumerate(patient):
         union(i, first.setdefault(str(g), i))
     index = {f: i for i, f in enumerate(files)}
-    for _, r in links[links["linked"] & ~dropped_links(links)].iterrows():
-        union(index[r["file"]], index[r["source"]])
+    for f, joins in zip(links["file"], joined_originals(links)):
+        if join_ambiguous or len(joins) == 1:
+            for o in joins:
+                union(index[f], index[o])
     roots = np.array([find(i) for i in range(len(files))])
     name: dict = {}
     for i, r in enumerate(roots):  # originals' groups name the component before any copy's
@@ -302,23 +341,20 @@ def link_groups(files: list[str], patient: np.ndarray, links: pd.DataFrame) -> n
     return np.array([name[r][1] for r in roots])
 
 
-def group_table(files: list[str], groups: np.ndarray, links: pd.DataFrame, neardup=None, dropped=None) -> pd.DataFrame:
+def group_table(files: list[str], groups: np.ndarray, links: pd.DataFrame, neardup=None) -> pd.DataFrame:
     """Every image's group: columns file (``<class>/<name>``), group (copy-grouped), neardup group (the headline's,
-    when given), linked source (the copies joined to one source; '' for originals and for dropped copies), dropped
-    (when given: a dropped copy's best match and the other candidates within the tie margin, ``a | b``, or its best
-    match alone when the k-offset check dropped it)."""
-    source = dict(zip(links["file"], links["source"]))
+    when given), link (a copy's status: one source / one source (file name) / one source (k offset unsupported) /
+    joined to all candidates / unmatched (dropped); '' for originals), linked source (a copy linked to one source),
+    joined with (all candidates) (``a | b``: a copy joined to every candidate within the tie margin)."""
+    joins = dict(zip(links["file"], joined_originals(links)))
+    status = dict(zip(links["file"], link_status(links)))
     out = pd.DataFrame({"file": files, "group": groups})
     if neardup is not None:
         out["neardup group"] = neardup
-    gone = np.zeros(len(files), bool) if dropped is None else np.asarray(dropped, bool)
-    out["linked source"] = ["" if d else source.get(f, "") for f, d in zip(files, gone)]
-    if dropped is not None:
-        also = {
-            f: " | ".join(x for x in (s, a) if x)
-            for f, s, a in zip(links["file"], links["source"], links["also"].fillna(""))
-        }
-        out["dropped (best match | candidates)"] = [also.get(f, "") if d else "" for f, d in zip(files, gone)]
+    out["link"] = [status.get(f, "") for f in files]
+    one = [len(joins.get(f, [])) == 1 for f in files]
+    out["linked source"] = [joins[f][0] if o else "" for f, o in zip(files, one)]
+    out["joined with (all candidates)"] = [" | ".join(joins[f]) if len(joins.get(f, [])) > 1 else "" for f in files]
     return out
 
 

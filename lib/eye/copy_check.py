@@ -1,6 +1,7 @@
-"""Checks and tables of the copy links (:mod:`lib.eye.copies`): the k-offset check that drops unsupported
-low-scoring links, the links read against the copies' index k, the per-class link counts, the copy metrics and the
-rows of the matched-pairs figures.
+"""Checks and tables of the copy links (:mod:`lib.eye.copies`): the k-offset check that flags unsupported
+low-scoring links, the source fixed by the file name where a class's links all share one offset k - rank
+(:func:`resolve_links`: each copy's status and the originals it is grouped with), the links read against the copies'
+index k, the per-class link counts, the copy metrics and the rows of the matched-pairs figures.
 """
 
 from __future__ import annotations
@@ -8,14 +9,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lib.eye.copies import COPY_NAME, CopyConfig, candidate_counts, dropped_links, is_copy
+from lib.eye.copies import (
+    BY_NAME,
+    COPY_NAME,
+    JOINED,
+    K_UNSUPPORTED,
+    ONE_SOURCE,
+    UNMATCHED,
+    CopyConfig,
+    candidate_counts,
+    dropped_links,
+    is_copy,
+    joined_originals,
+    link_status,
+)
 
 
 def k_check(links: pd.DataFrame, files: list[str], below: float, window: int = 1, tol: int = 1) -> pd.DataFrame:
     """``links`` with a column ``k unsupported``: a linked single-candidate copy scoring below ``below`` whose offset
-    k - rank of its source (rank among the class's originals in file order; ``k`` from ``_<k>_``) is within
-    ``tol`` of no other linked copy's offset with k within ``window`` of its own (the augmenter numbers its inputs in
-    order, so neighbouring k share an offset). Such a link is treated as ambiguous (dropped); ``below`` <= 0: off."""
+    k - rank of its source (rank among the class's originals in file order; ``k`` from ``_<k>_``) is within ``tol``
+    of no other linked copy's offset with k within ``window`` of its own (the augmenter numbers its inputs in order,
+    so neighbouring k share an offset). Such a link is flagged (:func:`resolve_links` keeps it with its one
+    candidate unless the file name fixes its source); ``below`` <= 0: off."""
     out = links.copy()
     out["k unsupported"] = False
     if below <= 0 or not len(out):
@@ -36,31 +51,101 @@ def k_check(links: pd.DataFrame, files: list[str], below: float, window: int = 1
     return out
 
 
-def link_counts(links: pd.DataFrame) -> pd.DataFrame:
-    """Per class: copies, linked (a source found), of them linked to one source and ambiguous (dropped,
-    :func:`dropped_links`), unmatched, share linked to one source (%), sources with more than one copy."""
+def _k(f: str) -> int:
+    return int(COPY_NAME.match(f.rsplit("/", 1)[-1]).group(1))
+
+
+def resolve_links(links: pd.DataFrame, files: list[str], min_confirmed: int = 20) -> pd.DataFrame:
+    """``links`` with columns ``named source``, ``link`` (status) and ``joins`` (the originals the copy is grouped
+    with, ``a | b``).
+
+    The file name fixes a copy's source in a class whose confirmed links (linked, one candidate within the tie
+    margin, k offset not flagged; at least ``min_confirmed`` of them) all share one offset k - rank (rank among the
+    class's originals in file order):
+    there ``named source`` is the original of rank k - offset ('' elsewhere, or when that rank does not exist). Status:
+    unmatched (dropped): no source found; one source: a confirmed link; one source (file name): an ambiguous or
+    flagged copy whose named source is among its candidates (joined to it alone); one source (k offset unsupported):
+    a flagged single-candidate link the name does not fix (joined to that candidate, its only one within the tie
+    margin); joined to all candidates: 2+ candidates within the tie margin (plus the named source when the name
+    fixes one outside them): one group holds them all, so the copy never sits apart from its true source."""
+    out = links.copy()
+    n = candidate_counts(out)
+    flagged = out["k unsupported"].astype(bool) if "k unsupported" in out else pd.Series(False, index=out.index)
+    linked = out["linked"].astype(bool)
+    confirmed = linked & (n < 2) & ~flagged
+    named = pd.Series("", index=out.index, dtype=object)
+    cls = out["file"].str.split("/").str[0]
+    for c in sorted(set(cls)):
+        originals = [f for f in files if f.startswith(c + "/") and not is_copy(f)]
+        rank = {f: i for i, f in enumerate(originals)}
+        rows = out[(cls == c)]
+        ok = rows[confirmed[rows.index]]
+        offsets = {_k(f) - rank[b] for f, b in zip(ok["file"], ok["best"])}
+        if len(ok) < min_confirmed or len(offsets) != 1:
+            continue
+        (off,) = offsets
+        for idx, f in zip(rows.index, rows["file"]):
+            r = _k(f) - off
+            named[idx] = originals[r] if 0 <= r < len(originals) else ""
+    cands = joined_originals(out.drop(columns=["joins"], errors="ignore"))
+    status, joins = [], []
+    for (idx, row), cand in zip(out.iterrows(), cands):
+        name = named[idx]
+        if not row["linked"]:
+            status.append(UNMATCHED)
+            joins.append([])
+        elif n[idx] < 2 and not flagged[idx]:
+            status.append(ONE_SOURCE)
+            joins.append(cand)
+        elif name and name in cand:
+            status.append(BY_NAME)
+            joins.append([name])
+        else:
+            both = cand + ([name] if name else [])
+            status.append(JOINED if len(both) > 1 else K_UNSUPPORTED)
+            joins.append(both)
+    out["named source"] = named
+    out["link"] = status
+    out["joins"] = [" | ".join(j) for j in joins]
+    return out
+
+
+def link_counts(links: pd.DataFrame, tie_join: int = 0) -> pd.DataFrame:
+    """Per class: copies; linked to one source (of them: by file name, k offset unsupported); joined to all
+    candidates (ambiguous: one group with every candidate within the tie margin); captured (linked to one source +
+    joined: no copy apart from its source) and its share (%); unmatched (dropped); linked to one source (%); with
+    ``tie_join`` >= 2: the joined copies whose candidates are more than ``tie_join`` originals; sources used, sources
+    with 2+ copies."""
+    columns = ["class", "copies", "linked to one source", "of them by file name", "of them k offset unsupported"]
+    columns += ["joined to all candidates", "captured", "captured (%)", "unmatched (dropped)"]
     if not len(links):
-        return pd.DataFrame(
-            columns=["class", "copies", "linked", "linked to one source", "ambiguous (dropped)", "unmatched"]
-        )
+        return pd.DataFrame(columns=columns)
     cls = links["file"].str.split("/").str[0]
+    status = link_status(links)
+    sizes = pd.Series([len(j) for j in joined_originals(links)], index=links.index)
     rows = []
     for c, part in links.groupby(cls):
-        linked = part[part["linked"]]
-        rows.append(
-            {
-                "class": c,
-                "copies": len(part),
-                "linked": len(linked),
-                "linked to one source": int((~dropped_links(linked)).sum()),
-                "ambiguous (dropped)": int(dropped_links(linked).sum()),
-                "unmatched": len(part) - len(linked),
-                "linked to one source (%)": 100.0 * int((~dropped_links(linked)).sum()) / len(part),
-                "sources used": linked["source"].nunique(),
-                "sources with 2+ copies": int((linked["source"].value_counts() > 1).sum()),
-                "uncertain (linked to 2+)": int((linked["also"].fillna("") != "").sum()),
-            }
-        )
+        st = status[part.index]
+        one = int(st.isin([ONE_SOURCE, BY_NAME, K_UNSUPPORTED]).sum())
+        joined = int((st == JOINED).sum())
+        row = {
+            "class": c,
+            "copies": len(part),
+            "linked to one source": one,
+            "of them by file name": int((st == BY_NAME).sum()),
+            "of them k offset unsupported": int((st == K_UNSUPPORTED).sum()),
+            "joined to all candidates": joined,
+            "captured": one + joined,
+            "captured (%)": 100.0 * (one + joined) / len(part),
+            "unmatched (dropped)": int((st == UNMATCHED).sum()),
+            "linked to one source (%)": 100.0 * one / len(part),
+        }
+        if tie_join >= 2:
+            row[f"joined with > {tie_join} candidates"] = int(((st == JOINED) & (sizes[part.index] > tie_join)).sum())
+        linked = part[part["linked"].astype(bool)]
+        row["sources used"] = linked["source"].nunique()
+        row["sources with 2+ copies"] = int((linked["source"].value_counts() > 1).sum())
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -118,31 +203,39 @@ def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int) -> list
         linked.assign(_m=linked["score"] - linked["second_score"]).nsmallest(n_low, "_m").assign(kind="smallest margin")
     )
     rows = pd.concat([rnd, low, margin.drop(columns="_m")]).drop_duplicates("file")
-    amb = dropped_links(rows)
-    rows["kind"] = np.where(amb, rows["kind"] + " (ambiguous: dropped)", rows["kind"])
+    status = link_status(rows)
+    rows["kind"] = np.where(status != ONE_SOURCE, rows["kind"] + " (" + status + ")", rows["kind"])
     return rows.to_dict("records")
 
 
 def copy_metrics(links: pd.DataFrame, counts: pd.DataFrame, cfg: CopyConfig) -> dict:
+    """The copy links' numbers for the metrics file and :func:`lib.eye.prose_data.copies_text`."""
     margin = links["score"] - links["second_score"]
+    status = link_status(links)
+    sizes = pd.Series([len(j) for j in joined_originals(links)], index=links.index)
+    flagged = links.get("k unsupported", pd.Series(False, index=links.index)).astype(bool)
+    keys = ["copies", "linked to one source", "of them by file name", "joined to all candidates", "captured"]
+    keys += ["unmatched (dropped)"]
+    one = int(status.isin([ONE_SOURCE, BY_NAME, K_UNSUPPORTED]).sum())
+    joined = int((status == JOINED).sum())
     return {
         "method": cfg.describe(),
         "copies": int(len(links)),
         "linked": int(links["linked"].sum()),
-        "unmatched": int((~links["linked"]).sum()),
-        "per_class": counts.set_index("class")[["copies", "linked", "linked to one source", "unmatched"]].to_dict(
-            "index"
-        )
-        if len(counts)
-        else {},
+        "linked_one_source": one,
+        "linked_by_file_name": int((status == BY_NAME).sum()),
+        "linked_k_unsupported": int((status == K_UNSUPPORTED).sum()),
+        "joined_all_candidates": joined,
+        "captured": one + joined,
+        "unmatched_dropped": int(dropped_links(links).sum()) if len(links) else 0,
+        "unmatched": int((~links["linked"].astype(bool)).sum()),
+        "per_class": counts.set_index("class")[keys].to_dict("index") if len(counts) else {},
         "score_min": float(links["score"].min()) if len(links) else None,
         "margin_min": float(margin.min()) if len(links) else None,
-        "uncertain": int((links["also"].fillna("") != "").sum()) if len(links) else 0,
-        "dropped_ambiguous": int(dropped_links(links).sum()) if len(links) else 0,
-        "dropped_k_unsupported": int(links.get("k unsupported", pd.Series(False, index=links.index)).sum()),
-        "k_unsupported_files": links.loc[
-            links.get("k unsupported", pd.Series(False, index=links.index)).astype(bool), "file"
-        ].tolist(),
+        "k_unsupported": int(flagged.sum()),
+        "k_unsupported_files": links.loc[flagged, "file"].tolist(),
         "k_check_below": cfg.k_check,
-        "candidates_max": int(links["candidates"].max()) if len(links) else 0,
+        "candidates_max": int(sizes[status == JOINED].max()) if joined else 0,
+        "tie_join": cfg.tie_join,
+        "joined_over_tie_join": int(((status == JOINED) & (sizes > cfg.tie_join)).sum()) if cfg.tie_join >= 2 else 0,
     }

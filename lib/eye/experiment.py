@@ -143,7 +143,7 @@ def chosen_counts(chosen: pd.DataFrame) -> dict:
 
 
 def protocol_masks(files, protocols, dropped, unscored) -> tuple[dict, dict]:
-    """(keep, test) for :func:`lib.eye.protocols.run_protocols`: every protocol drops ``dropped`` (the ambiguous
+    """(keep, test) for :func:`lib.eye.protocols.run_protocols`: every protocol drops ``dropped`` (the unmatched
     copies) and ``originals`` also every other copy; every protocol but ``plain`` scores the originals only, and
     none scores ``unscored`` (the label-conflicted duplicates)."""
     originals = eye_copies.originals_mask(files)

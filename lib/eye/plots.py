@@ -262,14 +262,16 @@ def _nothing_to_show(message: str, title: str):
 
 
 def copy_pairs(rows: list[dict], images: dict, title: str):
-    """Rows of (copy, linked source, runner-up): ``rows`` each {"file", "best", "score", "second", "second_score",
-    "kind"}; ``images``: {file: (s, s, 3) uint8}. The runner-up is the best *rejected* candidate."""
+    """Rows of (copy, best match, runner-up): ``rows`` each {"file", "best", "score", "second", "second_score",
+    "kind"}; ``images``: {file: (s, s, 3) uint8}. The best match is the source of a copy linked to one source; the
+    runner-up is rejected unless it scores within the tie margin (then the copy is joined to both: its kind says
+    so)."""
     import textwrap
 
     if not rows:
         return _nothing_to_show("No augmented copies (_<k>_<random> files) in this data: nothing to link.", title)
     fig, axes = plt.subplots(len(rows), 3, figsize=(5.4, 1.75 * len(rows)), squeeze=False)
-    heads = ("copy", "linked source", "rejected runner-up")
+    heads = ("copy", "best match", "runner-up")
     for i, r in enumerate(rows):
         for j, (key, score) in enumerate((("file", None), ("best", "score"), ("second", "second_score"))):
             ax = axes[i, j]

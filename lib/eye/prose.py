@@ -16,7 +16,8 @@ PROTOCOL_TEXT = {
     "patient": "stratified group {k}-fold over the previous round's groups (the two eyes of a patient; augmented "
     "copies grouped only when they share their index k)",
     "linked": "copy-grouped: stratified group {k}-fold over the linked groups (the two eyes of a patient with every "
-    "augmented copy of either, each copy linked to its single detected source; ambiguous copies dropped); scored on "
+    "augmented copy of either, each copy with its detected source, an ambiguous copy with all its candidates; "
+    "unmatched copies dropped); scored on "
     "the originals only (copies only ever in training, with their source's group)",
     "neardup": "copy- and near-duplicate-grouped: stratified group {k}-fold over the linked groups with near-duplicate "
     "originals (feature cosine at or above the threshold, confirmed by the pixel check or tied by an ambiguous copy) "

@@ -64,10 +64,11 @@ def test_copies_are_linked_to_their_sources(tmp_path):
     g = dict(zip(files, groups))
     assert g["glaucoma/_1_222.jpg"] == g["glaucoma/_1_333.jpg"] == g[srcs[4]] != g[srcs[2]] == g["glaucoma/_0_111.jpg"]
     table = copies.group_table(files, groups, links)
-    assert list(table.columns) == ["file", "group", "linked source"]
+    assert list(table.columns) == ["file", "group", "link", "linked source", "joined with (all candidates)"]
     assert table.set_index("file").loc["glaucoma/_0_111.jpg", "linked source"] == srcs[2]
     counts = copy_check.link_counts(links).iloc[0]
-    assert (counts["copies"], counts["linked"], counts["unmatched"], counts["sources with 2+ copies"]) == (3, 3, 0, 1)
+    assert (counts["copies"], counts["captured"], counts["unmatched (dropped)"]) == (3, 3, 0)
+    assert counts["sources with 2+ copies"] == 1
     assert copies.originals_mask(files).sum() == 6
 
 
@@ -84,29 +85,116 @@ def test_no_copies_no_links():
     assert len(copy_check.link_counts(links)) == 0
 
 
-def test_ambiguous_copy_is_dropped_not_joined():
-    """A copy with a second candidate within the tie margin joins no group (it is dropped from the data); a copy with
-    one candidate joins its single best source only, never its runner-up."""
-    files = ["c/1_left.jpg", "c/2_left.jpg", "c/3_left.jpg", "c/_0_1.jpg", "c/_1_2.jpg"]
+def test_ambiguous_copy_is_joined_to_all_its_candidates_and_only_unmatched_copies_are_dropped():
+    """A copy with a second candidate within the tie margin is put in ONE group with every candidate (its true source
+    is among them); a copy with one candidate joins its single best source only, never its runner-up; an unmatched
+    copy is the only one dropped. ``join_ambiguous=False`` (the originals-only grouping) leaves the originals apart."""
+    files = ["c/1_left.jpg", "c/2_left.jpg", "c/3_left.jpg", "c/4_left.jpg", "c/_0_1.jpg", "c/_1_2.jpg", "c/_2_3.jpg"]
     links = pd.DataFrame(
         {
-            "file": ["c/_0_1.jpg", "c/_1_2.jpg"],
-            "linked": [True, True],
-            "source": ["c/1_left.jpg", "c/3_left.jpg"],
-            "also": ["c/2_left.jpg", ""],
-            "second": ["c/2_left.jpg", "c/2_left.jpg"],
-            "candidates": [2, 1],
+            "file": ["c/_0_1.jpg", "c/_1_2.jpg", "c/_2_3.jpg"],
+            "linked": [True, True, False],
+            "source": ["c/1_left.jpg", "c/3_left.jpg", ""],
+            "also": ["c/2_left.jpg", "", ""],
+            "second": ["c/2_left.jpg", "c/2_left.jpg", "c/4_left.jpg"],
+            "candidates": [2, 1, 1],
         }
     )
-    groups = copies.link_groups(files, np.array(["p1", "p2", "p3", "c/_0_1.jpg", "c/_1_2.jpg"]), links)
-    assert groups.tolist() == ["p1", "p2", "p3", "c/_0_1.jpg", "p3"]
-    assert copies.ambiguous_mask(files, links).tolist() == [False, False, False, True, False]
-    t = copies.group_table(files, groups, links, neardup=groups, dropped=copies.ambiguous_mask(files, links))
-    assert t["dropped (best match | candidates)"].tolist()[3] == "c/1_left.jpg | c/2_left.jpg"
-    assert list(t.columns) == ["file", "group", "neardup group", "linked source", "dropped (best match | candidates)"]
-    assert t["linked source"].tolist() == ["", "", "", "", "c/3_left.jpg"]  # a dropped copy names no linked source
-    k_dropped = copies.group_table(files, groups, links, dropped=np.array([False] * 4 + [True]))
-    assert k_dropped["dropped (best match | candidates)"].tolist()[4] == "c/3_left.jpg"  # no trailing separator
+    patient = np.array(["p1", "p2", "p3", "p4", "c/_0_1.jpg", "c/_1_2.jpg", "c/_2_3.jpg"])
+    groups = copies.link_groups(files, patient, links)
+    assert groups.tolist() == ["p1", "p1", "p3", "p4", "p1", "p3", "c/_2_3.jpg"]
+    apart = copies.link_groups(files, patient, links, join_ambiguous=False)
+    assert apart.tolist() == ["p1", "p2", "p3", "p4", "c/_0_1.jpg", "p3", "c/_2_3.jpg"]
+    assert copies.dropped_mask(files, links).tolist() == [False] * 6 + [True]
+    t = copies.group_table(files, groups, links, neardup=groups)
+    assert list(t.columns) == [
+        "file",
+        "group",
+        "neardup group",
+        "link",
+        "linked source",
+        "joined with (all candidates)",
+    ]
+    assert t["link"].tolist() == ["", "", "", "", copies.JOINED, copies.ONE_SOURCE, copies.UNMATCHED]
+    assert t["linked source"].tolist() == ["", "", "", "", "", "c/3_left.jpg", ""]
+    assert t["joined with (all candidates)"].tolist() == ["", "", "", "", "c/1_left.jpg | c/2_left.jpg", "", ""]
+    c = copy_check.link_counts(links).iloc[0]
+    assert (c["copies"], c["linked to one source"], c["joined to all candidates"], c["captured"]) == (3, 1, 1, 2)
+    assert c["unmatched (dropped)"] == 1 and round(c["captured (%)"], 2) == 66.67
+
+
+def _name_links():
+    """Class g: originals g/00..g/09 (rank = number), copies _<k>_ whose confirmed links all have k - rank = 0; class
+    c: confirmed offsets 0 and -1 (the name fixes nothing)."""
+    g = [f"g/{i:02d}.jpg" for i in range(10)]
+    c = [f"c/{i:02d}.jpg" for i in range(10)]
+    rows = [
+        ("g/_0_1.jpg", g[0], "", 1, False, True),
+        ("g/_1_1.jpg", g[1], "", 1, False, True),
+        ("g/_2_1.jpg", g[2], "", 1, False, True),
+        ("g/_5_1.jpg", g[5], g[7], 2, False, True),  # tie: the name picks g/05 (the best)
+        ("g/_6_1.jpg", g[8], g[6], 2, False, True),  # tie: the name picks g/06 (the runner-up)
+        ("g/_7_1.jpg", g[7], "", 1, True, True),  # k check flagged, the name confirms g/07
+        ("g/_8_1.jpg", g[1], g[2], 2, False, True),  # the named g/08 is no candidate: joined to all three
+        ("g/_9_1.jpg", "", "", 1, False, False),  # unmatched
+        ("c/_0_1.jpg", c[0], "", 1, False, True),
+        ("c/_1_1.jpg", c[2], "", 1, False, True),
+        ("c/_4_1.jpg", c[4], f"{c[5]} | {c[6]}", 3, False, True),  # tie: joined to all three
+        ("c/_5_1.jpg", c[9], "", 1, True, True),  # flagged, nothing names its source: kept with its one candidate
+    ]
+    links = pd.DataFrame(
+        [
+            {"file": f, "best": b, "source": b, "also": a, "candidates": n, "k unsupported": k, "linked": ok}
+            for f, b, a, n, k, ok in rows
+        ]
+    )
+    return g + c + links["file"].tolist(), links
+
+
+def test_resolve_links_fixes_the_source_by_the_file_name_where_the_offset_is_one():
+    files, links = _name_links()
+    out = copy_check.resolve_links(links, files, min_confirmed=3).set_index("file")
+    assert out["link"].to_dict() == {
+        "g/_0_1.jpg": copies.ONE_SOURCE,
+        "g/_1_1.jpg": copies.ONE_SOURCE,
+        "g/_2_1.jpg": copies.ONE_SOURCE,
+        "g/_5_1.jpg": copies.BY_NAME,
+        "g/_6_1.jpg": copies.BY_NAME,
+        "g/_7_1.jpg": copies.BY_NAME,
+        "g/_8_1.jpg": copies.JOINED,
+        "g/_9_1.jpg": copies.UNMATCHED,
+        "c/_0_1.jpg": copies.ONE_SOURCE,
+        "c/_1_1.jpg": copies.ONE_SOURCE,
+        "c/_4_1.jpg": copies.JOINED,
+        "c/_5_1.jpg": copies.K_UNSUPPORTED,
+    }
+    assert out.loc["g/_6_1.jpg", "joins"] == "g/06.jpg" and out.loc["g/_5_1.jpg", "joins"] == "g/05.jpg"
+    assert out.loc["g/_8_1.jpg", "joins"] == "g/01.jpg | g/02.jpg | g/08.jpg"
+    assert out.loc["c/_4_1.jpg", "joins"] == "c/04.jpg | c/05.jpg | c/06.jpg"
+    assert out.loc["c/_5_1.jpg", "joins"] == "c/09.jpg" and out.loc["c/_0_1.jpg", "named source"] == ""
+    # too few confirmed links: the name fixes nothing, the ties are joined to all their candidates
+    few = copy_check.resolve_links(links, files, min_confirmed=4).set_index("file")
+    assert few.loc["g/_5_1.jpg", "link"] == copies.JOINED and few.loc["g/_7_1.jpg", "link"] == copies.K_UNSUPPORTED
+    groups = dict(zip(files, copies.link_groups(files, np.array(files), out.reset_index())))
+    assert groups["g/_6_1.jpg"] == groups["g/06.jpg"] != groups["g/08.jpg"]
+    assert groups["g/_8_1.jpg"] == groups["g/01.jpg"] == groups["g/02.jpg"] == groups["g/08.jpg"]
+    assert groups["c/_4_1.jpg"] == groups["c/04.jpg"] == groups["c/06.jpg"] != groups["c/09.jpg"]
+    counts = copy_check.link_counts(out.reset_index(), tie_join=2).set_index("class")
+    assert counts.loc["g"].to_dict() | {} == {
+        "copies": 8,
+        "linked to one source": 6,
+        "of them by file name": 3,
+        "of them k offset unsupported": 0,
+        "joined to all candidates": 1,
+        "captured": 7,
+        "captured (%)": 87.5,
+        "unmatched (dropped)": 1,
+        "linked to one source (%)": 75.0,
+        "joined with > 2 candidates": 1,
+        "sources used": 6,
+        "sources with 2+ copies": 1,
+    }
+    assert counts.loc["c", ["linked to one source", "of them k offset unsupported", "captured"]].tolist() == [3, 1, 4]
 
 
 def test_exact_duplicates_flag_cross_class_files(tmp_path):
@@ -237,9 +325,10 @@ def _k_links(rows):
     )
 
 
-def test_k_check_drops_an_unsupported_low_scoring_link_and_counts_it():
+def test_k_check_flags_an_unsupported_low_scoring_link_and_counts_it():
     """Copies _<k>_ number the augmenter's inputs in order: k - rank(source) is shared by neighbouring k. A single-
-    candidate link whose offset no k-neighbour shares and whose score is below the cut is dropped (review m1)."""
+    candidate link whose offset no k-neighbour shares and whose score is below the cut is flagged (review m1) and kept
+    with its candidate, joined to the named source too where the class's offset fixes one."""
     files = [f"c/{i:02d}_left.jpg" for i in range(10)] + ["c/_3_1.jpg", "c/_4_1.jpg", "c/_5_1.jpg", "c/_6_1.jpg"]
     links = _k_links(
         [
@@ -251,11 +340,15 @@ def test_k_check_drops_an_unsupported_low_scoring_link_and_counts_it():
     )
     flagged = copy_check.k_check(links, files, 0.96)
     assert flagged["k unsupported"].tolist() == [False, False, True, False]
-    assert copies.ambiguous_mask(files, flagged)[files.index("c/_5_1.jpg")]
     assert not copy_check.k_check(links, files, 0.9)["k unsupported"].any()  # scores above the cut stay linked
     assert not copy_check.k_check(links, files, 0.0)["k unsupported"].any()  # off
-    groups = dict(zip(files, copies.link_groups(files, np.array(files), flagged)))
-    assert groups["c/_5_1.jpg"] != groups["c/09_left.jpg"] and groups["c/_3_1.jpg"] == groups["c/03_left.jpg"]
-    c = copy_check.link_counts(flagged).iloc[0]
-    assert (c["linked"], c["linked to one source"], c["ambiguous (dropped)"]) == (4, 3, 1)
-    assert c["linked to one source (%)"] == 75.0
+    # the confirmed links (3, 4, 6) share offset 0: the name gives c/05, the pixels c/09: joined to both
+    named = copy_check.resolve_links(flagged, files, min_confirmed=3)
+    assert named["link"].tolist() == [copies.ONE_SOURCE, copies.ONE_SOURCE, copies.JOINED, copies.ONE_SOURCE]
+    groups = dict(zip(files, copies.link_groups(files, np.array(files), named)))
+    assert groups["c/_5_1.jpg"] == groups["c/09_left.jpg"] == groups["c/05_left.jpg"] != groups["c/04_left.jpg"]
+    assert groups["c/_3_1.jpg"] == groups["c/03_left.jpg"]
+    kept = copy_check.resolve_links(flagged, files)  # too few confirmed links for the name: kept with its candidate
+    assert kept["link"].tolist()[2] == copies.K_UNSUPPORTED and not copies.dropped_mask(files, kept).any()
+    c = copy_check.link_counts(kept).iloc[0]
+    assert (c["linked to one source"], c["of them k offset unsupported"], c["captured"]) == (4, 1, 4)
