@@ -58,6 +58,21 @@ def ci_label(n_seeds: int) -> str:
     return "group bootstrap of one fold assignment (1 seed: no retraining variability)"
 
 
+def claim_seeds_text(cfg: EyeCVConfig, claim: str, paper: str = "plain") -> str:
+    """The seeds behind the claim model's value in the paper's protocol and in the honest one (the headline), with
+    what each 95% CI resamples (one sentence; meta.claim_seeds, read by the claims' notes)."""
+    parts, counts = [], set()
+    for role, p in (("paper's protocol", paper), ("honest protocol", cfg.cv.protocols[0])):
+        if p in cfg.cv.protocols and claim in protocol_models(cfg, p):
+            seeds = list(cfg.cv.model_seeds(p, claim))
+            counts.add(len(seeds))
+            parts.append(f"{role} ({p}): {cfg.label(claim)} on seeds {seeds}, 95% CI a {ci_label(len(seeds))}")
+    if not parts:
+        return ""
+    tail = "the two values rest on different numbers of seeds" if len(counts) > 1 else "the same number of seeds"
+    return "; ".join(parts) + f" ({tail})."
+
+
 def protocol_label(protocol: str, cfg: EyeCVConfig) -> str:
     """'linked: stratified group 10-fold ..., seeds [0, 1, 2]'."""
     return f"{protocol}: {PROTOCOL_TEXT[protocol].format(k=cfg.cv.n_splits)}, {seeds_text(cfg, protocol)}"
@@ -223,9 +238,14 @@ def side_confound_text(cfg: EyeCVConfig, models=(), chosen=None) -> str:
     if sides:
         if len({s for c in sides.values() for s in c}) < 2:
             return ""
+        where = (
+            "between protocols"
+            if len({frozenset(c) for c in sides.values()}) > 1
+            else "between folds (every protocol chose the same set of sides)"
+        )
         text = (
             f"for the SOM-based models ({names}) the SOM side is chosen inside each protocol's folds by the SOM "
-            f"classifier and inherited, and the sides chosen differ between protocols (outer folds x seeds: "
+            f"classifier and inherited, and the sides chosen differ {where} (outer folds x seeds: "
             f"{sides_text(cfg, sides)}): a protocol difference of these models measures the grouping and the side "
             "together"
         )

@@ -64,8 +64,9 @@ def leak_text(cfg: EyeCVConfig, pairs, models=(), chosen=None) -> str:
                 one.append(f"{cfg.label(m)} in {', '.join(ps)}")
         if one:
             lines.append(
-                f"One seed only (seed {cfg.cv.seeds[0]} of {list(cfg.cv.seeds)}; the budget), so there a CI is a "
-                f"{ci_label(1)}: " + "; ".join(one) + "."
+                f"One seed only (seed {cfg.cv.seeds[0]} of {list(cfg.cv.seeds)}; the budget), so there the "
+                f"protocol's CI is a {ci_label(1)}, and a paired difference with a 1-seed side omits that side's "
+                "retraining variability (too narrow), also where the other side ran more seeds: " + "; ".join(one) + "."
             )
     for p in cfg.cv.protocols:
         if p in SENSITIVITY:
@@ -160,17 +161,25 @@ def in_ci_text(tables: dict) -> str:
                     cls = col[len("paper ") :]
                     hits.append(
                         f"{row['model']}, {row['reading']}, {cls}, {name}: ours {row[f'{cls} (%)']}, paper "
-                        f"{row[col].split(' ')[0]}"
+                        f"{row[col].split(' ')[0]}" + (f" ({row['seeds']} seed(s))" if "seeds" in row else "")
                     )
     if not hits:
         return "No reading of any model holds a paper value inside its 95% CI."
+    one_seed = ""
+    if any((df["seeds"] == 1).any() for df in tables.values() if "seeds" in df):
+        one_seed = (
+            " A CI of a model run on one seed omits its retraining variability (too narrow: the tables' seeds and CI "
+            "resamples columns)."
+        )
     every = (
         "no row (model, reading, protocol) holds the paper's value in all its classes' CIs"
         if not full
         else "rows holding the paper's value in every class's CI: " + "; ".join(full)
     )
     return (
-        "Cells whose 95% CI holds the paper's value: " + "; ".join(hits) + ". One value inside a CI does not "
+        "Cells whose 95% CI holds the paper's value: "
+        + "; ".join(hits)
+        + f".{one_seed} One value inside a CI does not "
         "contradict the argument above: it concerns the per-class values of one classifier together; "
         f"{every} (computed per row)."
     )
@@ -267,7 +276,8 @@ def interpretation(
                 for c in block["classes"]
             )
             + f"; balanced accuracy over these {len(block['classes'])} classes {_ci(e, 'balanced_accuracy')}. "
-            "Where the file format and size carry no class, this is what the model reads from the fundus itself."
+            "Inside it the file format and size carry no class; other acquisition cues (colour, field of view) are "
+            "not excluded: the floors are not re-scored inside the block."
         )
     for m in top:
         lines.append(
@@ -334,21 +344,29 @@ def interpretation(
         for a, b in pairs:
             if a in per and b in per:
                 parts = []
+                na, nb = per[a].get("seeds", 1), per[b].get("seeds", 1)
+                one = " with a 1-seed side" if min(na, nb) == 1 else ""
                 for key, bkey, name in (
                     ("accuracy", "boot", "accuracy"),
                     ("balanced_accuracy", "balanced_boot", "balanced accuracy"),
                 ):
                     d = per[a][key] - per[b][key]
                     lo, hi = np.nanpercentile(per[a][bkey] - per[b][bkey], [2.5, 97.5])
-                    verdict = "established" if lo > 0 or hi < 0 else "not established: the CI contains 0"
+                    verdict = f"established{one}" if lo > 0 or hi < 0 else "not established: the CI contains 0"
                     parts.append(f"{100 * d:+.2f} pp {name} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({verdict})")
                 also = ""
+                if one:
+                    also = (
+                        f"; seeds {a} {na}, {b} {nb}: the CI omits the retraining variability of "
+                        f"{'the 1-seed side' if max(na, nb) > 1 else 'both sides'}, so "
+                        "a verdict here is of one fold assignment"
+                    )
                 sides = {q: v for q, v in chosen_sides(chosen).items() if q in (a, b)}
-                if m in SOM_MODELS and len(sides) == 2 and sides[a] != sides[b]:
-                    also = f"; also the SOM side it inherits: {sides_text(cfg, sides)}"
+                if m in SOM_MODELS and len(sides) == 2 and set(sides[a]) != set(sides[b]):
+                    also += f"; also the SOM side it inherits: {sides_text(cfg, sides)}"
                 elif m in SOM_MODELS and main in (a, b) and not sides and side_confound_text(cfg, (m,)):
                     others = ", ".join(str(v) for v in cfg.tuning.som_side_others)
-                    also = f"; also: SOM side tuned in {main}, fixed at {others} in the other protocol"
+                    also += f"; also: SOM side tuned in {main}, fixed at {others} in the other protocol"
                 lines.append(
                     f"- *{a} - {b}* ({LEAK_MEANING[(a, b)]}), {cfg.label(m)}: " + "; ".join(parts) + " (scored on "
                     f"the same originals{also})."
@@ -363,6 +381,11 @@ def interpretation(
                     f"{cfg.label(m)} {100 * (read['plain'][m]['balanced_accuracy'] - r[m]['balanced_accuracy']):+.2f}"
                     " pp"
                     for m in both
+                )
+                + "; seeds per model (plain / "
+                + f"{main}; 1: seed {cfg.cv.seeds[0]} only; a point value is the mean over the seeds): "
+                + ", ".join(
+                    f"{cfg.label(m)} {read['plain'][m].get('n_seeds', 1)} / {r[m].get('n_seeds', 1)}" for m in both
                 )
                 + "."
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lib.eye.protocols import SIDE_ROW, EyeCVConfig
+from lib.eye.protocols import NETWORKS, SIDE_ROW, EyeCVConfig
 
 
 def edge_text(edges) -> str:
@@ -44,6 +44,22 @@ def sweep_text(sweep, main: str) -> str:
     )
 
 
+def _side_seeds(cfg: EyeCVConfig, protocol: str) -> str:
+    """' (seeds [0, 1, 2])' / ' (seed 0)': the seeds of ``protocol`` that ran a side selection (a seed with a model that
+    uses the SOM: :func:`lib.eye.protocols.cross_validate`)."""
+    seeds = sorted(
+        {
+            s
+            for m in cfg.models_of(protocol)
+            if m == "som" or NETWORKS.get(m, ("none",))[0] != "none"
+            for s in cfg.cv.model_seeds(protocol, m)
+        }
+    )
+    if not seeds:
+        return ""
+    return f" (seed {seeds[0]})" if len(seeds) == 1 else f" (seeds {seeds})"
+
+
 def side_edge_text(edges, sweep, cfg: EyeCVConfig, claim: str, sweep_model: str = "literal CBNN") -> str:
     """Where the tuned SOM side sat on its grid in every protocol (the tuning table's side-selection rows) and, for
     the headline, against the diagnostic sweep's best side for the claim model (Markdown; a fixed side says so)."""
@@ -55,7 +71,8 @@ def side_edge_text(edges, sweep, cfg: EyeCVConfig, claim: str, sweep_model: str 
     if len(grid) < 2 or not len(rows) or main not in set(rows["protocol"]):
         return f"*SOM side*: not tuned in {main} (grid {grid}): no grid edge to report."
     per = [
-        f"*{r['protocol']}*{' (the headline)' if r['protocol'] == main else ''}: {r['chosen (times)']}; on a grid "
+        f"*{r['protocol']}*{' (the headline)' if r['protocol'] == main else ''}: {r['chosen (times)']}"
+        f"{_side_seeds(cfg, r['protocol'])}; on a grid "
         f"edge in {r['on a grid edge']} ({r['edges hit'] or 'none'})"
         for _, r in rows.iterrows()
     ]

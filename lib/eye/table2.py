@@ -207,7 +207,12 @@ def table2_vs_paper(read: dict, paper: dict[str, float], classes: list[str], lab
             if reading not in entry:
                 continue
             e = entry[reading]
-            row = {"model": label(m), "reading": reading}
+            row = {
+                "model": label(m),
+                "reading": reading,
+                "seeds": entry.get("n_seeds", 1),
+                "CI resamples": entry.get("ci", ""),
+            }
             inside = 0
             for c in [*classes, "mean"]:
                 lo, hi = e[f"{c}_ci"]
