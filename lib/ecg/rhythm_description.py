@@ -26,8 +26,13 @@ def grid_words(sequence: dict) -> str:
             f"learning rate {lr[0]:g} and {units[0]} units: one setting, not tuned (a one-point grid; only the "
             "epochs and the threshold are chosen on DS1)"
         )
+    where = (
+        "on the first seed (the other seeds reuse its setting: the run's time budget)"
+        if sequence.get("grid_on") == "first_seed"
+        else "per seed"
+    )
     return (
-        f"learning rate and units chosen on DS1 per seed from the grid lr {{{', '.join(f'{v:g}' for v in lr)}}} x "
+        f"learning rate and units chosen on DS1 {where} from the grid lr {{{', '.join(f'{v:g}' for v in lr)}}} x "
         f"units {{{', '.join(map(str, units))}}} ({len(lr) * len(units)} settings, each run through the same inner CV "
         "to its best epoch; the highest pooled out-of-fold non-sinus PR-AUC wins)"
     )
@@ -108,7 +113,7 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
 
 
 def grid_clause(res) -> str:
-    g = res.grid
+    g = getattr(res, "grid", None)
     n = 0 if g is None or not len(g) else int(g.groupby("seed").size().max())
     return f", over the epochs and the {n} grid settings" if n > 1 else ""
 
@@ -116,7 +121,7 @@ def grid_clause(res) -> str:
 def grid_reading(res) -> str:
     """One sentence: how the sequence model's (lr, units) were set (the grid from the parameters), the setting
     each seed chose on DS1 with its inner-CV PR-AUC, and the grid-edge flags; what the verdict is a verdict on."""
-    sq, g = res.settings.get("sequence", {}), res.grid
+    sq, g = res.settings.get("sequence", {}), getattr(res, "grid", None)
     words = grid_words(sq) if {"lr", "units"} <= set(sq) else "settings as given"
     if g is None or not len(g):
         return f"The sequence model: {words}."

@@ -86,6 +86,7 @@ def test_first_seed_grid_is_reused_by_the_other_seeds_and_said():
     assert (r1.lr, r1.units) == tuple(res.chosen_setting(0).values())
     text = rhythm_text.grid_reading(res)
     assert "seed(s) 1 reuse seed 0's setting (the grid ran on the first seed only" in text
+    assert "chosen on DS1 on the first seed (the other seeds reuse its setting" in text and "per seed" not in text
     # the patient CV runs the chosen setting (grid_on is not a model setting)
     from tests.ecg.tiny_rhythm import tiny_case
 
