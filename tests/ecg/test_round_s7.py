@@ -64,6 +64,7 @@ def test_each_seed_chooses_the_setting_with_the_best_ds1_inner_cv_score_and_ever
     assert "learning rate and units chosen on DS1 per seed from the grid lr {0.01, 0.05} x units {2}" in text
     assert "chosen: seed 0: lr " in text and "; seed 1: lr " in text and "reuse" not in text
     assert "over the epochs and the 2 grid settings" in text
+    assert "The 2 settings' inner-CV PR-AUCs range seed 0 " in text and "; seed 1 " in text
     assert "one setting, untuned" not in text and "one setting, not tuned" not in text
     # review22s6c P3: the episode rows with the minimum length come first; the no-minimum ones are fragment-level
     ep = res.episodes[res.episodes.reading == "statement"]
