@@ -553,10 +553,14 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _describe(meta: dict) -> str:
-    """One-line description of data/config/seeds/split from a metrics ``meta`` block."""
+def _describe(meta: dict, claim_id: str = "") -> str:
+    """One-line description of data/config/seeds/split from a metrics ``meta`` block; the seeds of ``claim_id``
+    from ``meta['seeds_by_claim']`` where it names them (the seeds that claim's value rests on), else meta's seeds."""
     bits = [str(meta.get("data", "unknown")), f"config {meta.get('config', '?')}"]
-    if "seeds" in meta:
+    by_claim = meta.get("seeds_by_claim") or {}
+    if claim_id in by_claim:
+        bits.append(f"seeds {by_claim[claim_id]}")
+    elif "seeds" in meta:
         bits.append(f"seeds {meta['seeds']}")
     if "split" in meta:
         bits.append(f"split: {meta['split']}")
@@ -608,7 +612,7 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
                     ),
                     "run": run,
                     "variant": claim.variant,
-                    "data / configuration": _describe(metrics.get("meta", {})) if metrics else "",
+                    "data / configuration": _describe(metrics.get("meta", {}), claim.id) if metrics else "",
                     "verdict": a.verdict,
                     "detail": a.detail,
                     "cause": claim.cause,

@@ -260,14 +260,15 @@ SECTIONS: dict[str, Any] = {
                     "inputs": LIST(STR("rr", "irregularity", "morphology", "robust")),
                     "alt_inputs": LIST(STR("rr", "irregularity", "morphology", "robust")),
                     "seq_len": INT(min=2),
-                    "units": INT(min=1),
+                    "units": LIST(INT(min=1)),  # a DS1 grid (lib.ecg.rhythm.sequence_grid), with lr
                     "dense": INT(min=1),
                     "dropout": FLOAT(min=0, max=1, max_open=True),
-                    "lr": FLOAT(min=0, min_open=True),
+                    "lr": LIST(FLOAT(min=0, min_open=True)),
                     "batch_size": INT(min=1),
                     "inner_k": INT(min=2),
                     "max_epochs": INT(min=1),
                     "patience": INT(min=1),
+                    "grid_on": STR("each_seed", "first_seed"),
                 }
             ),
             "sequence_seeds": LIST(INT(min=0)),

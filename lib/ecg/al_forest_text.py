@@ -78,8 +78,17 @@ def _censored_text(r, s, f) -> str:
     )
 
 
-def reading(al: ForestAL) -> str:
-    """Generated verdict per strategy (vs random, paired over seeds) with the detectable effect size."""
+def _not_the_claim(c: dict) -> str:
+    v = c.get("saving")
+    val = f"{v:+.1%}" if v is not None and not pd.isna(v) else "no value (not every seed of both curves reaches it)"
+    return f" (on its own points; the claim is the random-grid row: {val})"
+
+
+def reading(al: ForestAL, claim: dict | None = None, claim_method: str = "odal") -> str:
+    """Generated verdict per strategy (vs random, paired over seeds) with the detectable effect size. ``claim``:
+    the claim's row (lib.ecg.al_forest_rules.claim_row: ``claim_method``'s first crossing on random's grid); the
+    saving read on ``claim_method``'s own points is then tagged as not the claim, with the claim's value beside it
+    (review22s6c P1)."""
     f = al.first_round
     s = al.settings
     af = s.get("af_patients_in_pool")
@@ -140,6 +149,7 @@ def reading(al: ForestAL) -> str:
             f"detectable with these seeds: {r['detectable_auc_difference']:.3f}); label saving to "
             f"{s['fraction']:.0%} of the reference "
             + (_saving_text(r, s) if sav is not None and not pd.isna(sav) else _censored_text(r, s, f))
+            + (_not_the_claim(claim) if r.method == claim_method and claim is not None else "")
             + "."
         )
     for m, c in (getattr(al, "odal_minus", None) or {}).items():  # review22s6b n4: ODAL against each query rule

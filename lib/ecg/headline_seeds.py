@@ -122,36 +122,45 @@ def _word(verdict: str) -> str:
     return words.get(verdict, verdict.replace(" against", "").replace(" from", ""))
 
 
-def against_floor(study: SeedStudy, data, split: dict, floor_proba: np.ndarray, *, split_name="interpatient"):
-    """Every headline model (mean over its seeds) minus the RR-irregularity floor on the inter-patient test part.
-    The floor: ``floor_proba``, lib.ecg.rhythm_study.RhythmResult.floor_probas (one array per forest seed, each at
-    its DS1 threshold, averaged like the models' seeds), on the same patient resamples; per-seed differences
-    against the floor's mean point and the verdict of lib.ecg.rhythm_text.decide."""
+def against_floor(
+    study: SeedStudy, data, split: dict, floor_proba: np.ndarray, *, split_name="interpatient", without=()
+):
+    """Every headline model (mean over its seeds) minus the RR-irregularity floor on the inter-patient test part:
+    all of it (``DS2 beats`` 'all') and without each record of ``without`` (its patient left out: e.g. 202, the DS2
+    half of the patient shared with DS1). The floor: ``floor_proba``, lib.ecg.rhythm_study.RhythmResult.floor_probas
+    (one array per forest seed, each at its DS1 threshold, averaged like the models' seeds), on the same patient
+    resamples; per-seed differences against the floor's mean point and the verdict of lib.ecg.rhythm_text.decide."""
     from lib.ecg.bootstrap import paired_difference, seed_mean_replicates
     from lib.ecg.headline import score_predictions
+    from lib.ecg.rhythm_checks import _keep
     from lib.ecg.rhythm_text import decide
 
     te = split["test"]
-    y = data.y[te]
     floors = list(floor_proba) if isinstance(floor_proba, list) else [floor_proba]
     if any(len(p) != te.size for p in floors):
         raise ValueError(f"against_floor: the floor's probabilities do not cover the {te.size} test beats")
-    per = {**study.probas[split_name], FLOOR: floors}
-    reps = seed_mean_replicates(y, per, data.record[te], n_boot=study.n_boot, seed=study.boot_seed)
-    pts = [score_predictions(y, p, data.class_names, data.task) for p in floors]
-    fl = {m: float(np.mean([pt[m] for pt in pts])) for m in FLOOR_METRICS}
     r = study.runs[study.runs.split == split_name]
     rows = []
-    for k in study.probas[split_name]:
-        g = r[r.model == k]
-        for m in FLOOR_METRICS:
-            per_seed = [float(v - fl[m]) for v in g[m]]
-            d = paired_difference(reps[k][m], reps[FLOOR][m], float(np.mean(per_seed)))
-            rows.append(
-                {"model": k, "seeds": len(g), "metric": m, "model mean": float(g[m].mean()), "floor": fl[m]}
-                | {"diff": d["diff"], "ci": _rounded(d["ci"]), "p": d["p"]}
-                | {"per_seed": [round(v, 4) for v in per_seed], "verdict": _word(decide(d["ci"], per_seed))}
-            )
+    for beats, keep in _keep(data.record[te], without).items():
+        y, rec = data.y[te][keep], data.record[te][keep]
+        per = {k: [np.asarray(p)[keep] for p in v] for k, v in study.probas[split_name].items()}
+        per[FLOOR] = [np.asarray(p)[keep] for p in floors]
+        reps = seed_mean_replicates(y, per, rec, n_boot=study.n_boot, seed=study.boot_seed)
+        pts = [score_predictions(y, p, data.class_names, data.task) for p in per[FLOOR]]
+        fl = {m: float(np.mean([pt[m] for pt in pts])) for m in FLOOR_METRICS}
+        for k in study.probas[split_name]:
+            if beats == "all":  # the seed table's own points
+                g = r[r.model == k]
+            else:
+                g = pd.DataFrame([score_predictions(y, p, data.class_names, data.task) for p in per[k]])
+            for m in FLOOR_METRICS:
+                per_seed = [float(v - fl[m]) for v in g[m]]
+                d = paired_difference(reps[k][m], reps[FLOOR][m], float(np.mean(per_seed)))
+                rows.append(
+                    {"DS2 beats": beats, "model": k, "seeds": len(g), "metric": m, "model mean": float(g[m].mean())}
+                    | {"floor": fl[m], "diff": d["diff"], "ci": _rounded(d["ci"]), "p": d["p"]}
+                    | {"per_seed": [round(v, 4) for v in per_seed], "verdict": _word(decide(d["ci"], per_seed))}
+                )
     return pd.DataFrame(rows)
 
 
@@ -204,23 +213,30 @@ def floor_reading(table: pd.DataFrame) -> str:
     seeds = int(table["seeds"].max()) if len(table) else 0
     lines = [
         f"Every headline model of section 2 (as trained there, {seeds} seeds each; ODAL at its label budget) against "
-        "the RR-irregularity floor (its features chosen on DS1; the mean of its forest seeds) on all DS2 beats: the "
+        "the RR-irregularity floor (its features chosen on DS1; the mean of its forest seeds) on all DS2 beats (and "
+        "without each record the rows name, its patient left out): the "
         "models' arg-max decisions, the floor at its DS1 threshold, "
         "the seed mean paired with the floor on the same patient resamples; 'higher'/'lower' only when the 95% CI "
         "excludes 0 and every seed's difference has that sign."
     ]
-    for m in FLOOR_METRICS:
-        q = table[table.metric == m]
-        if not len(q):
-            continue
-        lines.append(
-            f"{m}, each headline model (mean over its seeds) minus the floor ({float(q['floor'].iloc[0]):.3f}): "
-            + "; ".join(
-                f"{r.model} {r.diff:+.3f} [{r.ci[0]:+.3f}, {r.ci[1]:+.3f}] -> {r.verdict}" if r.ci else f"{r.model} n/a"
-                for r in q.itertuples()
+    beats = table["DS2 beats"] if "DS2 beats" in table.columns else pd.Series("all", index=table.index)
+    for b in beats.unique():
+        for m in FLOOR_METRICS:
+            q = table[(table.metric == m) & (beats == b)]
+            if not len(q):
+                continue
+            where = "" if b == "all" else f", DS2 {b} (its patient left out; same rule)"
+            lines.append(
+                f"{m}{where}, each headline model (mean over its seeds) minus the floor "
+                f"({float(q['floor'].iloc[0]):.3f}): "
+                + "; ".join(
+                    f"{r.model} {r.diff:+.3f} [{r.ci[0]:+.3f}, {r.ci[1]:+.3f}] -> {r.verdict}"
+                    if r.ci
+                    else f"{r.model} n/a"
+                    for r in q.itertuples()
+                )
+                + "."
             )
-            + "."
-        )
     return "\n".join(f"- {line}" for line in lines)
 
 

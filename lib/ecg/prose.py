@@ -62,6 +62,7 @@ def claims_block(
                 "saving_own_grid_ci": own["own_ci"],
                 "saving_rule": f"{saving_rule['fraction']:.0%} of the reference, first crossing, random's label grid",
             }
+    entropy = ((getattr(forest_al, "odal_minus", None) or {}).get("entropy") or {}) if forest_al is not None else {}
     results = seed_means(results, seeds)
     odal = results[paper_split]["odal"]
     baseline_acc = {k: results[paper_split][k]["accuracy"] for k in BASELINES}
@@ -85,6 +86,9 @@ def claims_block(
         "interpatient_al_auc_minus_random": inter_al["auc_minus_random"],
         "interpatient_al_auc_minus_random_ci": inter_al["auc_minus_random_ci"],
         "interpatient_al_verdict": verdict,
+        # review22s6c P2: ODAL against plain entropy sampling (forest AL, learning-curve AUC, paired by seed)
+        "interpatient_odal_minus_entropy_auc": entropy.get("auc_difference"),
+        "interpatient_odal_minus_entropy_auc_ci": entropy.get("auc_difference_ci"),
         "odal_above_baselines": bool(odal["accuracy"] > max(baseline_acc.values())),
         "interpatient_accuracy": inter["accuracy"],
         "interpatient_nonsinus_f1": inter["nonsinus_f1"],
@@ -128,11 +132,15 @@ def run_meta(
     max_val: int,
     max_test: int,
     saving_fraction: float,
+    headline_seeds=None,
+    forest_al_seeds=None,
 ) -> dict:
     """The metrics ``meta`` block: data provenance (lib.core.provenance), configuration, counts, runtime.
 
     Window/filter settings come from ``data.settings``, the AL settings from ``studies`` ({split: ALStudy}, the
-    whole-study splits first); caps of 0 mean none.
+    whole-study splits first); caps of 0 mean none. ``seeds`` are the CNN-BiLSTM AL study's; ``seeds_by_claim``
+    (lib.core.report reads it for the report's context column) names the seeds each claims.yaml row rests on: the
+    headline seeds (``headline_seeds``) for the ODAL rows, both AL studies' for the saving (review22s6c P4).
     """
     full = [s for s, st in studies.items() if len(st.reference)]
     study = studies[full[0]]
@@ -172,7 +180,20 @@ def run_meta(
             "saving_fraction": saving_fraction,
         },
         "runtime_s": time.perf_counter() - t_start,
-    }
+    } | {"seeds_by_claim": _claim_seeds(list(study.seeds), headline_seeds, forest_al_seeds)}
+
+
+def _claim_seeds(al_seeds: list, headline_seeds, forest_al_seeds) -> dict:
+    out = {}
+    if headline_seeds is not None:
+        head = f"{list(headline_seeds)} (headline seeds; the value is their mean)"
+        out |= {f"nb01_{k}": head for k in ("accuracy", "nonsinus_f1", "roc_auc", "odal_above_baselines")}
+    if forest_al_seeds is not None:
+        out["nb01_annotation_saving"] = (
+            f"{al_seeds} (CNN-BiLSTM AL, the paper's protocol); {list(forest_al_seeds)} (forest AL, the honest "
+            "protocol)"
+        )
+    return out
 
 
 def metrics_block(

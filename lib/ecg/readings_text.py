@@ -24,9 +24,14 @@ def _ci_text(ci) -> str:
 
 
 def _verdict(ci) -> str:
+    """The project's verdict words for a difference's 95% CI (lib.ecg.rhythm_text.decide, CI only): 'higher',
+    'lower', 'not separable' or 'at the edge of 0 (...)' (review22s6b n8: no 'not distinguishable')."""
+    from lib.ecg.rhythm_text import decide
+
     if not ci or ci[0] is None or ci[1] is None:
         return "no interval"
-    return "higher" if ci[0] > 0 else ("lower" if ci[1] < 0 else "not distinguishable")
+    word = decide(ci)
+    return {"above": "higher", "below": "lower"}.get(word, word.replace(" against", "").replace(" from", ""))
 
 
 def rhythm_summary_reading(study: RhythmStudy) -> str:

@@ -321,3 +321,62 @@ def fit_sequence(
         "af_threshold": best_f1_threshold(y[held] == af, best_af),
         "fit_seconds": time.perf_counter() - t0,
     }
+
+
+# ------------------------------------------------------------------ the sequence model's grid (DS1 only)
+#: the sequence settings a grid may vary (every other setting is one value)
+GRID_KEYS = ("lr", "units")
+#: where the grid is run: for every sequence seed, or on the first seed only (the others reuse its setting)
+GRID_ON = ("each_seed", "first_seed")
+
+
+def sequence_grid(seq_kw: dict) -> list[dict]:
+    """Every (lr, units) setting of ``seq_kw`` (each a number or a non-empty list of numbers), in the order given."""
+    axes = []
+    for k in GRID_KEYS:
+        v = seq_kw.get(k)
+        vals = list(v) if isinstance(v, list | tuple) else [v]
+        if not vals or any(x is None or isinstance(x, bool) or not isinstance(x, int | float) or x <= 0 for x in vals):
+            raise ValueError(f"sequence.{k} must be a positive number or a non-empty list of them, got {v!r}")
+        if len(set(vals)) != len(vals):
+            raise ValueError(f"sequence.{k} lists a value twice: {v!r}")
+        axes.append(vals)
+    return [{"lr": float(lr), "units": int(u)} for lr in axes[0] for u in axes[1]]
+
+
+def grid_edges(grid: list[dict], setting: dict) -> str:
+    """'' when ``setting`` lies inside the grid on every axis with more than one value, else which edge it sits on
+    (e.g. 'lr at the grid's top; units at the grid's bottom'): the best may lie beyond the grid there."""
+    out = []
+    for k in GRID_KEYS:
+        vals = sorted({g[k] for g in grid})
+        if len(vals) > 1 and setting[k] in (vals[0], vals[-1]):
+            out.append(f"{k} at the grid's {'top' if setting[k] == vals[-1] else 'bottom'}")
+    return "; ".join(out)
+
+
+def tune_sequence(Z, y, train, test, *, grid: list[dict], seed: int, **kw) -> tuple[dict, list[dict]]:
+    """:func:`fit_sequence` for every setting of ``grid`` (``kw``: the other settings); the setting whose best
+    epoch has the highest pooled out-of-fold non-sinus PR-AUC of the inner CV on ``train`` wins (the score that
+    already chooses the epochs; DS2 is not read). Returns (the winner's fit, with 'setting' added; one row per
+    setting: seed, lr, units, inner-CV PR-AUC at its best epoch, epochs, capped, seconds, chosen, grid edge)."""
+    if not grid:
+        raise ValueError("the sequence grid is empty")
+    fits = [fit_sequence(Z, y, train, test, seed=seed, **(kw | g)) for g in grid]
+    scores = [max(f["inner_ap"]) for f in fits]
+    best = int(np.argmax(scores))
+    edge = grid_edges(grid, grid[best]) if len(grid) > 1 else ""
+    rows = [
+        {"seed": int(seed)}
+        | g
+        | {
+            "DS1 inner-CV PR-AUC (best epoch)": sc,
+            "epochs": f["epochs"],
+            "capped": f["capped"],
+            "fit_seconds": f["fit_seconds"],
+            "chosen": i == best,
+            "grid edge": edge if i == best else "",
+        }
+        for i, (g, f, sc) in enumerate(zip(grid, fits, scores))
+    ]
+    return fits[best] | {"setting": dict(grid[best])}, rows

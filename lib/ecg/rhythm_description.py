@@ -13,6 +13,31 @@ FLOOR_ECT = "floor, ectopic beats excluded (oracle)"
 FLOOR_FOLDS = "floor, inner fold ensemble (like for like)"
 
 
+def _values(v) -> list:
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+def grid_words(sequence: dict) -> str:
+    """How the sequence model's learning rate and units were set, from the parameters: the DS1 grid and its rule,
+    or 'one setting, not tuned' for a one-point grid."""
+    lr, units = _values(sequence["lr"]), _values(sequence["units"])
+    if len(lr) * len(units) == 1:
+        return (
+            f"learning rate {lr[0]:g} and {units[0]} units: one setting, not tuned (a one-point grid; only the "
+            "epochs and the threshold are chosen on DS1)"
+        )
+    where = (
+        "on the first seed (the other seeds reuse its setting: the run's time budget)"
+        if sequence.get("grid_on") == "first_seed"
+        else "per seed"
+    )
+    return (
+        f"learning rate and units chosen on DS1 {where} from the grid lr {{{', '.join(f'{v:g}' for v in lr)}}} x "
+        f"units {{{', '.join(map(str, units))}}} ({len(lr) * len(units)} settings, each run through the same inner CV "
+        "to its best epoch; the highest pooled out-of-fold non-sinus PR-AUC wins)"
+    )
+
+
 def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> str:
     """Markdown: what the floor and the sequence model are, every setting read from the parameters (``checks``: the
     records left out in the sensitivity rows and the minimum episode length)."""
@@ -38,16 +63,18 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         f"little moved by isolated ectopic beats). The candidate sets ({sets}) compete on DS1 alone (inner-CV PR-AUC); "
         f"the issue's target ROC-AUC on DS2 is {floor['target_roc_auc']:.2f}. Annotated ectopic (S, V) beats are "
         f"{ect}{row}.\n\n"
-        f"Sequence model: a BiLSTM ({sequence['units']} units each way, a {sequence['dense']}-unit dense layer "
+        f"Sequence model: a BiLSTM ({' or '.join(map(str, _values(sequence['units'])))} units each way, a "
+        f"{sequence['dense']}-unit dense layer "
         f"before it, dropout {sequence['dropout']}) over {sequence['seq_len']} consecutive beats of one record, "
         f"per-beat inputs {' + '.join(sequence['inputs'])} (standardised on DS1), one 4-class rhythm output per beat; "
         "at prediction time the chunks overlap by half and the outputs are averaged. Adam, learning rate "
-        f"{sequence['lr']}, batches of {sequence['batch_size']} chunks, seeds {', '.join(map(str, seeds))}."
+        f"{' or '.join(f'{v:g}' for v in _values(sequence['lr']))}, batches of {sequence['batch_size']} chunks, seeds "
+        f"{', '.join(map(str, seeds))}; {grid_words(sequence)}."
         + (
             f" A second sequence model, the same but with per-beat inputs {' + '.join(sequence['alt_inputs'])}, is "
             "paired with the floor and with the first (does the beat's own morphology help tell ectopy from AF?); "
-            "one setting, untuned (the first model's settings as they are), so it is no test of whether morphology "
-            "helps."
+            "it runs at the first model's setting chosen for each seed, not tuned on its own inputs, so it is no test "
+            "of whether morphology helps."
             if sequence.get("alt_inputs")
             else ""
         )
@@ -55,7 +82,8 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         "Validation that holds the positive class. Both models choose what they choose on DS1 only, by an inner "
         f"patient-grouped CV ({floor['inner_k']} folds for the floor, {sequence['inner_k']} for the sequence model, "
         "stratified by rhythm, out-of-fold predictions of every DS1 patient pooled, so both DS1 AF patients are in "
-        "it): the floor its feature set and its threshold on P(non-sinus); the sequence model its number of epochs "
+        "it): the floor its feature set and its threshold on P(non-sinus); the sequence model its learning rate and "
+        "units (where the grid has more than one point), its number of epochs "
         f"(at most {sequence['max_epochs']}; the fold models train in lockstep and stop {sequence['patience']} "
         "epochs after the best pooled non-sinus PR-AUC) and its threshold; DS2 is scored by the mean of the "
         f"{sequence['inner_k']} inner fold models at that epoch (no refit), the models the threshold was chosen on. "
@@ -80,6 +108,51 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
             f"; both targets also on DS2 without record(s) {', '.join(checks['rhythm_without'])} (sensitivity check)."
             if checks and checks["rhythm_without"]
             else "."
+        )
+    )
+
+
+def grid_clause(res) -> str:
+    g = getattr(res, "grid", None)
+    n = 0 if g is None or not len(g) else int(g.groupby("seed").size().max())
+    return f", over the epochs and the {n} grid settings" if n > 1 else ""
+
+
+def grid_reading(res) -> str:
+    """One sentence: how the sequence model's (lr, units) were set (the grid from the parameters), the setting
+    each seed chose on DS1 with its inner-CV PR-AUC, and the grid-edge flags; what the verdict is a verdict on."""
+    sq, g = res.settings.get("sequence", {}), getattr(res, "grid", None)
+    words = grid_words(sq) if {"lr", "units"} <= set(sq) else "settings as given"
+    if g is None or not len(g):
+        return f"The sequence model: {words}."
+    n = int(g.groupby("seed").size().max())
+    ch = g[g["chosen"].astype(bool)]
+    each = "; ".join(
+        f"seed {int(r.seed)}: lr {r.lr:g}, {int(r.units)} units (inner-CV PR-AUC "
+        f"{r['DS1 inner-CV PR-AUC (best epoch)']:.3f}"
+        + (f"; {r['grid edge']}" if isinstance(r["grid edge"], str) and r["grid edge"] else "")
+        + ")"
+        for _, r in ch.iterrows()
+    )
+    if n == 1:
+        return f"The sequence model: {words}: a verdict on this setting, not on whether timing helps."
+    reuse = sorted(set(map(int, res.settings.get("sequence_chosen", {}))) - set(map(int, ch.seed)))
+    if reuse:
+        each += (
+            f"; seed(s) {', '.join(map(str, reuse))} reuse seed {int(ch.seed.iloc[0])}'s setting (the grid ran on "
+            "the first seed only, to keep the run within its time budget)"
+        )
+    rng = g.groupby("seed")["DS1 inner-CV PR-AUC (best epoch)"].agg(["min", "max"])
+    edges = int((ch["grid edge"].astype(str) != "").sum())
+    return (
+        f"The sequence model: {words}; chosen: {each}. The {n} settings' inner-CV PR-AUCs range "
+        + "; ".join(f"seed {int(s_)} {r['min']:.3f}-{r['max']:.3f}" for s_, r in rng.iterrows())
+        + ". "
+        + (
+            f"{edges} of {len(ch)} chosen settings sit on a grid edge (the best may lie beyond the grid there): "
+            "the verdict is on this grid, not on whether timing helps."
+            if edges
+            else "No chosen setting sits on a grid edge."
         )
     )
 

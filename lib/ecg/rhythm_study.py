@@ -11,11 +11,11 @@ import pandas as pd
 from lib.ecg import bootstrap as ecg_boot
 from lib.ecg import rhythm as R
 from lib.ecg import rhythm_checks
-from lib.ecg.data import RHYTHM_CLASSES, patients
+from lib.ecg.data import RHYTHM_CLASSES
+from lib.ecg.rhythm_cv import METRICS
+from lib.ecg.rhythm_cv import patient_cv as patient_cv
 from lib.ecg.rhythm_text import FLOOR_ECT, FLOOR_FOLDS
-from lib.ecg.splits import patient_kfold
 
-METRICS = ("nonsinus_f1", "roc_auc_nonsinus", "pr_auc_nonsinus")
 AF = RHYTHM_CLASSES.index("af_flutter")
 
 
@@ -41,6 +41,18 @@ class RhythmResult:
     scores: dict | None = None
     #: (P(non-sinus) on DS2, DS1 threshold) of every forest seed of the floor (primary reading)
     floor_fits: list | None = None
+    #: the sequence model's DS1 grid: one row per (seed, setting), its inner-CV PR-AUC, the chosen one, edge flags
+    grid: pd.DataFrame | None = None
+
+    def chosen_setting(self, seed: int | None = None) -> dict:
+        """The (lr, units) the sequence model of ``seed`` (None: the first sequence seed) ran with (DS1-chosen)."""
+        ch = self.settings["sequence_chosen"]
+        return dict(ch[int(seed) if seed is not None else next(iter(ch))])
+
+    @property
+    def chosen_seq_kw(self) -> dict:
+        """The sequence settings with the first seed's DS1-chosen (lr, units) (the patient CV's model)."""
+        return dict(self.settings["sequence"]) | self.chosen_setting()
 
     @property
     def floor_probas(self) -> list:
@@ -135,7 +147,10 @@ def study(
     ``episode_min_s`` seconds. Under the primary reading the floor is refitted with every seed of ``seeds`` (its
     scores, and the checks', are the mean over them; decisions and per-record errors use the fit with ``seed``),
     and ``Z_alt`` = (name, per-beat inputs) adds a second sequence model (e.g. with morphology) paired with the
-    floor and with the first sequence model."""
+    floor and with the first sequence model. The sequence model's (lr, units) come from the grid of ``seq_kw``
+    (lib.ecg.rhythm.sequence_grid), chosen per seed on DS1 by lib.ecg.rhythm.tune_sequence (``seq_kw['grid_on']``
+    'first_seed': on the first seed only, the others reuse it); the other reading and ``Z_alt`` run at each seed's
+    chosen setting (not tuned on their own)."""
     # every DS1 beat trains (the held-out validation patients too: the inner CV on DS1 chooses what is chosen)
     tr, te = np.sort(np.concatenate([split["train"], split["val"]])), split["test"]
     rec_te = data.record[te]
@@ -143,6 +158,11 @@ def study(
     primary = data.settings.get("label_reading", "statement")
     confusion = keep = choice = per_record = checks = mean_scores = floor_fits = None
     cols = None
+    grid, n_cls, grid_rows, chosen = R.sequence_grid(seq_kw), len(RHYTHM_CLASSES), [], {}
+    grid_on = seq_kw.get("grid_on", "each_seed")
+    if grid_on not in R.GRID_ON:
+        raise ValueError(f"sequence.grid_on must be one of {R.GRID_ON}, got {grid_on!r}")
+    settings_kw, seq_kw = dict(seq_kw), {k: v for k, v in seq_kw.items() if k != "grid_on"}
     for rd, y, seq_seeds in ((primary, data.y, list(seeds)), (alt_name, alt_y, list(seeds)[:1])):
         y = np.asarray(y)
         yb = (y[te] != 0).astype(int)
@@ -155,10 +175,27 @@ def study(
             choice = pd.DataFrame(_choice_rows(fits, groups, yb))
         else:
             floor = R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=seed, **floor_kw)
-        seqs = [
-            R.fit_sequence(Z, y, tr, te, record=data.record, n_classes=len(RHYTHM_CLASSES), seed=s, **seq_kw)
-            for s in seq_seeds
-        ]
+        if rd == primary:  # (lr, units) chosen per seed on DS1 by the inner CV's PR-AUC (R.tune_sequence)
+            tuned = [
+                R.tune_sequence(Z, y, tr, te, record=data.record, n_classes=n_cls, grid=grid, seed=s, **seq_kw)
+                for s in (seq_seeds if grid_on == "each_seed" else seq_seeds[:1])
+            ]
+            seqs = [f for f, _ in tuned]
+            grid_rows = [r for _, rows_ in tuned for r in rows_]
+            # grid_on first_seed: the other seeds reuse the first seed's setting (fitted at it, not tuned)
+            first = seqs[0]["setting"]
+            seqs += [
+                R.fit_sequence(Z, y, tr, te, record=data.record, n_classes=n_cls, seed=s, **(seq_kw | first))
+                | {"setting": first}
+                for s in seq_seeds[len(seqs) :]
+            ]
+            chosen = {s: f["setting"] for s, f in zip(seq_seeds, seqs)}
+        else:  # the other reading: each seed's setting chosen under the primary one
+            seqs = [
+                R.fit_sequence(Z, y, tr, te, record=data.record, n_classes=n_cls, seed=s, **(seq_kw | chosen[s]))
+                | {"setting": chosen[s]}
+                for s in seq_seeds
+            ]
         fit_seeds = {"floor": [seed], "sequence": list(seq_seeds)}
         models = {"floor": [floor], "sequence": seqs}
         if rd == primary:
@@ -177,8 +214,9 @@ def study(
             fit_seeds[FLOOR_FOLDS] = list(fit_seeds["floor"])
             if Z_alt is not None:
                 alt_model, Za = Z_alt
-                models[alt_model] = [
-                    R.fit_sequence(Za, y, tr, te, record=data.record, n_classes=len(RHYTHM_CLASSES), seed=s_, **seq_kw)
+                models[alt_model] = [  # each seed at the first model's chosen setting (not tuned on its own)
+                    R.fit_sequence(Za, y, tr, te, record=data.record, n_classes=n_cls, seed=s_, **(seq_kw | chosen[s_]))
+                    | {"setting": chosen[s_]}
                     for s_ in seq_seeds
                 ]
                 fit_seeds[alt_model] = list(seq_seeds)
@@ -195,6 +233,7 @@ def study(
                     {"reading": rd, "model": name, "seed": fit_seeds.get(name, [seed] * len(fits_))[s_]}
                     | {m: float(pt[m][0]) for m in METRICS}
                     | {"threshold": fit["threshold"], "epochs": fit.get("epochs"), "fit_seconds": fit["fit_seconds"]}
+                    | {k: fit.get("setting", {}).get(k) for k in R.GRID_KEYS}
                 )
             points[name] = {m: float(np.mean([pt[m][0] for pt in pts])) for m in METRICS}
             summary.append(
@@ -253,10 +292,12 @@ def study(
             af_patients = rhythm_checks.per_patient(y[te] == AF, af_dec, rec_te)
             dec_seeds = (int(fit_seeds["floor"][0]), s0)
             decisions += [(name, "AF/flutter", y[te] == AF, d, s_) for (name, d), s_ in zip(af_dec.items(), dec_seeds)]
-        for min_s in sorted({0.0, float(episode_min_s)}):
+        for min_s in sorted({0.0, float(episode_min_s)}, reverse=True):  # review22s6c P3: the minimum rows first
+            level = f"episodes of at least {min_s:g} s" if min_s > 0 else "no minimum: fragment-level, not EC57"
             for name, of, ref, pred, fit_seed in decisions:
                 episodes.append(
                     {"reading": rd, "model": name, "seed": fit_seed, "episodes of": of, "min episode (s)": min_s}
+                    | {"level": level}
                     | R.episode_scores(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s)
                     | R.episode_cis(rec_te, b.sample[te], b.fs, ref, pred, min_seconds=min_s, n_boot=n_boot, seed=seed)
                 )
@@ -291,7 +332,8 @@ def study(
                 dropna=False,
             )
             confusion = cm.rename_axis(index="reference", columns="predicted")
-    settings = {"floor": floor_kw, "feature_sets": [list(f) for f in feature_sets], "sequence": seq_kw}
+    settings = {"floor": floor_kw, "feature_sets": [list(f) for f in feature_sets], "sequence": settings_kw}
+    settings["sequence_chosen"] = {int(s_): v for s_, v in chosen.items()}
     settings |= {"seeds": list(seeds), "n_boot": n_boot, "target_auc": target_auc}
     return RhythmResult(
         pd.DataFrame(summary),
@@ -310,6 +352,7 @@ def study(
         af_patients,
         mean_scores,
         floor_fits,
+        pd.DataFrame(grid_rows),
     )
 
 
@@ -328,53 +371,6 @@ def alt_sequence_inputs(data, X, names, sequence: dict):
     return name, R.sequence_features(data, X, names, alt)
 
 
-def patient_cv(data, Xf, Z, *, k: int, seed: int, floor_kw: dict, seq_kw: dict, epochs: int, n_boot: int):
-    """Patient-grouped k-fold CV over every beat of ``data`` (records 201 and 202 one patient): the floor and the
-    sequence model (``epochs`` fixed, the number chosen on DS1) on each fold; pooled out-of-fold scores with
-    patient-bootstrap CIs. No threshold is tuned inside the folds: F1 (at 0.5, far from either model's operating
-    point) is shown per model but not paired; the comparison rests on ROC-AUC and PR-AUC. Returns (table, folds)."""
-    y = np.asarray(data.y)
-    score = {"floor": np.zeros(len(y)), "sequence": np.zeros(len(y))}
-    folds = []
-    for i, f in enumerate(patient_kfold(data.record, y, k=k, seed=seed)):
-        tr, te = f["train"], f["test"]
-        forest = R._forest(floor_kw["trees"], floor_kw["min_leaf"], seed).fit(Xf[tr], y[tr] != 0)
-        score["floor"][te] = forest.predict_proba(Xf[te])[:, -1]
-        Zs = R.standardise(Z, tr)
-        kw = {k2: v for k2, v in seq_kw.items() if k2 not in ("inner_k", "max_epochs", "patience")}
-        m = R.SequenceRhythmModel(Z.shape[1], len(RHYTHM_CLASSES), data.record, seed=seed, **kw)
-        for _ in range(epochs):
-            m.fit_epoch(Zs, y, tr)
-        score["sequence"][te] = 1.0 - m.predict(Zs, te)[:, 0]
-        folds.append(
-            {
-                "fold": i,
-                "test patients": int(np.unique(patients(data.record[te])).size),
-                "test beats": int(te.size),
-                "test non-sinus": int((y[te] != 0).sum()),
-                "test AF": int((y[te] == AF).sum()),
-            }
-        )
-    yb = (y != 0).astype(int)
-    probas = {n: [R.at_threshold(s, 0.5)] for n, s in score.items()}
-    reps = ecg_boot.seed_mean_replicates(yb, probas, data.record, n_boot=n_boot, seed=seed)
-    rows = []
-    for n, ps in probas.items():
-        pt = ecg_boot.weighted_scores(yb, ps[0], np.ones((1, yb.size)))
-        rows.append(
-            {"protocol": f"patient-grouped {k}-fold CV", "model": n}
-            | {m: float(pt[m][0]) for m in METRICS}
-            | {f"{m}_ci": _ci(reps[n][m]) for m in METRICS}
-        )
-    for m in METRICS[1:]:  # threshold-free metrics only
-        d = ecg_boot.paired_difference(reps["sequence"][m], reps["floor"][m], rows[1][m] - rows[0][m])
-        rows.append(
-            {"protocol": f"patient-grouped {k}-fold CV", "model": "sequence - floor", m: d["diff"], f"{m}_ci": d["ci"]}
-        )
-    table = pd.DataFrame(rows).groupby(["protocol", "model"], sort=False).first().reset_index()
-    return table, pd.DataFrame(folds)
-
-
 def metrics(res: RhythmResult, cv: pd.DataFrame, folds: pd.DataFrame) -> dict:
     """The metrics-file blocks of the rhythm study and the patient-grouped CV."""
     return {
@@ -387,6 +383,7 @@ def metrics(res: RhythmResult, cv: pd.DataFrame, folds: pd.DataFrame) -> dict:
             "floor_choice": res.floor_choice.to_dict("records"),
             "per_record_ds2": res.per_record.to_dict("records"),
             "sequence_epochs_ds1": res.chosen_epochs,
+            "sequence_grid_ds1": res.grid.to_dict("records") if res.grid is not None else [],
             "checks": res.checks.to_dict("records"),
             "checks_paired": res.checks_paired.to_dict("records"),
             "af_per_patient_ds2": res.af_per_patient.to_dict("records"),

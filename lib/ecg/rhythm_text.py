@@ -11,6 +11,8 @@ from lib.ecg.rhythm_description import FLOOR_ECT as FLOOR_ECT
 from lib.ecg.rhythm_description import FLOOR_FOLDS as FLOOR_FOLDS
 from lib.ecg.rhythm_description import curves_figure as curves_figure
 from lib.ecg.rhythm_description import describe as describe
+from lib.ecg.rhythm_description import grid_clause as _grid_clause
+from lib.ecg.rhythm_description import grid_reading as grid_reading
 
 
 def _fmt(v, ci) -> str:
@@ -91,14 +93,7 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
             seeds_txt = f"; per seed {', '.join(f'{d:+.3f}' for d in per_seed)}" if len(per_seed) > 1 else ""
             verdict.append(f"{label} {word} the floor (difference {txt}{seeds_txt})")
         one = " (1 seed: indicative)" if q.n_seeds == 1 else ""
-        sq = res.settings.get("sequence", {})
-        untuned = (
-            f" The sequence model is one setting, untuned (lr {sq['lr']}, {sq['units']} units, dropout "
-            f"{sq['dropout']}; only its epochs and threshold are chosen on DS1): a verdict on this setting, not on "
-            "whether timing helps."
-            if rd == primary and {"lr", "units", "dropout"} <= set(sq)
-            else ""
-        )
+        untuned = " " + grid_reading(res) if rd == primary else ""
         lines.append(
             f"- {rd} reading ({'primary' if rd == primary else 'alternative'}){one}: floor non-sinus F1 "
             f"{_fmt(f.nonsinus_f1, f.nonsinus_f1_ci)}, ROC-AUC {_fmt(f.roc_auc_nonsinus, f.roc_auc_nonsinus_ci)}; "
@@ -119,7 +114,8 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
             f"- {comp} (mean of {int(row.n_seeds)} seed(s); {name}: F1 {_fmt(row.nonsinus_f1, row.nonsinus_f1_ci)}, "
             f"ROC-AUC {_fmt(row.roc_auc_nonsinus, row.roc_auc_nonsinus_ci)}): "
             + "; ".join(words)
-            + f" ({name}: one setting, untuned; not a negative result on its inputs)."
+            + f" ({name}: each seed at the first model's DS1-chosen setting, not tuned on its own inputs; not a "
+            "negative result on them)."
         )
     lines += _like_for_like(res, primary)
     lines += _pr_auc_direction(res, primary)
@@ -158,8 +154,12 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
     lines += _why(res, primary)
     lines += _checks(res)
     e = res.episodes[(res.episodes.reading == primary) & (res.episodes["episodes of"] == "AF/flutter")]
-    for _, r in e.iterrows():
-        lim = f"episodes under {r['min episode (s)']:.0f} s dropped" if r["min episode (s)"] > 0 else "no minimum"
+    for _, r in e.sort_values("min episode (s)", ascending=False, kind="stable").iterrows():
+        lim = (
+            f"episodes under {r['min episode (s)']:.0f} s dropped"
+            if r["min episode (s)"] > 0
+            else "no minimum: fragment-level, not EC57"
+        )
         ci = {k: r.get(f"{k}_ci") for k in ("episode_se", "episode_ppv", "duration_se", "duration_ppv")}
         ci = {k: v if isinstance(v, list | tuple) and len(v) == 2 else None for k, v in ci.items()}
         fit = f"one fit, seed {int(r['seed'])}" if pd.notna(r.get("seed")) else "one fit"
@@ -269,7 +269,7 @@ def _why(res, primary: str) -> list[str]:
         text = (
             "- Inside DS1 (inner patient-grouped CV, pooled out-of-fold non-sinus PR-AUC; DS2 unseen): floor "
             f"{fl:.3f}, sequence model {best.min():.3f}-{best.max():.3f} at its best epoch over seeds (selected on "
-            "these same scores, so optimistic against the floor's single fit; epochs chosen: "
+            f"these same scores{_grid_clause(res)}, so optimistic against the floor's single fit; epochs chosen: "
             f"{chosen}; training ran {', '.join(str(int(v)) for v in last)} epochs, stopping "
             f"{res.settings['sequence']['patience']} epochs after the best or at the cap of {cap}). "
         )

@@ -62,6 +62,17 @@ def test_build_table_reads_metrics_per_run(tmp_path):
     assert "**1 claims, real data: not reproduced 1.**" in md
 
 
+def test_context_names_the_seeds_of_each_claim_where_the_metrics_say_so(tmp_path):
+    """review22s6c P4: a claim whose value rests on other seeds than meta's names its own (meta.seeds_by_claim)."""
+    (tmp_path / "real").mkdir()
+    meta = {"data": "MIT-BIH", "config": "real", "seeds": [0, 1], "seeds_by_claim": {"c2": "[0, 1, 2, 3, 4] (forest)"}}
+    (tmp_path / "real" / "01_odal_ecg.json").write_text(json.dumps({"meta": meta, "claims": {"accuracy": 0.7}}))
+    df = report.build_table([_claim(cause="measured"), _claim(id="c2", cause="measured")], metrics_root=tmp_path)
+    ctx = df[df.run == "real"].set_index("claim")["data / configuration"]
+    assert "seeds [0, 1]" in ctx["c1"] and "forest" not in ctx["c1"]
+    assert "seeds [0, 1, 2, 3, 4] (forest)" in ctx["c2"] and "seeds [0, 1];" not in ctx["c2"]
+
+
 def test_honest_protocol_and_confidence_intervals(tmp_path):
     claim = _claim(
         metric="random.accuracy",

@@ -177,8 +177,8 @@ def test_rhythm_study_integrates_the_checks_on_a_tiny_case():
         and "The sequence model against this floor: non-sinus F1" in line
     )
     assert f"{FLOOR_FOLDS} - floor (mean" not in text  # not read as an untuned model
-    # review22s6 M4: the primary verdict names the sequence model as one untuned setting
-    assert "The sequence model is one setting, untuned (lr 0.01, 2 units, dropout 0.0;" in text
+    # review22s6 M4: a one-point grid: the primary verdict names the sequence model as one untuned setting
+    assert "The sequence model: learning rate 0.01 and 2 units: one setting, not tuned (a one-point grid;" in text
     assert {"S beats", "V beats"} <= set(res.per_record.columns) and res.per_record["V beats"].sum() == 3
     # review22s4b N-M2: the checks use the headline's floor (every forest seed, mean) and each comparison gets one
     # verdict in the cell: non-sinus on all DS2 beats is decided in the primary bullet only
