@@ -99,7 +99,8 @@ class CopyConfig:
             )
             + (
                 f"; a single-candidate link scoring below {self.k_check} whose copy index k disagrees with its "
-                "k-neighbours' source offsets is flagged (kept with its one candidate)"
+                "k-neighbours' source offsets is flagged (joined with its one candidate and the source its "
+                "k-neighbours imply)"
                 if self.k_check > 0
                 else ""
             )

@@ -16,9 +16,14 @@ def copies_text(metrics: dict) -> str:
         "`ImageDataGenerator` naming) are flipped / turned / recoloured / squashed copies of images in the same "
         f"folder. Of {metrics['copies']:,} copies: {metrics['linked_one_source']:,} linked to one source (of them "
         f"{metrics['linked_by_file_name']:,} by their file name: a tie or the k check left the score undecided, and "
-        "the class's unambiguous links all share one offset k - rank, so the name gives the source; "
-        f"{metrics['linked_k_unsupported']:,} flagged by the k check with no other source in sight, kept with their "
-        f"only candidate) + {metrics['joined_all_candidates']:,} **joined to all their candidates** ("
+        "the class's unambiguous links all share one offset k - rank, so the name gives the source"
+        + (
+            f"; {metrics['linked_k_unsupported']:,} flagged by the k check with no other source in sight, kept with "
+            "their only candidate"
+            if metrics.get("linked_k_unsupported")
+            else ""
+        )
+        + f") + {metrics['joined_all_candidates']:,} **joined to all their candidates** ("
         + (
             f"{kj:,} of them flagged by the k check and joined with their one candidate and the source their "
             "k-neighbours imply; the others "

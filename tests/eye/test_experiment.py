@@ -859,6 +859,9 @@ def test_copy_target_text_counts_captured_against_the_issue_target():
     assert "8 **joined to all their candidates** (ambiguous:" in text and "up to 6 originals" in text
     assert "4 joined copies have more than 3 candidates and are joined all the same" in text
     assert "two eyes" not in text and "none did in this run" in text
+    none_flagged = prose_data.copies_text({**full, "linked_k_unsupported": 0})
+    assert "flagged by the k check with no other source" not in none_flagged  # a 0 count is left out
+    assert "3 by their file name: a tie or the k check left the score undecided" in none_flagged
     # review24s8 m1 / m3: the groups made by joining and the k-flagged copies joined with their k-implied source
     big = {
         "images": 192,

@@ -147,3 +147,11 @@ def test_seeds_plural_one_fold_size_and_one_seed_each_side():
     line = next(x for x in _interpretation(cfg, ones, read).splitlines() if x.startswith("- *linked - neardup*"))
     assert "(established with 1 seed each side)" in line and "1-seed side" not in line.split(";")[0]
     assert "the retraining variability of both sides" in line
+
+
+def test_copy_method_says_flagged_copies_join_their_k_implied_source():
+    from lib.core.params import load_params
+
+    cfg = copies.CopyConfig(**{**load_params("nb03")["copies"], "k_check": 0.96})
+    assert "is flagged (joined with its one candidate and the source its k-neighbours imply)" in cfg.describe()
+    assert "kept with its one candidate" not in cfg.describe()
