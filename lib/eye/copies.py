@@ -19,7 +19,8 @@ The file name does not say which image a copy came from, so :func:`link_copies` 
    separate the true source from look-alikes by itself (blurry cataract images with little structure score >= 0.7
    against several originals): a copy with a second candidate within ``cfg.tie_margin`` of its best score is
    *ambiguous* and is put in one group with all those candidates (its true source is among them, so it never sits
-   apart from it; conservative: the group may join two eyes), unless its file name fixes its source
+   apart from it; conservative: chained candidate sets may join many look-alike eyes into one group, see
+   :func:`join_group_facts`), unless its file name fixes its source
    (:func:`lib.eye.copy_check.resolve_links`). Every other linked copy joins its single best source.
 
 :func:`lib.eye.copy_check.k_check` flags unsupported low-scoring links by their index k, and
@@ -98,7 +99,8 @@ class CopyConfig:
             )
             + (
                 f"; a single-candidate link scoring below {self.k_check} whose copy index k disagrees with its "
-                "k-neighbours' source offsets is flagged (kept with its one candidate)"
+                "k-neighbours' source offsets is flagged (joined with its one candidate and the source its "
+                "k-neighbours imply)"
                 if self.k_check > 0
                 else ""
             )
@@ -355,6 +357,42 @@ def group_table(files: list[str], groups: np.ndarray, links: pd.DataFrame, neard
     one = [len(joins.get(f, [])) == 1 for f in files]
     out["linked source"] = [joins[f][0] if o else "" for f, o in zip(files, one)]
     out["joined with (all candidates)"] = [" | ".join(joins[f]) if len(joins.get(f, [])) > 1 else "" for f in files]
+    return out
+
+
+def join_group_facts(files: list[str], groups: np.ndarray, apart: np.ndarray, scored: np.ndarray) -> dict:
+    """The groups made by joining ambiguous copies to all their candidates: the groups of ``groups`` (copy-grouped)
+    whose originals sit in 2+ groups of ``apart`` (the same grouping without those joins, e.g. the originals-only
+    protocol's; ``scored``: (n,) bool, the images scored if they are originals: kept and not label-conflicted).
+    Returns {"groups": how many, "largest": None or
+    {"images", "originals", "copies", "class" (its originals' most common class), "scored originals", "class scored
+    originals", "share of class (%)" (its scored originals among the class's)}}; the largest has the most images (an
+    unmatched copy is in no joined group: it joins nothing)."""
+    files = list(files)
+    groups, apart, scored = np.asarray(groups).astype(str), np.asarray(apart).astype(str), np.asarray(scored, bool)
+    orig = np.array([not is_copy(f) for f in files])
+    cls = np.array([f.split("/", 1)[0] for f in files])
+    frame = pd.DataFrame({"group": groups, "apart": apart, "orig": orig, "cls": cls, "scored": scored & orig})
+    split = frame[frame["orig"]].groupby("group")["apart"].nunique()
+    made = split[split >= 2].index
+    out: dict = {"groups": int(len(made)), "largest": None}
+    if not len(made):
+        return out
+    sizes = frame[frame["group"].isin(made)].groupby("group").size()
+    top = sizes.index[int(np.argmax(sizes.to_numpy()))]
+    part = frame[frame["group"] == top]
+    c = part.loc[part["orig"], "cls"].value_counts().index[0]
+    n_cls = int((frame["scored"] & (frame["cls"] == c)).sum())
+    n_scored = int(part["scored"].sum())
+    out["largest"] = {
+        "images": int(len(part)),
+        "originals": int(part["orig"].sum()),
+        "copies": int((~part["orig"]).sum()),
+        "class": str(c),
+        "scored originals": n_scored,
+        "class scored originals": n_cls,
+        "share of class (%)": 100.0 * n_scored / n_cls if n_cls else 0.0,
+    }
     return out
 
 

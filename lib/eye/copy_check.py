@@ -67,7 +67,9 @@ def resolve_links(links: pd.DataFrame, files: list[str], min_confirmed: int = 20
     flagged copy whose named source is among its candidates (joined to it alone); one source (k offset unsupported):
     a flagged single-candidate link the name does not fix (joined to that candidate, its only one within the tie
     margin); joined to all candidates: 2+ candidates within the tie margin (plus the named source when the name
-    fixes one outside them): one group holds them all, so the copy never sits apart from its true source."""
+    fixes one outside them): one group holds them all, so the copy never sits apart from its true source. A flagged
+    copy is also joined with the source its k-neighbours imply (column ``k-implied source``,
+    :func:`k_implied_sources`): joined to all candidates when that differs from its candidate."""
     out = links.copy()
     n = candidate_counts(out)
     flagged = out["k unsupported"].astype(bool) if "k unsupported" in out else pd.Series(False, index=out.index)
@@ -87,6 +89,9 @@ def resolve_links(links: pd.DataFrame, files: list[str], min_confirmed: int = 20
         for idx, f in zip(rows.index, rows["file"]):
             r = _k(f) - off
             named[idx] = originals[r] if 0 <= r < len(originals) else ""
+    implied = pd.Series("", index=out.index, dtype=object)
+    if flagged.any():  # only a flagged copy is joined with its k-implied source
+        implied = k_implied_sources(out, files, confirmed).where(flagged, "")
     cands = joined_originals(out.drop(columns=["joins"], errors="ignore"))
     status, joins = [], []
     for (idx, row), cand in zip(out.iterrows(), cands):
@@ -101,28 +106,58 @@ def resolve_links(links: pd.DataFrame, files: list[str], min_confirmed: int = 20
             status.append(BY_NAME)
             joins.append([name])
         else:
-            both = cand + ([name] if name else [])
+            extra = [x for x in (name, implied[idx] if flagged[idx] else "") if x]
+            both = list(dict.fromkeys(cand + extra))
             status.append(JOINED if len(both) > 1 else K_UNSUPPORTED)
             joins.append(both)
     out["named source"] = named
+    out["k-implied source"] = implied
     out["link"] = status
     out["joins"] = [" | ".join(j) for j in joins]
     return out
 
 
+def k_implied_sources(links: pd.DataFrame, files: list[str], confirmed: pd.Series) -> pd.Series:
+    """(rows,) per copy, the original its k-neighbours imply: the rank k - offset, with the most common offset
+    k - rank (the smallest on a tie) among the ``confirmed`` links of its class whose k is nearest its own (rank among
+    the class's originals in file order); '' when the class has no confirmed link or that rank does not exist."""
+    out = pd.Series("", index=links.index, dtype=object)
+    cls = links["file"].str.split("/").str[0]
+    for c in sorted(set(cls)):
+        originals = [f for f in files if f.startswith(c + "/") and not is_copy(f)]
+        rank = {f: i for i, f in enumerate(originals)}
+        rows = links[cls == c]
+        ok = rows[confirmed[rows.index]]
+        if not len(ok):
+            continue
+        k_ok = np.array([_k(f) for f in ok["file"]])
+        off_ok = k_ok - np.array([rank[b] for b in ok["best"]])
+        for idx, f in zip(rows.index, rows["file"]):
+            k = _k(f)
+            d = np.abs(k_ok - k)
+            near = pd.Series(off_ok[d == d.min()]).value_counts()
+            off = int(min(near.index[near == near.max()]))
+            r = k - off
+            out[idx] = originals[r] if 0 <= r < len(originals) else ""
+    return out
+
+
 def link_counts(links: pd.DataFrame, tie_join: int = 0) -> pd.DataFrame:
     """Per class: copies; linked to one source (of them: by file name, k offset unsupported); joined to all
-    candidates (ambiguous: one group with every candidate within the tie margin); captured (linked to one source +
+    candidates (ambiguous: one group with every candidate within the tie margin; of them the k-flagged copies joined
+    with their candidate and the source their k-neighbours imply); captured (linked to one source +
     joined: no copy apart from its source) and its share (%); unmatched (dropped); linked to one source (%); with
     ``tie_join`` >= 2: the joined copies whose candidates are more than ``tie_join`` originals; sources used, sources
     with 2+ copies."""
     columns = ["class", "copies", "linked to one source", "of them by file name", "of them k offset unsupported"]
-    columns += ["joined to all candidates", "captured", "captured (%)", "unmatched (dropped)"]
+    columns += ["joined to all candidates", "of them k-flagged (+ k-implied source)", "captured", "captured (%)"]
+    columns += ["unmatched (dropped)"]
     if not len(links):
         return pd.DataFrame(columns=columns)
     cls = links["file"].str.split("/").str[0]
     status = link_status(links)
     sizes = pd.Series([len(j) for j in joined_originals(links)], index=links.index)
+    flagged = links.get("k unsupported", pd.Series(False, index=links.index)).astype(bool)
     rows = []
     for c, part in links.groupby(cls):
         st = status[part.index]
@@ -135,6 +170,7 @@ def link_counts(links: pd.DataFrame, tie_join: int = 0) -> pd.DataFrame:
             "of them by file name": int((st == BY_NAME).sum()),
             "of them k offset unsupported": int((st == K_UNSUPPORTED).sum()),
             "joined to all candidates": joined,
+            "of them k-flagged (+ k-implied source)": int(((st == JOINED) & flagged[part.index]).sum()),
             "captured": one + joined,
             "captured (%)": 100.0 * (one + joined) / len(part),
             "unmatched (dropped)": int((st == UNMATCHED).sum()),
@@ -191,9 +227,15 @@ def k_consistency(links: pd.DataFrame, files: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int) -> list[dict]:
-    """Rows for the matched-pairs figure: ``n_random`` random links, the ``n_low`` lowest-scoring links and the
-    ``n_low`` links with the smallest margin over the runner-up (the hardest cases for a false link)."""
+#: short figure labels of a copy's link status (:func:`pair_rows`)
+SHORT_STATUS = {BY_NAME: "by file name", K_UNSUPPORTED: "k flag", JOINED: "joined", UNMATCHED: "unmatched"}
+
+
+def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int, n_wide: int = 0) -> list[dict]:
+    """Rows for the matched-pairs figure: ``n_random`` random links, the ``n_low`` lowest-scoring links, the
+    ``n_low`` links with the smallest margin over the runner-up (the hardest cases for a false link) and the
+    ``n_wide`` links to one source with the largest margin (their runner-up truly rejected). A row whose copy is not
+    linked to one source by its score carries its short status in its kind (:data:`SHORT_STATUS`)."""
     linked = links[links["linked"]]
     if not len(linked):
         return []
@@ -202,9 +244,16 @@ def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int) -> list
     margin = (
         linked.assign(_m=linked["score"] - linked["second_score"]).nsmallest(n_low, "_m").assign(kind="smallest margin")
     )
-    rows = pd.concat([rnd, low, margin.drop(columns="_m")]).drop_duplicates("file")
+    single = linked[(link_status(linked) == ONE_SOURCE).to_numpy()]
+    wide = (
+        single.assign(_m=single["score"] - single["second_score"])
+        .nlargest(n_wide, "_m")
+        .assign(kind="largest margin, runner-up rejected")
+    )
+    rows = pd.concat([rnd, low, margin.drop(columns="_m"), wide.drop(columns="_m")]).drop_duplicates("file")
     status = link_status(rows)
-    rows["kind"] = np.where(status != ONE_SOURCE, rows["kind"] + " (" + status + ")", rows["kind"])
+    short = status.map(lambda v: SHORT_STATUS.get(v, v))
+    rows["kind"] = np.where(status != ONE_SOURCE, rows["kind"] + " (" + short + ")", rows["kind"])
     return rows.to_dict("records")
 
 
@@ -226,6 +275,7 @@ def copy_metrics(links: pd.DataFrame, counts: pd.DataFrame, cfg: CopyConfig) -> 
         "linked_by_file_name": int((status == BY_NAME).sum()),
         "linked_k_unsupported": int((status == K_UNSUPPORTED).sum()),
         "joined_all_candidates": joined,
+        "joined_k_flagged": int(((status == JOINED) & flagged).sum()),
         "captured": one + joined,
         "unmatched_dropped": int(dropped_links(links).sum()) if len(links) else 0,
         "unmatched": int((~links["linked"].astype(bool)).sum()),

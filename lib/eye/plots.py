@@ -281,7 +281,7 @@ def copy_pairs(rows: list[dict], images: dict, title: str):
             name = r.get(key, "").split("/")[-1]
             text = name if score is None else f"{name}\nscore {r[score]:.3f}"
             if j == 0:
-                text = f"{r['kind']}\n{r['file']}"
+                text = f"{textwrap.fill(str(r['kind']), 30)}\n{r['file']}"
             ax.set_title(text, fontsize=6, loc="left")
         if i == 0:
             for j in range(3):

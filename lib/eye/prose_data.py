@@ -10,19 +10,32 @@ def copies_text(metrics: dict) -> str:
         return "*Augmented copies.* None in this data (no `_<k>_<random>` files): the linked groups are the patients."
     k_flag = metrics.get("k_unsupported", 0)
     over = metrics.get("joined_over_tie_join", 0)
+    kj = metrics.get("joined_k_flagged", 0)
     return (
         f"*Augmented copies.* {metrics['copies']:,} files named `_<k>_<random>.jpg` (256x256 JPEGs, Keras "
         "`ImageDataGenerator` naming) are flipped / turned / recoloured / squashed copies of images in the same "
         f"folder. Of {metrics['copies']:,} copies: {metrics['linked_one_source']:,} linked to one source (of them "
         f"{metrics['linked_by_file_name']:,} by their file name: a tie or the k check left the score undecided, and "
-        "the class's unambiguous links all share one offset k - rank, so the name gives the source; "
-        f"{metrics['linked_k_unsupported']:,} flagged by the k check, kept with their only candidate) + "
-        f"{metrics['joined_all_candidates']:,} ambiguous, **joined to all their candidates** (a second candidate "
-        f"within the tie margin; up to {metrics['candidates_max']} originals; mostly blurry cataract images with "
-        "little structure, which we cannot tell apart by eye either: one group holds the copy and every candidate, "
-        "so it never sits apart from its true source; conservative: the group may join two eyes"
+        "the class's unambiguous links all share one offset k - rank, so the name gives the source"
         + (
-            f"; {over:,} of them have more than {metrics['tie_join']} candidates and are joined all the same"
+            f"; {metrics['linked_k_unsupported']:,} flagged by the k check with no other source in sight, kept with "
+            "their only candidate"
+            if metrics.get("linked_k_unsupported")
+            else ""
+        )
+        + f") + {metrics['joined_all_candidates']:,} **joined to all their candidates** ("
+        + (
+            f"{kj:,} of them flagged by the k check and joined with their one candidate and the source their "
+            "k-neighbours imply; the others "
+            if kj
+            else ""
+        )
+        + f"ambiguous: a second candidate within the tie margin; up to {metrics['candidates_max']} originals; mostly "
+        "blurry cataract images with little structure, which we cannot tell apart by eye either: one group holds the "
+        "copy and every candidate, so it never sits apart from its true source; conservative: chained candidate sets "
+        + join_groups_text(metrics.get("join_groups"))
+        + (
+            f"; {over:,} joined copies have more than {metrics['tie_join']} candidates and are joined all the same"
             if over
             else ""
         )
@@ -38,6 +51,24 @@ def copies_text(metrics: dict) -> str:
         )
         + f". Method: {metrics['method']}. "
         + target_text(metrics)
+    )
+
+
+def join_groups_text(facts: dict | None) -> str:
+    """The groups made by joining (:func:`lib.eye.copies.join_group_facts`), as the end of the sentence "chained
+    candidate sets ..." (Markdown)."""
+    if not facts or not facts["groups"]:
+        return "may join look-alike eyes into one group (none did in this run)"
+    big = facts["largest"]
+    return (
+        f"may join many look-alike eyes into one group: {facts['groups']:,} groups made by joining (originals of "
+        f"2+ groups without the joins); largest: {big['images']:,} images ({big['originals']:,} originals, "
+        f"{big['copies']:,} copies; {big['scored originals']:,} of the {big['class scored originals']:,} scored "
+        f"{big['class']} originals = {big['share of class (%)']:.1f} %). Joining only makes the copy-grouped "
+        "protocols stricter (no leak across folds; that cluster is tested in one fold, none of it in training, so "
+        f"{big['class']} recall can read slightly low and its CI is lumpier), and *linked - originals* for "
+        f"{big['class']} also contains this grouping change (the originals-only protocol keeps those originals "
+        "apart)"
     )
 
 

@@ -32,10 +32,11 @@ LEAK_MEANING = {
 }
 
 
-def leak_text(cfg: EyeCVConfig, pairs, models=(), chosen=None) -> str:
+def leak_text(cfg: EyeCVConfig, pairs, models=(), chosen=None, joined=None) -> str:
     """The leak table's reading guide, from the protocols this run ran (Markdown); ``models``: the leak table's
     models (those run in the headline only, and those run on one seed in some protocols, are named); ``chosen``: the
-    tuning table (:func:`lib.eye.experiment.chosen_table`), for the SOM sides chosen per protocol."""
+    tuning table (:func:`lib.eye.experiment.chosen_table`), for the SOM sides chosen per protocol; ``joined``: the
+    groups made by joining ambiguous copies (:func:`lib.eye.copies.join_group_facts`), named in linked - originals."""
     ran = set(cfg.cv.protocols)
     lines = [
         f"Protocols run: {', '.join(cfg.cv.protocols)}. Every protocol is scored on the same test images (the "
@@ -77,7 +78,17 @@ def leak_text(cfg: EyeCVConfig, pairs, models=(), chosen=None) -> str:
             )
     for a, b in pairs:
         if a in ran and b in ran:
-            lines.append(f"- *{a} - {b}*: {LEAK_MEANING[(a, b)]}.")
+            extra = ""
+            if (a, b) == ("linked", "originals") and joined and joined["groups"]:
+                big = joined["largest"]
+                extra = (
+                    f"; it also contains a grouping change: {joined['groups']:,} groups made by joining ambiguous "
+                    f"copies to all their candidates (largest {big['images']:,} images, {big['originals']:,} "
+                    f"originals: {big['share of class (%)']:.1f} % of the scored {big['class']} originals) exist in {a}"
+                    f" only ({b} keeps those originals apart), so for {big['class']} the difference is not the copies "
+                    "alone"
+                )
+            lines.append(f"- *{a} - {b}*: {LEAK_MEANING[(a, b)]}{extra}.")
         else:
             missing = ", ".join(x for x in (a, b) if x not in ran)
             lines.append(f"- *{a} - {b}*: not run ({missing} not among the protocols).")
@@ -147,6 +158,11 @@ def _pp(entry: dict, key: str) -> str:
     return f"{100 * entry[key]:+.2f} pp [{100 * lo:+.2f}, {100 * hi:+.2f}]"
 
 
+def _seeds(n) -> str:
+    """ "1 seed" / "3 seeds"."""
+    return f"{int(n)} seed" + ("" if int(n) == 1 else "s")
+
+
 def in_ci_text(tables: dict) -> str:
     """Every Table 2 cell whose CI holds the paper's value ({label: table2.table2_vs_paper table}), with what it
     means (Markdown)."""
@@ -161,7 +177,7 @@ def in_ci_text(tables: dict) -> str:
                     cls = col[len("paper ") :]
                     hits.append(
                         f"{row['model']}, {row['reading']}, {cls}, {name}: ours {row[f'{cls} (%)']}, paper "
-                        f"{row[col].split(' ')[0]}" + (f" ({row['seeds']} seed(s))" if "seeds" in row else "")
+                        f"{row[col].split(' ')[0]}" + (f" ({_seeds(row['seeds'])})" if "seeds" in row else "")
                     )
     if not hits:
         return "No reading of any model holds a paper value inside its 95% CI."
@@ -234,12 +250,14 @@ def interpretation(
     pairs=(),
     chosen=None,
     same_source=None,
+    joined=None,
 ) -> str:
     """Generated reading of the results (Markdown bullets); ``meta_floor``: the best metadata-floor row (or None);
     ``pairs``: the leak table's protocol pairs; ``chosen``: the tuning table (the SOM sides chosen per protocol);
     ``same_source``: (block, {model: readings entry inside it}) (:func:`lib.eye.experiment.same_source_readings`) or
-    None. The "best" model is the one with the highest balanced accuracy (free
-    of the test class mix); every model whose paired CI against it contains 0 is in the tied top group."""
+    None; ``joined``: the groups made by joining (:func:`lib.eye.copies.join_group_facts`). The "best" model is the
+    one with the highest balanced accuracy (free of the test class mix); every model whose paired CI against it
+    contains 0 is in the tied top group."""
     r = read[main]
     best = max(r, key=lambda m: r[m]["balanced_accuracy"])
     top = [m for m in r if r[m].get("vs_best", {}).get("tied", m == best)]
@@ -345,7 +363,9 @@ def interpretation(
             if a in per and b in per:
                 parts = []
                 na, nb = per[a].get("seeds", 1), per[b].get("seeds", 1)
-                one = " with a 1-seed side" if min(na, nb) == 1 else ""
+                one = ""
+                if min(na, nb) == 1:
+                    one = " with a 1-seed side" if max(na, nb) > 1 else " with 1 seed each side"
                 for key, bkey, name in (
                     ("accuracy", "boot", "accuracy"),
                     ("balanced_accuracy", "balanced_boot", "balanced accuracy"),
@@ -360,6 +380,13 @@ def interpretation(
                         f"; seeds {a} {na}, {b} {nb}: the CI omits the retraining variability of "
                         f"{'the 1-seed side' if max(na, nb) > 1 else 'both sides'}, so "
                         "a verdict here is of one fold assignment"
+                    )
+                if (a, b) == ("linked", "originals") and joined and joined["groups"]:
+                    big = joined["largest"]
+                    also += (
+                        f"; also the grouping change of the {joined['groups']:,} joined groups (largest "
+                        f"{big['images']:,} images, {big['share of class (%)']:.1f} % of the scored {big['class']} "
+                        f"originals; {a} only), so for {big['class']} it is not the copies alone"
                     )
                 sides = {q: v for q, v in chosen_sides(chosen).items() if q in (a, b)}
                 if m in SOM_MODELS and len(sides) == 2 and set(sides[a]) != set(sides[b]):

@@ -82,6 +82,14 @@ def count_recalls(n: int) -> np.ndarray:
     return np.round(100.0 * np.arange(n + 1) / n, 2)
 
 
+def nearest_count_recall(v: float, sizes) -> str:
+    """The count-based recall k/n nearest ``v`` (%) over the fold sizes ``sizes`` (one fold size: the smaller n on a
+    tie), as "k/n = value"."""
+    best = min((abs(count_recalls(n)[k] - v), n, k) for n in sizes for k in range(n + 1))
+    _, n, k = best
+    return f"{k}/{n} = {count_recalls(n)[k]:.2f}"
+
+
 def fold_sizes(count: int, n_splits: int) -> list[int]:
     """The class sizes a stratified ``n_splits``-fold split gives a class of ``count`` images: floor and ceil."""
     return sorted({count // n_splits, -(-count // n_splits)})
@@ -117,9 +125,7 @@ def table2_fold_check(folds: dict[str, list[float]], counts: dict[str, list[int]
                     "fold total error if one-vs-rest (%)": 100 * total,
                     "one-vs-rest possible": errs[c] <= total + 1e-12,
                     "images per fold (n)": "/".join(map(str, sizes)),
-                    "nearest k/n (%)": ", ".join(
-                        f"{count_recalls(n)[np.argmin(np.abs(count_recalls(n) - v))]:.2f}" for n in sizes
-                    ),
+                    "nearest k/n (%)": nearest_count_recall(v, sizes),
                     "fits count-based recall": bool(fits),
                 }
             )

@@ -140,7 +140,7 @@ def _name_links():
         ("c/_0_1.jpg", c[0], "", 1, False, True),
         ("c/_1_1.jpg", c[2], "", 1, False, True),
         ("c/_4_1.jpg", c[4], f"{c[5]} | {c[6]}", 3, False, True),  # tie: joined to all three
-        ("c/_5_1.jpg", c[9], "", 1, True, True),  # flagged, nothing names its source: kept with its one candidate
+        ("c/_5_1.jpg", c[9], "", 1, True, True),  # flagged, no name: joined with c/06, its k-neighbour's offset -1
     ]
     links = pd.DataFrame(
         [
@@ -166,19 +166,23 @@ def test_resolve_links_fixes_the_source_by_the_file_name_where_the_offset_is_one
         "c/_0_1.jpg": copies.ONE_SOURCE,
         "c/_1_1.jpg": copies.ONE_SOURCE,
         "c/_4_1.jpg": copies.JOINED,
-        "c/_5_1.jpg": copies.K_UNSUPPORTED,
+        "c/_5_1.jpg": copies.JOINED,
     }
     assert out.loc["g/_6_1.jpg", "joins"] == "g/06.jpg" and out.loc["g/_5_1.jpg", "joins"] == "g/05.jpg"
     assert out.loc["g/_8_1.jpg", "joins"] == "g/01.jpg | g/02.jpg | g/08.jpg"
     assert out.loc["c/_4_1.jpg", "joins"] == "c/04.jpg | c/05.jpg | c/06.jpg"
-    assert out.loc["c/_5_1.jpg", "joins"] == "c/09.jpg" and out.loc["c/_0_1.jpg", "named source"] == ""
+    # review24s8 m3: the flagged copy is joined with its candidate and the source its nearest confirmed k implies
+    assert out.loc["c/_5_1.jpg", "joins"] == "c/09.jpg | c/06.jpg" and out.loc["c/_0_1.jpg", "named source"] == ""
+    assert out.loc["c/_5_1.jpg", "k-implied source"] == "c/06.jpg" and out.loc["c/_0_1.jpg", "k-implied source"] == ""
     # too few confirmed links: the name fixes nothing, the ties are joined to all their candidates
     few = copy_check.resolve_links(links, files, min_confirmed=4).set_index("file")
     assert few.loc["g/_5_1.jpg", "link"] == copies.JOINED and few.loc["g/_7_1.jpg", "link"] == copies.K_UNSUPPORTED
+    assert few.loc["g/_7_1.jpg", "joins"] == "g/07.jpg"  # its k-neighbours imply its own candidate: kept alone
     groups = dict(zip(files, copies.link_groups(files, np.array(files), out.reset_index())))
     assert groups["g/_6_1.jpg"] == groups["g/06.jpg"] != groups["g/08.jpg"]
     assert groups["g/_8_1.jpg"] == groups["g/01.jpg"] == groups["g/02.jpg"] == groups["g/08.jpg"]
-    assert groups["c/_4_1.jpg"] == groups["c/04.jpg"] == groups["c/06.jpg"] != groups["c/09.jpg"]
+    assert groups["c/_4_1.jpg"] == groups["c/04.jpg"] == groups["c/06.jpg"] == groups["c/09.jpg"]  # via c/_5_1
+    assert groups["c/_5_1.jpg"] == groups["c/09.jpg"] != groups["c/00.jpg"]
     counts = copy_check.link_counts(out.reset_index(), tie_join=2).set_index("class")
     assert counts.loc["g"].to_dict() | {} == {
         "copies": 8,
@@ -186,6 +190,7 @@ def test_resolve_links_fixes_the_source_by_the_file_name_where_the_offset_is_one
         "of them by file name": 3,
         "of them k offset unsupported": 0,
         "joined to all candidates": 1,
+        "of them k-flagged (+ k-implied source)": 0,
         "captured": 7,
         "captured (%)": 87.5,
         "unmatched (dropped)": 1,
@@ -194,7 +199,9 @@ def test_resolve_links_fixes_the_source_by_the_file_name_where_the_offset_is_one
         "sources used": 6,
         "sources with 2+ copies": 1,
     }
-    assert counts.loc["c", ["linked to one source", "of them k offset unsupported", "captured"]].tolist() == [3, 1, 4]
+    c_row = ["linked to one source", "of them k offset unsupported", "joined to all candidates", "captured"]
+    assert counts.loc["c", c_row].tolist() == [2, 0, 2, 4]
+    assert counts.loc["c", "of them k-flagged (+ k-implied source)"] == 1
 
 
 def test_exact_duplicates_flag_cross_class_files(tmp_path):
@@ -348,7 +355,12 @@ def test_k_check_flags_an_unsupported_low_scoring_link_and_counts_it():
     groups = dict(zip(files, copies.link_groups(files, np.array(files), named)))
     assert groups["c/_5_1.jpg"] == groups["c/09_left.jpg"] == groups["c/05_left.jpg"] != groups["c/04_left.jpg"]
     assert groups["c/_3_1.jpg"] == groups["c/03_left.jpg"]
-    kept = copy_check.resolve_links(flagged, files)  # too few confirmed links for the name: kept with its candidate
-    assert kept["link"].tolist()[2] == copies.K_UNSUPPORTED and not copies.dropped_mask(files, kept).any()
+    # too few confirmed links for the name: its k-neighbours (_4, _6: offset 0) imply c/05 (review24s8 m3)
+    kept = copy_check.resolve_links(flagged, files)
+    assert kept["link"].tolist()[2] == copies.JOINED and not copies.dropped_mask(files, kept).any()
+    assert kept["joins"].tolist()[2] == "c/09_left.jpg | c/05_left.jpg"
+    groups = dict(zip(files, copies.link_groups(files, np.array(files), kept)))
+    assert groups["c/_5_1.jpg"] == groups["c/09_left.jpg"] == groups["c/05_left.jpg"] != groups["c/04_left.jpg"]
     c = copy_check.link_counts(kept).iloc[0]
-    assert (c["linked to one source"], c["of them k offset unsupported"], c["captured"]) == (4, 1, 4)
+    assert (c["linked to one source"], c["of them k offset unsupported"], c["captured"]) == (3, 0, 4)
+    assert c["of them k-flagged (+ k-implied source)"] == 1

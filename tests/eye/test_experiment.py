@@ -541,7 +541,7 @@ def test_pixel_check_rows_and_ambiguous_labels():
         }
     )
     kinds = {r["file"]: r["kind"] for r in copy_check.pair_rows(links, n_random=0, n_low=2, seed=0)}
-    assert kinds["y"].endswith("(joined to all candidates)") and not kinds["x"].endswith(")")
+    assert kinds["y"].endswith("(joined)") and not kinds["x"].endswith(")")
     assert not any("dropped" in k for k in kinds.values())
 
 
@@ -856,8 +856,31 @@ def test_copy_target_text_counts_captured_against_the_issue_target():
     }
     text = prose_data.copies_text(full)
     assert "90 linked to one source (of them 3 by their file name" in text and "1 flagged by the k check" in text
-    assert "8 ambiguous, **joined to all their candidates**" in text and "up to 6 originals" in text
-    assert "4 of them have more than 3 candidates and are joined all the same" in text
+    assert "8 **joined to all their candidates** (ambiguous:" in text and "up to 6 originals" in text
+    assert "4 joined copies have more than 3 candidates and are joined all the same" in text
+    assert "two eyes" not in text and "none did in this run" in text
+    none_flagged = prose_data.copies_text({**full, "linked_k_unsupported": 0})
+    assert "flagged by the k check with no other source" not in none_flagged  # a 0 count is left out
+    assert "3 by their file name: a tie or the k check left the score undecided" in none_flagged
+    # review24s8 m1 / m3: the groups made by joining and the k-flagged copies joined with their k-implied source
+    big = {
+        "images": 192,
+        "originals": 71,
+        "copies": 121,
+        "class": "cataract",
+        "scored originals": 71,
+        "class scored originals": 396,
+        "share of class (%)": 100 * 71 / 396,
+    }
+    text = prose_data.copies_text({**full, "joined_k_flagged": 2, "join_groups": {"groups": 30, "largest": big}})
+    assert "8 **joined to all their candidates** (2 of them flagged by the k check and joined with their one" in text
+    assert "the others ambiguous: a second candidate" in text
+    assert (
+        "may join many look-alike eyes into one group: 30 groups made by joining (originals of 2+ groups without the "
+        "joins); largest: 192 images (71 originals, 121 copies; 71 of the 396 scored cataract originals = 17.9 %)"
+    ) in text
+    assert "only makes the copy-grouped protocols stricter" in text
+    assert "*linked - originals* for cataract also contains this grouping change" in text
     assert "2 unmatched (**dropped from the data**" in text and "(dropped)" not in text.split("Method")[0]
 
 

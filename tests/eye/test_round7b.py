@@ -136,7 +136,7 @@ def test_table2_rows_carry_seeds_and_ci_resamples():
     t = table2.table2_vs_paper({"m": entry}, {"a": 0.9, "b": 0.7, "mean": 0.8}, ["a", "b"], str)
     assert t["seeds"].tolist() == [1] and "no retraining variability" in t["CI resamples"].iloc[0]
     text = prose_results.in_ci_text({"plain": t})
-    assert "paper 90.00 (1 seed(s))" in text and "A CI of a model run on one seed omits" in text
+    assert "paper 90.00 (1 seed)" in text and "seed(s)" not in text and "A CI of a model run on one seed omits" in text
     entry["n_seeds"] = 3
     t = table2.table2_vs_paper({"m": entry}, {"a": 0.9, "b": 0.7, "mean": 0.8}, ["a", "b"], str)
     assert "A CI of a model run on one seed" not in prose_results.in_ci_text({"plain": t})
