@@ -101,3 +101,60 @@ def test_outside_a_kernel_figure_is_saved_not_shown(tmp_path, monkeypatch, capsy
     assert not plt.get_fignums(), "the figure is closed"
     assert outputs.relative(paths.ROOT / "notebooks" / "x.ipynb") == "notebooks/x.ipynb"
     assert not outputs.relative("/somewhere/else/file.txt").startswith("/")
+
+
+def _png(mode: str, pixels: list) -> bytes:
+    import io
+
+    from PIL import Image
+
+    im = Image.new(mode, (2, 2))
+    im.putdata(pixels)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_inline_png_opaque_rgba_becomes_rgb_with_the_same_pixels():
+    import io
+
+    from PIL import Image
+
+    from lib.core.outputs import inline_png
+
+    pixels = [(10, 20, 30, 255), (200, 0, 0, 255), (0, 255, 0, 255), (1, 2, 3, 255)]
+    out = inline_png(_png("RGBA", pixels))
+    with Image.open(io.BytesIO(out)) as im:
+        assert im.mode == "RGB"
+        assert list(im.getdata()) == [p[:3] for p in pixels]
+
+
+def test_inline_png_keeps_transparent_and_rgb_images_byte_for_byte():
+    from lib.core.outputs import inline_png
+
+    translucent = _png("RGBA", [(10, 20, 30, 255), (200, 0, 0, 128), (0, 255, 0, 255), (1, 2, 3, 255)])
+    rgb = _png("RGB", [(10, 20, 30), (200, 0, 0), (0, 255, 0), (1, 2, 3)])
+    assert inline_png(translucent) == translucent
+    assert inline_png(rgb) == rgb
+
+
+def test_inline_png_reproduces_the_committed_nb03_real_executed_copy():
+    """The real nb03 executed copy embeds each saved figure as inline_png encodes it (checked byte for byte)."""
+    import base64
+    import json
+
+    from lib.core import paths
+    from lib.core.outputs import inline_png
+
+    nb_path = paths.ROOT / "results" / "real" / "03_eye_mobilenet_som.ipynb"
+    fig_dir = paths.ROOT / "figures" / "real" / "03_eye_mobilenet_som"
+    if not nb_path.exists() or not fig_dir.exists():
+        pytest.skip("no committed real nb03 run")
+    embedded = [
+        base64.b64decode(o["data"]["image/png"])
+        for c in json.loads(nb_path.read_text())["cells"]
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
+    encoded = {inline_png(f.read_bytes()) for f in fig_dir.glob("*.png")}
+    assert embedded and all(e in encoded for e in embedded)
