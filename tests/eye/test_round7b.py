@@ -14,6 +14,11 @@ from tests.eye.test_experiment import _cfg
 from tests.eye.test_round7 import _chosen
 
 
+def _seeded_cfg(**kw):
+    """Seeds [0, 1, 2]: logistic regression on every seed, the literal CBNN on all three in the headline only."""
+    return _cfg(seeds=[0, 1, 2], seed_models=["logreg"], headline_seed_models=["cbnn_onehot"], **kw)
+
+
 def _entry(ba: float, n_seeds: int = 1) -> dict:
     return {
         "accuracy": 0.8,
@@ -62,13 +67,7 @@ def test_leak_verdicts_name_a_one_seed_side():
 
 def test_one_seed_line_of_the_leak_text_covers_mixed_pairs():
     """B1/M4: the 'One seed only' line no longer calls a difference against a seeded side a plain group bootstrap."""
-    cfg = _cfg(
-        models=("logreg", "cbnn_onehot"),
-        protocols=["neardup", "linked"],
-        seeds=[0, 1, 2],
-        seed_models=["logreg"],
-        headline_seed_models=["cbnn_onehot"],
-    )
+    cfg = _seeded_cfg(models=("logreg", "cbnn_onehot"), protocols=["neardup", "linked"])
     line = next(x for x in prose_results.leak_text(cfg, [], ("cbnn_onehot",)).splitlines() if x.startswith("One"))
     assert "a paired difference with a 1-seed side omits that side's retraining variability" in line
     assert cfg.label("cbnn_onehot") + " in linked" in line
@@ -144,13 +143,7 @@ def test_table2_rows_carry_seeds_and_ci_resamples():
 
 def test_claim_seeds_text_states_both_protocols():
     """M3: the claim's seeds in the paper's protocol (1) against the honest one (3), from the parameters."""
-    cfg = _cfg(
-        models=("logreg", "cbnn_onehot"),
-        protocols=["neardup", "plain"],
-        seeds=[0, 1, 2],
-        seed_models=["logreg"],
-        headline_seed_models=["cbnn_onehot"],
-    )
+    cfg = _seeded_cfg(models=("logreg", "cbnn_onehot"), protocols=["neardup", "plain"])
     t = prose.claim_seeds_text(cfg, "cbnn_onehot")
     assert f"paper's protocol (plain): {cfg.label('cbnn_onehot')} on seeds [0], 95% CI a group bootstrap" in t
     assert "honest protocol (neardup)" in t and "on seeds [0, 1, 2]" in t and "different numbers of seeds" in t
@@ -158,13 +151,8 @@ def test_claim_seeds_text_states_both_protocols():
 
 def test_side_edge_text_names_the_seeds_per_protocol():
     """M5: each protocol's side choices are labelled with the seeds that ran a side selection."""
-    cfg = _cfg(
-        models=("som", "cbnn_onehot", "logreg"),
-        tuning={"som_side": [8, 16, 32]},
-        protocols=["neardup", "linked"],
-        seeds=[0, 1, 2],
-        seed_models=["logreg"],
-        headline_seed_models=["cbnn_onehot"],
+    cfg = _seeded_cfg(
+        models=("som", "cbnn_onehot", "logreg"), tuning={"som_side": [8, 16, 32]}, protocols=["neardup", "linked"]
     )
     edges = pd.DataFrame(
         [
