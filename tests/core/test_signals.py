@@ -80,8 +80,10 @@ def test_runner_killed_keeps_failed_copy_and_removes_temporary(tmp_path, signum)
             new_code_cell("run = 'default'\nn = 1", metadata={"tags": ["parameters"]}),
             new_code_cell(
                 "import json, os, time\n"
-                f"open({str(started)!r}, 'w').write(json.dumps({{'pid': os.getpid(), "
+                # written, then renamed: the test polls for the file and must never read it half-written
+                f"open({str(started) + '.part'!r}, 'w').write(json.dumps({{'pid': os.getpid(), "
                 "'aten': os.environ.get('ATEN_CPU_CAPABILITY')}))\n"
+                f"os.replace({str(started) + '.part'!r}, {str(started)!r})\n"
                 "time.sleep(300)"
             ),
         ]
