@@ -231,10 +231,14 @@ def k_consistency(links: pd.DataFrame, files: list[str]) -> pd.DataFrame:
 SHORT_STATUS = {BY_NAME: "by file name", K_UNSUPPORTED: "k flag", JOINED: "joined", UNMATCHED: "unmatched"}
 
 
-def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int, n_wide: int = 0) -> list[dict]:
+def pair_rows(
+    links: pd.DataFrame, n_random: int, n_low: int, seed: int, n_wide: int = 0, n_close: int = 0
+) -> list[dict]:
     """Rows for the matched-pairs figure: ``n_random`` random links, the ``n_low`` lowest-scoring links, the
     ``n_low`` links with the smallest margin over the runner-up (the hardest cases for a false link) and the
-    ``n_wide`` links to one source with the largest margin (their runner-up truly rejected). A row whose copy is not
+    ``n_wide`` links to one source with the largest margin (their runner-up truly rejected) and the ``n_close`` links
+    to one source with the smallest margin (the runner-ups rejected by the narrowest margin above the tie margin, the
+    closest calls among the rejections). A row whose copy is not
     linked to one source by its score carries its short status in its kind (:data:`SHORT_STATUS`)."""
     linked = links[links["linked"]]
     if not len(linked):
@@ -250,7 +254,13 @@ def pair_rows(links: pd.DataFrame, n_random: int, n_low: int, seed: int, n_wide:
         .nlargest(n_wide, "_m")
         .assign(kind="largest margin, runner-up rejected")
     )
-    rows = pd.concat([rnd, low, margin.drop(columns="_m"), wide.drop(columns="_m")]).drop_duplicates("file")
+    close = (
+        single.assign(_m=single["score"] - single["second_score"])
+        .nsmallest(n_close, "_m")
+        .assign(kind="smallest margin, runner-up rejected")
+    )
+    parts = [rnd, low, margin.drop(columns="_m"), wide.drop(columns="_m"), close.drop(columns="_m")]
+    rows = pd.concat(parts).drop_duplicates("file")
     status = link_status(rows)
     short = status.map(lambda v: SHORT_STATUS.get(v, v))
     rows["kind"] = np.where(status != ONE_SOURCE, rows["kind"] + " (" + short + ")", rows["kind"])

@@ -372,7 +372,12 @@ def interpretation(
                 ):
                     d = per[a][key] - per[b][key]
                     lo, hi = np.nanpercentile(per[a][bkey] - per[b][bkey], [2.5, 97.5])
-                    verdict = f"established{one}" if lo > 0 or hi < 0 else "not established: the CI contains 0"
+                    # a CI that omits retraining variability (one seed on a side) cannot establish a difference
+                    apart = lo > 0 or hi < 0
+                    if apart and one:
+                        verdict = f"indicative{one}, not established: the CI excludes 0 but holds no seed variability"
+                    else:
+                        verdict = "established" if apart else "not established: the CI contains 0"
                     parts.append(f"{100 * d:+.2f} pp {name} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({verdict})")
                 also = ""
                 if one:

@@ -58,7 +58,7 @@ def test_leak_verdicts_name_a_one_seed_side():
     read = {"neardup": {"cbnn_onehot": _entry(0.7, 3)}}
     mixed = {"cbnn_onehot": {"linked": _per(0.8, 1), "neardup": _per(0.7, 3)}}
     line = next(x for x in _interpretation(cfg, mixed, read).splitlines() if x.startswith("- *linked - neardup*"))
-    assert "(established with a 1-seed side)" in line
+    assert "(indicative with a 1-seed side, not established: the CI excludes 0 but holds no seed variability)" in line
     assert "seeds linked 1, neardup 3: the CI omits the retraining variability of the 1-seed side" in line
     both = {"cbnn_onehot": {"linked": _per(0.8, 3), "neardup": _per(0.7, 3)}}
     line = next(x for x in _interpretation(cfg, both, read).splitlines() if x.startswith("- *linked - neardup*"))

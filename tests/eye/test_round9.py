@@ -114,6 +114,13 @@ def test_pair_rows_add_the_largest_margins_and_short_labels():
         "d": "largest margin, runner-up rejected",
         "a": "largest margin, runner-up rejected",
     }
+    # the closest rejections: one-source links with the smallest margins (c 0.3 < a 0.75); e (by file name) and b
+    # (joined) are not one-source links by score
+    close = copy_check.pair_rows(links, n_random=0, n_low=0, seed=0, n_close=2)
+    assert {r["file"]: r["kind"] for r in close} == {
+        "c": "smallest margin, runner-up rejected",
+        "a": "smallest margin, runner-up rejected",
+    }
     rows = copy_check.pair_rows(links, n_random=0, n_low=2, seed=0, n_wide=0)
     assert {r["file"]: r["kind"] for r in rows}["b"] == "lowest score (joined)"  # b: 2nd lowest score
     assert copy_check.pair_rows(links, n_random=0, n_low=0, seed=0) == []
@@ -145,7 +152,9 @@ def test_seeds_plural_one_fold_size_and_one_seed_each_side():
     read = {"neardup": {"cbnn_onehot": _entry(0.7, 3)}}
     ones = {"cbnn_onehot": {"linked": _per(0.8, 1), "neardup": _per(0.7, 1)}}
     line = next(x for x in _interpretation(cfg, ones, read).splitlines() if x.startswith("- *linked - neardup*"))
-    assert "(established with 1 seed each side)" in line and "1-seed side" not in line.split(";")[0]
+    verdict = "(indicative with 1 seed each side, not established: the CI excludes 0 but holds no seed variability)"
+    assert verdict in line and "1-seed side" not in line.split(";")[0]
+    assert "(established" not in line
     assert "the retraining variability of both sides" in line
 
 
