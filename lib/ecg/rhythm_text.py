@@ -258,7 +258,8 @@ def _why(res, primary: str) -> list[str]:
     seq_in, floor_in = inn[inn.model == "sequence"], inn[inn.model == "floor"]
     runs = res.runs[(res.runs.reading == primary) & (res.runs.model == "sequence")]
     if len(seq_in) and len(floor_in) and floor_in.inner_cv_pr_auc.notna().all():
-        col = "inner_cv_pr_auc_smoothed" if "inner_cv_pr_auc_smoothed" in seq_in else "inner_cv_pr_auc"
+        smooth = int(res.settings["sequence"].get("smooth_epochs", 1)) > 1 and "inner_cv_pr_auc_smoothed" in seq_in
+        col = "inner_cv_pr_auc_smoothed" if smooth else "inner_cv_pr_auc"
         ch_in = seq_in[seq_in["chosen"].astype(bool)] if "chosen" in seq_in else seq_in.iloc[0:0]
         best = ch_in.groupby("seed")[col].max() if len(ch_in) else seq_in.groupby("seed")[col].max()
         last = seq_in.groupby("seed").epoch.max()
@@ -277,10 +278,12 @@ def _why(res, primary: str) -> list[str]:
         text = (
             "- Inside DS1 (inner patient-grouped CV, pooled out-of-fold non-sinus PR-AUC; DS2 unseen): floor "
             f"{fl:.3f}, sequence model {best.min():.3f}-{best.max():.3f} at its chosen epoch over seeds"
-            + (" (the moving mean that chose it)" if col == "inner_cv_pr_auc_smoothed" else "")
+            + (" (the moving mean that chose it)" if smooth else "")
             + f" (selected on these same scores{_grid_clause(res)}, so optimistic against the floor's single fit; "
             f"epochs chosen: {chosen}; training ran {', '.join(str(int(v)) for v in last)} epochs, stopping "
-            f"{res.settings['sequence']['patience']} epochs after the best or at the cap of {cap}). "
+            f"{res.settings['sequence']['patience']} epochs after the "
+            + ("smoothed curve's " if smooth else "")
+            + f"best or at the cap of {cap}). "
         )
         if capped:
             text += (

@@ -355,3 +355,29 @@ def test_one_builder_writes_both_auc_difference_sentences():
     assert auc_difference_line("X", c2, "ODAL with it") == (
         "- X: learning-curve AUC difference +0.004 [-0.010, 0.020], not separable (detectable with these seeds: n/a)."
     )
+
+
+def test_the_inside_ds1_line_reads_the_smoothed_score_at_the_chosen_epoch_and_the_smoothed_cap_rule():
+    from lib.ecg import rhythm_text as rt
+
+    def case(smooth, epochs_run, chosen):
+        ap = [0.5, 0.9, 0.6, 0.7, 0.72][:epochs_run]
+        sm = list(R.smoothed(ap, smooth))
+        inner = pd.DataFrame(
+            [{"reading": "statement", "model": "sequence", "seed": 0, "epoch": e + 1, "inner_cv_pr_auc": v,
+              "inner_cv_pr_auc_smoothed": sm[e], "chosen": e + 1 == chosen} for e, v in enumerate(ap)]
+            + [{"reading": "statement", "model": "floor", "seed": 0, "epoch": None, "inner_cv_pr_auc": 0.95}]
+        )  # fmt: skip
+        runs = pd.DataFrame([{"reading": "statement", "model": "sequence", "seed": 0, "epochs": chosen}])
+        seq = {"max_epochs": 5, "patience": 2, "smooth_epochs": smooth}
+        res = types.SimpleNamespace(inner=inner, runs=runs, settings={"sequence": seq}, per_record=None, grid=None)
+        return rt._why(res, "statement")[0]
+
+    # smoothed .7 .667 .733 .673 .71: chosen epoch 3; 5 epochs ran = the cap; 5 - 3 - 1 < 2: stopped by the cap
+    line = case(3, 5, 3)
+    assert "sequence model 0.733-0.733 at its chosen epoch over seeds (the moving mean that chose it)" in line
+    assert "stopping 2 epochs after the smoothed curve's best or at the cap of 5" in line
+    assert "Seed(s) 0 stopped at the cap of 5 epochs" in line
+    raw = case(1, 4, 2)  # raw: best 0.9 at epoch 2, patience 2 reached at epoch 4 (before the cap)
+    assert "sequence model 0.900-0.900 at its chosen epoch over seeds (selected" in raw
+    assert "stopping 2 epochs after the best or at the cap" in raw and "stopped at the cap" not in raw
