@@ -225,7 +225,7 @@ def grid_reading(res, detail: bool = True) -> str:
     (:func:`spread_sentence`); without (the verdict line of lib.ecg.rhythm_text.reading), the summary alone."""
     sq, g = res.settings.get("sequence", {}), getattr(res, "grid", None)
     words = grid_words(sq) if {"lr", "units"} <= set(sq) else "settings as given"
-    rule = f" Epochs: {epoch_rule(sq)}." if {"patience", "max_epochs"} <= set(sq) else ""
+    rule = f" Epochs: {epoch_rule(sq)}." if detail and {"patience", "max_epochs"} <= set(sq) else ""
     if g is None or not len(g):
         return f"The sequence model: {words}.{rule}"
     n = int(g.groupby("seed").size().max())

@@ -177,6 +177,7 @@ def test_grid_reading_carries_the_rule_the_bullets_the_spread_and_the_edges():
     assert "2 of 2 chosen settings sit on a grid edge" in text
     short = RD.grid_reading(res, detail=False)
     assert "runner-up" not in short and "DS2 PR-AUC of every setting" not in short and "grid edge" in short
+    assert RD.epoch_rule(seq) not in short  # the verdict line: the rule is in the description and the grid cell
 
 
 def test_epoch_rule_says_smoothing_and_patience_from_the_parameters():
