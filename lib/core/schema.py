@@ -260,7 +260,7 @@ SECTIONS: dict[str, Any] = {
                     "inputs": LIST(STR("rr", "irregularity", "morphology", "robust")),
                     "alt_inputs": LIST(STR("rr", "irregularity", "morphology", "robust")),
                     "seq_len": INT(min=2),
-                    "units": LIST(INT(min=1)),  # a DS1 grid (lib.ecg.rhythm.sequence_grid), with lr
+                    "units": LIST(INT(min=1)),  # a DS1 grid (lib.ecg.rhythm_grid.sequence_grid), with lr
                     "dense": INT(min=1),
                     "dropout": FLOAT(min=0, max=1, max_open=True),
                     "lr": LIST(FLOAT(min=0, min_open=True)),
@@ -268,6 +268,7 @@ SECTIONS: dict[str, Any] = {
                     "inner_k": INT(min=2),
                     "max_epochs": INT(min=1),
                     "patience": INT(min=1),
+                    "smooth_epochs": INT(min=1),  # moving-mean window of the inner-CV PR-AUC (lib.ecg.rhythm)
                     "grid_on": STR("each_seed", "first_seed"),
                 }
             ),

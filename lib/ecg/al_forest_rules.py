@@ -82,9 +82,15 @@ def per_seed_curves(long: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def savings(long: pd.DataFrame, reference: pd.DataFrame, metric: str, fractions, budget: int) -> pd.DataFrame:
+def savings(
+    long: pd.DataFrame, reference: pd.DataFrame, metric: str, fractions, budget: int, extra: dict | None = None
+) -> pd.DataFrame:
     """One row per (method, fraction, rule) for every method but random: reach counts, per-seed labels and savings,
-    the mean saving with its t-interval (every seed of both reaches), and the early-budget AUC difference."""
+    the mean saving with its t-interval (every seed of both reaches), and the early-budget AUC difference.
+    ``extra``: {method: labels it reads beyond the pool} (ODAL's validation labels; lib.ecg.al_forest.run's
+    settings); the saving with them charged to the method's count, 1 - (labels + extra) / random's labels per seed,
+    is ``saving_with_validation`` with its t-interval (review22s7 m4; equal to the saving where extra is 0)."""
+    extra = extra or {}
     x = grid(long)
     ref = reference.set_index("seed")[metric]
     curves = {(m, int(s)): on_grid(g, metric, x) for (m, s), g in long.groupby(["method", "seed"])}
@@ -105,8 +111,11 @@ def savings(long: pd.DataFrame, reference: pd.DataFrame, metric: str, fractions,
                 }
                 both = [a is not None and b is not None for a, b in zip(lab[m], lab["random"])]
                 per = [1.0 - a / b if ok else None for a, b, ok in zip(lab[m], lab["random"], both)]
+                e = float(extra.get(m, 0))
+                per_v = [1.0 - (a + e) / b if ok else None for a, b, ok in zip(lab[m], lab["random"], both)]
                 every = all(both) and len(both) > 1
                 vals = np.asarray([p for p in per if p is not None], dtype=float)
+                vals_v = np.asarray([p for p in per_v if p is not None], dtype=float)
                 rows.append(
                     {"method": m, "fraction": f, "rule": rule, "seeds": len(seeds)}
                     | {"seeds_reaching": sum(v is not None for v in lab[m])}
@@ -116,6 +125,9 @@ def savings(long: pd.DataFrame, reference: pd.DataFrame, metric: str, fractions,
                     | {"saving": float(vals.mean()) if every else None}
                     | {"saving_ci": _cut(seed_interval(vals)) if every else None}
                     | {"saving_ratio_of_totals": 1.0 - sum(lab[m]) / sum(lab["random"]) if every else None}
+                    | {"validation_labels": int(e)}
+                    | {"saving_with_validation": float(vals_v.mean()) if every else None}
+                    | {"saving_with_validation_ci": _cut(seed_interval(vals_v)) if every else None}
                     | {"early_auc_minus_random": float(np.mean(auc_d)) if auc_d else None}
                     | {"early_auc_minus_random_ci": seed_interval(np.asarray(auc_d)) if len(auc_d) > 1 else None}
                     | {"early_window": [int(x[early][0]), int(x[early][-1])]}
@@ -136,6 +148,24 @@ def claim_row(table: pd.DataFrame, fraction: float, method: str = "odal") -> dic
 
 def _pct(v) -> str:
     return "n/a" if v is None or not np.isfinite(v) else f"{v:+.1%}"
+
+
+def with_validation_text(row: dict | None, method: str = "odal") -> str:
+    """' With the N validation labels ...: saving [95% CI]' for a savings row whose method reads validation labels
+    (review22s7 m4: the saving with them charged, computed in :func:`savings`, never by hand); '' when it reads
+    none or the row has no such column."""
+    if row is None or not row.get("validation_labels"):
+        return ""
+    v, ci = row.get("saving_with_validation"), row.get("saving_with_validation_ci")
+    val = (
+        f"{_pct(v)} [95% CI {_pct(ci[0])} to {_pct(ci[1])}]"
+        if v is not None and not pd.isna(v) and ci
+        else "no value (not every seed of both curves reaches the target)"
+    )
+    return (
+        f" With the {int(row['validation_labels']):,} validation labels {method}'s controller reads charged to "
+        f"{method} (random reads none): {val}."
+    )
 
 
 def reading(
@@ -189,7 +219,7 @@ def reading(
         )
         lines.append(
             f"**The claim** (claims.interpatient_annotation_saving) is the {claim_fraction:.0%} first-crossing row on "
-            f"random's grid: {val}{own}."
+            f"random's grid: {val}{own}." + with_validation_text(c, method)
         )
     r = t.iloc[0]
     ci = r["early_auc_minus_random_ci"]

@@ -81,6 +81,9 @@ def _censored_text(r, s, f) -> str:
 def _not_the_claim(c: dict) -> str:
     v = c.get("saving")
     val = f"{v:+.1%}" if v is not None and not pd.isna(v) else "no value (not every seed of both curves reaches it)"
+    w, n = c.get("saving_with_validation"), c.get("validation_labels")
+    if n and w is not None and not pd.isna(w):  # review22s7 m4: the claim's row with the validation labels charged
+        val += f"; {w:+.1%} {_pct(c.get('saving_with_validation_ci'))} with its {int(n):,} validation labels charged"
     return f" (on its own points; the claim is the random-grid row: {val})"
 
 
@@ -153,26 +156,32 @@ def reading(al: ForestAL, claim: dict | None = None, claim_method: str = "odal")
             + "."
         )
     for m, c in (getattr(al, "odal_minus", None) or {}).items():  # review22s6b n4: ODAL against each query rule
-        if c["auc_difference"] is None:
-            continue
-        ci = c["auc_difference_ci"]
-        word = _side_word(ci, "ODAL above", "ODAL below")
-        det = "n/a" if c["detectable"] is None else f"{c['detectable']:.3f}"
-        lines.append(
-            f"- ODAL minus {m} ({c['seeds']} seeds paired): learning-curve AUC difference {c['auc_difference']:+.3f} "
-            f"{_ci(ci)}, {word} (detectable with these seeds: {det})."
-        )
+        if c["auc_difference"] is not None:
+            lines.append(auc_difference_line(f"ODAL minus {m} ({c['seeds']} seeds paired)", c, "ODAL"))
     c = al.controller
     if c is not None and c["auc_difference"] is not None:
-        ci = c["auc_difference_ci"]
-        word = _side_word(ci, "ODAL with it above", "ODAL with it below")
-        det = "n/a" if c["detectable"] is None else f"{c['detectable']:.3f}"
         lines.append(
-            f"- The fuzzy controller's own effect (ODAL minus ODAL without it, same query rule, {c['seeds']} seeds "
-            f"paired): learning-curve AUC difference {c['auc_difference']:.3f} {_ci(ci)}, {word} (detectable with "
-            f"these seeds: {det})."
+            auc_difference_line(
+                "The fuzzy controller's own effect (ODAL minus ODAL without it, same query rule, "
+                f"{c['seeds']} seeds paired)",
+                c,
+                "ODAL with it",
+            )
         )
     return "\n".join(lines)
+
+
+def auc_difference_line(what: str, c: dict, subject: str) -> str:
+    """One bullet: a paired learning-curve AUC difference ``c`` (lib.ecg.al_forest._paired_auc: auc_difference,
+    its 95% t-interval, the detectable effect), signed, with "``subject`` above/below" or "not separable" by its
+    interval (review22s7 D3: the ODAL-minus-rule and controller sentences share this one builder)."""
+    ci = c["auc_difference_ci"]
+    word = _side_word(ci, f"{subject} above", f"{subject} below")
+    det = "n/a" if c["detectable"] is None else f"{c['detectable']:.3f}"
+    return (
+        f"- {what}: learning-curve AUC difference {c['auc_difference']:+.3f} {_ci(ci)}, {word} (detectable with "
+        f"these seeds: {det})."
+    )
 
 
 def curves_figure(al: ForestAL, stamp: str | None = None):

@@ -62,6 +62,14 @@ def claims_block(
                 "saving_own_grid_ci": own["own_ci"],
                 "saving_rule": f"{saving_rule['fraction']:.0%} of the reference, first crossing, random's label grid",
             }
+            wv = saving_rule.get("saving_with_validation")  # review22s7 m4: ODAL's validation labels charged
+            inter_al |= {
+                "saving_with_validation": None if forest_al.flat or wv is None or pd.isna(wv) else float(wv),
+                "saving_with_validation_ci": None
+                if forest_al.flat or wv is None or pd.isna(wv)
+                else saving_rule.get("saving_with_validation_ci"),
+                "validation_labels": saving_rule.get("validation_labels"),
+            }
     entropy = ((getattr(forest_al, "odal_minus", None) or {}).get("entropy") or {}) if forest_al is not None else {}
     results = seed_means(results, seeds)
     odal = results[paper_split]["odal"]
@@ -82,6 +90,9 @@ def claims_block(
         "interpatient_annotation_saving_lower_bound": inter_al.get("saving_lower_bound"),
         "interpatient_annotation_saving_rule": inter_al.get("saving_rule"),
         "interpatient_annotation_saving_own_grid": inter_al.get("saving_own_grid"),
+        "interpatient_annotation_saving_with_validation": inter_al.get("saving_with_validation"),
+        "interpatient_annotation_saving_with_validation_ci": inter_al.get("saving_with_validation_ci"),
+        "interpatient_annotation_saving_validation_labels": inter_al.get("validation_labels"),
         "interpatient_annotation_saving_own_grid_ci": inter_al.get("saving_own_grid_ci"),
         "interpatient_al_auc_minus_random": inter_al["auc_minus_random"],
         "interpatient_al_auc_minus_random_ci": inter_al["auc_minus_random_ci"],
@@ -114,10 +125,24 @@ def claims_table(claims: dict, paper: dict, results: dict | None = None, **caps)
     return pd.DataFrame(
         [
             {"claim": cid, "paper": value, "ours": claims.get(cid.removeprefix("nb01_"))}
+            | {"ours: 95% CI": claim_ci_text(claims, cid.removeprefix("nb01_"))}
             | ({"ours: ODAL trained on": odal if cid.removeprefix("nb01_") in ODAL_CLAIMS else ""} if odal else {})
             for cid, value in paper.items()
         ]
     )
+
+
+def claim_ci_text(claims: dict, key: str) -> str:
+    """The claims-table cell of ``claims[key]``'s 95% CI (``claims[key + '_ci']``, review22s7 m5): "[lo, hi]"; for
+    a yes/no claim "not an estimate (yes/no)"; for a number without a value or without an interval, why."""
+    v, ci = claims.get(key), claims.get(f"{key}_ci")
+    if isinstance(v, bool | np.bool_):
+        return "not an estimate (yes/no)"
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "n/a (no value)"
+    if not ci or ci[0] is None or ci[1] is None:
+        return "n/a (no interval computed)"
+    return f"[{float(ci[0]):.3f}, {float(ci[1]):.3f}]"
 
 
 def run_meta(

@@ -265,17 +265,43 @@ def standardise(Z, train) -> np.ndarray:
     return ((Z - mu) / np.where(sd > 0, sd, 1.0)).astype("float32")
 
 
+def smoothed(ap, window: int) -> np.ndarray:
+    """The centred moving mean of the per-epoch scores ``ap`` over ``window`` epochs (epoch e: epochs
+    e - (window - 1) // 2 to e + window // 2), over the epochs that exist at the two ends (a shorter window there);
+    ``window`` 1: the scores themselves."""
+    if int(window) < 1:
+        raise ValueError(f"sequence.smooth_epochs must be >= 1, got {window!r}")
+    a = np.asarray(ap, dtype=float)
+    lo, hi = (int(window) - 1) // 2, int(window) // 2
+    return np.array([a[max(0, e - lo) : e + hi + 1].mean() for e in range(a.size)])
+
+
 def fit_sequence(
-    Z, y, train, test, *, record, n_classes: int, inner_k: int, max_epochs: int, patience: int, seed: int, **kw
+    Z,
+    y,
+    train,
+    test,
+    *,
+    record,
+    n_classes: int,
+    inner_k: int,
+    max_epochs: int,
+    patience: int,
+    seed: int,
+    smooth_epochs: int = 1,
+    **kw,
 ) -> dict:
     """Epochs and threshold by inner patient-grouped CV on ``train``: the fold models train in lockstep, after every
-    epoch the pooled out-of-fold non-sinus PR-AUC is measured; training stops ``patience`` epochs after its best (or
-    at ``max_epochs``); the best epoch's weights of every fold model and its F1-best threshold are kept. The model
-    scored on ``test`` is the mean of those fold models (no refit), so the threshold is applied to the models it was
-    chosen on. Returns {'proba' (test, 4 classes), 'score', 'threshold', 'epochs', 'capped' (stopped by the cap:
-    fewer than ``patience`` epochs after the best), 'inner_ap' and 'inner_loss' (per epoch: PR-AUC, mean training
-    loss of the fold models), 'af_score' (P(AF/flutter) on ``test``), 'af_threshold' (F1-best on P(AF/flutter) of
-    the inner CV's out-of-fold predictions at the chosen epoch: AF/flutter vs the rest), 'fit_seconds'}."""
+    epoch the pooled out-of-fold non-sinus PR-AUC is measured; the epoch is chosen on its centred moving mean over
+    ``smooth_epochs`` epochs (:func:`smoothed`; 1: the raw curve), so that one noisy epoch does not pick the model;
+    training stops once the smoothed curve, where complete (an epoch's whole window seen), has gone ``patience``
+    epochs past its best (or at ``max_epochs``); the chosen epoch's weights of every fold model and its F1-best
+    threshold are kept. The model scored on ``test`` is the mean of those fold models (no refit), so the threshold
+    is applied to the models it was chosen on. Returns {'proba' (test, 4 classes), 'score', 'threshold', 'epochs',
+    'capped' (stopped by the cap, not by patience), 'inner_ap', 'inner_ap_smoothed' and 'inner_loss' (per epoch:
+    PR-AUC, its moving mean, mean training loss of the fold models), 'af_score' (P(AF/flutter) on ``test``),
+    'af_threshold' (F1-best on P(AF/flutter) of the inner CV's out-of-fold predictions at the chosen epoch:
+    AF/flutter vs the rest), 'fit_seconds'}."""
     from sklearn.metrics import average_precision_score
 
     t0 = time.perf_counter()
@@ -288,7 +314,8 @@ def fit_sequence(
     oof = np.zeros(len(y))
     oof_af = np.zeros(len(y))
     af = RHYTHM_CLASSES.index("af_flutter")
-    ap, loss, best_oof, best_af, best_w = [], [], None, None, None
+    ahead = int(smooth_epochs) // 2  # epochs after e in e's window: e's smoothed value is complete at e + ahead
+    ap, loss, kept, capped = [], [], [], True
     for e in range(max_epochs):
         losses = []
         for m, (a, b) in zip(models, folds):
@@ -299,12 +326,14 @@ def fit_sequence(
             oof_af[np.sort(b)] = pb[:, af]
         ap.append(float(average_precision_score(pos[held], oof[held])))
         loss.append(float(np.mean(losses)))
-        if ap[-1] >= max(ap):
-            best_oof, best_af = oof[held].copy(), oof_af[held].copy()
-            best_w = [m.model.get_weights() for m in models]
-        if e - int(np.argmax(ap)) >= patience:
+        kept.append((oof[held].copy(), oof_af[held].copy(), [m.model.get_weights() for m in models]))
+        done = e - ahead  # the last epoch whose smoothed value is complete
+        if done >= 0 and done - int(np.argmax(smoothed(ap, smooth_epochs)[: done + 1])) >= patience:
+            capped = False
             break
-    best = int(np.argmax(ap))
+    sm = smoothed(ap, smooth_epochs)
+    best = int(np.argmax(sm[: len(ap) - ahead] if not capped and len(ap) > ahead else sm))
+    best_oof, best_af, best_w = kept[best]
     thr = best_f1_threshold(pos[held], best_oof)
     for m, w in zip(models, best_w):
         m.model.set_weights(w)
@@ -314,69 +343,11 @@ def fit_sequence(
         "score": 1.0 - proba[:, 0],
         "threshold": thr,
         "epochs": best + 1,
-        "capped": len(ap) == max_epochs and max_epochs - (best + 1) < patience,
+        "capped": capped,
         "inner_ap": ap,
+        "inner_ap_smoothed": [float(v) for v in sm],
         "inner_loss": loss,
         "af_score": proba[:, af],
         "af_threshold": best_f1_threshold(y[held] == af, best_af),
         "fit_seconds": time.perf_counter() - t0,
     }
-
-
-# ------------------------------------------------------------------ the sequence model's grid (DS1 only)
-#: the sequence settings a grid may vary (every other setting is one value)
-GRID_KEYS = ("lr", "units")
-#: where the grid is run: for every sequence seed, or on the first seed only (the others reuse its setting)
-GRID_ON = ("each_seed", "first_seed")
-
-
-def sequence_grid(seq_kw: dict) -> list[dict]:
-    """Every (lr, units) setting of ``seq_kw`` (each a number or a non-empty list of numbers), in the order given."""
-    axes = []
-    for k in GRID_KEYS:
-        v = seq_kw.get(k)
-        vals = list(v) if isinstance(v, list | tuple) else [v]
-        if not vals or any(x is None or isinstance(x, bool) or not isinstance(x, int | float) or x <= 0 for x in vals):
-            raise ValueError(f"sequence.{k} must be a positive number or a non-empty list of them, got {v!r}")
-        if len(set(vals)) != len(vals):
-            raise ValueError(f"sequence.{k} lists a value twice: {v!r}")
-        axes.append(vals)
-    return [{"lr": float(lr), "units": int(u)} for lr in axes[0] for u in axes[1]]
-
-
-def grid_edges(grid: list[dict], setting: dict) -> str:
-    """'' when ``setting`` lies inside the grid on every axis with more than one value, else which edge it sits on
-    (e.g. 'lr at the grid's top; units at the grid's bottom'): the best may lie beyond the grid there."""
-    out = []
-    for k in GRID_KEYS:
-        vals = sorted({g[k] for g in grid})
-        if len(vals) > 1 and setting[k] in (vals[0], vals[-1]):
-            out.append(f"{k} at the grid's {'top' if setting[k] == vals[-1] else 'bottom'}")
-    return "; ".join(out)
-
-
-def tune_sequence(Z, y, train, test, *, grid: list[dict], seed: int, **kw) -> tuple[dict, list[dict]]:
-    """:func:`fit_sequence` for every setting of ``grid`` (``kw``: the other settings); the setting whose best
-    epoch has the highest pooled out-of-fold non-sinus PR-AUC of the inner CV on ``train`` wins (the score that
-    already chooses the epochs; DS2 is not read). Returns (the winner's fit, with 'setting' added; one row per
-    setting: seed, lr, units, inner-CV PR-AUC at its best epoch, epochs, capped, seconds, chosen, grid edge)."""
-    if not grid:
-        raise ValueError("the sequence grid is empty")
-    fits = [fit_sequence(Z, y, train, test, seed=seed, **(kw | g)) for g in grid]
-    scores = [max(f["inner_ap"]) for f in fits]
-    best = int(np.argmax(scores))
-    edge = grid_edges(grid, grid[best]) if len(grid) > 1 else ""
-    rows = [
-        {"seed": int(seed)}
-        | g
-        | {
-            "DS1 inner-CV PR-AUC (best epoch)": sc,
-            "epochs": f["epochs"],
-            "capped": f["capped"],
-            "fit_seconds": f["fit_seconds"],
-            "chosen": i == best,
-            "grid edge": edge if i == best else "",
-        }
-        for i, (g, f, sc) in enumerate(zip(grid, fits, scores))
-    ]
-    return fits[best] | {"setting": dict(grid[best])}, rows

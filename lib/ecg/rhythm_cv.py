@@ -19,6 +19,32 @@ def _ci(reps, level=0.95):
     return ecg_boot.percentile_interval(np.asarray(reps), level)
 
 
+def af_patients(record, y, idx) -> list[str]:
+    """The patients (lib.ecg.data.patients) with AF/flutter beats among ``idx``."""
+    idx = np.asarray(idx)
+    af = np.asarray(y)[idx] == AF
+    return sorted(set(patients(np.asarray(record)[idx][af]).tolist()))
+
+
+def split_af_patients(data, split: dict) -> list[str]:
+    """The AF/flutter patients of ``split``'s training and validation parts together (DS1 for the inter-patient
+    split)."""
+    return af_patients(data.record, data.y, np.concatenate([split["train"], split["val"]]))
+
+
+def fold_pr_aucs(pos, scores: dict) -> dict:
+    """One fold's non-sinus PR-AUC per model ('floor', 'sequence') and their difference (None where the fold's
+    test part lacks a class): which folds drive the pooled result (review22s7 m2)."""
+    from sklearn.metrics import average_precision_score
+
+    pos = np.asarray(pos, dtype=bool)
+    ok = 0 < pos.sum() < pos.size
+    out = {f"{n} PR-AUC": float(average_precision_score(pos, s)) if ok else None for n, s in scores.items()}
+    both = ok and {"floor", "sequence"} <= set(scores)
+    out["sequence - floor PR-AUC"] = out["sequence PR-AUC"] - out["floor PR-AUC"] if both else None
+    return out
+
+
 def patient_cv(data, Xf, Z, *, k: int, seed: int, floor_kw: dict, seq_kw: dict, epochs: int, n_boot: int):
     """Patient-grouped k-fold CV over every beat of ``data`` (records 201 and 202 one patient): the floor and the
     sequence model (``epochs`` fixed, the number chosen on DS1) on each fold; pooled out-of-fold scores with
@@ -32,7 +58,11 @@ def patient_cv(data, Xf, Z, *, k: int, seed: int, floor_kw: dict, seq_kw: dict, 
         forest = R._forest(floor_kw["trees"], floor_kw["min_leaf"], seed).fit(Xf[tr], y[tr] != 0)
         score["floor"][te] = forest.predict_proba(Xf[te])[:, -1]
         Zs = R.standardise(Z, tr)
-        kw = {k2: v for k2, v in seq_kw.items() if k2 not in ("inner_k", "max_epochs", "patience", "grid_on")}
+        kw = {
+            k2: v
+            for k2, v in seq_kw.items()
+            if k2 not in ("inner_k", "max_epochs", "patience", "grid_on", "smooth_epochs")
+        }
         m = R.SequenceRhythmModel(Z.shape[1], len(RHYTHM_CLASSES), data.record, seed=seed, **kw)
         for _ in range(epochs):
             m.fit_epoch(Zs, y, tr)
@@ -44,7 +74,10 @@ def patient_cv(data, Xf, Z, *, k: int, seed: int, floor_kw: dict, seq_kw: dict, 
                 "test beats": int(te.size),
                 "test non-sinus": int((y[te] != 0).sum()),
                 "test AF": int((y[te] == AF).sum()),
+                "train AF patients": len(af_patients(data.record, y, tr)),
+                "test AF patients": ", ".join(af_patients(data.record, y, te)),
             }
+            | fold_pr_aucs(y[te] != 0, {n: score[n][te] for n in score})
         )
     yb = (y != 0).astype(int)
     probas = {n: [R.at_threshold(s, 0.5)] for n, s in score.items()}

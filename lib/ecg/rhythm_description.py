@@ -5,6 +5,7 @@ these names; this module imports nothing from it."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 FLOOR_ECT = "floor, ectopic beats excluded (oracle)"
 
@@ -34,7 +35,24 @@ def grid_words(sequence: dict) -> str:
     return (
         f"learning rate and units chosen on DS1 {where} from the grid lr {{{', '.join(f'{v:g}' for v in lr)}}} x "
         f"units {{{', '.join(map(str, units))}}} ({len(lr) * len(units)} settings, each run through the same inner CV "
-        "to its best epoch; the highest pooled out-of-fold non-sinus PR-AUC wins)"
+        "to its chosen epoch; the highest smoothed pooled out-of-fold non-sinus PR-AUC at that epoch wins)"
+    )
+
+
+def epoch_rule(sequence: dict) -> str:
+    """How the sequence model's epoch is chosen and when training stops, from the parameters (review22s7 m1)."""
+    w, p = int(sequence.get("smooth_epochs", 1)), int(sequence["patience"])
+    if w == 1:
+        return (
+            f"the epoch with the best pooled non-sinus PR-AUC (at most {sequence['max_epochs']}; the fold models train "
+            f"in lockstep and stop {p} epochs after the best)"
+        )
+    return (
+        f"the epoch with the best moving mean of the pooled non-sinus PR-AUC over {w} epochs (centred on the epoch, "
+        "shorter at the ends of the curve), not the raw per-epoch maximum, so one noisy epoch does not pick the "
+        f"model (at most {sequence['max_epochs']} epochs; the fold models train in lockstep and stop once the "
+        f"smoothed curve is {p} epochs past its best, an epoch's smoothed value counting once its whole window is "
+        "trained)"
     )
 
 
@@ -83,9 +101,8 @@ def describe(floor: dict, sequence: dict, seeds, checks: dict | None = None) -> 
         f"patient-grouped CV ({floor['inner_k']} folds for the floor, {sequence['inner_k']} for the sequence model, "
         "stratified by rhythm, out-of-fold predictions of every DS1 patient pooled, so both DS1 AF patients are in "
         "it): the floor its feature set and its threshold on P(non-sinus); the sequence model its learning rate and "
-        "units (where the grid has more than one point), its number of epochs "
-        f"(at most {sequence['max_epochs']}; the fold models train in lockstep and stop {sequence['patience']} "
-        "epochs after the best pooled non-sinus PR-AUC) and its threshold; DS2 is scored by the mean of the "
+        f"units (where the grid has more than one point), its number of epochs ({epoch_rule(sequence)}) and its "
+        "threshold; DS2 is scored by the mean of the "
         f"{sequence['inner_k']} inner fold models at that epoch (no refit), the models the threshold was chosen on. "
         "The floor is refitted on every DS1 beat and its out-of-fold threshold transferred to that refit (the issue's "
         "floor); beside it, the like-for-like row scores the floor as the sequence model is scored (the mean of its "
@@ -118,42 +135,125 @@ def grid_clause(res) -> str:
     return f", over the epochs and the {n} grid settings" if n > 1 else ""
 
 
-def grid_reading(res) -> str:
-    """One sentence: how the sequence model's (lr, units) were set (the grid from the parameters), the setting
-    each seed chose on DS1 with its inner-CV PR-AUC, and the grid-edge flags; what the verdict is a verdict on."""
+#: the grid table's columns (lib.ecg.rhythm_grid re-exports them; named here, this module imports no Keras code)
+GRID_SCORE = "DS1 inner-CV PR-AUC (smoothed, chosen epoch)"
+GRID_RAW = "DS1 inner-CV PR-AUC (raw, chosen epoch)"
+GRID_DS2 = "DS2 PR-AUC (not used for the choice)"
+
+
+def _setting(r) -> str:
+    return f"lr {float(r['lr']):g}, {int(r['units'])} units"
+
+
+def selection_bullets(g) -> str:
+    """Markdown bullets, one per seed of the grid table ``g`` (review22s7 m1): the chosen (lr, units), its smoothed
+    inner-CV PR-AUC at its chosen epoch (the raw value at that epoch beside it), the epoch, and the runner-up
+    setting with its score and the margin (none for a one-point grid)."""
+    out = []
+    for s_, rows in g.groupby("seed", sort=True):
+        rows = rows.sort_values(GRID_SCORE, ascending=False, kind="stable")
+        ch = rows[rows["chosen"].astype(bool)].iloc[0]
+        raw = f"; raw {ch[GRID_RAW]:.3f} at that epoch" if GRID_RAW in rows and pd.notna(ch.get(GRID_RAW)) else ""
+        line = (
+            f"- seed {int(s_)}: {_setting(ch)}, smoothed inner-CV PR-AUC {ch[GRID_SCORE]:.3f} at epoch "
+            f"{int(ch['epochs'])}{raw}"
+        )
+        others = rows[~rows["chosen"].astype(bool)]
+        if len(others):
+            ru = others.iloc[0]
+            line += (
+                f"; runner-up {_setting(ru)}, {ru[GRID_SCORE]:.3f} at epoch {int(ru['epochs'])} (margin "
+                f"{ch[GRID_SCORE] - ru[GRID_SCORE]:+.3f})"
+            )
+        else:
+            line += " (one setting: no runner-up)"
+        if isinstance(ch.get("grid edge"), str) and ch["grid edge"]:
+            line += f"; {ch['grid edge']}"
+        out.append(line + ".")
+    return "\n".join(out)
+
+
+def grid_spread(g) -> pd.DataFrame:
+    """Review22s7 m3: how much the inner-CV score (and, shown, not used, the DS2 PR-AUC) moves across seeds within a
+    setting and across settings within a seed: per kind of spread, the number of groups, the mean and the largest
+    within-group standard deviation (ddof 1) and range. Groups of one value are left out (no spread)."""
+    rows = []
+    for what, by in (("across seeds, within a setting", ["lr", "units"]), ("across settings, within a seed", ["seed"])):
+        row = {"spread": what}
+        for col, name in ((GRID_SCORE, "DS1 inner-CV"), (GRID_DS2, "DS2 (not used for the choice)")):
+            if col not in g:
+                continue
+            grp = [v.dropna().to_numpy(float) for _, v in g.groupby(by)[col]]
+            grp = [v for v in grp if v.size > 1]
+            row["groups"] = len(grp)
+            row[f"{name}: mean sd"] = float(np.mean([v.std(ddof=1) for v in grp])) if grp else None
+            row[f"{name}: largest range"] = float(max(v.max() - v.min() for v in grp)) if grp else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def spread_sentence(g) -> str:
+    """One sentence from :func:`grid_spread`: whether the settings differ by more or less than the seeds do, and
+    the DS2 PR-AUC of every setting (mean over the seeds that ran it; not used for the choice)."""
+    t = grid_spread(g).set_index("spread")
+    seeds_sd = t.loc["across seeds, within a setting", "DS1 inner-CV: mean sd"]
+    sets_sd = t.loc["across settings, within a seed", "DS1 inner-CV: mean sd"]
+    out = ""
+    if seeds_sd is not None and sets_sd is not None and pd.notna(seeds_sd) and pd.notna(sets_sd):
+        cmp = "less than" if sets_sd < seeds_sd else "more than"
+        out = (
+            f"The inner-CV score moves {cmp} the seeds move it: mean sd {sets_sd:.3f} across settings within a seed, "
+            f"{seeds_sd:.3f} across seeds within a setting"
+            + (" (the choice among these settings is within the seed noise)." if sets_sd < seeds_sd else ".")
+        )
+    if GRID_DS2 in g and g[GRID_DS2].notna().any():
+        ds2 = g.groupby(["lr", "units"], sort=False)[GRID_DS2].agg(["mean", "size"])
+        out += (" " if out else "") + (
+            "DS2 PR-AUC of every setting (mean over the seeds that ran it; not used for the choice): "
+            + "; ".join(
+                f"lr {lr:g}, {int(u)} units {r['mean']:.3f} ({int(r['size'])} seeds)" for (lr, u), r in ds2.iterrows()
+            )
+            + "."
+        )
+    return out
+
+
+def grid_reading(res, detail: bool = True) -> str:
+    """How the sequence model's (lr, units) were set (the grid from the parameters), the grid-edge flags and what
+    the verdict is a verdict on; with ``detail``, one bullet per seed with its choice, score, epoch and runner-up
+    (:func:`selection_bullets`) and the spread across seeds vs settings with the DS2 score of every setting
+    (:func:`spread_sentence`); without (the verdict line of lib.ecg.rhythm_text.reading), the summary alone."""
     sq, g = res.settings.get("sequence", {}), getattr(res, "grid", None)
     words = grid_words(sq) if {"lr", "units"} <= set(sq) else "settings as given"
+    rule = f" Epochs: {epoch_rule(sq)}." if detail and {"patience", "max_epochs"} <= set(sq) else ""
     if g is None or not len(g):
-        return f"The sequence model: {words}."
+        return f"The sequence model: {words}.{rule}"
     n = int(g.groupby("seed").size().max())
-    ch = g[g["chosen"].astype(bool)]
-    each = "; ".join(
-        f"seed {int(r.seed)}: lr {r.lr:g}, {int(r.units)} units (inner-CV PR-AUC "
-        f"{r['DS1 inner-CV PR-AUC (best epoch)']:.3f}"
-        + (f"; {r['grid edge']}" if isinstance(r["grid edge"], str) and r["grid edge"] else "")
-        + ")"
-        for _, r in ch.iterrows()
-    )
+    bullets = "\n\n" + selection_bullets(g) if detail else ""
     if n == 1:
-        return f"The sequence model: {words}: a verdict on this setting, not on whether timing helps."
+        return f"The sequence model: {words}: a verdict on this setting, not on whether timing helps.{rule}" + bullets
+    ch = g[g["chosen"].astype(bool)]
     reuse = sorted(set(map(int, res.settings.get("sequence_chosen", {}))) - set(map(int, ch.seed)))
-    if reuse:
-        each += (
-            f"; seed(s) {', '.join(map(str, reuse))} reuse seed {int(ch.seed.iloc[0])}'s setting (the grid ran on "
-            "the first seed only, to keep the run within its time budget)"
-        )
-    rng = g.groupby("seed")["DS1 inner-CV PR-AUC (best epoch)"].agg(["min", "max"])
+    reuse_txt = (
+        f" Seed(s) {', '.join(map(str, reuse))} reuse seed {int(ch.seed.iloc[0])}'s setting (the grid ran on the "
+        "first seed only, to keep the run within its time budget)."
+        if reuse
+        else ""
+    )
+    rng = g.groupby("seed")[GRID_SCORE].agg(["min", "max"])
     edges = int((ch["grid edge"].astype(str) != "").sum())
     return (
-        f"The sequence model: {words}; chosen: {each}. The {n} settings' inner-CV PR-AUCs range "
+        f"The sequence model: {words}.{rule}{reuse_txt} The {n} settings' smoothed inner-CV PR-AUCs range "
         + "; ".join(f"seed {int(s_)} {r['min']:.3f}-{r['max']:.3f}" for s_, r in rng.iterrows())
         + ". "
+        + (spread_sentence(g) + " " if detail else "")
         + (
             f"{edges} of {len(ch)} chosen settings sit on a grid edge (the best may lie beyond the grid there): "
             "the verdict is on this grid, not on whether timing helps."
             if edges
             else "No chosen setting sits on a grid edge."
         )
+        + bullets
     )
 
 

@@ -11,9 +11,11 @@ import pandas as pd
 from lib.ecg import bootstrap as ecg_boot
 from lib.ecg import rhythm as R
 from lib.ecg import rhythm_checks
+from lib.ecg import rhythm_grid as G
 from lib.ecg.data import RHYTHM_CLASSES
 from lib.ecg.rhythm_cv import METRICS
 from lib.ecg.rhythm_cv import patient_cv as patient_cv
+from lib.ecg.rhythm_cv import split_af_patients as split_af_patients
 from lib.ecg.rhythm_text import FLOOR_ECT, FLOOR_FOLDS
 
 AF = RHYTHM_CLASSES.index("af_flutter")
@@ -148,9 +150,9 @@ def study(
     scores, and the checks', are the mean over them; decisions and per-record errors use the fit with ``seed``),
     and ``Z_alt`` = (name, per-beat inputs) adds a second sequence model (e.g. with morphology) paired with the
     floor and with the first sequence model. The sequence model's (lr, units) come from the grid of ``seq_kw``
-    (lib.ecg.rhythm.sequence_grid), chosen per seed on DS1 by lib.ecg.rhythm.tune_sequence (``seq_kw['grid_on']``
-    'first_seed': on the first seed only, the others reuse it); the other reading and ``Z_alt`` run at each seed's
-    chosen setting (not tuned on their own)."""
+    (lib.ecg.rhythm_grid.sequence_grid), chosen per seed on DS1 by lib.ecg.rhythm_grid.tune_sequence
+    (``seq_kw['grid_on']`` 'first_seed': on the first seed only, the others reuse it); the other reading and
+    ``Z_alt`` run at each seed's chosen setting (not tuned on their own)."""
     # every DS1 beat trains (the held-out validation patients too: the inner CV on DS1 chooses what is chosen)
     tr, te = np.sort(np.concatenate([split["train"], split["val"]])), split["test"]
     rec_te = data.record[te]
@@ -158,10 +160,10 @@ def study(
     primary = data.settings.get("label_reading", "statement")
     confusion = keep = choice = per_record = checks = mean_scores = floor_fits = None
     cols = None
-    grid, n_cls, grid_rows, chosen = R.sequence_grid(seq_kw), len(RHYTHM_CLASSES), [], {}
+    grid, n_cls, grid_rows, chosen = G.sequence_grid(seq_kw), len(RHYTHM_CLASSES), [], {}
     grid_on = seq_kw.get("grid_on", "each_seed")
-    if grid_on not in R.GRID_ON:
-        raise ValueError(f"sequence.grid_on must be one of {R.GRID_ON}, got {grid_on!r}")
+    if grid_on not in G.GRID_ON:
+        raise ValueError(f"sequence.grid_on must be one of {G.GRID_ON}, got {grid_on!r}")
     settings_kw, seq_kw = dict(seq_kw), {k: v for k, v in seq_kw.items() if k != "grid_on"}
     for rd, y, seq_seeds in ((primary, data.y, list(seeds)), (alt_name, alt_y, list(seeds)[:1])):
         y = np.asarray(y)
@@ -177,7 +179,7 @@ def study(
             floor = R.fit_floor(X[:, cols], y, tr, te, record=data.record, seed=seed, **floor_kw)
         if rd == primary:  # (lr, units) chosen per seed on DS1 by the inner CV's PR-AUC (R.tune_sequence)
             tuned = [
-                R.tune_sequence(Z, y, tr, te, record=data.record, n_classes=n_cls, grid=grid, seed=s, **seq_kw)
+                G.tune_sequence(Z, y, tr, te, record=data.record, n_classes=n_cls, grid=grid, seed=s, **seq_kw)
                 for s in (seq_seeds if grid_on == "each_seed" else seq_seeds[:1])
             ]
             seqs = [f for f, _ in tuned]
@@ -233,7 +235,7 @@ def study(
                     {"reading": rd, "model": name, "seed": fit_seeds.get(name, [seed] * len(fits_))[s_]}
                     | {m: float(pt[m][0]) for m in METRICS}
                     | {"threshold": fit["threshold"], "epochs": fit.get("epochs"), "fit_seconds": fit["fit_seconds"]}
-                    | {k: fit.get("setting", {}).get(k) for k in R.GRID_KEYS}
+                    | {k: fit.get("setting", {}).get(k) for k in G.GRID_KEYS}
                 )
             points[name] = {m: float(np.mean([pt[m][0] for pt in pts])) for m in METRICS}
             summary.append(
@@ -309,6 +311,7 @@ def study(
                     "seed": s_,
                     "epoch": e + 1,
                     "inner_cv_pr_auc": v,
+                    "inner_cv_pr_auc_smoothed": fit["inner_ap_smoothed"][e],
                     "inner_train_loss": fit["inner_loss"][e],
                     "chosen": e + 1 == fit["epochs"],
                 }

@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 
 from lib.ecg.episodes import SHORT_BEATS
+from lib.ecg.rhythm_cv_text import cv_vs_ds2 as cv_vs_ds2
 from lib.ecg.rhythm_description import FLOOR_ECT as FLOOR_ECT
 from lib.ecg.rhythm_description import FLOOR_FOLDS as FLOOR_FOLDS
 from lib.ecg.rhythm_description import curves_figure as curves_figure
 from lib.ecg.rhythm_description import describe as describe
 from lib.ecg.rhythm_description import grid_clause as _grid_clause
 from lib.ecg.rhythm_description import grid_reading as grid_reading
+from lib.ecg.rhythm_description import grid_spread as grid_spread
 
 
 def _fmt(v, ci) -> str:
@@ -93,7 +95,7 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
             seeds_txt = f"; per seed {', '.join(f'{d:+.3f}' for d in per_seed)}" if len(per_seed) > 1 else ""
             verdict.append(f"{label} {word} the floor (difference {txt}{seeds_txt})")
         one = " (1 seed: indicative)" if q.n_seeds == 1 else ""
-        untuned = " " + grid_reading(res) if rd == primary else ""
+        untuned = " " + grid_reading(res, detail=False) if rd == primary else ""
         lines.append(
             f"- {rd} reading ({'primary' if rd == primary else 'alternative'}){one}: floor non-sinus F1 "
             f"{_fmt(f.nonsinus_f1, f.nonsinus_f1_ci)}, ROC-AUC {_fmt(f.roc_auc_nonsinus, f.roc_auc_nonsinus_ci)}; "
@@ -256,22 +258,32 @@ def _why(res, primary: str) -> list[str]:
     seq_in, floor_in = inn[inn.model == "sequence"], inn[inn.model == "floor"]
     runs = res.runs[(res.runs.reading == primary) & (res.runs.model == "sequence")]
     if len(seq_in) and len(floor_in) and floor_in.inner_cv_pr_auc.notna().all():
-        best = seq_in.groupby("seed").inner_cv_pr_auc.max()
+        smooth = int(res.settings["sequence"].get("smooth_epochs", 1)) > 1 and "inner_cv_pr_auc_smoothed" in seq_in
+        col = "inner_cv_pr_auc_smoothed" if smooth else "inner_cv_pr_auc"
+        ch_in = seq_in[seq_in["chosen"].astype(bool)] if "chosen" in seq_in else seq_in.iloc[0:0]
+        best = ch_in.groupby("seed")[col].max() if len(ch_in) else seq_in.groupby("seed")[col].max()
         last = seq_in.groupby("seed").epoch.max()
         cap = int(res.settings["sequence"]["max_epochs"])
         patience = int(res.settings["sequence"]["patience"])
-        # stopped by the cap, not by patience: ran to the cap with fewer than ``patience`` epochs after the best
+        ahead = int(res.settings["sequence"].get("smooth_epochs", 1)) // 2  # a smoothed value completes later
+        # stopped by the cap, not by patience: ran to the cap with fewer than ``patience`` (complete smoothed)
+        # epochs after the chosen one (lib.ecg.rhythm.fit_sequence)
         capped = [
-            int(s_) for s_, e in zip(runs.seed, runs.epochs) if int(last.get(s_, 0)) >= cap and cap - int(e) < patience
+            int(s_)
+            for s_, e in zip(runs.seed, runs.epochs)
+            if int(last.get(s_, 0)) >= cap and cap - int(e) - ahead < patience
         ]
         chosen = ", ".join(str(int(v)) for v in runs.epochs)
         fl = float(floor_in.inner_cv_pr_auc.iloc[0])
         text = (
             "- Inside DS1 (inner patient-grouped CV, pooled out-of-fold non-sinus PR-AUC; DS2 unseen): floor "
-            f"{fl:.3f}, sequence model {best.min():.3f}-{best.max():.3f} at its best epoch over seeds (selected on "
-            f"these same scores{_grid_clause(res)}, so optimistic against the floor's single fit; epochs chosen: "
-            f"{chosen}; training ran {', '.join(str(int(v)) for v in last)} epochs, stopping "
-            f"{res.settings['sequence']['patience']} epochs after the best or at the cap of {cap}). "
+            f"{fl:.3f}, sequence model {best.min():.3f}-{best.max():.3f} at its chosen epoch over seeds"
+            + (" (the moving mean that chose it)" if smooth else "")
+            + f" (selected on these same scores{_grid_clause(res)}, so optimistic against the floor's single fit; "
+            f"epochs chosen: {chosen}; training ran {', '.join(str(int(v)) for v in last)} epochs, stopping "
+            f"{res.settings['sequence']['patience']} epochs after the "
+            + ("smoothed curve's " if smooth else "")
+            + f"best or at the cap of {cap}). "
         )
         if capped:
             text += (

@@ -143,10 +143,24 @@ def test_rf_feature_names_match_the_design_columns():
 
 
 def test_claims_table_and_confusion_file_names():
-    t = ex.claims_table({"accuracy": 0.5, "roc_auc": 0.7}, {"nb01_accuracy": 0.86, "nb01_roc_auc": 0.93})
-    assert t.to_dict("records") == [
-        {"claim": "nb01_accuracy", "paper": 0.86, "ours": 0.5},
-        {"claim": "nb01_roc_auc", "paper": 0.93, "ours": 0.7},
+    claims = {"accuracy": 0.5, "accuracy_ci": [0.41, 0.5925], "roc_auc": 0.7, "odal_above_baselines": False}
+    paper = {
+        "nb01_accuracy": 0.86,
+        "nb01_roc_auc": 0.93,
+        "nb01_odal_above_baselines": True,
+        "nb01_annotation_saving": 0.3,
+    }
+    t = ex.claims_table(claims, paper)
+    assert t.to_dict("records") == [  # review22s7 m5: every numeric row its CI, or why it has none
+        {"claim": "nb01_accuracy", "paper": 0.86, "ours": 0.5, "ours: 95% CI": "[0.410, 0.593]"},
+        {"claim": "nb01_roc_auc", "paper": 0.93, "ours": 0.7, "ours: 95% CI": "n/a (no interval computed)"},
+        {
+            "claim": "nb01_odal_above_baselines",
+            "paper": True,
+            "ours": False,
+            "ours: 95% CI": "not an estimate (yes/no)",
+        },
+        {"claim": "nb01_annotation_saving", "paper": 0.3, "ours": None, "ours: 95% CI": "n/a (no value)"},
     ]
     assert ex.confusion_file_name("ODAL, random split") == "confusion_ODAL_random_split"
     assert ex.confusion_file_name("CNN-BiLSTM full, interpatient") == "confusion_CNNBiLSTM_full_interpatient"

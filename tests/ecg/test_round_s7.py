@@ -3,25 +3,25 @@
 import numpy as np
 import pytest
 
-from lib.ecg import rhythm as R
+from lib.ecg import rhythm_grid as G
 
 
 def test_sequence_grid_reads_numbers_or_lists_and_rejects_bad_values():
-    assert R.sequence_grid({"lr": 0.01, "units": 4}) == [{"lr": 0.01, "units": 4}]
-    g = R.sequence_grid({"lr": [0.001, 0.003], "units": [16, 32]})
+    assert G.sequence_grid({"lr": 0.01, "units": 4}) == [{"lr": 0.01, "units": 4}]
+    g = G.sequence_grid({"lr": [0.001, 0.003], "units": [16, 32]})
     assert g == [{"lr": 0.001, "units": 16}, {"lr": 0.001, "units": 32}, {"lr": 0.003, "units": 16},
                  {"lr": 0.003, "units": 32}]  # fmt: skip
     for bad in ({"lr": [], "units": 4}, {"lr": 0.01, "units": [4, 0]}, {"lr": [0.1, 0.1], "units": 4},
                 {"lr": "0.1", "units": 4}, {"units": 4}):  # fmt: skip
         with pytest.raises(ValueError, match="sequence"):
-            R.sequence_grid(bad)
+            G.sequence_grid(bad)
 
 
 def test_grid_edges_flag_only_axes_with_more_than_one_value():
-    g = R.sequence_grid({"lr": [0.001, 0.003, 0.01], "units": [16, 32]})
-    assert R.grid_edges(g, {"lr": 0.003, "units": 16}) == "units at the grid's bottom"
-    assert R.grid_edges(g, {"lr": 0.01, "units": 32}) == "lr at the grid's top; units at the grid's top"
-    assert R.grid_edges(R.sequence_grid({"lr": [0.001, 0.003, 0.01], "units": 8}), {"lr": 0.003, "units": 8}) == ""
+    g = G.sequence_grid({"lr": [0.001, 0.003, 0.01], "units": [16, 32]})
+    assert G.grid_edges(g, {"lr": 0.003, "units": 16}) == "units at the grid's bottom"
+    assert G.grid_edges(g, {"lr": 0.01, "units": 32}) == "lr at the grid's top; units at the grid's top"
+    assert G.grid_edges(G.sequence_grid({"lr": [0.001, 0.003, 0.01], "units": 8}), {"lr": 0.003, "units": 8}) == ""
 
 
 def _study(grid_on, seeds=(0, 1), z_alt=True):
@@ -45,10 +45,10 @@ def test_each_seed_chooses_the_setting_with_the_best_ds1_inner_cv_score_and_ever
     g = res.grid
     assert len(g) == 2 * 2 and set(g.seed) == {0, 1}
     for s_, rows in g.groupby("seed"):
-        score = rows["DS1 inner-CV PR-AUC (best epoch)"]
+        score = rows[G.GRID_SCORE]
         assert rows["chosen"].sum() == 1
         best = rows[rows["chosen"]].iloc[0]
-        assert best["DS1 inner-CV PR-AUC (best epoch)"] == score.max()
+        assert best[G.GRID_SCORE] == score.max()
         assert res.chosen_setting(s_) == {"lr": best.lr, "units": int(best.units)}
         # the sequence model, the morphology twin (primary reading) and the other reading run at the chosen setting
         runs = res.runs[res.runs.seed == s_]
@@ -56,15 +56,19 @@ def test_each_seed_chooses_the_setting_with_the_best_ds1_inner_cv_score_and_ever
             r = runs[(runs.reading == "statement") & (runs.model == model)].iloc[0]
             assert (r.lr, r.units) == (best.lr, best.units)
         inner = res.inner[(res.inner.reading == "statement") & (res.inner.model == "sequence") & (res.inner.seed == s_)]
-        assert inner.inner_cv_pr_auc.max() == pytest.approx(best["DS1 inner-CV PR-AUC (best epoch)"])
+        # smooth_epochs not set: a 1-epoch window, the smoothed curve is the raw one (review22s7 m1)
+        assert inner.inner_cv_pr_auc.max() == pytest.approx(best[G.GRID_SCORE])
+        assert inner[inner.chosen].inner_cv_pr_auc_smoothed.iloc[0] == pytest.approx(best[G.GRID_SCORE])
     alt = res.runs[(res.runs.reading == "episode") & (res.runs.model == "sequence")].iloc[0]
     assert (alt.lr, alt.units) == tuple(res.chosen_setting(0).values())
     assert res.chosen_seq_kw["lr"] == res.chosen_setting()["lr"] and "grid_on" in res.chosen_seq_kw
     text = rhythm_text.reading(res)
     assert "learning rate and units chosen on DS1 per seed from the grid lr {0.01, 0.05} x units {2}" in text
-    assert "chosen: seed 0: lr " in text and "; seed 1: lr " in text and "reuse" not in text
+    assert "reuse" not in text
+    detail = rhythm_text.grid_reading(res)
+    assert "\n- seed 0: lr " in detail and "\n- seed 1: lr " in detail and "runner-up lr " in detail
     assert "over the epochs and the 2 grid settings" in text
-    assert "The 2 settings' inner-CV PR-AUCs range seed 0 " in text and "; seed 1 " in text
+    assert "The 2 settings' smoothed inner-CV PR-AUCs range seed 0 " in text and "; seed 1 " in text
     assert "one setting, untuned" not in text and "one setting, not tuned" not in text
     # review22s6c P3: the episode rows with the minimum length come first; the no-minimum ones are fragment-level
     ep = res.episodes[res.episodes.reading == "statement"]
@@ -86,7 +90,7 @@ def test_first_seed_grid_is_reused_by_the_other_seeds_and_said():
     r1 = res.runs[(res.runs.model == "sequence") & (res.runs.seed == 1)].iloc[0]
     assert (r1.lr, r1.units) == tuple(res.chosen_setting(0).values())
     text = rhythm_text.grid_reading(res)
-    assert "seed(s) 1 reuse seed 0's setting (the grid ran on the first seed only" in text
+    assert "Seed(s) 1 reuse seed 0's setting (the grid ran on the first seed only" in text
     assert "chosen on DS1 on the first seed (the other seeds reuse its setting" in text and "per seed" not in text
     # the patient CV runs the chosen setting (grid_on is not a model setting)
     from tests.ecg.tiny_rhythm import tiny_case
