@@ -108,6 +108,7 @@ from lib.ecg.prose import (  # noqa: F401
     interpretation,
     metrics_block,
     run_meta,
+    saving_claim_text,
 )
 from lib.ecg.readings_text import (  # noqa: F401
     FUZZY_PARTS,

@@ -119,16 +119,54 @@ ODAL_CLAIMS = ("accuracy", "nonsinus_f1", "roc_auc", "odal_above_baselines")
 
 
 def claims_table(claims: dict, paper: dict, results: dict | None = None, **caps) -> pd.DataFrame:
-    """Paper value (claims.yaml, via lib.core.report.paper_values) beside ours, one row per claim id; with
-    ``results`` and the run's ``caps`` (max_train, max_val, al_pool_max), what our ODAL row was trained on."""
+    """Paper value (claims.yaml, via lib.core.report.paper_values) beside ours, one row per claim id: ours under the
+    paper's random split with its 95% CI, the same quantity under DS1 -> DS2 (``interpatient_<key>``; for the
+    annotation saving the forest AL study's claim row) with its CI, and the RR-irregularity floor's DS1 -> DS2 value
+    where the claims hold one (``interpatient_floor_<key>``); with ``results`` and the run's ``caps`` (max_train,
+    max_val, al_pool_max), what our ODAL row was trained on (review22s10 M1: the caption named columns the table
+    did not have)."""
     odal = _reductions(results, **caps)["odal"] if results is not None else None
-    return pd.DataFrame(
-        [
-            {"claim": cid, "paper": value, "ours": claims.get(cid.removeprefix("nb01_"))}
-            | {"ours: 95% CI": claim_ci_text(claims, cid.removeprefix("nb01_"))}
-            | ({"ours: ODAL trained on": odal if cid.removeprefix("nb01_") in ODAL_CLAIMS else ""} if odal else {})
-            for cid, value in paper.items()
-        ]
+    rows = []
+    for cid, value in paper.items():
+        key = cid.removeprefix("nb01_")
+        inter, floor = f"interpatient_{key}", claims.get(f"interpatient_floor_{key}")
+        row = {
+            "claim": cid,
+            "paper": value,
+            "ours, random split": claims.get(key),
+            "random split: 95% CI": claim_ci_text(claims, key),
+            "ours, DS1 -> DS2": claims.get(inter) if inter in claims else "not computed",
+            "DS1 -> DS2: 95% CI": claim_ci_text(claims, inter) if inter in claims else "",
+            "floor, DS1 -> DS2": floor if floor is not None else "",
+        }
+        if odal:
+            row["ODAL trained on"] = odal if key in ODAL_CLAIMS else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def saving_claim_text(claims: dict, paper: dict) -> str:
+    """One sentence on the annotation-saving claim that decides (DS1 -> DS2, the forest AL study's claim row): its
+    value and 95% CI against 0 and the paper's value; '' when the claims or the paper hold none."""
+    v, ci = claims.get("interpatient_annotation_saving"), claims.get("interpatient_annotation_saving_ci")
+    target = paper.get("nb01_annotation_saving")
+    if v is None or target is None or not ci or None in ci:
+        return ""
+    lo, hi = (float(x) for x in ci)
+    holds_zero, holds_paper = lo <= 0 <= hi, lo <= float(target) <= hi
+    if holds_zero and holds_paper:
+        reading = "it holds both 0 and the paper's value, so this run can neither confirm nor reject the claim"
+    elif holds_paper:
+        reading = "it excludes 0 and holds the paper's value: consistent with the claim"
+    elif holds_zero:
+        reading = "it holds 0 and excludes the paper's value: the claimed saving is rejected, no saving is shown"
+    else:
+        side = "above" if lo > float(target) else "below"
+        reading = f"it excludes 0 and the paper's value, and lies {side} it"
+    return (
+        f"The annotation saving that decides the claim is the DS1 -> DS2 one (the forest AL study's claim row, "
+        f"section 6): {100 * float(v):+.1f} % [95% CI {100 * lo:+.1f} % to {100 * hi:+.1f} %] against the paper's "
+        f"{100 * float(target):.0f} %; {reading}."
     )
 
 

@@ -150,18 +150,62 @@ def test_claims_table_and_confusion_file_names():
         "nb01_odal_above_baselines": True,
         "nb01_annotation_saving": 0.3,
     }
+    claims |= {"interpatient_accuracy": 0.3, "interpatient_accuracy_ci": [0.2, 0.4], "interpatient_roc_auc": 0.6}
+    claims |= {"interpatient_floor_roc_auc": 0.93, "interpatient_annotation_saving": 0.25}
+    claims |= {"interpatient_annotation_saving_ci": [-0.3, 0.9]}
     t = ex.claims_table(claims, paper)
-    assert t.to_dict("records") == [  # review22s7 m5: every numeric row its CI, or why it has none
-        {"claim": "nb01_accuracy", "paper": 0.86, "ours": 0.5, "ours: 95% CI": "[0.410, 0.593]"},
-        {"claim": "nb01_roc_auc", "paper": 0.93, "ours": 0.7, "ours: 95% CI": "n/a (no interval computed)"},
+    # review22s7 m5: every numeric row its CI, or why it has none; review22s10 M1: the DS1 -> DS2 column and the floor
+    assert t.to_dict("records") == [
+        {
+            "claim": "nb01_accuracy",
+            "paper": 0.86,
+            "ours, random split": 0.5,
+            "random split: 95% CI": "[0.410, 0.593]",
+            "ours, DS1 -> DS2": 0.3,
+            "DS1 -> DS2: 95% CI": "[0.200, 0.400]",
+            "floor, DS1 -> DS2": "",
+        },
+        {
+            "claim": "nb01_roc_auc",
+            "paper": 0.93,
+            "ours, random split": 0.7,
+            "random split: 95% CI": "n/a (no interval computed)",
+            "ours, DS1 -> DS2": 0.6,
+            "DS1 -> DS2: 95% CI": "n/a (no interval computed)",
+            "floor, DS1 -> DS2": 0.93,
+        },
         {
             "claim": "nb01_odal_above_baselines",
             "paper": True,
-            "ours": False,
-            "ours: 95% CI": "not an estimate (yes/no)",
+            "ours, random split": False,
+            "random split: 95% CI": "not an estimate (yes/no)",
+            "ours, DS1 -> DS2": "not computed",
+            "DS1 -> DS2: 95% CI": "",
+            "floor, DS1 -> DS2": "",
         },
-        {"claim": "nb01_annotation_saving", "paper": 0.3, "ours": None, "ours: 95% CI": "n/a (no value)"},
+        {
+            "claim": "nb01_annotation_saving",
+            "paper": 0.3,
+            "ours, random split": None,
+            "random split: 95% CI": "n/a (no value)",
+            "ours, DS1 -> DS2": 0.25,
+            "DS1 -> DS2: 95% CI": "[-0.300, 0.900]",
+            "floor, DS1 -> DS2": "",
+        },
     ]
+    text = ex.saving_claim_text(claims, paper)
+    assert text == (
+        "The annotation saving that decides the claim is the DS1 -> DS2 one (the forest AL study's claim row, "
+        "section 6): +25.0 % [95% CI -30.0 % to +90.0 %] against the paper's 30 %; it holds both 0 and the paper's "
+        "value, so this run can neither confirm nor reject the claim."
+    )
+    ci = {"interpatient_annotation_saving": 0.05, "interpatient_annotation_saving_ci": [-0.1, 0.2]}
+    assert "it holds 0 and excludes the paper's value" in ex.saving_claim_text(ci, paper)
+    ci = {"interpatient_annotation_saving": 0.35, "interpatient_annotation_saving_ci": [0.1, 0.5]}
+    assert "it excludes 0 and holds the paper's value: consistent" in ex.saving_claim_text(ci, paper)
+    ci = {"interpatient_annotation_saving": 0.6, "interpatient_annotation_saving_ci": [0.5, 0.7]}
+    assert "lies above it" in ex.saving_claim_text(ci, paper)
+    assert ex.saving_claim_text({}, paper) == ""
     assert ex.confusion_file_name("ODAL, random split") == "confusion_ODAL_random_split"
     assert ex.confusion_file_name("CNN-BiLSTM full, interpatient") == "confusion_CNNBiLSTM_full_interpatient"
 
@@ -208,7 +252,7 @@ def test_interpretation_reads_every_number_from_the_results():
     assert "intra-patient, optimistic) ODAL (600 labels from a 2,000-beat pool) reaches non-sinus F1 0.950" in text
     assert "trained on the whole training part" in ex.interpretation(results, data_source("real", "MIT-BIH"))
     table = ex.claims_table({"accuracy": 0.5}, {"nb01_accuracy": 0.86}, results, al_pool_max=2000)
-    assert table["ours: ODAL trained on"].tolist() == ["600 labels from a 2,000-beat pool"]
+    assert table["ODAL trained on"].tolist() == ["600 labels from a 2,000-beat pool"]
 
 
 def test_rhythm_study_context_sees_what_one_beat_cannot():
