@@ -192,9 +192,10 @@ def grid_spread(g) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def spread_sentence(g) -> str:
+def spread_sentence(g, floor_pr_auc: float | None = None) -> str:
     """One sentence from :func:`grid_spread`: whether the settings differ by more or less than the seeds do, and
-    the DS2 PR-AUC of every setting (mean over the seeds that ran it; not used for the choice)."""
+    the DS2 PR-AUC of every setting (mean over the seeds that ran it; not used for the choice); with
+    ``floor_pr_auc`` (the floor's DS2 PR-AUC), whether any single run of the grid reaches it (review22s10 m4)."""
     t = grid_spread(g).set_index("spread")
     seeds_sd = t.loc["across seeds, within a setting", "DS1 inner-CV: mean sd"]
     sets_sd = t.loc["across settings, within a seed", "DS1 inner-CV: mean sd"]
@@ -215,7 +216,25 @@ def spread_sentence(g) -> str:
             )
             + "."
         )
+        runs = g[GRID_DS2].dropna()
+        if floor_pr_auc is not None and np.isfinite(floor_pr_auc):
+            some = int((runs >= floor_pr_auc).sum())
+            out += (
+                f" {'No' if not some else f'{some} of {len(runs)}'} grid run{'s' if some != 1 else ''} (setting x "
+                f"seed, DS2 PR-AUC {runs.min():.3f}-{runs.max():.3f}) reach{'es' if some == 1 else ''} the floor's "
+                f"DS2 PR-AUC {floor_pr_auc:.3f}"
+                + (": the grid's best setting would not change the verdict against the floor." if not some else ".")
+            )
     return out
+
+
+def _floor_pr_auc(res) -> float | None:
+    """The floor's DS2 PR-AUC (primary reading) where the result carries a summary with it, else None."""
+    s = getattr(res, "summary", None)
+    if s is None or "pr_auc_nonsinus" not in getattr(s, "columns", ()):
+        return None
+    row = s[(s.reading == s.reading.iloc[0]) & (s.model == "floor")]
+    return float(row["pr_auc_nonsinus"].iloc[0]) if len(row) else None
 
 
 def grid_reading(res, detail: bool = True) -> str:
@@ -246,7 +265,7 @@ def grid_reading(res, detail: bool = True) -> str:
         f"The sequence model: {words}.{rule}{reuse_txt} The {n} settings' smoothed inner-CV PR-AUCs range "
         + "; ".join(f"seed {int(s_)} {r['min']:.3f}-{r['max']:.3f}" for s_, r in rng.iterrows())
         + ". "
-        + (spread_sentence(g) + " " if detail else "")
+        + (spread_sentence(g, _floor_pr_auc(res)) + " " if detail else "")
         + (
             f"{edges} of {len(ch)} chosen settings sit on a grid edge (the best may lie beyond the grid there): "
             "the verdict is on this grid, not on whether timing helps."
@@ -279,14 +298,19 @@ def curves_figure(res, stamp: str | None = None):
     axes[1].set(xlabel="recall", ylabel="precision", title="DS2 non-sinus precision-recall")
     primary = res.summary["reading"].iloc[0]
     inn = res.inner[res.inner.reading == primary]
+    smooth = "inner_cv_pr_auc_smoothed" in inn and inn["inner_cv_pr_auc_smoothed"].notna().any()
+    chose = "inner_cv_pr_auc_smoothed" if smooth else "inner_cv_pr_auc"
     for s_, g in inn[inn.model == "sequence"].groupby("seed"):
         (line,) = axes[2].plot(g["epoch"], g["inner_cv_pr_auc"], marker=".", label=f"sequence seed {int(s_)}")
+        if smooth:  # review22s10 m3: the curve that chose the epoch, beside the raw one
+            axes[2].plot(g["epoch"], g["inner_cv_pr_auc_smoothed"], ls="--", lw=1, color=line.get_color())
         ch = g[g["chosen"].astype(bool)]
-        axes[2].plot(ch["epoch"], ch["inner_cv_pr_auc"], marker="o", ms=10, mfc="none", color=line.get_color())
+        axes[2].plot(ch["epoch"], ch[chose], marker="o", ms=10, mfc="none", color=line.get_color())
     fl = inn[inn.model == "floor"]["inner_cv_pr_auc"]
     if len(fl):
         axes[2].axhline(float(fl.iloc[0]), color="k", ls="--", lw=1, label="floor")
-    axes[2].set(xlabel="epoch", ylabel="pooled out-of-fold PR-AUC", title="DS1 inner CV (circle: chosen epoch)")
+    title = "DS1 inner CV (" + ("dashed: moving mean; " if smooth else "") + "circle: chosen epoch)"
+    axes[2].set(xlabel="epoch", ylabel="pooled out-of-fold PR-AUC", title=title)
     for ax in axes:
         ax.legend(fontsize=7)
     if stamp:

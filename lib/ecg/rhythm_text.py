@@ -89,7 +89,10 @@ def reading(res, cv: pd.DataFrame | None = None) -> str:
         f, q = g[g.model == "floor"].iloc[0], g[g.model == "sequence"].iloc[0]
         pr = res.paired[(res.paired.reading == rd) & (res.paired.comparison == "sequence - floor")].set_index("metric")
         verdict = []
-        for m, label in (("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")):
+        metrics = [("nonsinus_f1", "non-sinus F1"), ("roc_auc_nonsinus", "ROC-AUC")]
+        if rd != primary and "pr_auc_nonsinus" in pr.index:  # review22s10 m2 (the primary's PR-AUC: _pr_auc_direction)
+            metrics.append(("pr_auc_nonsinus", "PR-AUC"))
+        for m, label in metrics:
             per_seed = _seed_differences(res, rd, m)
             word, txt = _verdict(pr, m, per_seed)
             seeds_txt = f"; per seed {', '.join(f'{d:+.3f}' for d in per_seed)}" if len(per_seed) > 1 else ""

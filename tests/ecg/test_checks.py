@@ -191,7 +191,20 @@ def test_rhythm_study_integrates_the_checks_on_a_tiny_case():
     # review22s4b N-m10: the rhythm figure (DS2 ROC / PR, floor vs sequence; DS1 inner CV per epoch)
     assert set(res.scores) >= {"y", "floor", "sequence"} and res.scores["floor"].shape == res.scores["y"].shape
     fig = __import__("lib.ecg.rhythm_text", fromlist=["curves_figure"]).curves_figure(res, "stamp")
-    assert len(fig.axes) == 3 and len(fig.axes[2].lines) >= 2 * 2 + 1  # 2 seeds (curve + chosen mark) + floor
+    assert len(fig.axes) == 3 and len(fig.axes[2].lines) >= 2 * 3 + 1  # 2 seeds (raw, smoothed, chosen) + floor
+    # review22s10 m3: each seed's smoothed curve is drawn dashed and the chosen epoch is marked on it
+    inn = res.inner[(res.inner.reading == "statement") & (res.inner.model == "sequence")]
+    dashed = [ln for ln in fig.axes[2].lines if ln.get_linestyle() == "--" and ln.get_label() != "floor"]
+    assert len(dashed) == 2
+    for (_, g), ln in zip(inn.groupby("seed"), dashed):
+        assert np.allclose(ln.get_ydata(), g["inner_cv_pr_auc_smoothed"])
+    marks = [ln for ln in fig.axes[2].lines if ln.get_marker() == "o"]
+    assert [float(m.get_ydata()[0]) for m in marks] == list(inn[inn.chosen.astype(bool)]["inner_cv_pr_auc_smoothed"])
+    # review22s10 m2: the alternative reading's line carries its PR-AUC verdict (the primary's has its own bullet)
+    alt = next(x for x in text.splitlines() if x.startswith("- episode reading (alternative)"))
+    assert "; PR-AUC " in alt and "the floor (difference" in alt.split("; PR-AUC ")[1]
+    prim = next(x for x in text.splitlines() if x.startswith("- statement reading (primary)"))
+    assert "; PR-AUC " not in prim
 
 
 def test_aami_readings_name_the_record_a_target_rests_on_and_the_largest_confusion():

@@ -167,6 +167,21 @@ def test_grid_spread_compares_seeds_with_settings_and_shows_ds2_unused():
     )
 
 
+def test_spread_sentence_says_whether_any_grid_run_reaches_the_floor():
+    g = _grid_table()  # DS2 PR-AUC of the 8 runs: 0.1-0.5
+    base = RD.spread_sentence(g)
+    assert RD.spread_sentence(g, 0.791) == base + (
+        " No grid runs (setting x seed, DS2 PR-AUC 0.100-0.500) reach the floor's DS2 PR-AUC 0.791: the grid's best "
+        "setting would not change the verdict against the floor."
+    )
+    assert RD.spread_sentence(g, 0.4).endswith(
+        " 3 of 8 grid runs (setting x seed, DS2 PR-AUC 0.100-0.500) reach the floor's DS2 PR-AUC 0.400."
+    )
+    assert RD.spread_sentence(g, 0.5).endswith(" 1 of 8 grid run (setting x seed, DS2 PR-AUC 0.100-0.500) reaches "
+                                               "the floor's DS2 PR-AUC 0.500.")  # fmt: skip
+    assert RD.spread_sentence(g, float("nan")) == base == RD.spread_sentence(g, None)
+
+
 def test_grid_reading_carries_the_rule_the_bullets_the_spread_and_the_edges():
     seq = {"lr": [0.001, 0.003], "units": [16, 32], "grid_on": "each_seed", "max_epochs": 15, "patience": 2,
            "smooth_epochs": 3}  # fmt: skip
