@@ -76,10 +76,20 @@ def model_table(read: dict, cfg: EyeCVConfig, classes: list[str], baselines: dic
             row[f"balanced minus {ref} (pp)"] = ci_text(e, key) if key in e else "-"
         vs = e.get("vs_best") if m in read else None  # a baseline row's own readings rank only its own models
         row["balanced minus best (pp)"] = ci_text(vs, "balanced_accuracy") if vs else "-"
-        row["tied with the best"] = ("yes" if vs["tied"] else "no") if vs else "-"
+        row["tied with the best"] = tied_word(m, vs, read) if vs else "-"
         row["CI resamples"] = ci_label(e.get("n_seeds", 1))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def tied_word(m: str, vs: dict, read: dict) -> str:
+    """The "tied with the best" cell of model ``m``: yes / no from the paired CI (``vs``: its ``vs_best``), marked
+    "(1 seed: indicative)" when ``m`` or the best ran one seed: that CI omits its retraining variability
+    (review24s10 m1: a 1-seed cell flipped between two runs)."""
+    word = "yes" if vs["tied"] else "no"
+    if m != vs["best"] and min(read[m].get("n_seeds", 1), read[vs["best"]].get("n_seeds", 1)) == 1:
+        word += " (1 seed: indicative)"
+    return word
 
 
 def chosen_table(runs: dict) -> pd.DataFrame:

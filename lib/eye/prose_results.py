@@ -282,6 +282,13 @@ def interpretation(
             + ", ".join(one_seed)
             + "."
         )
+    apart = [cfg.label(m) for m in r if m not in top and min(r[m].get("n_seeds", 1), r[best].get("n_seeds", 1)) == 1]
+    if apart:  # review24s10 m1: outside the tied group on a CI with a 1-seed side is not established either
+        lines.append(
+            "- Outside the tied group on a paired CI with a 1-seed side (indicative, not established): "
+            + ", ".join(apart)
+            + "."
+        )
     if same_source is not None and same_source[0] is not None and best in same_source[1]:
         block, inside = same_source
         e, whole = same_source[1][best], r[best]

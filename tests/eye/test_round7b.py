@@ -125,20 +125,36 @@ def test_plain_minus_headline_names_the_seeds_per_model():
     assert f"{cfg.label('cbnn_onehot')} 1 / 3" in line and f"{cfg.label('logreg')} 3 / 3" in line
 
 
-def test_table2_rows_carry_seeds_and_ci_resamples():
-    """M2: every Table 2 row says its seeds and what its CI resamples; in_ci_text names the seeds of a hit."""
+def table2_one_model(n_seeds: int) -> pd.DataFrame:
+    """Table 2 against the paper (a 0.9, b 0.7, mean 0.8) for one model "m" on ``n_seeds`` seeds (class a at the
+    paper's value, b below it)."""
     entry = {
-        "n_seeds": 1,
-        "ci": prose.ci_label(1),
+        "n_seeds": n_seeds,
+        "ci": prose.ci_label(n_seeds),
         "recall": {"a": 0.9, "a_ci": [0.85, 0.95], "b": 0.5, "b_ci": [0.4, 0.6], "mean": 0.7, "mean_ci": [0.6, 0.8]},
     }
-    t = table2.table2_vs_paper({"m": entry}, {"a": 0.9, "b": 0.7, "mean": 0.8}, ["a", "b"], str)
+    return table2.table2_vs_paper({"m": entry}, {"a": 0.9, "b": 0.7, "mean": 0.8}, ["a", "b"], str)
+
+
+def test_table2_rows_carry_seeds_and_ci_resamples():
+    """M2: every Table 2 row says its seeds and what its CI resamples; in_ci_text names the seeds of a hit."""
+    t = table2_one_model(1)
     assert t["seeds"].tolist() == [1] and "no retraining variability" in t["CI resamples"].iloc[0]
     text = prose_results.in_ci_text({"plain": t})
     assert "paper 90.00 (1 seed)" in text and "seed(s)" not in text and "A CI of a model run on one seed omits" in text
-    entry["n_seeds"] = 3
-    t = table2.table2_vs_paper({"m": entry}, {"a": 0.9, "b": 0.7, "mean": 0.8}, ["a", "b"], str)
-    assert "A CI of a model run on one seed" not in prose_results.in_ci_text({"plain": t})
+    assert "A CI of a model run on one seed" not in prose_results.in_ci_text({"plain": table2_one_model(3)})
+
+
+def test_outside_the_tied_group_on_a_one_seed_ci_is_indicative():
+    """review24s10 m1: a model left out of the tied top group by a paired CI with a 1-seed side is named as
+    indicative, not established; with 3 seeds on both sides no such line."""
+    cfg = _cfg(models=("logreg", "cbnn_onehot"), protocols=["neardup"], seeds=[0, 1, 2])
+    head = "- Outside the tied group on a paired CI with a 1-seed side (indicative, not established): "
+    one = {"neardup": {"logreg": _entry(0.6, 3), "cbnn_onehot": _entry(0.7, 1)}}
+    lines = _interpretation(cfg, {}, one).splitlines()
+    assert head + cfg.label("logreg") + "." in lines
+    three = {"neardup": {"logreg": _entry(0.6, 3), "cbnn_onehot": _entry(0.7, 3)}}
+    assert not any(x.startswith(head) for x in _interpretation(cfg, {}, three).splitlines())
 
 
 def test_claim_seeds_text_states_both_protocols():

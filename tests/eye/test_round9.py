@@ -134,15 +134,10 @@ def test_pair_rows_add_the_largest_margins_and_short_labels():
 
 
 def test_seeds_plural_one_fold_size_and_one_seed_each_side():
-    from lib.eye import prose, prose_results
+    from lib.eye import prose_results
+    from tests.eye.test_round7b import table2_one_model
 
-    entry = {
-        "n_seeds": 3,
-        "ci": prose.ci_label(3),
-        "recall": {"a": 0.9, "a_ci": [0.85, 0.95], "b": 0.5, "b_ci": [0.4, 0.6], "mean": 0.7, "mean_ci": [0.6, 0.8]},
-    }
-    t = table2.table2_vs_paper({"m": entry}, {"a": 0.9, "b": 0.7, "mean": 0.8}, ["a", "b"], str)
-    assert "paper 90.00 (3 seeds)" in prose_results.in_ci_text({"plain": t})
+    assert "paper 90.00 (3 seeds)" in prose_results.in_ci_text({"plain": table2_one_model(3)})
     # 98.5 %: 102/103 = 99.03 and 102/104 = 98.08 mix two fold sizes; one nearest k/n over both sizes: 102/104
     assert table2.nearest_count_recall(98.5, [103, 104]) == "102/104 = 98.08"
     assert table2.nearest_count_recall(90.0, [10]) == "9/10 = 90.00"
