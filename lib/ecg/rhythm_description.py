@@ -309,7 +309,7 @@ def curves_figure(res, stamp: str | None = None):
     fl = inn[inn.model == "floor"]["inner_cv_pr_auc"]
     if len(fl):
         axes[2].axhline(float(fl.iloc[0]), color="k", ls="--", lw=1, label="floor")
-    title = "DS1 inner CV (" + ("dashed: moving mean; " if smooth else "") + "circle: chosen epoch)"
+    title = "DS1 inner CV\n(" + ("dashed: moving mean; " if smooth else "") + "circle: chosen epoch)"
     axes[2].set(xlabel="epoch", ylabel="pooled out-of-fold PR-AUC", title=title)
     for ax in axes:
         ax.legend(fontsize=7)
