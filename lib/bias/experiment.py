@@ -132,6 +132,7 @@ class ExperimentConfig:
         return (
             f"data: {root}; device: {pick_device(self.device)}; ResNet18 ({self.stem} stem) width "
             f"{self.width}: {self.n_parameters():,} parameters"
+            + (f"; training fits in {self.workers} single-thread worker processes" if self.workers > 1 else "")
         )
 
 
