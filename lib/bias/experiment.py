@@ -13,7 +13,7 @@ import itertools
 import os
 import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,14 +21,14 @@ import torch
 from scipy import stats
 from tqdm import tqdm
 
-from lib.bias import cka, cka_claims
+from lib.bias import cka, cka_claims, fits
 from lib.bias import data as biased_data
 from lib.bias import statistics as st
 from lib.bias.cka_claims import block_score, stage_starts  # noqa: F401 (re-exported for the notebook)
 from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
 from lib.bias.synth import PALETTE
-from lib.bias.training import TrainConfig, evaluate_groups, fit, normalise, quiet, to_tensor
+from lib.bias.training import TrainConfig, normalise, quiet, to_tensor
 from lib.core import paths
 from lib.core.device import pick_device
 from lib.core.sampling import subsample
@@ -44,7 +44,9 @@ class ExperimentConfig:
     ``standard`` (see lib.bias.resnet); train_size / valid_size: a seeded subset of the split (None: all of it);
     cka_samples test images in batches of cka_batch_size for the CKA matrices; cka_bootstrap: resamples of those
     probe images per model (0: none); negative_control: ``{objective, seed}`` trained once per dataset beside the
-    grid (``negative_control``; None: none); torch_threads: CPU threads.
+    grid (``negative_control``; None: none); torch_threads: CPU threads; workers: processes the independent training
+    fits run in (``lib.bias.fits``: 1 in this process; more: spawned single-thread workers, the same results bit for
+    bit, which needs ``torch_threads`` 1).
     """
 
     data_source: str
@@ -70,11 +72,21 @@ class ExperimentConfig:
     cka_bootstrap: int
     negative_control: dict | None
     torch_threads: int
+    workers: int
     device: str
     precision: str  # fp32 (default, processor-independent) | bf16 (training under torch.autocast)
     augment: str  # none | disent_cifar (DisEnt's C-CIFAR crop + flip + normalisation)
     variant: str  # "" or the runner's --variant: the outputs are named paths.output_name("nb04", variant)
     plateau_tolerance: float  # "plateau" when the late slope's upper 95 % bound x 10 epochs is below (convergence)
+
+    def __post_init__(self):
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"nb04.workers must be an integer >= 1, got {self.workers!r}")
+        if self.workers > 1 and self.torch_threads != 1:
+            raise ValueError(
+                f"nb04.workers {self.workers} runs single-thread fits: torch_threads must be 1 (got "
+                f"{self.torch_threads}) so that the results equal those of workers 1"
+            )
 
     @classmethod
     def from_namespace(cls, namespace: dict) -> ExperimentConfig:
@@ -100,9 +112,13 @@ class ExperimentConfig:
             min_epochs=self.min_epochs,
         )
 
+    def fit_spec(self) -> fits.FitSpec:
+        """What each training fit needs (``lib.bias.fits``): the network and the training settings."""
+        return fits.FitSpec(width=self.width, dropout=self.dropout, stem=self.stem, train=self.train_config())
+
     def model(self) -> ResNet18:
         """A fresh ResNet18 of this configuration (10 classes)."""
-        return ResNet18(num_classes=10, width=self.width, dropout=self.dropout, stem=self.stem)
+        return self.fit_spec().model()
 
     def n_parameters(self) -> int:
         return count_parameters(self.model())
@@ -116,6 +132,7 @@ class ExperimentConfig:
         return (
             f"data: {root}; device: {pick_device(self.device)}; ResNet18 ({self.stem} stem) width "
             f"{self.width}: {self.n_parameters():,} parameters"
+            + (f"; training fits in {self.workers} single-thread worker processes" if self.workers > 1 else "")
         )
 
 
@@ -126,7 +143,8 @@ class GridResult:
         keys -> (B, m, m) CKA matrices of B bootstrap resamples of the probe images (the same resamples for every
         model; empty when cka_bootstrap is 0); cka_untrained: (dataset, seed) -> (m, m) of the untrained baseline
     (``untrained_cka``, BatchNorm in eval mode) on the same probe images; cka_untrained_bn: the same with BatchNorm
-    statistics recalibrated on those probe images."""
+    statistics recalibrated on those probe images; control_fits: ``{FitJob: result}`` of the negative control's fits
+    trained beside the grid (``lib.bias.fits``), for ``negative_control``."""
 
     runs: pd.DataFrame
     history: pd.DataFrame
@@ -137,6 +155,7 @@ class GridResult:
     cka_boot: dict = field(default_factory=dict)
     cka_untrained: dict = field(default_factory=dict)
     cka_untrained_bn: dict = field(default_factory=dict)
+    control_fits: dict = field(default_factory=dict)
 
 
 def protocol_notes(cfg: ExperimentConfig) -> str:
@@ -199,11 +218,64 @@ def split_subset(split: biased_data.BiasedSplit, size: int | None) -> np.ndarray
     return subsample(np.arange(len(split)), size, seed=0, strata=split.target * 2 + split.aligned)
 
 
+def grid_jobs(datasets, cfg: ExperimentConfig) -> tuple[list, dict]:
+    """The grid's training fits and its aliases: ``(jobs, alias)``, jobs the ``fits.FitJob`` of every distinct
+    (dataset, objective, seed) in grid order, alias ``{(dataset, objective, seed): trained_as}`` for an objective of
+    ``ALIASES`` whose twin is in the run and comes before it (NLL of a softmax output = SCE: not trained again)."""
+    jobs, alias, trained = [], {}, set()
+    for dataset, objective, seed in ((d, o, s) for d in datasets for o in cfg.objectives for s in cfg.seeds):
+        trained_as = ALIASES.get(objective, objective) if ALIASES.get(objective) in cfg.objectives else objective
+        if (dataset, trained_as, seed) in trained:
+            alias[(dataset, objective, seed)] = trained_as
+        else:
+            trained.add((dataset, objective, seed))
+            jobs.append(fits.FitJob(dataset, objective, seed))
+    return jobs, alias
+
+
+def control_jobs(datasets, cfg: ExperimentConfig) -> list:
+    """The negative control's fits (``cfg.negative_control``), one per dataset; [] when None."""
+    if not cfg.negative_control:
+        return []
+    c = cfg.negative_control
+    return [fits.FitJob(d, c["objective"], c["seed"], control=True) for d in datasets]
+
+
+def fit_data(data: dict, cfg: ExperimentConfig) -> dict:
+    """``{dataset: fits.fit_data(...)}``: the training / validation subsets (``split_subset``) and the test split."""
+    return {
+        d: fits.fit_data(
+            sp["train"],
+            split_subset(sp["train"], cfg.train_size),
+            sp["valid"],
+            split_subset(sp["valid"], cfg.valid_size),
+            sp["test"],
+        )
+        for d, sp in data.items()
+    }
+
+
+def train_all(data: dict, cfg: ExperimentConfig, *, control: bool = True, progress: bool = True) -> dict:
+    """Every training fit of ``data`` (the grid's distinct models and, with ``control``, the negative control's) in
+    up to ``cfg.workers`` processes (``lib.bias.fits.train_fits``): ``{FitJob: result}``."""
+    jobs = grid_jobs(data, cfg)[0] + (control_jobs(data, cfg) if control else [])
+    return fits.train_fits(jobs, fit_data(data, cfg), cfg.fit_spec(), cfg.workers, progress=progress)
+
+
 def run_grid(
-    data: dict, cfg: ExperimentConfig, *, cka_seed: int | None = None, progress: bool = True, untrained: bool = True
+    data: dict,
+    cfg: ExperimentConfig,
+    *,
+    cka_seed: int | None = None,
+    progress: bool = True,
+    untrained: bool = True,
+    control: bool = True,
 ) -> GridResult:
     """Train and evaluate every (dataset, objective, seed) of ``cfg``; the CKA matrix of every model
     (``cka_seeds``), those of seed ``cka_seed`` (default: the first seed) also as the grid ``cka``.
+
+    The fits run first, in up to ``cfg.workers`` processes (``train_all``; with ``control`` the negative control's
+    fits too, kept in ``control_fits`` for ``negative_control``), then everything else here on their weights.
 
     An objective in ``ALIASES`` whose twin is in the run (NLL of a softmax output = SCE) is not trained again:
     its rows repeat the twin's, with ``trained_as`` naming it.
@@ -215,13 +287,15 @@ def run_grid(
     eval mode and with BatchNorm statistics recalibrated on them.
     """
     cka_seed = cfg.seeds[0] if cka_seed is None else cka_seed
-    config = cfg.train_config()
+    trained = train_all(data, cfg, control=control, progress=progress)
+    spec = cfg.fit_spec()
+    _, alias = grid_jobs(data, cfg)
     runs, hist, mats, names, probe, boot, base, base_bn = [], [], {}, [], {}, {}, {}, {}
+    done, x_tests = {}, {}
     jobs = [(d, o, s) for d in data for o in cfg.objectives for s in cfg.seeds]
-    done = {}
-    for dataset, objective, seed in tqdm(jobs, desc="models", **quiet(progress)):
-        trained_as = ALIASES.get(objective, objective) if ALIASES.get(objective) in cfg.objectives else objective
-        if (dataset, trained_as, seed) in done:  # an alias of an objective trained already: reuse that model's rows
+    for dataset, objective, seed in tqdm(jobs, desc="CKA", **quiet(progress)):
+        if (dataset, objective, seed) in alias:  # an alias of an objective trained already: reuse that model's rows
+            trained_as = alias[(dataset, objective, seed)]
             run_row, hist_rows = done[(dataset, trained_as, seed)]
             runs.append({**run_row, "objective": objective, "trained_as": trained_as})
             hist += [{**h, "objective": objective} for h in hist_rows]
@@ -231,31 +305,12 @@ def run_grid(
             continue
         sp = data[dataset]
         idx = split_subset(sp["train"], cfg.train_size)
-        x_tr, y_tr = (
-            normalise(to_tensor(sp["train"].images[idx]), cfg.augment),
-            torch.from_numpy(sp["train"].target[idx]),
-        )
-        vdx = split_subset(sp["valid"], cfg.valid_size)
-        x_va, y_va = (
-            normalise(to_tensor(sp["valid"].images[vdx]), cfg.augment),
-            torch.from_numpy(sp["valid"].target[vdx]),
-        )
-        x_te = normalise(to_tensor(sp["test"].images), cfg.augment)
-        seed_everything(seed, torch=True)
-        model = cfg.model()
-        info = fit(
-            model,
-            objective,
-            x_tr,
-            y_tr,
-            x_va,
-            y_va,
-            config,
-            seed=seed,
-            progress=progress,
-            desc=f"{dataset}/{objective}/s{seed}",
-        )
-        acc = evaluate_groups(model, x_te, sp["test"].target, sp["test"].bias)
+        if dataset not in x_tests:
+            x_tests[dataset] = normalise(to_tensor(sp["test"].images), cfg.augment)
+        x_te = x_tests[dataset]
+        res = trained[fits.FitJob(dataset, objective, seed)]
+        info, acc = res["info"], res["acc"]
+        model = fits.load_model(spec, res)
         run_row = {
             "dataset": dataset,
             "objective": objective,
@@ -286,7 +341,10 @@ def run_grid(
         if cfg.cka_probe_sets and seed == cka_seed:
             probe[(dataset, objective)] = cka_probe_study(model, x_te, sp["test"].aligned, cfg, seed=cka_seed)
     grid = {(d, o): m for (d, o, s), m in mats.items() if s == cka_seed}
-    return GridResult(pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot, base, base_bn)
+    control_fits = {k: v for k, v in trained.items() if k.control}
+    return GridResult(
+        pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot, base, base_bn, control_fits
+    )
 
 
 def recalibrate_batchnorm(model, x, batch_size: int):
@@ -521,31 +579,40 @@ def marks_note(runs: pd.DataFrame) -> str:
 RUNAWAY_LOSS = -10.0
 
 
-def negative_control(data: dict, cfg: ExperimentConfig, progress: bool = True) -> pd.DataFrame:
+def negative_control(
+    data: dict, cfg: ExperimentConfig, progress: bool = True, control_fits: dict | None = None
+) -> pd.DataFrame:
     """Train ``cfg.negative_control["objective"]`` (``nll_raw``: torch.nn.NLLLoss fed the raw outputs, -f_y,
     unbounded below; Table 2's NLL read without the log) once per dataset at seed ``cfg.negative_control["seed"]``,
     with the run's other settings: a documented negative control, not one of the six objectives.
+
+    control_fits: the fits ``run_grid`` trained beside the grid (``GridResult.control_fits``); the missing ones are
+    trained here (in up to ``cfg.workers`` processes).
 
     One row per dataset: test accuracy (overall, aligned, conflicting, worst group), best/last epoch and the last
     training loss; ``diverged`` when the loss stopped being finite (training then stops there: no accuracy, the
     error text in ``note``) or ran away below ``RUNAWAY_LOSS`` (``ran_away``: the model is still evaluated, and the
     note says so). Empty when ``cfg.negative_control`` is None.
     """
-    if not cfg.negative_control:
+    jobs = control_jobs(data, cfg)
+    if not jobs:
         return pd.DataFrame()
-    objective, seed = cfg.negative_control["objective"], cfg.negative_control["seed"]
+    have = dict(control_fits or {})
+    missing = [j for j in jobs if j not in have]
+    if missing:
+        sub = {j.dataset: data[j.dataset] for j in missing}
+        have.update(fits.train_fits(missing, fit_data(sub, cfg), cfg.fit_spec(), cfg.workers, progress=progress))
     rows = []
-    for dataset in data:
-        c = replace(cfg, datasets=[dataset], objectives=[objective], seeds=[seed], cka_bootstrap=0, cka_probe_sets=0)
-        row = {"dataset": dataset, "objective": objective, "seed": seed}
-        try:
-            res = run_grid({dataset: data[dataset]}, c, progress=progress, untrained=False)
-        except FloatingPointError as exc:
-            rows.append({**row, "diverged": True, "ran_away": False, "note": str(exc)})
+    for job in jobs:
+        res = have[job]
+        row = {"dataset": job.dataset, "objective": job.objective, "seed": job.seed}
+        if "error" in res:
+            rows.append({**row, "diverged": True, "ran_away": False, "note": res["error"]})
             continue
-        run = res.runs.iloc[0]
+        info, acc = res["info"], res["acc"]
+        run = {**acc, "best_epoch": info["best_epoch"], "epochs": info["epochs"]}
         keep = ["accuracy", "aligned", "conflicting", "worst_group", "best_epoch", "epochs"]
-        rows.append({**row, **{k: run[k] for k in keep}, **loss_status(float(res.history["train_loss"].iloc[-1]))})
+        rows.append({**row, **{k: run[k] for k in keep}, **loss_status(float(info["history"][-1]["train_loss"]))})
     return pd.DataFrame(rows)
 
 
@@ -1384,7 +1451,8 @@ def budget_line(cfg: ExperimentConfig, clock: dict | None) -> str:
     return (
         f"this run took {clock['wall_seconds'] / 60:.1f} min against the {BUDGET_MINUTES}-min budget per dataset "
         f"({n} dataset{'s' if n > 1 else ''} here: {BUDGET_MINUTES * n} min), load average {clock['load_start']:.2f} "
-        f"at its start and {clock['load_end']:.2f} at its end on {clock['cores']} cores"
+        f"at its start and {clock['load_end']:.2f} at its end on {clock['cores']} cores, the training fits in "
+        + ("this process" if cfg.workers == 1 else f"up to {cfg.workers} single-thread worker processes")
     )
 
 

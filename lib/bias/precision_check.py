@@ -44,6 +44,7 @@ def config(seeds, train_size: int, epochs: int, objective: str) -> be.Experiment
         cka_probe_sets=0,
         cka_samples=256,
         negative_control=None,
+        workers=1,  # one fit at a time: the per-fit seconds compared here are not shared with another fit
     )
 
 

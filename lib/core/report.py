@@ -96,6 +96,10 @@ class Claim:
     #: for consistency checks: how to read the metric, e.g. "{value} of 10 fold values fit k/n (by luck: {x.chance})";
     #: {value} is the metric, {dotted.key} any other entry of the metrics file
     reading: str = ""
+    #: the range the metric (and its honest protocol's metric) can take, [low, high], e.g. [0, 1] for an accuracy,
+    #: a recall, an F1 or a ROC-AUC: a 95% interval reaching past it (a t-interval over few seeds is symmetric and
+    #: unbounded) is clipped to it, marked in the table, and the verdict reads the clipped interval (``claim_ci``)
+    bounds: list | None = None
 
     def __hash__(self) -> int:  # dict fields: hash by id
         return hash(self.id)
@@ -117,6 +121,14 @@ def _check_claim(item: dict, path: Path) -> None:
         raise ValueError(f"{path}: claim {cid!r}: guard_metrics.conflicting needs guard_metrics.chance")
     if (item.get("paper_effect") is None) != (not item.get("effect_ci")):
         raise ValueError(f"{path}: claim {cid!r}: paper_effect and effect_ci go together")
+    bounds = item.get("bounds")
+    if bounds is not None and not (
+        isinstance(bounds, list)
+        and len(bounds) == 2
+        and all(_number(b) is not None for b in bounds)
+        and float(bounds[0]) < float(bounds[1])
+    ):
+        raise ValueError(f"{path}: claim {cid!r}: bounds must be [low, high] with low < high, got {bounds!r}")
 
 
 def load_claims(path: Path = paths.CLAIMS) -> list[Claim]:
@@ -184,6 +196,49 @@ def lookup_ci(metrics: dict, dotted: str) -> tuple[float, float] | None:
     if ci[0] is None or ci[1] is None:  # an interval that could not be computed (e.g. fewer than two seeds)
         return None
     return float(ci[0]), float(ci[1])
+
+
+def _interval_origin(metrics: dict, dotted: str) -> str:
+    """How the interval of ``dotted`` was made, for the clipping note: a half-width ``<key>_ci95`` with a seed count
+    beside the metric (the sibling ``seeds``: a number or a list) is a t-interval over those seeds."""
+    try:
+        lookup(metrics, dotted + "_ci")
+        return "its 95% interval"
+    except KeyError:
+        pass
+    try:
+        seeds = lookup(metrics, dotted.rpartition(".")[0] + ".seeds" if "." in dotted else "seeds")
+    except KeyError:
+        seeds = None
+    n = (
+        len(seeds)
+        if isinstance(seeds, list)
+        else seeds
+        if isinstance(seeds, int) and not isinstance(seeds, bool)
+        else 0
+    )
+    if n >= 2:
+        return f"its 95% t-interval over {n} seeds (t with {n - 1} df)"
+    return "its 95% t-interval"
+
+
+def claim_ci(claim: Claim, metrics: dict | None, dotted: str) -> tuple[tuple[float, float] | None, str, str]:
+    """The 95% interval of ``dotted`` (``lookup_ci``) as the report shows it and the verdict reads it: clipped to
+    ``claim.bounds`` where it reaches past them. Returns (interval, the clipped ends in words, e.g. "1", or '', the
+    note that explains the clipping, or '')."""
+    ci = lookup_ci(metrics, dotted) if metrics else None
+    if ci is None or not claim.bounds:
+        return ci, "", ""
+    low, high = float(claim.bounds[0]), float(claim.bounds[1])
+    ends = [f"{b:g}" for b, past in ((low, ci[0] < low), (high, ci[1] > high)) if past]
+    if not ends:
+        return ci, "", ""
+    where = " and ".join(ends)
+    note = (
+        f"Interval clipped at {where}: {_interval_origin(metrics, dotted)} reaches past the range [{low:g}, {high:g}] "
+        "the metric can take (claims.yaml `bounds`); shown, and read by the verdict, clipped to that range."
+    )
+    return (max(ci[0], low), min(ci[1], high)), where, note
 
 
 def lookup(metrics: dict, dotted: str) -> Any:
@@ -483,7 +538,7 @@ def _honest_reason(claim: Claim, metrics: dict, kind: str, detail: str) -> str:
         value = None
     if value is None:
         return "Under the honest protocol: no value."
-    honest = _within_interval(claim, verdict(claim, value, kind), lookup_ci(metrics, claim.honest_metric))
+    honest = _within_interval(claim, verdict(claim, value, kind), claim_ci(claim, metrics, claim.honest_metric)[0])
     if detail.startswith("reproduced") and honest.startswith("not reproduced"):
         return f"Reproduced only under the paper's protocol; under the honest protocol: {honest}."
     return f"Under the honest protocol: {honest}."
@@ -501,7 +556,7 @@ def _honest_only(claim: Claim, metrics: dict, kind: str) -> tuple[str, str] | No
         return None
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    honest = _within_interval(claim, verdict(claim, value, kind), lookup_ci(metrics, claim.honest_metric))
+    honest = _within_interval(claim, verdict(claim, value, kind), claim_ci(claim, metrics, claim.honest_metric)[0])
     for start, word in (("reproduced", "reproduced"), ("not established", "underpowered")):
         if honest.startswith(start):
             return word, honest
@@ -516,7 +571,8 @@ def _within_interval(claim: Claim, honest: str, ci: tuple[float, float] | None) 
     if not honest.startswith("reproduced") or ci is None or claim.tolerance is None:
         return honest
     low, high = float(claim.paper_value) - claim.tolerance, float(claim.paper_value) + claim.tolerance
-    if ci[0] < low or (not claim.higher_is_better and ci[1] > high):
+    eps = 1e-12  # paper +- tolerance in floats (0.97 + 0.03 < 1): an interval clipped at a bound is not beyond it
+    if ci[0] < low - eps or (not claim.higher_is_better and ci[1] > high + eps):
         return (
             f"not established (the point is within ±{claim.tolerance:g}, but its 95% interval "
             f"[{ci[0]:.3g}, {ci[1]:.3g}] reaches beyond that band)"
@@ -537,8 +593,20 @@ def protocols_note(claim: Claim) -> str:
 # ---- gathering every run ----
 
 
-def _fmt_ci(value: Any, ci: tuple[float, float] | None) -> str:
-    return _fmt(value) if ci is None or value is None else f"{_fmt(value)} [{ci[0]:.3g}, {ci[1]:.3g}]"
+def _fmt_ci(value: Any, ci: tuple[float, float] | None, clipped: str = "") -> str:
+    """``value [low, high]``; ``clipped`` (``claim_ci``'s ends in words) marks an interval clipped to the metric's
+    range in the cell itself, so every table that shows it (and the CSV) says so."""
+    if ci is None or value is None:
+        return _fmt(value)
+    return f"{_fmt(value)} [{ci[0]:.3g}, {ci[1]:.3g}]" + (f" (clipped at {clipped})" if clipped else "")
+
+
+def _ours_cell(claim: Claim, metrics: dict | None, key: str, value: Any, notes: list) -> str:
+    """The cell of ``value`` with its interval as ``claim_ci`` gives it; a clipping note is added to ``notes``."""
+    ci, clipped, note = claim_ci(claim, metrics, key)
+    if note and note not in notes:
+        notes.append(note)
+    return _fmt_ci(value, ci, clipped)
 
 
 def _fmt(value: Any) -> str:
@@ -598,6 +666,8 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
             except ValueError as exc:
                 raise ValueError(f"{mfile}: {exc}") from None
             a = assess(claim, metrics, run, by_id)
+            interval_notes: list[str] = []
+            honest_notes: list[str] = []
             rows.append(
                 {
                     "claim": claim.id,
@@ -606,9 +676,11 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
                     "what": claim.claim,
                     "paper": _fmt(claim.paper_value),
                     "source": claim.source,
-                    "ours": _fmt_ci(ours, lookup_ci(metrics, claim.metric) if metrics else None),
+                    "ours": _ours_cell(claim, metrics, claim.metric, ours, interval_notes),
                     "ours (honest protocol)": (
-                        _fmt_ci(honest, lookup_ci(metrics, claim.honest_metric)) if claim.honest_metric else ""
+                        _ours_cell(claim, metrics, claim.honest_metric, honest, honest_notes)
+                        if claim.honest_metric
+                        else ""
                     ),
                     "run": run,
                     "variant": claim.variant,
@@ -619,6 +691,8 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
                     "section": claim.section,
                     "reasons": list(a.reasons),
                     "note": claim.note,
+                    "interval notes": interval_notes,
+                    "interval notes (honest protocol)": honest_notes,
                 }
             )
     columns = [
@@ -639,6 +713,8 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
         "section",
         "reasons",
         "note",
+        "interval notes",
+        "interval notes (honest protocol)",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -722,8 +798,12 @@ def verdict_tables(
         honest = part["ours (honest protocol)"].astype(bool).any()
         for _, r in part.iterrows():
             row = {"claim": r["what"], "paper": r["paper"], "ours, paper's protocol": r["ours"]}
+            if notes_inline:  # a clipped interval is marked by its note (claim_ci)
+                row["ours, paper's protocol"] += _note_marks(list(r.get("interval notes") or []), notes)
             if honest:
-                row["ours, honest protocol"] = r["ours (honest protocol)"] or "-"
+                row["ours, honest protocol"] = (r["ours (honest protocol)"] or "-") + (
+                    _note_marks(list(r.get("interval notes (honest protocol)") or []), notes) if notes_inline else ""
+                )
             row["verdict"] = f"**{r['verdict']}**" + (_note_marks(r["reasons"], notes) if notes_inline else "")
             if links:
                 row["measured in"] = _section_link(nb, r["section"], VERDICT_RUN, r["variant"])
@@ -805,7 +885,8 @@ def render(df: pd.DataFrame, claims: list[Claim] | None = None, metrics_root: Pa
         "Generated by `python -m lib.core.report` (the `report` stage of `dvc repro`) from `claims.yaml` and",
         "`metrics/<run>/*.json`; do not edit by hand. Verdicts are for the **real-data** run, one word each:",
         ", ".join(f"*{v}*" for v in VERDICTS) + "; the numbered notes under each table give the reason.",
-        "Brackets: 95% confidence intervals. *Paper's protocol*: the paper's own evaluation, however optimistic;",
+        "Brackets: 95% confidence intervals (clipped to the metric's range where claims.yaml gives `bounds`, and",
+        "marked so). *Paper's protocol*: the paper's own evaluation, however optimistic;",
         "*honest protocol*: the field's stricter one (e.g. patients unseen in training), where the two differ.",
         "",
     ]
@@ -873,7 +954,8 @@ def main(argv=None) -> int:
     claims = load_claims()
     df = build_table(claims)
     args.out.mkdir(parents=True, exist_ok=True)
-    csv = df.assign(reasons=df.reasons.map(" | ".join))
+    joined = ("reasons", "interval notes", "interval notes (honest protocol)")
+    csv = df.assign(**{c: df[c].map(" | ".join) for c in joined})
     atomic_write_text(args.out / "claims_vs_ours.csv", csv.to_csv(index=False))
     atomic_write_text(args.out / "REPORT.md", render(df, claims))
     if args.readme.exists():

@@ -73,8 +73,9 @@ def test_cka_summary():
 
 
 def experiment_config(**kw) -> be.ExperimentConfig:
-    """The default nb04 section (params.yaml) with test-sized overrides."""
-    return be.ExperimentConfig(**{**load_params("nb04"), **kw})
+    """The default nb04 section (params.yaml) with test-sized overrides; the fits in this process unless ``kw``
+    says otherwise (tests/bias/test_fits.py checks that worker processes give the same results)."""
+    return be.ExperimentConfig(**{**load_params("nb04"), "workers": 1, **kw})
 
 
 def test_config_maps_the_params_section_one_to_one():

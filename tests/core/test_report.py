@@ -414,3 +414,67 @@ def test_readme_verdict_block_is_what_the_report_generates():
     readme = (paths.ROOT / "README.md").read_text()
     block = report.readme_block(report.build_table(report.load_claims()))
     assert report.update_readme(readme, block) == readme, "README.md's verdict block is stale: run dvc repro report"
+
+
+# ---- intervals of bounded metrics (review note m3: "0.9537 [0.848, 1.06]" for a 2-seed accuracy) ----
+
+
+def _l2_metrics(half=0.10546149931024962, seeds=2):
+    return {"meta": {"data": "C-MNIST", "config": "real"}, "claims": {"acc": 0.9537, "acc_ci95": half, "seeds": seeds}}
+
+
+def test_an_interval_past_the_bounds_is_clipped_and_marked(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "01_odal_ecg.json").write_text(json.dumps(_l2_metrics()))
+    bounded = _claim(metric="claims.acc", paper_value=0.93, bounds=[0, 1], cause="measured")
+    free = _claim(id="c2", metric="claims.acc", paper_value=0.93, cause="measured")
+    df = report.build_table([bounded, free], metrics_root=tmp_path).set_index("claim")
+    assert df.loc["c1", "ours"] == "0.9537 [0.848, 1] (clipped at 1)"
+    assert df.loc["c2", "ours"] == "0.9537 [0.848, 1.06]", "no bounds: the interval as stored"
+    (note,) = df.loc["c1", "interval notes"]
+    assert note.startswith("Interval clipped at 1: its 95% t-interval over 2 seeds (t with 1 df) reaches past")
+    assert df.loc["c2", "interval notes"] == []
+    md = report.render(df.reset_index(), [bounded, free], tmp_path)
+    assert "0.9537 [0.848, 1] (clipped at 1)<sup>1</sup>" in md and f"1. {note}" in md
+    # the lower end: a 2-seed accuracy near 0
+    low = {"claims": {"acc": 0.03, "acc_ci95": 0.2, "seeds": [0, 1, 2]}}
+    ci, ends, note = report.claim_ci(bounded, low, "claims.acc")
+    assert ci == pytest.approx((0.0, 0.23)) and ends == "0" and "over 3 seeds (t with 2 df)" in note
+    # at exactly the band's edge: paper 0.97 + tolerance 0.03 is 0.9999999999999999 in floats, not above 1
+    edge = _claim(paper_value=0.97, tolerance=0.03, higher_is_better=False, honest_metric="h.acc", bounds=[0, 1])
+    edge_metrics = {"h": {"acc": 0.99, "acc_ci95": 0.02}}  # [0.97, 1.01] -> [0.97, 1]
+    assert report._honest_reason(edge, edge_metrics, "real", "").endswith("reproduced (within ±0.03).")
+    both = {"claims": {"acc": 0.5, "acc_ci": [-0.2, 1.3]}}
+    ci, ends, note = report.claim_ci(bounded, both, "claims.acc")
+    assert ci == (0.0, 1.0) and ends == "0 and 1" and "its 95% interval reaches past" in note
+    inside = {"claims": {"acc": 0.5, "acc_ci": [0.2, 0.8]}}
+    assert report.claim_ci(bounded, inside, "claims.acc") == ((0.2, 0.8), "", "")
+
+
+def test_the_verdict_reads_the_clipped_interval():
+    """A point within the band whose unclipped upper end passes 1 only because the interval is symmetric: with
+    bounds the band's top (1.0) is not exceeded, so the honest protocol reproduces; without, 'not established'."""
+    kw = dict(paper_value=0.98, tolerance=0.03, higher_is_better=False, honest_metric="h.acc")  # band [0.95, 1.01]
+    metrics = {"h": {"acc": 0.99, "acc_ci95": 0.035}}  # [0.955, 1.025]
+    clipped = report._honest_reason(_claim(bounds=[0, 1], **kw), metrics, "real", "not measured")
+    assert clipped == "Under the honest protocol: reproduced (within ±0.03)."
+    unclipped = report._honest_reason(_claim(**kw), metrics, "real", "not measured")
+    assert unclipped.startswith("Under the honest protocol: not established") and "1.02]" in unclipped
+    # the graded honest-only path reads it the same way
+    null_paper = {"claims": {"accuracy": None}, **metrics}
+    assert report.assess(_claim(bounds=[0, 1], **kw), null_paper).verdict == "reproduced"
+    assert report.assess(_claim(**kw), null_paper).verdict == "underpowered"
+    # clipping never widens: an interval below the band stays below it
+    below = {"h": {"acc": 0.96, "acc_ci95": 0.06}}  # [0.90, 1.02]: the low end is out of the band either way
+    assert "not established" in report._honest_reason(_claim(bounds=[0, 1], **kw), below, "real", "not measured")
+
+
+def test_bounds_are_validated(tmp_path):
+    f = tmp_path / "claims.yaml"
+    base = "claims:\n- {id: a, notebook: 01_odal_ecg, claim: x, paper_value: 1, source: s, metric: m, bounds: %s}\n"
+    for bad in ("[1, 0]", "[0]", "[0, x]", "0.5"):
+        f.write_text(base % bad)
+        with pytest.raises(ValueError, match="bounds must be"):
+            report.load_claims(f)
+    f.write_text(base % "[0, 1]")
+    assert report.load_claims(f)[0].bounds == [0, 1]

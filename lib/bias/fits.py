@@ -1,0 +1,276 @@
+"""Notebook 04's independent training fits, in this process or in worker processes (``workers``).
+
+Every (dataset, objective, seed) of the grid, and the negative control, is one ``FitJob``: a fresh ResNet18 seeded
+inside the fit (``seed_everything(seed)`` before the model is built, and again inside ``lib.bias.training.fit``),
+trained on the same data, then evaluated on the test split. A fit reads nothing but its job, the data and the
+``FitSpec``, so fits are independent and their order does not matter. ``train_fits`` runs them one after the other
+in this process (``workers`` 1) or in up to ``workers`` worker processes, each held to one thread, and returns per
+job the weights (``state_dict`` as NumPy arrays), the fit's info (history, epochs, ...) and the test accuracies;
+CKA and every later step then run in the calling process on those weights.
+
+Why the results equal those of ``workers`` 1 bit for bit: a fit's random draws all come from its own seed, its
+inputs are the same arrays, and a worker runs the same code with one thread, as the notebooks' single-thread
+default (``torch_threads`` 1, which ``workers`` > 1 requires). Workers are started with the ``spawn`` method (a
+fresh interpreter; forking a process that has already run torch's thread pools is fragile), with the thread
+variables of ``lib.core.determinism.THREAD_ENV`` set in their environment before torch loads; the processor pins
+(``python -m lib.core.determinism --print-env``) are environment variables too, so the workers inherit them from the
+parent's ``os.environ`` (``worker_environment`` reports what a worker sees; tests/bias/test_fits.py checks both).
+
+A fit that raises in a worker stops the run: the other workers are ended and ``FitFailed`` names the fit, with the
+worker's exception and traceback; nothing has been written by then (the notebook writes its outputs after the
+grid). ``FloatingPointError`` (a non-finite loss) is returned as the fit's ``error`` instead when the job allows it
+(the negative control, whose divergence is a result).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lib.bias.resnet import ResNet18
+from lib.bias.training import TrainConfig, evaluate_groups, fit, normalise, quiet, to_tensor
+from lib.core.determinism import THREAD_ENV
+from lib.core.seeding import seed_everything
+
+#: how worker processes start: a fresh interpreter (see the module docstring)
+START_METHOD = "spawn"
+
+
+class FitFailed(RuntimeError):
+    """A training fit raised (in a worker or in this process); the message names the fit."""
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One training fit: ``dataset`` / ``objective`` / ``seed``; ``control``: a non-finite loss is a result (the
+    fit's ``error``), not a failure."""
+
+    dataset: str
+    objective: str
+    seed: int
+    control: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.objective}/s{self.seed}" + (" (control)" if self.control else "")
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """What a fit needs besides its job and data: the network (10 classes, ``width``, ``dropout``, ``stem``), the
+    training settings and the input transform (``augment``)."""
+
+    width: float
+    dropout: float
+    stem: str
+    train: TrainConfig
+
+    def model(self) -> ResNet18:
+        return ResNet18(num_classes=10, width=self.width, dropout=self.dropout, stem=self.stem)
+
+
+def fit_data(split_train, train_idx, split_valid, valid_idx, split_test) -> dict:
+    """One dataset's arrays for the fits (uint8 images, int labels): the training and validation subsets and the
+    whole test split (with its bias labels, for the group accuracies)."""
+    return {
+        "train": (np.ascontiguousarray(split_train.images[train_idx]), np.asarray(split_train.target[train_idx])),
+        "valid": (np.ascontiguousarray(split_valid.images[valid_idx]), np.asarray(split_valid.target[valid_idx])),
+        "test": (np.asarray(split_test.images), np.asarray(split_test.target), np.asarray(split_test.bias)),
+    }
+
+
+def _tensors(data: dict, dataset: str, augment: str, cache: dict) -> dict:
+    """The network inputs of ``dataset`` (``to_tensor`` + ``normalise``), built once per process and dataset."""
+    if dataset not in cache:
+        d = data[dataset]
+        cache[dataset] = {
+            "x_train": normalise(to_tensor(d["train"][0]), augment),
+            "y_train": torch.from_numpy(d["train"][1]),
+            "x_valid": normalise(to_tensor(d["valid"][0]), augment),
+            "y_valid": torch.from_numpy(d["valid"][1]),
+            "x_test": normalise(to_tensor(d["test"][0]), augment),
+        }
+    return cache[dataset]
+
+
+def run_fit(job: FitJob, data: dict, spec: FitSpec, cache: dict, progress: bool = False) -> dict:
+    """Train and evaluate one fit: ``{"state_dict": {name: ndarray}, "info": fit's dict, "acc": evaluate_groups}``,
+    or ``{"error": message}`` for a control job whose loss stopped being finite."""
+    t = _tensors(data, job.dataset, spec.train.augment, cache)
+    seed_everything(job.seed, torch=True)
+    model = spec.model()
+    try:
+        info = fit(
+            model,
+            job.objective,
+            t["x_train"],
+            t["y_train"],
+            t["x_valid"],
+            t["y_valid"],
+            spec.train,
+            seed=job.seed,
+            progress=progress,
+            desc=f"{job.dataset}/{job.objective}/s{job.seed}",
+        )
+    except FloatingPointError as exc:
+        if job.control:
+            return {"error": str(exc)}
+        raise
+    _, target, bias = data[job.dataset]["test"]
+    acc = evaluate_groups(model, t["x_test"], target, bias)
+    state = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+    return {"state_dict": state, "info": info, "acc": acc}
+
+
+def load_model(spec: FitSpec, result: dict) -> ResNet18:
+    """A ResNet18 of ``spec`` holding a fit's returned weights, in eval mode."""
+    model = spec.model()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in result["state_dict"].items()})
+    return model.eval()
+
+
+# ---- worker processes ----
+_WORKER: dict = {}
+
+
+def _init_worker(data: dict, spec: FitSpec) -> None:
+    """Worker start: one thread for torch (intra- and inter-op where still settable) and for every BLAS/OpenMP pool
+    threadpoolctl finds; the data and spec kept for the worker's fits."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    with contextlib.suppress(RuntimeError):  # settable only before the first parallel work
+        torch.set_num_interop_threads(1)
+    _WORKER.update(data=data, spec=spec, cache={}, limits=threadpool_limits(1))
+
+
+def _worker_fit(job: FitJob) -> tuple:
+    """``("ok", result)`` or ``("error", type name, message, traceback)``: exceptions travel as text, so any error
+    reaches the parent whether or not it pickles."""
+    try:
+        return ("ok", run_fit(job, _WORKER["data"], _WORKER["spec"], _WORKER["cache"]))
+    except Exception as exc:  # re-raised in the parent, with the fit's name
+        return ("error", type(exc).__name__, str(exc), traceback.format_exc())
+
+
+def worker_environment(names=None) -> dict:
+    """What a worker sees (run inside one by the tests): the environment variables ``names`` (default: the thread
+    variables and every dispatch pin of ``lib.core.determinism``), torch's thread count and the BLAS/OpenMP pools'
+    thread counts (threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    from lib.core.determinism import DISPATCH_VARS
+
+    names = list(THREAD_ENV) + list(DISPATCH_VARS) if names is None else names
+    return {
+        "env": {k: os.environ.get(k) for k in names},
+        "torch_threads": torch.get_num_threads(),
+        "pools": sorted({(p["user_api"], p["num_threads"]) for p in threadpool_info()}),
+    }
+
+
+def _worker_environment_job(_job) -> dict:
+    return worker_environment()
+
+
+@contextlib.contextmanager
+def _thread_env():
+    """``THREAD_ENV`` in ``os.environ`` while workers start (spawned children copy it before torch loads), then
+    the previous values back."""
+    old = {k: os.environ.get(k) for k in THREAD_ENV}
+    os.environ.update(THREAD_ENV)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued fits and end the running workers at once (a failed run should not wait for the others'
+    fits; Python 3.11's executor has no public terminate)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(timeout=10)
+
+
+def _raise_failed(job: FitJob, etype: str, message: str, tb: str):
+    raise FitFailed(f"fit {job.name} failed in a worker process: {etype}: {message}\n--- worker traceback ---\n{tb}")
+
+
+def train_fits(
+    jobs: list[FitJob], data: dict, spec: FitSpec, workers: int, progress: bool = True, desc: str = "models"
+) -> dict:
+    """``{job: run_fit result}`` for every job: in this process when ``workers`` is 1 (or one job), else in up to
+    ``workers`` spawned single-thread worker processes. A failing fit raises ``FitFailed`` naming it (the workers
+    ended, nothing returned)."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    jobs = list(dict.fromkeys(jobs))
+    if not jobs:
+        return {}
+    if workers == 1 or len(jobs) == 1:
+        out, cache = {}, {}
+        for job in tqdm(jobs, desc=desc, **quiet(progress)):
+            try:
+                out[job] = run_fit(job, data, spec, cache, progress=progress)
+            except Exception as exc:
+                raise FitFailed(f"fit {job.name} failed: {type(exc).__name__}: {exc}") from exc
+        return out
+    out = {}
+    ctx = multiprocessing.get_context(START_METHOD)
+    with _thread_env():
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(data, spec)
+        )
+        futures = {pool.submit(_worker_fit, job): job for job in jobs}
+    try:
+        bar = tqdm(total=len(jobs), desc=f"{desc} ({min(workers, len(jobs))} workers)", **quiet(progress))
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                status, *rest = fut.result()
+            except BrokenProcessPool as exc:
+                running = [j.name for f, j in futures.items() if not f.done()] or [job.name]
+                raise FitFailed(
+                    f"a worker process died (killed or crashed) while these fits were unfinished: {', '.join(running)}"
+                ) from exc
+            if status == "error":
+                _raise_failed(job, *rest)
+            out[job] = rest[0]
+            bar.update()
+        bar.close()
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    return {job: out[job] for job in jobs}
+
+
+def workers_environment(workers: int = 2) -> list[dict]:
+    """``worker_environment`` as seen by ``workers`` spawned workers started as ``train_fits`` starts them."""
+    ctx = multiprocessing.get_context(START_METHOD)
+    with _thread_env():
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=({}, None))
+        futures = [pool.submit(_worker_environment_job, i) for i in range(workers)]
+    try:
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True)
