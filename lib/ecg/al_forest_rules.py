@@ -263,3 +263,35 @@ def scope_text(long: pd.DataFrame, *, batch: int, al_strategies, al_seeds, fores
             "controller's own effect) mixes the round size with the query threshold."
         )
     return "\n".join(f"- {line}" for line in lines)
+
+
+def saving_claim_text(claims: dict, paper: dict) -> str:
+    """One sentence on the annotation-saving claim that decides (DS1 -> DS2, the forest AL study's claim row): its
+    value and 95% CI against 0 and the paper's value; '' when the claims or the paper hold none."""
+    v, ci = claims.get("interpatient_annotation_saving"), claims.get("interpatient_annotation_saving_ci")
+    target = paper.get("nb01_annotation_saving")
+    if v is None or target is None or not ci or None in ci:
+        return ""
+    lo, hi = (float(x) for x in ci)
+    holds_zero, holds_paper = lo <= 0 <= hi, lo <= float(target) <= hi
+    if holds_zero and holds_paper:
+        reading = "it holds both 0 and the paper's value, so this run can neither confirm nor reject the claim"
+    elif holds_paper:
+        reading = "it excludes 0 and holds the paper's value: consistent with the claim"
+    elif holds_zero:
+        reading = "it holds 0 and excludes the paper's value: the claimed saving is rejected, no saving is shown"
+    else:
+        side = "above" if lo > float(target) else "below"
+        reading = f"it excludes 0 and the paper's value, and lies {side} it"
+    key, charged = "interpatient_annotation_saving_", ""  # review22s11 m1: ODAL's validation labels charged
+    wv, wci, n_val = (claims.get(key + k) for k in ("with_validation", "with_validation_ci", "validation_labels"))
+    if n_val and wv is not None and wci and None not in wci:
+        charged = (
+            f" With the {int(n_val):,} validation labels ODAL's controller reads charged to ODAL (random reads none) "
+            f"the saving is {100 * float(wv):+.1f} % [95% CI {100 * float(wci[0]):+.1f} % to {100 * wci[1]:+.1f} %]."
+        )
+    return (
+        f"The annotation saving that decides the claim is the DS1 -> DS2 one (the forest AL study's claim row, "
+        f"section 6): {100 * float(v):+.1f} % [95% CI {100 * lo:+.1f} % to {100 * hi:+.1f} %] against the paper's "
+        f"{100 * float(target):.0f} %; {reading}.{charged}"
+    )

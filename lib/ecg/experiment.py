@@ -18,6 +18,7 @@ the forest AL study :mod:`lib.ecg.al_forest`, the AAMI feature models :mod:`lib.
 from lib.ecg import data as ecg_data  # noqa: F401
 from lib.ecg import features as ecg_features  # noqa: F401
 from lib.ecg import preprocess as ecg_preprocess  # noqa: F401
+from lib.ecg.al_forest_rules import saving_claim_text  # noqa: F401
 from lib.ecg.al_study import (  # noqa: F401
     AL_METRIC,
     PROTOCOLS,
@@ -108,7 +109,6 @@ from lib.ecg.prose import (  # noqa: F401
     interpretation,
     metrics_block,
     run_meta,
-    saving_claim_text,
 )
 from lib.ecg.readings_text import (  # noqa: F401
     FUZZY_PARTS,

@@ -223,7 +223,7 @@ def spread_sentence(g, floor_pr_auc: float | None = None) -> str:
                 f" {'No' if not some else f'{some} of {len(runs)}'} grid run{'s' if some != 1 else ''} (setting x "
                 f"seed, DS2 PR-AUC {runs.min():.3f}-{runs.max():.3f}) reach{'es' if some == 1 else ''} the floor's "
                 f"DS2 PR-AUC {floor_pr_auc:.3f}"
-                + (": the grid's best setting would not change the verdict against the floor." if not some else ".")
+                + ("." if some else ": no setting of the grid puts the sequence model above the floor on DS2 PR-AUC.")
             )
     return out
 

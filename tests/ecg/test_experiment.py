@@ -179,20 +179,23 @@ def test_claims_table_and_confusion_file_names():
             "paper": True,
             "ours, random split": False,
             "random split: 95% CI": "not an estimate (yes/no)",
-            "ours, DS1 -> DS2": "not computed",
+            "ours, DS1 -> DS2": "not computed",  # computed where the claims hold it (below)
             "DS1 -> DS2: 95% CI": "",
             "floor, DS1 -> DS2": "",
         },
         {
             "claim": "nb01_annotation_saving",
             "paper": 0.3,
-            "ours, random split": None,
+            "ours, random split": "",
             "random split: 95% CI": "n/a (no value)",
             "ours, DS1 -> DS2": 0.25,
             "DS1 -> DS2: 95% CI": "[-0.300, 0.900]",
             "floor, DS1 -> DS2": "",
         },
     ]
+    inter = ex.claims_table(claims | {"interpatient_odal_above_baselines": False}, paper).set_index("claim")
+    assert inter.loc["nb01_odal_above_baselines", "ours, DS1 -> DS2"] is False  # review22s11 m2
+    assert inter.loc["nb01_odal_above_baselines", "DS1 -> DS2: 95% CI"] == "not an estimate (yes/no)"
     text = ex.saving_claim_text(claims, paper)
     assert text == (
         "The annotation saving that decides the claim is the DS1 -> DS2 one (the forest AL study's claim row, "
@@ -206,6 +209,15 @@ def test_claims_table_and_confusion_file_names():
     ci = {"interpatient_annotation_saving": 0.6, "interpatient_annotation_saving_ci": [0.5, 0.7]}
     assert "lies above it" in ex.saving_claim_text(ci, paper)
     assert ex.saving_claim_text({}, paper) == ""
+    # review22s11 m1: the saving with ODAL's validation labels charged follows the deciding one
+    charged = claims | {"interpatient_annotation_saving_with_validation": -0.748,
+                        "interpatient_annotation_saving_with_validation_ci": [-2.131, 0.635],
+                        "interpatient_annotation_saving_validation_labels": 500}  # fmt: skip
+    assert ex.saving_claim_text(charged, paper) == text + (
+        " With the 500 validation labels ODAL's controller reads charged to ODAL (random reads none) the saving is "
+        "-74.8 % [95% CI -213.1 % to +63.5 %]."
+    )
+    assert ex.saving_claim_text(charged | {"interpatient_annotation_saving_validation_labels": 0}, paper) == text
     assert ex.confusion_file_name("ODAL, random split") == "confusion_ODAL_random_split"
     assert ex.confusion_file_name("CNN-BiLSTM full, interpatient") == "confusion_CNNBiLSTM_full_interpatient"
 

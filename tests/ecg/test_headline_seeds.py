@@ -158,4 +158,5 @@ def test_headline_reading_and_claims_use_the_seed_means():
     assert claims["accuracy"] == 0.42 and claims["accuracy_ci"] == [0.42 - 0.05, 0.42 + 0.05]
     assert claims["interpatient_roc_auc"] == 0.42 and claims["roc_auc_ovr_macro"] == 0.9
     assert claims["odal_above_baselines"] is False  # 0.42 against the baselines' 0.77 means
+    assert claims["interpatient_odal_above_baselines"] is False  # DS1 -> DS2 too: 0.42 against 0.77 (review22s11 m2)
     assert "One seed per model" in ex.headline_reading(results, data_source("real", "MIT-BIH"))

@@ -171,8 +171,8 @@ def test_spread_sentence_says_whether_any_grid_run_reaches_the_floor():
     g = _grid_table()  # DS2 PR-AUC of the 8 runs: 0.1-0.5
     base = RD.spread_sentence(g)
     assert RD.spread_sentence(g, 0.791) == base + (
-        " No grid runs (setting x seed, DS2 PR-AUC 0.100-0.500) reach the floor's DS2 PR-AUC 0.791: the grid's best "
-        "setting would not change the verdict against the floor."
+        " No grid runs (setting x seed, DS2 PR-AUC 0.100-0.500) reach the floor's DS2 PR-AUC 0.791: no setting of the "
+        "grid puts the sequence model above the floor on DS2 PR-AUC."
     )
     assert RD.spread_sentence(g, 0.4).endswith(
         " 3 of 8 grid runs (setting x seed, DS2 PR-AUC 0.100-0.500) reach the floor's DS2 PR-AUC 0.400."
