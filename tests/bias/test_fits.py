@@ -10,23 +10,15 @@ from lib.bias import data as biased_data
 from lib.bias import experiment as be
 from lib.bias import fits
 from lib.core.determinism import DISPATCH_VARS, PINNED_ENV, THREAD_ENV
-from lib.core.params import load_params
+from tests.bias.test_experiment import experiment_config
+
+#: the test-sized grid: two datasets, three objectives (NLL an alias of SCE), two seeds
+GRID = dict(datasets=["cmnist", "cdigits"], objectives=["sce", "nll", "l2"], seeds=[0, 1], width=0.0625, batch_size=16,
+            max_epochs=2, cka_samples=16, cka_batch_size=8, cka_bootstrap=0, device="cpu")  # fmt: skip
 
 
 def _config(**kw) -> be.ExperimentConfig:
-    base = dict(
-        datasets=["cmnist", "cdigits"],
-        objectives=["sce", "nll", "l2"],
-        seeds=[0, 1],
-        width=0.0625,
-        batch_size=16,
-        max_epochs=2,
-        cka_samples=16,
-        cka_batch_size=8,
-        cka_bootstrap=0,
-        device="cpu",
-    )
-    return be.ExperimentConfig(**{**load_params("nb04"), **base, **kw})
+    return experiment_config(**{**GRID, **kw})
 
 
 @pytest.fixture(scope="module")
