@@ -1,5 +1,6 @@
 """Executed notebooks read like a paper: no progress bars, framework log lines, warnings or raw markup."""
 
+import functools
 import json
 import re
 
@@ -113,17 +114,21 @@ def _real_runs() -> list[tuple[str, str | None, list[str]]]:
     return runs
 
 
-def _stale_copies() -> set[str]:
-    """Executed real copies (results/real/<name>.ipynb) of a notebook marked stale whose stage ran another version
-    of it (a marked notebook's copies that were rerun at the current notebook are checked as usual)."""
+def _md5(src: str) -> str:
     import hashlib
 
-    out = set()
+    return hashlib.md5((paths.ROOT / src).read_bytes()).hexdigest()
+
+
+@functools.cache
+def _stale_copies() -> frozenset[str]:
+    """Executed real copies (results/real/<name>.ipynb) of a notebook marked stale whose stage ran another version
+    of it (a marked notebook's copies that were rerun at the current notebook are checked as usual); read once."""
+    runs, out = _real_runs(), set()
     for nb in _stale_notebooks():
         src = f"notebooks/{nb}.ipynb"
-        current = hashlib.md5((paths.ROOT / src).read_bytes()).hexdigest()
-        out |= {c for path, md5, copies in _real_runs() if path == src and md5 != current for c in copies}
-    return out
+        out |= {c for path, md5, copies in runs if path == src and md5 != _md5(src) for c in copies}
+    return frozenset(out)
 
 
 def _skip_if_stale(path):
@@ -132,17 +137,15 @@ def _skip_if_stale(path):
     run (test_stale_marks_are_true keeps the mark honest)."""
     rel = path.relative_to(paths.OUTPUT_ROOT).as_posix()
     if rel in _stale_copies():
-        pytest.skip(f"{path.relative_to(paths.OUTPUT_ROOT)}: stale real run (claims.yaml notebooks.*.stale_real_run)")
+        pytest.skip(f"{rel}: stale real run (claims.yaml notebooks.*.stale_real_run)")
 
 
 def test_stale_marks_are_true():
     """A notebook may be marked stale only while at least one real stage that runs it was locked on another version
     of it (real/dvc.lock records the notebook's md5 at the run): rerunning every such stage must remove the mark."""
-    import hashlib
-
     for nb in _stale_notebooks():
         src = f"notebooks/{nb}.ipynb"
-        current = hashlib.md5((paths.ROOT / src).read_bytes()).hexdigest()
+        current = _md5(src)
         locked = [md5 for path, md5, _ in _real_runs() if path == src]
         assert locked, f"{nb} is marked stale but no real stage in real/dvc.lock runs {src}"
         assert any(md5 != current for md5 in locked), (
