@@ -33,6 +33,7 @@ from lib.core import paths
 from lib.core.device import pick_device
 from lib.core.sampling import subsample
 from lib.core.seeding import seed_everything
+from lib.core.stats import interval_holds
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,8 @@ def run_grid(
             "raw_best_epoch": info["raw_best_epoch"],  # the raw validation maximum (the same with smoothing 1)
             "before_min_epochs": bool(info["best_epoch"] < cfg.min_epochs),
             "epochs": info["epochs"],
+            # patience fired (a stop at the cap's own epoch counts; review25s12a m8)
+            "stopped_by_patience": bool(info.get("stopped_by_patience", info["epochs"] < cfg.max_epochs)),
             "valid_accuracy": info["best_valid_acc"],
             "raw_best_valid_accuracy": info["raw_best_valid_acc"],
             "n_train": len(idx),
@@ -842,12 +845,14 @@ def zero_groups(grp: pd.DataFrame) -> list[str]:
 
 
 def underpowered(test: dict, effect: float) -> bool:
-    """A ranking test is underpowered when its paired interval (``diff`` ± ``ci95``) holds 0 (these seeds cannot
-    tell the claim from no effect) and is wider than the paper's ``effect`` (its size: the paper's own values may
-    rank the compared objectives the other way); a difference whose interval excludes 0,
-    of either sign, is not underpowered: it is decided."""
+    """The report's rule (``lib.core.stats.interval_holds``, one rule for the notebook and the report): a ranking
+    test that did not support the claim is underpowered when its unadjusted paired interval (``diff`` ± ``ci95``)
+    holds the paper's signed ``effect``: these seeds can neither confirm nor reject it. A supported claim, or an
+    interval that excludes the effect (a null narrower than it, or a reversal), is decided."""
     diff, half = test.get("diff"), test.get("ci95")
-    return bool(half is not None and diff is not None and abs(diff) <= half and half > abs(effect))
+    if diff is None or half is None or test.get("verdict") == "supported":
+        return False
+    return interval_holds((diff - half, diff + half), effect)
 
 
 def early_checkpoints(runs: pd.DataFrame) -> dict:
@@ -884,8 +889,11 @@ def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFr
     whole run (``valid_best``) and within its first ``budget_epochs`` epochs (``valid_best_first_n``), where
     ``budget_epochs`` is the shortest run of the model's dataset, so every model of a dataset is read after the same
     number of epochs. Patience stops some objectives long before others (a validation spike they share stops those
-    that do not beat it soon), and a ranking of the best checkpoints then compares training lengths too."""
+    that do not beat it soon), and a ranking of the best checkpoints then compares training lengths too. The maxima
+    are of the smoothed curve the checkpoint is chosen on (``valid_smoothed``, the trailing mean patience reads;
+    review25s12a m6), or of the raw curve for a history without it."""
     cols = ["dataset", "objective", "seed", "epochs", "best_epoch", "budget_epochs", "valid_best"]
+    col = "valid_smoothed" if "valid_smoothed" in history else "valid_acc"  # the curve the checkpoint is read on
     rows = []
     for d, grp in distinct_runs(runs).groupby("dataset", sort=False):
         n = int(grp["epochs"].min())
@@ -902,9 +910,9 @@ def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFr
                     "epochs": int(r.epochs),
                     "best_epoch": int(r.best_epoch),
                     "budget_epochs": n,
-                    "valid_best": float(h["valid_acc"].max()),
-                    "valid_best_first_n": float(first["valid_acc"].max()),
-                    "best_epoch_first_n": int(first.loc[first["valid_acc"].idxmax(), "epoch"]),
+                    "valid_best": float(h[col].max()),
+                    "valid_best_first_n": float(first[col].max()),
+                    "best_epoch_first_n": int(first.loc[first[col].idxmax(), "epoch"]),
                 }
             )
     return pd.DataFrame(rows, columns=[*cols, "valid_best_first_n", "best_epoch_first_n"])
@@ -1141,11 +1149,17 @@ def cka_grid_title(result: GridResult) -> str:
     )
 
 
+#: a paired t-test over this many seeds or fewer is labelled "little power" wherever its verdict is written
+LOW_POWER_SEEDS = 3
+
+
 def _verdict_line(name: str, test: dict, length: str = "") -> str:
     """One ranking verdict: Holm-adjusted p beside the unadjusted paired interval (said so), and ``length``
     (``length_clause``) after it."""
+    n = int(test["n_seeds"])
+    power = f"paired t with {n - 1} df" + (": little power" if n <= LOW_POWER_SEEDS else "")
     return (
-        f"- {name}: {test['verdict']} (paired over {test['n_seeds']} seeds: difference "
+        f"- {name}: {test['verdict']} (paired over {n} seeds, {power}: difference "
         f"{100 * test['diff']:+.2f} points, unadjusted 95% CI ±{100 * test['ci95']:.2f}, Holm-adjusted p = "
         f"{test['p_holm']:.3g})" + (f"; {length}" if length else "")
     )
@@ -1248,7 +1262,9 @@ def reductions(
         + (f" ({cfg.cka_bootstrap} bootstrap resamples)" if cfg.cka_bootstrap else ""),
     ]
     if history is not None and len(history) and len(runs):
-        items.append(plateau_sentence(convergence_table(history, runs, cfg.max_epochs, cfg.plateau_tolerance)))
+        conv = convergence_table(history, runs, cfg.max_epochs, cfg.plateau_tolerance)
+        items.append(plateau_sentence(conv))
+        items.append(converged_sentence(conv))
     if clock is not None:
         items.append(budget_line(cfg, clock))
     return "Reductions against the paper's protocol (this run): " + "; ".join(i for i in items if i) + "."
@@ -1266,6 +1282,8 @@ def interpretation(
     """Generated reading of the results (Markdown): the two ranking claims with their tests, the alias, and the
     CKA noise floor against the between-objective differences. No number in it is typed by hand."""
     lines = [f"Data: {source.stamp}.", ""]
+    guards = guard_lines(summary_)
+    lines += guards
     tests = summary_.get("ranking_tests", {})
     early = summary_.get("early_checkpoints", {})
     length = length_clause(summary_.get("matched_budget", {}), early)
@@ -1307,6 +1325,10 @@ def interpretation(
                 f"[{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]. This describes the probe images only; the "
                 "noise-floor verdict is the test over trained models in the CKA line below."
             )
+    if guards:  # the verdicts below are on models that follow the bias
+        lines.append(
+            "- The ranking verdicts above are on models that follow the bias: not comparable with the paper's."
+        )
     lines += ranking_lines(summary_)
     lines += cka_claim_lines(cka_tested or {}, early)
     lines += probe_lines(probe or {})
@@ -1453,7 +1475,19 @@ def budget_line(cfg: ExperimentConfig, clock: dict | None) -> str:
         f"({n} dataset{'s' if n > 1 else ''} here: {BUDGET_MINUTES * n} min), load average {clock['load_start']:.2f} "
         f"at its start and {clock['load_end']:.2f} at its end on {clock['cores']} cores, the training fits in "
         + ("this process" if cfg.workers == 1 else f"up to {cfg.workers} single-thread worker processes")
+        + "; "
+        + pin_clause()
     )
+
+
+def pin_clause() -> str:
+    """Which CPU kernels ran: the processor pin of ``lib.core.determinism`` (``REPRO_PINNED``) or none (native
+    kernels: numbers may differ in the last bits on another processor, so a run compared with a pinned one mixes that
+    difference with any change of code; review25s12a M2)."""
+    pinned = os.environ.get("REPRO_PINNED")
+    if pinned:
+        return f"CPU kernels pinned to {pinned} (lib.core.determinism: the same numbers on AVX2 and AVX-512 machines)"
+    return "CPU kernels not pinned (native dispatch: the last bits may differ on another processor)"
 
 
 #: the "most this run could still gain" is read per this many epochs
@@ -1500,22 +1534,39 @@ def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: flo
     return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded"
 
 
+def flat_at_end(valid_acc, noise: float, window: int = 3) -> bool | None:
+    """The issue's reading of a run that reached the epoch cap: its last ``window`` validation accuracies lie within
+    the seed noise (each within ``noise``, the standard deviation across seeds, of their mean). None when the curve
+    is shorter than ``window`` or the noise is unknown (one seed)."""
+    y = np.asarray(valid_acc, dtype=float)[-window:]
+    if len(y) < window or noise is None or not np.isfinite(noise):
+        return None
+    return bool(np.max(np.abs(y - y.mean())) <= noise + 1e-12)  # 1e-12: float sums at the boundary
+
+
 def convergence_table(
     history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, tolerance: float = 0.01, window: int = 3
 ) -> pd.DataFrame:
     """Did training stop on a plateau? Per (dataset, objective) of the trained models: how many seeds stopped by
-    patience before the cap, the kept checkpoints' epochs (``best_epochs``: the best of the smoothed curve patience
+    patience (the run's own flag, ``stopped_by_patience``: a stop at the cap's epoch counts; older runs without it:
+    fewer epochs than the cap), the kept checkpoints' epochs (``best_epochs``: the best of the smoothed curve patience
     reads), the raw maxima's epochs (``raw_best_epochs``), how many checkpoints predate min_epochs, the range of the
     seed-mean validation curve over its last ``window`` epochs and the seed noise there (mean over those epochs of the
-    standard deviation across seeds), per seed the least-squares slope of the second half of its validation curve
-    with a 95 % interval (``late_slope``), the largest upper bound over seeds x ``GAIN_EPOCHS``
-    (``max_gain_per_10_epochs``: the most a run could still gain per 10 epochs at its late trend) and
-    ``convergence_verdict`` against ``tolerance`` (params ``plateau_tolerance``)."""
+    standard deviation across seeds), how many runs that reached the cap are flat at their end (``flat_at_end``: the
+    last ``window`` epochs within the seed noise), per seed the least-squares slope of the second half of its
+    validation curve with a 95 % interval (``late_slope``), the largest upper bound over seeds x ``GAIN_EPOCHS``
+    (``max_gain_per_10_epochs``: the most a run could still gain per 10 epochs at its late trend),
+    ``convergence_verdict`` against ``tolerance`` (params ``plateau_tolerance``: the stricter reading, an
+    equivalence test on the slope) and ``converged``: every seed stopped by patience or flat at the cap, and no seed
+    still rising (the issue's reading: "flat at the end (last 3 epochs within seed noise) or stopped by patience")."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
         h = history[(history["dataset"] == d) & (history["objective"] == o)]
-        stopped = int((grp["epochs"] < max_epochs).sum())
+        flags = (
+            grp["stopped_by_patience"].astype(bool) if "stopped_by_patience" in grp else (grp["epochs"] < max_epochs)
+        )
+        stopped = int(flags.sum())
         common = int(h.groupby("seed")["epoch"].max().min())  # epochs every seed has
         last = h[(h["epoch"] > common - window) & (h["epoch"] <= common)]
         by_epoch = last.groupby("epoch")["valid_acc"]
@@ -1524,6 +1575,9 @@ def convergence_table(
         spread = float(curve.max() - curve.min()) if len(curve) else float("nan")
         slopes = {s: late_slope(g.sort_values("epoch")["valid_acc"]) for s, g in h.groupby("seed", sort=True)}
         bounds = [v["gain_bound"] for v in slopes.values()]
+        capped = [int(r.seed) for r, f in zip(grp.itertuples(), flags) if not f]
+        flat = {s: flat_at_end(h[h["seed"] == s].sort_values("epoch")["valid_acc"], noise, window) for s in capped}
+        verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance)
         rows.append(
             {
                 "dataset": d,
@@ -1538,6 +1592,7 @@ def convergence_table(
                 "epochs_run": ", ".join(str(int(e)) for e in grp["epochs"]),
                 f"last_{window}_range": spread,
                 "seed_noise": noise,
+                "flat_at_cap": f"{sum(bool(v) for v in flat.values())} of {len(flat)}",
                 "slope_second_half": "; ".join(
                     f"s{s}: n/a"
                     if v["slope"] is None
@@ -1548,10 +1603,38 @@ def convergence_table(
                     None if not bounds or any(b is None for b in bounds) else float(max(bounds))
                 ),
                 "tolerance": tolerance,
-                "verdict": convergence_verdict(slopes, stopped, int(len(grp)), tolerance),
+                "verdict": verdict,
+                "converged": bool(all(flat.values()) and not verdict.startswith("still rising")),
             }
         )
     return pd.DataFrame(rows)
+
+
+def converged_flags(convergence: pd.DataFrame) -> dict:
+    """``{dataset: {objective: converged}}`` of ``convergence_table`` (the report's ``converged_metric`` guard)."""
+    out: dict = {}
+    for r in convergence.itertuples():
+        out.setdefault(r.dataset, {})[r.objective] = bool(r.converged)
+    return out
+
+
+def converged_sentence(convergence: pd.DataFrame) -> str:
+    """How many objectives converged by the issue's reading (``convergence_table``'s ``converged``), naming the
+    others ('' without a table)."""
+    if convergence is None or not len(convergence):
+        return ""
+    bad = convergence[~convergence["converged"].astype(bool)]
+    text = (
+        f"{len(convergence) - len(bad)} of {len(convergence)} (dataset, objective) converged (every seed stopped by "
+        "patience, or at the epoch cap with its last 3 validation accuracies within the seed noise, and none still "
+        "rising)"
+    )
+    if len(bad):
+        text += "; not converged: " + ", ".join(
+            f"{r.dataset} {r.objective} ({r.verdict}; flat at the cap {r.flat_at_cap})" for r in bad.itertuples()
+        )
+        text += ": a ranking that involves them compares training speed as well as the objective"
+    return text
 
 
 def floor_description(floor_summary: dict) -> dict:
@@ -1604,7 +1687,7 @@ def headline_table(summary_: dict) -> pd.DataFrame:
     chance = summary_.get("chance", CHANCE)
     rows = []
     for d, objs in summary_.items():
-        skip = ("mean_over_datasets", "ranking_tests", "bias_guard", "matched_budget", "early_checkpoints")
+        skip = ("mean_over_datasets", "ranking_tests", "bias_guard", "matched_budget", "early_checkpoints", "converged")
         if not isinstance(objs, dict) or d in skip:
             continue
         for o, v in objs.items():
@@ -1640,11 +1723,10 @@ def _f3(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def ranking_lines(summary_: dict) -> list[str]:
-    """Prose on the two ranking claims' guards: models that follow the bias, and the interval vs the paper's
-    effect (underpowered)."""
+def guard_lines(summary_: dict) -> list[str]:
+    """Prose on the shortcut guard (``bias_guard``): the datasets whose models follow the bias. The reading opens
+    with these lines, before any ranking verdict on such models."""
     lines = []
-    length = length_clause(summary_.get("matched_budget", {}), summary_.get("early_checkpoints", {}))
     for d, g in summary_.get("bias_guard", {}).items():
         if g["follows_bias"]:
             lines.append(
@@ -1655,18 +1737,26 @@ def ranking_lines(summary_: dict) -> list[str]:
                 "a ranking of these models, and their CKA heatmaps, are not comparable with the paper's."
                 + (f" Worst (class, bias) group at 0: {'; '.join(g['zero_groups'])}." if g.get("zero_groups") else "")
             )
+    return lines
+
+
+def ranking_lines(summary_: dict) -> list[str]:
+    """Prose on the two ranking claims' power: the interval vs the paper's effect (``underpowered``)."""
+    lines = []
+    length = length_clause(summary_.get("matched_budget", {}), summary_.get("early_checkpoints", {}))
     for name, t in summary_.get("ranking_tests", {}).items():
         if "paper_effect" in t and t.get("ci95") is not None:
             lines.append(
                 f"- {name}: paired 95% interval half-width (unadjusted) {t['ci95']:.4f} vs the paper's effect "
                 f"{t['paper_effect']:.4f}: "
                 + (
-                    "underpowered (the interval holds 0 and is wider than the effect)."
+                    "underpowered (the interval holds the paper's effect: these seeds can neither confirm nor reject "
+                    "it; the report's rule)."
                     if t["underpowered"]
                     else (
-                        "the interval excludes 0."
-                        if t.get("diff") is not None and abs(t["diff"]) > t["ci95"]
-                        else "narrower than the effect."
+                        "supported by the test."
+                        if t.get("verdict") == "supported"
+                        else "the interval excludes the paper's effect."
                     )
                 )
                 + (f" Training length: {length}." if length else "")

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from lib.bias.objectives import LABELS
@@ -28,24 +29,28 @@ def _room_for_stamp(fig, bottom: float = 0.06) -> None:
 
 
 def plot_samples(data: dict, n: int = 10, seed: int = 0):
-    """Rows: (dataset, aligned | conflicting) training images; n random examples each."""
+    """Rows: (dataset, aligned | conflicting) training images; column c a random image of class c (of ``n``
+    classes; empty where the row has none), so that each column compares one class across rows."""
     rows = [(d, grp) for d in data for grp in ("aligned", "conflicting")]
     fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.05), squeeze=False)
     rng = np.random.default_rng(seed)
     for r, (d, grp) in enumerate(rows):
         sp = data[d]["train"]
         pool = np.flatnonzero(sp.aligned if grp == "aligned" else ~sp.aligned)
-        pick = rng.choice(pool, size=min(n, len(pool)), replace=False) if len(pool) else []
+        pick = []  # column c: a random image of class c, so the columns line up across rows
+        for c in range(n):
+            of_class = pool[np.asarray(sp.target)[pool] == c]
+            pick.append(int(rng.choice(of_class)) if len(of_class) else None)
         for c, ax in enumerate(axes[r]):
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
-            if c < len(pick):
+            if c < len(pick) and pick[c] is not None:
                 i = pick[c]
                 ax.imshow(sp.images[i])
                 ax.set_title(f"y={sp.target[i]} b={sp.bias[i]}", fontsize=6)
         axes[r][0].set_ylabel(f"{d}\n{grp}", fontsize=7)
-    fig.suptitle("Training samples: target y, bias attribute b")
+    fig.suptitle("Training samples, one per class (column = class): target y, bias attribute b")
     _room_for_stamp(fig, 0.1)  # the stamp has two lines; it must not cover the bottom row
     return fig
 
@@ -195,7 +200,8 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
     (where the stopping decisions are made): x from ``LATE_BEFORE_BEST`` epochs before the median checkpoint epoch of
     the runs of the dataset (``late_start``), y spanning every value drawn there (nothing clipped). Thick: mean over
     seeds, drawn only over the epochs every seed ran (after the first seed stops, only the thin per-seed lines go
-    on); thin: each seed.
+    on); thin: each seed; bottom row also each seed's smoothed curve (dashed: the trailing mean patience and the
+    checkpoint read, ``valid_smoothed``) with its kept checkpoint (star: that curve's first maximum).
 
     aliases: ``{alias: twin}`` objectives not trained separately (NLL = SCE): their curves are the twin's, so they
     are not drawn again and the twin's label names them (SCE is never hidden under NLL). The canvas has a fixed
@@ -203,14 +209,28 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
     aliases = dict(aliases or {})
     datasets = list(dict.fromkeys(history["dataset"]))
     fig, axes = plt.subplots(2, len(datasets), figsize=(width, 5.6), squeeze=False, constrained_layout=True)
-    handles = {}
+    handles, extra = {}, {}
     for col, d in enumerate(datasets):
         sub = history[(history["dataset"] == d) & ~history["objective"].isin(list(aliases))]
-        for ax in axes[:, col]:
+        for row, ax in enumerate(axes[:, col]):
             for k, (o, grp) in enumerate(sub.groupby("objective", sort=False)):
                 colour = f"C{k}"
                 for _, g in grp.groupby("seed"):
                     ax.plot(g["epoch"], g["valid_acc"], color=colour, lw=0.6, alpha=0.35)
+                    if row == 1 and "valid_smoothed" in g:  # the curve patience reads, and its kept checkpoint
+                        (sm,) = ax.plot(g["epoch"], g["valid_smoothed"], color=colour, lw=0.9, ls="--")
+                        best = g.loc[g["valid_smoothed"].idxmax()]
+                        (ck,) = ax.plot(
+                            [best["epoch"]],
+                            [best["valid_smoothed"]],
+                            color=colour,
+                            marker="*",
+                            ms=9,
+                            ls="none",
+                            markeredgecolor="black",
+                            markeredgewidth=0.5,
+                        )
+                        extra["smoothed (patience reads it)"], extra["kept checkpoint"] = sm, ck
                 common = grp.groupby("seed")["epoch"].max().min()
                 curve = grp[grp["epoch"] <= common].groupby("epoch")["valid_acc"].mean()
                 (line,) = ax.plot(curve.index, curve.values, color=colour, marker="o", ms=3, lw=1.6)
@@ -229,6 +249,12 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
     axes[0][0].set_ylabel("validation accuracy (unbiased)")
     axes[1][0].set_ylabel("validation accuracy (zoom)")
     axes[0][-1].legend(list(handles.values()), list(handles), loc="lower right", fontsize=7, framealpha=0.9)
+    if extra:  # black proxies: the colour is the objective's
+        proxies = [
+            Line2D([], [], color="black", lw=0.9, ls="--"),
+            Line2D([], [], color="black", marker="*", ms=9, ls="none"),
+        ]
+        axes[1][-1].legend(proxies, list(extra), loc="lower right", fontsize=7, framealpha=0.9)
     _room_for_stamp(fig, 0.08)
     return fig
 

@@ -2,7 +2,9 @@
 params_paper.yaml; the batch of a run is its ``batch_size``), early stopping.
 
 Images are held in memory as ``(n, 3, H, W) float32`` in [0, 1] (``to_tensor``:
-the DisEnt ``ToTensor`` transform). Augmentation ``augment="disent_cifar"``: DisEnt's C-CIFAR-10 training
+the DisEnt ``ToTensor`` transform). ``augment="normalise"``: the per-channel
+normalisation alone (DisEnt's constants below; the paper trains "without any augmentations (except
+normalisation)"). Augmentation ``augment="disent_cifar"``: DisEnt's C-CIFAR-10 training
 transform (``data/util.py`` ``transforms_preprcs["cifar10c"]`` of kakaoenterprise/Learning-Debiased-Disentangled:
 RandomCrop(32, padding=4), RandomHorizontalFlip, Normalize(mean (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994,
 0.2010))), the evaluation inputs normalised the same way (``normalise``). Precision ``bf16``: the training
@@ -43,7 +45,7 @@ def quiet(progress: bool) -> dict:
 #: evaluation batch (inference only: it changes speed and memory, not results)
 EVAL_BATCH_SIZE = 1024
 PRECISIONS = ("fp32", "bf16")
-AUGMENTS = ("none", "disent_cifar")
+AUGMENTS = ("none", "normalise", "disent_cifar")
 #: DisEnt's C-CIFAR-10 normalisation (data/util.py transforms_preprcs["cifar10c"])
 DISENT_MEAN = (0.4914, 0.4822, 0.4465)
 DISENT_STD = (0.2023, 0.1994, 0.2010)
@@ -137,6 +139,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 def normalise(x: torch.Tensor, augment: str) -> torch.Tensor:
     """The network's input for ``augment``: ``x`` unchanged for "none"; DisEnt's per-channel normalisation for
+    "normalise" (the paper's only transform: "without any augmentations (except normalisation)") and for
     "disent_cifar" (applied to training, validation, test and CKA inputs alike)."""
     if augment == "none":
         return x
@@ -225,7 +228,8 @@ def fit(
     epoch of the smoothed validation curve patience reads).
     Returns ``{"history": [{"epoch", "train_loss", "valid_acc", "valid_smoothed"}...], "best_epoch" (the checkpoint),
     "best_valid_acc" (its raw validation accuracy), "best_valid_smoothed", "raw_best_epoch" / "raw_best_valid_acc"
-    (the raw curve's maximum, not kept unless smoothing is 1), "epochs", "seconds", "config"}``. With x_test/y_test,
+    (the raw curve's maximum, not kept unless smoothing is 1), "stopped_by_patience" (patience fired, possibly at the
+    cap's epoch), "epochs", "seconds", "config"}``. With x_test/y_test,
     the test accuracy of every epoch is recorded too (``test_acc`` in the history; never used for selection here) with
     ``last_test_acc`` (the last epoch's model) and ``best_test_acc`` (the best epoch by TEST accuracy: what DisEnt's
     vanilla learner keeps and reports, an optimistic selection); ``seconds`` leaves those test passes out.
@@ -246,7 +250,7 @@ def fit(
         total, count = 0.0, 0
         for i in range(0, len(perm), config.batch_size):
             idx = perm[i : i + config.batch_size]
-            xb = augment_batch(x_train[idx], gen) if config.augment != "none" else x_train[idx]
+            xb = augment_batch(x_train[idx], gen) if config.augment == "disent_cifar" else x_train[idx]
             xb, yb = xb.to(device), y_train[idx].to(device)
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
@@ -275,6 +279,7 @@ def fit(
     model.load_state_dict(best_state)
     out = {
         "history": history,
+        "stopped_by_patience": bool(stop),  # patience fired (at the cap too: not "ran to the cap")
         "best_epoch": stopper.best_epoch,
         "best_valid_acc": stopper.best_acc,
         "best_valid_smoothed": stopper.best_smoothed,

@@ -28,6 +28,7 @@ import yaml
 from lib.core import paths
 from lib.core.io import atomic_write_text, read_json, to_markdown
 from lib.core.provenance import data_kind
+from lib.core.stats import interval_holds
 
 REQUIRED = ("id", "notebook", "claim", "paper_value", "source", "metric")
 
@@ -87,6 +88,10 @@ class Claim:
     #: accuracy stored beside it (the sibling key ``conflicting``), or a ``follows`` flag (the notebook's own
     #: per-model reading) is true.
     guard_metrics: dict = field(default_factory=dict)
+    #: a ranking claim on trained models: dotted key (``*`` allowed) of per-model ``converged`` flags (the notebook's
+    #: convergence reading); the claim is "not comparable" when any flag is false (models still improving: the
+    #: ranking compares training speed as well as the objective)
+    converged_metric: str = ""
     #: the paper's effect size (number, dotted key, or {higher: [claim ids], lower: [claim ids], how: mean|max}
     #: computed from those claims' paper values) and the dotted key of our paired 95% interval (a half-width or
     #: [low, high], or a half-width around the sibling ``diff``): a claim not reproduced whose interval holds the
@@ -376,6 +381,21 @@ def bias_followed(claim: Claim, metrics: dict) -> str:
     )
 
 
+def not_converged(claim: Claim, metrics: dict) -> str:
+    """Why the models behind ``claim`` are not converged ('' when every flag at ``converged_metric`` is true, or
+    the claim names none, or the metrics file has none: an older run)."""
+    if not claim.converged_metric:
+        return ""
+    bad = [k for k, v in lookup_all(metrics, claim.converged_metric).items() if v is False]
+    if not bad:
+        return ""
+    return (
+        "Training did not converge for: " + ", ".join(bad) + " = false (the notebook's convergence table: neither "
+        "stopped by patience nor flat at the epoch cap, or still rising). A ranking of models still improving "
+        "compares training speed as well as the objectives."
+    )
+
+
 def paper_effect(claim: Claim, metrics: dict, claims: dict[str, Claim] | None = None) -> float | None:
     """The paper's effect size for ``claim`` (see :attr:`Claim.paper_effect`)."""
     spec = claim.paper_effect
@@ -445,7 +465,7 @@ def cannot_decide(metrics: dict, key: str, effect: float) -> bool:
     width: wider than the effect cannot decide."""
     bounds = interval_bounds(metrics, key)
     if bounds is not None:
-        return bounds[0] <= effect <= bounds[1]
+        return interval_holds(bounds, effect)
     half = interval_half_width(metrics, key)
     return half is not None and half > abs(effect)
 
@@ -456,7 +476,8 @@ def assess(
     """The one-word verdict of ``claim`` on ``run`` (its metrics file's content, or None when there is none).
 
     In order: no metrics file or no value -> "not measured"; synthetic data or ``not_comparable`` ->
-    "not comparable"; models that follow the bias (``guard_metrics``) -> "not comparable"; then the measured
+    "not comparable"; models that follow the bias (``guard_metrics``) or did not converge (``converged_metric``) ->
+    "not comparable"; then the measured
     comparison (:func:`verdict`) -> "reproduced" or "not reproduced", the latter "underpowered" when the
     paired interval (``effect_ci``) holds the paper's effect (``paper_effect``): the run can neither confirm
     nor reject it (:func:`cannot_decide`), or when it lies wholly on the paper's side of 0 although the test's
@@ -489,8 +510,15 @@ def assess(
     if claim.not_comparable:
         return Assessment("not comparable", f"measured: {detail}", tuple([claim.not_comparable, *notes]))
     followed = bias_followed(claim, metrics)
-    if followed:
-        return Assessment("not comparable", f"measured: {detail}", tuple([followed, *notes]))
+    if followed:  # the numbers' own reading is kept, but not as a verdict (review25s12b m3)
+        return Assessment(
+            "not comparable", f"not read: the models follow the bias (the numbers alone: {detail})", (followed, *notes)
+        )
+    unconverged = not_converged(claim, metrics)
+    if unconverged:
+        return Assessment(
+            "not comparable", f"not read: training not converged (the numbers alone: {detail})", (unconverged, *notes)
+        )
     reasons = [r for r in (protocols_note(claim), _honest_reason(claim, metrics, kind, detail)) if r]
     if detail.startswith("reproduced"):
         return Assessment("reproduced", detail, tuple(reasons + notes))

@@ -95,3 +95,10 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
         running = max(running, (m - rank) * p[i])
         adjusted[i] = min(1.0, running)
     return adjusted
+
+
+def interval_holds(bounds: tuple[float, float], effect: float) -> bool:
+    """Whether the interval ``(low, high)`` holds the (signed) ``effect``: a comparison whose interval holds the
+    paper's effect can neither confirm nor reject it ("underpowered"; the one rule of the report and the notebooks)."""
+    low, high = bounds
+    return bool(low <= effect <= high)

@@ -7,6 +7,7 @@ import pytest
 from lib.bias import cka_claims
 from lib.bias import data as biased_data
 from lib.bias import experiment as be
+from lib.core import report
 from lib.core.params import load_params
 
 
@@ -295,6 +296,41 @@ def test_control_beside_the_softmax_reading():
     assert "+1.00 points" in line and "our choice, not a finding" in line and "ran away" not in line
 
 
+def test_converged_is_the_issues_reading_patience_or_flat_at_the_cap():
+    """ "Flat at the end (last 3 epochs within seed noise) or stopped by patience", and never still rising; the stop
+    flag of the run, not its epoch count, says whether patience fired (review25s12a m8)."""
+    assert be.flat_at_end([0.5, 0.90, 0.91, 0.92], noise=0.01)  # mean 0.91: every point within 0.01
+    assert not be.flat_at_end([0.5, 0.88, 0.91, 0.94], noise=0.01)  # 0.88 and 0.94 lie 0.03 away
+    assert be.flat_at_end([0.9, 0.9], noise=0.01) is None and be.flat_at_end([0.9] * 3, float("nan")) is None
+    flat = [[base + 0.002 * (-1) ** i for i in range(40)] for base in (0.9, 0.91)]
+    flat[0][-3:], flat[1][-3:] = [0.9, 0.901, 0.899], [0.91, 0.911, 0.909]  # seed noise ~0.007, each flat
+    runs = pd.DataFrame(
+        [
+            {"dataset": "d", "objective": "sce", "seed": s, "best_epoch": 30, "epochs": 40, "trained_as": "sce"}
+            for s in (0, 1)
+        ]
+    )
+    # both at the cap, flat at their ends: converged without a patience stop
+    t = be.convergence_table(_history(flat), runs, max_epochs=40).iloc[0]
+    assert t["stopped_by_patience"] == 0 and t["flat_at_cap"] == "2 of 2" and bool(t["converged"])
+    # seed 1 jumps in its last 3 epochs: not flat, not converged ...
+    jumpy = [flat[0], flat[1][:-3] + [0.87, 0.95, 0.91]]
+    t = be.convergence_table(_history(jumpy), runs, max_epochs=40).iloc[0]
+    assert t["flat_at_cap"] == "1 of 2" and not bool(t["converged"])
+    # ... unless patience fired at epoch 40 (the run's own flag): a stop, not "at the cap"
+    stopped = runs.assign(stopped_by_patience=[False, True])
+    t = be.convergence_table(_history(jumpy), stopped, max_epochs=40).iloc[0]
+    assert t["stopped_by_patience"] == 1 and t["flat_at_cap"] == "1 of 1" and bool(t["converged"])
+    # a curve still rising is never converged, whatever stopped it
+    rising = [list(0.5 + 0.01 * np.arange(40)), list(0.5 + 0.01 * np.arange(40))]
+    t = be.convergence_table(_history(rising), runs.assign(stopped_by_patience=True), max_epochs=40).iloc[0]
+    assert t["verdict"].startswith("still rising") and not bool(t["converged"])
+    flags = be.converged_flags(be.convergence_table(_history(jumpy), runs, max_epochs=40))
+    assert flags == {"d": {"sce": False}}
+    text = be.converged_sentence(be.convergence_table(_history(jumpy), runs, max_epochs=40))
+    assert text.startswith("0 of 1 (dataset, objective) converged") and "d sce (" in text
+
+
 def test_a_runaway_raw_loss_is_flagged_not_called_converged():
     # review 25s3 m-P2-2: the raw reading ended at -3,594 with "diverged: False"
     status = be.loss_status(-3594.0)
@@ -342,12 +378,20 @@ def test_recalibrate_batchnorm_sets_probe_statistics():
     assert not torch.allclose(bn.running_var, torch.ones(4))
 
 
-def test_underpowered_only_when_the_interval_holds_zero():
+def test_underpowered_when_the_interval_holds_the_papers_effect():
+    # one rule with the report (lib.core.report.cannot_decide): the interval holds the paper's effect
     assert be.underpowered({"diff": 0.01, "ci95": 0.05}, effect=0.02)
     assert not be.underpowered({"diff": -0.08, "ci95": 0.05}, effect=0.02)  # a significant reversal is decided
-    assert not be.underpowered({"diff": 0.08, "ci95": 0.05}, effect=0.02)
-    assert not be.underpowered({"diff": 0.01, "ci95": 0.01}, effect=0.02)  # narrower than the effect
+    assert not be.underpowered({"diff": 0.01, "ci95": 0.01}, effect=0.03)  # [0, 0.02] excludes the effect: rejects
+    assert be.underpowered({"diff": 0.01, "ci95": 0.01}, effect=0.02)  # [0, 0.02] holds it (the old rule said no)
+    assert not be.underpowered({"diff": 0.08, "ci95": 0.05, "verdict": "supported"}, effect=0.05)  # decided
+    assert be.underpowered({"diff": 0.05, "ci95": 0.04, "verdict": "not significant"}, effect=0.05)  # Holm not met
     assert not be.underpowered({"diff": None, "ci95": None}, effect=0.02)
+    # the notebook and the report agree on every case above
+    for diff, half, effect in [(0.01, 0.05, 0.02), (-0.08, 0.05, 0.02), (0.01, 0.01, 0.03), (0.05, 0.04, 0.05)]:
+        metrics = {"claims": {"t": {"diff": diff, "ci95": half}}}
+        ours = be.underpowered({"diff": diff, "ci95": half}, effect)
+        assert ours == report.cannot_decide(metrics, "claims.t.ci95", effect)
 
 
 def test_zero_groups_name_the_cell_and_its_size():
@@ -356,7 +400,12 @@ def test_zero_groups_name_the_cell_and_its_size():
     rows[1].update(worst_group_class=1, worst_group_bias=2, worst_group_n=101)
     g = be.bias_guard(pd.DataFrame(rows))["d"]
     assert g["zero_groups"] == ["sce s0: class 3 / bias 7 (98 samples)"]
-    assert "class 3 / bias 7 (98 samples)" in "".join(be.ranking_lines({"bias_guard": {"d": g}}))
+    assert "class 3 / bias 7 (98 samples)" in "".join(be.guard_lines({"bias_guard": {"d": g}}))
+    # the reading opens with the guard, before any ranking verdict on such models (review25s12b M1)
+    s = {"bias_guard": {"d": g}, "best_objectives": ["sce"], "ranking_tests": {}}
+    bullets = [ln for ln in be.interpretation(s, {}, SimpleNamespace(stamp="x")).splitlines() if ln.startswith("- ")]
+    assert "follow the bias" in bullets[0] and bullets[1].startswith("- Best mean accuracy")
+    assert any("on models that follow the bias: not comparable" in b for b in bullets)
 
 
 def test_best_mark_within_seed_noise():
@@ -381,6 +430,15 @@ def test_budget_line_and_meta_timing():
     assert be.stop_clock(clock)["wall_seconds"] == first  # stopped once: the metrics and the prose agree
     assert "budget" in be.reductions(cfg, pd.DataFrame(), clock)
     assert "Colored MNIST colours: our palette" in be.protocol_notes(cfg)
+
+
+def test_pin_clause_says_which_kernels_ran(monkeypatch):
+    monkeypatch.setenv("REPRO_PINNED", "AVX2")
+    assert be.pin_clause().startswith("CPU kernels pinned to AVX2") and "pinned to AVX2" in be.budget_line(
+        experiment_config(), be.run_clock()
+    )
+    monkeypatch.delenv("REPRO_PINNED")
+    assert be.pin_clause().startswith("CPU kernels not pinned")
 
 
 def _budget_runs(lengths: dict, curve):

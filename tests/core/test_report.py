@@ -282,12 +282,25 @@ def test_assess_every_verdict_word():
     assert reversed_.verdict == "not reproduced" and not any("wider than" in x for x in reversed_.reasons)
 
 
+def test_ranking_on_models_that_did_not_converge_is_not_comparable():
+    r = _claim(**{**RANKING, "converged_metric": "claims.converged.d.*"})
+    m = _ranking_metrics("supported")
+    assert report.assess(r, m).verdict == "reproduced"  # no flags (an older run): no guard
+    m["claims"]["converged"] = {"d": {"sce": True, "l1": True}}
+    assert report.assess(r, m).verdict == "reproduced"
+    m["claims"]["converged"]["d"]["l1"] = False
+    a = report.assess(r, m)
+    assert a.verdict == "not comparable" and "claims.converged.d.l1 = false" in a.reasons[0]
+    assert a.detail == "not read: training not converged (the numbers alone: reproduced)"
+
+
 def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
     r = _claim(**RANKING)
     # conflicting accuracy at chance: the ranking says nothing, even when the test "supports" the paper
     a = report.assess(r, _ranking_metrics("supported", conflicting=(0.1, 0.8)))
     assert a.verdict == "not comparable" and "claims.acc.sce.conflicting = 0.1 <= chance 0.1" in a.reasons[0]
-    assert a.detail == "measured: reproduced"
+    # the numbers' own reading is kept beside it, never as "measured: reproduced" (review25s12b m3)
+    assert a.detail == "not read: the models follow the bias (the numbers alone: reproduced)"
     b = report.assess(r, _ranking_metrics("supported", worst=(0.6, 0.0)))
     assert b.verdict == "not comparable" and "claims.acc.l1.worst_group = 0" in b.reasons[0]
     # just above chance and a worst group above 0: the ranking counts
