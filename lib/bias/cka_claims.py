@@ -32,12 +32,23 @@ Pairing. Trained seed s starts from exactly the untrained seed-s network (``seed
 (trained_s - untrained_s): the difference removes the initialisation's own share of the score. Comparisons between
 objectives (SCE vs SoS) stay Welch tests.
 
-Testability. Each claim carries ``p_min``, the smallest p its tests can reach with this run's number of models
-(a permutation test over n models with k in the group: 1 / C(n, k), and no less than 1 / (1 + permutations); a
-t-test with two or more pairs or values per group: 0), and ``p_min_holm``, the Holm adjustment of those minima
-over the run's claims (Holm's adjusted p is monotone in every raw p, so that is the smallest adjusted p each claim
-can reach). A claim whose ``p_min_holm`` is not below ``ALPHA`` is "not testable with N models", not "not
-established": these models cannot decide it either way.
+Permutations within seeds. The models of one seed share their initialisation and batch order (a blocked
+design: one model per objective per seed), so objective labels are exchangeable only among the models of the same
+seed: every permutation test here permutes the labels (for ``age_confound`` the best epochs) within seed blocks,
+never across seeds (``within_seed_p``), and a seed effect alone (every model of one seed alike) cannot make a test
+significant. When a test has at most ``N_PERMUTATIONS`` distinct within-seed arrangements (``arrangement_count``)
+they are all enumerated and p is exact (#arrangements at least as extreme as the observed one, itself included,
+/ #arrangements); otherwise p = (1 + hits) / (1 + ``N_PERMUTATIONS``) over seeded random within-seed arrangements.
+A seed with a single model contributes no permutation; a seed missing an objective (unbalanced blocks) permutes
+the labels it has among its own models.
+
+Testability. Each claim carries ``p_min``, the smallest p its tests can reach with this run's models (a
+within-seed permutation test: 1 / its number of distinct arrangements, e.g. one SoS model per seed among 5
+objectives x 2 seeds: 1 / 5^2 = 1/25 for the group test, 1 / 5! = 1/120 for the noise floor, and no less than
+1 / (1 + permutations); a t-test with two or more pairs or values per group: 0), and ``p_min_holm``, the Holm
+adjustment of those minima over the run's claims (Holm's adjusted p is monotone in every raw p, so that is the
+smallest adjusted p each claim can reach). A claim whose ``p_min_holm`` is not below ``ALPHA`` is "not testable
+with N models", not "not established": these models cannot decide it either way.
 
 Tests, per dataset, over the trained models (aliases left out: their matrices are their twin's), one p-value per
 claim, Holm-corrected over every CKA claim of the run (``holm_over_claims``); "supported" when the Holm-adjusted
@@ -47,21 +58,23 @@ p < ``ALPHA``:
   models' (the seeds' 95 % t-interval over trained seeds is kept as a description); the claim is about every
   objective, so its p is the largest per-objective p (an intersection-union test). ``change_profile``: the score at
   every cut k, with the k that maximises it per objective and for the untrained network (is layer 50 special?);
-- (b) SoS block-structured: a one-sided permutation test over models (objective labels shuffled among the models
-  of a dataset, group sizes kept; statistic mean SoS score minus mean of the other objectives) and a paired test of
-  SoS above the untrained baseline; p is the larger of the two;
+- (b) SoS block-structured: a one-sided permutation test within seeds (objective labels permuted among the models
+  of the same seed of a dataset, each seed's group size kept; statistic mean SoS score minus mean of the other
+  objectives) and a paired test of SoS above the untrained baseline; p is the larger of the two;
 - (c) SCE progressive, comparatively: one-sided Welch tests of SCE's score above SoS's (the paper's contrast:
   progressive vs block-like) and (paired) above the untrained baseline; p is the larger. Welch ignores that seed s
   shares its initialisation across objectives (conservative when the pairing is positive). On the datasets of
   ``NO_PROGRESSIVE_CONTRAST`` (C-MNIST, where the paper lists SoS among the objectives with "decreasing similarity
   with the depth") the claim is SCE above the untrained baseline only; SCE vs SoS and SoS vs the untrained baseline
   are kept there as descriptions (``vs_sos``, ``sos_vs_untrained``), outside the claim's p;
-- noise floor: permutation test over models, statistic = mean |difference| between heatmaps of different objectives
-  minus that of models of the same objective (two seeds). Verdict "above the seed noise floor", else "not shown
-  above the seed noise floor". The probe-image bootstrap elsewhere in the notebook measures how much a heatmap
-  moves with its probe images; it does not enter this verdict. Each heatmap is of a model's best-epoch checkpoint,
-  and patience stops objectives at different epochs, so the verdict carries ``age_confound`` (heatmap distance
-  against best-epoch gap over the model pairs; the excess at matched and at equal age) and ``age_sentence``.
+- noise floor: permutation test within seeds (objective labels permuted among the models of the same seed: with
+  one model per objective per seed this only changes which model of one seed is matched with which of another),
+  statistic = mean |difference| between heatmaps of different objectives minus that of models of the same objective
+  (two seeds). Verdict "above the seed noise floor", else "not shown above the seed noise floor". The probe-image
+  bootstrap elsewhere in the notebook measures how much a heatmap moves with its probe images; it does not enter
+  this verdict. Each heatmap is of a model's best-epoch checkpoint, and patience stops objectives at different
+  epochs, so the verdict carries ``age_confound`` (heatmap distance against best-epoch gap over the model pairs;
+  the excess at matched and at equal age) and ``age_sentence``.
 """
 
 from __future__ import annotations
@@ -206,25 +219,29 @@ def _seed_values(g: pd.DataFrame, key: str) -> dict:
     return {int(s): float(v) for s, v in zip(g["seed"], g[key])}
 
 
-def permutation_p_min(n: int, k: int, n_perm: int = N_PERMUTATIONS) -> float | None:
-    """The smallest p of ``permutation_group_test`` with ``k`` of ``n`` models in the group: 1 / C(n, k) (only the
-    observed labelling can be as extreme), and no less than 1 / (1 + n_perm)."""
-    if k < 1 or n - k < 1:
+def permutation_p_min(labels, model_seeds, group: str, n_perm: int = N_PERMUTATIONS) -> float | None:
+    """The smallest p of ``permutation_group_test`` (labels permuted within seeds): 1 over its number of
+    arrangements, prod over seeds C(n_s, k_s) with k_s of the seed's n_s models in ``group`` (only the observed one
+    can be as extreme; one group model per seed, 5 objectives, 2 seeds: 1/25; a seed whose models are all in the
+    group or all outside it contributes no permutation), and no less than 1 / (1 + n_perm) (Monte Carlo beyond
+    ``n_perm`` arrangements). None without a model in the group or outside it."""
+    mask = np.asarray(labels) == group
+    if mask.sum() < 1 or (~mask).sum() < 1:
         return None
-    return float(max(1.0 / math.comb(n, k), 1.0 / (1 + n_perm)))
+    count = arrangement_count(mask.astype(int), model_seeds)
+    return float(max(1.0 / count, 1.0 / (1 + n_perm)))
 
 
-def partition_p_min(group_sizes, n_perm: int = N_PERMUTATIONS) -> float | None:
-    """The smallest p of ``noise_floor_permutation`` (its statistic depends only on which models share a label): 1 over
-    the number of distinct partitions of the models into groups of these sizes, no less than 1 / (1 + n_perm)."""
-    sizes = [int(x) for x in group_sizes if x > 0]
-    if len(sizes) < 2 or max(sizes) < 2:
+def partition_p_min(labels, model_seeds, n_perm: int = N_PERMUTATIONS) -> float | None:
+    """The smallest p of ``noise_floor_permutation`` (labels permuted within seeds; its statistic depends only on
+    which models share a label): 1 over the number of distinct within-seed partitions (``arrangement_count`` with
+    renamings counted once: 5 objectives x 2 seeds, one model each: 5! = 120), no less than 1 / (1 + n_perm). None
+    when no two models share a label or all do (no statistic)."""
+    labels = np.asarray(labels)
+    counts = np.unique(labels, return_counts=True)[1]
+    if len(counts) < 2 or counts.max() < 2:
         return None
-    count = math.factorial(sum(sizes))
-    for x in sizes:
-        count //= math.factorial(x)
-    for m in set(sizes):
-        count //= math.factorial(sizes.count(m))
+    count = arrangement_count(labels, model_seeds, interchangeable=True)
     return float(max(1.0 / count, 1.0 / (1 + n_perm)))
 
 
@@ -307,27 +324,153 @@ def _interval_verdict(values) -> dict:
     return out
 
 
-def _permutations(labels: np.ndarray, n: int, seed: int):
+def _seed_blocks(model_seeds) -> list[np.ndarray]:
+    """The positions of the models of each seed (one block per distinct seed, in sorted seed order)."""
+    seeds = np.asarray(model_seeds)
+    if seeds.ndim != 1:
+        raise ValueError("model_seeds: one seed per model")
+    return [np.flatnonzero(seeds == s) for s in np.unique(seeds)]
+
+
+def _codes(labels) -> np.ndarray:
+    """Labels as integer codes 0..K-1 (in sorted label order)."""
+    return np.unique(np.asarray(labels), return_inverse=True)[1].astype(int).ravel()
+
+
+def _interchangeable(codes: np.ndarray, blocks: list) -> list[list[int]]:
+    """Classes of labels with the same count in every seed block: relabelling them among themselves (the same
+    renaming in every block) is again a within-seed arrangement of these models."""
+    classes: dict = {}
+    for c in range(int(codes.max()) + 1 if len(codes) else 0):
+        classes.setdefault(tuple(int((codes[b] == c).sum()) for b in blocks), []).append(c)
+    return list(classes.values())
+
+
+def arrangement_count(labels, model_seeds, interchangeable: bool = False) -> int:
+    """The number of distinct within-seed arrangements of ``labels``: the product over seed blocks of the
+    multinomial (block size)! / prod (count of each label in the block)! (a block with a single model contributes
+    1). With ``interchangeable`` (a statistic that depends only on which models share a label, as the noise floor's)
+    the arrangements that differ only by a renaming of the labels count once: divided by prod k! over the classes of
+    k labels with the same count in every block (the renamings that keep every block's labels)."""
+    if len(labels) != len(model_seeds):
+        raise ValueError(f"{len(labels)} labels but {len(model_seeds)} model seeds")
+    codes, blocks = _codes(labels), _seed_blocks(model_seeds)
+    count = 1
+    for b in blocks:
+        n = math.factorial(len(b))
+        for k in np.bincount(codes[b]):
+            n //= math.factorial(int(k))
+        count *= n
+    if interchangeable:
+        for cls in _interchangeable(codes, blocks):
+            count //= math.factorial(len(cls))
+    return count
+
+
+def _enumerate_arrangements(codes: np.ndarray, blocks: list, interchangeable: bool = False):
+    """Every distinct within-seed arrangement of ``codes`` (each block's labels permuted among its own models), in
+    a fixed order; with ``interchangeable`` one arrangement per class of renamings (``arrangement_count``): the one
+    in which the labels of every class first appear, over the models block by block, in increasing order."""
+    order = [int(i) for b in blocks for i in b]
+    block_of = np.empty(len(codes), dtype=int)
+    for j, b in enumerate(blocks):
+        block_of[b] = j
+    n_codes = int(codes.max()) + 1
+    remaining = [np.bincount(codes[b], minlength=n_codes) for b in blocks]
+    cls_of, rank = np.zeros(n_codes, dtype=int), np.zeros(n_codes, dtype=int)
+    for k, cls in enumerate(_interchangeable(codes, blocks) if interchangeable else [[c] for c in range(n_codes)]):
+        for r, c in enumerate(cls):
+            cls_of[c], rank[c] = k, r
+    seen = np.zeros(n_codes, dtype=int)  # per class: how many of its labels have appeared (the lowest ranks)
+    out = codes.copy()
+
+    def fill(pos):
+        if pos == len(order):
+            yield out.copy()
+            return
+        i = order[pos]
+        left = remaining[block_of[i]]
+        for c in range(n_codes):
+            if not left[c]:
+                continue
+            new = interchangeable and rank[c] == seen[cls_of[c]]
+            if interchangeable and rank[c] > seen[cls_of[c]]:
+                continue  # a renaming of an arrangement already counted
+            left[c] -= 1
+            seen[cls_of[c]] += new
+            out[i] = c
+            yield from fill(pos + 1)
+            seen[cls_of[c]] -= new
+            left[c] += 1
+
+    yield from fill(0)
+
+
+def _random_arrangements(codes: np.ndarray, blocks: list, n: int, seed: int):
+    """``n`` seeded random within-seed arrangements: each block's labels shuffled among its own models."""
     rng = np.random.default_rng(seed)
     for _ in range(n):
-        yield rng.permutation(labels)
+        out = codes.copy()
+        for b in blocks:
+            out[b] = rng.permutation(codes[b])
+        yield out
 
 
-def permutation_group_test(values, labels, group: str, n_perm: int = N_PERMUTATIONS, seed: int = 0) -> dict:
+def within_seed_p(stat, labels, model_seeds, n_perm: int = N_PERMUTATIONS, seed: int = 0, interchangeable=False):
+    """One-sided permutation p of ``stat`` (a function of integer label codes, larger = more extreme) with the
+    labels permuted within seed blocks only: the models of one seed share their initialisation and batch order, so
+    a label is only exchangeable among the models of the same seed (a blocked design: one model per objective per
+    seed). When there are at most ``n_perm`` distinct arrangements (``arrangement_count``) every one is enumerated
+    and p = #(statistic >= observed) / #arrangements (the observed one included: exact); otherwise ``n_perm``
+    seeded random within-seed arrangements, p = (1 + #(statistic >= observed)) / (1 + n_perm). p is NaN when the
+    observed statistic is.
+
+    Returns ``{"observed", "p", "n_arrangements", "exact", "n_perm"}`` (``n_perm``: arrangements drawn or
+    enumerated)."""
+    codes, blocks = _codes(labels), _seed_blocks(model_seeds)
+    if len(codes) != sum(len(b) for b in blocks):
+        raise ValueError(f"{len(codes)} labels but {sum(len(b) for b in blocks)} model seeds")
+    obs = stat(codes)
+    count = arrangement_count(codes, model_seeds, interchangeable)
+    if not np.isfinite(obs):  # no statistic, no p
+        return {"observed": float(obs), "p": float("nan"), "n_arrangements": int(count), "exact": False, "n_perm": 0}
+    if count <= n_perm:
+        hits = sum(stat(a) >= obs - 1e-12 for a in _enumerate_arrangements(codes, blocks, interchangeable))
+        p, exact, drawn = hits / count, True, count
+    else:
+        hits = sum(stat(a) >= obs - 1e-12 for a in _random_arrangements(codes, blocks, n_perm, seed))
+        p, exact, drawn = (1 + hits) / (1 + n_perm), False, n_perm
+    return {"observed": float(obs), "p": float(p), "n_arrangements": int(count), "exact": exact, "n_perm": int(drawn)}
+
+
+def permutation_group_test(
+    values, labels, group: str, model_seeds, n_perm: int = N_PERMUTATIONS, seed: int = 0
+) -> dict:
     """One-sided test that ``group``'s models score higher than the others: statistic = mean(group) - mean(rest),
-    objective labels permuted among the models; p = (1 + #perm >= observed) / (1 + n_perm)."""
+    objective labels permuted within seeds (among the models of the same seed only: ``within_seed_p``; the models
+    of one seed share their initialisation and batch order). The statistic depends only on which models of each
+    seed are in the group: prod over seeds C(n_s, k_s) arrangements (one group model per seed, 5 objectives, 2
+    seeds: 25), enumerated exactly when at most ``n_perm``."""
     values, labels = np.asarray(values, dtype=float), np.asarray(labels)
     mask = labels == group
     if mask.sum() < 1 or (~mask).sum() < 1:
         return {"diff": None, "p": None, "verdict": "not measured"}
-    obs = values[mask].mean() - values[~mask].mean()
-    hits = sum(
-        values[perm == group].mean() - values[perm != group].mean() >= obs - 1e-12
-        for perm in _permutations(labels, n_perm, seed)
-    )
-    p = (1 + hits) / (1 + n_perm)
+
+    def stat(codes):
+        return values[codes == 1].mean() - values[codes == 0].mean()
+
+    test = within_seed_p(stat, mask.astype(int), model_seeds, n_perm, seed)
+    obs, p = test["observed"], test["p"]
     verdict = "supported" if obs > 0 and p < ALPHA else "not established"
-    return {"diff": float(obs), "p": float(p), "n_models": int(len(values)), "verdict": verdict}
+    return {
+        "diff": float(obs),
+        "p": p,
+        "n_models": int(len(values)),
+        "verdict": verdict,
+        "design": "within seeds",
+        "n_arrangements": test["n_arrangements"],
+        "exact": test["exact"],
+    }
 
 
 def heatmap_distances(mats: dict) -> tuple[list, np.ndarray]:
@@ -340,8 +483,13 @@ def heatmap_distances(mats: dict) -> tuple[list, np.ndarray]:
 
 
 def noise_floor_permutation(mats: dict, n_perm: int = N_PERMUTATIONS, seed: int = 0) -> dict:
-    """The noise-floor verdict of one dataset's models: mean |difference| between heatmaps of different
-    objectives minus that between heatmaps of the same objective (other seeds), permutation p over models."""
+    """The noise-floor verdict of one dataset's models (``{(dataset, objective, seed): (m, m)}``): mean |difference|
+    between heatmaps of different objectives minus that between heatmaps of the same objective (other seeds), with
+    a permutation p within seeds (``within_seed_p``): objective labels permuted only among the models of the same
+    seed, which share their initialisation and batch order, so a seed effect alone cannot make it significant. The
+    statistic depends only on which models share a label, so the arrangements that differ by a renaming of the
+    objectives count once (``arrangement_count``; one model per objective per seed, 5 objectives, 2 seeds: which
+    seed-1 model is matched with which seed-0 model, 5! = 120), enumerated exactly when at most ``n_perm``."""
     keys, dist = heatmap_distances(mats)
     labels = np.array([k[1] for k in keys])
     iu = np.triu_indices(len(keys), 1)
@@ -355,15 +503,18 @@ def noise_floor_permutation(mats: dict, n_perm: int = N_PERMUTATIONS, seed: int 
     obs = stat(labels)
     if not np.isfinite(obs):
         return {"excess": None, "p": None, "verdict": "not measured (needs two seeds and two objectives)"}
-    hits = sum(stat(p) >= obs - 1e-12 for p in _permutations(labels, n_perm, seed))
-    p = (1 + hits) / (1 + n_perm)
+    test = within_seed_p(stat, labels, [k[2] for k in keys], n_perm, seed, interchangeable=True)
+    p = test["p"]
     same = (labels[:, None] == labels[None, :])[iu]
     return {
         "between_objectives": float(dist[iu][~same].mean()),
         "same_objective": float(dist[iu][same].mean()),
         "excess": obs,
-        "p": float(p),
+        "p": p,
         "n_models": len(keys),
+        "design": "within seeds",
+        "n_arrangements": test["n_arrangements"],
+        "exact": test["exact"],
         "verdict": "above the seed noise floor" if p < ALPHA else "not shown above the seed noise floor",
         "supported": "above the seed noise floor",
         "not_supported": "not shown above the seed noise floor",
@@ -422,7 +573,9 @@ def age_confound(
     differ.
 
     - ``spearman``: rank correlation over all model pairs between heatmap distance and the best-epoch gap, with a
-      one-sided Mantel permutation p (the best epochs shuffled over the models; pairs are not independent);
+      one-sided Mantel permutation p within seeds (pairs are not independent; the best epochs permuted only among
+      the models of the same seed, which share their initialisation and batch order: ``within_seed_p``, exact when
+      there are at most ``n_perm`` distinct arrangements; ``spearman_n_arrangements``, ``spearman_exact``);
     - ``excess``: the noise-floor excess over all pairs (mean distance between objectives minus within);
     - ``matched_excess``: the noise-floor excess (mean distance between objectives minus within objectives) over
       the pairs at most ``max_gap`` epochs apart only (None when either kind has no such pair);
@@ -467,9 +620,10 @@ def age_confound(
         return float(stats.spearmanr(dv, g).statistic) if g.std() > 0 else float("nan")
 
     obs = rho(age)
-    rng = np.random.default_rng(seed)
-    hits = sum(rho(rng.permutation(age)) >= obs - 1e-12 for _ in range(n_perm))
-    out["spearman"], out["spearman_p"] = obs, float((1 + hits) / (1 + n_perm))
+    ages = np.unique(age)
+    test = within_seed_p(lambda codes: rho(ages[codes]), age, [k[2] for k in keys], n_perm, seed)
+    out["spearman"], out["spearman_p"] = obs, test["p"]
+    out["spearman_n_arrangements"], out["spearman_exact"] = test["n_arrangements"], test["exact"]
     design = np.column_stack([np.ones_like(d), (~same).astype(float), gap])
     if same.any() and (~same).any() and np.linalg.matrix_rank(design) == 3:
         coef = np.linalg.lstsq(design, d, rcond=None)[0]
@@ -490,8 +644,8 @@ def age_sentence(a: dict, n_models: int | None = None) -> str:
         )
     text = (
         f"Checkpoint age: the heatmaps are of best-epoch checkpoints from epochs {lo}-{hi}; over {a['n_pairs']} model "
-        f"pairs heatmap distance vs best-epoch gap Spearman rho = {a['spearman']:+.2f} (one-sided permutation p = "
-        f"{a['spearman_p']:.3g})"
+        f"pairs heatmap distance vs best-epoch gap Spearman rho = {a['spearman']:+.2f} (one-sided permutation p within "
+        f"seeds = {a['spearman_p']:.3g})"
     )
     if a.get("adjusted_excess") is not None:
         text += (
@@ -601,8 +755,8 @@ def cka_claims(
                 "vs_untrained": vs_baselines(_seed_values(g, "change_after"), b0, "change_after"),
             }
             change[o]["verdict"] = "above the untrained baseline" if _p_ok(change[o]["vs_untrained"]) else NOT_SHOWN
-        block = permutation_group_test(grp["block_score"], grp["objective"], block_objective)
-        k_block = int((grp["objective"] == block_objective).sum())
+        block = permutation_group_test(grp["block_score"], grp["objective"], block_objective, grp["seed"])
+        block_perm_p_min = permutation_p_min(grp["objective"], grp["seed"], block_objective)
         block_base = (
             vs_baselines(_seed_values(by_obj[block_objective], "block_score"), b0, "block_score")
             if block_objective in by_obj
@@ -641,11 +795,11 @@ def cka_claims(
         prog["verdict"] = "not measured" if progressive_objective not in by_obj else prog_no
         prog["testable"] = prog["p_min"] is not None
         nf = noise_floor_permutation({k: m for k, m in mats.items() if k[0] == d})
-        nf["p_min"] = partition_p_min(grp.groupby("objective").size().tolist())
+        nf["p_min"] = partition_p_min(grp["objective"], grp["seed"])
         nf["testable"] = nf["p_min"] is not None
         if best_epochs is not None:
             nf["checkpoint_age"] = age_confound({k: m for k, m in mats.items() if k[0] == d}, best_epochs)
-        block_p_min = _max_p(permutation_p_min(n_models, k_block), t_p_min(block_base))
+        block_p_min = _max_p(block_perm_p_min, t_p_min(block_base))
         change_p_min = _max_p(*(t_p_min(v["vs_untrained"]) for v in change.values()))
         out[d] = {
             "paper_layer": paper_layer,
@@ -668,7 +822,7 @@ def cka_claims(
                 "objective": block_objective,
                 **block,
                 "permutation_p": block["p"],
-                "permutation_p_min": permutation_p_min(n_models, k_block),
+                "permutation_p_min": block_perm_p_min,
                 "vs_untrained": block_base,
                 "p": _max_p(block["p"], block_base["p"]),
                 "p_min": block_p_min,
@@ -768,7 +922,7 @@ def claims_table(claims: dict) -> pd.DataFrame:
         b = c["block_structured"]
         row(
             d,
-            f"{b['objective']} block-structured (above the other objectives: permutation)",
+            f"{b['objective']} block-structured (above the other objectives: permutation within seeds)",
             b["objective"],
             b["diff"],
             None,
@@ -838,7 +992,7 @@ def claims_table(claims: dict) -> pd.DataFrame:
         n = c["noise_floor"]
         row(
             d,
-            "heatmaps differ between objectives beyond seed noise (permutation)",
+            "heatmaps differ between objectives beyond seed noise (permutation within seeds)",
             "all",
             n["excess"],
             None,
