@@ -750,6 +750,41 @@ def cka_summary(cka_mats: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: a layer whose largest CKA to any other layer stays below this is "isolated" (named in the reading)
+ISOLATED_CKA = 0.1
+
+
+def isolated_layers(cka_mats: dict, names, threshold: float = ISOLATED_CKA) -> pd.DataFrame:
+    """The layers of each heatmap whose CKA to every other layer is below ``threshold`` (a near-zero row and column:
+    e.g. a ReLU whose units are all dead on the probe images, or a layer whose features one direction dominates), with
+    their largest CKA to another layer and the heatmap's mean off-diagonal CKA with and without them, so that a reader
+    sees what a near-blank line in a panel is and whether it moves the summary scores (review25s12b m5)."""
+    rows = []
+    for (d, o), m in cka_mats.items():
+        m = np.asarray(m, dtype=float)
+        off = ~np.eye(len(m), dtype=bool)
+        top = np.nanmax(np.where(off, m, -np.inf), axis=1)
+        bad = np.flatnonzero(top < threshold)
+        if not len(bad):
+            continue
+        keep = np.setdiff1d(np.arange(len(m)), bad)
+        sub = m[np.ix_(keep, keep)]
+        for i in bad:
+            rows.append(
+                {
+                    "dataset": d,
+                    "objective": o,
+                    "layer": int(i + 1),
+                    "name": str(names[i]) if i < len(names) else "",
+                    "max_cka_to_other_layers": float(top[i]),
+                    "mean_offdiag": float(np.nanmean(m[off])),
+                    "mean_offdiag_without_isolated": float(np.nanmean(sub[~np.eye(len(sub), dtype=bool)])),
+                }
+            )
+    cols = ["dataset", "objective", "layer", "name", "max_cka_to_other_layers", "mean_offdiag"]
+    return pd.DataFrame(rows, columns=[*cols, "mean_offdiag_without_isolated"])
+
+
 def distinct_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The rows of objectives actually trained (an alias's repeated rows dropped)."""
     if "trained_as" not in runs:
@@ -1379,7 +1414,9 @@ def cka_claim_lines(cka_tested: dict, early: dict | None = None) -> list[str]:
             + f"{p['verdict']}{holm_p(p)} (untrained score {bmean('progressive')}); heatmaps between objectives: "
             f"{n['verdict']}"
             + (
-                f" (permutation p = {n['p']:.3g} over {n['n_models']} models){holm_p(n)}."
+                f" (permutation p = {n['p']:.3g} over {n['n_models']} models, labels permuted within seeds"
+                + (f": exact over {n['n_arrangements']} arrangements" if n.get("exact") else "")
+                + f"){holm_p(n)}."
                 if n.get("p") is not None
                 else "."
             )

@@ -627,3 +627,16 @@ def test_bias_rate_excess_describes_reliance_short_of_dominance():
                                             "bias_rate": 0.24, "seeds": 2, "trained_as": "sce"}}}  # fmt: skip
     row = be.headline_table(summary_).iloc[0]
     assert not row["follows_bias"] and row["bias_rate_excess"] == pytest.approx(0.24 - 0.75 / 9)
+
+
+def test_isolated_layers_names_a_blank_line_and_its_effect():
+    m = np.full((4, 4), 0.8)
+    np.fill_diagonal(m, 1.0)
+    m[2, :] = m[:, 2] = 0.02
+    m[2, 2] = 1.0
+    t = be.isolated_layers({("d", "sce"): m}, ["conv1", "bn1", "relu", "fc"])
+    assert list(t["layer"]) == [3] and list(t["name"]) == ["relu"]
+    assert t.loc[0, "max_cka_to_other_layers"] == pytest.approx(0.02)
+    assert t.loc[0, "mean_offdiag"] == pytest.approx((6 * 0.8 + 6 * 0.02) / 12)
+    assert t.loc[0, "mean_offdiag_without_isolated"] == pytest.approx(0.8)
+    assert len(be.isolated_layers({("d", "sce"): np.full((3, 3), 0.5)}, ["a", "b", "c"])) == 0
