@@ -76,7 +76,7 @@ class ExperimentConfig:
     workers: int
     device: str
     precision: str  # fp32 (default, processor-independent) | bf16 (training under torch.autocast)
-    augment: str  # none | disent_cifar (DisEnt's C-CIFAR crop + flip + normalisation)
+    augment: str  # none | normalise (the paper's: normalisation only) | disent_cifar (DisEnt's crop + flip + it)
     variant: str  # "" or the runner's --variant: the outputs are named paths.output_name("nb04", variant)
     plateau_tolerance: float  # "plateau" when the late slope's upper 95 % bound x 10 epochs is below (convergence)
 
@@ -880,14 +880,10 @@ def zero_groups(grp: pd.DataFrame) -> list[str]:
 
 
 def underpowered(test: dict, effect: float) -> bool:
-    """The report's rule (``lib.core.stats.interval_holds``, one rule for the notebook and the report): a ranking
-    test that did not support the claim is underpowered when its unadjusted paired interval (``diff`` ± ``ci95``)
-    holds the paper's signed ``effect``: these seeds can neither confirm nor reject it. A supported claim, or an
-    interval that excludes the effect (a null narrower than it, or a reversal), is decided."""
-    diff, half = test.get("diff"), test.get("ci95")
-    if diff is None or half is None or test.get("verdict") == "supported":
-        return False
-    return interval_holds((diff - half, diff + half), effect)
+    """Whether the report would call this ranking test "underpowered" against the paper's signed ``effect``
+    (``ranking_word``: the interval holds the effect, or lies wholly on the claim's side of 0 without the adjusted p;
+    never when the paper's own effect is <= 0, which is "not comparable")."""
+    return ranking_word({**test, "paper_effect": effect}) == "underpowered"
 
 
 def early_checkpoints(runs: pd.DataFrame) -> dict:
@@ -917,6 +913,10 @@ def best_epochs(runs: pd.DataFrame) -> dict:
     """``{(dataset, objective, seed): best epoch}`` of the trained models (aliases left out): the age of the
     checkpoint each heatmap is computed from."""
     return {(r.dataset, r.objective, int(r.seed)): int(r.best_epoch) for r in distinct_runs(runs).itertuples()}
+
+
+#: what the matched-budget comparison reads (``valid_smoothed``)
+SMOOTHED_TEXT = "trailing mean that patience and the checkpoint read"
 
 
 def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -1026,7 +1026,8 @@ def matched_budget_lines(mb: dict) -> list[str]:
             )
 
         line = (
-            f"- Matched training budget, {name} (validation accuracy, paired over {full['n_seeds']} seeds): "
+            f"- Matched training budget, {name} (smoothed validation accuracy: the {SMOOTHED_TEXT}, paired over "
+            f"{full['n_seeds']} seeds): "
             f"{fmt(full)} over the whole runs; {fmt(part)} within the first N epochs of every run (N = the shortest "
             f"run: {budget})"
         )
@@ -1250,6 +1251,17 @@ def plateau_sentence(convergence: pd.DataFrame) -> str:
     return text + "; the others: " + ", ".join(o for o in others if o) + ": for them that requirement is not met"
 
 
+#: the reductions' sentence on the input transform, one per ``augment`` value (lib.bias.training.AUGMENTS)
+AUGMENT_TEXT = {
+    "none": "no augmentation and no input normalisation (the paper normalises: 'without any augmentations (except "
+    "normalisation)')",
+    "normalise": "no augmentation, input normalisation only (the paper's transform; DisEnt's C-CIFAR channel means "
+    "and standard deviations)",
+    "disent_cifar": "augmentation: DisEnt's C-CIFAR random crop (padding 4) and horizontal flip, with its "
+    "normalisation (the paper trains without augmentation)",
+}
+
+
 def reductions(
     cfg: ExperimentConfig, runs: pd.DataFrame, clock: dict | None = None, history: pd.DataFrame | None = None
 ) -> str:
@@ -1276,12 +1288,7 @@ def reductions(
         f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
         "training in "
         + ("float32" if cfg.precision == "fp32" else "bfloat16 autocast (weights and evaluation float32)"),
-        (
-            "no augmentation and no input normalisation (the paper normalises: 'without any augmentations (except "
-            "normalisation)')"
-            if cfg.augment == "none"
-            else f"augmentation: {cfg.augment} (DisEnt's C-CIFAR crop and flip, with its normalisation)"
-        ),
+        AUGMENT_TEXT[cfg.augment],
         "training split: " + ("all of it" if cfg.train_size is None else f"a stratified subset of {cfg.train_size:,}"),
         "validation split: "
         + ("all of it" if cfg.valid_size is None else f"a stratified subset of {cfg.valid_size:,}"),
@@ -1360,10 +1367,8 @@ def interpretation(
                 f"[{b['excess_ci'][0]:+.3f}, {b['excess_ci'][1]:+.3f}]. This describes the probe images only; the "
                 "noise-floor verdict is the test over trained models in the CKA line below."
             )
-    if guards:  # the verdicts below are on models that follow the bias
-        lines.append(
-            "- The ranking verdicts above are on models that follow the bias: not comparable with the paper's."
-        )
+    if guards:  # the ranking verdicts above are on models that follow the bias or did not converge
+        lines.append("- The ranking verdicts above are read under the guards that open this reading: not comparable.")
     lines += ranking_lines(summary_)
     lines += cka_claim_lines(cka_tested or {}, early)
     lines += probe_lines(probe or {})
@@ -1571,14 +1576,13 @@ def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: flo
     return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded"
 
 
-def flat_at_end(valid_acc, noise: float, window: int = 3) -> bool | None:
-    """The issue's reading of a run that reached the epoch cap: its last ``window`` validation accuracies lie within
-    the seed noise (each within ``noise``, the standard deviation across seeds, of their mean). None when the curve
-    is shorter than ``window`` or the noise is unknown (one seed)."""
-    y = np.asarray(valid_acc, dtype=float)[-window:]
-    if len(y) < window or noise is None or not np.isfinite(noise):
-        return None
-    return bool(np.max(np.abs(y - y.mean())) <= noise + 1e-12)  # 1e-12: float sums at the boundary
+def flat_at_cap(slope: dict, tolerance: float) -> bool:
+    """Whether a run that reached the epoch cap is flat at its end: the upper 95 % bound of its late slope
+    (``late_slope``) x ``GAIN_EPOCHS`` is below ``tolerance``, i.e. a rise above the tolerance per 10 epochs is
+    excluded. The issue's "last 3 epochs within seed noise" read this way because three points within a 2-seed
+    standard deviation (1 degree of freedom) cannot see a trend: such a rule called a curve rising +1.3 points over its
+    last 2 epochs flat (review25s13code M2)."""
+    return slope.get("gain_bound") is not None and slope["gain_bound"] < tolerance
 
 
 def convergence_table(
@@ -1589,13 +1593,14 @@ def convergence_table(
     fewer epochs than the cap), the kept checkpoints' epochs (``best_epochs``: the best of the smoothed curve patience
     reads), the raw maxima's epochs (``raw_best_epochs``), how many checkpoints predate min_epochs, the range of the
     seed-mean validation curve over its last ``window`` epochs and the seed noise there (mean over those epochs of the
-    standard deviation across seeds), how many runs that reached the cap are flat at their end (``flat_at_end``: the
-    last ``window`` epochs within the seed noise), per seed the least-squares slope of the second half of its
-    validation curve with a 95 % interval (``late_slope``), the largest upper bound over seeds x ``GAIN_EPOCHS``
-    (``max_gain_per_10_epochs``: the most a run could still gain per 10 epochs at its late trend),
+    standard deviation across seeds), how many runs that reached the cap are flat at their end (``flat_at_cap``: a
+    rise above ``tolerance`` per 10 epochs excluded for that run), per seed the least-squares slope of the second
+    half of its validation curve with a 95 % interval (``late_slope``), the largest upper bound over seeds x
+    ``GAIN_EPOCHS`` (``max_gain_per_10_epochs``: the most a run could still gain per 10 epochs at its late trend),
     ``convergence_verdict`` against ``tolerance`` (params ``plateau_tolerance``: the stricter reading, an
-    equivalence test on the slope) and ``converged``: every seed stopped by patience or flat at the cap, and no seed
-    still rising (the issue's reading: "flat at the end (last 3 epochs within seed noise) or stopped by patience")."""
+    equivalence test on the slope, over every seed) and ``converged``: every seed stopped by patience or flat at the
+    cap, and no seed still rising (the issue's reading, "flat at the end or stopped by patience"; a "plateau" is
+    always converged, a patience stop need not be a plateau)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -1613,7 +1618,7 @@ def convergence_table(
         slopes = {s: late_slope(g.sort_values("epoch")["valid_acc"]) for s, g in h.groupby("seed", sort=True)}
         bounds = [v["gain_bound"] for v in slopes.values()]
         capped = [int(r.seed) for r, f in zip(grp.itertuples(), flags) if not f]
-        flat = {s: flat_at_end(h[h["seed"] == s].sort_values("epoch")["valid_acc"], noise, window) for s in capped}
+        flat = {s: flat_at_cap(slopes[s], tolerance) for s in capped}
         verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance)
         rows.append(
             {
@@ -1663,7 +1668,7 @@ def converged_sentence(convergence: pd.DataFrame) -> str:
     bad = convergence[~convergence["converged"].astype(bool)]
     text = (
         f"{len(convergence) - len(bad)} of {len(convergence)} (dataset, objective) converged (every seed stopped by "
-        "patience, or at the epoch cap with its last 3 validation accuracies within the seed noise, and none still "
+        "patience, or at the epoch cap with a rise above the plateau tolerance excluded for it, and none still "
         "rising)"
     )
     if len(bad):
@@ -1761,8 +1766,10 @@ def _f3(x) -> str:
 
 
 def guard_lines(summary_: dict) -> list[str]:
-    """Prose on the shortcut guard (``bias_guard``): the datasets whose models follow the bias. The reading opens
-    with these lines, before any ranking verdict on such models."""
+    """Prose on the two guards of the ranking claims, the report's (``lib.core.report.bias_followed`` and
+    ``not_converged``): the datasets whose models follow the bias (``bias_guard``) and the objectives whose training
+    did not converge (``converged``, set from ``convergence_table`` by the notebook). The reading opens with these
+    lines, before any ranking verdict on such models."""
     lines = []
     for d, g in summary_.get("bias_guard", {}).items():
         if g["follows_bias"]:
@@ -1774,35 +1781,59 @@ def guard_lines(summary_: dict) -> list[str]:
                 "a ranking of these models, and their CKA heatmaps, are not comparable with the paper's."
                 + (f" Worst (class, bias) group at 0: {'; '.join(g['zero_groups'])}." if g.get("zero_groups") else "")
             )
+    for d, flags in summary_.get("converged", {}).items():
+        bad = [o for o, ok in flags.items() if not ok]
+        if bad:
+            lines.append(
+                f"- {d}: training not converged for {', '.join(bad)} (convergence table: neither stopped by patience "
+                "nor flat at the epoch cap, or still rising): a ranking that involves them compares training speed as "
+                "well as the objectives, and the report marks the ranking claims not comparable."
+            )
     return lines
 
 
+def ranking_word(test: dict) -> str:
+    """The report's reading (``lib.core.report.assess``) of one ranking test against the paper's signed effect:
+    "not comparable" when the paper's own values do not show the ranking (effect <= 0), "reproduced" when the test
+    supports it, "underpowered" when the unadjusted paired interval holds the effect or lies wholly on the claim's
+    side of 0 without the adjusted p, else "not reproduced" (the interval excludes the effect)."""
+    effect, diff, half = test.get("paper_effect"), test.get("diff"), test.get("ci95")
+    if effect is None or diff is None or half is None:
+        return "not measured"
+    if effect <= 0:
+        return "not comparable"
+    if test.get("verdict") == "supported":
+        return "reproduced"
+    if test.get("verdict") != "contradicted" and (
+        interval_holds((diff - half, diff + half), effect) or diff - half > 0
+    ):
+        return "underpowered"
+    return "not reproduced"
+
+
 def ranking_lines(summary_: dict) -> list[str]:
-    """Prose on the two ranking claims' power: the interval vs the paper's effect (``underpowered``)."""
+    """Prose on the two ranking claims against the paper's effect (``ranking_word``, the report's rule)."""
     lines = []
     length = length_clause(summary_.get("matched_budget", {}), summary_.get("early_checkpoints", {}))
+    why = {
+        "not comparable": "the paper's own Table 3 values over the objectives compared do not show this ranking",
+        "reproduced": "the test supports it",
+        "underpowered": "the interval holds the paper's effect, or shows its direction without the adjusted p: these "
+        "seeds can neither confirm nor reject it",
+        "not reproduced": "the interval excludes the paper's effect",
+    }
     for name, t in summary_.get("ranking_tests", {}).items():
-        if "paper_effect" in t and t.get("ci95") is not None:
+        if "paper_effect" in t and t.get("ci95") is not None and t.get("diff") is not None:
+            word = ranking_word(t)
             lines.append(
-                f"- {name}: paired 95% interval half-width (unadjusted) {t['ci95']:.4f} vs the paper's effect "
-                f"{t['paper_effect']:.4f}: "
+                f"- {name}: paired 95% interval (unadjusted) [{t['diff'] - t['ci95']:+.4f}, "
+                f"{t['diff'] + t['ci95']:+.4f}] vs the paper's effect {t['paper_effect']:+.4f}"
                 + (
-                    "underpowered (the interval holds the paper's effect: these seeds can neither confirm nor reject "
-                    "it; the report's rule)."
-                    if t["underpowered"]
-                    else (
-                        "supported by the test."
-                        if t.get("verdict") == "supported"
-                        else "the interval excludes the paper's effect."
-                    )
-                )
-                + (f" Training length: {length}." if length else "")
-                + (
-                    " The paper's own Table 3 values over the objectives compared ("
-                    + ", ".join(t["paper_effect_objectives"])
-                    + "; an alias counted once) do not show this ranking."
-                    if t["paper_effect"] <= 0 and t.get("paper_effect_objectives")
+                    f" (from {', '.join(t['paper_effect_objectives'])}; an alias counted once)"
+                    if t.get("paper_effect_objectives")
                     else ""
                 )
+                + f": {word} before the guards ({why[word]})."
+                + (f" Training length: {length}." if length else "")
             )
     return lines

@@ -225,3 +225,28 @@ def test_short_checks_on_the_real_configuration_switch_early_stopping_off():
 
     tc = precision_check.config([0], 100, 4, "sce").train_config()
     assert (tc.max_epochs, tc.patience, tc.min_epochs, tc.patience_smoothing) == (4, 4, 1, 1)
+
+
+def test_normalise_only_normalises_and_trains_without_crop_or_flip(one_thread, monkeypatch):
+    """augment "normalise" (the paper's transform): the same normalisation as DisEnt's, no crop or flip in fit."""
+    import lib.bias.training as tr
+
+    x = torch.rand(8, 3, 32, 32)
+    torch.testing.assert_close(normalise(x, "normalise"), normalise(x, "disent_cifar"))
+    assert not torch.equal(normalise(x, "normalise"), x)
+    calls = []
+    monkeypatch.setattr(tr, "augment_batch", lambda xb, gen: calls.append(1) or xb)
+    xt, yt = _toy(64)
+    for augment, expected in (("normalise", 0), ("disent_cifar", 1)):
+        calls.clear()
+        fit(
+            ResNet18(num_classes=2, width=0.0625),
+            "sce",
+            xt,
+            yt,
+            xt,
+            yt,
+            train_config(max_epochs=1, augment=augment),
+            progress=False,
+        )
+        assert bool(calls) == bool(expected), augment
