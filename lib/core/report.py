@@ -507,14 +507,16 @@ def assess(
     detail = verdict(replace(claim, not_comparable=""), ours, kind)
     if kind == "synthetic":
         return Assessment("not comparable", "synthetic data", ("Synthetic data: checks the pipeline, not the paper.",))
-    if claim.not_comparable:
-        return Assessment("not comparable", f"measured: {detail}", tuple([claim.not_comparable, *notes]))
-    followed = bias_followed(claim, metrics)
+    followed, unconverged = bias_followed(claim, metrics), not_converged(claim, metrics)
+    if claim.not_comparable:  # the guards' reasons still shown, and their "not read" detail (review25s13run M4, M5)
+        guards = [r for r in (followed, unconverged) if r]
+        why = "the models follow the bias" if followed else "training not converged"
+        shown = f"not read: {why} (the numbers alone: {detail})" if guards else f"measured: {detail}"
+        return Assessment("not comparable", shown, tuple([claim.not_comparable, *guards, *notes]))
     if followed:  # the numbers' own reading is kept, but not as a verdict (review25s12b m3)
         return Assessment(
             "not comparable", f"not read: the models follow the bias (the numbers alone: {detail})", (followed, *notes)
         )
-    unconverged = not_converged(claim, metrics)
     if unconverged:
         return Assessment(
             "not comparable", f"not read: training not converged (the numbers alone: {detail})", (unconverged, *notes)

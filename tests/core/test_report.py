@@ -292,6 +292,12 @@ def test_ranking_on_models_that_did_not_converge_is_not_comparable():
     a = report.assess(r, m)
     assert a.verdict == "not comparable" and "claims.converged.d.l1 = false" in a.reasons[0]
     assert a.detail == "not read: training not converged (the numbers alone: reproduced)"
+    # a claim not comparable for another reason keeps that reason first, with the guards' reasons and detail beside it
+    nc = report.assess(_claim(**{**RANKING, "converged_metric": "claims.converged.d.*", "not_comparable": "CPU"}), m)
+    assert (
+        nc.verdict == "not comparable" and nc.reasons[0] == "CPU" and "claims.converged.d.l1 = false" in nc.reasons[1]
+    )
+    assert nc.detail == "not read: training not converged (the numbers alone: reproduced)"
 
 
 def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
