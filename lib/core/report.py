@@ -507,20 +507,13 @@ def assess(
     detail = verdict(replace(claim, not_comparable=""), ours, kind)
     if kind == "synthetic":
         return Assessment("not comparable", "synthetic data", ("Synthetic data: checks the pipeline, not the paper.",))
-    followed, unconverged = bias_followed(claim, metrics), not_converged(claim, metrics)
-    if claim.not_comparable:  # the guards' reasons still shown, and their "not read" detail (review25s13run M4, M5)
-        guards = [r for r in (followed, unconverged) if r]
+    followed = bias_followed(claim, metrics)
+    guards = [r for r in (followed, not_converged(claim, metrics)) if r]
+    if claim.not_comparable or guards:  # a guard keeps the numbers' own reading beside it, never as the verdict
         why = "the models follow the bias" if followed else "training not converged"
         shown = f"not read: {why} (the numbers alone: {detail})" if guards else f"measured: {detail}"
-        return Assessment("not comparable", shown, tuple([claim.not_comparable, *guards, *notes]))
-    if followed:  # the numbers' own reading is kept, but not as a verdict (review25s12b m3)
-        return Assessment(
-            "not comparable", f"not read: the models follow the bias (the numbers alone: {detail})", (followed, *notes)
-        )
-    if unconverged:
-        return Assessment(
-            "not comparable", f"not read: training not converged (the numbers alone: {detail})", (unconverged, *notes)
-        )
+        first = [claim.not_comparable] if claim.not_comparable else []
+        return Assessment("not comparable", shown, tuple([*first, *guards, *notes]))
     reasons = [r for r in (protocols_note(claim), _honest_reason(claim, metrics, kind, detail)) if r]
     if detail.startswith("reproduced"):
         return Assessment("reproduced", detail, tuple(reasons + notes))
