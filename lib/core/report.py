@@ -105,6 +105,13 @@ class Claim:
     #: a recall, an F1 or a ROC-AUC: a 95% interval reaching past it (a t-interval over few seeds is symmetric and
     #: unbounded) is clipped to it, marked in the table, and the verdict reads the clipped interval (``claim_ci``)
     bounds: list | None = None
+    #: a claim decided by a test's verdict word (paper_value "supported" and the like): {label: dotted key} of the
+    #: signed contrasts the claim needs (e.g. SoS minus the other objectives, trained minus untrained), > 0 on the paper's
+    #: side. A test that does not support the claim while every contrast points the paper's way is "underpowered"
+    #: (direction shown, not established), not evidence against it (review25s13run M5); one contrast <= 0 keeps
+    #: "not reproduced". The test's Holm-adjusted p and its smallest attainable value (siblings ``p_holm`` and
+    #: ``p_min_holm`` of ``metric``) are printed beside the word whenever the metrics hold them.
+    direction_metrics: dict = field(default_factory=dict)
 
     def __hash__(self) -> int:  # dict fields: hash by id
         return hash(self.id)
@@ -126,6 +133,11 @@ def _check_claim(item: dict, path: Path) -> None:
         raise ValueError(f"{path}: claim {cid!r}: guard_metrics.conflicting needs guard_metrics.chance")
     if (item.get("paper_effect") is None) != (not item.get("effect_ci")):
         raise ValueError(f"{path}: claim {cid!r}: paper_effect and effect_ci go together")
+    direction = item.get("direction_metrics") or {}
+    if not isinstance(direction, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in direction.items()):
+        raise ValueError(f"{path}: claim {cid!r}: direction_metrics must map labels to dotted keys, got {direction!r}")
+    if direction and not isinstance(item.get("paper_value"), str):
+        raise ValueError(f"{path}: claim {cid!r}: direction_metrics reads a test's verdict word (paper_value text)")
     bounds = item.get("bounds")
     if bounds is not None and not (
         isinstance(bounds, list)
@@ -504,7 +516,7 @@ def assess(
             return Assessment(word, detail, tuple([r for r in extra if r] + notes))
         return Assessment("not measured", why, tuple([r for r in extra if r] + notes))
     # what the numbers alone say (also for claims our setting cannot test: shown as the measured detail)
-    detail = verdict(replace(claim, not_comparable=""), ours, kind)
+    detail = _test_detail(claim, metrics, verdict(replace(claim, not_comparable=""), ours, kind))
     if kind == "synthetic":
         return Assessment("not comparable", "synthetic data", ("Synthetic data: checks the pipeline, not the paper.",))
     followed = bias_followed(claim, metrics)
@@ -517,6 +529,8 @@ def assess(
     reasons = [r for r in (protocols_note(claim), _honest_reason(claim, metrics, kind, detail)) if r]
     if detail.startswith("reproduced"):
         return Assessment("reproduced", detail, tuple(reasons + notes))
+    if detail.startswith("underpowered"):  # a test word: every contrast on the paper's side (_test_detail)
+        return Assessment("underpowered", detail, tuple(reasons + notes))
     if detail == "not comparable":  # a number without a tolerance
         return Assessment("not comparable", "", tuple(["The claim states no tolerance to compare with.", *notes]))
     effect = paper_effect(claim, metrics, claims)
@@ -549,6 +563,35 @@ def assess(
             )
             return Assessment("underpowered", detail, tuple(reasons + notes))
     return Assessment("not reproduced", detail, tuple(reasons + notes))
+
+
+def _test_detail(claim: Claim, metrics: dict, detail: str) -> str:
+    """A text claim's measured detail with its test's Holm-adjusted p (and the smallest p the design can reach)
+    beside it, and "underpowered" for a test that does not support the claim while every ``direction_metrics``
+    contrast lies on the paper's side: the seeds show the direction, the test cannot establish it."""
+    if not isinstance(claim.paper_value, str) or "." not in claim.metric:
+        return detail
+    parent = claim.metric.rsplit(".", 1)[0]
+    p, p_min = (_number(_value(metrics, f"{parent}.{k}")) for k in ("p_holm", "p_min_holm"))
+    test = ""
+    if p is not None:
+        # a permutation test over few models has a smallest attainable p; a t-test has none (0)
+        test = f"Holm-adjusted p {p:.3g}" + (f", smallest attainable {p_min:.3g}" if p_min else "")
+    if detail.startswith("not reproduced (") and claim.direction_metrics:
+        shown = {label: _number(_value(metrics, key)) for label, key in claim.direction_metrics.items()}
+        if all(v is not None and v > 0 for v in shown.values()):
+            words = detail[len("not reproduced (") : -1]
+            contrasts = ", ".join(f"{label} {v:+.3g}" for label, v in shown.items())
+            return (
+                f"underpowered ({words}: every contrast the claim needs is on the paper's side ({contrasts})"
+                + (f"; {test}" if test else "")
+                + ")"
+            )
+    if not test or detail.startswith(NOT_TESTABLE):  # that detail names the smallest attainable p already
+        return detail
+    if detail.endswith(")"):
+        return f"{detail[:-1]}; {test})"
+    return f"{detail} ({test})"
 
 
 def _honest_reason(claim: Claim, metrics: dict, kind: str, detail: str) -> str:

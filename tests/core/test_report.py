@@ -1,6 +1,7 @@
 """lib.core.report: claims file validation, metric lookup and verdict rules."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -497,3 +498,44 @@ def test_bounds_are_validated(tmp_path):
             report.load_claims(f)
     f.write_text(base % "[0, 1]")
     assert report.load_claims(f)[0].bounds == [0, 1]
+
+
+def test_a_test_word_with_every_contrast_on_the_papers_side_is_underpowered_not_refuted():
+    """review25s13run M5: 'not established' with every contrast pointing the paper's way is no evidence against it."""
+    claim = _claim(
+        paper_value="supported",
+        tolerance=None,
+        metric="cka.block.verdict",
+        direction_metrics={"SoS minus others": "cka.block.diff", "SoS minus untrained": "cka.block.vs_untrained"},
+    )
+    word = "not established (not above the other objectives)"
+
+    def metrics(diff, vs, p_min=0.04):
+        return {"cka": {"block": {"verdict": word, "diff": diff, "vs_untrained": vs, "p_holm": 0.21, "p_min_holm": p_min}}}
+
+    a = report.assess(claim, metrics(0.066, 0.047))
+    assert a.verdict == "underpowered"
+    assert a.detail == (
+        "underpowered (not established (not above the other objectives): every contrast the claim needs is on the "
+        "paper's side (SoS minus others +0.066, SoS minus untrained +0.047); Holm-adjusted p 0.21, smallest attainable "
+        "0.04)"
+    )
+    refuted = report.assess(claim, metrics(0.066, -0.01))  # one contrast against the paper: evidence against it
+    assert refuted.verdict == "not reproduced"
+    assert refuted.detail == f"not reproduced ({word}; Holm-adjusted p 0.21, smallest attainable 0.04)"
+    missing = report.assess(claim, {"cka": {"block": {"verdict": word, "diff": 0.066}}})  # a contrast not measured
+    assert missing.verdict == "not reproduced" and missing.detail == f"not reproduced ({word})"
+    assert report.assess(claim, {"cka": {"block": {"verdict": "supported", "p_holm": 0.01}}}).verdict == "reproduced"
+    # a claim the setting cannot test keeps the word in its detail
+    shown = report.assess(replace(claim, not_comparable="CPU-reduced network"), metrics(0.066, 0.047))
+    assert shown.verdict == "not comparable" and shown.detail.startswith("measured: underpowered (not established")
+
+
+@pytest.mark.parametrize(
+    "direction, paper, message",
+    [(["a.b"], "supported", "must map labels to dotted keys"), ({"x": "a.b"}, 0.5, "reads a test's verdict word")],
+)
+def test_direction_metrics_are_checked(tmp_path, direction, paper, message):
+    item = dict(id="c", notebook="n", claim="c", paper_value=paper, source="s", metric="a.v", direction_metrics=direction)
+    with pytest.raises(ValueError, match=message):
+        report._check_claim(item, tmp_path / "claims.yaml")
