@@ -389,7 +389,9 @@ def bias_followed(claim: Claim, metrics: dict) -> str:
     shown = "; ".join(found[:3]) + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
     return (
         "The models follow the bias: " + shown + ". A ranking of such models measures how fast each objective "
-        "fits the shortcut, not what the paper compares."
+        "fits the shortcut, not what the paper compares. The guard is this package's strictness, not a line the "
+        "paper draws: the paper gives neither a conflicting accuracy nor a worst group, so whether its own models "
+        "pass it is unknown (review25s13run m1)."
     )
 
 
