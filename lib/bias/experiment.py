@@ -752,19 +752,39 @@ def cka_summary(cka_mats: dict) -> pd.DataFrame:
 
 #: a layer whose largest CKA to any other layer stays below this is "isolated" (named in the reading)
 ISOLATED_CKA = 0.1
+#: ... and so is a dip: a layer whose mean CKA to the other layers is below this share of the brightest row mean
+#: within ``ISOLATED_WINDOW`` layers on EACH side (a dark row and column inside the heatmap, possibly a few layers
+#: wide, e.g. a conv and its BatchNorm, which are similar to each other, so the absolute rule misses them;
+#: review25s13run m7: the dark line before layer4 in the C-CIFAR SCE / BCE panels). The first and last layers, dark
+#: at the heatmap's edge in any banded heatmap, have no side to dip from.
+ISOLATED_RELATIVE = 0.5
+ISOLATED_WINDOW = 4
 
 
-def isolated_layers(cka_mats: dict, names, threshold: float = ISOLATED_CKA) -> pd.DataFrame:
-    """The layers of each heatmap whose CKA to every other layer is below ``threshold`` (a near-zero row and column:
-    e.g. a ReLU whose units are all dead on the probe images, or a layer whose features one direction dominates), with
-    their largest CKA to another layer and the heatmap's mean off-diagonal CKA with and without them, so that a reader
-    sees what a near-blank line in a panel is and whether it moves the summary scores (review25s12b m5)."""
+def isolated_layers(
+    cka_mats: dict, names, threshold: float = ISOLATED_CKA, relative: float = ISOLATED_RELATIVE
+) -> pd.DataFrame:
+    """The layers of each heatmap whose CKA to every other layer is below ``threshold``, or whose mean CKA to the other
+    layers is below ``relative`` x the brightest such mean within ``ISOLATED_WINDOW`` layers on each side (a near-zero
+    or dark row and column: e.g. a ReLU whose units are all dead on the probe images, or a layer whose features one
+    direction dominates), with their largest and mean CKA to the other layers and the heatmap's mean off-diagonal CKA
+    with and without them, so that a reader sees what a dark line in a panel is and whether it moves the summary scores
+    (review25s12b m5)."""
     rows = []
     for (d, o), m in cka_mats.items():
         m = np.asarray(m, dtype=float)
         off = ~np.eye(len(m), dtype=bool)
         top = np.nanmax(np.where(off, m, -np.inf), axis=1)
-        bad = np.flatnonzero(top < threshold)
+        mean = np.nanmean(np.where(off, m, np.nan), axis=1) if len(m) > 1 else np.full(len(m), np.nan)
+        w, n = ISOLATED_WINDOW, len(m)
+        sides = np.array(
+            [
+                min(np.nanmax(mean[max(0, i - w) : i]), np.nanmax(mean[i + 1 : i + 1 + w])) if 0 < i < n - 1 else np.nan
+                for i in range(n)
+            ]
+        )
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero((top < threshold) | (mean < relative * sides))
         if not len(bad):
             continue
         keep = np.setdiff1d(np.arange(len(m)), bad)
@@ -777,11 +797,14 @@ def isolated_layers(cka_mats: dict, names, threshold: float = ISOLATED_CKA) -> p
                     "layer": int(i + 1),
                     "name": str(names[i]) if i < len(names) else "",
                     "max_cka_to_other_layers": float(top[i]),
+                    "mean_cka_to_other_layers": float(mean[i]),
+                    "brightest_neighbour_mean": float(sides[i]),
                     "mean_offdiag": float(np.nanmean(m[off])),
                     "mean_offdiag_without_isolated": float(np.nanmean(sub[~np.eye(len(sub), dtype=bool)])),
                 }
             )
-    cols = ["dataset", "objective", "layer", "name", "max_cka_to_other_layers", "mean_offdiag"]
+    cols = ["dataset", "objective", "layer", "name", "max_cka_to_other_layers", "mean_cka_to_other_layers"]
+    cols += ["brightest_neighbour_mean", "mean_offdiag"]
     return pd.DataFrame(rows, columns=[*cols, "mean_offdiag_without_isolated"])
 
 
@@ -1036,10 +1059,12 @@ def matched_budget_lines(mb: dict) -> list[str]:
         else:
             shrink = abs(part["diff"]) < abs(full["diff"]) or np.sign(part["diff"]) != np.sign(full["diff"])
             line += (
-                ". The difference is smaller at the matched budget: part of the ranking on the best checkpoints is "
-                "the extra epochs some objectives were allowed."
+                ". The difference is smaller at the matched budget, which suggests that part of the ranking on the "
+                "best checkpoints is the extra epochs some objectives were allowed (a point comparison: the change is "
+                "not tested, and a maximum over more epochs is biased upward for the longer runs)."
                 if shrink
-                else ". The difference is not smaller at the matched budget: the longer runs do not explain it."
+                else ". The difference is not smaller at the matched budget (a point comparison, not tested): the "
+                "longer runs do not appear to explain it."
             )
         lines.append(line)
     return lines
@@ -1189,6 +1214,12 @@ def cka_grid_title(result: GridResult) -> str:
 LOW_POWER_SEEDS = 3
 
 
+def _pairs_power(n: int) -> str:
+    """ "; paired t with n-1 df: little power" for the CKA t-tests over ``n`` seed pairs (review25s13run m6), '' when
+    there are more than ``LOW_POWER_SEEDS`` or fewer than 2."""
+    return f"; the t-tests are paired t with {n - 1} df: little power" if 2 <= n <= LOW_POWER_SEEDS else ""
+
+
 def _verdict_line(name: str, test: dict, length: str = "") -> str:
     """One ranking verdict: Holm-adjusted p beside the unadjusted paired interval (said so), and ``length``
     (``length_clause``) after it."""
@@ -1270,6 +1301,12 @@ def reductions(
     curves) also how many objectives are shown to plateau (``plateau_sentence``, review 25s5 M4)."""
     runs = distinct_runs(runs) if len(runs) else runs
     at_cap = int((runs["epochs"] >= cfg.max_epochs).sum()) if len(runs) else 0
+    # a patience stop can fall on the cap's epoch: "ran to the cap" counts it, "reached the cap unstopped" does not
+    stopped_there = (
+        int(((runs["epochs"] >= cfg.max_epochs) & runs["stopped_by_patience"].astype(bool)).sum())
+        if len(runs) and "stopped_by_patience" in runs
+        else 0
+    )
     items = [
         f"width {cfg.width:g} of ResNet18 ({cfg.n_parameters():,} parameters; paper: 1.0, 11.2 M)",
         f"{cfg.stem} stem",
@@ -1281,8 +1318,10 @@ def reductions(
             else "of the validation accuracy "
         )
         + (f"and not before epoch {cfg.min_epochs} " if cfg.min_epochs > 1 else "")
-        + f"(paper: patience {PAPER_PATIENCE} on the raw curve, no cap); {at_cap} of {len(runs)} runs reached the "
-        "epoch cap; a patience "
+        + f"(paper: patience {PAPER_PATIENCE} on the raw curve, no cap); {at_cap} of {len(runs)} runs ran to epoch "
+        f"{cfg.max_epochs}"
+        + (f" ({stopped_there} of them a patience stop there)" if stopped_there else "")
+        + "; a patience "
         "stop is not a plateau: the convergence table calls a curve a plateau only when the upper 95 % bound of its "
         f"late slope x {GAIN_EPOCHS} epochs is below {100 * cfg.plateau_tolerance:g} points, and otherwise states the "
         f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
@@ -1304,7 +1343,7 @@ def reductions(
         + (f" ({cfg.cka_bootstrap} bootstrap resamples)" if cfg.cka_bootstrap else ""),
     ]
     if history is not None and len(history) and len(runs):
-        conv = convergence_table(history, runs, cfg.max_epochs, cfg.plateau_tolerance)
+        conv = convergence_table(history, runs, cfg.max_epochs, cfg.plateau_tolerance, min_epochs=cfg.min_epochs)
         items.append(plateau_sentence(conv))
         items.append(converged_sentence(conv))
     if clock is not None:
@@ -1387,8 +1426,8 @@ def cka_claim_lines(cka_tested: dict, early: dict | None = None) -> list[str]:
 
         def holm_p(v):
             return (
-                f" (Holm p = {v['p_holm']:.3g} over this run's {v['n_tests_holm']} tests; smallest attainable "
-                f"{v['p_min_holm']:.3g})"
+                f" (Holm p = {v['p_holm']:.3g} over this run's {v['n_tests_holm']} tests; "
+                + (f"smallest attainable {v['p_min_holm']:.3g})" if v.get("p_min_holm") else "no floor (t-test))")
                 if v.get("p_holm") is not None
                 else ""
             )
@@ -1407,7 +1446,7 @@ def cka_claim_lines(cka_tested: dict, early: dict | None = None) -> list[str]:
             f"- CKA claims ({d}, tested over {c.get('n_models', 'the')} trained models, paired by seed against "
             f"{len(c.get('untrained_seeds', []))} untrained networks of the same architecture and initialisation on "
             "the same probe images, BatchNorm in eval mode and recalibrated on the probes, the more conservative "
-            f"deciding): box from layer {c['paper_layer']} on: "
+            "deciding" + _pairs_power(len(c.get("untrained_seeds", []))) + f"): box from layer {c['paper_layer']} on: "
             f"{ch['verdict']}{holm_p(ch)} (untrained score {bmean('change_after')}); {b['objective']} "
             f"block-structured: {b['verdict']}{holm_p(b)} (untrained block score {bmean('block_score')}); "
             f"{p['objective']} progressive, compared with "
@@ -1586,7 +1625,12 @@ def flat_at_cap(slope: dict, tolerance: float) -> bool:
 
 
 def convergence_table(
-    history: pd.DataFrame, runs: pd.DataFrame, max_epochs: int, tolerance: float = 0.01, window: int = 3
+    history: pd.DataFrame,
+    runs: pd.DataFrame,
+    max_epochs: int,
+    tolerance: float = 0.01,
+    window: int = 3,
+    min_epochs: int = 1,
 ) -> pd.DataFrame:
     """Did training stop on a plateau? Per (dataset, objective) of the trained models: how many seeds stopped by
     patience (the run's own flag, ``stopped_by_patience``: a stop at the cap's epoch counts; older runs without it:
@@ -1600,7 +1644,11 @@ def convergence_table(
     ``convergence_verdict`` against ``tolerance`` (params ``plateau_tolerance``: the stricter reading, an
     equivalence test on the slope, over every seed) and ``converged``: every seed stopped by patience or flat at the
     cap, and no seed still rising (the issue's reading, "flat at the end or stopped by patience"; a "plateau" is
-    always converged, a patience stop need not be a plateau)."""
+    always converged, a patience stop need not be a plateau). A patience stop at ``min_epochs`` (``stopped_at_min``:
+    patience had run out by then, the minimum held the run to it) is no evidence of a plateau: the model never
+    improved after its first epochs, and its curve may still be moving (review25s13run M1: C-CIFAR L2 seed 1 fell,
+    then rose through epoch 20). Such a seed must be flat by the same slope rule as a capped one
+    (``flat_at_min_stop``)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -1619,6 +1667,10 @@ def convergence_table(
         bounds = [v["gain_bound"] for v in slopes.values()]
         capped = [int(r.seed) for r, f in zip(grp.itertuples(), flags) if not f]
         flat = {s: flat_at_cap(slopes[s], tolerance) for s in capped}
+        at_min = [
+            int(r.seed) for r, f in zip(grp.itertuples(), flags) if f and int(r.epochs) <= min_epochs < max_epochs
+        ]
+        flat_min = {s: flat_at_cap(slopes[s], tolerance) for s in at_min}
         verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance)
         rows.append(
             {
@@ -1635,6 +1687,7 @@ def convergence_table(
                 f"last_{window}_range": spread,
                 "seed_noise": noise,
                 "flat_at_cap": f"{sum(bool(v) for v in flat.values())} of {len(flat)}",
+                "flat_at_min_stop": f"{sum(bool(v) for v in flat_min.values())} of {len(flat_min)}",
                 "slope_second_half": "; ".join(
                     f"s{s}: n/a"
                     if v["slope"] is None
@@ -1646,7 +1699,9 @@ def convergence_table(
                 ),
                 "tolerance": tolerance,
                 "verdict": verdict,
-                "converged": bool(all(flat.values()) and not verdict.startswith("still rising")),
+                "converged": bool(
+                    all(flat.values()) and all(flat_min.values()) and not verdict.startswith("still rising")
+                ),
             }
         )
     return pd.DataFrame(rows)
@@ -1668,12 +1723,15 @@ def converged_sentence(convergence: pd.DataFrame) -> str:
     bad = convergence[~convergence["converged"].astype(bool)]
     text = (
         f"{len(convergence) - len(bad)} of {len(convergence)} (dataset, objective) converged (every seed stopped by "
-        "patience, or at the epoch cap with a rise above the plateau tolerance excluded for it, and none still "
-        "rising)"
+        "patience after the minimum number of epochs, or, at the epoch cap or stopped at that minimum, with a rise "
+        "above the plateau tolerance excluded for it; and none still rising)"
     )
     if len(bad):
         text += "; not converged: " + ", ".join(
-            f"{r.dataset} {r.objective} ({r.verdict}; flat at the cap {r.flat_at_cap})" for r in bad.itertuples()
+            f"{r.dataset} {r.objective} ({r.verdict}; flat at the cap {r.flat_at_cap}"
+            + f", flat when stopped at the minimum {r.flat_at_min_stop}"
+            + ")"
+            for r in bad.itertuples()
         )
         text += ": a ranking that involves them compares training speed as well as the objective"
     return text
@@ -1785,8 +1843,9 @@ def guard_lines(summary_: dict) -> list[str]:
         bad = [o for o, ok in flags.items() if not ok]
         if bad:
             lines.append(
-                f"- {d}: training not converged for {', '.join(bad)} (convergence table: neither stopped by patience "
-                "nor flat at the epoch cap, or still rising): a ranking that involves them compares training speed as "
+                f"- {d}: training not converged for {', '.join(bad)} (convergence table: a seed at the epoch cap or "
+                "stopped at the minimum number of epochs without a rise above the tolerance excluded, or still "
+                "rising): a ranking that involves them compares training speed as "
                 "well as the objectives, and the report marks the ranking claims not comparable."
             )
     return lines

@@ -185,23 +185,43 @@ def _alias_label(o: str, aliases: Mapping[str, str]) -> str:
 LATE_BEFORE_BEST = 2
 
 
-def late_start(history: pd.DataFrame) -> int:
-    """First epoch of the late-epoch panel: the median over the runs of ``history`` of the checkpoint epoch (first
-    maximum of ``valid_smoothed``, the curve early stopping reads, where the history has it; else of ``valid_acc``)
-    minus ``LATE_BEFORE_BEST``, at least 1. The median, not the earliest: one run kept at an early spike (review
-    25s5 m1) would otherwise pull the panel back to epoch 1, the whole curve again."""
+def checkpoint_epochs(history: pd.DataFrame, runs: pd.DataFrame | None = None) -> dict:
+    """``{(objective, seed): epoch}`` of the kept checkpoints: the runs table's ``best_epoch`` where it is given
+    (the training loop's own choice: epochs before the first full trailing window are never kept), else the first
+    maximum of ``valid_smoothed`` (the curve early stopping reads) or of ``valid_acc``."""
+    if runs is not None and len(runs) and "best_epoch" in runs:
+        return {(str(r.objective), int(r.seed)): int(r.best_epoch) for r in runs.itertuples()}
     col = "valid_smoothed" if "valid_smoothed" in history else "valid_acc"
-    best = history.loc[history.groupby(["objective", "seed"])[col].idxmax(), "epoch"]
-    return max(1, int(np.median(best)) - LATE_BEFORE_BEST) if len(best) else 1
+    if not len(history):
+        return {}
+    idx = history.groupby(["objective", "seed"])[col].idxmax()
+    return {(str(o), int(s)): int(history.loc[i, "epoch"]) for (o, s), i in idx.items()}
 
 
-def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None = None, width: float = 7.0):
+def late_start(history: pd.DataFrame, runs: pd.DataFrame | None = None) -> int:
+    """First epoch of the late-epoch panel: the median over the runs of ``history`` of the checkpoint epoch
+    (``checkpoint_epochs``) minus ``LATE_BEFORE_BEST``, at least 1. The median, not the earliest: one run kept at an
+    early spike (review 25s5 m1) would otherwise pull the panel back to epoch 1, the whole curve again; checkpoints
+    before the panel are marked at its left edge (``plot_valid_curves``)."""
+    keys = set(zip(history["objective"].astype(str), history["seed"].astype(int)))
+    best = [e for k, e in checkpoint_epochs(history, runs).items() if k in keys]
+    return max(1, int(np.median(best)) - LATE_BEFORE_BEST) if best else 1
+
+
+def plot_valid_curves(
+    history: pd.DataFrame,
+    aliases: Mapping[str, str] | None = None,
+    width: float = 7.0,
+    runs: pd.DataFrame | None = None,
+):
     """Validation accuracy per epoch, one column per dataset: top row the whole curves, bottom row the late epochs
     (where the stopping decisions are made): x from ``LATE_BEFORE_BEST`` epochs before the median checkpoint epoch of
     the runs of the dataset (``late_start``), y spanning every value drawn there (nothing clipped). Thick: mean over
     seeds, drawn only over the epochs every seed ran (after the first seed stops, only the thin per-seed lines go
     on); thin: each seed; bottom row also each seed's smoothed curve (dashed: the trailing mean patience and the
-    checkpoint read, ``valid_smoothed``) with its kept checkpoint (star: that curve's first maximum).
+    checkpoint read, ``valid_smoothed``) with its kept checkpoint (star, ``checkpoint_epochs``: ``runs``'s
+    ``best_epoch`` when given); a checkpoint before the zoom is a left-pointing triangle at the panel's left edge, at
+    its value clipped to the panel (review25s13run m3: the early checkpoints were the ones left out).
 
     aliases: ``{alias: twin}`` objectives not trained separately (NLL = SCE): their curves are the twin's, so they
     are not drawn again and the twin's label names them (SCE is never hidden under NLL). The canvas has a fixed
@@ -212,14 +232,23 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
     handles, extra = {}, {}
     for col, d in enumerate(datasets):
         sub = history[(history["dataset"] == d) & ~history["objective"].isin(list(aliases))]
+        sub_runs = runs[runs["dataset"] == d] if runs is not None and "dataset" in runs else runs
+        kept = checkpoint_epochs(sub, sub_runs)
+        start = late_start(sub, sub_runs)
+        early = []  # (colour, value) of checkpoints before the zoom
         for row, ax in enumerate(axes[:, col]):
             for k, (o, grp) in enumerate(sub.groupby("objective", sort=False)):
                 colour = f"C{k}"
-                for _, g in grp.groupby("seed"):
+                for seed, g in grp.groupby("seed"):
                     ax.plot(g["epoch"], g["valid_acc"], color=colour, lw=0.6, alpha=0.35)
                     if row == 1 and "valid_smoothed" in g:  # the curve patience reads, and its kept checkpoint
                         (sm,) = ax.plot(g["epoch"], g["valid_smoothed"], color=colour, lw=0.9, ls="--")
-                        best = g.loc[g["valid_smoothed"].idxmax()]
+                        extra["smoothed (patience reads it)"] = sm
+                        at = g[g["epoch"] == kept.get((str(o), int(seed)), -1)]
+                        best = at.iloc[0] if len(at) else g.loc[g["valid_smoothed"].idxmax()]
+                        if best["epoch"] < start:
+                            early.append((colour, float(best["valid_smoothed"])))
+                            continue
                         (ck,) = ax.plot(
                             [best["epoch"]],
                             [best["valid_smoothed"]],
@@ -230,19 +259,31 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
                             markeredgecolor="black",
                             markeredgewidth=0.5,
                         )
-                        extra["smoothed (patience reads it)"], extra["kept checkpoint"] = sm, ck
+                        extra["kept checkpoint"] = ck
                 common = grp.groupby("seed")["epoch"].max().min()
                 curve = grp[grp["epoch"] <= common].groupby("epoch")["valid_acc"].mean()
                 (line,) = ax.plot(curve.index, curve.values, color=colour, marker="o", ms=3, lw=1.6)
                 handles[_alias_label(o, aliases)] = line
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        start = late_start(sub)
         late = sub[sub["epoch"] >= start]["valid_acc"]
+        lo, hi = (float(late.min()), float(late.max())) if len(late) else (0.0, 1.0)
+        pad = max(0.005, 0.05 * (hi - lo))
         if len(late):
-            lo, hi = float(late.min()), float(late.max())
-            pad = max(0.005, 0.05 * (hi - lo))
             axes[1, col].set_ylim(lo - pad, hi + pad)
         axes[1, col].set_xlim(start - 0.5, float(sub["epoch"].max()) + 0.5)
+        for colour, value in early:  # kept before the zoom: at the left edge, the value clipped to the panel
+            (ed,) = axes[1, col].plot(
+                [start - 0.3],
+                [min(max(value, lo - pad / 2), hi + pad / 2)],
+                color=colour,
+                marker="<",
+                ms=7,
+                ls="none",
+                markeredgecolor="black",
+                markeredgewidth=0.5,
+                clip_on=False,
+            )
+            extra["kept checkpoint before the zoom"] = ed
         axes[0, col].set_title(d)
         axes[1, col].set_title(f"{d}: late epochs, from epoch {start}", fontsize=8)
         axes[1, col].set_xlabel("epoch")
@@ -250,10 +291,12 @@ def plot_valid_curves(history: pd.DataFrame, aliases: Mapping[str, str] | None =
     axes[1][0].set_ylabel("validation accuracy (zoom)")
     axes[0][-1].legend(list(handles.values()), list(handles), loc="lower right", fontsize=7, framealpha=0.9)
     if extra:  # black proxies: the colour is the objective's
-        proxies = [
-            Line2D([], [], color="black", lw=0.9, ls="--"),
-            Line2D([], [], color="black", marker="*", ms=9, ls="none"),
-        ]
+        shapes = {
+            "smoothed (patience reads it)": Line2D([], [], color="black", lw=0.9, ls="--"),
+            "kept checkpoint": Line2D([], [], color="black", marker="*", ms=9, ls="none"),
+            "kept checkpoint before the zoom": Line2D([], [], color="black", marker="<", ms=7, ls="none"),
+        }
+        proxies = [shapes[k] for k in extra]
         axes[1][-1].legend(proxies, list(extra), loc="lower right", fontsize=7, framealpha=0.9)
     _room_for_stamp(fig, 0.08)
     return fig

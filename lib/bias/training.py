@@ -92,7 +92,8 @@ class EarlyStop:
     """The early-stopping rule, fed one validation accuracy per epoch (``update``).
 
     Patience and the checkpoint read the same curve: the trailing mean of the last ``smoothing`` validation
-    accuracies (``smoothed``; fewer at the start). The checkpoint kept is the epoch where that curve is highest
+    accuracies (``smoothed``; fewer at the start, where an epoch is only a provisional checkpoint that the first
+    full window replaces). The checkpoint kept is the epoch where that curve is highest
     (``best_epoch``, the last epoch of the best window; ``best_acc`` its raw accuracy, ``best_smoothed`` the window
     mean); ``update`` returns True (stop) when ``patience`` epochs have passed since it at an epoch >= ``min_epochs``.
     ``raw_best_epoch`` / ``raw_best_acc``: the maximum of the raw curve, recorded beside it. With smoothing 1 and
@@ -109,6 +110,7 @@ class EarlyStop:
         self.raw_best_acc, self.raw_best_epoch = -1.0, 0
         self.best_smoothed = -np.inf
         self.improved = False
+        self._first_full = True  # the first full window always becomes the checkpoint
 
     @property
     def smoothed(self) -> float:
@@ -122,7 +124,12 @@ class EarlyStop:
         epoch = len(self.curve)
         if valid_acc > self.raw_best_acc:
             self.raw_best_acc, self.raw_best_epoch = float(valid_acc), epoch
-        self.improved = self.smoothed > self.best_smoothed
+        # before the first full window the "mean" is of 1..smoothing-1 epochs, the single spike the smoothing is
+        # there to ignore: such an epoch is only a provisional checkpoint, replaced by the first full window whatever
+        # its value (review25s13run M1: a checkpoint at epoch 1 was kept on one raw value)
+        full = epoch >= self.smoothing
+        self.improved = not full or self._first_full or self.smoothed > self.best_smoothed
+        self._first_full = self._first_full and not full
         if self.improved:
             self.best_smoothed, self.best_epoch, self.best_acc = self.smoothed, epoch, float(valid_acc)
             return False

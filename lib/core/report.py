@@ -106,10 +106,10 @@ class Claim:
     #: unbounded) is clipped to it, marked in the table, and the verdict reads the clipped interval (``claim_ci``)
     bounds: list | None = None
     #: a claim decided by a test's verdict word (paper_value "supported" and the like): {label: dotted key} of the
-    #: signed contrasts the claim needs (e.g. SoS minus the other objectives, trained minus untrained), > 0 on the paper's
-    #: side. A test that does not support the claim while every contrast points the paper's way is "underpowered"
-    #: (direction shown, not established), not evidence against it (review25s13run M5); one contrast <= 0 keeps
-    #: "not reproduced". The test's Holm-adjusted p and its smallest attainable value (siblings ``p_holm`` and
+    #: signed contrasts the claim needs (e.g. SoS minus the other objectives, trained minus untrained), > 0 on the
+    #: paper's side. A test that does not support the claim while every contrast points the paper's way is
+    #: "underpowered" (direction shown, not established), not evidence against it (review25s13run M5); one contrast <=
+    #: 0 keeps "not reproduced". The test's Holm-adjusted p and its smallest attainable value (siblings ``p_holm`` and
     #: ``p_min_holm`` of ``metric``) are printed beside the word whenever the metrics hold them.
     direction_metrics: dict = field(default_factory=dict)
 
@@ -134,7 +134,9 @@ def _check_claim(item: dict, path: Path) -> None:
     if (item.get("paper_effect") is None) != (not item.get("effect_ci")):
         raise ValueError(f"{path}: claim {cid!r}: paper_effect and effect_ci go together")
     direction = item.get("direction_metrics") or {}
-    if not isinstance(direction, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in direction.items()):
+    if not isinstance(direction, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in direction.items()
+    ):
         raise ValueError(f"{path}: claim {cid!r}: direction_metrics must map labels to dotted keys, got {direction!r}")
     if direction and not isinstance(item.get("paper_value"), str):
         raise ValueError(f"{path}: claim {cid!r}: direction_metrics reads a test's verdict word (paper_value text)")

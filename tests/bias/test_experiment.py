@@ -337,6 +337,40 @@ def test_converged_is_the_issues_reading_patience_or_flat_at_the_cap():
     assert lines == [ln for ln in lines if ln.startswith("- d: training not converged for sce")] and len(lines) == 1
 
 
+def test_a_patience_stop_at_the_minimum_must_be_flat_too():
+    """review25s13run M1: a patience stop that fell on min_epochs (patience had run out before it: the model never
+    improved after its first epochs) is no plateau; like a capped run, it converges only when a rise above the
+    tolerance per 10 epochs is excluded for it. A patience stop after the minimum keeps the issue's reading."""
+    runs = pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "objective": "sce",
+                "seed": s,
+                "best_epoch": 3,
+                "epochs": 20,
+                "trained_as": "sce",
+                "stopped_by_patience": True,
+            }
+            for s in (0, 1)
+        ]
+    )
+    # seed 1 dips, then climbs through its last 8 epochs (C-CIFAR L2 seed 1 of the dbb0ea5 run)
+    dip = [0.24, 0.23, 0.225] + [0.22 - 0.001 * k for k in range(9)] + [0.212 + 0.0025 * k for k in range(8)]
+    flat = [0.25 + 0.001 * (-1) ** i for i in range(20)]
+    t = be.convergence_table(_history([flat, dip]), runs, max_epochs=40, min_epochs=20).iloc[0]
+    assert t["stopped_by_patience"] == 2 and t["flat_at_min_stop"] == "1 of 2" and not bool(t["converged"])
+    assert "flat when stopped at the minimum 1 of 2" in be.converged_sentence(
+        be.convergence_table(_history([flat, dip]), runs, max_epochs=40, min_epochs=20)
+    )
+    # the same stops after the minimum (min_epochs 15): the issue's reading, a patience stop, converged
+    t = be.convergence_table(_history([flat, flat]), runs, max_epochs=40, min_epochs=15).iloc[0]
+    assert t["flat_at_min_stop"] == "0 of 0" and bool(t["converged"])
+    # both flat at the minimum: converged
+    t = be.convergence_table(_history([flat, flat]), runs, max_epochs=40, min_epochs=20).iloc[0]
+    assert t["flat_at_min_stop"] == "2 of 2" and bool(t["converged"])
+
+
 def test_a_runaway_raw_loss_is_flagged_not_called_converged():
     # review 25s3 m-P2-2: the raw reading ended at -3,594 with "diverged: False"
     status = be.loss_status(-3594.0)
@@ -673,3 +707,14 @@ def test_isolated_layers_names_a_blank_line_and_its_effect():
     assert t.loc[0, "mean_offdiag"] == pytest.approx((6 * 0.8 + 6 * 0.02) / 12)
     assert t.loc[0, "mean_offdiag_without_isolated"] == pytest.approx(0.8)
     assert len(be.isolated_layers({("d", "sce"): np.full((3, 3), 0.5)}, ["a", "b", "c"])) == 0
+    # review25s13run m7: a dark line with one moderately similar neighbour (max 0.5, above the absolute 0.1) is named
+    # by the relative rule: its mean CKA to the other layers (0.2) is below half the median layer mean
+    dark = np.full((6, 6), 0.8)
+    np.fill_diagonal(dark, 1.0)
+    dark[4, :] = dark[:, 4] = 0.05
+    dark[4, 3] = dark[3, 4] = 0.75
+    dark[4, 4] = 1.0
+    t = be.isolated_layers({("d", "bce"): dark}, list("abcdef"))
+    assert list(t["name"]) == ["e"] and t.loc[0, "max_cka_to_other_layers"] == pytest.approx(0.75)
+    assert t.loc[0, "mean_cka_to_other_layers"] == pytest.approx((0.75 + 4 * 0.05) / 5)
+    assert len(be.isolated_layers({("d", "bce"): dark}, list("abcdef"), relative=0.1)) == 0  # the absolute rule alone

@@ -46,3 +46,32 @@ def test_late_panel_is_not_pulled_back_to_epoch_1_by_one_early_spike():
     # with the smoothed curve early stopping reads, its checkpoints decide (here all at epoch 10)
     h["valid_smoothed"] = [min(e, 10) / 10 for e in h["epoch"]]
     assert plots.late_start(h) == 10 - plots.LATE_BEFORE_BEST
+
+
+def test_a_checkpoint_before_the_zoom_is_marked_at_its_edge_and_the_runs_table_decides_the_checkpoint():
+    """review25s13run m3: the zoom left out the early checkpoints, exactly the ones in question. The runs table's
+    best_epoch is the checkpoint (the training loop never keeps a partial trailing window)."""
+    h = _history()
+    h["valid_smoothed"] = h["valid_acc"]
+    runs = pd.DataFrame(
+        [
+            {"dataset": "d", "objective": o, "seed": s, "best_epoch": e}
+            for o, e in (("sce", 12), ("l1", 3))
+            for s in (0, 1)
+        ]
+    )
+    assert plots.checkpoint_epochs(h, runs)[("l1", 0)] == 3  # not the smoothed maximum at epoch 6
+    assert plots.checkpoint_epochs(h)[("l1", 0)] == 6
+    assert plots.late_start(h, runs) == int((3 + 12) / 2) - plots.LATE_BEFORE_BEST
+    fig = plots.plot_valid_curves(h, runs=pd.concat([runs.assign(best_epoch=[12, 12, 1, 1])]))
+    late_ax = fig.axes[1]
+    stars = [ln for ln in late_ax.lines if ln.get_marker() == "*"]
+    edge = [ln for ln in late_ax.lines if ln.get_marker() == "<"]
+    assert len(stars) == 2 and len(edge) == 2  # sce's two in the panel, l1's two (epoch 1) at its left edge
+    x0 = late_ax.get_xlim()[0]
+    assert all(ln.get_xdata()[0] == x0 + 0.2 for ln in edge)
+    lo, hi = late_ax.get_ylim()
+    assert all(lo <= ln.get_ydata()[0] <= hi for ln in edge)
+    labels = [t.get_text() for t in late_ax.get_legend().get_texts()]
+    assert "kept checkpoint before the zoom" in labels
+    plt.close(fig)

@@ -148,8 +148,17 @@ def test_early_stop_smoothing_and_min_epochs_let_a_rising_curve_run_past_a_spike
     assert _stop_epoch(SPIKE, patience=3, smoothing=3) == (18, 15)
     # min_epochs: no stop before epoch 12 even on the raw curve
     assert _stop_epoch(SPIKE, patience=3, min_epochs=12)[0] == 12
-    # a flat curve still stops: smoothing delays, it does not disable patience
-    assert _stop_epoch([0.5] * 20, patience=3, smoothing=3)[0] == 4
+    # a flat curve still stops: smoothing delays, it does not disable patience (the first full window, epoch 3, is
+    # the checkpoint; 3 epochs later it stops)
+    assert _stop_epoch([0.5] * 20, patience=3, smoothing=3) == (6, 3)
+
+
+def test_a_partial_window_is_never_the_kept_checkpoint():
+    """review25s13run M1: at epoch 1 the 'trailing mean' is one raw value; a first epoch the smoothed curve never
+    beats was kept as the model (C-CIFAR L2 seed 1). The first full window replaces any earlier checkpoint."""
+    curve = [0.24, 0.22, 0.21, 0.215, 0.22, 0.2, 0.21, 0.2, 0.21, 0.2] + [0.205] * 15
+    assert _stop_epoch(curve, patience=10, smoothing=3, min_epochs=20) == (20, 3)
+    assert _stop_epoch(curve, patience=10, smoothing=1, min_epochs=20) == (20, 1)  # the paper's raw rule keeps epoch 1
 
 
 def test_checkpoint_is_the_smoothed_best_not_a_shared_early_spike():

@@ -511,7 +511,9 @@ def test_a_test_word_with_every_contrast_on_the_papers_side_is_underpowered_not_
     word = "not established (not above the other objectives)"
 
     def metrics(diff, vs, p_min=0.04):
-        return {"cka": {"block": {"verdict": word, "diff": diff, "vs_untrained": vs, "p_holm": 0.21, "p_min_holm": p_min}}}
+        return {
+            "cka": {"block": {"verdict": word, "diff": diff, "vs_untrained": vs, "p_holm": 0.21, "p_min_holm": p_min}}
+        }
 
     a = report.assess(claim, metrics(0.066, 0.047))
     assert a.verdict == "underpowered"
@@ -536,6 +538,8 @@ def test_a_test_word_with_every_contrast_on_the_papers_side_is_underpowered_not_
     [(["a.b"], "supported", "must map labels to dotted keys"), ({"x": "a.b"}, 0.5, "reads a test's verdict word")],
 )
 def test_direction_metrics_are_checked(tmp_path, direction, paper, message):
-    item = dict(id="c", notebook="n", claim="c", paper_value=paper, source="s", metric="a.v", direction_metrics=direction)
+    item = dict(
+        id="c", notebook="n", claim="c", paper_value=paper, source="s", metric="a.v", direction_metrics=direction
+    )
     with pytest.raises(ValueError, match=message):
         report._check_claim(item, tmp_path / "claims.yaml")
