@@ -942,14 +942,16 @@ def best_epochs(runs: pd.DataFrame) -> dict:
 SMOOTHED_TEXT = "trailing mean that patience and the checkpoint read"
 
 
-def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame, window: int = 1) -> pd.DataFrame:
     """One row per trained model (aliases left out): epochs run, best epoch, the best validation accuracy over the
     whole run (``valid_best``) and within its first ``budget_epochs`` epochs (``valid_best_first_n``), where
     ``budget_epochs`` is the shortest run of the model's dataset, so every model of a dataset is read after the same
     number of epochs. Patience stops some objectives long before others (a validation spike they share stops those
     that do not beat it soon), and a ranking of the best checkpoints then compares training lengths too. The maxima
     are of the smoothed curve the checkpoint is chosen on (``valid_smoothed``, the trailing mean patience reads;
-    review25s12a m6), or of the raw curve for a history without it."""
+    review25s12a m6), or of the raw curve for a history without it, over the epochs the checkpoint may be chosen
+    from: from the first full trailing ``window`` on (params ``patience_smoothing``; an earlier "mean" is of 1 or 2
+    epochs, review25s14code m2)."""
     cols = ["dataset", "objective", "seed", "epochs", "best_epoch", "budget_epochs", "valid_best"]
     col = "valid_smoothed" if "valid_smoothed" in history else "valid_acc"  # the curve the checkpoint is read on
     rows = []
@@ -957,6 +959,7 @@ def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFr
         n = int(grp["epochs"].min())
         for r in grp.itertuples():
             h = history[(history["dataset"] == d) & (history["objective"] == r.objective) & (history["seed"] == r.seed)]
+            h = h[h["epoch"] >= min(window, n)]  # no partial window (the shortest run keeps at least its last epoch)
             first = h[h["epoch"] <= n]
             if not len(first):
                 raise ValueError(f"{d}/{r.objective}/s{r.seed}: no validation history in the first {n} epochs")
@@ -976,13 +979,13 @@ def matched_budget_table(history: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame(rows, columns=[*cols, "valid_best_first_n", "best_epoch_first_n"])
 
 
-def matched_budget(history: pd.DataFrame, runs: pd.DataFrame) -> dict:
+def matched_budget(history: pd.DataFrame, runs: pd.DataFrame, window: int = 1) -> dict:
     """The paper's two ranking comparisons on validation accuracy, paired over seeds and Holm-corrected exactly as
     the headline ranking (``lib.bias.statistics.ranking_claims``), once over the whole runs (``whole_runs``) and
     once within the first ``budget_epochs`` of every run (``first_n``, N = the shortest run per dataset), with the
     epochs each objective ran. ``same_length``: every model of every dataset ran the same number of epochs (then
     the two comparisons coincide and the ranking has no training-length confound). {} without both groups."""
-    table = matched_budget_table(history, runs)
+    table = matched_budget_table(history, runs, window)
     if not len(table):
         return {}
     whole = st.ranking_claims(table, PROBABILISTIC, MARGIN, metric="valid_best")
@@ -1070,13 +1073,14 @@ def matched_budget_lines(mb: dict) -> list[str]:
     return lines
 
 
-def summary(runs: pd.DataFrame, history: pd.DataFrame | None = None) -> dict:
+def summary(runs: pd.DataFrame, history: pd.DataFrame | None = None, window: int = 1) -> dict:
     """Nested metrics: ``{dataset: {objective: {accuracy, accuracy_std, accuracy_ci95, aligned, conflicting,
     worst_group, seeds, trained_as}}}``, the mean over datasets per objective, the best objectives (joint:
     all tied for best), and the paper's two ranking claims (point values and paired-seed tests).
 
     Means over objective groups count each trained objective once (an alias is not counted twice). With
-    ``history`` (the validation curves): ``matched_budget``, the ranking comparisons at a matched training budget.
+    ``history`` (the validation curves): ``matched_budget``, the ranking comparisons at a matched training budget
+    (``window``: params ``patience_smoothing``, the first epoch a checkpoint may be chosen at).
     """
     out: dict = {}
     for (d, o), grp in runs.groupby(["dataset", "objective"], sort=False):
@@ -1117,7 +1121,7 @@ def summary(runs: pd.DataFrame, history: pd.DataFrame | None = None) -> dict:
     out["bias_guard"] = bias_guard(runs)
     out["early_checkpoints"] = early_checkpoints(runs)
     if history is not None and len(history):
-        out["matched_budget"] = matched_budget(history, runs)
+        out["matched_budget"] = matched_budget(history, runs, window)
     return out
 
 
@@ -1303,7 +1307,7 @@ def reductions(
     at_cap = int((runs["epochs"] >= cfg.max_epochs).sum()) if len(runs) else 0
     # a patience stop can fall on the cap's epoch: "ran to the cap" counts it, "reached the cap unstopped" does not
     stopped_there = (
-        int(((runs["epochs"] >= cfg.max_epochs) & runs["stopped_by_patience"].astype(bool)).sum())
+        int(((runs["epochs"] >= cfg.max_epochs) & runs["stopped_by_patience"].fillna(False).astype(bool)).sum())
         if len(runs) and "stopped_by_patience" in runs
         else 0
     )
@@ -1343,7 +1347,9 @@ def reductions(
         + (f" ({cfg.cka_bootstrap} bootstrap resamples)" if cfg.cka_bootstrap else ""),
     ]
     if history is not None and len(history) and len(runs):
-        conv = convergence_table(history, runs, cfg.max_epochs, cfg.plateau_tolerance, min_epochs=cfg.min_epochs)
+        conv = convergence_table(
+            history, runs, cfg.max_epochs, cfg.plateau_tolerance, min_epochs=cfg.min_epochs, patience=cfg.patience
+        )
         items.append(plateau_sentence(conv))
         items.append(converged_sentence(conv))
     if clock is not None:
@@ -1631,6 +1637,7 @@ def convergence_table(
     tolerance: float = 0.01,
     window: int = 3,
     min_epochs: int = 1,
+    patience: int = 0,
 ) -> pd.DataFrame:
     """Did training stop on a plateau? Per (dataset, objective) of the trained models: how many seeds stopped by
     patience (the run's own flag, ``stopped_by_patience``: a stop at the cap's epoch counts; older runs without it:
@@ -1644,8 +1651,9 @@ def convergence_table(
     ``convergence_verdict`` against ``tolerance`` (params ``plateau_tolerance``: the stricter reading, an
     equivalence test on the slope, over every seed) and ``converged``: every seed stopped by patience or flat at the
     cap, and no seed still rising (the issue's reading, "flat at the end or stopped by patience"; a "plateau" is
-    always converged, a patience stop need not be a plateau). A patience stop at ``min_epochs`` (``stopped_at_min``:
-    patience had run out by then, the minimum held the run to it) is no evidence of a plateau: the model never
+    always converged, a patience stop need not be a plateau). A patience stop at ``min_epochs`` that the minimum
+    forced (more than ``patience`` epochs after the kept checkpoint: patience had run out before it) is no evidence
+    of a plateau: the model never
     improved after its first epochs, and its curve may still be moving (review25s13run M1: C-CIFAR L2 seed 1 fell,
     then rose through epoch 20). Such a seed must be flat by the same slope rule as a capped one
     (``flat_at_min_stop``)."""
@@ -1654,7 +1662,9 @@ def convergence_table(
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
         h = history[(history["dataset"] == d) & (history["objective"] == o)]
         flags = (
-            grp["stopped_by_patience"].astype(bool) if "stopped_by_patience" in grp else (grp["epochs"] < max_epochs)
+            grp["stopped_by_patience"].fillna(False).astype(bool)
+            if "stopped_by_patience" in grp
+            else (grp["epochs"] < max_epochs)
         )
         stopped = int(flags.sum())
         common = int(h.groupby("seed")["epoch"].max().min())  # epochs every seed has
@@ -1667,8 +1677,10 @@ def convergence_table(
         bounds = [v["gain_bound"] for v in slopes.values()]
         capped = [int(r.seed) for r, f in zip(grp.itertuples(), flags) if not f]
         flat = {s: flat_at_cap(slopes[s], tolerance) for s in capped}
-        at_min = [
-            int(r.seed) for r, f in zip(grp.itertuples(), flags) if f and int(r.epochs) <= min_epochs < max_epochs
+        at_min = [  # stopped at the minimum, which held the run past the end of its patience
+            int(r.seed)
+            for r, f in zip(grp.itertuples(), flags)
+            if f and int(r.epochs) <= min_epochs < max_epochs and int(r.epochs) - int(r.best_epoch) > patience
         ]
         flat_min = {s: flat_at_cap(slopes[s], tolerance) for s in at_min}
         verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance)
@@ -1728,8 +1740,9 @@ def converged_sentence(convergence: pd.DataFrame) -> str:
     )
     if len(bad):
         text += "; not converged: " + ", ".join(
-            f"{r.dataset} {r.objective} ({r.verdict}; flat at the cap {r.flat_at_cap}"
-            + f", flat when stopped at the minimum {r.flat_at_min_stop}"
+            f"{r.dataset} {r.objective} ({r.verdict}"
+            + ("" if r.flat_at_cap == "0 of 0" else f"; flat at the cap {r.flat_at_cap}")
+            + ("" if r.flat_at_min_stop == "0 of 0" else f"; flat when stopped at the minimum {r.flat_at_min_stop}")
             + ")"
             for r in bad.itertuples()
         )

@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lib.core.stats import holm, t_interval
-
-ALPHA = 0.05
+from lib.core.stats import ALPHA, holm, t_interval
 
 
 def joint_ranks(values, higher_is_better: bool = True) -> np.ndarray:

@@ -28,7 +28,7 @@ import yaml
 from lib.core import paths
 from lib.core.io import atomic_write_text, read_json, to_markdown
 from lib.core.provenance import data_kind
-from lib.core.stats import interval_holds
+from lib.core.stats import ALPHA, interval_holds
 
 REQUIRED = ("id", "notebook", "claim", "paper_value", "source", "metric")
 
@@ -107,10 +107,11 @@ class Claim:
     bounds: list | None = None
     #: a claim decided by a test's verdict word (paper_value "supported" and the like): {label: dotted key} of the
     #: signed contrasts the claim needs (e.g. SoS minus the other objectives, trained minus untrained), > 0 on the
-    #: paper's side. A test that does not support the claim while every contrast points the paper's way is
-    #: "underpowered" (direction shown, not established), not evidence against it (review25s13run M5); one contrast <=
-    #: 0 keeps "not reproduced". The test's Holm-adjusted p and its smallest attainable value (siblings ``p_holm`` and
-    #: ``p_min_holm`` of ``metric``) are printed beside the word whenever the metrics hold them.
+    #: paper's side. A test that does not support the claim while every contrast points the paper's way and its
+    #: unadjusted p is below alpha (or at the design's floor) is "underpowered" (direction shown, not established), not
+    #: evidence against it (review25s13run M5, review25s14code M1); otherwise "not reproduced". The test's Holm-
+    #: adjusted p and its smallest attainable value (siblings ``p_holm`` and ``p_min_holm`` of ``metric``) are printed
+    #: beside the word whenever the metrics hold them.
     direction_metrics: dict = field(default_factory=dict)
 
     def __hash__(self) -> int:  # dict fields: hash by id
@@ -392,8 +393,10 @@ def bias_followed(claim: Claim, metrics: dict) -> str:
     return (
         "The models follow the bias: " + shown + ". A ranking of such models measures how fast each objective "
         "fits the shortcut, not what the paper compares. The guard is this package's strictness, not a line the "
-        "paper draws: the paper gives neither a conflicting accuracy nor a worst group, so whether its own models "
-        "pass it is unknown (review25s13run m1)."
+        "paper draws: the paper gives neither a conflicting accuracy nor a worst group, and its own numbers leave "
+        "room for the guard to fire on its models too (on Corrupted CIFAR-10 its SCE row, 34.44 % unbiased, means "
+        "about 28 % on the conflicting samples if the aligned ones reach 95 %; a worst group at 0 or a bias rate "
+        "above that cannot be ruled out) (review25s13run m1)."
     )
 
 
@@ -571,12 +574,18 @@ def assess(
 
 def _test_detail(claim: Claim, metrics: dict, detail: str) -> str:
     """A text claim's measured detail with its test's Holm-adjusted p (and the smallest p the design can reach)
-    beside it, and "underpowered" for a test that does not support the claim while every ``direction_metrics``
-    contrast lies on the paper's side: the seeds show the direction, the test cannot establish it."""
+    beside it; "underpowered" for a test that does not support the claim while its direction is shown: every
+    ``direction_metrics`` contrast lies on the paper's side AND the test's unadjusted p (sibling ``p``) is below
+    ``ALPHA`` or at the smallest p the design allows (sibling ``p_min``): the seeds show the direction, only
+    the multiple-test correction (or the number of models) keeps it from being established. The same rule as a
+    ranking interval on the claim's side without the adjusted p (:func:`direction_shown`). Point estimates on the
+    paper's side without that are printed, but stay "not reproduced" (review25s14code M1)."""
     if not isinstance(claim.paper_value, str) or "." not in claim.metric:
         return detail
     parent = claim.metric.rsplit(".", 1)[0]
-    p, p_min = (_number(_value(metrics, f"{parent}.{k}")) for k in ("p_holm", "p_min_holm"))
+    p_raw, p_floor, p, p_min = (
+        _number(_value(metrics, f"{parent}.{k}")) for k in ("p", "p_min", "p_holm", "p_min_holm")
+    )
     test = ""
     if p is not None:
         # a permutation test over few models has a smallest attainable p; a t-test has none (0)
@@ -586,10 +595,15 @@ def _test_detail(claim: Claim, metrics: dict, detail: str) -> str:
         if all(v is not None and v > 0 for v in shown.values()):
             words = detail[len("not reproduced (") : -1]
             contrasts = ", ".join(f"{label} {v:+.3g}" for label, v in shown.items())
+            raw = "" if p_raw is None else f"unadjusted p {p_raw:.3g}"
+            if p_raw is not None and (p_raw < ALPHA or (p_floor is not None and p_raw <= p_floor + 1e-12)):
+                return (
+                    f"underpowered ({words}: direction shown, every contrast the claim needs on the paper's side "
+                    f"({contrasts}), {raw}" + (f"; {test}" if test else "") + ")"
+                )
             return (
-                f"underpowered ({words}: every contrast the claim needs is on the paper's side ({contrasts})"
-                + (f"; {test}" if test else "")
-                + ")"
+                f"not reproduced ({words}; the point estimates lie on the paper's side ({contrasts}) but the test does "
+                "not show the direction" + (f" ({raw})" if raw else "") + (f"; {test}" if test else "") + ")"
             )
     if not test or detail.startswith(NOT_TESTABLE):  # that detail names the smallest attainable p already
         return detail

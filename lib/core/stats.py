@@ -7,6 +7,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+#: the level of every hypothesis test in the package (two-sided 95 % intervals, Holm at 0.05)
+ALPHA = 0.05
+
 
 def _group_index(groups: np.ndarray) -> list[np.ndarray]:
     _, inverse = np.unique(groups, return_inverse=True)

@@ -209,6 +209,10 @@ def test_claim_lines_are_fully_formatted():
     claims, _ = cc.cka_claims(_models(0.4, 0.01), NAMES, paper_layer=7, untrained=_untrained(0.3))
     lines = be.cka_claim_lines(claims)
     assert lines and all("{" not in line for line in lines) and "box from layer 7 on" in lines[0]
+    # review25s13run m6 and nit: the seed-paired t-tests with few seeds say their power; a t-test has no p floor
+    n = len(claims["d"]["untrained_seeds"])
+    assert (f"paired t with {n - 1} df: little power" in lines[0]) == (2 <= n <= be.LOW_POWER_SEEDS)
+    assert "smallest attainable 0)" not in lines[0] and "no floor (t-test)" in lines[0]
 
 
 def _aged(age_effect: float, objective_effect: float, ages: dict, noise: float = 0.002, seeds=(0, 1)):

@@ -369,6 +369,13 @@ def test_a_patience_stop_at_the_minimum_must_be_flat_too():
     # both flat at the minimum: converged
     t = be.convergence_table(_history([flat, flat]), runs, max_epochs=40, min_epochs=20).iloc[0]
     assert t["flat_at_min_stop"] == "2 of 2" and bool(t["converged"])
+    # review25s14code m1: a stop at the minimum when patience ran out exactly there (best 10, patience 10) is a
+    # natural patience stop, not one the minimum forced; with best 3 and patience 10 the minimum forced it
+    t = be.convergence_table(_history([flat, dip]), runs.assign(best_epoch=10), 40, min_epochs=20, patience=10)
+    assert t.iloc[0]["flat_at_min_stop"] == "0 of 0"  # (not converged all the same: seed 1 is still rising)
+    assert t.iloc[0]["verdict"].startswith("still rising") and not bool(t.iloc[0]["converged"])
+    t = be.convergence_table(_history([flat, dip]), runs, 40, min_epochs=20, patience=10)
+    assert t.iloc[0]["flat_at_min_stop"] == "1 of 2"
 
 
 def test_a_runaway_raw_loss_is_flagged_not_called_converged():
@@ -555,6 +562,19 @@ def test_matched_budget_separates_training_length_from_the_objective():
     assert all("unadjusted 95% CI" in line for line in verdicts[:2])
 
 
+def test_matched_budget_skips_partial_windows_and_words_its_attribution_as_untested():
+    """review25s14code m2: the maxima are over the epochs a checkpoint may be chosen at (from the first full trailing
+    window on), and the 'smaller at the matched budget' attribution is a point comparison, said so (m3)."""
+    lengths = {(o, s): (20 if o in ("sce", "bce") else 5 + s) for o in ("sce", "bce", "l1", "l2") for s in (0, 1, 2)}
+    runs, hist = _budget_runs(lengths, lambda o, s, e: 0.9 if e == 1 else 0.5 + 0.01 * e + 0.001 * s)
+    hist["valid_smoothed"] = hist["valid_acc"]
+    assert be.matched_budget_table(hist, runs)["valid_best_first_n"].max() == pytest.approx(0.9)  # the epoch-1 spike
+    table = be.matched_budget_table(hist, runs, window=3)
+    assert table["valid_best_first_n"].max() == pytest.approx(0.552) and table["best_epoch_first_n"].min() >= 3
+    lines = be.matched_budget_lines(be.matched_budget(hist, runs, window=3))
+    assert "a point comparison: the change is not tested" in lines[0]
+
+
 def test_matched_budget_of_equal_runs_reports_no_confound():
     lengths = {(o, s): 6 for o in ("sce", "l1") for s in (0, 1)}
     runs, hist = _budget_runs(lengths, lambda o, s, e: 0.5 + (0.02 if o == "sce" else 0.0) + 0.001 * s * e)
@@ -681,6 +701,10 @@ def test_reductions_count_the_objectives_shown_to_plateau():
     cfg = experiment_config(max_epochs=30, plateau_tolerance=0.01)
     line = be.reductions(cfg, runs, history=_history([flat, flat]))
     assert "0 of 1 objectives shown to plateau" in line and "1 stopped" in line
+    assert "0 of 2 runs ran to epoch 30;" in line
+    # review25s13run m4: a patience stop that falls on the cap's epoch is counted as such
+    capped = runs.assign(epochs=30, stopped_by_patience=[True, False])
+    assert "2 of 2 runs ran to epoch 30 (1 of them a patience stop there)" in be.reductions(cfg, capped)
     assert "shown to plateau" not in be.reductions(cfg, runs)
 
 
@@ -708,7 +732,8 @@ def test_isolated_layers_names_a_blank_line_and_its_effect():
     assert t.loc[0, "mean_offdiag_without_isolated"] == pytest.approx(0.8)
     assert len(be.isolated_layers({("d", "sce"): np.full((3, 3), 0.5)}, ["a", "b", "c"])) == 0
     # review25s13run m7: a dark line with one moderately similar neighbour (max 0.5, above the absolute 0.1) is named
-    # by the relative rule: its mean CKA to the other layers (0.2) is below half the median layer mean
+    # by the dip rule: its mean CKA to the other layers (0.19) is below half the brightest row mean within 4 layers on
+    # each side (0.65)
     dark = np.full((6, 6), 0.8)
     np.fill_diagonal(dark, 1.0)
     dark[4, :] = dark[:, 4] = 0.05

@@ -500,8 +500,10 @@ def test_bounds_are_validated(tmp_path):
     assert report.load_claims(f)[0].bounds == [0, 1]
 
 
-def test_a_test_word_with_every_contrast_on_the_papers_side_is_underpowered_not_refuted():
-    """review25s13run M5: 'not established' with every contrast pointing the paper's way is no evidence against it."""
+def test_a_test_word_with_its_direction_shown_is_underpowered_not_refuted():
+    """review25s13run M5 / review25s14code M1: 'not established' is "underpowered" when the direction is shown (every
+    contrast the claim needs on the paper's side AND the unadjusted p below 0.05 or at the design's floor), not
+    evidence against the claim; point estimates on its side alone stay "not reproduced", said so."""
     claim = _claim(
         paper_value="supported",
         tolerance=None,
@@ -510,17 +512,25 @@ def test_a_test_word_with_every_contrast_on_the_papers_side_is_underpowered_not_
     )
     word = "not established (not above the other objectives)"
 
-    def metrics(diff, vs, p_min=0.04):
-        return {
-            "cka": {"block": {"verdict": word, "diff": diff, "vs_untrained": vs, "p_holm": 0.21, "p_min_holm": p_min}}
-        }
+    def metrics(diff, vs, p=0.04, p_min=0.04):
+        block = {"verdict": word, "diff": diff, "vs_untrained": vs, "p": p, "p_min": p_min}
+        return {"cka": {"block": {**block, "p_holm": 0.21, "p_min_holm": p_min}}}
 
-    a = report.assess(claim, metrics(0.066, 0.047))
+    a = report.assess(claim, metrics(0.066, 0.047))  # p at the design's floor (1/25)
     assert a.verdict == "underpowered"
     assert a.detail == (
-        "underpowered (not established (not above the other objectives): every contrast the claim needs is on the "
-        "paper's side (SoS minus others +0.066, SoS minus untrained +0.047); Holm-adjusted p 0.21, smallest attainable "
-        "0.04)"
+        "underpowered (not established (not above the other objectives): direction shown, every contrast the claim "
+        "needs on the paper's side (SoS minus others +0.066, SoS minus untrained +0.047), unadjusted p 0.04; "
+        "Holm-adjusted p 0.21, smallest attainable 0.04)"
+    )
+    assert report.assess(claim, metrics(0.066, 0.047, p=0.03, p_min=0.0)).verdict == "underpowered"  # p < 0.05
+    # the point estimates on the paper's side, the test not showing the direction (C-MNIST SoS block, p 0.296)
+    weak = report.assess(claim, metrics(0.012, 0.049, p=0.296))
+    assert weak.verdict == "not reproduced"
+    assert weak.detail == (
+        f"not reproduced ({word}; the point estimates lie on the paper's side (SoS minus others +0.012, SoS minus "
+        "untrained +0.049) but the test does not show the direction (unadjusted p 0.296); Holm-adjusted p 0.21, "
+        "smallest attainable 0.04)"
     )
     refuted = report.assess(claim, metrics(0.066, -0.01))  # one contrast against the paper: evidence against it
     assert refuted.verdict == "not reproduced"
@@ -528,6 +538,9 @@ def test_a_test_word_with_every_contrast_on_the_papers_side_is_underpowered_not_
     missing = report.assess(claim, {"cka": {"block": {"verdict": word, "diff": 0.066}}})  # a contrast not measured
     assert missing.verdict == "not reproduced" and missing.detail == f"not reproduced ({word})"
     assert report.assess(claim, {"cka": {"block": {"verdict": "supported", "p_holm": 0.01}}}).verdict == "reproduced"
+    # a t-test has no floor: no "smallest attainable 0"
+    t_test = {"cka": {"block": {"verdict": word, "p_holm": 1.0, "p_min_holm": 0.0}}}
+    assert report.assess(claim, t_test).detail == f"not reproduced ({word}; Holm-adjusted p 1)"
     # a claim the setting cannot test keeps the word in its detail
     shown = report.assess(replace(claim, not_comparable="CPU-reduced network"), metrics(0.066, 0.047))
     assert shown.verdict == "not comparable" and shown.detail.startswith("measured: underpowered (not established")
