@@ -529,10 +529,16 @@ def assess(
     followed = bias_followed(claim, metrics)
     guards = [r for r in (followed, not_converged(claim, metrics)) if r]
     if claim.not_comparable or guards:  # a guard keeps the numbers' own reading beside it, never as the verdict
+        # the numbers' own reading is the whole rule without the guards, "underpowered" included (review25s14run M1)
+        bare = assess(replace(claim, not_comparable="", guard_metrics={}, converged_metric=""), metrics, run, claims)
+        numbers, why_word = detail, []
+        if bare.verdict == "underpowered" and detail.startswith("not reproduced ("):
+            numbers = "underpowered (" + detail[len("not reproduced (") :]
+            why_word = [r for r in bare.reasons if r.startswith("Our paired 95% interval")]
         why = "the models follow the bias" if followed else "training not converged"
-        shown = f"not read: {why} (the numbers alone: {detail})" if guards else f"measured: {detail}"
+        shown = f"not read: {why} (the numbers alone: {numbers})" if guards else f"measured: {numbers}"
         first = [claim.not_comparable] if claim.not_comparable else []
-        return Assessment("not comparable", shown, tuple([*first, *guards, *notes]))
+        return Assessment("not comparable", shown, tuple([*first, *guards, *why_word, *notes]))
     reasons = [r for r in (protocols_note(claim), _honest_reason(claim, metrics, kind, detail)) if r]
     if detail.startswith("reproduced"):
         return Assessment("reproduced", detail, tuple(reasons + notes))

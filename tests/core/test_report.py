@@ -556,3 +556,17 @@ def test_direction_metrics_are_checked(tmp_path, direction, paper, message):
     )
     with pytest.raises(ValueError, match=message):
         report._check_claim(item, tmp_path / "claims.yaml")
+
+
+def test_a_guarded_claim_gives_the_numbers_own_word_underpowered_included():
+    """review25s14run M1: behind a guard, 'the numbers alone' is the whole rule without the guards, so an interval
+    that holds the paper's effect reads 'underpowered' there too (as the notebook says), with its reason."""
+    r = _claim(**RANKING)
+    guarded = report.assess(r, _ranking_metrics(ci95=0.03, worst=(0.0, 0.5)))  # a worst group at 0: the guard fires
+    assert guarded.verdict == "not comparable"
+    assert guarded.detail == "not read: the models follow the bias (the numbers alone: underpowered (not significant))"
+    assert any(x.startswith("Our paired 95% interval") for x in guarded.reasons)
+    powered = report.assess(r, _ranking_metrics(ci95=0.01, worst=(0.0, 0.5)))  # a narrow null: evidence against
+    assert (
+        powered.detail == "not read: the models follow the bias (the numbers alone: not reproduced (not significant))"
+    )

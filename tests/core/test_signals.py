@@ -26,6 +26,15 @@ from lib.core import paths
 SIGNALS = [signal.SIGTERM, signal.SIGINT]
 
 
+def _default_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM at their default dispositions. A shell that starts a job in the
+    background without job control (``cmd &`` in a script, e.g. CI under nohup) makes it ignore SIGINT, an ignored
+    signal stays ignored across exec, and Python then installs no KeyboardInterrupt handler: the test would time out
+    on how it was launched, not on what the runner does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
     end = time.monotonic() + timeout
     while not path.exists():
@@ -98,6 +107,7 @@ def test_runner_killed_keeps_failed_copy_and_removes_temporary(tmp_path, signum)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
     _wait_for(started, proc)
     kernel = json.loads(started.read_text())
@@ -152,6 +162,7 @@ def test_import_killed_leaves_no_temporary(tmp_path, signum):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
     _wait_for(flag, proc, timeout=120)
     assert [p.name for p in raw.iterdir() if ".tmp-" in p.name], "the import writes into a temporary"
