@@ -113,6 +113,10 @@ class Claim:
     #: adjusted p and its smallest attainable value (siblings ``p_holm`` and ``p_min_holm`` of ``metric``) are printed
     #: beside the word whenever the metrics hold them.
     direction_metrics: dict = field(default_factory=dict)
+    #: the claims of one column of a results table (same dataset, one objective or method each): a row reproduced
+    #: "within" a tolerance that is at least the spread of the paper's values in its group does not test the
+    #: paper's order of those rows; the report says so beside it, with our rank and the paper's (review25s14run m6)
+    rank_group: str = ""
 
     def __hash__(self) -> int:  # dict fields: hash by id
         return hash(self.id)
@@ -533,15 +537,19 @@ def assess(
         bare = assess(replace(claim, not_comparable="", guard_metrics={}, converged_metric=""), metrics, run, claims)
         numbers, why_word = detail, []
         if bare.verdict == "underpowered" and detail.startswith("not reproduced ("):
-            numbers = "underpowered (" + detail[len("not reproduced (") :]
+            numbers = _reword(detail, "not reproduced (", "underpowered (")
             why_word = [r for r in bare.reasons if r.startswith("Our paired 95% interval")]
         why = "the models follow the bias" if followed else "training not converged"
         shown = f"not read: {why} (the numbers alone: {numbers})" if guards else f"measured: {numbers}"
         first = [claim.not_comparable] if claim.not_comparable else []
-        return Assessment("not comparable", shown, tuple([*first, *guards, *why_word, *notes]))
+        order = [order_reason(claim, metrics, claims)] if numbers.startswith("reproduced") else []
+        return Assessment(
+            "not comparable", shown, tuple([*first, *guards, *why_word, *[o for o in order if o], *notes])
+        )
     reasons = [r for r in (protocols_note(claim), _honest_reason(claim, metrics, kind, detail)) if r]
     if detail.startswith("reproduced"):
-        return Assessment("reproduced", detail, tuple(reasons + notes))
+        order = order_reason(claim, metrics, claims)
+        return Assessment("reproduced", detail, tuple(reasons + ([order] if order else []) + notes))
     if detail.startswith("underpowered"):  # a test word: every contrast on the paper's side (_test_detail)
         return Assessment("underpowered", detail, tuple(reasons + notes))
     if detail == "not comparable":  # a number without a tolerance
@@ -578,6 +586,40 @@ def assess(
     return Assessment("not reproduced", detail, tuple(reasons + notes))
 
 
+def _reword(detail: str, old: str, new: str) -> str:
+    """``detail`` with its leading verdict phrase ``old`` (e.g. "not reproduced (") replaced by ``new``; unchanged
+    when it does not start with ``old``."""
+    return new + detail[len(old) :] if detail.startswith(old) else detail
+
+
+def order_reason(claim: Claim, metrics: dict, claims: dict[str, Claim] | None) -> str:
+    """For a numeric claim of a ``rank_group`` whose tolerance is at least the spread of the paper's values in the
+    group: one sentence saying that "within" the tolerance does not test the paper's order, with this row's rank
+    among the group's measured values and among the paper's (ties share the better rank); '' otherwise."""
+    if not claim.rank_group or claim.tolerance is None or not claims:
+        return ""
+    group = [c for c in claims.values() if c.rank_group == claim.rank_group and _number(c.paper_value) is not None]
+    paper = {c.id: float(c.paper_value) for c in group}
+    if len(paper) < 2 or claim.id not in paper:
+        return ""
+    spread = max(paper.values()) - min(paper.values())
+    if claim.tolerance < spread:
+        return ""
+    ours = {c.id: _number(_value(metrics, c.metric)) for c in group}
+    ours = {k: v for k, v in ours.items() if v is not None}
+    if claim.id not in ours:
+        return ""
+
+    def rank(values: dict[str, float]) -> str:  # the group is a column of scores: higher ranks first
+        return f"{1 + sum(v > values[claim.id] for v in values.values())} of {len(values)}"
+
+    return (
+        f"The tolerance (±{claim.tolerance:g}) is at least the spread of the paper's values in this column "
+        f"({min(paper.values()):.4g} to {max(paper.values()):.4g}): within it, a row does not test the paper's order "
+        f"of the rows. Rank here {rank(ours)}, in the paper {rank(paper)} (higher first; ties share the better rank)."
+    )
+
+
 def _test_detail(claim: Claim, metrics: dict, detail: str) -> str:
     """A text claim's measured detail with its test's Holm-adjusted p (and the smallest p the design can reach)
     beside it; "underpowered" for a test that does not support the claim while its direction is shown: every
@@ -599,7 +641,7 @@ def _test_detail(claim: Claim, metrics: dict, detail: str) -> str:
     if detail.startswith("not reproduced (") and claim.direction_metrics:
         shown = {label: _number(_value(metrics, key)) for label, key in claim.direction_metrics.items()}
         if all(v is not None and v > 0 for v in shown.values()):
-            words = detail[len("not reproduced (") : -1]
+            words = _reword(detail, "not reproduced (", "")[:-1]
             contrasts = ", ".join(f"{label} {v:+.3g}" for label, v in shown.items())
             raw = "" if p_raw is None else f"unadjusted p {p_raw:.3g}"
             if p_raw is not None and (p_raw < ALPHA or (p_floor is not None and p_raw <= p_floor + 1e-12)):

@@ -570,3 +570,39 @@ def test_a_guarded_claim_gives_the_numbers_own_word_underpowered_included():
     assert (
         powered.detail == "not read: the models follow the bias (the numbers alone: not reproduced (not significant))"
     )
+
+
+def test_a_row_within_a_tolerance_wider_than_its_column_says_the_order_is_not_tested():
+    """review25s14run m6: a tolerance at least the spread of the paper's column cannot test the paper's order;
+    the report says so beside a row 'within' it, with the row's rank here and in the paper."""
+    rows = {
+        cid: _claim(id=cid, paper_value=paper, metric=f"claims.{cid}", rank_group="g")
+        for cid, paper in (("a", 0.95), ("b", 0.94), ("c", 0.93))
+    }
+    metrics = {"claims": {"a": 0.93, "b": 0.95, "c": 0.94}}
+    why = (
+        "The tolerance (±0.03) is at least the spread of the paper's values in this column (0.93 to 0.95): within it, "
+        "a row does not test the paper's order of the rows. Rank here 3 of 3, in the paper 1 of 3 (higher first; "
+        "ties share the better rank)."
+    )
+    got = report.assess(rows["a"], metrics, claims=rows)
+    assert got.verdict == "reproduced" and why in got.reasons
+    # the same row behind a not_comparable reason: the numbers' reading carries the note too
+    shown = report.assess(replace(rows["a"], not_comparable="CPU-reduced"), metrics, claims=rows)
+    assert shown.detail == "measured: reproduced (within ±0.03)" and why in shown.reasons
+    # ties share the better rank
+    tied = report.order_reason(rows["b"], {"claims": {"a": 0.95, "b": 0.95, "c": 0.9}}, rows)
+    assert "Rank here 1 of 3, in the paper 2 of 3" in tied
+    # a tolerance narrower than the column's spread tests the rows: no note; nor for a row outside its tolerance
+    narrow = {k: replace(v, tolerance=0.01) for k, v in rows.items()}
+    assert report.order_reason(narrow["a"], metrics, narrow) == ""
+    off = report.assess(rows["a"], {"claims": {"a": 0.80, "b": 0.95, "c": 0.94}}, claims=rows)
+    assert off.verdict == "not reproduced" and not any("does not test the paper's order" in r for r in off.reasons)
+    # no group, or a group of one: no note
+    assert report.order_reason(replace(rows["a"], rank_group=""), metrics, rows) == ""
+    assert report.order_reason(rows["a"], metrics, {"a": rows["a"]}) == ""
+
+
+def test_reword_replaces_only_a_leading_phrase():
+    assert report._reword("not reproduced (x)", "not reproduced (", "underpowered (") == "underpowered (x)"
+    assert report._reword("measured: not reproduced (x)", "not reproduced (", "y") == "measured: not reproduced (x)"
