@@ -414,8 +414,8 @@ def not_converged(claim: Claim, metrics: dict) -> str:
         return ""
     return (
         "Training did not converge for: " + ", ".join(bad) + " = false (the notebook's convergence table: neither "
-        "stopped by patience nor flat at the epoch cap, or still rising). A ranking of models still improving "
-        "compares training speed as well as the objectives."
+        "stopped by patience nor flat at the epoch cap, or still rising). A ranking of models not shown to have "
+        "stopped improving compares training speed as well as the objectives."
     )
 
 
