@@ -413,9 +413,10 @@ def not_converged(claim: Claim, metrics: dict) -> str:
     if not bad:
         return ""
     return (
-        "Training did not converge for: " + ", ".join(bad) + " = false (the notebook's convergence table: neither "
-        "stopped by patience nor flat at the epoch cap, or still rising). A ranking of models not shown to have "
-        "stopped improving compares training speed as well as the objectives."
+        "Training did not converge for: " + ", ".join(bad) + " = false (the notebook's convergence table: a seed "
+        "at the epoch cap, or stopped at the minimum number of epochs, without a rise above the tolerance excluded, "
+        "or still rising). A ranking of models not shown to have stopped improving compares training speed as well "
+        "as the objectives."
     )
 
 
@@ -539,6 +540,9 @@ def assess(
         if bare.verdict == "underpowered" and detail.startswith("not reproduced ("):
             numbers = _reword(detail, "not reproduced (", "underpowered (")
             why_word = [r for r in bare.reasons if r.startswith("Our paired 95% interval")]
+        elif bare.verdict == "not comparable" and bare.detail.startswith(f"measured: {AGAINST_PAPER}"):
+            numbers = _reword(bare.detail, "measured: ", "")
+            why_word = [r for r in bare.reasons if r.startswith("The paper's own values give")]
         why = "the models follow the bias" if followed else "training not converged"
         shown = f"not read: {why} (the numbers alone: {numbers})" if guards else f"measured: {numbers}"
         first = [claim.not_comparable] if claim.not_comparable else []
@@ -547,6 +551,15 @@ def assess(
             "not comparable", shown, tuple([*first, *guards, *why_word, *[o for o in order if o], *notes])
         )
     reasons = [r for r in (protocols_note(claim), _honest_reason(claim, metrics, kind, detail)) if r]
+    effect = paper_effect(claim, metrics, claims) if claims or not isinstance(claim.paper_effect, dict) else None
+    if effect is not None and isinstance(claim.paper_effect, dict) and effect <= 0:
+        # before any other word, "reproduced" included (review25s15run M1: a supported test read "reproduced")
+        reasons.append(
+            f"The paper's own values give an effect of {effect:+.3g} against its claim (claims.yaml): a ranking "
+            "the paper's numbers do not show cannot be reproduced or refuted here.",
+        )
+        word = _reword(detail, "reproduced", str(ours)) if isinstance(ours, str) else detail
+        return Assessment("not comparable", f"measured: {_against_paper(effect, word)}", tuple(reasons + notes))
     if detail.startswith("reproduced"):
         order = order_reason(claim, metrics, claims)
         return Assessment("reproduced", detail, tuple(reasons + ([order] if order else []) + notes))
@@ -554,15 +567,8 @@ def assess(
         return Assessment("underpowered", detail, tuple(reasons + notes))
     if detail == "not comparable":  # a number without a tolerance
         return Assessment("not comparable", "", tuple(["The claim states no tolerance to compare with.", *notes]))
-    effect = paper_effect(claim, metrics, claims)
     if effect is not None:
         side = claim_side(claim, effect)
-        if isinstance(claim.paper_effect, dict) and effect <= 0:
-            reasons.append(
-                f"The paper's own values give an effect of {effect:+.3g} against its claim (claims.yaml): a ranking "
-                "the paper's numbers do not show cannot be reproduced or refuted here.",
-            )
-            return Assessment("not comparable", f"measured: {detail}", tuple(reasons + notes))
         if cannot_decide(metrics, claim.effect_ci, effect):
             bounds = interval_bounds(metrics, claim.effect_ci)
             shown = (
@@ -584,6 +590,14 @@ def assess(
             )
             return Assessment("underpowered", detail, tuple(reasons + notes))
     return Assessment("not reproduced", detail, tuple(reasons + notes))
+
+
+AGAINST_PAPER = "not comparable (the paper's own values do not show this ranking"
+
+
+def _against_paper(effect: float, detail: str) -> str:
+    """The detail of a ranking claim whose paper values give ``effect`` <= 0: the test's own reading kept beside."""
+    return f"{AGAINST_PAPER}: effect {effect:+.3g}; the test's own word: {detail})"
 
 
 def _reword(detail: str, old: str, new: str) -> str:

@@ -606,3 +606,24 @@ def test_a_row_within_a_tolerance_wider_than_its_column_says_the_order_is_not_te
 def test_reword_replaces_only_a_leading_phrase():
     assert report._reword("not reproduced (x)", "not reproduced (", "underpowered (") == "underpowered (x)"
     assert report._reword("measured: not reproduced (x)", "not reproduced (", "y") == "measured: not reproduced (x)"
+
+
+def test_a_ranking_the_papers_values_do_not_show_is_not_comparable_even_when_the_test_supports_it():
+    """review25s15run M1: 'the paper's own values do not show this ranking' comes before 'reproduced', guarded or not
+    (a supported test on a ranking whose paper effect is <= 0 read 'reproduced' in the numbers' own reading)."""
+    rows = {cid: _claim(id=cid, paper_value=v, metric=f"claims.{cid}") for cid, v in (("p", 0.30), ("m", 0.34))}
+    r = _claim(**{**RANKING, "paper_effect": {"higher": ["p"], "lower": ["m"], "how": "max"}})
+    claims = {**rows, r.id: r}
+    bare = report.assess(replace(r, guard_metrics={}), _ranking_metrics("supported"), claims=claims)
+    want = (
+        "not comparable (the paper's own values do not show this ranking: effect -0.04; the test's own word: supported)"
+    )
+    assert bare.verdict == "not comparable" and bare.detail == f"measured: {want}"
+    assert any(x.startswith("The paper's own values give an effect of -0.04") for x in bare.reasons)
+    guarded = report.assess(r, _ranking_metrics("supported", worst=(0.0, 0.5)), claims=claims)
+    assert guarded.detail == f"not read: the models follow the bias (the numbers alone: {want})"
+    # the paper's values showing it: the supported test is reproduced, as before
+    shown = {**claims, "m": replace(rows["m"], paper_value=0.20)}
+    assert report.assess(replace(r, guard_metrics={}), _ranking_metrics("supported"), claims=shown).verdict == (
+        "reproduced"
+    )
