@@ -930,6 +930,23 @@ def verdict_line(df: pd.DataFrame) -> str:
     return f"{len(part)} claims, real data: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS if v in counts) + "."
 
 
+def _short_why(verdict: str, detail: str, reasons: list) -> str:
+    """For tables without notes (README): why a claim is "not comparable", in a few words: the guard that stopped
+    the reading ("the models follow the bias", "training not converged"), the paper's values not showing a ranking,
+    or the claim's own ``not_comparable`` reason (the first reason on that path, up to its first bracket or
+    semicolon); '' for every other verdict (review25s15run nit: "ours: supported" beside "not comparable" with no
+    reason)."""
+    if verdict != "not comparable":
+        return ""
+    if detail.startswith("not read: ") and " (" in detail:
+        return ": " + detail[len("not read: ") :].split(" (", 1)[0]
+    if detail.startswith(f"measured: {AGAINST_PAPER}"):
+        return ": the paper's own values do not show this ranking"
+    if detail.startswith("measured: ") and reasons:
+        return ": " + re.split(r" \(|;", str(reasons[0]), maxsplit=1)[0]
+    return ""
+
+
 def verdict_tables(
     df: pd.DataFrame, *, links: bool = True, notes_inline: bool = True, figures: dict | None = None
 ) -> list[str]:
@@ -950,7 +967,11 @@ def verdict_tables(
                 row["ours, honest protocol"] = (r["ours (honest protocol)"] or "-") + (
                     _note_marks(list(r.get("interval notes (honest protocol)") or []), notes) if notes_inline else ""
                 )
-            row["verdict"] = f"**{r['verdict']}**" + (_note_marks(r["reasons"], notes) if notes_inline else "")
+            row["verdict"] = f"**{r['verdict']}**" + (
+                _note_marks(r["reasons"], notes)
+                if notes_inline
+                else _short_why(r["verdict"], r["detail"], r["reasons"])
+            )
             if links:
                 row["measured in"] = _section_link(nb, r["section"], VERDICT_RUN, r["variant"])
             rows.append(row)

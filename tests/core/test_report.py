@@ -627,3 +627,20 @@ def test_a_ranking_the_papers_values_do_not_show_is_not_comparable_even_when_the
     assert report.assess(replace(r, guard_metrics={}), _ranking_metrics("supported"), claims=shown).verdict == (
         "reproduced"
     )
+
+
+def test_readme_says_in_a_few_words_why_a_claim_is_not_comparable():
+    why = report._short_why
+    assert why("not comparable", "not read: the models follow the bias (the numbers alone: x)", []) == (
+        ": the models follow the bias"
+    )
+    assert why("not comparable", "not read: training not converged (the numbers alone: x)", ["a"]) == (
+        ": training not converged"
+    )
+    reason = "CPU-reduced protocol (narrower ResNet18 and more), not the paper's; see x"
+    assert why("not comparable", "measured: reproduced (within ±0.03)", [reason]) == ": CPU-reduced protocol"
+    assert why("not comparable", "measured: x", ["forced: other data; the rest"]) == ": forced: other data"
+    against = f"measured: {report.AGAINST_PAPER}: effect -0.04; the test's own word: supported)"
+    assert why("not comparable", against, ["x"]) == ": the paper's own values do not show this ranking"
+    assert why("reproduced", "reproduced", []) == ""
+    assert why("not comparable", "synthetic data", ["x"]) == ""
