@@ -551,7 +551,7 @@ def assess(
             "not comparable", shown, tuple([*first, *guards, *why_word, *[o for o in order if o], *notes])
         )
     reasons = [r for r in (protocols_note(claim), _honest_reason(claim, metrics, kind, detail)) if r]
-    effect = paper_effect(claim, metrics, claims) if claims or not isinstance(claim.paper_effect, dict) else None
+    effect = paper_effect(claim, metrics, claims)  # a {higher, lower} effect without its claims: a clear error
     if effect is not None and isinstance(claim.paper_effect, dict) and effect <= 0:
         # before any other word, "reproduced" included (review25s15run M1: a supported test read "reproduced")
         reasons.append(

@@ -89,10 +89,21 @@ def test_apply_refuses_after_numpy_was_imported():
     assert "refused: lib.core.determinism.apply(): numpy already imported" in out.stdout, out.stderr
 
 
-def test_machine_info_records_processor_and_dispatch(monkeypatch):
-    for k in determinism.PINNED_ENV:
-        monkeypatch.delenv(k, raising=False)
-    info = determinism.machine_info()
-    assert info["cpu_model"] and info["dispatch"] == "native"
-    monkeypatch.setattr(os, "environ", {**os.environ, **determinism.PINNED_ENV})
-    assert determinism.machine_info()["dispatch"] == "pinned-AVX2"
+def test_machine_info_records_processor_and_dispatch():
+    """In fresh interpreters: removing the pins from this process's environment, even for one test, changed how
+    later in-process fits ran (tests/bias/test_fits.py failed when run after this file)."""
+    code = (
+        "import json, lib.core.determinism as d\n"
+        "i = d.machine_info()\n"
+        "print(json.dumps([i['cpu_model'], i['dispatch']]))"
+    )
+    bare = {k: v for k, v in os.environ.items() if k not in determinism.PINNED_ENV}
+    runs = {
+        name: subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=paths.ROOT
+        )
+        for name, env in (("native", bare), ("pinned", determinism.pinned_env(bare)))
+    }
+    native, pinned = (json.loads(runs[k].stdout) for k in ("native", "pinned"))
+    assert native[0] and native[1] == "native"
+    assert pinned[1] == f"pinned-{determinism.LEVEL}"
