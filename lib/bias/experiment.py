@@ -1311,6 +1311,19 @@ def reductions(
         if len(runs) and "stopped_by_patience" in runs
         else 0
     )
+    # the kept checkpoint is the cap's own epoch: the curve was at its maximum when the run ended (review25s14run m2)
+    last = runs[runs["best_epoch"] >= cfg.max_epochs] if len(runs) and "best_epoch" in runs else runs.iloc[:0]
+    there = [
+        f"{stopped_there} of them a patience stop there" if stopped_there else "",
+        (
+            f"{len(last)} of them with the checkpoint at epoch {cfg.max_epochs} itself, the smoothed curve's maximum "
+            "at the run's last epoch: "
+            + ", ".join(f"{r.dataset} {r.objective} s{int(r.seed)}" for r in last.itertuples())
+        )
+        if len(last)
+        else "",
+    ]
+    there = "; ".join(t for t in there if t)
     items = [
         f"width {cfg.width:g} of ResNet18 ({cfg.n_parameters():,} parameters; paper: 1.0, 11.2 M)",
         f"{cfg.stem} stem",
@@ -1323,9 +1336,7 @@ def reductions(
         )
         + (f"and not before epoch {cfg.min_epochs} " if cfg.min_epochs > 1 else "")
         + f"(paper: patience {PAPER_PATIENCE} on the raw curve, no cap); {at_cap} of {len(runs)} runs ran to epoch "
-        f"{cfg.max_epochs}"
-        + (f" ({stopped_there} of them a patience stop there)" if stopped_there else "")
-        + "; a patience "
+        f"{cfg.max_epochs}" + (f" ({there})" if there else "") + "; a patience "
         "stop is not a plateau: the convergence table calls a curve a plateau only when the upper 95 % bound of its "
         f"late slope x {GAIN_EPOCHS} epochs is below {100 * cfg.plateau_tolerance:g} points, and otherwise states the "
         f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
@@ -1642,7 +1653,8 @@ def convergence_table(
     """Did training stop on a plateau? Per (dataset, objective) of the trained models: how many seeds stopped by
     patience (the run's own flag, ``stopped_by_patience``: a stop at the cap's epoch counts; older runs without it:
     fewer epochs than the cap), the kept checkpoints' epochs (``best_epochs``: the best of the smoothed curve patience
-    reads), the raw maxima's epochs (``raw_best_epochs``), how many checkpoints predate min_epochs, the range of the
+    reads), the raw maxima's epochs (``raw_best_epochs``), how many checkpoints predate min_epochs, how many are the
+    cap's own epoch (``checkpoint_at_cap``: the smoothed curve was at its maximum when the run ended), the range of the
     seed-mean validation curve over its last ``window`` epochs and the seed noise there (mean over those epochs of the
     standard deviation across seeds), how many runs that reached the cap are flat at their end (``flat_at_cap``: a
     rise above ``tolerance`` per 10 epochs excluded for that run), per seed the least-squares slope of the second
@@ -1695,6 +1707,8 @@ def convergence_table(
                     ", ".join(str(int(e)) for e in grp["raw_best_epoch"]) if "raw_best_epoch" in grp else "n/a"
                 ),
                 "kept_before_min_epochs": int(grp["before_min_epochs"].sum()) if "before_min_epochs" in grp else 0,
+                # the kept checkpoint is the cap's own epoch: the curve peaked where the run ended (review25s14run m2)
+                "checkpoint_at_cap": f"{int((grp['best_epoch'] >= max_epochs).sum())} of {len(grp)}",
                 "epochs_run": ", ".join(str(int(e)) for e in grp["epochs"]),
                 f"last_{window}_range": spread,
                 "seed_noise": noise,

@@ -743,3 +743,25 @@ def test_isolated_layers_names_a_blank_line_and_its_effect():
     assert list(t["name"]) == ["e"] and t.loc[0, "max_cka_to_other_layers"] == pytest.approx(0.75)
     assert t.loc[0, "mean_cka_to_other_layers"] == pytest.approx((0.75 + 4 * 0.05) / 5)
     assert len(be.isolated_layers({("d", "bce"): dark}, list("abcdef"), relative=0.1)) == 0  # the absolute rule alone
+
+
+def test_a_checkpoint_at_the_cap_is_counted_and_named():
+    """review25s14run m2: a kept checkpoint at the cap's own epoch (the smoothed curve at its maximum when the run
+    ended) is counted per objective in the convergence table and named in the reductions."""
+    flat = [[base + 0.002 * (-1) ** i for i in range(40)] for base in (0.9, 0.91)]
+    runs = pd.DataFrame(
+        [
+            {"dataset": "d", "objective": "sce", "seed": s, "best_epoch": e, "epochs": 40, "trained_as": "sce"}
+            for s, e in ((0, 40), (1, 30))
+        ]
+    )
+    t = be.convergence_table(_history(flat), runs, max_epochs=40)
+    assert t.loc[0, "checkpoint_at_cap"] == "1 of 2"
+    assert be.convergence_table(_history(flat), runs.assign(best_epoch=30), 40).loc[0, "checkpoint_at_cap"] == "0 of 2"
+    cfg = experiment_config(max_epochs=40)
+    stopped = runs.assign(stopped_by_patience=[False, True])
+    assert (
+        "2 of 2 runs ran to epoch 40 (1 of them a patience stop there; 1 of them with the checkpoint at epoch 40 "
+        "itself, the smoothed curve's maximum at the run's last epoch: d sce s0);"
+    ) in be.reductions(cfg, stopped)
+    assert "2 of 2 runs ran to epoch 40;" in be.reductions(cfg, runs.assign(best_epoch=30))
