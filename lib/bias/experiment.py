@@ -1668,7 +1668,10 @@ def convergence_table(
     of a plateau: the model never
     improved after its first epochs, and its curve may still be moving (review25s13run M1: C-CIFAR L2 seed 1 fell,
     then rose through epoch 20). Such a seed must be flat by the same slope rule as a capped one
-    (``flat_at_min_stop``)."""
+    (``flat_at_min_stop``). Any other patience stop counts as converged (the issue's reading) whether or not it is
+    flat by that rule: ``flat_at_patience_stop`` counts the patience-stopped seeds that are, and
+    ``patience_rise_per_10_epochs`` is the largest rise per 10 epochs not excluded for the others (None when none, or
+    too few epochs for a slope), so that a "converged" resting on such stops is said so (review25s14run m1)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -1695,6 +1698,11 @@ def convergence_table(
             if f and int(r.epochs) <= min_epochs < max_epochs and int(r.epochs) - int(r.best_epoch) > patience
         ]
         flat_min = {s: flat_at_cap(slopes[s], tolerance) for s in at_min}
+        # patience stops that converge by the issue's reading without being flat by the slope rule (review25s14run m1)
+        flat_stop = {
+            int(r.seed): flat_at_cap(slopes[int(r.seed)], tolerance) for r, f in zip(grp.itertuples(), flags) if f
+        }
+        open_bounds = [slopes[s]["gain_bound"] for s, ok in flat_stop.items() if not ok]
         verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance)
         rows.append(
             {
@@ -1714,6 +1722,8 @@ def convergence_table(
                 "seed_noise": noise,
                 "flat_at_cap": f"{sum(bool(v) for v in flat.values())} of {len(flat)}",
                 "flat_at_min_stop": f"{sum(bool(v) for v in flat_min.values())} of {len(flat_min)}",
+                "flat_at_patience_stop": f"{sum(bool(v) for v in flat_stop.values())} of {len(flat_stop)}",
+                f"patience_rise_per_{GAIN_EPOCHS}_epochs": max((b for b in open_bounds if b is not None), default=None),
                 "slope_second_half": "; ".join(
                     f"s{s}: n/a"
                     if v["slope"] is None
@@ -1741,6 +1751,29 @@ def converged_flags(convergence: pd.DataFrame) -> dict:
     return out
 
 
+def patience_clause(convergence: pd.DataFrame) -> str:
+    """', k of them by patience with a rise of up to X points per 10 epochs not excluded (<names>)': the converged
+    (dataset, objective) of ``convergence_table`` with a patience-stopped seed that is not flat by the slope rule
+    (``flat_at_patience_stop``), and the largest such rise (review25s14run m1: 'converged' by the issue's reading is
+    not a plateau); '' when none, or for a table without those columns."""
+    col = f"patience_rise_per_{GAIN_EPOCHS}_epochs"
+    if "flat_at_patience_stop" not in convergence or col not in convergence:
+        return ""
+    ok = convergence[convergence["converged"].astype(bool)]
+    split = [str(v).split(" of ") for v in ok["flat_at_patience_stop"]]
+    open_ = ok[np.array([int(k) < int(n) for k, n in split], dtype=bool)]
+    if not len(open_):
+        return ""
+    bounds = [float(b) for b in open_[col] if b is not None and pd.notna(b)]
+    rise = (
+        f"a rise of up to {100 * max(bounds):.2f} points per {GAIN_EPOCHS} epochs not excluded"
+        if bounds
+        else "too few epochs for a slope"
+    )
+    names = ", ".join(f"{r.dataset} {r.objective}" for r in open_.itertuples())
+    return f", {len(open_)} of them by patience with {rise} ({names})"
+
+
 def converged_sentence(convergence: pd.DataFrame) -> str:
     """How many objectives converged by the issue's reading (``convergence_table``'s ``converged``), naming the
     others ('' without a table)."""
@@ -1752,6 +1785,7 @@ def converged_sentence(convergence: pd.DataFrame) -> str:
         "patience after the minimum number of epochs, or, at the epoch cap or stopped at that minimum, with a rise "
         "above the plateau tolerance excluded for it; and none still rising)"
     )
+    text += patience_clause(convergence)
     if len(bad):
         text += "; not converged: " + ", ".join(
             f"{r.dataset} {r.objective} ({r.verdict}"

@@ -765,3 +765,51 @@ def test_a_checkpoint_at_the_cap_is_counted_and_named():
         "itself, the smoothed curve's maximum at the run's last epoch: d sce s0);"
     ) in be.reductions(cfg, stopped)
     assert "2 of 2 runs ran to epoch 40;" in be.reductions(cfg, runs.assign(best_epoch=30))
+
+
+def test_converged_by_patience_says_the_rise_it_does_not_exclude():
+    """review25s14run m1: 'converged' by the issue's reading rests on patience stops whose late slope may not exclude
+    a rise above the tolerance; the table counts the flat ones and gives the largest rise for the others, and the
+    sentence names the converged objectives that rest on them (the flag itself is unchanged)."""
+    rng = np.random.default_rng(0)
+    noisy = [list(0.9 + rng.normal(0, 0.02, 12)) for _ in range(2)]
+    quiet = [[0.9 + 0.0002 * (i % 2) for i in range(12)]] * 2
+    runs = pd.DataFrame(
+        [
+            {"dataset": "d", "objective": "sce", "seed": s, "best_epoch": 2, "epochs": 12, "trained_as": "sce"}
+            for s in (0, 1)
+        ]
+    ).assign(stopped_by_patience=True)
+    t = be.convergence_table(_history(noisy), runs, max_epochs=30).iloc[0]
+    assert bool(t["converged"]) and t["flat_at_patience_stop"] == "0 of 2"
+    assert t["patience_rise_per_10_epochs"] == pytest.approx(t["max_gain_per_10_epochs"])
+    assert t["patience_rise_per_10_epochs"] > 0.01
+    t = be.convergence_table(_history(quiet), runs, max_epochs=30).iloc[0]
+    assert bool(t["converged"]) and t["flat_at_patience_stop"] == "2 of 2" and pd.isna(t["patience_rise_per_10_epochs"])
+    # at the cap, no patience stop: nothing to count
+    t = be.convergence_table(_history(quiet), runs.assign(stopped_by_patience=False), max_epochs=12).iloc[0]
+    assert t["flat_at_patience_stop"] == "0 of 0"
+    table = pd.DataFrame(
+        {
+            "dataset": ["d"] * 3,
+            "objective": ["sce", "bce", "l2"],
+            "converged": [True, True, False],
+            "flat_at_patience_stop": ["1 of 1", "0 of 1", "0 of 2"],
+            "patience_rise_per_10_epochs": [None, 0.0126, 0.0263],
+            "verdict": ["plateau (x)", "at the epoch cap; y", "at the epoch cap; z"],
+            "flat_at_cap": ["1 of 1", "1 of 1", "0 of 0"],
+            "flat_at_min_stop": ["0 of 0"] * 3,
+        }
+    )
+    assert be.patience_clause(table) == (
+        ", 1 of them by patience with a rise of up to 1.26 points per 10 epochs not excluded (d bce)"
+    )
+    assert be.converged_sentence(table) == (
+        "2 of 3 (dataset, objective) converged (every seed stopped by patience after the minimum number of epochs, "
+        "or, at the epoch cap or stopped at that minimum, with a rise above the plateau tolerance excluded for it; and "
+        "none still rising), 1 of them by patience with a rise of up to 1.26 points per 10 epochs not excluded "
+        "(d bce); not converged: d l2 (at the epoch cap; z): a ranking that involves them compares training speed as "
+        "well as the objective"
+    )
+    assert be.patience_clause(table.assign(flat_at_patience_stop="1 of 1")) == ""
+    assert be.patience_clause(table.drop(columns="flat_at_patience_stop")) == ""  # an older table
