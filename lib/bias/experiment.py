@@ -1264,7 +1264,8 @@ def probe_lines(probe: dict) -> list[str]:
 def plateau_sentence(convergence: pd.DataFrame) -> str:
     """One generated sentence against SPEC section 8 ("training to convergence (validation curves shown to
     plateau)"): how many (dataset, objective) rows of ``convergence_table`` are shown to plateau, and what the others
-    are (still rising; stopped by patience or at the epoch cap with a rise that is not excluded). '' when empty."""
+    are (a late linear trend rising; stopped by patience or at the epoch cap with a rise that is not excluded). '' when
+    empty."""
     if convergence is None or not len(convergence):
         return ""
     verdicts = convergence["verdict"].astype(str)
@@ -1273,11 +1274,11 @@ def plateau_sentence(convergence: pd.DataFrame) -> str:
     text = f"{k} of {n} {what} shown to plateau (SPEC section 8 asks for validation curves shown to plateau)"
     if k == n:
         return text
-    rising = int(verdicts.str.startswith("still rising").sum())
+    rising = int(verdicts.str.startswith(RISING).sum())
     short = int(verdicts.str.contains("too few epochs").sum())
     open_ = n - k - rising - short
     others = [
-        f"{rising} still rising" if rising else "",
+        f"{rising} with a rising late linear trend" if rising else "",
         f"{open_} stopped (by patience or at the epoch cap) with a rise above the tolerance not excluded"
         if open_
         else "",
@@ -1590,6 +1591,8 @@ def pin_clause() -> str:
 
 #: the "most this run could still gain" is read per this many epochs
 GAIN_EPOCHS = 10
+#: the convergence verdict of a curve whose second-half slope interval lies above 0 (``convergence_verdict``)
+RISING = "late linear trend rising"
 
 
 def late_slope(valid_acc) -> dict:
@@ -1615,13 +1618,15 @@ def late_slope(valid_acc) -> dict:
 
 
 def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: float) -> str:
-    """The convergence verdict of one (dataset, objective) from its seeds' ``late_slope``: "still rising" when
-    some seed's slope interval lies above 0; "plateau" only when every seed's ``gain_bound`` is below ``tolerance``
-    (an equivalence statement: a rise above the tolerance per ``GAIN_EPOCHS`` epochs is excluded); else the
-    largest rise that is not excluded. Never "converged" on a patience stop alone."""
+    """The convergence verdict of one (dataset, objective) from its seeds' ``late_slope``: ``RISING`` when
+    some seed's slope interval lies above 0 (a linear trend over the second half of the curve, which can hold while
+    the mean curve dips over the last epochs: the words say so, review25s14run m3); "plateau" only when every seed's
+    ``gain_bound`` is below ``tolerance`` (an equivalence statement: a rise above the tolerance per ``GAIN_EPOCHS``
+    epochs is excluded); else the largest rise that is not excluded. Never "converged" on a patience stop alone."""
     rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
     if rising:
-        return "still rising (seed " + ", ".join(str(s) for s in rising) + ")"
+        seeds = ("seeds " if len(rising) > 1 else "seed ") + ", ".join(str(s) for s in rising)
+        return f"{RISING} (second-half slope above 0 in {seeds})"
     bounds = [v["gain_bound"] for v in slopes.values()]
     how = "stopped by patience" if stopped == n_seeds else "at the epoch cap"
     if not bounds or any(b is None for b in bounds):
@@ -1662,16 +1667,16 @@ def convergence_table(
     ``GAIN_EPOCHS`` (``max_gain_per_10_epochs``: the most a run could still gain per 10 epochs at its late trend),
     ``convergence_verdict`` against ``tolerance`` (params ``plateau_tolerance``: the stricter reading, an
     equivalence test on the slope, over every seed) and ``converged``: every seed stopped by patience or flat at the
-    cap, and no seed still rising (the issue's reading, "flat at the end or stopped by patience"; a "plateau" is
-    always converged, a patience stop need not be a plateau). A patience stop at ``min_epochs`` that the minimum
-    forced (more than ``patience`` epochs after the kept checkpoint: patience had run out before it) is no evidence
-    of a plateau: the model never
-    improved after its first epochs, and its curve may still be moving (review25s13run M1: C-CIFAR L2 seed 1 fell,
-    then rose through epoch 20). Such a seed must be flat by the same slope rule as a capped one
-    (``flat_at_min_stop``). Any other patience stop counts as converged (the issue's reading) whether or not it is
-    flat by that rule: ``flat_at_patience_stop`` counts the patience-stopped seeds that are, and
-    ``patience_rise_per_10_epochs`` is the largest rise per 10 epochs not excluded for the others (None when none, or
-    too few epochs for a slope), so that a "converged" resting on such stops is said so (review25s14run m1)."""
+    cap, and no seed's late linear trend rising (the issue's reading, "flat at the end or stopped by patience"; a
+    "plateau" is always converged, a patience stop need not be a plateau). A patience stop at ``min_epochs`` that the
+    minimum forced (more than ``patience`` epochs after the kept checkpoint: patience had run out before it) is no
+    evidence of a plateau: the model never improved after its first epochs, and its curve may still be moving
+    (review25s13run M1: C-CIFAR L2 seed 1 fell, then rose through epoch 20). Such a seed must be flat by the same
+    slope rule as a capped one (``flat_at_min_stop``). Any other patience stop counts as converged (the issue's
+    reading) whether or not it is flat by that rule: ``flat_at_patience_stop`` counts the patience-stopped seeds that
+    are, and ``patience_rise_per_10_epochs`` is the largest rise per 10 epochs not excluded for the others (None when
+    none, or too few epochs for a slope), so that a "converged" resting on such stops is said so (review25s14run
+    m1)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -1735,9 +1740,7 @@ def convergence_table(
                 ),
                 "tolerance": tolerance,
                 "verdict": verdict,
-                "converged": bool(
-                    all(flat.values()) and all(flat_min.values()) and not verdict.startswith("still rising")
-                ),
+                "converged": bool(all(flat.values()) and all(flat_min.values()) and not verdict.startswith(RISING)),
             }
         )
     return pd.DataFrame(rows)
@@ -1783,7 +1786,7 @@ def converged_sentence(convergence: pd.DataFrame) -> str:
     text = (
         f"{len(convergence) - len(bad)} of {len(convergence)} (dataset, objective) converged (every seed stopped by "
         "patience after the minimum number of epochs, or, at the epoch cap or stopped at that minimum, with a rise "
-        "above the plateau tolerance excluded for it; and none still rising)"
+        "above the plateau tolerance excluded for it; and no seed's late linear trend rising)"
     )
     text += patience_clause(convergence)
     if len(bad):
@@ -1905,8 +1908,8 @@ def guard_lines(summary_: dict) -> list[str]:
         if bad:
             lines.append(
                 f"- {d}: training not converged for {', '.join(bad)} (convergence table: a seed at the epoch cap or "
-                "stopped at the minimum number of epochs without a rise above the tolerance excluded, or still "
-                "rising): a ranking that involves them compares training speed as "
+                "stopped at the minimum number of epochs without a rise above the tolerance excluded, or a seed's late "
+                "linear trend rising): a ranking that involves them compares training speed as "
                 "well as the objectives, and the report marks the ranking claims not comparable."
             )
     return lines

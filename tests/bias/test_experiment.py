@@ -251,7 +251,9 @@ def test_convergence_slope_calls_a_rising_patience_stop_still_rising():
         ]
     )
     table = be.convergence_table(_history([rising, flat]), runs, max_epochs=30)
-    assert table.loc[0, "stopped_by_patience"] == 2 and table.loc[0, "verdict"] == "still rising (seed 0)"
+    assert table.loc[0, "stopped_by_patience"] == 2 and table.loc[0, "verdict"] == (
+        "late linear trend rising (second-half slope above 0 in seed 0)"
+    )
     assert table.loc[0, "slope_second_half"].startswith("s0: +0.0")
     # a noisy flat curve: no rise detected, but a rise above the tolerance is not excluded either: no "plateau"
     table = be.convergence_table(_history([flat, flat]), runs, max_epochs=30, tolerance=0.01)
@@ -324,10 +326,10 @@ def test_converged_is_the_issues_reading_patience_or_flat_at_the_cap():
     slow = [flat[0], flat[1][:38] + [0.915, 0.905]]
     t = be.convergence_table(_history(slow), stopped, max_epochs=40).iloc[0]
     assert t["stopped_by_patience"] == 1 and t["flat_at_cap"] == "1 of 1" and bool(t["converged"])
-    # a curve still rising is never converged, whatever stopped it
+    # a curve with a rising late linear trend is never converged, whatever stopped it
     rising = [list(0.5 + 0.01 * np.arange(40)), list(0.5 + 0.01 * np.arange(40))]
     t = be.convergence_table(_history(rising), runs.assign(stopped_by_patience=True), max_epochs=40).iloc[0]
-    assert t["verdict"].startswith("still rising") and not bool(t["converged"])
+    assert t["verdict"].startswith("late linear trend rising") and not bool(t["converged"])
     table = be.convergence_table(_history(climbing), runs, max_epochs=40)
     assert be.converged_flags(table) == {"d": {"sce": False}}
     text = be.converged_sentence(table)
@@ -372,8 +374,9 @@ def test_a_patience_stop_at_the_minimum_must_be_flat_too():
     # review25s14code m1: a stop at the minimum when patience ran out exactly there (best 10, patience 10) is a
     # natural patience stop, not one the minimum forced; with best 3 and patience 10 the minimum forced it
     t = be.convergence_table(_history([flat, dip]), runs.assign(best_epoch=10), 40, min_epochs=20, patience=10)
-    assert t.iloc[0]["flat_at_min_stop"] == "0 of 0"  # (not converged all the same: seed 1 is still rising)
-    assert t.iloc[0]["verdict"].startswith("still rising") and not bool(t.iloc[0]["converged"])
+    assert t.iloc[0]["flat_at_min_stop"] == "0 of 0"  # (not converged all the same: seed 1's trend rises)
+    assert t.iloc[0]["verdict"] == "late linear trend rising (second-half slope above 0 in seed 1)"
+    assert not bool(t.iloc[0]["converged"])
     t = be.convergence_table(_history([flat, dip]), runs, 40, min_epochs=20, patience=10)
     assert t.iloc[0]["flat_at_min_stop"] == "1 of 2"
 
@@ -677,7 +680,7 @@ def test_reductions_count_the_objectives_shown_to_plateau():
             "objective": ["sce", "bce", "l1", "l2"],
             "verdict": [
                 "plateau (at most +0.50 points per 10 epochs, tolerance 1)",
-                "still rising (seed 0)",
+                "late linear trend rising (second-half slope above 0 in seed 0)",
                 "stopped by patience; a rise of up to 2.00 points per 10 epochs is not excluded",
                 "at the epoch cap; a rise of up to 3.00 points per 10 epochs is not excluded",
             ],
@@ -685,7 +688,11 @@ def test_reductions_count_the_objectives_shown_to_plateau():
     )
     text = be.plateau_sentence(table)
     assert text.startswith("1 of 4 objectives shown to plateau (SPEC section 8")
-    assert "1 still rising" in text and "2 stopped" in text and "not met" in text
+    assert text == (
+        "1 of 4 objectives shown to plateau (SPEC section 8 asks for validation curves shown to plateau); the others: "
+        "1 with a rising late linear trend, 2 stopped (by patience or at the epoch cap) with a rise above the "
+        "tolerance not excluded: for them that requirement is not met"
+    )
     assert be.plateau_sentence(table.iloc[:1]) == (
         "1 of 1 objectives shown to plateau (SPEC section 8 asks for validation curves shown to plateau)"
     )
@@ -807,9 +814,9 @@ def test_converged_by_patience_says_the_rise_it_does_not_exclude():
     assert be.converged_sentence(table) == (
         "2 of 3 (dataset, objective) converged (every seed stopped by patience after the minimum number of epochs, "
         "or, at the epoch cap or stopped at that minimum, with a rise above the plateau tolerance excluded for it; and "
-        "none still rising), 1 of them by patience with a rise of up to 1.26 points per 10 epochs not excluded "
-        "(d bce); not converged: d l2 (at the epoch cap; z): a ranking that involves them compares training speed as "
-        "well as the objective"
+        "no seed's late linear trend rising), 1 of them by patience with a rise of up to 1.26 points per 10 epochs not "
+        "excluded (d bce); not converged: d l2 (at the epoch cap; z): a ranking that involves them compares training "
+        "speed as well as the objective"
     )
     assert be.patience_clause(table.assign(flat_at_patience_stop="1 of 1")) == ""
     assert be.patience_clause(table.drop(columns="flat_at_patience_stop")) == ""  # an older table
