@@ -139,14 +139,33 @@ def change_after(m: np.ndarray, k: int) -> float:
     return float(np.nanmean(box) - np.nanmean(across))
 
 
-def progressive(m: np.ndarray) -> float:
-    """Minus the Spearman correlation between layer distance |i - j| and CKA over every pair i < j."""
+def progressive(m: np.ndarray, positions=None) -> float:
+    """Minus the Spearman correlation between layer distance |i - j| and CKA over every pair i < j (``positions``:
+    the layers' places in the network when ``m`` is a sub-matrix, so the distance stays the depth apart)."""
     m = np.asarray(m, dtype=float)
+    pos = np.arange(len(m)) if positions is None else np.asarray(positions)
     i, j = np.triu_indices(len(m), 1)
     vals = m[i, j]
     if len(vals) < 3 or np.allclose(vals, vals[0]):
         return float("nan")
-    return float(-stats.spearmanr(j - i, vals).statistic)
+    return float(-stats.spearmanr(pos[j] - pos[i], vals).statistic)
+
+
+def scores_without(m: np.ndarray, names, paper_layer: int, drop) -> dict:
+    """The three claim scores of one heatmap (``model_scores``' columns) with the layers ``drop`` (0-based) left out:
+    the late box still starts at the paper's layer (or the first kept layer after it), the stages are the kept
+    layers', and the progressive score's distances are the kept layers' places in the network (review25s14run m7:
+    what a dark line does to the scores the claims read; NaN where a score is undefined, e.g. one stage only)."""
+    m = np.asarray(m, dtype=float)
+    keep = np.setdiff1d(np.arange(len(m)), np.asarray(list(drop), dtype=int))
+    sub = m[np.ix_(keep, keep)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a mean of no pairs: NaN
+        return {
+            "change_after": change_after(sub, 1 + int((keep < paper_layer - 1).sum())),
+            "block_score": block_score(sub, [names[i] for i in keep]),
+            "progressive": progressive(sub, keep),
+        }
 
 
 def change_profile(m: np.ndarray) -> np.ndarray:

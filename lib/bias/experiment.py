@@ -762,14 +762,19 @@ ISOLATED_WINDOW = 4
 
 
 def isolated_layers(
-    cka_mats: dict, names, threshold: float = ISOLATED_CKA, relative: float = ISOLATED_RELATIVE
+    cka_mats: dict,
+    names,
+    threshold: float = ISOLATED_CKA,
+    relative: float = ISOLATED_RELATIVE,
+    paper_layer: int = PAPER_LAYER,
 ) -> pd.DataFrame:
     """The layers of each heatmap whose CKA to every other layer is below ``threshold``, or whose mean CKA to the other
     layers is below ``relative`` x the brightest such mean within ``ISOLATED_WINDOW`` layers on each side (a near-zero
     or dark row and column: e.g. a ReLU whose units are all dead on the probe images, or a layer whose features one
     direction dominates), with their largest and mean CKA to the other layers and the heatmap's mean off-diagonal CKA
     with and without them, so that a reader sees what a dark line in a panel is and whether it moves the summary scores
-    (review25s12b m5)."""
+    (review25s12b m5), and the heatmap's three claim scores (``cka_claims.model_scores``, the late box from
+    ``paper_layer``) with and without them (``cka_claims.scores_without``, review25s14run m7)."""
     rows = []
     for (d, o), m in cka_mats.items():
         m = np.asarray(m, dtype=float)
@@ -789,6 +794,9 @@ def isolated_layers(
             continue
         keep = np.setdiff1d(np.arange(len(m)), bad)
         sub = m[np.ix_(keep, keep)]
+        full = cka_claims.scores_without(m, names, paper_layer, [])
+        without = cka_claims.scores_without(m, names, paper_layer, bad)
+        scores = {**full, **{f"{k}_without_isolated": v for k, v in without.items()}}
         for i in bad:
             rows.append(
                 {
@@ -801,11 +809,16 @@ def isolated_layers(
                     "brightest_neighbour_mean": float(sides[i]),
                     "mean_offdiag": float(np.nanmean(m[off])),
                     "mean_offdiag_without_isolated": float(np.nanmean(sub[~np.eye(len(sub), dtype=bool)])),
+                    **{k: scores[k] for k in SCORE_COLUMNS},
                 }
             )
     cols = ["dataset", "objective", "layer", "name", "max_cka_to_other_layers", "mean_cka_to_other_layers"]
-    cols += ["brightest_neighbour_mean", "mean_offdiag"]
-    return pd.DataFrame(rows, columns=[*cols, "mean_offdiag_without_isolated"])
+    cols += ["brightest_neighbour_mean", "mean_offdiag", "mean_offdiag_without_isolated"]
+    return pd.DataFrame(rows, columns=[*cols, *SCORE_COLUMNS])
+
+
+#: the claim scores of ``isolated_layers``, each with and without the isolated layers
+SCORE_COLUMNS = [c + tail for c in ("change_after", "block_score", "progressive") for tail in ("", "_without_isolated")]
 
 
 def distinct_runs(runs: pd.DataFrame) -> pd.DataFrame:

@@ -820,3 +820,26 @@ def test_converged_by_patience_says_the_rise_it_does_not_exclude():
     )
     assert be.patience_clause(table.assign(flat_at_patience_stop="1 of 1")) == ""
     assert be.patience_clause(table.drop(columns="flat_at_patience_stop")) == ""  # an older table
+
+
+def test_isolated_layers_give_the_claim_scores_without_them():
+    """review25s14run m7: the cka_isolated_layers table gives the heatmap's claim scores with and without its dark
+    lines (the box still from the paper's layer, the progressive distances the layers' places in the network)."""
+    m = np.full((6, 6), 0.8)
+    m[3:, 3:] = 0.9
+    m[1, :] = m[:, 1] = 0.02
+    np.fill_diagonal(m, 1.0)
+    names = ["conv1", "bn1", "layer1.0.conv1", "layer4.0.conv1", "layer4.0.bn1", "layer4.0.relu"]
+    t = be.isolated_layers({("d", "sce"): m}, names, paper_layer=4)
+    assert list(t["name"]) == ["bn1"]
+    row = t.iloc[0]
+    full = cka_claims.model_scores({("d", "sce", 0): m}, names, 4).iloc[0]
+    for k in ("change_after", "block_score", "progressive"):
+        assert row[k] == pytest.approx(full[k])
+    assert row["change_after"] == pytest.approx(0.9 - (2 * 0.8 + 0.02) / 3)
+    assert row["change_after_without_isolated"] == pytest.approx(0.9 - 0.8)  # the box from layer 4 still
+    assert row["block_score_without_isolated"] == pytest.approx(0.9 - 0.8)  # stem {conv1}, layer1, layer4 {3 layers}
+    # the progressive score keeps the depth apart: a graded heatmap stays perfectly progressive without a layer
+    graded = np.fromfunction(lambda i, j: 1 - np.abs(i - j) / 10, (6, 6))
+    assert cka_claims.scores_without(graded, names, 4, [2])["progressive"] == pytest.approx(1.0)
+    assert cka_claims.progressive(graded[np.ix_([0, 1, 3, 4, 5], [0, 1, 3, 4, 5])]) < 0.99  # renumbered: not
