@@ -1023,6 +1023,11 @@ def matched_budget(history: pd.DataFrame, runs: pd.DataFrame, window: int = 1) -
     }
 
 
+def _points(x: float) -> str:
+    """'1 point', '0.5 points', '2 points' (``x`` in points, printed with :g)."""
+    return f"{x:g} point" + ("" if f"{x:g}" == "1" else "s")
+
+
 def _range(values) -> str:
     lo, hi = min(values), max(values)
     return f"{lo}" if lo == hi else f"{lo}-{hi}"
@@ -1072,6 +1077,9 @@ def matched_budget_lines(mb: dict) -> list[str]:
         )
         if mb["same_length"]:
             line += "; every model ran the same number of epochs, so the two coincide."
+        elif full["diff"] <= 0:  # no ranking on the claim's side over the whole runs: nothing for length to explain
+            line += ". Over the whole runs the difference is not on the claim's side: there is no ranking here for the "
+            line += "longer runs to explain."
         else:
             shrink = abs(part["diff"]) < abs(full["diff"]) or np.sign(part["diff"]) != np.sign(full["diff"])
             line += (
@@ -1352,7 +1360,7 @@ def reductions(
         + f"(paper: patience {PAPER_PATIENCE} on the raw curve, no cap); {at_cap} of {len(runs)} runs ran to epoch "
         f"{cfg.max_epochs}" + (f" ({there})" if there else "") + "; a patience "
         "stop is not a plateau: the convergence table calls a curve a plateau only when the upper 95 % bound of its "
-        f"late slope x {GAIN_EPOCHS} epochs is below {100 * cfg.plateau_tolerance:g} points, and otherwise states the "
+        f"late slope x {GAIN_EPOCHS} epochs is below {_points(100 * cfg.plateau_tolerance)}, and otherwise states the "
         f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
         "training in "
         + ("float32" if cfg.precision == "fp32" else "bfloat16 autocast (weights and evaluation float32)"),

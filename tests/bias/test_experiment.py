@@ -843,3 +843,43 @@ def test_isolated_layers_give_the_claim_scores_without_them():
     graded = np.fromfunction(lambda i, j: 1 - np.abs(i - j) / 10, (6, 6))
     assert cka_claims.scores_without(graded, names, 4, [2])["progressive"] == pytest.approx(1.0)
     assert cka_claims.progressive(graded[np.ix_([0, 1, 3, 4, 5], [0, 1, 3, 4, 5])]) < 0.99  # renumbered: not
+
+
+def test_matched_budget_explains_only_a_ranking_on_the_claims_side_and_points_agree_in_number():
+    """review25s14run nits: 'not smaller at the matched budget: the longer runs do not appear to explain it' only
+    when the whole-run difference is on the claim's side (> 0); the reductions say '1 point', not '1 points'."""
+
+    def test(diff, ci95, p_holm):
+        return {"diff": diff, "ci95": ci95, "p_holm": p_holm, "verdict": "not significant", "n_seeds": 2,
+                "compared": "bce vs l2"}  # fmt: skip
+
+    def mb(whole, first):
+        return {
+            "budget_epochs": {"d": 30},
+            "same_length": False,
+            "whole_runs": {"best_is_probabilistic": whole},
+            "first_n": {"best_is_probabilistic": first},
+        }
+
+    head = (
+        "- Matched training budget, best_is_probabilistic (smoothed validation accuracy: the trailing mean that "
+        "patience and the checkpoint read, paired over 2 seeds): "
+    )
+    below = be.matched_budget_lines(mb(test(-0.0015, 0.0618, 0.814), test(-0.0023, 0.0724, 0.756)))
+    assert below == [
+        head + "-0.15 points (unadjusted 95% CI ±6.18, Holm p = 0.814: not significant; bce vs l2) over the whole "
+        "runs; -0.23 points (unadjusted 95% CI ±7.24, Holm p = 0.756: not significant; bce vs l2) within the first N "
+        "epochs of every run (N = the shortest run: d 30). Over the whole runs the difference is not on the claim's "
+        "side: there is no ranking here for the longer runs to explain."
+    ]
+    above = be.matched_budget_lines(mb(test(0.0053, 0.0316, 0.559), test(0.0087, 0.0664, 0.692)))
+    assert above[0].endswith(
+        "(N = the shortest run: d 30). The difference is not smaller at the matched budget (a point comparison, not "
+        "tested): the longer runs do not appear to explain it."
+    )
+    assert [be._points(x) for x in (1.0, 0.5, 2.0)] == ["1 point", "0.5 points", "2 points"]
+    runs = pd.DataFrame(
+        [{"dataset": "d", "objective": "sce", "seed": 0, "best_epoch": 3, "epochs": 5, "trained_as": "sce"}]
+    )
+    text = be.reductions(experiment_config(max_epochs=30, plateau_tolerance=0.01), runs)
+    assert "late slope x 10 epochs is below 1 point, and otherwise states the rise" in text
