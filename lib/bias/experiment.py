@@ -29,11 +29,10 @@ from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
 from lib.bias.synth import PALETTE
 from lib.bias.training import TrainConfig, normalise, quiet, to_tensor
-from lib.core import paths
+from lib.core import paths, report
 from lib.core.device import pick_device
 from lib.core.sampling import subsample
 from lib.core.seeding import seed_everything
-from lib.core.stats import interval_holds
 
 
 @dataclass(frozen=True)
@@ -1937,22 +1936,32 @@ def guard_lines(summary_: dict) -> list[str]:
 
 
 def ranking_word(test: dict) -> str:
-    """The report's reading (``lib.core.report.assess``) of one ranking test against the paper's signed effect:
-    "not comparable" when the paper's own values do not show the ranking (effect <= 0), "reproduced" when the test
-    supports it, "underpowered" when the unadjusted paired interval holds the effect or lies wholly on the claim's
-    side of 0 without the adjusted p, else "not reproduced" (the interval excludes the effect)."""
+    """The report's reading of one ranking test against the paper's signed effect, by the report's own function:
+    ``lib.core.report.assess`` on a one-off claim shaped like nb04's ranking claims in claims.yaml (paper value
+    "supported", the paper's effect a ``{higher, lower}`` difference of two Table 3 values, here ``paper_effect`` and
+    0, the paired interval at ``effect_ci``), so the two cannot drift apart. In short: "reproduced" when the test
+    supports the claim; "not comparable" when the paper's own values do not show the ranking (effect <= 0);
+    "underpowered" when the unadjusted paired interval holds the effect or lies wholly on the claim's side of 0
+    without the adjusted p; else "not reproduced" (the interval excludes the effect). A test without a verdict word is
+    read as not significant; "not measured" without an effect, a difference or an interval."""
     effect, diff, half = test.get("paper_effect"), test.get("diff"), test.get("ci95")
     if effect is None or diff is None or half is None:
         return "not measured"
-    if effect <= 0:
-        return "not comparable"
-    if test.get("verdict") == "supported":
-        return "reproduced"
-    if test.get("verdict") != "contradicted" and (
-        interval_holds((diff - half, diff + half), effect) or diff - half > 0
-    ):
-        return "underpowered"
-    return "not reproduced"
+    common = {"notebook": "04_cka_objectives", "claim": "ranking", "source": "", "cause": "measured"}
+    claim = report.Claim(
+        id="ranking",
+        paper_value="supported",
+        metric="test.verdict",
+        paper_effect={"higher": ["higher"], "lower": ["lower"], "how": "mean"},
+        effect_ci="test.ci95",
+        **common,
+    )
+    values = {  # the paper's effect as the difference of two paper values: effect - 0 is the effect, bit for bit
+        "higher": report.Claim(id="higher", paper_value=float(effect), metric="", **common),
+        "lower": report.Claim(id="lower", paper_value=0.0, metric="", **common),
+    }
+    metrics = {"test": {"diff": diff, "ci95": half, "verdict": test.get("verdict") or "not significant"}}
+    return report.assess(claim, metrics, claims=values).verdict
 
 
 def ranking_lines(summary_: dict) -> list[str]:

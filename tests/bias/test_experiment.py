@@ -459,6 +459,8 @@ def test_underpowered_is_the_reports_rule():
         (0.05, 0.02, 0.01, "not significant"),
         (0.03, 0.01, 0.09, "not significant"),
         (0.01, 0.05, -0.004, "not significant"),
+        (0.08, 0.05, -0.004, "supported"),  # the report reads the test first: "reproduced" (the old copy said
+        # "not comparable"; ranking_word now calls report.assess itself)
     ]
     for diff, half, effect, verdict in cases:
         test = {"diff": diff, "ci95": half, "verdict": verdict, "paper_effect": effect}
@@ -469,6 +471,19 @@ def test_underpowered_is_the_reports_rule():
         }
         got = report.assess(claim, metrics, claims=table).verdict
         assert be.ranking_word(test) == got, (diff, half, effect, verdict)
+    words = [be.ranking_word({"diff": d, "ci95": h, "verdict": v, "paper_effect": e}) for d, h, e, v in cases]
+    assert words == [
+        "underpowered",
+        "not reproduced",
+        "not reproduced",
+        "underpowered",
+        "reproduced",
+        "underpowered",
+        "underpowered",  # [0.02, 0.04] excludes the effect 0.09 but lies above 0: direction shown
+        "not comparable",
+        "reproduced",
+    ]
+    assert be.ranking_word({"diff": 0.01, "ci95": None, "paper_effect": 0.02}) == "not measured"
 
 
 def test_zero_groups_name_the_cell_and_its_size():
