@@ -1939,8 +1939,9 @@ def ranking_word(test: dict) -> str:
     """The report's reading of one ranking test against the paper's signed effect, by the report's own function:
     ``lib.core.report.assess`` on a one-off claim shaped like nb04's ranking claims in claims.yaml (paper value
     "supported", the paper's effect a ``{higher, lower}`` difference of two Table 3 values, here ``paper_effect`` and
-    0, the paired interval at ``effect_ci``), so the two cannot drift apart. In short: "reproduced" when the test
-    supports the claim; "not comparable" when the paper's own values do not show the ranking (effect <= 0);
+    0, the paired interval at ``effect_ci``), so the two cannot drift apart. In short: "not comparable" when the
+    paper's own values do not show the ranking (effect <= 0), whatever the test; "reproduced" when the test supports
+    the claim;
     "underpowered" when the unadjusted paired interval holds the effect or lies wholly on the claim's side of 0
     without the adjusted p; else "not reproduced" (the interval excludes the effect). A test without a verdict word is
     read as not significant; "not measured" without an effect, a difference or an interval."""

@@ -459,8 +459,8 @@ def test_underpowered_is_the_reports_rule():
         (0.05, 0.02, 0.01, "not significant"),
         (0.03, 0.01, 0.09, "not significant"),
         (0.01, 0.05, -0.004, "not significant"),
-        (0.08, 0.05, -0.004, "supported"),  # the report reads the test first: "reproduced" (the old copy said
-        # "not comparable"; ranking_word now calls report.assess itself)
+        (0.08, 0.05, -0.004, "supported"),  # the paper's own values first: "not comparable" even for a supported
+        # test (review25s15run M1; ranking_word calls report.assess itself)
     ]
     for diff, half, effect, verdict in cases:
         test = {"diff": diff, "ci95": half, "verdict": verdict, "paper_effect": effect}
@@ -481,7 +481,7 @@ def test_underpowered_is_the_reports_rule():
         "underpowered",
         "underpowered",  # [0.02, 0.04] excludes the effect 0.09 but lies above 0: direction shown
         "not comparable",
-        "reproduced",
+        "not comparable",
     ]
     assert be.ranking_word({"diff": 0.01, "ci95": None, "paper_effect": 0.02}) == "not measured"
 
