@@ -1637,12 +1637,15 @@ def late_slope(valid_acc) -> dict:
     }
 
 
-def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: float) -> str:
+def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: float, ends: dict | None = None) -> str:
     """The convergence verdict of one (dataset, objective) from its seeds' ``late_slope``: ``RISING`` when
     some seed's slope interval lies above 0 (a linear trend over the second half of the curve, which can hold while
     the mean curve dips over the last epochs: the words say so, review25s14run m3); "plateau" only when every seed's
     ``gain_bound`` is below ``tolerance`` (an equivalence statement: a rise above the tolerance per ``GAIN_EPOCHS``
-    epochs is excluded); else the largest rise that is not excluded. Never "converged" on a patience stop alone."""
+    epochs is excluded); else the largest rise that is not excluded, with the seed it belongs to and how that seed
+    ended when ``ends`` ({seed: "stopped by patience" | "at the epoch cap"}) is given (review25s15run m2: C-CIFAR BCE
+    read "at the epoch cap; a rise of up to 2.61 ..." where the bound was the patience-stopped seed's and the capped
+    seed was flat). Never "converged" on a patience stop alone."""
     rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
     if rising:
         seeds = ("seeds " if len(rising) > 1 else "seed ") + ", ".join(str(s) for s in rising)
@@ -1654,7 +1657,12 @@ def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: flo
     gain = max(bounds)
     if gain < tolerance:
         return f"plateau (at most {100 * gain:+.2f} points per {GAIN_EPOCHS} epochs, tolerance {100 * tolerance:g})"
-    return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded"
+    whose = ""
+    if ends:
+        seed = max(slopes, key=lambda k: slopes[k]["gain_bound"])
+        mixed = len(set(ends.values())) > 1  # say how the seed ended only when the seeds ended differently
+        whose = f" (seed {seed}" + (f", {ends[seed]}" if mixed and seed in ends else "") + ")"
+    return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded{whose}"
 
 
 def flat_at_cap(slope: dict, tolerance: float) -> bool:
@@ -1728,7 +1736,10 @@ def convergence_table(
             int(r.seed): flat_at_cap(slopes[int(r.seed)], tolerance) for r, f in zip(grp.itertuples(), flags) if f
         }
         open_bounds = [slopes[s]["gain_bound"] for s, ok in flat_stop.items() if not ok]
-        verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance)
+        ends = {
+            int(r.seed): "stopped by patience" if f else "at the epoch cap" for r, f in zip(grp.itertuples(), flags)
+        }
+        verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance, ends)
         rows.append(
             {
                 "dataset": d,

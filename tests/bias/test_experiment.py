@@ -898,3 +898,20 @@ def test_matched_budget_explains_only_a_ranking_on_the_claims_side_and_points_ag
     )
     text = be.reductions(experiment_config(max_epochs=30, plateau_tolerance=0.01), runs)
     assert "late slope x 10 epochs is below 1 point, and otherwise states the rise" in text
+
+
+def test_convergence_verdict_names_the_seed_its_bound_belongs_to():
+    """review25s15run m2: C-CIFAR BCE read 'at the epoch cap; a rise of up to 2.61 ...' where the bound was seed 0's
+    (a patience stop) and the capped seed 1 was flat."""
+    slopes = {0: {"low": -0.0012, "gain_bound": 0.0261}, 1: {"low": -0.0001, "gain_bound": 0.009}}
+    ends = {0: "stopped by patience", 1: "at the epoch cap"}
+    assert be.convergence_verdict(slopes, 1, 2, 0.01, ends) == (
+        "at the epoch cap; a rise of up to 2.61 points per 10 epochs is not excluded (seed 0, stopped by patience)"
+    )
+    same = {0: "stopped by patience", 1: "stopped by patience"}
+    assert be.convergence_verdict(slopes, 2, 2, 0.01, same) == (
+        "stopped by patience; a rise of up to 2.61 points per 10 epochs is not excluded (seed 0)"
+    )
+    assert be.convergence_verdict(slopes, 1, 2, 0.01) == (
+        "at the epoch cap; a rise of up to 2.61 points per 10 epochs is not excluded"
+    )
