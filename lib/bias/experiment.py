@@ -29,11 +29,10 @@ from lib.bias.objectives import ALIASES, LABELS, MARGIN, PROBABILISTIC
 from lib.bias.resnet import ResNet18, count_parameters
 from lib.bias.synth import PALETTE
 from lib.bias.training import TrainConfig, normalise, quiet, to_tensor
-from lib.core import paths
+from lib.core import paths, report
 from lib.core.device import pick_device
 from lib.core.sampling import subsample
 from lib.core.seeding import seed_everything
-from lib.core.stats import interval_holds
 
 
 @dataclass(frozen=True)
@@ -762,14 +761,19 @@ ISOLATED_WINDOW = 4
 
 
 def isolated_layers(
-    cka_mats: dict, names, threshold: float = ISOLATED_CKA, relative: float = ISOLATED_RELATIVE
+    cka_mats: dict,
+    names,
+    threshold: float = ISOLATED_CKA,
+    relative: float = ISOLATED_RELATIVE,
+    paper_layer: int = PAPER_LAYER,
 ) -> pd.DataFrame:
     """The layers of each heatmap whose CKA to every other layer is below ``threshold``, or whose mean CKA to the other
     layers is below ``relative`` x the brightest such mean within ``ISOLATED_WINDOW`` layers on each side (a near-zero
     or dark row and column: e.g. a ReLU whose units are all dead on the probe images, or a layer whose features one
     direction dominates), with their largest and mean CKA to the other layers and the heatmap's mean off-diagonal CKA
     with and without them, so that a reader sees what a dark line in a panel is and whether it moves the summary scores
-    (review25s12b m5)."""
+    (review25s12b m5), and the heatmap's three claim scores (``cka_claims.model_scores``, the late box from
+    ``paper_layer``) with and without them (``cka_claims.scores_without``, review25s14run m7)."""
     rows = []
     for (d, o), m in cka_mats.items():
         m = np.asarray(m, dtype=float)
@@ -789,6 +793,9 @@ def isolated_layers(
             continue
         keep = np.setdiff1d(np.arange(len(m)), bad)
         sub = m[np.ix_(keep, keep)]
+        full = cka_claims.scores_without(m, names, paper_layer, [])
+        without = cka_claims.scores_without(m, names, paper_layer, bad)
+        scores = {**full, **{f"{k}_without_isolated": v for k, v in without.items()}}
         for i in bad:
             rows.append(
                 {
@@ -801,11 +808,16 @@ def isolated_layers(
                     "brightest_neighbour_mean": float(sides[i]),
                     "mean_offdiag": float(np.nanmean(m[off])),
                     "mean_offdiag_without_isolated": float(np.nanmean(sub[~np.eye(len(sub), dtype=bool)])),
+                    **{k: scores[k] for k in SCORE_COLUMNS},
                 }
             )
     cols = ["dataset", "objective", "layer", "name", "max_cka_to_other_layers", "mean_cka_to_other_layers"]
-    cols += ["brightest_neighbour_mean", "mean_offdiag"]
-    return pd.DataFrame(rows, columns=[*cols, "mean_offdiag_without_isolated"])
+    cols += ["brightest_neighbour_mean", "mean_offdiag", "mean_offdiag_without_isolated"]
+    return pd.DataFrame(rows, columns=[*cols, *SCORE_COLUMNS])
+
+
+#: the claim scores of ``isolated_layers``, each with and without the isolated layers
+SCORE_COLUMNS = [c + tail for c in ("change_after", "block_score", "progressive") for tail in ("", "_without_isolated")]
 
 
 def distinct_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -1010,6 +1022,11 @@ def matched_budget(history: pd.DataFrame, runs: pd.DataFrame, window: int = 1) -
     }
 
 
+def _points(x: float) -> str:
+    """'1 point', '0.5 points', '2 points' (``x`` in points, printed with :g)."""
+    return f"{x:g} point" + ("" if f"{x:g}" == "1" else "s")
+
+
 def _range(values) -> str:
     lo, hi = min(values), max(values)
     return f"{lo}" if lo == hi else f"{lo}-{hi}"
@@ -1059,6 +1076,9 @@ def matched_budget_lines(mb: dict) -> list[str]:
         )
         if mb["same_length"]:
             line += "; every model ran the same number of epochs, so the two coincide."
+        elif full["diff"] <= 0:  # no ranking on the claim's side over the whole runs: nothing for length to explain
+            line += ". Over the whole runs the difference is not on the claim's side: there is no ranking here for the "
+            line += "longer runs to explain."
         else:
             shrink = abs(part["diff"]) < abs(full["diff"]) or np.sign(part["diff"]) != np.sign(full["diff"])
             line += (
@@ -1264,7 +1284,8 @@ def probe_lines(probe: dict) -> list[str]:
 def plateau_sentence(convergence: pd.DataFrame) -> str:
     """One generated sentence against SPEC section 8 ("training to convergence (validation curves shown to
     plateau)"): how many (dataset, objective) rows of ``convergence_table`` are shown to plateau, and what the others
-    are (still rising; stopped by patience or at the epoch cap with a rise that is not excluded). '' when empty."""
+    are (a late linear trend rising; stopped by patience or at the epoch cap with a rise that is not excluded). '' when
+    empty."""
     if convergence is None or not len(convergence):
         return ""
     verdicts = convergence["verdict"].astype(str)
@@ -1273,11 +1294,11 @@ def plateau_sentence(convergence: pd.DataFrame) -> str:
     text = f"{k} of {n} {what} shown to plateau (SPEC section 8 asks for validation curves shown to plateau)"
     if k == n:
         return text
-    rising = int(verdicts.str.startswith("still rising").sum())
+    rising = int(verdicts.str.startswith(RISING).sum())
     short = int(verdicts.str.contains("too few epochs").sum())
     open_ = n - k - rising - short
     others = [
-        f"{rising} still rising" if rising else "",
+        f"{rising} with a rising late linear trend" if rising else "",
         f"{open_} stopped (by patience or at the epoch cap) with a rise above the tolerance not excluded"
         if open_
         else "",
@@ -1311,6 +1332,19 @@ def reductions(
         if len(runs) and "stopped_by_patience" in runs
         else 0
     )
+    # the kept checkpoint is the cap's own epoch: the curve was at its maximum when the run ended (review25s14run m2)
+    last = runs[runs["best_epoch"] >= cfg.max_epochs] if len(runs) and "best_epoch" in runs else runs.iloc[:0]
+    there = [
+        f"{stopped_there} of them a patience stop there" if stopped_there else "",
+        (
+            f"{len(last)} of them with the checkpoint at epoch {cfg.max_epochs} itself, the smoothed curve's maximum "
+            "at the run's last epoch: "
+            + ", ".join(f"{r.dataset} {r.objective} s{int(r.seed)}" for r in last.itertuples())
+        )
+        if len(last)
+        else "",
+    ]
+    there = "; ".join(t for t in there if t)
     items = [
         f"width {cfg.width:g} of ResNet18 ({cfg.n_parameters():,} parameters; paper: 1.0, 11.2 M)",
         f"{cfg.stem} stem",
@@ -1323,11 +1357,9 @@ def reductions(
         )
         + (f"and not before epoch {cfg.min_epochs} " if cfg.min_epochs > 1 else "")
         + f"(paper: patience {PAPER_PATIENCE} on the raw curve, no cap); {at_cap} of {len(runs)} runs ran to epoch "
-        f"{cfg.max_epochs}"
-        + (f" ({stopped_there} of them a patience stop there)" if stopped_there else "")
-        + "; a patience "
+        f"{cfg.max_epochs}" + (f" ({there})" if there else "") + "; a patience "
         "stop is not a plateau: the convergence table calls a curve a plateau only when the upper 95 % bound of its "
-        f"late slope x {GAIN_EPOCHS} epochs is below {100 * cfg.plateau_tolerance:g} points, and otherwise states the "
+        f"late slope x {GAIN_EPOCHS} epochs is below {_points(100 * cfg.plateau_tolerance)}, and otherwise states the "
         f"rise per {GAIN_EPOCHS} epochs that this run does not exclude",
         "training in "
         + ("float32" if cfg.precision == "fp32" else "bfloat16 autocast (weights and evaluation float32)"),
@@ -1579,6 +1611,8 @@ def pin_clause() -> str:
 
 #: the "most this run could still gain" is read per this many epochs
 GAIN_EPOCHS = 10
+#: the convergence verdict of a curve whose second-half slope interval lies above 0 (``convergence_verdict``)
+RISING = "late linear trend rising"
 
 
 def late_slope(valid_acc) -> dict:
@@ -1603,14 +1637,19 @@ def late_slope(valid_acc) -> dict:
     }
 
 
-def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: float) -> str:
-    """The convergence verdict of one (dataset, objective) from its seeds' ``late_slope``: "still rising" when
-    some seed's slope interval lies above 0; "plateau" only when every seed's ``gain_bound`` is below ``tolerance``
-    (an equivalence statement: a rise above the tolerance per ``GAIN_EPOCHS`` epochs is excluded); else the
-    largest rise that is not excluded. Never "converged" on a patience stop alone."""
+def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: float, ends: dict | None = None) -> str:
+    """The convergence verdict of one (dataset, objective) from its seeds' ``late_slope``: ``RISING`` when
+    some seed's slope interval lies above 0 (a linear trend over the second half of the curve, which can hold while
+    the mean curve dips over the last epochs: the words say so, review25s14run m3); "plateau" only when every seed's
+    ``gain_bound`` is below ``tolerance`` (an equivalence statement: a rise above the tolerance per ``GAIN_EPOCHS``
+    epochs is excluded); else the largest rise that is not excluded, with the seed it belongs to and how that seed
+    ended when ``ends`` ({seed: "stopped by patience" | "at the epoch cap"}) is given (review25s15run m2: C-CIFAR BCE
+    read "at the epoch cap; a rise of up to 2.61 ..." where the bound was the patience-stopped seed's and the capped
+    seed was flat). Never "converged" on a patience stop alone."""
     rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
     if rising:
-        return "still rising (seed " + ", ".join(str(s) for s in rising) + ")"
+        seeds = ("seeds " if len(rising) > 1 else "seed ") + ", ".join(str(s) for s in rising)
+        return f"{RISING} (second-half slope above 0 in {seeds})"
     bounds = [v["gain_bound"] for v in slopes.values()]
     how = "stopped by patience" if stopped == n_seeds else "at the epoch cap"
     if not bounds or any(b is None for b in bounds):
@@ -1618,7 +1657,12 @@ def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: flo
     gain = max(bounds)
     if gain < tolerance:
         return f"plateau (at most {100 * gain:+.2f} points per {GAIN_EPOCHS} epochs, tolerance {100 * tolerance:g})"
-    return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded"
+    whose = ""
+    if ends:
+        seed = max(slopes, key=lambda k: slopes[k]["gain_bound"])
+        mixed = len(set(ends.values())) > 1  # say how the seed ended only when the seeds ended differently
+        whose = f" (seed {seed}" + (f", {ends[seed]}" if mixed and seed in ends else "") + ")"
+    return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded{whose}"
 
 
 def flat_at_cap(slope: dict, tolerance: float) -> bool:
@@ -1642,7 +1686,8 @@ def convergence_table(
     """Did training stop on a plateau? Per (dataset, objective) of the trained models: how many seeds stopped by
     patience (the run's own flag, ``stopped_by_patience``: a stop at the cap's epoch counts; older runs without it:
     fewer epochs than the cap), the kept checkpoints' epochs (``best_epochs``: the best of the smoothed curve patience
-    reads), the raw maxima's epochs (``raw_best_epochs``), how many checkpoints predate min_epochs, the range of the
+    reads), the raw maxima's epochs (``raw_best_epochs``), how many checkpoints predate min_epochs, how many are the
+    cap's own epoch (``checkpoint_at_cap``: the smoothed curve was at its maximum when the run ended), the range of the
     seed-mean validation curve over its last ``window`` epochs and the seed noise there (mean over those epochs of the
     standard deviation across seeds), how many runs that reached the cap are flat at their end (``flat_at_cap``: a
     rise above ``tolerance`` per 10 epochs excluded for that run), per seed the least-squares slope of the second
@@ -1650,13 +1695,16 @@ def convergence_table(
     ``GAIN_EPOCHS`` (``max_gain_per_10_epochs``: the most a run could still gain per 10 epochs at its late trend),
     ``convergence_verdict`` against ``tolerance`` (params ``plateau_tolerance``: the stricter reading, an
     equivalence test on the slope, over every seed) and ``converged``: every seed stopped by patience or flat at the
-    cap, and no seed still rising (the issue's reading, "flat at the end or stopped by patience"; a "plateau" is
-    always converged, a patience stop need not be a plateau). A patience stop at ``min_epochs`` that the minimum
-    forced (more than ``patience`` epochs after the kept checkpoint: patience had run out before it) is no evidence
-    of a plateau: the model never
-    improved after its first epochs, and its curve may still be moving (review25s13run M1: C-CIFAR L2 seed 1 fell,
-    then rose through epoch 20). Such a seed must be flat by the same slope rule as a capped one
-    (``flat_at_min_stop``)."""
+    cap, and no seed's late linear trend rising (the issue's reading, "flat at the end or stopped by patience"; a
+    "plateau" is always converged, a patience stop need not be a plateau). A patience stop at ``min_epochs`` that the
+    minimum forced (more than ``patience`` epochs after the kept checkpoint: patience had run out before it) is no
+    evidence of a plateau: the model never improved after its first epochs, and its curve may still be moving
+    (review25s13run M1: C-CIFAR L2 seed 1 fell, then rose through epoch 20). Such a seed must be flat by the same
+    slope rule as a capped one (``flat_at_min_stop``). Any other patience stop counts as converged (the issue's
+    reading) whether or not it is flat by that rule: ``flat_at_patience_stop`` counts the patience-stopped seeds that
+    are, and ``patience_rise_per_10_epochs`` is the largest rise per 10 epochs not excluded for the others (None when
+    none, or too few epochs for a slope), so that a "converged" resting on such stops is said so (review25s14run
+    m1)."""
     rows = []
     distinct = distinct_runs(runs)
     for (d, o), grp in distinct.groupby(["dataset", "objective"], sort=False):
@@ -1683,7 +1731,15 @@ def convergence_table(
             if f and int(r.epochs) <= min_epochs < max_epochs and int(r.epochs) - int(r.best_epoch) > patience
         ]
         flat_min = {s: flat_at_cap(slopes[s], tolerance) for s in at_min}
-        verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance)
+        # patience stops that converge by the issue's reading without being flat by the slope rule (review25s14run m1)
+        flat_stop = {
+            int(r.seed): flat_at_cap(slopes[int(r.seed)], tolerance) for r, f in zip(grp.itertuples(), flags) if f
+        }
+        open_bounds = [slopes[s]["gain_bound"] for s, ok in flat_stop.items() if not ok]
+        ends = {
+            int(r.seed): "stopped by patience" if f else "at the epoch cap" for r, f in zip(grp.itertuples(), flags)
+        }
+        verdict = convergence_verdict(slopes, stopped, int(len(grp)), tolerance, ends)
         rows.append(
             {
                 "dataset": d,
@@ -1695,11 +1751,15 @@ def convergence_table(
                     ", ".join(str(int(e)) for e in grp["raw_best_epoch"]) if "raw_best_epoch" in grp else "n/a"
                 ),
                 "kept_before_min_epochs": int(grp["before_min_epochs"].sum()) if "before_min_epochs" in grp else 0,
+                # the kept checkpoint is the cap's own epoch: the curve peaked where the run ended (review25s14run m2)
+                "checkpoint_at_cap": f"{int((grp['best_epoch'] >= max_epochs).sum())} of {len(grp)}",
                 "epochs_run": ", ".join(str(int(e)) for e in grp["epochs"]),
                 f"last_{window}_range": spread,
                 "seed_noise": noise,
                 "flat_at_cap": f"{sum(bool(v) for v in flat.values())} of {len(flat)}",
                 "flat_at_min_stop": f"{sum(bool(v) for v in flat_min.values())} of {len(flat_min)}",
+                "flat_at_patience_stop": f"{sum(bool(v) for v in flat_stop.values())} of {len(flat_stop)}",
+                f"patience_rise_per_{GAIN_EPOCHS}_epochs": max((b for b in open_bounds if b is not None), default=None),
                 "slope_second_half": "; ".join(
                     f"s{s}: n/a"
                     if v["slope"] is None
@@ -1711,9 +1771,7 @@ def convergence_table(
                 ),
                 "tolerance": tolerance,
                 "verdict": verdict,
-                "converged": bool(
-                    all(flat.values()) and all(flat_min.values()) and not verdict.startswith("still rising")
-                ),
+                "converged": bool(all(flat.values()) and all(flat_min.values()) and not verdict.startswith(RISING)),
             }
         )
     return pd.DataFrame(rows)
@@ -1727,6 +1785,29 @@ def converged_flags(convergence: pd.DataFrame) -> dict:
     return out
 
 
+def patience_clause(convergence: pd.DataFrame) -> str:
+    """', k of them by patience with a rise of up to X points per 10 epochs not excluded (<names>)': the converged
+    (dataset, objective) of ``convergence_table`` with a patience-stopped seed that is not flat by the slope rule
+    (``flat_at_patience_stop``), and the largest such rise (review25s14run m1: 'converged' by the issue's reading is
+    not a plateau); '' when none, or for a table without those columns."""
+    col = f"patience_rise_per_{GAIN_EPOCHS}_epochs"
+    if "flat_at_patience_stop" not in convergence or col not in convergence:
+        return ""
+    ok = convergence[convergence["converged"].astype(bool)]
+    split = [str(v).split(" of ") for v in ok["flat_at_patience_stop"]]
+    open_ = ok[np.array([int(k) < int(n) for k, n in split], dtype=bool)]
+    if not len(open_):
+        return ""
+    bounds = [float(b) for b in open_[col] if b is not None and pd.notna(b)]
+    rise = (
+        f"a rise of up to {100 * max(bounds):.2f} points per {GAIN_EPOCHS} epochs not excluded"
+        if bounds
+        else "too few epochs for a slope"
+    )
+    names = ", ".join(f"{r.dataset} {r.objective}" for r in open_.itertuples())
+    return f", {len(open_)} of them by patience with {rise} ({names})"
+
+
 def converged_sentence(convergence: pd.DataFrame) -> str:
     """How many objectives converged by the issue's reading (``convergence_table``'s ``converged``), naming the
     others ('' without a table)."""
@@ -1736,8 +1817,9 @@ def converged_sentence(convergence: pd.DataFrame) -> str:
     text = (
         f"{len(convergence) - len(bad)} of {len(convergence)} (dataset, objective) converged (every seed stopped by "
         "patience after the minimum number of epochs, or, at the epoch cap or stopped at that minimum, with a rise "
-        "above the plateau tolerance excluded for it; and none still rising)"
+        "above the plateau tolerance excluded for it; and no seed's late linear trend rising)"
     )
+    text += patience_clause(convergence)
     if len(bad):
         text += "; not converged: " + ", ".join(
             f"{r.dataset} {r.objective} ({r.verdict}"
@@ -1857,30 +1939,41 @@ def guard_lines(summary_: dict) -> list[str]:
         if bad:
             lines.append(
                 f"- {d}: training not converged for {', '.join(bad)} (convergence table: a seed at the epoch cap or "
-                "stopped at the minimum number of epochs without a rise above the tolerance excluded, or still "
-                "rising): a ranking that involves them compares training speed as "
+                "stopped at the minimum number of epochs without a rise above the tolerance excluded, or a seed's late "
+                "linear trend rising): a ranking that involves them compares training speed as "
                 "well as the objectives, and the report marks the ranking claims not comparable."
             )
     return lines
 
 
 def ranking_word(test: dict) -> str:
-    """The report's reading (``lib.core.report.assess``) of one ranking test against the paper's signed effect:
-    "not comparable" when the paper's own values do not show the ranking (effect <= 0), "reproduced" when the test
-    supports it, "underpowered" when the unadjusted paired interval holds the effect or lies wholly on the claim's
-    side of 0 without the adjusted p, else "not reproduced" (the interval excludes the effect)."""
+    """The report's reading of one ranking test against the paper's signed effect, by the report's own function:
+    ``lib.core.report.assess`` on a one-off claim shaped like nb04's ranking claims in claims.yaml (paper value
+    "supported", the paper's effect a ``{higher, lower}`` difference of two Table 3 values, here ``paper_effect`` and
+    0, the paired interval at ``effect_ci``), so the two cannot drift apart. In short: "not comparable" when the
+    paper's own values do not show the ranking (effect <= 0), whatever the test; "reproduced" when the test supports
+    the claim;
+    "underpowered" when the unadjusted paired interval holds the effect or lies wholly on the claim's side of 0
+    without the adjusted p; else "not reproduced" (the interval excludes the effect). A test without a verdict word is
+    read as not significant; "not measured" without an effect, a difference or an interval."""
     effect, diff, half = test.get("paper_effect"), test.get("diff"), test.get("ci95")
     if effect is None or diff is None or half is None:
         return "not measured"
-    if effect <= 0:
-        return "not comparable"
-    if test.get("verdict") == "supported":
-        return "reproduced"
-    if test.get("verdict") != "contradicted" and (
-        interval_holds((diff - half, diff + half), effect) or diff - half > 0
-    ):
-        return "underpowered"
-    return "not reproduced"
+    common = {"notebook": "04_cka_objectives", "claim": "ranking", "source": "", "cause": "measured"}
+    claim = report.Claim(
+        id="ranking",
+        paper_value="supported",
+        metric="test.verdict",
+        paper_effect={"higher": ["higher"], "lower": ["lower"], "how": "mean"},
+        effect_ci="test.ci95",
+        **common,
+    )
+    values = {  # the paper's effect as the difference of two paper values: effect - 0 is the effect, bit for bit
+        "higher": report.Claim(id="higher", paper_value=float(effect), metric="", **common),
+        "lower": report.Claim(id="lower", paper_value=0.0, metric="", **common),
+    }
+    metrics = {"test": {"diff": diff, "ci95": half, "verdict": test.get("verdict") or "not significant"}}
+    return report.assess(claim, metrics, claims=values).verdict
 
 
 def ranking_lines(summary_: dict) -> list[str]:

@@ -208,6 +208,36 @@ def late_start(history: pd.DataFrame, runs: pd.DataFrame | None = None) -> int:
     return max(1, int(np.median(best)) - LATE_BEFORE_BEST) if best else 1
 
 
+#: the smallest vertical distance between two left-edge checkpoint markers, as a share of the zoom panel's height
+EDGE_GAP = 0.07
+
+
+def spread(values, gap: float, top: float) -> list[float]:
+    """``values`` moved apart so that any two are at least ``gap`` apart, in their order (ties in input order), each
+    moved as little as a sweep up and then down from ``top`` allows (the markers at the zoom's left edge)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ys = [float(values[i]) for i in order]
+    for k in range(1, len(ys)):
+        ys[k] = max(ys[k], ys[k - 1] + gap)
+    if ys and ys[-1] > top:
+        ys[-1] = top
+        for k in range(len(ys) - 2, -1, -1):
+            ys[k] = min(ys[k], ys[k + 1] - gap)
+    out = [0.0] * len(values)
+    for i, y in zip(order, ys):
+        out[i] = y
+    return out
+
+
+def _marker(ax, x, y, colour, marker: str, size: float, clip: bool = True):
+    """One checkpoint marker: the objective's colour with a thin black edge (``clip`` False: drawn past the axes)."""
+    (line,) = ax.plot(
+        [x], [y], color=colour, marker=marker, ms=size, ls="none", markeredgecolor="black", markeredgewidth=0.5,
+        clip_on=clip,
+    )  # fmt: skip
+    return line
+
+
 def plot_valid_curves(
     history: pd.DataFrame,
     aliases: Mapping[str, str] | None = None,
@@ -221,7 +251,8 @@ def plot_valid_curves(
     on); thin: each seed; bottom row also each seed's smoothed curve (dashed: the trailing mean patience and the
     checkpoint read, ``valid_smoothed``) with its kept checkpoint (star, ``checkpoint_epochs``: ``runs``'s
     ``best_epoch`` when given); a checkpoint before the zoom is a left-pointing triangle at the panel's left edge, at
-    its value clipped to the panel (review25s13run m3: the early checkpoints were the ones left out).
+    its value clipped to the panel (review25s13run m3: the early checkpoints were the ones left out), labelled with its
+    epoch and moved apart from the others there (``spread``: at least ``EDGE_GAP`` of the panel's height).
 
     aliases: ``{alias: twin}`` objectives not trained separately (NLL = SCE): their curves are the twin's, so they
     are not drawn again and the twin's label names them (SCE is never hidden under NLL). The canvas has a fixed
@@ -247,19 +278,9 @@ def plot_valid_curves(
                         at = g[g["epoch"] == kept.get((str(o), int(seed)), -1)]
                         best = at.iloc[0] if len(at) else g.loc[g["valid_smoothed"].idxmax()]
                         if best["epoch"] < start:
-                            early.append((colour, float(best["valid_smoothed"])))
+                            early.append((colour, float(best["valid_smoothed"]), int(best["epoch"])))
                             continue
-                        (ck,) = ax.plot(
-                            [best["epoch"]],
-                            [best["valid_smoothed"]],
-                            color=colour,
-                            marker="*",
-                            ms=9,
-                            ls="none",
-                            markeredgecolor="black",
-                            markeredgewidth=0.5,
-                        )
-                        extra["kept checkpoint"] = ck
+                        extra["kept checkpoint"] = _marker(ax, best["epoch"], best["valid_smoothed"], colour, "*", 9)
                 common = grp.groupby("seed")["epoch"].max().min()
                 curve = grp[grp["epoch"] <= common].groupby("epoch")["valid_acc"].mean()
                 (line,) = ax.plot(curve.index, curve.values, color=colour, marker="o", ms=3, lw=1.6)
@@ -271,19 +292,14 @@ def plot_valid_curves(
         if len(late):
             axes[1, col].set_ylim(lo - pad, hi + pad)
         axes[1, col].set_xlim(start - 0.5, float(sub["epoch"].max()) + 0.5)
-        for colour, value in early:  # kept before the zoom: at the left edge, the value clipped to the panel
-            (ed,) = axes[1, col].plot(
-                [start - 0.3],
-                [min(max(value, lo - pad / 2), hi + pad / 2)],
-                color=colour,
-                marker="<",
-                ms=7,
-                ls="none",
-                markeredgecolor="black",
-                markeredgewidth=0.5,
-                clip_on=False,
+        # kept before the zoom: at the left edge, the value clipped to the panel, spread apart so that none hides
+        # another (review25s14run nit), each labelled with its epoch
+        clipped = [min(max(value, lo - pad / 2), hi + pad / 2) for _, value, _ in early]
+        for (colour, _, epoch), y in zip(early, spread(clipped, EDGE_GAP * (hi - lo + 2 * pad), hi + pad / 2)):
+            extra["kept checkpoint before the zoom"] = _marker(axes[1, col], start - 0.3, y, colour, "<", 7, clip=False)
+            axes[1, col].annotate(
+                str(epoch), (start - 0.3, y), xytext=(5, 0), textcoords="offset points", fontsize=6, va="center"
             )
-            extra["kept checkpoint before the zoom"] = ed
         axes[0, col].set_title(d)
         axes[1, col].set_title(f"{d}: late epochs, from epoch {start}", fontsize=8)
         axes[1, col].set_xlabel("epoch")

@@ -415,7 +415,7 @@ def not_converged(claim: Claim, metrics: dict) -> str:
     return (
         "Training did not converge for: " + ", ".join(bad) + " = false (the notebook's convergence table: a seed "
         "at the epoch cap, or stopped at the minimum number of epochs, without a rise above the tolerance excluded, "
-        "or still rising). A ranking of models not shown to have stopped improving compares training speed as well "
+        "or a seed's late linear trend rising). A ranking of models not shown to have stopped improving compares training speed as well "
         "as the objectives."
     )
 

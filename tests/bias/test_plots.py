@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import pytest
 
 from lib.bias import plots
 
@@ -72,6 +73,16 @@ def test_a_checkpoint_before_the_zoom_is_marked_at_its_edge_and_the_runs_table_d
     assert all(ln.get_xdata()[0] == x0 + 0.2 for ln in edge)
     lo, hi = late_ax.get_ylim()
     assert all(lo <= ln.get_ydata()[0] <= hi for ln in edge)
+    # review25s14run nit: the two (same value) are moved apart and each carries its epoch
+    ys = sorted(ln.get_ydata()[0] for ln in edge)
+    assert ys[1] - ys[0] >= plots.EDGE_GAP * (hi - lo) - 1e-12
+    assert sorted(t.get_text() for t in late_ax.texts) == ["1", "1"]
     labels = [t.get_text() for t in late_ax.get_legend().get_texts()]
     assert "kept checkpoint before the zoom" in labels
     plt.close(fig)
+
+
+def test_spread_moves_markers_apart_in_order_and_below_the_top():
+    assert plots.spread([0.5, 0.5, 0.9], 0.1, 1.0) == pytest.approx([0.5, 0.6, 0.9])
+    assert plots.spread([0.95, 0.2, 0.95], 0.1, 1.0) == pytest.approx([0.9, 0.2, 1.0])  # pushed down from the top
+    assert plots.spread([0.3], 0.1, 1.0) == [0.3] and plots.spread([], 0.1, 1.0) == []
