@@ -346,11 +346,14 @@ def combined_verdict(claim: Claim, paper_protocol: str, honest: str | None) -> s
 
 @dataclass(frozen=True)
 class Assessment:
-    """One claim on one run: the one-word verdict, the measured detail, and the reasons (footnotes)."""
+    """One claim on one run: the one-word verdict, the measured detail, the reasons (footnotes) and, for a "not
+    comparable" verdict on measured numbers, ``why`` in a few words (the guard that stopped the reading, the
+    paper's values not showing a ranking, or the claim's own ``not_comparable`` reason), for tables without notes."""
 
     verdict: str
     detail: str
     reasons: tuple[str, ...] = ()
+    why: str = ""
 
 
 def _number(x: Any) -> float | None:
@@ -415,8 +418,8 @@ def not_converged(claim: Claim, metrics: dict) -> str:
     return (
         "Training did not converge for: " + ", ".join(bad) + " = false (the notebook's convergence table: a seed "
         "at the epoch cap, or stopped at the minimum number of epochs, without a rise above the tolerance excluded, "
-        "or a seed's late linear trend rising). A ranking of models not shown to have stopped improving compares training speed as well "
-        "as the objectives."
+        "or a seed's late linear trend rising). A ranking of models not shown to have stopped improving compares "
+        "training speed as well as the objectives."
     )
 
 
@@ -543,12 +546,13 @@ def assess(
         elif bare.verdict == "not comparable" and bare.detail.startswith(f"measured: {AGAINST_PAPER}"):
             numbers = _reword(bare.detail, "measured: ", "")
             why_word = [r for r in bare.reasons if r.startswith("The paper's own values give")]
-        why = "the models follow the bias" if followed else "training not converged"
-        shown = f"not read: {why} (the numbers alone: {numbers})" if guards else f"measured: {numbers}"
+        guard = "the models follow the bias" if followed else "training not converged"
+        shown = f"not read: {guard} (the numbers alone: {numbers})" if guards else f"measured: {numbers}"
         first = [claim.not_comparable] if claim.not_comparable else []
         order = [order_reason(claim, metrics, claims)] if numbers.startswith("reproduced") else []
+        short = guard if guards else (AGAINST_WHY if numbers.startswith(AGAINST_PAPER) else _first_words(first[0]))
         return Assessment(
-            "not comparable", shown, tuple([*first, *guards, *why_word, *[o for o in order if o], *notes])
+            "not comparable", shown, tuple([*first, *guards, *why_word, *[o for o in order if o], *notes]), short
         )
     reasons = [r for r in (protocols_note(claim), _honest_reason(claim, metrics, kind, detail)) if r]
     effect = paper_effect(claim, metrics, claims)  # a {higher, lower} effect without its claims: a clear error
@@ -559,7 +563,9 @@ def assess(
             "the paper's numbers do not show cannot be reproduced or refuted here.",
         )
         word = _reword(detail, "reproduced", str(ours)) if isinstance(ours, str) else detail
-        return Assessment("not comparable", f"measured: {_against_paper(effect, word)}", tuple(reasons + notes))
+        return Assessment(
+            "not comparable", f"measured: {_against_paper(effect, word)}", tuple(reasons + notes), AGAINST_WHY
+        )
     if detail.startswith("reproduced"):
         order = order_reason(claim, metrics, claims)
         return Assessment("reproduced", detail, tuple(reasons + ([order] if order else []) + notes))
@@ -592,7 +598,13 @@ def assess(
     return Assessment("not reproduced", detail, tuple(reasons + notes))
 
 
-AGAINST_PAPER = "not comparable (the paper's own values do not show this ranking"
+AGAINST_WHY = "the paper's own values do not show this ranking"
+AGAINST_PAPER = f"not comparable ({AGAINST_WHY}"
+
+
+def _first_words(reason: str) -> str:
+    """A claim's ``not_comparable`` reason up to its first bracket or semicolon: its few words in README."""
+    return re.split(r" \(|;", str(reason), maxsplit=1)[0]
 
 
 def _against_paper(effect: float, detail: str) -> str:
@@ -833,6 +845,7 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
                     "data / configuration": _describe(metrics.get("meta", {}), claim.id) if metrics else "",
                     "verdict": a.verdict,
                     "detail": a.detail,
+                    "why": a.why,
                     "cause": claim.cause,
                     "section": claim.section,
                     "reasons": list(a.reasons),
@@ -855,6 +868,7 @@ def build_table(claims: list[Claim], metrics_root: Path = paths.METRICS) -> pd.D
         "data / configuration",
         "verdict",
         "detail",
+        "why",
         "cause",
         "section",
         "reasons",
@@ -930,21 +944,11 @@ def verdict_line(df: pd.DataFrame) -> str:
     return f"{len(part)} claims, real data: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS if v in counts) + "."
 
 
-def _short_why(verdict: str, detail: str, reasons: list) -> str:
-    """For tables without notes (README): why a claim is "not comparable", in a few words: the guard that stopped
-    the reading ("the models follow the bias", "training not converged"), the paper's values not showing a ranking,
-    or the claim's own ``not_comparable`` reason (the first reason on that path, up to its first bracket or
-    semicolon); '' for every other verdict (review25s15run nit: "ours: supported" beside "not comparable" with no
-    reason)."""
-    if verdict != "not comparable":
-        return ""
-    if detail.startswith("not read: ") and " (" in detail:
-        return ": " + detail[len("not read: ") :].split(" (", 1)[0]
-    if detail.startswith(f"measured: {AGAINST_PAPER}"):
-        return ": the paper's own values do not show this ranking"
-    if detail.startswith("measured: ") and reasons:
-        return ": " + re.split(r" \(|;", str(reasons[0]), maxsplit=1)[0]
-    return ""
+def _short_why(verdict: str, why: str) -> str:
+    """For tables without notes (README): ": <why>" beside a "not comparable" verdict that carries its few words
+    (:class:`Assessment` ``why``); '' for every other verdict (review25s15run nit: "ours: supported" beside "not
+    comparable" with no reason)."""
+    return f": {why}" if verdict == "not comparable" and why else ""
 
 
 def verdict_tables(
@@ -968,9 +972,7 @@ def verdict_tables(
                     _note_marks(list(r.get("interval notes (honest protocol)") or []), notes) if notes_inline else ""
                 )
             row["verdict"] = f"**{r['verdict']}**" + (
-                _note_marks(r["reasons"], notes)
-                if notes_inline
-                else _short_why(r["verdict"], r["detail"], r["reasons"])
+                _note_marks(r["reasons"], notes) if notes_inline else _short_why(r["verdict"], r["why"])
             )
             if links:
                 row["measured in"] = _section_link(nb, r["section"], VERDICT_RUN, r["variant"])

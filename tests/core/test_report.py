@@ -630,17 +630,28 @@ def test_a_ranking_the_papers_values_do_not_show_is_not_comparable_even_when_the
 
 
 def test_readme_says_in_a_few_words_why_a_claim_is_not_comparable():
-    why = report._short_why
-    assert why("not comparable", "not read: the models follow the bias (the numbers alone: x)", []) == (
-        ": the models follow the bias"
-    )
-    assert why("not comparable", "not read: training not converged (the numbers alone: x)", ["a"]) == (
-        ": training not converged"
-    )
+    """assess carries the few words as data (Assessment.why); README's cell shows them beside 'not comparable'."""
+    r = _claim(**RANKING)
+    followed = report.assess(r, _ranking_metrics("supported", worst=(0.0, 0.5)))
+    assert (followed.verdict, followed.why) == ("not comparable", "the models follow the bias")
+    unconverged = _ranking_metrics("supported")
+    unconverged["claims"]["converged"] = {"d": {"sce": True, "l1": False}}
+    both = _claim(**{**RANKING, "converged_metric": "claims.converged.d.*", "not_comparable": "x"})
+    assert report.assess(both, unconverged).why == "training not converged"  # a guard before the claim's reason
     reason = "CPU-reduced protocol (narrower ResNet18 and more), not the paper's; see x"
-    assert why("not comparable", "measured: reproduced (within ±0.03)", [reason]) == ": CPU-reduced protocol"
-    assert why("not comparable", "measured: x", ["forced: other data; the rest"]) == ": forced: other data"
-    against = f"measured: {report.AGAINST_PAPER}: effect -0.04; the test's own word: supported)"
-    assert why("not comparable", against, ["x"]) == ": the paper's own values do not show this ranking"
-    assert why("reproduced", "reproduced", []) == ""
-    assert why("not comparable", "synthetic data", ["x"]) == ""
+    own = report.assess(_claim(not_comparable=reason), {"claims": {"accuracy": 0.86}})
+    assert (own.detail, own.why) == ("measured: reproduced (within ±0.03)", "CPU-reduced protocol")
+    forced = report.assess(_claim(not_comparable="forced: other data; the rest"), {"claims": {"accuracy": 0.86}})
+    assert forced.why == "forced: other data"
+    rows = {cid: _claim(id=cid, paper_value=v, metric=f"claims.{cid}") for cid, v in (("p", 0.30), ("m", 0.34))}
+    effect = {"higher": ["p"], "lower": ["m"], "how": "max"}
+    against = _claim(**{**RANKING, "guard_metrics": {}, "paper_effect": effect})
+    claims = {**rows, against.id: against}
+    for extra in ({}, {"not_comparable": "CPU"}):  # the paper's values, with or without the claim's own reason
+        a = report.assess(replace(against, **extra), _ranking_metrics("supported"), claims=claims)
+        assert (a.verdict, a.why) == ("not comparable", "the paper's own values do not show this ranking")
+    assert report.assess(_claim(), {"claims": {"accuracy": 0.87}}).why == ""
+    assert report.assess(_claim(), {"claims": {"accuracy": 0.86}}, run="default").why == ""  # synthetic data
+    why = report._short_why
+    assert why("not comparable", "the models follow the bias") == ": the models follow the bias"
+    assert why("not comparable", "") == "" and why("reproduced", "x") == ""
