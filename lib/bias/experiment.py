@@ -144,7 +144,9 @@ class GridResult:
         model; empty when cka_bootstrap is 0); cka_untrained: (dataset, seed) -> (m, m) of the untrained baseline
     (``untrained_cka``, BatchNorm in eval mode) on the same probe images; cka_untrained_bn: the same with BatchNorm
     statistics recalibrated on those probe images; control_fits: ``{FitJob: result}`` of the negative control's fits
-    trained beside the grid (``lib.bias.fits``), for ``negative_control``."""
+    trained beside the grid (``lib.bias.fits``), for ``negative_control``; fit_cache: with the fit cache on
+    (``lib.bias.fits.FIT_CACHE_ENV``), the names of the fits read from it and of those trained (``from_cache``,
+    ``trained``); {} when it is off."""
 
     runs: pd.DataFrame
     history: pd.DataFrame
@@ -156,6 +158,7 @@ class GridResult:
     cka_untrained: dict = field(default_factory=dict)
     cka_untrained_bn: dict = field(default_factory=dict)
     control_fits: dict = field(default_factory=dict)
+    fit_cache: dict = field(default_factory=dict)
 
 
 def protocol_notes(cfg: ExperimentConfig) -> str:
@@ -255,11 +258,17 @@ def fit_data(data: dict, cfg: ExperimentConfig) -> dict:
     }
 
 
-def train_all(data: dict, cfg: ExperimentConfig, *, control: bool = True, progress: bool = True) -> dict:
+def train_all(
+    data: dict, cfg: ExperimentConfig, *, control: bool = True, progress: bool = True, stats: dict | None = None
+) -> dict:
     """Every training fit of ``data`` (the grid's distinct models and, with ``control``, the negative control's) in
-    up to ``cfg.workers`` processes (``lib.bias.fits.train_fits``): ``{FitJob: result}``."""
+    up to ``cfg.workers`` processes (``lib.bias.fits.train_fits``, with the fit cache when ``NB04_FIT_CACHE`` names
+    one; ``stats`` gets what came from it): ``{FitJob: result}``."""
     jobs = grid_jobs(data, cfg)[0] + (control_jobs(data, cfg) if control else [])
-    return fits.train_fits(jobs, fit_data(data, cfg), cfg.fit_spec(), cfg.workers, progress=progress)
+    spec = cfg.fit_spec()
+    return fits.train_fits(
+        jobs, fit_data(data, cfg), spec, cfg.workers, progress=progress, cache=fits.cache_dir(), stats=stats
+    )
 
 
 def run_grid(
@@ -287,7 +296,8 @@ def run_grid(
     eval mode and with BatchNorm statistics recalibrated on them.
     """
     cka_seed = cfg.seeds[0] if cka_seed is None else cka_seed
-    trained = train_all(data, cfg, control=control, progress=progress)
+    cache_stats = {}
+    trained = train_all(data, cfg, control=control, progress=progress, stats=cache_stats)
     spec = cfg.fit_spec()
     _, alias = grid_jobs(data, cfg)
     runs, hist, mats, names, probe, boot, base, base_bn = [], [], {}, [], {}, {}, {}, {}
@@ -345,7 +355,17 @@ def run_grid(
     grid = {(d, o): m for (d, o, s), m in mats.items() if s == cka_seed}
     control_fits = {k: v for k, v in trained.items() if k.control}
     return GridResult(
-        pd.DataFrame(runs), pd.DataFrame(hist), grid, names, mats, probe, boot, base, base_bn, control_fits
+        pd.DataFrame(runs),
+        pd.DataFrame(hist),
+        grid,
+        names,
+        mats,
+        probe,
+        boot,
+        base,
+        base_bn,
+        control_fits,
+        cache_stats if fits.cache_dir() is not None else {},
     )
 
 
@@ -603,7 +623,11 @@ def negative_control(
     missing = [j for j in jobs if j not in have]
     if missing:
         sub = {j.dataset: data[j.dataset] for j in missing}
-        have.update(fits.train_fits(missing, fit_data(sub, cfg), cfg.fit_spec(), cfg.workers, progress=progress))
+        have.update(
+            fits.train_fits(
+                missing, fit_data(sub, cfg), cfg.fit_spec(), cfg.workers, progress=progress, cache=fits.cache_dir()
+            )
+        )
     rows = []
     for job in jobs:
         res = have[job]
@@ -1221,7 +1245,8 @@ def metrics_meta(
         "augment": cfg.augment,
         "total_train_seconds": float(distinct_runs(result.runs)["seconds"].sum()),  # aliases not counted twice
         **timing,
-        "reductions": reductions(cfg, result.runs, clock, result.history),
+        **({"fit_cache": cache_counts(result.fit_cache)} if result.fit_cache else {}),
+        "reductions": reductions(cfg, result.runs, clock, result.history, fit_cache=result.fit_cache),
     }
 
 
@@ -1319,11 +1344,16 @@ AUGMENT_TEXT = {
 
 
 def reductions(
-    cfg: ExperimentConfig, runs: pd.DataFrame, clock: dict | None = None, history: pd.DataFrame | None = None
+    cfg: ExperimentConfig,
+    runs: pd.DataFrame,
+    clock: dict | None = None,
+    history: pd.DataFrame | None = None,
+    fit_cache: dict | None = None,
 ) -> str:
     """Generated Markdown: how this run departs from the paper's protocol (Sec. 3), from the configuration and
     the runs table (how many models were still improving at the epoch cap); with ``history`` (the validation
-    curves) also how many objectives are shown to plateau (``plateau_sentence``, review 25s5 M4)."""
+    curves) also how many objectives are shown to plateau (``plateau_sentence``, review 25s5 M4); ``fit_cache``
+    (``GridResult.fit_cache``): the run time says how many fits came from the fit cache."""
     runs = distinct_runs(runs) if len(runs) else runs
     at_cap = int((runs["epochs"] >= cfg.max_epochs).sum()) if len(runs) else 0
     # a patience stop can fall on the cap's epoch: "ran to the cap" counts it, "reached the cap unstopped" does not
@@ -1385,7 +1415,7 @@ def reductions(
         items.append(plateau_sentence(conv))
         items.append(converged_sentence(conv))
     if clock is not None:
-        items.append(budget_line(cfg, clock))
+        items.append(budget_line(cfg, clock, fit_cache))
     return "Reductions against the paper's protocol (this run): " + "; ".join(i for i in items if i) + "."
 
 
@@ -1583,14 +1613,35 @@ def stop_clock(clock: dict | None) -> dict | None:
     return clock
 
 
-def budget_line(cfg: ExperimentConfig, clock: dict | None) -> str:
-    """One generated sentence: this run's wall time against the budget, with the load beside it."""
+def cache_counts(fit_cache: dict) -> dict:
+    """``{"from_cache": k, "trained": n}`` of a run's ``GridResult.fit_cache``."""
+    return {k: len(fit_cache.get(k, [])) for k in ("from_cache", "trained")}
+
+
+def cache_clause(fit_cache: dict | None) -> str:
+    """With fits read from the fit cache: that the run time does not include their training, and where their
+    training time is; '' otherwise."""
+    c = cache_counts(fit_cache or {})
+    if not c["from_cache"]:
+        return ""
+    total = c["from_cache"] + c["trained"]
+    return (
+        f" ({c['from_cache']} of {total} training fits were read from the fit cache ({fits.FIT_CACHE_ENV}, "
+        "lib.bias.fits: the same code, data, settings and processor dispatch), so this time does not include "
+        "their training; the runs table's seconds are each fit's training time when it ran)"
+    )
+
+
+def budget_line(cfg: ExperimentConfig, clock: dict | None, fit_cache: dict | None = None) -> str:
+    """One generated sentence: this run's wall time against the budget, with the load beside it (and, with fits
+    read from the fit cache, that it does not include their training)."""
     clock = stop_clock(clock)
     if clock is None:
         return ""
     n = len(cfg.datasets)
     return (
-        f"this run took {clock['wall_seconds'] / 60:.1f} min against the {BUDGET_MINUTES}-min budget per dataset "
+        f"this run took {clock['wall_seconds'] / 60:.1f} min{cache_clause(fit_cache)} against the {BUDGET_MINUTES}-min "
+        "budget per dataset "
         f"({n} dataset{'s' if n > 1 else ''} here: {BUDGET_MINUTES * n} min), load average {clock['load_start']:.2f} "
         f"at its start and {clock['load_end']:.2f} at its end on {clock['cores']} cores, the training fits in "
         + ("this process" if cfg.workers == 1 else f"up to {cfg.workers} single-thread worker processes")

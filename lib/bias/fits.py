@@ -20,17 +20,34 @@ A fit that raises in a worker stops the run: the other workers are ended and ``F
 worker's exception and traceback; nothing has been written by then (the notebook writes its outputs after the
 grid). ``FloatingPointError`` (a non-finite loss) is returned as the fit's ``error`` instead when the job allows it
 (the negative control, whose divergence is a result).
+
+The fit cache (opt-in: the folder named by ``NB04_FIT_CACHE``; unset, every fit trains) keeps each fit's result
+under a key of everything the fit reads: its job, the ``FitSpec``, the digests of its dataset's arrays, the source
+of every file it runs (``FIT_CODE``), the torch / NumPy / Python versions, the processor dispatch in force and the
+thread count. A later run with the same key reads the result instead of training: the weights, history and test
+accuracies the fit returned, bit for bit, so a change to the analysis (CKA, tables, figures, text) reruns a notebook
+in minutes. Any change to what a fit reads is a new key, so a cached fit is never one the current code would train
+differently on this processor dispatch. Entries are written as each fit finishes (a temporary file, then a rename:
+never half-written); ``train_fits`` reports how many came from the cache and the notebook says so beside its run
+time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import json
 import multiprocessing
 import os
+import pickle
+import platform
+import tempfile
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,6 +55,7 @@ from tqdm import tqdm
 
 from lib.bias.resnet import ResNet18
 from lib.bias.training import TrainConfig, evaluate_groups, fit, normalise, quiet, to_tensor
+from lib.core import determinism
 from lib.core.determinism import THREAD_ENV
 from lib.core.seeding import seed_everything
 
@@ -138,6 +156,106 @@ def load_model(spec: FitSpec, result: dict) -> ResNet18:
     return model.eval()
 
 
+# ---- the opt-in fit cache ----
+#: the environment variable naming the fit cache folder (unset or empty: no cache, every fit trains)
+FIT_CACHE_ENV = "NB04_FIT_CACHE"
+#: the files whose code a fit runs (a change to any one of them is a new key); tests/bias/test_fits.py checks that
+#: importing this module loads no other file of lib
+FIT_CODE = (
+    "lib/bias/fits.py",
+    "lib/bias/objectives.py",
+    "lib/bias/resnet.py",
+    "lib/bias/training.py",
+    "lib/core/determinism.py",
+    "lib/core/device.py",
+    "lib/core/seeding.py",
+)
+#: the layout of a cache entry; a new layout is a new key
+CACHE_FORMAT = 1
+
+
+class FitCacheError(RuntimeError):
+    """A fit cache entry that cannot be read (the message names the file)."""
+
+
+def cache_dir() -> Path | None:
+    """The fit cache folder named by ``NB04_FIT_CACHE``, or None (no cache)."""
+    value = os.environ.get(FIT_CACHE_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _digest(a: np.ndarray) -> str:
+    """An array's dtype, shape and bytes, hashed."""
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.view(np.uint8).reshape(-1).data)
+    return h.hexdigest()
+
+
+def _code_digests() -> dict:
+    root = Path(__file__).resolve().parents[2]
+    return {p: hashlib.sha256((root / p).read_bytes()).hexdigest() for p in FIT_CODE}
+
+
+def fit_key_inputs(job: FitJob, data_digests: dict, spec: FitSpec, threads: int) -> dict:
+    """Everything a fit reads, as a JSON-able dict (its sha256 is the cache key). ``data_digests``: the digests
+    of ``job.dataset``'s arrays (``{split: [digest, ...]}``); ``threads``: torch threads of the fitting process."""
+    info = determinism.machine_info()
+    return {
+        "format": CACHE_FORMAT,
+        "job": dataclasses.asdict(job),
+        "spec": dataclasses.asdict(spec),
+        "data": data_digests,
+        "code": _code_digests(),
+        "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
+        # pinned: the same kernels on every processor of this kind; native: the processor's own level decides them
+        "dispatch": info["dispatch"] if info["dispatch"] != "native" else f"native-{info['cpu_level']}",
+        "dispatch_env": info["dispatch_env"],
+        "threads": threads,
+    }
+
+
+def fit_key(inputs: dict) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _entry(cache: Path, key: str) -> Path:
+    return cache / f"{key}.pkl"
+
+
+def read_cached(cache: Path, key: str, inputs: dict) -> dict | None:
+    """The cached result of key ``key``, or None when there is none; a file that cannot be read, or whose stored
+    inputs differ from ``inputs``, raises ``FitCacheError`` naming it."""
+    path = _entry(cache, key)
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as f:
+            stored = pickle.load(f)
+    except Exception as exc:
+        raise FitCacheError(f"fit cache entry {path} cannot be read ({type(exc).__name__}: {exc}); delete it") from exc
+    if not isinstance(stored, dict) or stored.get("inputs") != json.loads(json.dumps(inputs, default=str)):
+        raise FitCacheError(f"fit cache entry {path} holds another fit's inputs; delete it")
+    return stored["result"]
+
+
+def write_cached(cache: Path, key: str, inputs: dict, result: dict) -> Path:
+    """Store ``result`` under ``key`` (a temporary file in the folder, then a rename: never half-written)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = _entry(cache, key)
+    stored = {"inputs": json.loads(json.dumps(inputs, default=str)), "result": result}
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{key[:12]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(stored, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
 # ---- worker processes ----
 _WORKER: dict = {}
 
@@ -216,33 +334,71 @@ def _raise_failed(job: FitJob, etype: str, message: str, tb: str):
 
 
 def train_fits(
-    jobs: list[FitJob], data: dict, spec: FitSpec, workers: int, progress: bool = True, desc: str = "models"
+    jobs: list[FitJob],
+    data: dict,
+    spec: FitSpec,
+    workers: int,
+    progress: bool = True,
+    desc: str = "models",
+    cache: Path | None = None,
+    stats: dict | None = None,
 ) -> dict:
     """``{job: run_fit result}`` for every job: in this process when ``workers`` is 1 (or one job), else in up to
     ``workers`` spawned single-thread worker processes. A failing fit raises ``FitFailed`` naming it (the workers
-    ended, nothing returned)."""
+    ended, nothing returned; the fits finished before it are in ``cache``).
+
+    cache: the fit cache folder (see the module docstring), or None; ``stats``, when given, is updated with
+    ``from_cache`` and ``trained`` (lists of fit names)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     jobs = list(dict.fromkeys(jobs))
+    stats = {} if stats is None else stats
+    stats.setdefault("from_cache", [])
+    stats.setdefault("trained", [])
     if not jobs:
         return {}
-    if workers == 1 or len(jobs) == 1:
-        out, cache = {}, {}
-        for job in tqdm(jobs, desc=desc, **quiet(progress)):
+    found, keys = {}, {}
+    if cache is not None:
+        threads = 1 if workers > 1 else torch.get_num_threads()  # workers > 1 requires one thread here too
+        digests = {
+            d: {split: [_digest(a) for a in arrays] for split, arrays in data[d].items()}
+            for d in dict.fromkeys(j.dataset for j in jobs)
+        }
+        for job in jobs:
+            inputs = fit_key_inputs(job, digests[job.dataset], spec, threads)
+            keys[job] = (fit_key(inputs), inputs)
+            hit = read_cached(cache, *keys[job])
+            if hit is not None:
+                found[job] = hit
+                stats["from_cache"].append(job.name)
+
+    def keep(job, result):
+        if cache is not None:
+            write_cached(cache, *keys[job], result)
+        stats["trained"].append(job.name)
+        return result
+
+    todo = [j for j in jobs if j not in found]
+    out = dict(found)
+    if not todo:
+        return {job: out[job] for job in jobs}
+    if workers == 1 or len(todo) == 1:
+        tensors = {}
+        for job in tqdm(todo, desc=desc, **quiet(progress)):
             try:
-                out[job] = run_fit(job, data, spec, cache, progress=progress)
+                out[job] = keep(job, run_fit(job, data, spec, tensors, progress=progress))
             except Exception as exc:
                 raise FitFailed(f"fit {job.name} failed: {type(exc).__name__}: {exc}") from exc
-        return out
+        return {job: out[job] for job in jobs}
     out = {}
     ctx = multiprocessing.get_context(START_METHOD)
     with _thread_env():
         pool = ProcessPoolExecutor(
-            max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(data, spec)
+            max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_init_worker, initargs=(data, spec)
         )
-        futures = {pool.submit(_worker_fit, job): job for job in jobs}
+        futures = {pool.submit(_worker_fit, job): job for job in todo}
     try:
-        bar = tqdm(total=len(jobs), desc=f"{desc} ({min(workers, len(jobs))} workers)", **quiet(progress))
+        bar = tqdm(total=len(todo), desc=f"{desc} ({min(workers, len(todo))} workers)", **quiet(progress))
         for fut in as_completed(futures):
             job = futures[fut]
             try:
@@ -254,7 +410,7 @@ def train_fits(
                 ) from exc
             if status == "error":
                 _raise_failed(job, *rest)
-            out[job] = rest[0]
+            out[job] = keep(job, rest[0])
             bar.update()
         bar.close()
     except BaseException:

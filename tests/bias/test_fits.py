@@ -117,3 +117,139 @@ def test_workers_setting_is_checked():
     with pytest.raises(ValueError, match="torch_threads must be 1"):
         _config(workers=2, torch_threads=2)
     assert _config(workers=1, torch_threads=2).workers == 1
+
+
+# ---- the opt-in fit cache ----
+def _cache_case(tiny):
+    cfg = _config(workers=1, datasets=["cmnist"], objectives=["sce"], seeds=[0])
+    data = {"cmnist": tiny["cmnist"]}
+    return cfg, be.fit_data(data, cfg), be.grid_jobs(data, cfg)[0] + be.control_jobs(data, cfg)
+
+
+def test_fit_cache_returns_the_trained_fits_bit_for_bit_and_a_new_setting_trains_again(tiny, tmp_path):
+    cfg, fd, jobs = _cache_case(tiny)
+    names = [j.name for j in jobs]
+    first_stats, second_stats, other_stats = {}, {}, {}
+    first = fits.train_fits(jobs, fd, cfg.fit_spec(), 1, progress=False, cache=tmp_path, stats=first_stats)
+    assert first_stats == {"from_cache": [], "trained": names}
+    assert len(list(tmp_path.glob("*.pkl"))) == len(jobs) and not list(tmp_path.glob(".*"))  # no temporary left
+    second = fits.train_fits(jobs, fd, cfg.fit_spec(), 1, progress=False, cache=tmp_path, stats=second_stats)
+    assert second_stats == {"from_cache": names, "trained": []}
+    for job in jobs:
+        _same_fit(first[job], second[job], job.name)
+        if "info" in first[job]:
+            assert first[job]["info"]["seconds"] == second[job]["info"]["seconds"]  # the training time when it ran
+    # one setting changed: every fit is a new key and trains
+    fits.train_fits(jobs, fd, _config(workers=1, max_epochs=1).fit_spec(), 1, False, cache=tmp_path, stats=other_stats)
+    assert other_stats == {"from_cache": [], "trained": names}
+    assert len(list(tmp_path.glob("*.pkl"))) == 2 * len(jobs)
+
+
+def test_fit_key_changes_with_everything_the_fit_reads(tiny, monkeypatch):
+    cfg, fd, _ = _cache_case(tiny)
+    job, spec = fits.FitJob("cmnist", "sce", 0), cfg.fit_spec()
+
+    def digests(arrays_of):
+        return {split: [fits._digest(a) for a in arrays] for split, arrays in arrays_of.items()}
+
+    def key(job=job, dig=None, spec=spec, threads=1):
+        return fits.fit_key(fits.fit_key_inputs(job, digests(fd["cmnist"]) if dig is None else dig, spec, threads))
+
+    base = key()
+    assert key() == base and len(base) == 64
+    assert key(job=fits.FitJob("cmnist", "sce", 1)) != base
+    assert key(job=fits.FitJob("cmnist", "l1", 0)) != base
+    assert key(spec=_config(learning_rate=0.002).fit_spec()) != base
+    assert key(threads=2) != base
+    pixel = fd["cmnist"]["train"][0].copy()
+    pixel.reshape(-1)[0] ^= 1  # one bit of one pixel
+    assert key(dig=digests({**fd["cmnist"], "train": (pixel, fd["cmnist"]["train"][1])})) != base
+    code = fits._code_digests()
+    monkeypatch.setattr(fits, "_code_digests", lambda: {**code, "lib/bias/training.py": "0" * 64})
+    assert key() != base
+    monkeypatch.undo()
+    info = fits.determinism.machine_info()
+    native = {**info, "dispatch": "native", "cpu_level": "AVX512"}
+    monkeypatch.setattr(fits.determinism, "machine_info", lambda: native)
+    native_avx512 = key()
+    monkeypatch.setattr(fits.determinism, "machine_info", lambda: {**native, "cpu_level": "AVX2"})
+    assert len({base, native_avx512, key()}) == 3  # unpinned kernels depend on the processor's level
+
+
+def test_fit_code_lists_every_file_a_fit_runs():
+    """Importing lib.bias.fits in a fresh interpreter loads no file of lib outside FIT_CODE (package files that
+    import nothing aside), so a change to the code a fit runs is always a new key."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(fits.__file__).resolve().parents[2]
+    code = (
+        "import sys, lib.bias.fits\n"
+        "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
+        " if (n == 'lib' or n.startswith('lib.')) and getattr(m, '__file__', None)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, check=True)
+    loaded = {str(Path(f).resolve().relative_to(root)) for f in out.stdout.split()}
+
+    def imports_nothing(path):
+        return not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(ast.parse(path.read_text())))
+
+    packages = {p for p in loaded if p.endswith("__init__.py") and imports_nothing(root / p)}
+    assert "lib/bias/training.py" in loaded and loaded - packages <= set(fits.FIT_CODE)
+    assert all((root / p).is_file() for p in fits.FIT_CODE)
+
+
+def test_fit_cache_entries_that_cannot_be_read_are_a_clear_error(tiny, tmp_path):
+    cfg, fd, jobs = _cache_case(tiny)
+    job = jobs[0]
+    dig = {split: [fits._digest(a) for a in arrays] for split, arrays in fd["cmnist"].items()}
+    inputs = fits.fit_key_inputs(job, dig, cfg.fit_spec(), 1)
+    key = fits.fit_key(inputs)
+    (tmp_path / f"{key}.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(fits.FitCacheError, match=f"{key}.pkl cannot be read"):
+        fits.train_fits([job], fd, cfg.fit_spec(), 1, progress=False, cache=tmp_path)
+    fits.write_cached(tmp_path, key, {**inputs, "threads": 99}, {"error": "x"})  # another fit's inputs at this key
+    with pytest.raises(fits.FitCacheError, match="another fit's inputs"):
+        fits.read_cached(tmp_path, key, inputs)
+    assert fits.read_cached(tmp_path, "0" * 64, inputs) is None
+
+
+def test_fit_cache_folder_is_opt_in(monkeypatch, tmp_path):
+    monkeypatch.delenv(fits.FIT_CACHE_ENV, raising=False)
+    assert fits.cache_dir() is None
+    monkeypatch.setenv(fits.FIT_CACHE_ENV, "  ")
+    assert fits.cache_dir() is None
+    monkeypatch.setenv(fits.FIT_CACHE_ENV, str(tmp_path))
+    assert fits.cache_dir() == tmp_path
+
+
+def test_run_time_says_how_many_fits_came_from_the_cache():
+    cfg = _config()
+    clock = {"start": 0.0, "wall_seconds": 120.0, "load_start": 0.5, "load_end": 0.5, "cores": 2}
+    assert "fit cache" not in be.budget_line(cfg, dict(clock))
+    assert "fit cache" not in be.budget_line(cfg, dict(clock), {"from_cache": [], "trained": ["a"]})
+    line = be.budget_line(cfg, dict(clock), {"from_cache": ["a", "b"], "trained": ["c"]})
+    assert line.startswith("this run took 2.0 min (2 of 3 training fits were read from the fit cache (NB04_FIT_CACHE")
+    assert "so this time does not include their training" in line
+    assert be.cache_counts({"from_cache": ["a", "b"], "trained": ["c"]}) == {"from_cache": 2, "trained": 1}
+
+
+def test_run_grid_reads_the_fit_cache_named_by_the_environment(tiny, tmp_path, monkeypatch):
+    """With NB04_FIT_CACHE set, a second run_grid reads every fit (grid and control) and gives the same tables and
+    CKA matrices, seconds included; GridResult.fit_cache says so; unset, it is {}."""
+    cfg = _config(workers=1, datasets=["cmnist"], objectives=["sce"], seeds=[0])
+    data = {"cmnist": tiny["cmnist"]}
+    monkeypatch.delenv(fits.FIT_CACHE_ENV, raising=False)
+    assert be.run_grid(data, cfg, progress=False, untrained=False).fit_cache == {}
+    monkeypatch.setenv(fits.FIT_CACHE_ENV, str(tmp_path))
+    first = be.run_grid(data, cfg, progress=False, untrained=False)
+    second = be.run_grid(data, cfg, progress=False, untrained=False)
+    assert be.cache_counts(first.fit_cache) == {"from_cache": 0, "trained": 2}  # sce s0 and the control
+    assert be.cache_counts(second.fit_cache) == {"from_cache": 2, "trained": 0}
+    pd.testing.assert_frame_equal(first.runs, second.runs, check_exact=True)
+    pd.testing.assert_frame_equal(first.history, second.history, check_exact=True)
+    for k in first.cka_seeds:
+        assert np.array_equal(first.cka_seeds[k], second.cka_seeds[k], equal_nan=True), k
