@@ -802,15 +802,7 @@ def isolated_layers(
     for (d, o), m in cka_mats.items():
         m = np.asarray(m, dtype=float)
         off = ~np.eye(len(m), dtype=bool)
-        top = np.nanmax(np.where(off, m, -np.inf), axis=1)
-        mean = np.nanmean(np.where(off, m, np.nan), axis=1) if len(m) > 1 else np.full(len(m), np.nan)
-        w, n = ISOLATED_WINDOW, len(m)
-        sides = np.array(
-            [
-                min(np.nanmax(mean[max(0, i - w) : i]), np.nanmax(mean[i + 1 : i + 1 + w])) if 0 < i < n - 1 else np.nan
-                for i in range(n)
-            ]
-        )
+        top, mean, sides = _line_stats(m)
         with np.errstate(invalid="ignore"):
             bad = np.flatnonzero((top < threshold) | (mean < relative * sides))
         if not len(bad):
@@ -838,6 +830,58 @@ def isolated_layers(
     cols = ["dataset", "objective", "layer", "name", "max_cka_to_other_layers", "mean_cka_to_other_layers"]
     cols += ["brightest_neighbour_mean", "mean_offdiag", "mean_offdiag_without_isolated"]
     return pd.DataFrame(rows, columns=[*cols, *SCORE_COLUMNS])
+
+
+def _line_stats(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per layer of an (n, n) CKA matrix: its largest and mean CKA to the other layers, and the brightest such mean
+    within ``ISOLATED_WINDOW`` layers on each side (the smaller of the two sides' maxima; NaN for the first and last
+    layers, which have no side to dip from)."""
+    off = ~np.eye(len(m), dtype=bool)
+    top = np.nanmax(np.where(off, m, -np.inf), axis=1)
+    mean = np.nanmean(np.where(off, m, np.nan), axis=1) if len(m) > 1 else np.full(len(m), np.nan)
+    w, n = ISOLATED_WINDOW, len(m)
+    sides = np.array(
+        [
+            min(np.nanmax(mean[max(0, i - w) : i]), np.nanmax(mean[i + 1 : i + 1 + w])) if 0 < i < n - 1 else np.nan
+            for i in range(n)
+        ]
+    )
+    return top, mean, sides
+
+
+def darkest_lines(cka_mats: dict, names, paper_layer: int = PAPER_LAYER) -> pd.DataFrame:
+    """Per heatmap, its darkest interior line, whether or not ``isolated_layers`` flags it: the layer whose mean CKA
+    to the other layers is the smallest share (``dip_ratio``) of the brightest row mean within ``ISOLATED_WINDOW``
+    layers on each side, with ``isolated`` (the rule of ``isolated_layers``) and the heatmap's three claim scores with
+    and without that layer (``cka_claims.scores_without``). A dark row and column a reader sees in a panel is then
+    named, and its effect on the claims read, even below the flagging rule (review25s15run m4: the line just below
+    layer4 in the C-CIFAR SCE, BCE and L2 panels)."""
+    rows = []
+    for (d, o), m in cka_mats.items():
+        m = np.asarray(m, dtype=float)
+        top, mean, sides = _line_stats(m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = mean / sides
+        if not np.isfinite(ratio).any():
+            continue
+        i = int(np.nanargmin(np.where(np.isfinite(ratio), ratio, np.nan)))
+        full = cka_claims.scores_without(m, names, paper_layer, [])
+        without = cka_claims.scores_without(m, names, paper_layer, [i])
+        rows.append(
+            {
+                "dataset": d,
+                "objective": o,
+                "layer": i + 1,
+                "name": str(names[i]) if i < len(names) else "",
+                "mean_cka_to_other_layers": float(mean[i]),
+                "brightest_neighbour_mean": float(sides[i]),
+                "dip_ratio": float(ratio[i]),
+                "isolated": bool(top[i] < ISOLATED_CKA or ratio[i] < ISOLATED_RELATIVE),
+                **{k: full[k] for k in ("change_after", "block_score", "progressive")},
+                **{f"{k}_without_line": without[k] for k in ("change_after", "block_score", "progressive")},
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 #: the claim scores of ``isolated_layers``, each with and without the isolated layers
@@ -871,6 +915,42 @@ def paper_table3(claims_file=None) -> dict:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 out.setdefault(dataset, {})[o] = float(v)
     return out
+
+
+def rank_makeup_lines(summary_: dict, table3: dict | None = None) -> list[str]:
+    """Per dataset with a Table 3 column: the rank of each trained objective (aliases left out) by mean test
+    accuracy here and in the paper, so a group difference of the paper's size is also read for its makeup (which
+    objectives make it: review25s15run m7, C-CIFAR's SoS 5th here and 1st in the paper). Ties share the better
+    rank."""
+    table3 = paper_table3() if table3 is None else table3
+    lines = []
+    for d, objs in summary_.items():
+        if d not in table3 or not isinstance(objs, dict):
+            continue
+        trained = [
+            o
+            for o, v in objs.items()
+            if isinstance(v, dict) and "accuracy" in v and v.get("trained_as", o) == o and o in table3[d]
+        ]
+        if len(trained) < 2:
+            continue
+        here = st.joint_ranks([objs[o]["accuracy"] for o in trained])
+        paper = st.joint_ranks([table3[d][o] for o in trained])
+        order = sorted(range(len(trained)), key=lambda i: (here[i], trained[i]))
+        moved = [trained[i] for i in order if here[i] != paper[i]]
+        cells = ", ".join(
+            f"{trained[i]} {cka_claims._ordinal(here[i] + 1)} ({cka_claims._ordinal(paper[i] + 1)})" for i in order
+        )
+        lines.append(
+            f"  - Makeup ({d}): rank of the {len(trained)} trained objectives here (in the paper's Table 3): {cells}"
+            + (
+                f"; {len(moved)} of {len(trained)} ranks differ, so a group difference of the paper's size can be "
+                "made of other objectives."
+                if moved
+                else "; the same order as the paper."
+            )
+        )
+    return lines
 
 
 def paper_effects(datasets, table3: dict | None = None, objectives=None) -> dict:
@@ -1442,6 +1522,7 @@ def interpretation(
                 "Probabilistic objectives above margin-based ones", tests["probabilistic_above_margin"], length
             )
         )
+        lines += rank_makeup_lines(summary_)
     if "best_is_probabilistic" in tests:
         best = tests["best_is_probabilistic"]
         lines.append(_verdict_line(f"Best objective is probabilistic ({best['compared']})", best, length))

@@ -243,6 +243,7 @@ def plot_valid_curves(
     aliases: Mapping[str, str] | None = None,
     width: float = 7.0,
     runs: pd.DataFrame | None = None,
+    window: int = 1,
 ):
     """Validation accuracy per epoch, one column per dataset: top row the whole curves, bottom row the late epochs
     (where the stopping decisions are made): x from ``LATE_BEFORE_BEST`` epochs before the median checkpoint epoch of
@@ -253,6 +254,8 @@ def plot_valid_curves(
     ``best_epoch`` when given); a checkpoint before the zoom is a left-pointing triangle at the panel's left edge, at
     its value clipped to the panel (review25s13run m3: the early checkpoints were the ones left out), labelled with its
     epoch and moved apart from the others there (``spread``: at least ``EDGE_GAP`` of the panel's height).
+    window: the trailing mean's length (params ``patience_smoothing``): the smoothed curve starts at that epoch,
+    where its window is full, as the checkpoint rule reads it (a partial-window mean is not drawn).
 
     aliases: ``{alias: twin}`` objectives not trained separately (NLL = SCE): their curves are the twin's, so they
     are not drawn again and the twin's label names them (SCE is never hidden under NLL). The canvas has a fixed
@@ -272,11 +275,12 @@ def plot_valid_curves(
                 colour = f"C{k}"
                 for seed, g in grp.groupby("seed"):
                     ax.plot(g["epoch"], g["valid_acc"], color=colour, lw=0.6, alpha=0.35)
-                    if row == 1 and "valid_smoothed" in g:  # the curve patience reads, and its kept checkpoint
-                        (sm,) = ax.plot(g["epoch"], g["valid_smoothed"], color=colour, lw=0.9, ls="--")
+                    full = g[g["epoch"] >= window] if "valid_smoothed" in g else g.iloc[:0]
+                    if row == 1 and len(full):  # the curve patience reads (full windows), and its kept checkpoint
+                        (sm,) = ax.plot(full["epoch"], full["valid_smoothed"], color=colour, lw=0.9, ls="--")
                         extra["smoothed (patience reads it)"] = sm
                         at = g[g["epoch"] == kept.get((str(o), int(seed)), -1)]
-                        best = at.iloc[0] if len(at) else g.loc[g["valid_smoothed"].idxmax()]
+                        best = at.iloc[0] if len(at) else full.loc[full["valid_smoothed"].idxmax()]
                         if best["epoch"] < start:
                             early.append((colour, float(best["valid_smoothed"]), int(best["epoch"])))
                             continue

@@ -915,3 +915,54 @@ def test_convergence_verdict_names_the_seed_its_bound_belongs_to():
     assert be.convergence_verdict(slopes, 1, 2, 0.01) == (
         "at the epoch cap; a rise of up to 2.61 points per 10 epochs is not excluded"
     )
+
+
+def test_rank_makeup_reads_which_objectives_make_the_group_difference():
+    """review25s15run m7: beside the probabilistic-over-margin line, each trained objective's rank here and in the
+    paper's Table 3 (aliases left out, ties share the better rank)."""
+    table3 = {"d": {"sce": 0.34, "bce": 0.32, "nll": 0.35, "l1": 0.25, "l2": 0.25, "sos": 0.35}}
+    summary_ = {
+        "d": {
+            "sce": {"accuracy": 0.28},
+            "bce": {"accuracy": 0.26},
+            "nll": {"accuracy": 0.28, "trained_as": "sce"},
+            "l1": {"accuracy": 0.22},
+            "l2": {"accuracy": 0.23},
+            "sos": {"accuracy": 0.225},
+        },
+        "best_objectives": ["sce"],
+        "other": {"sce": {"accuracy": 1.0}},  # a dataset without a paper column: no line
+    }
+    (line,) = be.rank_makeup_lines(summary_, table3)
+    assert line == (
+        "  - Makeup (d): rank of the 5 trained objectives here (in the paper's Table 3): sce 1st (2nd), bce 2nd (3rd), "
+        "l2 3rd (4th), sos 4th (1st), l1 5th (4th); 5 of 5 ranks differ, so a group difference of the paper's size can "
+        "be made of other objectives."
+    )
+    same = {"d": {o: {"accuracy": table3["d"][o]} for o in ("sce", "bce", "l1")}}
+    assert be.rank_makeup_lines(same, table3)[0].endswith(
+        "sce 1st (1st), bce 2nd (2nd), l1 3rd (3rd); the same order as the paper."
+    )
+
+
+def test_darkest_lines_name_each_panels_dark_line_even_below_the_flagging_rule():
+    """review25s15run m4: a dark line whose dip (mean CKA 0.3 against 0.8 beside it) is above isolated_layers' rule
+    is still named, with the claim scores without it; the edges have no side to dip from."""
+    m = np.full((7, 7), 0.8)
+    m[3, :] = m[:, 3] = 0.5
+    m[0, :] = m[:, 0] = 0.1  # the first layer: darker, but at the edge
+    np.fill_diagonal(m, 1.0)
+    names = ["conv1", "bn1", "layer1.0.conv1", "layer2.0.conv1", "layer4.0.conv1", "layer4.0.bn1", "fc"]
+    assert len(be.isolated_layers({("d", "sce"): m}, names)) == 0
+    (row,) = be.darkest_lines({("d", "sce"): m}, names, paper_layer=5).to_dict("records")
+    assert (row["layer"], row["name"], row["isolated"]) == (4, "layer2.0.conv1", False)
+    assert row["mean_cka_to_other_layers"] == pytest.approx((0.1 + 5 * 0.5) / 6)
+    assert row["brightest_neighbour_mean"] == pytest.approx((0.1 + 0.5 + 4 * 0.8) / 6)
+    assert row["dip_ratio"] == pytest.approx(row["mean_cka_to_other_layers"] / row["brightest_neighbour_mean"])
+    without = cka_claims.scores_without(m, names, 5, [3])
+    assert row["block_score_without_line"] == pytest.approx(without["block_score"])
+    assert row["block_score"] == pytest.approx(cka_claims.scores_without(m, names, 5, [])["block_score"])
+    flagged = m.copy()
+    flagged[3, :] = flagged[:, 3] = 0.05
+    flagged[3, 3] = 1.0
+    assert be.darkest_lines({("d", "sce"): flagged}, names, paper_layer=5).loc[0, "isolated"]

@@ -86,3 +86,18 @@ def test_spread_moves_markers_apart_in_order_and_below_the_top():
     assert plots.spread([0.5, 0.5, 0.9], 0.1, 1.0) == pytest.approx([0.5, 0.6, 0.9])
     assert plots.spread([0.95, 0.2, 0.95], 0.1, 1.0) == pytest.approx([0.9, 0.2, 1.0])  # pushed down from the top
     assert plots.spread([0.3], 0.1, 1.0) == [0.3] and plots.spread([], 0.1, 1.0) == []
+
+
+def test_the_smoothed_curve_starts_where_its_window_is_full():
+    """review25s15run nit: a partial-window trailing mean (epochs 1-2 of a 3-epoch window) is not drawn; the
+    checkpoint rule never reads it."""
+    h = _history()
+    h["valid_smoothed"] = h["valid_acc"]
+    runs = pd.DataFrame(
+        [{"dataset": "d", "objective": o, "seed": s, "best_epoch": 5} for o in ("sce", "l1") for s in (0, 1)]
+    )
+    for window, first in ((1, 1), (3, 3)):
+        fig = plots.plot_valid_curves(h, runs=runs, window=window)
+        dashed = [ln for ln in fig.axes[1].lines if ln.get_linestyle() == "--" and len(ln.get_xdata()) > 1]
+        assert len(dashed) == 4 and all(min(ln.get_xdata()) == first for ln in dashed)
+        plt.close(fig)
