@@ -1495,7 +1495,8 @@ def reductions(
         items.append(plateau_sentence(conv))
         items.append(converged_sentence(conv))
     if clock is not None:
-        items.append(budget_line(cfg, clock, fit_cache))
+        seconds = float(runs["seconds"].sum()) if len(runs) and "seconds" in runs else None
+        items.append(budget_line(cfg, clock, fit_cache, train_seconds=seconds))
     return "Reductions against the paper's protocol (this run): " + "; ".join(i for i in items if i) + "."
 
 
@@ -1699,30 +1700,40 @@ def cache_counts(fit_cache: dict) -> dict:
     return {k: len(fit_cache.get(k, [])) for k in ("from_cache", "trained")}
 
 
-def cache_clause(fit_cache: dict | None) -> str:
-    """With fits read from the fit cache: that the run time does not include their training, and where their
-    training time is; '' otherwise."""
+def cache_clause(fit_cache: dict | None, train_seconds: float | None = None, workers: int = 1) -> str:
+    """With fits read from the fit cache: that the run time does not include their training, and the grid's
+    training time when the fits ran (``train_seconds``: the runs table's seconds summed, over ``workers``
+    processes); '' otherwise."""
     c = cache_counts(fit_cache or {})
     if not c["from_cache"]:
         return ""
     total = c["from_cache"] + c["trained"]
+    when = (
+        f": the grid's fits took {train_seconds / 60:.1f} min of fit time when they ran"
+        + (f", about {train_seconds / 60 / workers:.1f} min on {workers} workers" if workers > 1 else "")
+        if train_seconds
+        else ""
+    )
     return (
         f" ({c['from_cache']} of {total} training fits were read from the fit cache ({fits.FIT_CACHE_ENV}, "
         "lib.bias.fits: the same code, data, settings and processor dispatch), so this time does not include "
-        "their training; the runs table's seconds are each fit's training time when it ran)"
+        f"their training{when}; the runs table's seconds are each fit's training time when it ran)"
     )
 
 
-def budget_line(cfg: ExperimentConfig, clock: dict | None, fit_cache: dict | None = None) -> str:
+def budget_line(
+    cfg: ExperimentConfig, clock: dict | None, fit_cache: dict | None = None, train_seconds: float | None = None
+) -> str:
     """One generated sentence: this run's wall time against the budget, with the load beside it (and, with fits
     read from the fit cache, that it does not include their training)."""
     clock = stop_clock(clock)
     if clock is None:
         return ""
     n = len(cfg.datasets)
+    cached = cache_clause(fit_cache, train_seconds, cfg.workers)
     return (
-        f"this run took {clock['wall_seconds'] / 60:.1f} min{cache_clause(fit_cache)} against the {BUDGET_MINUTES}-min "
-        "budget per dataset "
+        f"this run took {clock['wall_seconds'] / 60:.1f} min{cached} against the {BUDGET_MINUTES}-min budget per "
+        "dataset "
         f"({n} dataset{'s' if n > 1 else ''} here: {BUDGET_MINUTES * n} min), load average {clock['load_start']:.2f} "
         f"at its start and {clock['load_end']:.2f} at its end on {clock['cores']} cores, the training fits in "
         + ("this process" if cfg.workers == 1 else f"up to {cfg.workers} single-thread worker processes")

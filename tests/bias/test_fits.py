@@ -233,7 +233,12 @@ def test_run_time_says_how_many_fits_came_from_the_cache():
     assert "fit cache" not in be.budget_line(cfg, dict(clock), {"from_cache": [], "trained": ["a"]})
     line = be.budget_line(cfg, dict(clock), {"from_cache": ["a", "b"], "trained": ["c"]})
     assert line.startswith("this run took 2.0 min (2 of 3 training fits were read from the fit cache (NB04_FIT_CACHE")
-    assert "so this time does not include their training" in line
+    assert "so this time does not include their training;" in line
+    two = _config(workers=2)
+    timed = be.budget_line(two, dict(clock), {"from_cache": ["a"], "trained": []}, train_seconds=5400.0)
+    assert "their training: the grid's fits took 90.0 min of fit time when they ran, about 45.0 min on 2 workers;" in (
+        timed
+    )
     assert be.cache_counts({"from_cache": ["a", "b"], "trained": ["c"]}) == {"from_cache": 2, "trained": 1}
 
 
