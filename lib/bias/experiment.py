@@ -1700,23 +1700,23 @@ def cache_counts(fit_cache: dict) -> dict:
     return {k: len(fit_cache.get(k, [])) for k in ("from_cache", "trained")}
 
 
-def cache_clause(fit_cache: dict | None, train_seconds: float | None = None, workers: int = 1) -> str:
-    """With fits read from the fit cache: that the run time does not include their training, and the grid's
-    training time when the fits ran (``train_seconds``: the runs table's seconds summed, over ``workers``
-    processes); '' otherwise."""
+def cache_clause(fit_cache: dict | None, train_seconds: float | None = None) -> str:
+    """With fits read from the fit cache: that the run time does not include their training, and the grid's fit
+    time when the fits ran (``train_seconds``: the runs table's seconds summed over the grid's fits, the negative
+    control's aside; a sum over fits, not the wall time of the run that trained them); '' otherwise."""
     c = cache_counts(fit_cache or {})
     if not c["from_cache"]:
         return ""
     total = c["from_cache"] + c["trained"]
     when = (
-        f": the grid's fits took {train_seconds / 60:.1f} min of fit time when they ran"
-        + (f", about {train_seconds / 60 / workers:.1f} min on {workers} workers" if workers > 1 else "")
+        f": the grid's fits took {train_seconds / 60:.1f} min when they ran, summed over the fits (the negative "
+        "control's aside), not the wall time of the run that trained them"
         if train_seconds
         else ""
     )
     return (
         f" ({c['from_cache']} of {total} training fits were read from the fit cache ({fits.FIT_CACHE_ENV}, "
-        "lib.bias.fits: the same code, data, settings and processor dispatch), so this time does not include "
+        "lib.bias.fits: the same fit code, data, settings and CPU kernels), so this time does not include "
         f"their training{when}; the runs table's seconds are each fit's training time when it ran)"
     )
 
@@ -1730,7 +1730,7 @@ def budget_line(
     if clock is None:
         return ""
     n = len(cfg.datasets)
-    cached = cache_clause(fit_cache, train_seconds, cfg.workers)
+    cached = cache_clause(fit_cache, train_seconds)
     return (
         f"this run took {clock['wall_seconds'] / 60:.1f} min{cached} against the {BUDGET_MINUTES}-min budget per "
         "dataset "

@@ -21,15 +21,18 @@ worker's exception and traceback; nothing has been written by then (the notebook
 grid). ``FloatingPointError`` (a non-finite loss) is returned as the fit's ``error`` instead when the job allows it
 (the negative control, whose divergence is a result).
 
-The fit cache (opt-in: the folder named by ``NB04_FIT_CACHE``; unset, every fit trains) keeps each fit's result
-under a key of everything the fit reads: its job, the ``FitSpec``, the digests of its dataset's arrays, the source
-of every file it runs (``FIT_CODE``), the torch / NumPy / Python versions, the processor dispatch in force and the
-thread count. A later run with the same key reads the result instead of training: the weights, history and test
+A fit itself (``FitJob``, ``FitSpec``, ``run_fit``) lives in ``lib.bias.fitjob``; this module runs fits and keeps
+them in the fit cache (opt-in: the folder named by ``NB04_FIT_CACHE``; unset, every fit trains). The cache keeps
+each fit's result under a key of everything the fit reads: its job, the ``FitSpec``, the digests of its dataset's
+arrays (training, validation and test), the source of every file it runs (``lib.bias.fitjob.FIT_CODE``, as imported
+by this process; a worker that ran other code is never stored), the torch build and NumPy / Python versions, torch's
+float32 matmul precision and deterministic-algorithm flag, the processor dispatch in force (the pins; without them
+also the processor's model and level) and the thread count. Only CPU fits are cached (a GPU's kernels are not
+pinned here). A later run with the same key reads the result instead of training: the weights, history and test
 accuracies the fit returned, bit for bit, so a change to the analysis (CKA, tables, figures, text) reruns a notebook
-in minutes. Any change to what a fit reads is a new key, so a cached fit is never one the current code would train
-differently on this processor dispatch. Entries are written as each fit finishes (a temporary file, then a rename:
-never half-written); ``train_fits`` reports how many came from the cache and the notebook says so beside its run
-time.
+in minutes. Entries are written as each fit finishes (a temporary file, flushed to disk, then a rename: never
+half-written); ``train_fits`` reports how many came from the cache and the notebook says so beside its run time.
+Entries are pickles: point ``NB04_FIT_CACHE`` only at a folder you trust, as for any pickle cache.
 """
 
 from __future__ import annotations
@@ -46,18 +49,18 @@ import tempfile
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from lib.bias.resnet import ResNet18
-from lib.bias.training import TrainConfig, evaluate_groups, fit, normalise, quiet, to_tensor
+from lib.bias import fitjob
+from lib.bias.fitjob import FitJob, FitSpec, fit_data, load_model, run_fit  # noqa: F401 (the fit; re-exported)
+from lib.bias.training import quiet
 from lib.core import determinism
 from lib.core.determinism import THREAD_ENV
-from lib.core.seeding import seed_everything
+from lib.core.device import pick_device
 
 #: how worker processes start: a fresh interpreter (see the module docstring)
 START_METHOD = "spawn"
@@ -67,115 +70,16 @@ class FitFailed(RuntimeError):
     """A training fit raised (in a worker or in this process); the message names the fit."""
 
 
-@dataclass(frozen=True)
-class FitJob:
-    """One training fit: ``dataset`` / ``objective`` / ``seed``; ``control``: a non-finite loss is a result (the
-    fit's ``error``), not a failure."""
-
-    dataset: str
-    objective: str
-    seed: int
-    control: bool = False
-
-    @property
-    def name(self) -> str:
-        return f"{self.dataset}/{self.objective}/s{self.seed}" + (" (control)" if self.control else "")
-
-
-@dataclass(frozen=True)
-class FitSpec:
-    """What a fit needs besides its job and data: the network (10 classes, ``width``, ``dropout``, ``stem``), the
-    training settings and the input transform (``augment``)."""
-
-    width: float
-    dropout: float
-    stem: str
-    train: TrainConfig
-
-    def model(self) -> ResNet18:
-        return ResNet18(num_classes=10, width=self.width, dropout=self.dropout, stem=self.stem)
-
-
-def fit_data(split_train, train_idx, split_valid, valid_idx, split_test) -> dict:
-    """One dataset's arrays for the fits (uint8 images, int labels): the training and validation subsets and the
-    whole test split (with its bias labels, for the group accuracies)."""
-    return {
-        "train": (np.ascontiguousarray(split_train.images[train_idx]), np.asarray(split_train.target[train_idx])),
-        "valid": (np.ascontiguousarray(split_valid.images[valid_idx]), np.asarray(split_valid.target[valid_idx])),
-        "test": (np.asarray(split_test.images), np.asarray(split_test.target), np.asarray(split_test.bias)),
-    }
-
-
-def _tensors(data: dict, dataset: str, augment: str, cache: dict) -> dict:
-    """The network inputs of ``dataset`` (``to_tensor`` + ``normalise``), built once per process and dataset."""
-    if dataset not in cache:
-        d = data[dataset]
-        cache[dataset] = {
-            "x_train": normalise(to_tensor(d["train"][0]), augment),
-            "y_train": torch.from_numpy(d["train"][1]),
-            "x_valid": normalise(to_tensor(d["valid"][0]), augment),
-            "y_valid": torch.from_numpy(d["valid"][1]),
-            "x_test": normalise(to_tensor(d["test"][0]), augment),
-        }
-    return cache[dataset]
-
-
-def run_fit(job: FitJob, data: dict, spec: FitSpec, cache: dict, progress: bool = False) -> dict:
-    """Train and evaluate one fit: ``{"state_dict": {name: ndarray}, "info": fit's dict, "acc": evaluate_groups}``,
-    or ``{"error": message}`` for a control job whose loss stopped being finite."""
-    t = _tensors(data, job.dataset, spec.train.augment, cache)
-    seed_everything(job.seed, torch=True)
-    model = spec.model()
-    try:
-        info = fit(
-            model,
-            job.objective,
-            t["x_train"],
-            t["y_train"],
-            t["x_valid"],
-            t["y_valid"],
-            spec.train,
-            seed=job.seed,
-            progress=progress,
-            desc=f"{job.dataset}/{job.objective}/s{job.seed}",
-        )
-    except FloatingPointError as exc:
-        if job.control:
-            return {"error": str(exc)}
-        raise
-    _, target, bias = data[job.dataset]["test"]
-    acc = evaluate_groups(model, t["x_test"], target, bias)
-    state = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
-    return {"state_dict": state, "info": info, "acc": acc}
-
-
-def load_model(spec: FitSpec, result: dict) -> ResNet18:
-    """A ResNet18 of ``spec`` holding a fit's returned weights, in eval mode."""
-    model = spec.model()
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in result["state_dict"].items()})
-    return model.eval()
-
-
 # ---- the opt-in fit cache ----
 #: the environment variable naming the fit cache folder (unset or empty: no cache, every fit trains)
 FIT_CACHE_ENV = "NB04_FIT_CACHE"
-#: the files whose code a fit runs (a change to any one of them is a new key); tests/bias/test_fits.py checks that
-#: importing this module loads no other file of lib
-FIT_CODE = (
-    "lib/bias/fits.py",
-    "lib/bias/objectives.py",
-    "lib/bias/resnet.py",
-    "lib/bias/training.py",
-    "lib/core/determinism.py",
-    "lib/core/device.py",
-    "lib/core/seeding.py",
-)
-#: the layout of a cache entry; a new layout is a new key
-CACHE_FORMAT = 1
+#: the layout of a cache entry and of its key; a new layout is a new key
+CACHE_FORMAT = 2
 
 
 class FitCacheError(RuntimeError):
-    """A fit cache entry that cannot be read (the message names the file)."""
+    """A fit cache entry that cannot be read or written (the message names the file), or a cache used where its
+    results would not be exact (a GPU fit)."""
 
 
 def cache_dir() -> Path | None:
@@ -192,35 +96,67 @@ def _digest(a: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _code_digests() -> dict:
-    root = Path(__file__).resolve().parents[2]
-    return {p: hashlib.sha256((root / p).read_bytes()).hexdigest() for p in FIT_CODE}
+def data_digests(arrays_of: dict) -> dict:
+    """``{split: [digest, ...]}`` of one dataset's fit inputs (``fit_data``'s train, valid and test arrays)."""
+    return {split: [_digest(a) for a in arrays] for split, arrays in arrays_of.items()}
 
 
-def fit_key_inputs(job: FitJob, data_digests: dict, spec: FitSpec, threads: int) -> dict:
-    """Everything a fit reads, as a JSON-able dict (its sha256 is the cache key). ``data_digests``: the digests
-    of ``job.dataset``'s arrays (``{split: [digest, ...]}``); ``threads``: torch threads of the fitting process."""
+def _processor() -> dict:
+    """The kernels a CPU fit runs: with the processor pins, the pinned level, the pin variables and torch's own
+    report (the same on every processor of this kind); without them also the processor's model and level."""
     info = determinism.machine_info()
+    out = {
+        "dispatch": info["dispatch"],
+        "dispatch_env": info["dispatch_env"],
+        "aten_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+    if info["dispatch"] == "native":
+        out.update(cpu_model=info["cpu_model"], cpu_level=info["cpu_level"])
+    return out
+
+
+def fit_key_inputs(job: FitJob, digests: dict, spec: FitSpec, threads: int, code: dict | None = None) -> dict:
+    """Everything a fit reads, as a JSON-able dict (its sha256 is the cache key). ``digests``: ``data_digests`` of
+    ``job.dataset``'s arrays; ``threads``: torch threads of the fitting process; ``code``: the digests of the fit's
+    code (default ``lib.bias.fitjob.CODE_DIGESTS``, as this process imported it)."""
+    device = str(pick_device(spec.train.device))
+    if device != "cpu":
+        raise FitCacheError(
+            f"the fit cache holds CPU fits only (this fit runs on {device}, whose kernels are not pinned here); "
+            f"unset {FIT_CACHE_ENV}"
+        )
     return {
         "format": CACHE_FORMAT,
         "job": dataclasses.asdict(job),
         "spec": dataclasses.asdict(spec),
-        "data": data_digests,
-        "code": _code_digests(),
-        "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
-        # pinned: the same kernels on every processor of this kind; native: the processor's own level decides them
-        "dispatch": info["dispatch"] if info["dispatch"] != "native" else f"native-{info['cpu_level']}",
-        "dispatch_env": info["dispatch_env"],
+        "device": device,
+        "data": digests,
+        "code": dict(fitjob.CODE_DIGESTS if code is None else code),
+        "versions": {
+            "torch": torch.__version__,
+            "torch_build": hashlib.sha256(torch.__config__.show().encode()).hexdigest(),
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "torch_flags": {
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        },
+        "processor": _processor(),
         "threads": threads,
     }
 
 
 def fit_key(inputs: dict) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=repr).encode()).hexdigest()
 
 
 def _entry(cache: Path, key: str) -> Path:
     return cache / f"{key}.pkl"
+
+
+def _plain(inputs: dict) -> dict:
+    return json.loads(json.dumps(inputs, default=repr))
 
 
 def read_cached(cache: Path, key: str, inputs: dict) -> dict | None:
@@ -234,20 +170,24 @@ def read_cached(cache: Path, key: str, inputs: dict) -> dict | None:
             stored = pickle.load(f)
     except Exception as exc:
         raise FitCacheError(f"fit cache entry {path} cannot be read ({type(exc).__name__}: {exc}); delete it") from exc
-    if not isinstance(stored, dict) or stored.get("inputs") != json.loads(json.dumps(inputs, default=str)):
+    if not isinstance(stored, dict) or stored.get("inputs") != _plain(inputs):
         raise FitCacheError(f"fit cache entry {path} holds another fit's inputs; delete it")
     return stored["result"]
 
 
 def write_cached(cache: Path, key: str, inputs: dict, result: dict) -> Path:
-    """Store ``result`` under ``key`` (a temporary file in the folder, then a rename: never half-written)."""
+    """Store ``result`` under ``key`` (a temporary file in the folder, flushed to disk, then a rename: never
+    half-written; readable by the folder's other users as the folder allows)."""
     cache.mkdir(parents=True, exist_ok=True)
     path = _entry(cache, key)
-    stored = {"inputs": json.loads(json.dumps(inputs, default=str)), "result": result}
+    stored = {"inputs": _plain(inputs), "result": result}
     fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{key[:12]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             pickle.dump(stored, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -272,10 +212,11 @@ def _init_worker(data: dict, spec: FitSpec) -> None:
 
 
 def _worker_fit(job: FitJob) -> tuple:
-    """``("ok", result)`` or ``("error", type name, message, traceback)``: exceptions travel as text, so any error
-    reaches the parent whether or not it pickles."""
+    """``("ok", result, code digests)`` (the digests of the fit code this worker imported) or ``("error", type
+    name, message, traceback)``: exceptions travel as text, so any error reaches the parent whether or not it
+    pickles."""
     try:
-        return ("ok", run_fit(job, _WORKER["data"], _WORKER["spec"], _WORKER["cache"]))
+        return ("ok", run_fit(job, _WORKER["data"], _WORKER["spec"], _WORKER["cache"]), fitjob.CODE_DIGESTS)
     except Exception as exc:  # re-raised in the parent, with the fit's name
         return ("error", type(exc).__name__, str(exc), traceback.format_exc())
 
@@ -343,12 +284,13 @@ def train_fits(
     cache: Path | None = None,
     stats: dict | None = None,
 ) -> dict:
-    """``{job: run_fit result}`` for every job: in this process when ``workers`` is 1 (or one job), else in up to
-    ``workers`` spawned single-thread worker processes. A failing fit raises ``FitFailed`` naming it (the workers
-    ended, nothing returned; the fits finished before it are in ``cache``).
+    """``{job: run_fit result}`` for every job: in this process when ``workers`` is 1 (or one fit to train), else in
+    up to ``workers`` spawned single-thread worker processes. A failing fit raises ``FitFailed`` naming it (the
+    workers ended, nothing returned; the fits finished before it are in ``cache``).
 
-    cache: the fit cache folder (see the module docstring), or None; ``stats``, when given, is updated with
-    ``from_cache`` and ``trained`` (lists of fit names)."""
+    cache: the fit cache folder (see the module docstring), or None; ``stats``, when given, gets ``from_cache`` and
+    ``trained`` (lists of fit names). With ``workers`` > 1 every fit runs on one thread, a lone fit trained in this
+    process too (the key's thread count is the one the fit runs with)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     jobs = list(dict.fromkeys(jobs))
@@ -357,40 +299,44 @@ def train_fits(
     stats.setdefault("trained", [])
     if not jobs:
         return {}
-    found, keys = {}, {}
+    out, keys = {}, {}
     if cache is not None:
-        threads = 1 if workers > 1 else torch.get_num_threads()  # workers > 1 requires one thread here too
-        digests = {
-            d: {split: [_digest(a) for a in arrays] for split, arrays in data[d].items()}
-            for d in dict.fromkeys(j.dataset for j in jobs)
-        }
+        threads = 1 if workers > 1 else torch.get_num_threads()
+        digests = {d: data_digests(data[d]) for d in dict.fromkeys(j.dataset for j in jobs)}
         for job in jobs:
             inputs = fit_key_inputs(job, digests[job.dataset], spec, threads)
             keys[job] = (fit_key(inputs), inputs)
             hit = read_cached(cache, *keys[job])
             if hit is not None:
-                found[job] = hit
+                out[job] = hit
                 stats["from_cache"].append(job.name)
 
-    def keep(job, result):
+    def keep(job, result, code=None):
         if cache is not None:
+            if code is not None and dict(code) != keys[job][1]["code"]:
+                raise FitFailed(
+                    f"fit {job.name}: its worker ran other fit code than this process imported (a file of "
+                    "lib.bias.fitjob.FIT_CODE changed on disk during the run); not stored in the fit cache"
+                )
             write_cached(cache, *keys[job], result)
         stats["trained"].append(job.name)
         return result
 
-    todo = [j for j in jobs if j not in found]
-    out = dict(found)
-    if not todo:
+    todo = [j for j in jobs if j not in out]
+    if workers == 1 or len(todo) <= 1:
+        tensors, before = {}, torch.get_num_threads()
+        if workers > 1:
+            torch.set_num_threads(1)  # a lone fit of a multi-worker run: one thread, as in a worker
+        try:
+            for job in tqdm(todo, desc=desc, **quiet(progress)):
+                try:
+                    result = run_fit(job, data, spec, tensors, progress=progress)
+                except Exception as exc:
+                    raise FitFailed(f"fit {job.name} failed: {type(exc).__name__}: {exc}") from exc
+                out[job] = keep(job, result)
+        finally:
+            torch.set_num_threads(before)
         return {job: out[job] for job in jobs}
-    if workers == 1 or len(todo) == 1:
-        tensors = {}
-        for job in tqdm(todo, desc=desc, **quiet(progress)):
-            try:
-                out[job] = keep(job, run_fit(job, data, spec, tensors, progress=progress))
-            except Exception as exc:
-                raise FitFailed(f"fit {job.name} failed: {type(exc).__name__}: {exc}") from exc
-        return {job: out[job] for job in jobs}
-    out = {}
     ctx = multiprocessing.get_context(START_METHOD)
     with _thread_env():
         pool = ProcessPoolExecutor(
@@ -410,7 +356,7 @@ def train_fits(
                 ) from exc
             if status == "error":
                 _raise_failed(job, *rest)
-            out[job] = keep(job, rest[0])
+            out[job] = keep(job, *rest)
             bar.update()
         bar.close()
     except BaseException:

@@ -148,37 +148,53 @@ def test_fit_cache_returns_the_trained_fits_bit_for_bit_and_a_new_setting_trains
 def test_fit_key_changes_with_everything_the_fit_reads(tiny, monkeypatch):
     cfg, fd, _ = _cache_case(tiny)
     job, spec = fits.FitJob("cmnist", "sce", 0), cfg.fit_spec()
+    digests = fits.data_digests
+    pinned = {
+        "dispatch": "pinned-AVX2",
+        "dispatch_env": {"ATEN_CPU_CAPABILITY": "avx2"},
+        "cpu_model": "A",
+        "cpu_level": "AVX512",
+    }
+    monkeypatch.setattr(fits.determinism, "machine_info", lambda: pinned)
 
-    def digests(arrays_of):
-        return {split: [fits._digest(a) for a in arrays] for split, arrays in arrays_of.items()}
-
-    def key(job=job, dig=None, spec=spec, threads=1):
-        return fits.fit_key(fits.fit_key_inputs(job, digests(fd["cmnist"]) if dig is None else dig, spec, threads))
+    def key(job=job, dig=None, spec=spec, threads=1, code=None):
+        return fits.fit_key(
+            fits.fit_key_inputs(job, digests(fd["cmnist"]) if dig is None else dig, spec, threads, code)
+        )
 
     base = key()
+    assert key(code=fits.fitjob.CODE_DIGESTS) == base  # by default the code this process imported
     assert key() == base and len(base) == 64
     assert key(job=fits.FitJob("cmnist", "sce", 1)) != base
     assert key(job=fits.FitJob("cmnist", "l1", 0)) != base
     assert key(spec=_config(learning_rate=0.002).fit_spec()) != base
     assert key(threads=2) != base
-    pixel = fd["cmnist"]["train"][0].copy()
-    pixel.reshape(-1)[0] ^= 1  # one bit of one pixel
-    assert key(dig=digests({**fd["cmnist"], "train": (pixel, fd["cmnist"]["train"][1])})) != base
-    code = fits._code_digests()
-    monkeypatch.setattr(fits, "_code_digests", lambda: {**code, "lib/bias/training.py": "0" * 64})
-    assert key() != base
-    monkeypatch.undo()
-    info = fits.determinism.machine_info()
-    native = {**info, "dispatch": "native", "cpu_level": "AVX512"}
+    for split in ("train", "test"):  # one bit of one pixel, of the training or the test images
+        pixel = fd["cmnist"][split][0].copy()
+        pixel.reshape(-1)[0] ^= 1
+        assert key(dig=digests({**fd["cmnist"], split: (pixel, *fd["cmnist"][split][1:])})) != base
+    assert key(code={**fits.fitjob.CODE_DIGESTS, "lib/bias/training.py": "0" * 64}) != base
+    assert key(spec=_config(device="cpu", augment="normalise").fit_spec()) != base
+    # the pins decide the kernels; without them the processor's model and level do too
+    monkeypatch.setattr(fits.determinism, "machine_info", lambda: {**pinned, "cpu_model": "B", "cpu_level": "AVX2"})
+    assert key() == base  # pinned: the same kernels on every processor of this kind
+    native = {**pinned, "dispatch": "native", "dispatch_env": {}}
     monkeypatch.setattr(fits.determinism, "machine_info", lambda: native)
-    native_avx512 = key()
+    native_a = key()
     monkeypatch.setattr(fits.determinism, "machine_info", lambda: {**native, "cpu_level": "AVX2"})
-    assert len({base, native_avx512, key()}) == 3  # unpinned kernels depend on the processor's level
+    native_level = key()
+    monkeypatch.setattr(fits.determinism, "machine_info", lambda: {**native, "cpu_model": "B"})
+    assert len({base, native_a, native_level, key()}) == 4
+    # a GPU fit is refused (its kernels are not pinned here)
+    monkeypatch.setattr(fits, "pick_device", lambda _: fits.torch.device("cuda"))
+    with pytest.raises(fits.FitCacheError, match="CPU fits only"):
+        key()
 
 
 def test_fit_code_lists_every_file_a_fit_runs():
-    """Importing lib.bias.fits in a fresh interpreter loads no file of lib outside FIT_CODE (package files that
-    import nothing aside), so a change to the code a fit runs is always a new key."""
+    """Importing lib.bias.fitjob (the fit's code) in a fresh interpreter loads no file of lib outside FIT_CODE
+    (package files that import nothing aside), so a change to the code a fit runs is always a new key; the pool and
+    cache code (lib.bias.fits) is not part of it."""
     import ast
     import subprocess
     import sys
@@ -186,7 +202,7 @@ def test_fit_code_lists_every_file_a_fit_runs():
 
     root = Path(fits.__file__).resolve().parents[2]
     code = (
-        "import sys, lib.bias.fits\n"
+        "import sys, lib.bias.fitjob\n"
         "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
         " if (n == 'lib' or n.startswith('lib.')) and getattr(m, '__file__', None)))"
     )
@@ -198,15 +214,15 @@ def test_fit_code_lists_every_file_a_fit_runs():
         return not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(ast.parse(path.read_text())))
 
     packages = {p for p in loaded if p.endswith("__init__.py") and imports_nothing(root / p)}
-    assert "lib/bias/training.py" in loaded and loaded - packages <= set(fits.FIT_CODE)
-    assert all((root / p).is_file() for p in fits.FIT_CODE)
+    code_files = set(fits.fitjob.FIT_CODE)
+    assert "lib/bias/training.py" in loaded and loaded - packages <= code_files and "lib/bias/fits.py" not in code_files
+    assert all((root / p).is_file() for p in code_files) and set(fits.fitjob.CODE_DIGESTS) == code_files
 
 
 def test_fit_cache_entries_that_cannot_be_read_are_a_clear_error(tiny, tmp_path):
     cfg, fd, jobs = _cache_case(tiny)
     job = jobs[0]
-    dig = {split: [fits._digest(a) for a in arrays] for split, arrays in fd["cmnist"].items()}
-    inputs = fits.fit_key_inputs(job, dig, cfg.fit_spec(), 1)
+    inputs = fits.fit_key_inputs(job, fits.data_digests(fd["cmnist"]), cfg.fit_spec(), 1)
     key = fits.fit_key(inputs)
     (tmp_path / f"{key}.pkl").write_bytes(b"not a pickle")
     with pytest.raises(fits.FitCacheError, match=f"{key}.pkl cannot be read"):
@@ -236,8 +252,9 @@ def test_run_time_says_how_many_fits_came_from_the_cache():
     assert "so this time does not include their training;" in line
     two = _config(workers=2)
     timed = be.budget_line(two, dict(clock), {"from_cache": ["a"], "trained": []}, train_seconds=5400.0)
-    assert "their training: the grid's fits took 90.0 min of fit time when they ran, about 45.0 min on 2 workers;" in (
-        timed
+    assert (
+        "their training: the grid's fits took 90.0 min when they ran, summed over the fits (the negative control's "
+        in (timed)
     )
     assert be.cache_counts({"from_cache": ["a", "b"], "trained": ["c"]}) == {"from_cache": 2, "trained": 1}
 
@@ -258,3 +275,32 @@ def test_run_grid_reads_the_fit_cache_named_by_the_environment(tiny, tmp_path, m
     pd.testing.assert_frame_equal(first.history, second.history, check_exact=True)
     for k in first.cka_seeds:
         assert np.array_equal(first.cka_seeds[k], second.cka_seeds[k], equal_nan=True), k
+
+
+def test_fit_cache_partly_filled_with_two_workers(tiny, tmp_path):
+    """review25s16cache M1: one fit cached, the others trained in two workers: every result returned, in job order,
+    equal to a run without the cache."""
+    cfg = _config(workers=2, datasets=["cmnist"], objectives=["sce", "l1"], seeds=[0])
+    data = {"cmnist": tiny["cmnist"]}
+    fd, spec = be.fit_data(data, cfg), cfg.fit_spec()
+    jobs = be.grid_jobs(data, cfg)[0] + be.control_jobs(data, cfg)
+    assert len(jobs) == 3
+    fits.train_fits(jobs[:1], fd, spec, 2, progress=False, cache=tmp_path)
+    stats = {}
+    got = fits.train_fits(jobs, fd, spec, 2, progress=False, cache=tmp_path, stats=stats)
+    assert list(got) == jobs and stats == {"from_cache": [jobs[0].name], "trained": [j.name for j in jobs[1:]]}
+    plain = fits.train_fits(jobs, fd, spec, 2, progress=False)
+    for job in jobs:
+        _same_fit(got[job], plain[job], job.name)
+
+
+def test_a_worker_that_ran_other_fit_code_is_not_stored(tiny, tmp_path, monkeypatch):
+    """review25s16cache M3: the key names the code this process imported; a worker reporting other code (a file
+    changed on disk during the run) stops the run and stores nothing."""
+    cfg = _config(workers=2, datasets=["cmnist"], objectives=["sce"], seeds=[0])
+    data = {"cmnist": tiny["cmnist"]}
+    jobs = be.grid_jobs(data, cfg)[0] + be.control_jobs(data, cfg)
+    monkeypatch.setattr(fits.fitjob, "CODE_DIGESTS", {**fits.fitjob.CODE_DIGESTS, "lib/bias/training.py": "0" * 64})
+    with pytest.raises(fits.FitFailed, match="ran other fit code"):
+        fits.train_fits(jobs, be.fit_data(data, cfg), cfg.fit_spec(), 2, progress=False, cache=tmp_path)
+    assert not list(tmp_path.glob("*.pkl"))
