@@ -115,6 +115,28 @@ def _processor() -> dict:
     return out
 
 
+def _nondefault_settings() -> dict:
+    """Process-wide settings that change a CPU fit's kernels, only where they differ from torch's defaults (so a
+    key made under the defaults is the same as before they were listed): the default dtype, oneDNN on or off, its
+    float32 precision for convolutions and matmuls, and ``ONEDNN_DEFAULT_FPMATH_MODE``."""
+    out = {}
+    if torch.get_default_dtype() != torch.float32:
+        out["default_dtype"] = str(torch.get_default_dtype())
+    if not torch.backends.mkldnn.enabled:
+        out["mkldnn_enabled"] = False
+    for name, backend in (
+        ("mkldnn", torch.backends.mkldnn),
+        ("mkldnn.conv", getattr(torch.backends.mkldnn, "conv", None)),
+        ("mkldnn.matmul", getattr(torch.backends.mkldnn, "matmul", None)),
+    ):
+        value = getattr(backend, "fp32_precision", "none") if backend is not None else "none"
+        if value not in ("none", None):
+            out[f"{name}.fp32_precision"] = str(value)
+    if os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE"):
+        out["ONEDNN_DEFAULT_FPMATH_MODE"] = os.environ["ONEDNN_DEFAULT_FPMATH_MODE"]
+    return out
+
+
 def fit_key_inputs(job: FitJob, digests: dict, spec: FitSpec, threads: int, code: dict | None = None) -> dict:
     """Everything a fit reads, as a JSON-able dict (its sha256 is the cache key). ``digests``: ``data_digests`` of
     ``job.dataset``'s arrays; ``threads``: torch threads of the fitting process; ``code``: the digests of the fit's
@@ -144,6 +166,7 @@ def fit_key_inputs(job: FitJob, digests: dict, spec: FitSpec, threads: int, code
         },
         "processor": _processor(),
         "threads": threads,
+        **({"nondefault": extra} if (extra := _nondefault_settings()) else {}),
     }
 
 
@@ -187,7 +210,9 @@ def write_cached(cache: Path, key: str, inputs: dict, result: dict) -> Path:
             pickle.dump(stored, f, protocol=pickle.HIGHEST_PROTOCOL)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # as a plain open() would create it (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -212,11 +237,12 @@ def _init_worker(data: dict, spec: FitSpec) -> None:
 
 
 def _worker_fit(job: FitJob) -> tuple:
-    """``("ok", result, code digests)`` (the digests of the fit code this worker imported) or ``("error", type
-    name, message, traceback)``: exceptions travel as text, so any error reaches the parent whether or not it
-    pickles."""
+    """``("ok", result, code digests, threads)`` (the digests of the fit code this worker imported and the torch
+    threads it ran the fit on) or ``("error", type name, message, traceback)``: exceptions travel as text, so any
+    error reaches the parent whether or not it pickles."""
     try:
-        return ("ok", run_fit(job, _WORKER["data"], _WORKER["spec"], _WORKER["cache"]), fitjob.CODE_DIGESTS)
+        result = run_fit(job, _WORKER["data"], _WORKER["spec"], _WORKER["cache"])
+        return ("ok", result, fitjob.CODE_DIGESTS, torch.get_num_threads())
     except Exception as exc:  # re-raised in the parent, with the fit's name
         return ("error", type(exc).__name__, str(exc), traceback.format_exc())
 
@@ -311,12 +337,21 @@ def train_fits(
                 out[job] = hit
                 stats["from_cache"].append(job.name)
 
-    def keep(job, result, code=None):
+    def keep(job, result, code=None, ran_threads=None):
+        """Store a trained fit: only when it ran the code and threads its key names (a worker reports both; in
+        this process the files on disk must still be the imported ones, e.g. no module reload since)."""
         if cache is not None:
-            if code is not None and dict(code) != keys[job][1]["code"]:
+            code = fitjob.code_digests() if code is None else dict(code)
+            ran_threads = torch.get_num_threads() if ran_threads is None else ran_threads
+            if code != keys[job][1]["code"]:
                 raise FitFailed(
-                    f"fit {job.name}: its worker ran other fit code than this process imported (a file of "
-                    "lib.bias.fitjob.FIT_CODE changed on disk during the run); not stored in the fit cache"
+                    f"fit {job.name} ran other fit code than its key names (a file of lib.bias.fitjob.FIT_CODE "
+                    "changed on disk, or was reloaded, during the run): the run stops and this fit is not stored"
+                )
+            if ran_threads != keys[job][1]["threads"]:
+                raise FitFailed(
+                    f"fit {job.name} ran on {ran_threads} torch threads, its key names {keys[job][1]['threads']}: "
+                    "the run stops and this fit is not stored"
                 )
             write_cached(cache, *keys[job], result)
         stats["trained"].append(job.name)

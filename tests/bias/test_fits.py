@@ -163,7 +163,22 @@ def test_fit_key_changes_with_everything_the_fit_reads(tiny, monkeypatch):
         )
 
     base = key()
-    assert key(code=fits.fitjob.CODE_DIGESTS) == base  # by default the code this process imported
+    # the code this process imported, not what is on disk when the key is made
+    monkeypatch.setattr(fits.fitjob, "code_digests", lambda: {p: "0" * 64 for p in fits.fitjob.FIT_CODE})
+    assert key() == base
+    monkeypatch.undo()
+    monkeypatch.setattr(fits.determinism, "machine_info", lambda: pinned)
+    assert "nondefault" not in fits.fit_key_inputs(job, digests(fd["cmnist"]), spec, 1)  # torch's defaults
+    torch_dtype = fits.torch.get_default_dtype()
+    try:
+        fits.torch.set_default_dtype(fits.torch.float64)
+        assert key() != base
+    finally:
+        fits.torch.set_default_dtype(torch_dtype)
+    monkeypatch.setenv("ONEDNN_DEFAULT_FPMATH_MODE", "BF16")
+    assert key() != base
+    monkeypatch.delenv("ONEDNN_DEFAULT_FPMATH_MODE")
+    assert key() == base
     assert key() == base and len(base) == 64
     assert key(job=fits.FitJob("cmnist", "sce", 1)) != base
     assert key(job=fits.FitJob("cmnist", "l1", 0)) != base
@@ -303,4 +318,52 @@ def test_a_worker_that_ran_other_fit_code_is_not_stored(tiny, tmp_path, monkeypa
     monkeypatch.setattr(fits.fitjob, "CODE_DIGESTS", {**fits.fitjob.CODE_DIGESTS, "lib/bias/training.py": "0" * 64})
     with pytest.raises(fits.FitFailed, match="ran other fit code"):
         fits.train_fits(jobs, be.fit_data(data, cfg), cfg.fit_spec(), 2, progress=False, cache=tmp_path)
+    assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_fit_key_is_the_same_in_a_fresh_process(tiny, tmp_path):
+    """The key is a function of the fit's inputs, not of the process: a fresh interpreter makes the same one."""
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cfg, fd, jobs = _cache_case(tiny)
+    args = (jobs[0], fits.data_digests(fd["cmnist"]), cfg.fit_spec())
+    (tmp_path / "args.pkl").write_bytes(pickle.dumps(args))
+    root = Path(fits.__file__).resolve().parents[2]
+    code = (
+        "import pickle, sys; from lib.bias import fits\n"
+        "job, dig, spec = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "print(fits.fit_key(fits.fit_key_inputs(job, dig, spec, 1)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "args.pkl")], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == fits.fit_key(fits.fit_key_inputs(*args[:2], args[2], 1))
+
+
+def test_an_in_process_fit_that_ran_other_code_or_threads_is_not_stored(tiny, tmp_path, monkeypatch):
+    """review25s16cache2 n2, n4: a fit trained in this process is stored only while the files on disk are the
+    imported ones (no reload since) and it ran on the key's thread count."""
+    cfg, fd, jobs = _cache_case(tiny)
+    real = fits.fitjob.code_digests
+    monkeypatch.setattr(fits.fitjob, "code_digests", lambda: {**real(), "lib/bias/training.py": "0" * 64})
+    with pytest.raises(fits.FitFailed, match="ran other fit code"):
+        fits.train_fits(jobs[:1], fd, cfg.fit_spec(), 1, progress=False, cache=tmp_path)
+    monkeypatch.undo()
+    before = fits.torch.get_num_threads()
+    run_fit = fits.run_fit
+
+    def two_threads(*a, **k):
+        fits.torch.set_num_threads(before + 1)
+        return run_fit(*a, **k)
+
+    monkeypatch.setattr(fits, "run_fit", two_threads)
+    try:
+        with pytest.raises(fits.FitFailed, match=f"ran on {before + 1} torch threads, its key names {before}"):
+            fits.train_fits(jobs[:1], fd, cfg.fit_spec(), 1, progress=False, cache=tmp_path)
+    finally:
+        fits.torch.set_num_threads(before)
     assert not list(tmp_path.glob("*.pkl"))
