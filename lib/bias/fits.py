@@ -30,9 +30,9 @@ float32 matmul precision and deterministic-algorithm flag, the processor dispatc
 also the processor's model and level) and the thread count. Only CPU fits are cached (a GPU's kernels are not
 pinned here). A later run with the same key reads the result instead of training: the weights, history and test
 accuracies the fit returned, bit for bit, so a change to the analysis (CKA, tables, figures, text) reruns a notebook
-in minutes. Entries are written as each fit finishes (a temporary file, flushed to disk, then a rename: never
-half-written); ``train_fits`` reports how many came from the cache and the notebook says so beside its run time.
-Entries are pickles: point ``NB04_FIT_CACHE`` only at a folder you trust, as for any pickle cache.
+in minutes. Entries are written as each fit finishes (a temporary file, then a rename: never half-written);
+``train_fits`` reports how many came from the cache and the notebook says so beside its run time. Entries are
+pickles: point ``NB04_FIT_CACHE`` only at a folder you trust, as for any pickle cache.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ import multiprocessing
 import os
 import pickle
 import platform
-import tempfile
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -61,6 +60,7 @@ from lib.bias.training import quiet
 from lib.core import determinism
 from lib.core.determinism import THREAD_ENV
 from lib.core.device import pick_device
+from lib.core.io import atomic_write_bytes
 
 #: how worker processes start: a fresh interpreter (see the module docstring)
 START_METHOD = "spawn"
@@ -199,26 +199,10 @@ def read_cached(cache: Path, key: str, inputs: dict) -> dict | None:
 
 
 def write_cached(cache: Path, key: str, inputs: dict, result: dict) -> Path:
-    """Store ``result`` under ``key`` (a temporary file in the folder, flushed to disk, then a rename: never
-    half-written; readable by the folder's other users as the folder allows)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    path = _entry(cache, key)
+    """Store ``result`` under ``key`` (``lib.core.io.atomic_write_bytes``: a temporary file in the folder, then a
+    rename: never half-written)."""
     stored = {"inputs": _plain(inputs), "result": result}
-    fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{key[:12]}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(stored, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as a plain open() would create it (mkstemp makes 0600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_bytes(_entry(cache, key), pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 # ---- worker processes ----

@@ -1,6 +1,9 @@
 """Parallel training fits (lib.bias.fits, params nb04.workers): the same results as one process, bit for bit."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,6 +123,17 @@ def test_workers_setting_is_checked():
 
 
 # ---- the opt-in fit cache ----
+ROOT = Path(fits.__file__).resolve().parents[2]
+
+
+def _fresh_python(code: str, *args: str) -> str:
+    """stdout of ``code`` run in a fresh interpreter from the repository root (lib importable)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+    ).stdout
+
+
 def _cache_case(tiny):
     cfg = _config(workers=1, datasets=["cmnist"], objectives=["sce"], seeds=[0])
     data = {"cmnist": tiny["cmnist"]}
@@ -211,19 +225,14 @@ def test_fit_code_lists_every_file_a_fit_runs():
     (package files that import nothing aside), so a change to the code a fit runs is always a new key; the pool and
     cache code (lib.bias.fits) is not part of it."""
     import ast
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    root = Path(fits.__file__).resolve().parents[2]
     code = (
         "import sys, lib.bias.fitjob\n"
         "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
         " if (n == 'lib' or n.startswith('lib.')) and getattr(m, '__file__', None)))"
     )
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, check=True)
-    loaded = {str(Path(f).resolve().relative_to(root)) for f in out.stdout.split()}
+    root = ROOT
+    loaded = {str(Path(f).resolve().relative_to(root)) for f in _fresh_python(code).split()}
 
     def imports_nothing(path):
         return not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(ast.parse(path.read_text())))
@@ -324,24 +333,18 @@ def test_a_worker_that_ran_other_fit_code_is_not_stored(tiny, tmp_path, monkeypa
 def test_fit_key_is_the_same_in_a_fresh_process(tiny, tmp_path):
     """The key is a function of the fit's inputs, not of the process: a fresh interpreter makes the same one."""
     import pickle
-    import subprocess
-    import sys
-    from pathlib import Path
 
     cfg, fd, jobs = _cache_case(tiny)
     args = (jobs[0], fits.data_digests(fd["cmnist"]), cfg.fit_spec())
     (tmp_path / "args.pkl").write_bytes(pickle.dumps(args))
-    root = Path(fits.__file__).resolve().parents[2]
     code = (
         "import pickle, sys; from lib.bias import fits\n"
         "job, dig, spec = pickle.loads(open(sys.argv[1], 'rb').read())\n"
         "print(fits.fit_key(fits.fit_key_inputs(job, dig, spec, 1)))"
     )
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "args.pkl")], capture_output=True, text=True, env=env, check=True
+    assert _fresh_python(code, str(tmp_path / "args.pkl")).strip() == fits.fit_key(
+        fits.fit_key_inputs(*args[:2], args[2], 1)
     )
-    assert out.stdout.strip() == fits.fit_key(fits.fit_key_inputs(*args[:2], args[2], 1))
 
 
 def test_an_in_process_fit_that_ran_other_code_or_threads_is_not_stored(tiny, tmp_path, monkeypatch):
