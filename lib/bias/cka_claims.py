@@ -869,7 +869,8 @@ def cka_claims(
     return out, pd.concat([scores, *base_rows], ignore_index=True) if base_rows else scores
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
+    """'1st', '2nd', '3rd', '4th', '11th', '21st' (English ordinals, for generated text)."""
     return f"{n}" + ("th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th"))
 
 
@@ -890,7 +891,7 @@ def seed_ranks(scores: pd.DataFrame, objective: str, key: str) -> str:
         return ""
 
     def place(rank, n, higher):
-        return f"{_ordinal(rank)} of {n}", (f"{', '.join(higher)} higher" if higher else "")
+        return f"{ordinal(rank)} of {n}", (f"{', '.join(higher)} higher" if higher else "")
 
     if len({(r, n, frozenset(h)) for _, r, n, h in per_seed}) == 1:
         _, r, n, h = per_seed[0]

@@ -32,7 +32,7 @@ def plot_samples(data: dict, n: int = 10, seed: int = 0):
     """Rows: (dataset, aligned | conflicting) training images; column c a random image of class c (of ``n``
     classes; empty where the row has none), so that each column compares one class across rows."""
     rows = [(d, grp) for d in data for grp in ("aligned", "conflicting")]
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.05), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.3), squeeze=False)  # room for titles
     rng = np.random.default_rng(seed)
     for r, (d, grp) in enumerate(rows):
         sp = data[d]["train"]
@@ -48,7 +48,7 @@ def plot_samples(data: dict, n: int = 10, seed: int = 0):
             if c < len(pick) and pick[c] is not None:
                 i = pick[c]
                 ax.imshow(sp.images[i])
-                ax.set_title(f"y={sp.target[i]} b={sp.bias[i]}", fontsize=6)
+                ax.set_title(f"y={sp.target[i]} b={sp.bias[i]}", fontsize=6, pad=2)
         axes[r][0].set_ylabel(f"{d}\n{grp}", fontsize=7)
     fig.suptitle("Training samples, one per class (column = class): target y, bias attribute b")
     _room_for_stamp(fig, 0.1)  # the stamp has two lines; it must not cover the bottom row

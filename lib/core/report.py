@@ -92,6 +92,9 @@ class Claim:
     #: convergence reading); the claim is "not comparable" when any flag is false (models still improving: the
     #: ranking compares training speed as well as the objective)
     converged_metric: str = ""
+    #: dotted key (``*`` allowed) of per-model texts saying what a true ``converged`` flag rests on when that is not a
+    #: plateau (the notebook's reading: a patience stop with a rise not excluded); each is a reason beside the verdict
+    converged_caveat_metric: str = ""
     #: the paper's effect size (number, dotted key, or {higher: [claim ids], lower: [claim ids], how: mean|max}
     #: computed from those claims' paper values) and the dotted key of our paired 95% interval (a half-width or
     #: [low, high], or a half-width around the sibling ``diff``): a claim not reproduced whose interval holds the
@@ -423,6 +426,21 @@ def not_converged(claim: Claim, metrics: dict) -> str:
     )
 
 
+def converged_caveat(claim: Claim, metrics: dict) -> str:
+    """What the ``converged`` flags behind ``claim`` rest on where that is not a plateau ('' when the claim names no
+    ``converged_caveat_metric`` or the metrics hold no text there)."""
+    if not claim.converged_caveat_metric:
+        return ""
+    found = {k: v for k, v in lookup_all(metrics, claim.converged_caveat_metric).items() if isinstance(v, str) and v}
+    if not found:
+        return ""
+    return (
+        "Converged without a plateau shown: "
+        + "; ".join(f"{k}: {v}" for k, v in found.items())
+        + ". More epochs could still move this number."
+    )
+
+
 def paper_effect(claim: Claim, metrics: dict, claims: dict[str, Claim] | None = None) -> float | None:
     """The paper's effect size for ``claim`` (see :attr:`Claim.paper_effect`)."""
     spec = claim.paper_effect
@@ -516,6 +534,8 @@ def assess(
     notes = [claim.note] if claim.note else []
     if metrics is None:
         return Assessment("not measured", f"no {run} run yet", tuple(notes))
+    caveat = converged_caveat(claim, metrics)  # review25s16run m5: a "converged" that is not a plateau is said so
+    notes = [caveat, *notes] if caveat else notes
     try:
         ours, missing = lookup(metrics, claim.metric), False
     except KeyError:
@@ -538,7 +558,12 @@ def assess(
     guards = [r for r in (followed, not_converged(claim, metrics)) if r]
     if claim.not_comparable or guards:  # a guard keeps the numbers' own reading beside it, never as the verdict
         # the numbers' own reading is the whole rule without the guards, "underpowered" included (review25s14run M1)
-        bare = assess(replace(claim, not_comparable="", guard_metrics={}, converged_metric=""), metrics, run, claims)
+        bare = assess(
+            replace(claim, not_comparable="", guard_metrics={}, converged_metric="", converged_caveat_metric=""),
+            metrics,
+            run,
+            claims,
+        )
         numbers, why_word = detail, []
         if bare.verdict == "underpowered" and detail.startswith("not reproduced ("):
             numbers = _reword(detail, "not reproduced (", "underpowered (")

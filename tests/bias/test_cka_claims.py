@@ -507,7 +507,7 @@ def test_seed_ranks_say_where_an_objective_stands_in_each_seed():
     )  # a tie shares the better rank
     assert cc.seed_ranks(mixed[mixed["seed"] == 1], "sos", "block_score") == "sos 2nd of 3 in seed 1, l1 higher"
     assert cc.seed_ranks(two, "bce_raw", "block_score") == ""
-    assert [cc._ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22)] == [
+    assert [cc.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd"
     ]  # fmt: skip
     # in the claim: the verdict when SoS is not shown above the others (here: L1 above it in both seeds)

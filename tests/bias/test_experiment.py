@@ -841,6 +841,15 @@ def test_converged_by_patience_says_the_rise_it_does_not_exclude():
     )
     assert be.patience_clause(table.assign(flat_at_patience_stop="1 of 1")) == ""
     assert be.patience_clause(table.drop(columns="flat_at_patience_stop")) == ""  # an older table
+    # review25s16run m5: the same reading per objective, for the report beside that objective's verdict
+    assert be.converged_caveats(table) == {
+        "d": {
+            "bce": "converged by patience stops that are not a plateau (0 of 1 patience-stopped seeds flat by the "
+            "slope rule): a rise of up to 1.26 points per 10 epochs not excluded"
+        }
+    }
+    assert be.converged_caveats(table.assign(flat_at_patience_stop="1 of 1")) == {}
+    assert be.converged_caveats(table.drop(columns="flat_at_patience_stop")) == {}
 
 
 def test_isolated_layers_give_the_claim_scores_without_them():
@@ -898,6 +907,21 @@ def test_matched_budget_explains_only_a_ranking_on_the_claims_side_and_points_ag
         "(N = the shortest run: d 30). The difference is not smaller at the matched budget (a point comparison, not "
         "tested): the longer runs do not appear to explain it."
     )
+    # the pair picked on validation accuracy is named against the headline test's pair on test accuracy
+    named = be.matched_budget_lines(
+        mb(test(-0.0015, 0.0618, 0.814), test(-0.0023, 0.0724, 0.756)),
+        {"best_is_probabilistic": {"compared": "bce vs l1"}},
+    )
+    assert named[0] == below[0].replace(
+        "(N = the shortest run: d 30).",
+        "(N = the shortest run: d 30) (the best objectives picked on validation accuracy; the test on test accuracy "
+        "compares bce vs l1).",
+    )
+    same = be.matched_budget_lines(
+        mb(test(-0.0015, 0.0618, 0.814), test(-0.0023, 0.0724, 0.756)),
+        {"best_is_probabilistic": {"compared": "bce vs l2"}},
+    )
+    assert same == below
     assert [be._points(x) for x in (1.0, 0.5, 2.0)] == ["1 point", "0.5 points", "2 points"]
     runs = pd.DataFrame(
         [{"dataset": "d", "objective": "sce", "seed": 0, "best_epoch": 3, "epochs": 5, "trained_as": "sce"}]

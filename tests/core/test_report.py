@@ -301,6 +301,27 @@ def test_ranking_on_models_that_did_not_converge_is_not_comparable():
     assert nc.detail == "not read: training not converged (the numbers alone: reproduced)"
 
 
+def test_a_converged_flag_that_is_not_a_plateau_is_said_beside_the_verdict():
+    """review25s16run m5: a verdict on models 'converged' by a patience stop with a rise not excluded says so."""
+    r = _claim(
+        **{
+            **RANKING,
+            "converged_metric": "claims.converged.d.*",
+            "converged_caveat_metric": "claims.converged_caveat.d.*",
+        }
+    )
+    m = _ranking_metrics("supported")
+    m["claims"]["converged"] = {"d": {"sce": True, "l1": True}}
+    assert not any("plateau" in x for x in report.assess(r, m).reasons)  # no caveats written: nothing said
+    m["claims"]["converged_caveat"] = {"d": {"l1": "by patience, a rise of up to 2 points not excluded"}}
+    a = report.assess(r, m)
+    assert a.verdict == "reproduced"  # a caveat is a reason, never the verdict
+    assert (
+        "Converged without a plateau shown: claims.converged_caveat.d.l1: by patience, a rise of up to 2 points not "
+        "excluded. More epochs could still move this number." in a.reasons
+    )
+
+
 def test_ranking_on_models_that_follow_the_bias_is_not_comparable():
     r = _claim(**RANKING)
     # conflicting accuracy at chance: the ranking says nothing, even when the test "supports" the paper
