@@ -1293,7 +1293,9 @@ def summary(runs: pd.DataFrame, history: pd.DataFrame | None = None, window: int
         out["probabilistic_mean"] = float(per_obj[prob].mean())
         out["margin_mean"] = float(per_obj[marg].mean())
         out["probabilistic_best_on_average"] = bool(per_obj[prob].mean() > per_obj[marg].mean())
-        out["ranking_tests"] = st.ranking_claims(distinct_runs(runs), PROBABILISTIC, MARGIN)
+        # the best pair picked on validation accuracy, not on the test accuracy it is tested on (review25s17 M4)
+        pick = "valid_accuracy" if "valid_accuracy" in runs else None
+        out["ranking_tests"] = st.ranking_claims(distinct_runs(runs), PROBABILISTIC, MARGIN, pick=pick)
         effects = paper_effects(list(dict.fromkeys(runs["dataset"])), objectives=distinct)
         for name, test in out["ranking_tests"].items():
             if name in effects:
@@ -1416,7 +1418,8 @@ def _verdict_line(name: str, test: dict, length: str = "") -> str:
     return (
         f"- {name}: {test['verdict']} (paired over {n} seeds, {power}: difference "
         f"{100 * test['diff']:+.2f} points, unadjusted 95% CI ±{100 * test['ci95']:.2f}, Holm-adjusted p = "
-        f"{test['p_holm']:.3g})" + (f"; {length}" if length else "")
+        f"{test['p_holm']:.3g} over the two ranking tests, not the pairwise table's family)"
+        + (f"; {length}" if length else "")
     )
 
 
@@ -1585,7 +1588,8 @@ def interpretation(
         lines += rank_makeup_lines(summary_)
     if "best_is_probabilistic" in tests:
         best = tests["best_is_probabilistic"]
-        lines.append(_verdict_line(f"Best objective is probabilistic ({best['compared']})", best, length))
+        picked = {"valid_accuracy": ", the best of each group on validation accuracy"}.get(best.get("picked_on"), "")
+        lines.append(_verdict_line(f"Best objective is probabilistic ({best['compared']}{picked})", best, length))
     noise = best_vs_runner_up(runs).get("mean") if runs is not None and len(runs) else None
     lines.append(
         f"- Best mean accuracy: {', '.join(summary_['best_objectives'])} (ties share the rank)"
@@ -1813,45 +1817,78 @@ def pin_clause() -> str:
 
 #: the "most this run could still gain" is read per this many epochs
 GAIN_EPOCHS = 10
-#: the convergence verdict of a curve whose second-half slope interval lies above 0 (``convergence_verdict``)
+#: "still rising" is read over a curve's last this many epochs (at least 3): where the run ended (review25s17 M1: over
+#: the second half of a 40-epoch curve that rose and then levelled off, a line fit called C-CIFAR SCE rising while its
+#: last 10 epochs were flat; C-CIFAR BCE seed 0, stopped by patience at epoch 24, rose over its last 10)
+LATE_EPOCHS = 10
+#: the convergence verdict of a curve whose slope interval over its last epochs lies above 0 (``convergence_verdict``)
 RISING = "late linear trend rising"
 
 
-def late_slope(valid_acc) -> dict:
-    """Least-squares slope (accuracy per epoch) of the second half of one validation curve (at least its last 3
-    epochs; the whole curve when shorter), with its two-sided 95 % t-interval (n - 2 degrees of freedom) and
-    ``gain_bound``: the interval's upper end x ``GAIN_EPOCHS``, the most this run could still gain per
-    ``GAIN_EPOCHS`` epochs at that trend; None where fewer than 3 epochs. The second half, not only the epochs after
-    the best one: those are by construction the epochs that never beat the best, on which a rise can hardly show."""
-    y = np.asarray(valid_acc, dtype=float)
-    y = y[len(y) - max(3, (len(y) + 1) // 2) :] if len(y) >= 3 else y
+def _slope_fit(y: np.ndarray) -> dict:
+    """Least-squares slope of ``y`` against its index with its two-sided 95 % t-interval (n - 2 df); Nones below 3
+    points."""
     if len(y) < 3:
-        return {"slope": None, "low": None, "high": None, "gain_bound": None, "n_epochs": len(y)}
-    x = np.arange(len(y), dtype=float)
-    fit_ = stats.linregress(x, y)
+        return {"slope": None, "low": None, "high": None, "half": None, "n": len(y)}
+    fit_ = stats.linregress(np.arange(len(y), dtype=float), y)
     half = float(stats.t.ppf(1 - st.ALPHA / 2, len(y) - 2) * fit_.stderr)
-    return {
-        "slope": float(fit_.slope),
-        "low": float(fit_.slope - half),
-        "high": float(fit_.slope + half),
-        "gain_bound": float((fit_.slope + half) * GAIN_EPOCHS),
-        "n_epochs": len(y),
+    return {"slope": float(fit_.slope), "low": float(fit_.slope - half), "high": float(fit_.slope + half), "half": half,
+            "n": len(y)}  # fmt: skip
+
+
+def late_slope(valid_acc) -> dict:
+    """The late trend of one validation curve, read twice.
+
+    - Over its second half (at least its last 3 epochs; the whole curve when shorter): the least-squares slope
+      (accuracy per epoch) with its two-sided 95 % t-interval (n - 2 degrees of freedom); ``gain_bound``: the
+      interval's upper end x ``GAIN_EPOCHS``, the most this run could still gain per ``GAIN_EPOCHS`` epochs at that
+      trend (a plateau must hold over the whole second half); ``flat_bound``: the interval's half-width x
+      ``GAIN_EPOCHS``, the bound a perfectly flat curve with this curve's noise would get (above the plateau
+      tolerance, these epochs cannot show a plateau at all: review25s17 M2).
+    - Over its last ``LATE_EPOCHS`` epochs, at most its second half (``end_slope``, ``end_low``, ``end_epochs``):
+      whether it was still rising where the run ended, which decides ``RISING`` (a rise before a curve levels off
+      does not).
+
+    None where fewer than 3 epochs. The second half, not only the epochs after the best one: those are by
+    construction the epochs that never beat the best, on which a rise can hardly show."""
+    y = np.asarray(valid_acc, dtype=float)
+    half_ = _slope_fit(y[len(y) - max(3, (len(y) + 1) // 2) :] if len(y) >= 3 else y)
+    end = _slope_fit(y[len(y) - max(3, min(LATE_EPOCHS, (len(y) + 1) // 2)) :] if len(y) >= 3 else y)
+    out = {
+        "slope": half_["slope"],
+        "low": half_["low"],
+        "high": half_["high"],
+        "gain_bound": None if half_["high"] is None else float(half_["high"] * GAIN_EPOCHS),
+        "flat_bound": None if half_["half"] is None else float(half_["half"] * GAIN_EPOCHS),
+        "n_epochs": half_["n"],
+        "end_slope": end["slope"],
+        "end_low": end["low"],
+        "end_epochs": end["n"],
     }
+    return out
+
+
+def _end_low(slope: dict):
+    """The lower 95 % bound of a seed's slope over its last epochs (``late_slope``'s ``end_low``; the second half's
+    ``low`` for a slope without it)."""
+    return slope.get("end_low", slope.get("low"))
 
 
 def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: float, ends: dict | None = None) -> str:
     """The convergence verdict of one (dataset, objective) from its seeds' ``late_slope``: ``RISING`` when
-    some seed's slope interval lies above 0 (a linear trend over the second half of the curve, which can hold while
-    the mean curve dips over the last epochs: the words say so, review25s14run m3); "plateau" only when every seed's
+    some seed's slope interval over its last ``LATE_EPOCHS`` epochs lies above 0 (a linear trend where the run ended,
+    which can hold while the mean curve dips over the last few epochs: the words say so, review25s14run m3; a
+    patience-stopped seed included, review25s17 M1); "plateau" only when every seed's
     ``gain_bound`` is below ``tolerance`` (an equivalence statement: a rise above the tolerance per ``GAIN_EPOCHS``
     epochs is excluded); else the largest rise that is not excluded, with the seed it belongs to and how that seed
     ended when ``ends`` ({seed: "stopped by patience" | "at the epoch cap"}) is given (review25s15run m2: C-CIFAR BCE
     read "at the epoch cap; a rise of up to 2.61 ..." where the bound was the patience-stopped seed's and the capped
     seed was flat). Never "converged" on a patience stop alone."""
-    rising = [s for s, v in slopes.items() if v["low"] is not None and v["low"] > 0]
+    rising = [s for s, v in slopes.items() if _end_low(v) is not None and _end_low(v) > 0]
     if rising:
         seeds = ("seeds " if len(rising) > 1 else "seed ") + ", ".join(str(s) for s in rising)
-        return f"{RISING} (second-half slope above 0 in {seeds})"
+        n = max(int(slopes[s].get("end_epochs") or slopes[s].get("n_epochs") or 0) for s in rising)
+        return f"{RISING} (slope over the last {n} epochs above 0 in {seeds})"
     bounds = [v["gain_bound"] for v in slopes.values()]
     how = "stopped by patience" if stopped == n_seeds else "at the epoch cap"
     if not bounds or any(b is None for b in bounds):
@@ -1860,8 +1897,8 @@ def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: flo
     if gain < tolerance:
         return f"plateau (at most {100 * gain:+.2f} points per {GAIN_EPOCHS} epochs, tolerance {100 * tolerance:g})"
     whose = ""
+    seed = max(slopes, key=lambda k: slopes[k]["gain_bound"])
     if ends:
-        seed = max(slopes, key=lambda k: slopes[k]["gain_bound"])
         # a seed at the cap that is not flat decides "not converged": its bound, not a patience-stopped seed's
         # larger one (review25s16run m2: C-MNIST SoS gave seed 0's patience-stop bound for the capped seed 1)
         open_ = [k for k in slopes if ends.get(k) != "stopped by patience" and slopes[k]["gain_bound"] >= tolerance]
@@ -1870,7 +1907,14 @@ def convergence_verdict(slopes: dict, stopped: int, n_seeds: int, tolerance: flo
             gain = slopes[seed]["gain_bound"]
         mixed = len(set(ends.values())) > 1  # say how the seed ended only when the seeds ended differently
         whose = f" (seed {seed}" + (f", {ends[seed]}" if mixed and seed in ends else "") + ")"
-    return f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded{whose}"
+    text = f"{how}; a rise of up to {100 * gain:.2f} points per {GAIN_EPOCHS} epochs is not excluded{whose}"
+    flat = slopes[seed].get("flat_bound")
+    if flat is not None and flat >= tolerance:  # review25s17 M2: the test, not the curve, decides such a verdict
+        text += (
+            f"; a plateau is not resolvable from the {slopes[seed]['n_epochs']} epochs of its second half (a flat "
+            f"curve with this noise would get a bound of {100 * flat:.2f} points, tolerance {100 * tolerance:g})"
+        )
+    return text
 
 
 def flat_at_cap(slope: dict, tolerance: float) -> bool:
@@ -1974,8 +2018,20 @@ def convergence_table(
                     else f"s{s}: {v['slope']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}] over {v['n_epochs']} epochs"
                     for s, v in slopes.items()
                 ),
+                # where the run ended: decides "late linear trend rising" (review25s17 M1)
+                f"slope_last_{LATE_EPOCHS}_low": "; ".join(
+                    f"s{s}: n/a" if v["end_low"] is None else f"s{s}: {v['end_slope']:+.4f} (low {v['end_low']:+.4f})"
+                    for s, v in slopes.items()
+                ),
                 f"max_gain_per_{GAIN_EPOCHS}_epochs": (
                     None if not bounds or any(b is None for b in bounds) else float(max(bounds))
+                ),
+                # the bound a perfectly flat curve with each seed's noise would get (largest over seeds): above the
+                # tolerance, these epochs cannot show a plateau (review25s17 M2)
+                f"flat_curve_bound_per_{GAIN_EPOCHS}_epochs": (
+                    None
+                    if any(v.get("flat_bound") is None for v in slopes.values()) or not slopes
+                    else float(max(v["flat_bound"] for v in slopes.values()))
                 ),
                 "tolerance": tolerance,
                 "verdict": verdict,
@@ -2067,7 +2123,11 @@ def converged_sentence(convergence: pd.DataFrame) -> str:
             + ")"
             for r in bad.itertuples()
         )
-        text += ": a ranking that involves them compares training speed as well as the objective"
+        text += ": a ranking that involves them may compare training speed as well as the objective" + (
+            " (where a plateau is not resolvable, the test cannot tell a flat curve from a slowly rising one)"
+            if bad["verdict"].str.contains("not resolvable").any()
+            else ""
+        )
     return text
 
 
@@ -2187,8 +2247,9 @@ def guard_lines(summary_: dict) -> list[str]:
             lines.append(
                 f"- {d}: training not converged for {', '.join(bad)} (convergence table: a seed at the epoch cap or "
                 "stopped at the minimum number of epochs without a rise above the tolerance excluded, or a seed's late "
-                "linear trend rising): a ranking that involves them compares training speed as "
-                "well as the objectives, and the report marks the ranking claims not comparable."
+                "linear trend rising; a plateau that is not resolvable from so few epochs is the test's limit, not a "
+                "rise): a ranking that involves them may compare training speed as well as the objectives, and the "
+                "report marks the ranking claims not comparable."
             )
     return lines
 

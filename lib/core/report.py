@@ -421,8 +421,9 @@ def not_converged(claim: Claim, metrics: dict) -> str:
     return (
         "Training did not converge for: " + ", ".join(bad) + " = false (the notebook's convergence table: a seed "
         "at the epoch cap, or stopped at the minimum number of epochs, without a rise above the tolerance excluded, "
-        "or a seed's late linear trend rising). A ranking of models not shown to have stopped improving compares "
-        "training speed as well as the objectives."
+        "or a seed's late linear trend rising; where it says a plateau is not resolvable from so few epochs, the "
+        "curve may be flat and the test cannot show it). A ranking of models not shown to have stopped improving may "
+        "compare training speed as well as the objectives."
     )
 
 
@@ -552,6 +553,8 @@ def assess(
         return Assessment("not measured", why, tuple([r for r in extra if r] + notes))
     # what the numbers alone say (also for claims our setting cannot test: shown as the measured detail)
     detail = _test_detail(claim, metrics, verdict(replace(claim, not_comparable=""), ours, kind))
+    if kind != "synthetic":  # a point read with its 95% interval (review25s17 M3)
+        detail = _read_interval(claim, detail, claim_ci(claim, metrics, claim.metric)[0])
     if kind == "synthetic":
         return Assessment("not comparable", "synthetic data", ("Synthetic data: checks the pipeline, not the paper.",))
     followed = bias_followed(claim, metrics)
@@ -594,7 +597,7 @@ def assess(
     if detail.startswith("reproduced"):
         order = order_reason(claim, metrics, claims)
         return Assessment("reproduced", detail, tuple(reasons + ([order] if order else []) + notes))
-    if detail.startswith("underpowered"):  # a test word: every contrast on the paper's side (_test_detail)
+    if detail.startswith(("underpowered", "not established")):  # a test word, or a point its interval cannot place
         return Assessment("underpowered", detail, tuple(reasons + notes))
     if detail == "not comparable":  # a number without a tolerance
         return Assessment("not comparable", "", tuple(["The claim states no tolerance to compare with.", *notes]))
@@ -761,6 +764,28 @@ def _within_interval(claim: Claim, honest: str, ci: tuple[float, float] | None) 
             f"[{ci[0]:.3g}, {ci[1]:.3g}] reaches beyond that band)"
         )
     return honest
+
+
+def _holds_paper(claim: Claim, detail: str, ci: tuple[float, float] | None) -> str:
+    """A point outside the tolerance band whose 95% interval holds the paper's value is "underpowered": these seeds
+    can neither reproduce nor reject it (review25s17 M3: C-CIFAR BCE read "not reproduced" with [0.145, 0.376]
+    around the paper's 0.3247)."""
+    if not detail.startswith("not reproduced (off by") or ci is None or claim.tolerance is None:
+        return detail
+    paper = float(claim.paper_value)
+    if ci[0] <= paper <= ci[1]:
+        words = _reword(detail, "not reproduced (", "")[:-1]
+        return f"underpowered ({words}, but its 95% interval [{ci[0]:.3g}, {ci[1]:.3g}] holds the paper's {paper:.4g})"
+    return detail
+
+
+def _read_interval(claim: Claim, detail: str, ci: tuple[float, float] | None) -> str:
+    """A numeric verdict read with the point's 95% interval: inside the band but the interval reaching beyond it,
+    "not established" (``_within_interval``); outside the band but the interval holding the paper's value,
+    "underpowered" (``_holds_paper``); else unchanged."""
+    if isinstance(claim.paper_value, (bool, str)) or claim.paper_value is None:
+        return detail
+    return _holds_paper(claim, _within_interval(claim, detail, ci), ci)
 
 
 def protocols_note(claim: Claim) -> str:

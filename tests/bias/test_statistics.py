@@ -53,6 +53,19 @@ def test_ranking_claims_supported_and_not_significant():
     assert noisy["probabilistic_above_margin"]["verdict"] == "not significant"
 
 
+def test_ranking_claims_pick_the_best_pair_on_another_metric():
+    """review25s17 M4: the best pair is picked on validation accuracy, not on the test accuracy it is tested on."""
+    runs = _runs([0.01, 0.03, 0.02, 0.04])
+    runs["valid_accuracy"] = runs["accuracy"]
+    runs.loc[runs["objective"] == "bce", "valid_accuracy"] = 0.95  # bce best on validation, sce best on test
+    runs.loc[runs["objective"] == "sos", "valid_accuracy"] = 0.90
+    best = st.ranking_claims(runs, ("sce", "bce"), ("l1", "sos"), pick="valid_accuracy")["best_is_probabilistic"]
+    assert best["compared"] == "bce vs sos" and best["picked_on"] == "valid_accuracy"
+    assert best["diff"] == pytest.approx(0.2 + 0.025)  # tested on test accuracy: bce 0.7 + delta - sos 0.5
+    same = st.ranking_claims(runs, ("sce", "bce"), ("l1", "sos"))["best_is_probabilistic"]
+    assert same["compared"] == "sce vs l1" and same["picked_on"] == "accuracy"
+
+
 def test_pairwise_tests_holm_and_verdicts():
     table = st.pairwise_tests(_runs([0.01, 0.03, 0.02, 0.04]))
     assert len(table) == 6 and set(table["verdict"]) <= {"A > B", "A < B", "not significant"}

@@ -23,6 +23,23 @@ def _claim(**kw):
     return Claim(**base)
 
 
+def test_a_point_is_read_with_its_interval():
+    """review25s17 M3: outside the band but the interval holding the paper's value -> underpowered; inside the band
+    but the interval leaving it -> not established (also "underpowered" as a word); else unchanged."""
+    c = _claim(paper_value=0.3247, tolerance=0.03, metric="claims.acc")
+    wide = {"claims": {"acc": 0.2608, "acc_ci95": 0.1154}}
+    a = report.assess(c, wide, "real")
+    assert a.verdict == "underpowered"
+    assert a.detail == ("underpowered (off by -0.0639, but its 95% interval [0.145, 0.376] holds the paper's 0.3247)")
+    narrow = {"claims": {"acc": 0.2608, "acc_ci95": 0.01}}
+    assert report.assess(c, narrow, "real").verdict == "not reproduced"
+    inside = {"claims": {"acc": 0.31, "acc_ci95": 0.08}}
+    b = report.assess(c, inside, "real")
+    assert b.verdict == "underpowered" and b.detail.startswith("not established (the point is within ±0.03")
+    tight = {"claims": {"acc": 0.31, "acc_ci95": 0.01}}
+    assert report.assess(c, tight, "real").verdict == "reproduced"
+
+
 def test_verdict_rules():
     c = _claim()
     assert report.verdict(c, 0.88, "real").startswith("reproduced")
