@@ -960,7 +960,7 @@ def paper_table3(claims_file=None) -> dict:
 def rank_makeup_lines(summary_: dict, table3: dict | None = None) -> list[str]:
     """Per dataset with a Table 3 column: the rank of each trained objective (aliases left out) by mean test
     accuracy here and in the paper, so a group difference of the paper's size is also read for its makeup (which
-    objectives make it: review25s15run m7, C-CIFAR's SoS 5th here and 1st in the paper), and whether every
+    objectives make it: review25s15run m7, C-CIFAR's SoS 4th here and 1st in the paper), and whether every
     probabilistic objective ranks above every margin-based one, here and in the paper (review25s16run m1: C-MNIST's
     groups separate here, not in the paper, where BCE is 4th). Ties share the better rank."""
     table3 = paper_table3() if table3 is None else table3

@@ -577,7 +577,11 @@ def assess(
         guard = "the models follow the bias" if followed else "training not converged"
         shown = f"not read: {guard} (the numbers alone: {numbers})" if guards else f"measured: {numbers}"
         first = [claim.not_comparable] if claim.not_comparable else []
-        order = [order_reason(claim, metrics, claims)] if numbers.startswith("reproduced") else []
+        order = (
+            [order_reason(claim, metrics, claims), makeup_reason(claim, metrics, claims)]
+            if numbers.startswith("reproduced")
+            else []
+        )
         short = guard if guards else (AGAINST_WHY if numbers.startswith(AGAINST_PAPER) else _first_words(first[0]))
         return Assessment(
             "not comparable", shown, tuple([*first, *guards, *why_word, *[o for o in order if o], *notes]), short
@@ -595,7 +599,7 @@ def assess(
             "not comparable", f"measured: {_against_paper(effect, word)}", tuple(reasons + notes), AGAINST_WHY
         )
     if detail.startswith("reproduced"):
-        order = order_reason(claim, metrics, claims)
+        order = " ".join(r for r in (order_reason(claim, metrics, claims), makeup_reason(claim, metrics, claims)) if r)
         return Assessment("reproduced", detail, tuple(reasons + ([order] if order else []) + notes))
     if detail.startswith(("underpowered", "not established")):  # a test word, or a point its interval cannot place
         return Assessment("underpowered", detail, tuple(reasons + notes))
@@ -671,6 +675,37 @@ def order_reason(claim: Claim, metrics: dict, claims: dict[str, Claim] | None) -
         f"The tolerance (±{claim.tolerance:g}) is at least the spread of the paper's values in this column "
         f"({min(paper.values()):.4g} to {max(paper.values()):.4g}): within it, a row does not test the paper's order "
         f"of the rows. Rank here {rank(ours)}, in the paper {rank(paper)} (higher first; ties share the better rank)."
+    )
+
+
+def makeup_reason(claim: Claim, metrics: dict, claims: dict[str, Claim] | None) -> str:
+    """For a group-difference claim (``paper_effect`` ``{higher, lower}`` of claim ids): when every "higher" row
+    ranks above every "lower" row here but not in the paper, or the other way round, one sentence saying that the
+    difference is made of other orders, with each row's rank here and in the paper (review25s17 m9: C-CIFAR's SoS
+    4th here, 1st in the paper); '' otherwise, or without the rows' values."""
+    spec = claim.paper_effect
+    if not isinstance(spec, dict) or not claims or not all(i in claims for i in (*spec["higher"], *spec["lower"])):
+        return ""
+    ids = [*spec["higher"], *spec["lower"]]
+    ours = {i: _number(_value(metrics, claims[i].metric)) for i in ids}
+    paper = {i: _number(claims[i].paper_value) for i in ids}
+    if any(v is None for v in (*ours.values(), *paper.values())):
+        return ""
+
+    def apart(values):
+        return min(values[i] for i in spec["higher"]) > max(values[i] for i in spec["lower"])
+
+    if apart(ours) == apart(paper):
+        return ""
+
+    def rank(values, i):
+        return 1 + sum(v > values[i] for v in values.values())
+
+    cells = ", ".join(f"{i} {rank(ours, i)} ({rank(paper, i)})" for i in sorted(ids, key=lambda i: rank(ours, i)))
+    where = "here, not in the paper" if apart(ours) else "in the paper, not here"
+    return (
+        f"The two groups separate {where}: the difference is made of other orders, so a matching size is not a "
+        f"matching ranking. Rank here (in the paper), higher first: {cells}."
     )
 
 

@@ -40,6 +40,22 @@ def test_a_point_is_read_with_its_interval():
     assert report.assess(c, tight, "real").verdict == "reproduced"
 
 
+def test_a_group_difference_made_of_other_orders_is_said():
+    """review25s17 m9: the groups separate here but not in the paper (SoS 1st there): the reason names the ranks."""
+    rows = {"a": 0.34, "b": 0.32, "x": 0.25, "y": 0.35}  # paper: y (lower group) first
+    claims = {i: _claim(id=i, paper_value=v, metric=f"claims.{i}") for i, v in rows.items()}
+    c = _claim(id="g", paper_value="supported", metric="claims.g", paper_effect={"higher": ["a", "b"],
+               "lower": ["x", "y"], "how": "mean"})  # fmt: skip
+    ours = {"claims": {"a": 0.30, "b": 0.28, "x": 0.20, "y": 0.22}}
+    assert report.makeup_reason(c, ours, claims) == (
+        "The two groups separate here, not in the paper: the difference is made of other orders, so a matching size "
+        "is not a matching ranking. Rank here (in the paper), higher first: a 1 (2), b 2 (3), y 3 (1), x 4 (4)."
+    )
+    same = {"claims": {"a": 0.30, "b": 0.18, "x": 0.20, "y": 0.22}}  # apart in neither
+    assert report.makeup_reason(c, same, claims) == ""
+    assert report.makeup_reason(_claim(), ours, claims) == ""  # no group difference
+
+
 def test_verdict_rules():
     c = _claim()
     assert report.verdict(c, 0.88, "real").startswith("reproduced")
