@@ -2077,10 +2077,12 @@ def _rise_text(bounds) -> str:
 
 
 def converged_caveats(convergence: pd.DataFrame) -> dict:
-    """``{dataset: {objective: text}}`` for the converged (dataset, objective) whose 'converged' rests on a patience
-    stop that is not flat by the slope rule: 'by patience stops only, with a rise of up to X points per 10 epochs not
-    excluded' (the report shows it beside that objective's verdict: review25s16run m5, C-MNIST L2 read
-    "reproduced" with no word that its convergence is not a plateau)."""
+    """``{dataset: {objective: text}}``, the report's note beside each objective's verdict on what its convergence
+    reading rests on: for a converged (dataset, objective) whose 'converged' rests on a patience stop that is not
+    flat by the slope rule, 'converged by patience stops that are not a plateau (...): a rise of up to X points per
+    10 epochs not excluded' (review25s16run m5: C-MNIST L2 read "reproduced" with no word that its convergence is
+    not a plateau); for one not converged, 'not converged: <its verdict>', so that a plateau the epochs cannot
+    resolve is told apart from a curve still rising (review25s17 m-A)."""
     col = f"patience_rise_per_{GAIN_EPOCHS}_epochs"
     out: dict = {}
     for row in _open_patience_stops(convergence).to_dict("records"):
@@ -2088,6 +2090,9 @@ def converged_caveats(convergence: pd.DataFrame) -> dict:
             f"converged by patience stops that are not a plateau ({row['flat_at_patience_stop']} patience-stopped "
             f"seeds flat by the slope rule): {_rise_text([row[col]])}"
         )
+    if "converged" in convergence and "verdict" in convergence:
+        for row in convergence[~convergence["converged"].astype(bool)].to_dict("records"):
+            out.setdefault(row["dataset"], {})[row["objective"]] = f"not converged: {row['verdict']}"
     return out
 
 
@@ -2234,22 +2239,32 @@ def guard_lines(summary_: dict) -> list[str]:
     for d, g in summary_.get("bias_guard", {}).items():
         if g["follows_bias"]:
             lines.append(
-                f"- {d}: {g['models_following']} of {g['n_models']} models follow the bias (lowest conflicting "
-                f"accuracy {_f3(g['min_conflicting'])}, chance {g['chance']:.2f}; lowest worst group over seeds "
-                f"{_f3(g['min_worst_group'])}; bias rate at least the conflicting accuracy in "
-                f"{g['bias_rate_at_least_conflicting']} models, highest bias rate {_f3(g['max_bias_rate'])}): "
+                # the bias rate first: with many small (class, bias) groups a worst group of 0 is near certain at
+                # low accuracy, so it carries little evidence alone (review25s17 m-E)
+                f"- {d}: {g['models_following']} of {g['n_models']} models follow the bias (bias rate at least the "
+                f"conflicting accuracy in {g['bias_rate_at_least_conflicting']} models, highest bias rate "
+                f"{_f3(g['max_bias_rate'])}; lowest conflicting accuracy {_f3(g['min_conflicting'])}, chance "
+                f"{g['chance']:.2f}; lowest worst group over seeds {_f3(g['min_worst_group'])}): "
                 "a ranking of these models, and their CKA heatmaps, are not comparable with the paper's."
                 + (f" Worst (class, bias) group at 0: {'; '.join(g['zero_groups'])}." if g.get("zero_groups") else "")
             )
+    notes = summary_.get("converged_caveat", {})
     for d, flags in summary_.get("converged", {}).items():
         bad = [o for o, ok in flags.items() if not ok]
         if bad:
+            # each objective's own reading: a curve still rising is not a plateau the epochs cannot resolve (m-A)
+            why = "; ".join(f"{o}: {notes[d][o].removeprefix('not converged: ')}" for o in bad if o in notes.get(d, {}))
             lines.append(
-                f"- {d}: training not converged for {', '.join(bad)} (convergence table: a seed at the epoch cap or "
-                "stopped at the minimum number of epochs without a rise above the tolerance excluded, or a seed's late "
-                "linear trend rising; a plateau that is not resolvable from so few epochs is the test's limit, not a "
-                "rise): a ranking that involves them may compare training speed as well as the objectives, and the "
-                "report marks the ranking claims not comparable."
+                f"- {d}: training not shown converged for {', '.join(bad)} "
+                + (
+                    f"({why})"
+                    if why
+                    else "(convergence table: a seed at the epoch cap or stopped at the minimum number of epochs "
+                    "without a rise above the tolerance excluded, or a seed's late linear trend rising)"
+                )
+                + ": where a plateau is not resolvable from so few epochs that is the test's limit, not a rise; a "
+                "ranking that involves them may compare training speed as well as the objectives, and the report "
+                "marks the ranking claims not comparable."
             )
     return lines
 

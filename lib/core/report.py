@@ -428,17 +428,18 @@ def not_converged(claim: Claim, metrics: dict) -> str:
 
 
 def converged_caveat(claim: Claim, metrics: dict) -> str:
-    """What the ``converged`` flags behind ``claim`` rest on where that is not a plateau ('' when the claim names no
-    ``converged_caveat_metric`` or the metrics hold no text there)."""
+    """What the ``converged`` flags behind ``claim`` rest on where that is not a plateau, and why a false flag is false
+    (the notebook's own verdict: a curve still rising, or a plateau its epochs cannot resolve); '' when the claim
+    names no ``converged_caveat_metric`` or the metrics hold no text there."""
     if not claim.converged_caveat_metric:
         return ""
     found = {k: v for k, v in lookup_all(metrics, claim.converged_caveat_metric).items() if isinstance(v, str) and v}
     if not found:
         return ""
     return (
-        "Converged without a plateau shown: "
+        "Convergence as the notebook reads it: "
         + "; ".join(f"{k}: {v}" for k, v in found.items())
-        + ". More epochs could still move this number."
+        + ". A number of models that more epochs could still move is provisional."
     )
 
 
@@ -727,6 +728,9 @@ def _test_detail(claim: Claim, metrics: dict, detail: str) -> str:
     if p is not None:
         # a permutation test over few models has a smallest attainable p; a t-test has none (0)
         test = f"Holm-adjusted p {p:.3g}" + (f", smallest attainable {p_min:.3g}" if p_min else "")
+        seeds = _number(_value(metrics, f"{parent}.n_seeds"))
+        if seeds is not None and seeds >= 2:  # a paired t over seeds: its degrees of freedom (review25s17 m-C)
+            test += f"; paired t over {seeds:g} seeds, {seeds - 1:g} df"
     if detail.startswith("not reproduced (") and claim.direction_metrics:
         shown = {label: _number(_value(metrics, key)) for label, key in claim.direction_metrics.items()}
         if all(v is not None and v > 0 for v in shown.values()):

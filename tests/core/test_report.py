@@ -350,8 +350,8 @@ def test_a_converged_flag_that_is_not_a_plateau_is_said_beside_the_verdict():
     a = report.assess(r, m)
     assert a.verdict == "reproduced"  # a caveat is a reason, never the verdict
     assert (
-        "Converged without a plateau shown: claims.converged_caveat.d.l1: by patience, a rise of up to 2 points not "
-        "excluded. More epochs could still move this number." in a.reasons
+        "Convergence as the notebook reads it: claims.converged_caveat.d.l1: by patience, a rise of up to 2 points "
+        "not excluded. A number of models that more epochs could still move is provisional." in a.reasons
     )
 
 
